@@ -1,0 +1,1 @@
+//! Log-format strings: literal text, `%ci`-style variables and `%[sample]` expressions.

@@ -1,0 +1,1 @@
+//! Keywords recognised but not applied yet (warned) or never supported (rejected), by section.

@@ -1,0 +1,1 @@
+//! Sample expressions: fetches with arguments and converter chains (`req.hdr(host),lower`).

@@ -1,0 +1,5 @@
+//! rproxy: a HAProxy-compatible reverse proxy and load balancer.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod model;

@@ -1,0 +1,1 @@
+//! Samples, ACLs, conditions and log-format strings in typed form.

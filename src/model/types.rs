@@ -1,0 +1,1 @@
+//! Typed values shared by the model: addresses, port ranges, networks.
