@@ -28,7 +28,12 @@ const MAX_DEPTH: usize = 1024;
 
 /// Evaluates an expression. An empty expression is false, as in HAProxy.
 pub fn eval(text: &str, env: &dyn Env) -> Result<bool, CondError> {
-    let mut p = Parser { s: text.as_bytes(), i: 0, env, depth: 0 };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+        env,
+        depth: 0,
+    };
     p.skip_ws();
     if p.i >= p.s.len() {
         return Ok(false);
@@ -37,7 +42,10 @@ pub fn eval(text: &str, env: &dyn Env) -> Result<bool, CondError> {
     p.skip_ws();
     if p.i < p.s.len() {
         return Err(CondError {
-            message: format!("unexpected character '{}' at the end of conditional expression", p.s[p.i] as char),
+            message: format!(
+                "unexpected character '{}' at the end of conditional expression",
+                p.s[p.i] as char
+            ),
             at: p.i,
         });
     }
@@ -58,7 +66,10 @@ impl Parser<'_> {
         }
     }
     fn err<T>(&self, msg: impl Into<String>) -> Result<T, CondError> {
-        Err(CondError { message: msg.into(), at: self.i })
+        Err(CondError {
+            message: msg.into(),
+            at: self.i,
+        })
     }
     fn rest(&self) -> String {
         String::from_utf8_lossy(&self.s[self.i.min(self.s.len())..]).into_owned()
@@ -138,14 +149,18 @@ impl Parser<'_> {
             _ => (1, rest),
         };
         let skip = rest.len() - body.len();
-        let (radix, digits, pfx) = if body.len() > 1 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
+        let (radix, digits, pfx) = if body.len() > 1 && body[0] == b'0' && (body[1] | 0x20) == b'x'
+        {
             (16, &body[2..], 2)
         } else if body.first() == Some(&b'0') {
             (8, body, 0)
         } else {
             (10, body, 0)
         };
-        let n = digits.iter().take_while(|c| (**c as char).is_digit(radix)).count();
+        let n = digits
+            .iter()
+            .take_while(|c| (**c as char).is_digit(radix))
+            .count();
         if n == 0 {
             return None;
         }
@@ -156,17 +171,27 @@ impl Parser<'_> {
     }
     fn predicate(&mut self) -> Result<bool, CondError> {
         let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+        {
             self.i += 1;
         }
         let name = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
         let arity = match name.as_str() {
-            "defined" | "feature" | "version_atleast" | "version_before" | "openssl_version_atleast"
-            | "openssl_version_before" | "ssllib_name_startswith" => 1,
+            "defined"
+            | "feature"
+            | "version_atleast"
+            | "version_before"
+            | "openssl_version_atleast"
+            | "openssl_version_before"
+            | "ssllib_name_startswith" => 1,
             "streq" | "strneq" => 2,
             _ => {
                 self.i = start;
-                return self.err(format!("unparsable conditional expression '{}'", self.rest()));
+                return self.err(format!(
+                    "unparsable conditional expression '{}'",
+                    self.rest()
+                ));
             }
         };
         if self.s.get(self.i) != Some(&b'(') {
@@ -175,7 +200,11 @@ impl Parser<'_> {
         self.i += 1;
         let close = match self.s[self.i..].iter().position(|&c| c == b')') {
             Some(p) => self.i + p,
-            None => return self.err(format!("missing ')' after the arguments of predicate '{name}'")),
+            None => {
+                return self.err(format!(
+                    "missing ')' after the arguments of predicate '{name}'"
+                ));
+            }
         };
         let inner = String::from_utf8_lossy(&self.s[self.i..close]).into_owned();
         let args: Vec<String> = if inner.trim().is_empty() {
@@ -184,7 +213,10 @@ impl Parser<'_> {
             inner.split(',').map(|a| a.trim().to_string()).collect()
         };
         if args.len() != arity {
-            return self.err(format!("predicate '{name}' expects {arity} argument(s), got {}", args.len()));
+            return self.err(format!(
+                "predicate '{name}' expects {arity} argument(s), got {}",
+                args.len()
+            ));
         }
         self.i = close + 1;
         Ok(match name.as_str() {
@@ -192,11 +224,19 @@ impl Parser<'_> {
             "feature" => feature(&args[0]),
             "streq" => args[0] == args[1],
             "strneq" => args[0] != args[1],
-            "version_atleast" => compare_versions(EMULATED_HAPROXY_VERSION, &args[0]) >= std::cmp::Ordering::Equal,
-            "version_before" => compare_versions(EMULATED_HAPROXY_VERSION, &args[0]) == std::cmp::Ordering::Less,
+            "version_atleast" => {
+                compare_versions(EMULATED_HAPROXY_VERSION, &args[0]) >= std::cmp::Ordering::Equal
+            }
+            "version_before" => {
+                compare_versions(EMULATED_HAPROXY_VERSION, &args[0]) == std::cmp::Ordering::Less
+            }
             // rproxy's TLS is rustls: it behaves as a recent OpenSSL-compatible library.
-            "openssl_version_atleast" => compare_versions("3.0.0", &args[0]) >= std::cmp::Ordering::Equal,
-            "openssl_version_before" => compare_versions("3.0.0", &args[0]) == std::cmp::Ordering::Less,
+            "openssl_version_atleast" => {
+                compare_versions("3.0.0", &args[0]) >= std::cmp::Ordering::Equal
+            }
+            "openssl_version_before" => {
+                compare_versions("3.0.0", &args[0]) == std::cmp::Ordering::Less
+            }
             _ => "rustls".starts_with(args[0].as_str()),
         })
     }
@@ -204,7 +244,9 @@ impl Parser<'_> {
 
 /// `feature(NAME)`: true when `+NAME` appears as a whole word in [`FEATURES`].
 pub fn feature(name: &str) -> bool {
-    FEATURES.split(' ').any(|f| f.strip_prefix('+') == Some(name))
+    FEATURES
+        .split(' ')
+        .any(|f| f.strip_prefix('+') == Some(name))
 }
 
 /// Compares dotted versions numerically (`2.6.12` > `2.6.9`); a `-dev`/`-rc` suffix sorts
@@ -212,12 +254,19 @@ pub fn feature(name: &str) -> bool {
 pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
     fn parts(v: &str) -> (Vec<u64>, u64) {
         let (num, suffix) = v.split_once('-').unwrap_or((v, ""));
-        let nums = num.split('.').map(|p| p.trim().parse().unwrap_or(0)).collect();
+        let nums = num
+            .split('.')
+            .map(|p| p.trim().parse().unwrap_or(0))
+            .collect();
         // Releases rank above pre-releases of the same number.
-        let rank = if suffix.is_empty() || !(suffix.starts_with("dev") || suffix.starts_with("rc")) {
+        let rank = if suffix.is_empty() || !(suffix.starts_with("dev") || suffix.starts_with("rc"))
+        {
             u64::MAX
         } else {
-            suffix.trim_start_matches(|c: char| c.is_ascii_alphabetic()).parse().unwrap_or(0)
+            suffix
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .parse()
+                .unwrap_or(0)
         };
         (nums, rank)
     }

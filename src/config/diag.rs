@@ -110,7 +110,8 @@ pub fn render(map: &SourceMap, d: &Diagnostic, color: bool) -> String {
         Renderer::plain()
     };
     let Some(span) = d.span else {
-        let mut group = annotate_snippets::Group::with_title(level.primary_title(d.message.as_str()));
+        let mut group =
+            annotate_snippets::Group::with_title(level.primary_title(d.message.as_str()));
         if let Some(h) = &d.hint {
             group = group.element(Level::HELP.message(h.as_str()));
         }
@@ -122,7 +123,9 @@ pub fn render(map: &SourceMap, d: &Diagnostic, color: bool) -> String {
     let line_text = file.line_text(span.line);
     let line_start = file.line_start(span.line);
     // The annotated range, relative to the line, clamped to it and to char boundaries.
-    let mut a = (span.start as usize).saturating_sub(line_start).min(line_text.len());
+    let mut a = (span.start as usize)
+        .saturating_sub(line_start)
+        .min(line_text.len());
     let mut b = (span.end as usize)
         .saturating_sub(line_start)
         .min(line_text.len());
@@ -135,11 +138,10 @@ pub fn render(map: &SourceMap, d: &Diagnostic, color: bool) -> String {
     if b < a {
         b = a;
     }
-    let path = format!("{}:{}:{}", file.name, span.line, span.col);
     let mut group = level.primary_title(d.message.as_str()).element(
         Snippet::source(line_text)
             .line_start(span.line as usize)
-            .path(path)
+            .path(file.name.as_str())
             .annotation(AnnotationKind::Primary.span(a..b)),
     );
     if let Some(h) = &d.hint {
@@ -173,7 +175,10 @@ impl Diagnostic {
 }
 
 /// Edit-distance suggestion: the closest candidate within a small distance.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         let d = levenshtein(word, c);
@@ -206,8 +211,14 @@ mod tests {
     use super::*;
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("lobal", ["global", "defaults", "listen"]), Some("global"));
-        assert_eq!(did_you_mean("frontnd", ["frontend", "backend"]), Some("frontend"));
+        assert_eq!(
+            did_you_mean("lobal", ["global", "defaults", "listen"]),
+            Some("global")
+        );
+        assert_eq!(
+            did_you_mean("frontnd", ["frontend", "backend"]),
+            Some("frontend")
+        );
         assert_eq!(did_you_mean("zzzz", ["global"]), None);
     }
 }

@@ -126,11 +126,11 @@ pub fn lex_file(map: &SourceMap, file: FileId, env: &dyn Env, diags: &mut Diags)
         offset += raw.len() + 1;
         let mut body = raw;
         let mut body_start = line_start;
-        if idx == 0 {
-            if let Some(rest) = body.strip_prefix('\u{feff}') {
-                body = rest;
-                body_start += 3;
-            }
+        if idx == 0
+            && let Some(rest) = body.strip_prefix('\u{feff}')
+        {
+            body = rest;
+            body_start += 3;
         }
         // HAProxy ends a line at the first CR or LF.
         if let Some(cr) = body.find('\r') {
@@ -145,7 +145,10 @@ pub fn lex_file(map: &SourceMap, file: FileId, env: &dyn Env, diags: &mut Diags)
             section: &section,
         };
         if let Some(nul) = body.find('\0') {
-            diags.error(ctx.span_at(nul, nul + 1), "stray NUL character in the configuration");
+            diags.error(
+                ctx.span_at(nul, nul + 1),
+                "stray NUL character in the configuration",
+            );
             continue;
         }
         let words = match split_words(body, &ctx, env) {
@@ -175,7 +178,10 @@ pub fn lex_file(map: &SourceMap, file: FileId, env: &dyn Env, diags: &mut Diags)
                 };
                 if kw == ".if" {
                     if conds.len() + 1 >= MAX_NESTED_CONDS {
-                        diags.error(line_span, format!("too many nested '.if', max is {MAX_NESTED_CONDS}"));
+                        diags.error(
+                            line_span,
+                            format!("too many nested '.if', max is {MAX_NESTED_CONDS}"),
+                        );
                         return out;
                     }
                     if masked {
@@ -208,7 +214,11 @@ pub fn lex_file(map: &SourceMap, file: FileId, env: &dyn Env, diags: &mut Diags)
                         false
                     }
                 };
-                let state = if value { CondState::Take } else { CondState::Drop };
+                let state = if value {
+                    CondState::Take
+                } else {
+                    CondState::Drop
+                };
                 if kw == ".if" {
                     conds.push((state, line_span));
                 } else if let Some(last) = conds.last_mut() {
@@ -217,7 +227,10 @@ pub fn lex_file(map: &SourceMap, file: FileId, env: &dyn Env, diags: &mut Diags)
             }
             ".else" | ".endif" => {
                 if let Some(extra) = words.get(1) {
-                    diags.error(extra.span, format!("unexpected argument '{}' for '{kw}'", extra.text));
+                    diags.error(
+                        extra.span,
+                        format!("unexpected argument '{}' for '{kw}'", extra.text),
+                    );
                 }
                 let Some((state, _)) = conds.last().copied() else {
                     diags.error(line_span, format!("lone '{kw}' with no matching '.if'"));
@@ -239,8 +252,11 @@ pub fn lex_file(map: &SourceMap, file: FileId, env: &dyn Env, diags: &mut Diags)
             ".diag" | ".notice" | ".warning" | ".alert" => {
                 if let Some(extra) = words.get(2) {
                     diags.push(
-                        Diagnostic::error(extra.span, format!("unexpected argument '{}' for '{kw}'", extra.text))
-                            .with_hint("use quotes if the message should contain spaces"),
+                        Diagnostic::error(
+                            extra.span,
+                            format!("unexpected argument '{}' for '{kw}'", extra.text),
+                        )
+                        .with_hint("use quotes if the message should contain spaces"),
                     );
                     continue;
                 }
@@ -259,7 +275,10 @@ pub fn lex_file(map: &SourceMap, file: FileId, env: &dyn Env, diags: &mut Diags)
                 if SECTION_KEYWORDS.contains(&kw) {
                     section = kw.to_string();
                 }
-                out.push(Line { words, span: line_span });
+                out.push(Line {
+                    words,
+                    span: line_span,
+                });
             }
         }
     }
@@ -282,7 +301,11 @@ struct LineCtx<'a> {
 
 impl LineCtx<'_> {
     fn span_at(&self, a: usize, b: usize) -> Span {
-        let col_prefix = self.full_line.get(..a).map(|p| p.chars().count()).unwrap_or(a);
+        let col_prefix = self
+            .full_line
+            .get(..a)
+            .map(|p| p.chars().count())
+            .unwrap_or(a);
         Span {
             file: self.file,
             line: self.line,
@@ -308,7 +331,14 @@ fn split_words(s: &str, ctx: &LineCtx<'_>, env: &dyn Env) -> Result<Vec<Word>, D
     let mut dquote: Option<usize> = None;
     let mut i = 0;
     // Pushes the current word (if one was started) ending at byte `end`.
-    fn flush(words: &mut Vec<Word>, cur: &mut Vec<u8>, start: &mut Option<usize>, quoted: &mut bool, end: usize, ctx: &LineCtx<'_>) {
+    fn flush(
+        words: &mut Vec<Word>,
+        cur: &mut Vec<u8>,
+        start: &mut Option<usize>,
+        quoted: &mut bool,
+        end: usize,
+        ctx: &LineCtx<'_>,
+    ) {
         if let Some(st) = start.take() {
             words.push(Word {
                 text: String::from_utf8_lossy(cur).into_owned(),
@@ -366,9 +396,14 @@ fn split_words(s: &str, ctx: &LineCtx<'_>, env: &dyn Env) -> Result<Vec<Word>, D
                         i += 2;
                     }
                     Some(b'x') => {
-                        let hex = b.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok());
+                        let hex = b
+                            .get(i + 2..i + 4)
+                            .and_then(|h| std::str::from_utf8(h).ok());
                         match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                            Some(v) if hex.is_some_and(|h| h.bytes().all(|x| x.is_ascii_hexdigit())) => {
+                            Some(v)
+                                if hex
+                                    .is_some_and(|h| h.bytes().all(|x| x.is_ascii_hexdigit())) =>
+                            {
                                 cur.push(v);
                                 i += 4;
                             }
@@ -467,8 +502,11 @@ fn expand_var(
                 expand_words = true;
                 j += 3;
             } else {
-                return Err(Diagnostic::error(ctx.span_at(j, (j + 1).min(b.len())), "truncated or invalid word expansion sequence")
-                    .with_hint("the only word expansion is '${NAME[*]}'"));
+                return Err(Diagnostic::error(
+                    ctx.span_at(j, (j + 1).min(b.len())),
+                    "truncated or invalid word expansion sequence",
+                )
+                .with_hint("the only word expansion is '${NAME[*]}'"));
             }
         }
         if b.get(j) == Some(&b'-') {
@@ -477,7 +515,8 @@ fn expand_var(
                 return Err(unmatched_brace(ctx, dollar, b.len()));
             };
             if value.is_none() {
-                value = Some(String::from_utf8_lossy(&b[def_start..def_start + close]).into_owned());
+                value =
+                    Some(String::from_utf8_lossy(&b[def_start..def_start + close]).into_owned());
             }
             j = def_start + close;
         }
@@ -514,8 +553,11 @@ fn expand_var(
 }
 
 fn unmatched_brace(ctx: &LineCtx<'_>, at: usize, len: usize) -> Diagnostic {
-    Diagnostic::error(ctx.span_at(at, (at + 2).min(len)), "unmatched brace in environment variable name")
-        .with_hint("write '${NAME}' or '${NAME-default}'")
+    Diagnostic::error(
+        ctx.span_at(at, (at + 2).min(len)),
+        "unmatched brace in environment variable name",
+    )
+    .with_hint("write '${NAME}' or '${NAME-default}'")
 }
 
 /// Lexes a single line of text (no conditional blocks); used by tests, `--upgrade` and fuzzing.
@@ -545,12 +587,19 @@ mod tests {
         m
     }
     fn words(s: &str) -> Vec<String> {
-        lex_line(s, &env()).expect("lexes").into_iter().map(|w| w.text).collect()
+        lex_line(s, &env())
+            .expect("lexes")
+            .into_iter()
+            .map(|w| w.text)
+            .collect()
     }
 
     #[test]
     fn splitting_and_comments() {
-        assert_eq!(words("  server\tweb1  1.2.3.4:80 check # comment"), ["server", "web1", "1.2.3.4:80", "check"]);
+        assert_eq!(
+            words("  server\tweb1  1.2.3.4:80 check # comment"),
+            ["server", "web1", "1.2.3.4:80", "check"]
+        );
         assert_eq!(words("a#b c"), ["a"]);
         assert_eq!(words("a\\#b c"), ["a#b", "c"]);
         assert_eq!(words("'a#b' \"c#d\""), ["a#b", "c#d"]);
@@ -559,9 +608,18 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(words(r"stats realm Haproxy\ Statistics"), ["stats", "realm", "Haproxy Statistics"]);
-        assert_eq!(words(r"stats realm Haproxy \ statistic"), ["stats", "realm", "Haproxy", " statistic"]);
-        assert_eq!(words(r"rspidel ^Set-cookie:\ IP="), ["rspidel", "^Set-cookie: IP="]);
+        assert_eq!(
+            words(r"stats realm Haproxy\ Statistics"),
+            ["stats", "realm", "Haproxy Statistics"]
+        );
+        assert_eq!(
+            words(r"stats realm Haproxy \ statistic"),
+            ["stats", "realm", "Haproxy", " statistic"]
+        );
+        assert_eq!(
+            words(r"rspidel ^Set-cookie:\ IP="),
+            ["rspidel", "^Set-cookie: IP="]
+        );
         assert_eq!(words(r"a\\b \x41\t\r\n"), ["a\\b", "A\t\r\n"]);
         assert_eq!(words(r"path_reg ^/a\.b$"), ["path_reg", "^/a\\.b$"]);
         assert_eq!(words(r#"x\"y\'z"#), ["x\"y'z"]);
@@ -570,8 +628,14 @@ mod tests {
 
     #[test]
     fn env_expansion_only_in_double_quotes() {
-        assert_eq!(words("$HOST \"$HOST\" \"${HOST}:80\""), ["$HOST", "example.com", "example.com:80"]);
-        assert_eq!(words("\"${NOPE-fallback}\" \"${HOST-x}\" \"[$NOPE]\""), ["fallback", "example.com", "[]"]);
+        assert_eq!(
+            words("$HOST \"$HOST\" \"${HOST}:80\""),
+            ["$HOST", "example.com", "example.com:80"]
+        );
+        assert_eq!(
+            words("\"${NOPE-fallback}\" \"${HOST-x}\" \"[$NOPE]\""),
+            ["fallback", "example.com", "[]"]
+        );
         assert_eq!(words("x \"${LIST[*]}\" y"), ["x", "a", "b", "c", "y"]);
         assert_eq!(words("\"\\$HOST\""), ["$HOST"]);
         assert_eq!(words("\"\" x"), ["", "x"]);
@@ -601,7 +665,13 @@ mod tests {
         let id = map.add(SourceFile::new("t.cfg", "t.cfg", text.to_string()));
         let mut diags = Diags::default();
         let lines = lex_file(&map, id, &env(), &mut diags);
-        (lines.into_iter().map(|l| l.words.into_iter().map(|w| w.text).collect()).collect(), diags)
+        (
+            lines
+                .into_iter()
+                .map(|l| l.words.into_iter().map(|w| w.text).collect())
+                .collect(),
+            diags,
+        )
     }
 
     #[test]

@@ -52,7 +52,10 @@ pub fn expand_paths(args: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
     for p in args {
         if p.is_dir() {
             let rd = std::fs::read_dir(p).map_err(|e| {
-                Diagnostic::global(Severity::Error, format!("cannot open configuration directory '{}': {e}", p.display()))
+                Diagnostic::global(
+                    Severity::Error,
+                    format!("cannot open configuration directory '{}': {e}", p.display()),
+                )
             })?;
             let mut files: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -78,9 +81,11 @@ pub fn load_files(paths: &[PathBuf], env: &dyn Env) -> Loaded {
                 continue;
             }
         };
-        let id = loaded
-            .sources
-            .add(SourceFile::new(path.display().to_string(), path.clone(), text));
+        let id = loaded.sources.add(SourceFile::new(
+            path.display().to_string(),
+            path.clone(),
+            text,
+        ));
         let lines = lexer::lex_file(&loaded.sources, id, env, &mut loaded.diags);
         parser::parse_sections(lines, &mut loaded.ast, &mut loaded.diags);
     }
@@ -89,8 +94,15 @@ pub fn load_files(paths: &[PathBuf], env: &dyn Env) -> Loaded {
 
 fn read_config(path: &Path) -> Result<String, Diagnostic> {
     let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostic::global(Severity::Error, format!("could not open configuration file '{}': {e}", path.display()))
+        Diagnostic::global(
+            Severity::Error,
+            format!(
+                "could not open configuration file '{}': {e}",
+                path.display()
+            ),
+        )
     })?;
     // Invalid UTF-8 is kept byte-for-byte where possible; HAProxy reads bytes.
-    Ok(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }

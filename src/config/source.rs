@@ -76,7 +76,10 @@ impl SourceFile {
     /// Byte offset where 1-based line `line` starts.
     pub fn line_start(&self, line: u32) -> usize {
         let idx = (line as usize).saturating_sub(1);
-        self.line_starts.get(idx).copied().unwrap_or(self.text.len())
+        self.line_starts
+            .get(idx)
+            .copied()
+            .unwrap_or(self.text.len())
     }
 
     pub fn line_count(&self) -> usize {

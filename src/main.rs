@@ -1,0 +1,152 @@
+//! The `rproxy` binary: HAProxy's command line over the rproxy library.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use rproxy::cli::{self, Cli};
+use rproxy::config::{self, cond, diag, lexer::ProcessEnv};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        eprint!("{}", version_text(false));
+        eprint!("{}", cli::USAGE);
+        return ExitCode::from(1);
+    }
+    let cli = match cli::parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rproxy: {e}");
+            eprint!("{}", cli::USAGE);
+            return ExitCode::from(1);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rproxy: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn version_text(build: bool) -> String {
+    let mut s = format!(
+        "HAProxy version {hap}-rproxy-{own} - rproxy {own}, a HAProxy-compatible proxy in Rust\n\
+         Status: rproxy {own} emulates HAProxy {hap} (configuration language, flags, outputs).\n",
+        hap = cond::EMULATED_HAPROXY_VERSION,
+        own = env!("CARGO_PKG_VERSION"),
+    );
+    if build {
+        s.push_str(&format!(
+            "\nBuild options :\n  rproxy {} built with rustc for {}-{}\n\nFeature list : {}\n\n\
+             Available polling systems :\n      epoll : pref=300,  test result OK\n\n\
+             Available multiplexer protocols :\n  h2 : mode=HTTP side=FE\n  h1 : mode=HTTP side=FE|BE\n\n",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::ARCH,
+            std::env::consts::OS,
+            cond::FEATURES,
+        ));
+    }
+    s
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.help {
+        print!("{}", cli::USAGE);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if cli.version > 0 {
+        print!("{}", version_text(cli.version > 1));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(expr) = &cli.check_cond {
+        return Ok(match cond::eval(expr, &ProcessEnv) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!(
+                    "rproxy: failed to evaluate condition: {} (at position {})",
+                    e.message,
+                    e.at + 1
+                );
+                ExitCode::from(2)
+            }
+        });
+    }
+    if let Some(dir) = &cli.chdir {
+        std::env::set_current_dir(dir)
+            .map_err(|e| anyhow::anyhow!("cannot change to directory '{}': {e}", dir.display()))?;
+    }
+    if cli.files.is_empty() {
+        eprintln!("rproxy: no configuration file specified (use -f FILE)");
+        eprint!("{}", cli::USAGE);
+        return Ok(ExitCode::from(1));
+    }
+    let color = std::io::stderr().is_terminal();
+    let paths = match config::expand_paths(&cli.files) {
+        Ok(p) => p,
+        Err(d) => {
+            eprint!("{}", diag::render(&Default::default(), &d, color));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if cli.upgrade {
+        return upgrade(&paths, color);
+    }
+    let loaded = config::load_files(&paths, &ProcessEnv);
+    let errors = loaded.diags.count(diag::Severity::Error);
+    let warnings = loaded.diags.count(diag::Severity::Warning);
+    let mut err = std::io::stderr().lock();
+    if !cli.quiet || errors > 0 {
+        for d in loaded.diags.sorted() {
+            if cli.quiet && !d.is_error() {
+                continue;
+            }
+            let _ = writeln!(err, "{}", diag::render(&loaded.sources, d, color));
+        }
+    }
+    if errors > 0 {
+        let _ = writeln!(
+            err,
+            "rproxy: {errors} error(s), {warnings} warning(s): fatal errors found in configuration."
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if cli.zero_warning && warnings > 0 {
+        let _ = writeln!(
+            err,
+            "rproxy: {warnings} warning(s) and zero-warning mode (-dW) is set."
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if cli.check {
+        if !cli.quiet {
+            if warnings > 0 {
+                println!("Warnings were found.");
+            }
+            println!("Configuration file is valid");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _ = writeln!(
+        err,
+        "rproxy: the configuration is valid, but this version has no proxy runtime yet: \
+         only checking (-c) and --upgrade are available."
+    );
+    Ok(ExitCode::from(1))
+}
+
+fn upgrade(paths: &[std::path::PathBuf], color: bool) -> anyhow::Result<ExitCode> {
+    let loaded = config::load_files(paths, &ProcessEnv);
+    let mut err = std::io::stderr().lock();
+    let mut out = std::io::stdout().lock();
+    for id in 0..loaded.sources.files.len() {
+        let up = config::upgrade::upgrade(&loaded.sources, id as u32);
+        for d in &up.notes {
+            let _ = writeln!(err, "{}", diag::render(&loaded.sources, d, color));
+        }
+        out.write_all(up.text.as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
