@@ -94,7 +94,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.upgrade {
         return upgrade(&paths, color);
     }
-    let loaded = config::load_files(&paths, &ProcessEnv);
+    let opts = config::build::BuildOptions {
+        ignore_resolve_failures: cli.ignore_resolve_failures,
+        ..Default::default()
+    };
+    let loaded = config::load_files(&paths, &ProcessEnv, &opts);
     let errors = loaded.diags.count(diag::Severity::Error);
     let warnings = loaded.diags.count(diag::Severity::Warning);
     let mut err = std::io::stderr().lock();
@@ -138,7 +142,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn upgrade(paths: &[std::path::PathBuf], color: bool) -> anyhow::Result<ExitCode> {
-    let loaded = config::load_files(paths, &ProcessEnv);
+    let mut sources = config::source::SourceMap::default();
+    for p in paths {
+        let text = std::fs::read(p).map_err(|e| {
+            anyhow::anyhow!("could not open configuration file '{}': {e}", p.display())
+        })?;
+        let text = String::from_utf8_lossy(&text).into_owned();
+        sources.add(config::source::SourceFile::new(
+            p.display().to_string(),
+            p.clone(),
+            text,
+        ));
+    }
+    let loaded = config::Loaded {
+        sources,
+        ..Default::default()
+    };
     let mut err = std::io::stderr().lock();
     let mut out = std::io::stdout().lock();
     for id in 0..loaded.sources.files.len() {

@@ -300,7 +300,11 @@ struct LineCtx<'a> {
 }
 
 impl LineCtx<'_> {
-    fn span_at(&self, a: usize, b: usize) -> Span {
+    fn span_at(&self, a: usize, mut b: usize) -> Span {
+        // Error spans are sized in bytes; never end one inside a character.
+        while b < self.full_line.len() && !self.full_line.is_char_boundary(b) {
+            b += 1;
+        }
         let col_prefix = self
             .full_line
             .get(..a)

@@ -3,6 +3,7 @@
 
 pub mod acl;
 pub mod ast;
+pub mod build;
 pub mod cond;
 pub mod diag;
 pub mod lexer;
@@ -20,13 +21,14 @@ use diag::{Diagnostic, Diags, Severity};
 use lexer::Env;
 use source::{SourceFile, SourceMap};
 
-/// What a load produced: the sources (for rendering), every diagnostic, and the AST.
-/// `ast` is always present; whether the configuration is usable is `!diags.has_errors()`.
+/// What a load produced: the sources (for rendering), every diagnostic, the AST and the
+/// model. The model is only usable when `is_valid()` (no error was reported).
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub sources: SourceMap,
     pub diags: Diags,
     pub ast: ast::Ast,
+    pub model: crate::model::Config,
 }
 
 impl Loaded {
@@ -35,14 +37,25 @@ impl Loaded {
     }
 }
 
-/// Loads configuration text already in memory (tests, fuzzing, benches).
+/// Loads configuration text already in memory (fuzzing, benches): hostnames are not
+/// resolved, so no lookup leaves the process.
 pub fn load_str(name: &str, text: &str, env: &dyn Env) -> Loaded {
+    let opts = build::BuildOptions {
+        resolve_hosts: false,
+        ..Default::default()
+    };
+    load_str_with(name, text, env, &opts)
+}
+
+/// Loads configuration text already in memory with explicit build options.
+pub fn load_str_with(name: &str, text: &str, env: &dyn Env, opts: &build::BuildOptions) -> Loaded {
     let mut loaded = Loaded::default();
     let id = loaded
         .sources
         .add(SourceFile::new(name, PathBuf::from(name), text.to_string()));
     let lines = lexer::lex_file(&loaded.sources, id, env, &mut loaded.diags);
     parser::parse_sections(lines, &mut loaded.ast, &mut loaded.diags);
+    loaded.model = build::build(&loaded.ast, &loaded.sources, opts, &mut loaded.diags);
     loaded
 }
 
@@ -71,7 +84,7 @@ pub fn expand_paths(args: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
 }
 
 /// Loads configuration files (after [`expand_paths`]) in order, as one configuration.
-pub fn load_files(paths: &[PathBuf], env: &dyn Env) -> Loaded {
+pub fn load_files(paths: &[PathBuf], env: &dyn Env, opts: &build::BuildOptions) -> Loaded {
     let mut loaded = Loaded::default();
     for path in paths {
         let text = match read_config(path) {
@@ -88,6 +101,9 @@ pub fn load_files(paths: &[PathBuf], env: &dyn Env) -> Loaded {
         ));
         let lines = lexer::lex_file(&loaded.sources, id, env, &mut loaded.diags);
         parser::parse_sections(lines, &mut loaded.ast, &mut loaded.diags);
+    }
+    if !loaded.sources.files.is_empty() {
+        loaded.model = build::build(&loaded.ast, &loaded.sources, opts, &mut loaded.diags);
     }
     loaded
 }

@@ -1,0 +1,292 @@
+//! Proxy keywords that stand alone: mode, limits, identity, logging, error pages,
+//! captures, monitor-uri, connection reuse.
+
+use super::{Ctx, ProxyDraft, ProxyKw, R, Status, Stmt};
+use crate::config::logformat::parse_log_format;
+use crate::model::{Capture, ErrorPage, HttpReuse, Mode};
+use std::path::PathBuf;
+
+const fn kw(
+    name: &'static str,
+    where_: &'static str,
+    handler: fn(&mut Ctx, &mut ProxyDraft, &Stmt) -> R,
+) -> ProxyKw {
+    ProxyKw {
+        name,
+        where_,
+        status: Status::Supported,
+        handler,
+    }
+}
+
+pub const KEYWORDS: &[ProxyKw] = &[
+    kw("mode", "dflb", mode),
+    kw("maxconn", "dfl-", |c, d, s| {
+        one_uint(c, s).map(|v| d.proxy.maxconn = Some(v))
+    }),
+    kw("fullconn", "d-lb", |c, d, s| {
+        one_uint(c, s).map(|v| d.proxy.fullconn = Some(v))
+    }),
+    kw("backlog", "dfl-", |c, d, s| {
+        one_uint(c, s).map(|v| d.proxy.backlog = Some(v))
+    }),
+    kw("retries", "d-lb", |c, d, s| {
+        one_uint(c, s).map(|v| d.proxy.retries = v)
+    }),
+    kw("description", "-flb", |c, d, s| {
+        s.need(c, 1, "a text")?;
+        d.proxy.description = Some(
+            s.args_from(1)
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        Ok(())
+    }),
+    kw("disabled", "dflb", |c, d, s| {
+        s.max_args(c, 0, "").map(|_| d.proxy.disabled = true)
+    }),
+    kw("enabled", "dflb", |c, d, s| {
+        s.max_args(c, 0, "").map(|_| d.proxy.disabled = false)
+    }),
+    kw("id", "-flb", |c, d, s| {
+        let v = one_uint(c, s)?;
+        if v == 0 {
+            return Err(c.err(s.span_of(1), "a proxy 'id' must be strictly positive"));
+        }
+        d.proxy.id = Some(v);
+        Ok(())
+    }),
+    kw("log", "dflb", log),
+    kw("log-format", "dfl-", |c, d, s| {
+        let w = s.need(c, 1, "a log-format string")?;
+        s.max_args(c, 1, "\"<format>\" (quote it when it has spaces)")?;
+        let lf = parse_log_format(&w.text).map_err(|e| c.value_err(w, "log-format", e))?;
+        d.proxy.log_format = Some(lf);
+        d.mark("log-format", s.line.span);
+        Ok(())
+    }),
+    kw("log-tag", "dflb", |c, d, s| {
+        let w = s.need(c, 1, "a tag")?;
+        d.proxy.log_tag = Some(w.text.clone());
+        Ok(())
+    }),
+    kw("errorfile", "dflb", errorfile),
+    kw("errorloc", "dflb", |c, d, s| errorloc(c, d, s, 302)),
+    kw("errorloc302", "dflb", |c, d, s| errorloc(c, d, s, 302)),
+    kw("errorloc303", "dflb", |c, d, s| errorloc(c, d, s, 303)),
+    kw("capture", "-fl-", capture),
+    kw("monitor-uri", "dfl-", |c, d, s| {
+        let w = s.need(c, 1, "a URI")?;
+        if !w.text.starts_with('/') && !w.text.contains("://") {
+            c.warn(w.span, format!("monitor-uri '{}' does not start with '/': it will never match a normal request", w.text));
+        }
+        d.proxy.monitor_uri = Some(w.text.clone());
+        Ok(())
+    }),
+    kw("http-reuse", "d-lb", |c, d, s| {
+        let w = s.need(c, 1, "never, safe, aggressive or always")?;
+        d.proxy.http_reuse = match w.text.as_str() {
+            "never" => HttpReuse::Never,
+            "safe" => HttpReuse::Safe,
+            "aggressive" => HttpReuse::Aggressive,
+            "always" => HttpReuse::Always,
+            _ => {
+                return Err(c.err_hint(
+                    w.span,
+                    format!("unknown http-reuse mode '{}'", w.text),
+                    "modes: never safe aggressive always",
+                ));
+            }
+        };
+        Ok(())
+    }),
+    kw("rate-limit", "dfl-", |c, d, s| {
+        let w = s.need(c, 1, "'sessions <rate>'")?;
+        if w.text != "sessions" {
+            return Err(c.err_hint(
+                w.span,
+                format!("unknown rate-limit '{}'", w.text),
+                "usage: rate-limit sessions <rate>",
+            ));
+        }
+        d.proxy.rate_limit_sessions = Some(s.uint(c, 2, "a rate")?);
+        Ok(())
+    }),
+    kw("unique-id-format", "dfl-", |c, d, s| {
+        let w = s.need(c, 1, "a log-format string")?;
+        d.proxy.unique_id_format =
+            Some(parse_log_format(&w.text).map_err(|e| c.value_err(w, "unique-id-format", e))?);
+        Ok(())
+    }),
+    kw("unique-id-header", "dfl-", |c, d, s| {
+        let w = s.need(c, 1, "a header name")?;
+        d.proxy.unique_id_header = Some(w.text.clone());
+        Ok(())
+    }),
+    kw("max-keep-alive-queue", "d-lb", |c, d, s| {
+        let w = s.need(c, 1, "a number")?;
+        d.proxy.max_keep_alive_queue = Some(
+            w.text
+                .parse()
+                .map_err(|_| c.err(w.span, format!("invalid number '{}'", w.text)))?,
+        );
+        Ok(())
+    }),
+];
+
+fn one_uint(ctx: &mut Ctx, s: &Stmt) -> R<u32> {
+    let v = s.uint(ctx, 1, "a number")?;
+    s.max_args(ctx, 1, "<number>")?;
+    Ok(v)
+}
+
+fn mode(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
+    let w = s.need(ctx, 1, "tcp or http")?;
+    d.proxy.mode = match w.text.as_str() {
+        "tcp" => Mode::Tcp,
+        "http" => Mode::Http,
+        "health" => {
+            ctx.warn_hint(
+                w.span,
+                "'mode health' is HAProxy 1.x syntax, removed in 2.4",
+                "use 'monitor-uri' or 'http-request return' instead",
+            );
+            Mode::Health
+        }
+        _ => {
+            let hint = match crate::config::diag::did_you_mean(&w.text, ["tcp", "http"]) {
+                Some(m) => format!("did you mean '{m}'?"),
+                None => "modes: tcp, http".into(),
+            };
+            return Err(ctx.err_hint(w.span, format!("unknown proxy mode '{}'", w.text), hint));
+        }
+    };
+    d.mark("mode", s.line.span);
+    s.max_args(ctx, 1, "tcp|http")
+}
+
+fn log(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
+    if s.no {
+        d.proxy.logs.clear();
+        d.set_at.remove("log global");
+        return s.max_args(ctx, 0, "");
+    }
+    match super::log::parse_target(ctx, s)? {
+        Some(t) => d.proxy.logs.push(t),
+        // Resolved once the global section is known (it may come later in the file).
+        None => d.mark("log global", s.line.span),
+    }
+    Ok(())
+}
+
+/// Status codes HAProxy can produce and thus accepts in `errorfile`/`errorloc`.
+pub const ERROR_CODES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
+
+fn error_code(ctx: &mut Ctx, s: &Stmt) -> R<u16> {
+    let w = s.need(ctx, 1, "<code> <file>")?;
+    match w.text.parse::<u16>() {
+        Ok(c) if ERROR_CODES.contains(&c) => Ok(c),
+        _ => Err(ctx.err_hint(
+            w.span,
+            format!("status code '{}' cannot be customized", w.text),
+            format!(
+                "codes: {}",
+                ERROR_CODES
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        )),
+    }
+}
+
+fn errorfile(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
+    let code = error_code(ctx, s)?;
+    let w = s.need(ctx, 2, "a file holding a raw HTTP response")?;
+    s.max_args(ctx, 2, "<code> <file>")?;
+    let path = PathBuf::from(&w.text);
+    let content = if ctx.opts.check_files {
+        match std::fs::read(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(ctx.err_hint(
+                    w.span,
+                    format!("error reading errorfile '{}': {e}", w.text),
+                    "the file must exist and be readable; rproxy's defaults are in errors/ (e.g. errors/503.http)",
+                ));
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    if ctx.opts.check_files && !content.starts_with(b"HTTP/") {
+        ctx.warn_hint(w.span, format!("errorfile '{}' does not start with an HTTP status line", w.text), "an errorfile holds a raw response: 'HTTP/1.1 503 Service Unavailable', headers, a blank line, the body");
+    }
+    d.proxy
+        .errorfiles
+        .insert(code, ErrorPage::File { path, content });
+    Ok(())
+}
+
+fn errorloc(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, redirect: u16) -> R {
+    let code = error_code(ctx, s)?;
+    let w = s.need(ctx, 2, "a URL")?;
+    s.max_args(ctx, 2, "<code> <url>")?;
+    d.proxy.errorfiles.insert(
+        code,
+        ErrorPage::Location {
+            url: w.text.clone(),
+            code: redirect,
+        },
+    );
+    Ok(())
+}
+
+fn capture(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
+    const USAGE: &str =
+        "cookie <name> len <n> | request header <name> len <n> | response header <name> len <n>";
+    let what = s.need(ctx, 1, USAGE)?;
+    let (name_idx, kind) = match what.text.as_str() {
+        "cookie" => (2, 0),
+        "request" | "response" => {
+            let h = s.need(ctx, 2, "'header'")?;
+            if h.text != "header" {
+                return Err(ctx.err_hint(
+                    h.span,
+                    format!("expected 'header', got '{}'", h.text),
+                    format!("usage: capture {USAGE}"),
+                ));
+            }
+            (3, if what.text == "request" { 1 } else { 2 })
+        }
+        _ => {
+            return Err(ctx.err_hint(
+                what.span,
+                format!("unknown capture '{}'", what.text),
+                format!("usage: capture {USAGE}"),
+            ));
+        }
+    };
+    let name = s.need(ctx, name_idx, "a name")?.text.clone();
+    let l = s.need(ctx, name_idx + 1, "'len <n>'")?;
+    if l.text != "len" {
+        return Err(ctx.err_hint(
+            l.span,
+            format!("expected 'len', got '{}'", l.text),
+            format!("usage: capture {USAGE}"),
+        ));
+    }
+    let len = s.uint(ctx, name_idx + 2, "a length")?;
+    s.max_args(ctx, name_idx + 2, USAGE)?;
+    d.proxy.captures.push(match kind {
+        0 => Capture::Cookie { name, len },
+        1 => Capture::RequestHeader { name, len },
+        _ => Capture::ResponseHeader { name, len },
+    });
+    Ok(())
+}

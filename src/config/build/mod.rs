@@ -1,0 +1,637 @@
+//! The model builder: AST → validated, defaults-resolved [`Config`]. Each keyword family
+//! lives in its own module and registers its keywords in a per-section table carrying the
+//! keyword's status; keywords the model does not carry yet come from [`super::pending`] and
+//! are accepted with a warning, unsupported ones are errors naming the reason.
+
+mod balance;
+mod bind;
+mod checks;
+mod cookie;
+mod finish;
+mod global;
+mod legacy;
+mod log;
+mod misc;
+mod option;
+mod server;
+mod stats;
+mod timeout;
+mod userlist;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::ast::{Ast, Section, SectionKind};
+use super::diag::{Diagnostic, Diags, did_you_mean};
+use super::lexer::{Line, Word};
+use super::pending::{self, Unmodelled};
+use super::source::{SourceMap, Span};
+use super::value::{self, ValueError};
+use crate::model::{Caps, Config, Proxy};
+
+/// Marker: an error was reported into the diagnostics; the statement is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported;
+
+pub type R<T = ()> = Result<T, Reported>;
+
+/// What the builder may do to the outside world while checking.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Resolve server hostnames (off for fuzzing and benches).
+    pub resolve_hosts: bool,
+    /// Check that referenced files (crt, errorfile, ca-file ...) are readable.
+    pub check_files: bool,
+    /// Check that `user`/`group` exist on this system.
+    pub check_users: bool,
+    /// `-dr`: a server hostname that does not resolve is not an error.
+    pub ignore_resolve_failures: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            resolve_hosts: true,
+            check_files: true,
+            check_users: true,
+            ignore_resolve_failures: false,
+        }
+    }
+}
+
+/// Shared state of one build: diagnostics and options.
+pub struct Ctx<'a> {
+    pub diags: &'a mut Diags,
+    pub opts: &'a BuildOptions,
+}
+
+impl Ctx<'_> {
+    pub fn err(&mut self, span: Span, msg: impl Into<String>) -> Reported {
+        self.diags.error(span, msg);
+        Reported
+    }
+    pub fn err_hint(
+        &mut self,
+        span: Span,
+        msg: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Reported {
+        self.diags.error_hint(span, msg, hint);
+        Reported
+    }
+    pub fn warn(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags.warn(span, msg);
+    }
+    pub fn warn_hint(&mut self, span: Span, msg: impl Into<String>, hint: impl Into<String>) {
+        self.diags.warn_hint(span, msg, hint);
+    }
+    /// Reports a value error inside `word`, pointing at the offending part when the word
+    /// was written without quotes or escapes (so offsets in its text match the source).
+    pub fn value_err(&mut self, word: &Word, what: &str, e: ValueError) -> Reported {
+        let mut span = word.span;
+        let raw_len = (span.end - span.start) as usize;
+        if !word.quoted && raw_len == word.text.len() && e.at < word.text.len() {
+            span.start += e.at as u32;
+            span.col += word
+                .text
+                .get(..e.at)
+                .map(|p| p.chars().count())
+                .unwrap_or(0) as u32;
+        }
+        let d = Diagnostic::error(
+            span,
+            format!("invalid {what} '{}': {}", word.text, e.message),
+        );
+        self.diags.push(match e.hint {
+            Some(h) => d.with_hint(h),
+            None => d,
+        });
+        Reported
+    }
+}
+
+/// A statement as a handler sees it: the line, the index of the keyword word (1 after a
+/// `no` or `default` prefix) and the prefix.
+#[derive(Clone, Copy)]
+pub struct Stmt<'a> {
+    pub line: &'a Line,
+    pub kw: usize,
+    pub no: bool,
+    pub default: bool,
+}
+
+impl<'a> Stmt<'a> {
+    pub fn keyword(&self) -> &'a str {
+        self.line.word(self.kw).unwrap_or("")
+    }
+    pub fn kw_span(&self) -> Span {
+        self.line.span_of(self.kw)
+    }
+    /// Word `i` counted from the keyword (1 = first argument).
+    pub fn arg(&self, i: usize) -> Option<&'a Word> {
+        self.line.words.get(self.kw + i)
+    }
+    pub fn arg_str(&self, i: usize) -> Option<&'a str> {
+        self.arg(i).map(|w| w.text.as_str())
+    }
+    /// Arguments from `i` on.
+    pub fn args_from(&self, i: usize) -> &'a [Word] {
+        self.line.words.get(self.kw + i..).unwrap_or(&[])
+    }
+    pub fn nargs(&self) -> usize {
+        self.line.words.len().saturating_sub(self.kw + 1)
+    }
+    /// Where argument `i` is, or where it should be.
+    pub fn span_of(&self, i: usize) -> Span {
+        self.line.span_of(self.kw + i)
+    }
+    /// The keyword and its sub-keyword (`option httplog`, `timeout client`) for messages.
+    pub fn full_name(&self, words: usize) -> String {
+        (0..words)
+            .filter_map(|i| self.line.word(self.kw + i))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Argument `i`, or an error saying what is missing.
+    pub fn need(&self, ctx: &mut Ctx, i: usize, usage: &str) -> R<&'a Word> {
+        match self.arg(i) {
+            Some(w) => Ok(w),
+            None => Err(ctx.err_hint(
+                self.span_of(i),
+                format!("'{}' expects {usage}", self.full_name(i.min(2))),
+                format!("usage: {} {usage}", self.full_name(i.min(2))),
+            )),
+        }
+    }
+    /// Errors when more than `max` arguments are given.
+    pub fn max_args(&self, ctx: &mut Ctx, max: usize, usage: &str) -> R {
+        if let Some(w) = self.arg(max + 1) {
+            return Err(ctx.err_hint(
+                w.span,
+                format!(
+                    "'{}' takes at most {max} argument(s), unexpected '{}'",
+                    self.keyword(),
+                    w.text
+                ),
+                format!("usage: {} {usage}", self.keyword()),
+            ));
+        }
+        Ok(())
+    }
+    pub fn time(&self, ctx: &mut Ctx, i: usize) -> R<Duration> {
+        let w = self.need(ctx, i, "a time")?;
+        value::parse_time(&w.text).map_err(|e| ctx.value_err(w, "time", e))
+    }
+    pub fn uint(&self, ctx: &mut Ctx, i: usize, what: &str) -> R<u32> {
+        let w = self.need(ctx, i, what)?;
+        parse_u32(ctx, w, what)
+    }
+}
+
+pub fn parse_u32(ctx: &mut Ctx, w: &Word, what: &str) -> R<u32> {
+    w.text.parse::<u32>().map_err(|_| {
+        ctx.err_hint(
+            w.span,
+            format!(
+                "invalid {what} '{}': expected a non-negative integer",
+                w.text
+            ),
+            "write a plain decimal number",
+        )
+    })
+}
+
+/// Status of a keyword the builder handles itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Modelled: the runtime gets it.
+    Supported,
+    /// HAProxy 1.x syntax, given its 1.x meaning, with a warning naming the modern form.
+    Legacy(&'static str),
+}
+
+/// A keyword of a proxy section.
+pub struct ProxyKw {
+    pub name: &'static str,
+    /// Four characters for defaults/frontend/listen/backend, `-` where not allowed.
+    pub where_: &'static str,
+    pub status: Status,
+    pub handler: fn(&mut Ctx, &mut ProxyDraft, &Stmt) -> R,
+}
+
+/// A proxy under construction, with where some settings came from (for later checks).
+#[derive(Debug, Clone, Default)]
+pub struct ProxyDraft {
+    pub proxy: Proxy,
+    pub kind: Option<SectionKind>,
+    /// Span of the statement that last set a named setting (`option forwardfor` ...).
+    pub set_at: HashMap<String, Span>,
+}
+
+impl ProxyDraft {
+    /// HAProxy's documented defaults for a proxy.
+    pub fn fresh() -> ProxyDraft {
+        let mut d = ProxyDraft::default();
+        d.proxy.retries = 3;
+        d
+    }
+    pub fn is_defaults(&self) -> bool {
+        self.kind == Some(SectionKind::Defaults)
+    }
+    pub fn mark(&mut self, what: impl Into<String>, span: Span) {
+        self.set_at.insert(what.into(), span);
+    }
+}
+
+/// All proxy keyword tables, in lookup order.
+fn proxy_tables() -> [&'static [ProxyKw]; 10] {
+    [
+        misc::KEYWORDS,
+        bind::KEYWORDS,
+        server::KEYWORDS,
+        balance::KEYWORDS,
+        cookie::KEYWORDS,
+        option::KEYWORDS,
+        timeout::KEYWORDS,
+        legacy::KEYWORDS,
+        stats::KEYWORDS,
+        checks::KEYWORDS,
+    ]
+}
+
+/// Every proxy keyword the builder handles (supported or legacy), for the catalogue test.
+pub fn proxy_keywords() -> Vec<(&'static str, &'static str, Status)> {
+    proxy_tables()
+        .iter()
+        .flat_map(|t| t.iter().map(|k| (k.name, k.where_, k.status)))
+        .collect()
+}
+
+fn find_proxy_kw(name: &str) -> Option<&'static ProxyKw> {
+    proxy_tables()
+        .into_iter()
+        .flat_map(|t| t.iter())
+        .find(|k| k.name == name)
+}
+
+/// Whether a sub-keyword allowed in `where_` applies to this proxy: an error in `defaults`
+/// where it is not allowed, a warning (and ignored) when the proxy lacks the capability.
+pub fn applies(ctx: &mut Ctx, d: &ProxyDraft, where_: &str, name: &str, span: Span) -> bool {
+    let kind = d.kind.unwrap_or(SectionKind::Listen);
+    if where_.as_bytes().get(section_index(kind)) != Some(&b'-') {
+        return true;
+    }
+    if kind == SectionKind::Defaults {
+        ctx.err_hint(
+            span,
+            format!("'{name}' is not allowed in 'defaults' section"),
+            "move it to a frontend, backend or listen section",
+        );
+    } else {
+        let missing = if where_.as_bytes().get(3) == Some(&b'-') {
+            "backend"
+        } else {
+            "frontend"
+        };
+        ctx.warn_hint(
+            span,
+            format!(
+                "'{name}' ignored because {} '{}' has no {missing} capability",
+                kind.keyword(),
+                d.proxy.name
+            ),
+            format!("put it in a '{missing}' or 'listen' section"),
+        );
+    }
+    false
+}
+
+fn section_index(kind: SectionKind) -> usize {
+    match kind {
+        SectionKind::Defaults => 0,
+        SectionKind::Frontend => 1,
+        SectionKind::Listen => 2,
+        _ => 3,
+    }
+}
+
+/// Reports a keyword from a pending/unsupported table. Returns true when it was found.
+pub fn report_unmodelled(
+    ctx: &mut Ctx,
+    table: &'static [Unmodelled],
+    name: &str,
+    what: &str,
+    span: Span,
+) -> bool {
+    let Some(u) = pending::find(table, name) else {
+        return false;
+    };
+    match u.unsupported {
+        Some(reason) => {
+            ctx.err_hint(
+                span,
+                format!("{what} '{name}' is not supported by rproxy"),
+                reason,
+            );
+        }
+        None => ctx.warn_hint(
+            span,
+            format!("{what} '{name}' is accepted but not applied by rproxy yet; it has no effect"),
+            "remove it, or keep it for HAProxy: rproxy will apply it in a later version",
+        ),
+    }
+    true
+}
+
+/// Unknown keyword: an error with a did-you-mean over `candidates`.
+pub fn unknown(
+    ctx: &mut Ctx,
+    span: Span,
+    what: &str,
+    name: &str,
+    section: &str,
+    candidates: Vec<&str>,
+) -> Reported {
+    let msg = format!("unknown {what} '{name}' in '{section}' section");
+    match did_you_mean(name, candidates) {
+        Some(s) => ctx.err_hint(span, msg, format!("did you mean '{s}'?")),
+        None => ctx.err(span, msg),
+    }
+}
+
+/// Applies one proxy-section statement.
+fn proxy_statement(ctx: &mut Ctx, draft: &mut ProxyDraft, kind: SectionKind, line: &Line) {
+    let first = line.words[0].text.as_str();
+    let (kw, no, default) = match first {
+        "no" => (1, true, false),
+        "default" => (1, false, true),
+        _ => (0, false, false),
+    };
+    let Some(name_word) = line.words.get(kw) else {
+        ctx.err(
+            line.span,
+            format!("'{first}' must be followed by a keyword, as in '{first} option httplog'"),
+        );
+        return;
+    };
+    let name = name_word.text.as_str();
+    let stmt = Stmt {
+        line,
+        kw,
+        no,
+        default,
+    };
+    let section = kind.keyword();
+    if let Some(k) = find_proxy_kw(name) {
+        if (no || default) && !matches!(name, "option" | "log") {
+            ctx.err(
+                line.words[0].span,
+                format!("'{first}' is only allowed before 'option' and 'log', not '{name}'"),
+            );
+            return;
+        }
+        if !applies(ctx, draft, k.where_, name, name_word.span) {
+            return;
+        }
+        if let Status::Legacy(modern) = k.status {
+            ctx.warn_hint(
+                name_word.span,
+                format!("'{name}' is HAProxy 1.x syntax, which HAProxy 2.6 rejects; rproxy applies its 1.x meaning"),
+                format!("write '{modern}' instead (rproxy --upgrade does it)"),
+            );
+        }
+        let _ = (k.handler)(ctx, draft, &stmt);
+        return;
+    }
+    if report_unmodelled(ctx, pending::PROXY, name, "keyword", name_word.span) {
+        return;
+    }
+    let mut candidates: Vec<&str> = proxy_keywords().into_iter().map(|(n, _, _)| n).collect();
+    candidates.extend(pending::PROXY.iter().map(|u| u.keyword));
+    candidates.extend(SectionKind::ALL.iter().map(|(k, _)| *k));
+    unknown(ctx, name_word.span, "keyword", name, section, candidates);
+}
+
+/// Builds the model. Errors and warnings go to `diags`; the returned model is only
+/// meaningful when no error was reported.
+pub fn build(ast: &Ast, _sources: &SourceMap, opts: &BuildOptions, diags: &mut Diags) -> Config {
+    let mut ctx = Ctx { diags, opts };
+    let mut config = Config::default();
+    let mut last_defaults = ProxyDraft::fresh();
+    let mut named_defaults: HashMap<String, ProxyDraft> = HashMap::new();
+    let mut drafts: Vec<ProxyDraft> = Vec::new();
+    for section in &ast.sections {
+        match section.kind {
+            SectionKind::Global => {
+                for stmt in &section.statements {
+                    global::statement(&mut ctx, &mut config.global, stmt);
+                }
+            }
+            SectionKind::Userlist => {
+                if let Some(u) = userlist::section(&mut ctx, section) {
+                    config.userlists.push(u);
+                }
+            }
+            SectionKind::Defaults
+            | SectionKind::Frontend
+            | SectionKind::Backend
+            | SectionKind::Listen => {
+                let Some(mut draft) =
+                    start_proxy(&mut ctx, section, &last_defaults, &named_defaults)
+                else {
+                    continue;
+                };
+                for stmt in &section.statements {
+                    proxy_statement(&mut ctx, &mut draft, section.kind, stmt);
+                }
+                if section.kind == SectionKind::Defaults {
+                    if !draft.proxy.name.is_empty() {
+                        named_defaults.insert(draft.proxy.name.clone(), draft.clone());
+                    }
+                    last_defaults = draft;
+                } else {
+                    drafts.push(draft);
+                }
+            }
+            other => {
+                let kw = other.keyword();
+                let reason = pending::find(pending::SECTION, kw).and_then(|u| u.unsupported);
+                ctx.err_hint(
+                    section.header.words[0].span,
+                    format!("section '{kw}' is not supported by rproxy yet"),
+                    reason.unwrap_or("remove this section (its statements are skipped)"),
+                );
+            }
+        }
+    }
+    finish::finish(&mut ctx, &mut config, drafts);
+    config
+}
+
+/// Starts a proxy from its defaults: the last `defaults` above it, or the one named with
+/// `from NAME`. Handles the section line's own arguments (name, 1.x inline address).
+fn start_proxy(
+    ctx: &mut Ctx,
+    section: &Section,
+    last_defaults: &ProxyDraft,
+    named: &HashMap<String, ProxyDraft>,
+) -> Option<ProxyDraft> {
+    let header = &section.header;
+    let kind = section.kind;
+    let mut args: Vec<&Word> = header.words.iter().skip(1).collect();
+    // `from NAME` at the end of the header.
+    let mut from: Option<&Word> = None;
+    if let Some(pos) = args.iter().position(|w| w.text == "from") {
+        match args.get(pos + 1) {
+            Some(n) => from = Some(n),
+            None => {
+                ctx.err(
+                    args[pos].span,
+                    "'from' must be followed by the name of a defaults section",
+                );
+                return None;
+            }
+        }
+        if let Some(extra) = args.get(pos + 2) {
+            ctx.err(
+                extra.span,
+                format!("unexpected '{}' after 'from NAME'", extra.text),
+            );
+            return None;
+        }
+        args.truncate(pos);
+    }
+    let base = match from {
+        Some(n) => match named.get(&n.text) {
+            Some(d) => d,
+            None => {
+                let names: Vec<&str> = named.keys().map(String::as_str).collect();
+                let msg = format!(
+                    "defaults section '{}' not found (it must be declared above)",
+                    n.text
+                );
+                match did_you_mean(&n.text, names) {
+                    Some(s) => ctx.err_hint(n.span, msg, format!("did you mean '{s}'?")),
+                    None => ctx.err(n.span, msg),
+                };
+                return None;
+            }
+        },
+        // A `defaults` section resets everything; other proxies take the last defaults.
+        None if kind == SectionKind::Defaults => &ProxyDraft::fresh(),
+        None => last_defaults,
+    };
+    let mut draft = base.clone();
+    draft.kind = Some(kind);
+    draft.proxy.span = header.span;
+    draft.proxy.caps = Caps {
+        frontend: matches!(kind, SectionKind::Frontend | SectionKind::Listen),
+        backend: matches!(kind, SectionKind::Backend | SectionKind::Listen),
+    };
+    match args.first() {
+        Some(name) => {
+            if !valid_proxy_name(&name.text) {
+                ctx.err_hint(
+                    name.span,
+                    format!(
+                        "invalid character in {} name '{}'",
+                        kind.keyword(),
+                        name.text
+                    ),
+                    "names may contain letters, digits, '-', '_', '.' and ':'",
+                );
+            }
+            draft.proxy.name = name.text.clone();
+        }
+        None if kind == SectionKind::Defaults => draft.proxy.name.clear(),
+        None => {
+            ctx.err_hint(
+                header.words[0].span,
+                format!("'{}' expects a name", kind.keyword()),
+                format!("usage: {} <name>", kind.keyword()),
+            );
+            return None;
+        }
+    }
+    if let Some(addr) = args.get(1) {
+        if matches!(kind, SectionKind::Frontend | SectionKind::Listen) {
+            ctx.warn_hint(
+                addr.span,
+                format!(
+                    "an address on the '{}' line is HAProxy 1.x syntax, which HAProxy 2.6 rejects; rproxy binds it",
+                    kind.keyword()
+                ),
+                format!("write 'bind {}' on its own line (rproxy --upgrade does it)", addr.text),
+            );
+            bind::bind_addresses(ctx, &mut draft, addr, &[]);
+        } else {
+            ctx.err_hint(
+                addr.span,
+                format!(
+                    "unexpected '{}' after the {} name",
+                    addr.text,
+                    kind.keyword()
+                ),
+                format!("usage: {} <name> [from <defaults>]", kind.keyword()),
+            );
+        }
+        if let Some(extra) = args.get(2) {
+            ctx.err(
+                extra.span,
+                format!("unexpected '{}' on the section line", extra.text),
+            );
+        }
+    }
+    // What a proxy must not inherit from its defaults.
+    draft.proxy.binds.clear();
+    draft.proxy.servers.clear();
+    draft.proxy.id = None;
+    draft.proxy.description = None;
+    Some(draft)
+}
+
+fn valid_proxy_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+/// A time argument whose bare unit is seconds (cookie maxidle/maxlife, stats refresh).
+pub fn value_time(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<Duration> {
+    let w = s.need(ctx, i, "a time")?;
+    value::parse_time_default_unit(&w.text, "s").map_err(|e| ctx.value_err(w, "time", e))
+}
+
+/// Parses an optional `if|unless COND` starting at argument `i`; anything else there is an
+/// error naming what was expected.
+pub fn parse_cond(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<Option<crate::model::expr::Condition>> {
+    let Some(w) = s.arg(i) else {
+        return Ok(None);
+    };
+    if w.text != "if" && w.text != "unless" {
+        return Err(ctx.err_hint(
+            w.span,
+            format!("unexpected '{}'", w.text),
+            format!(
+                "expected 'if' or 'unless' followed by a condition after '{}'",
+                s.keyword()
+            ),
+        ));
+    }
+    let words = s.args_from(i);
+    if words.len() < 2 {
+        return Err(ctx.err_hint(
+            w.span,
+            format!("missing condition after '{}'", w.text),
+            "write a condition, as in 'if { path_beg /api }' or 'if is_api'",
+        ));
+    }
+    match super::acl::parse_condition(words) {
+        Ok(c) => Ok(Some(c)),
+        Err((e, idx)) => {
+            let word = words.get(idx).unwrap_or(w);
+            Err(ctx.value_err(word, "condition", e))
+        }
+    }
+}
