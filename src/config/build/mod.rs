@@ -13,6 +13,7 @@ mod legacy;
 mod log;
 mod misc;
 mod option;
+mod rules;
 mod server;
 mod stats;
 mod timeout;
@@ -245,8 +246,9 @@ impl ProxyDraft {
 }
 
 /// All proxy keyword tables, in lookup order.
-fn proxy_tables() -> [&'static [ProxyKw]; 10] {
+fn proxy_tables() -> [&'static [ProxyKw]; 11] {
     [
+        rules::KEYWORDS,
         misc::KEYWORDS,
         bind::KEYWORDS,
         server::KEYWORDS,
