@@ -207,6 +207,9 @@ pub const GLOBAL: &[Unmodelled] = &[
 
 /// Unmodelled proxy keywords (`defaults`, `frontend`, `listen`, `backend`), first word only (family `proxy` of the catalogue).
 pub const PROXY: &[Unmodelled] = &[
+    pending("errorfiles", "dflb"),
+    pending("http-error", "dflb"),
+    pending("persist", "d-lb"),
     unsupported(
         "appsession",
         "--lb",
@@ -244,6 +247,11 @@ pub const PROXY: &[Unmodelled] = &[
 
 /// Unmodelled `option` names (without `no`) (family `option` of the catalogue).
 pub const OPTION: &[Unmodelled] = &[
+    unsupported(
+        "http_proxy",
+        "dflb",
+        "rproxy is not a forward proxy; route with use_backend and set-dst/set-uri rules",
+    ),
     pending("accept-invalid-http-request", "dfl-"),
     pending("accept-invalid-http-response", "d-lb"),
     pending("contstats", "dfl-"),
@@ -267,7 +275,6 @@ pub const OPTION: &[Unmodelled] = &[
     pending("spop-check", "---b"),
     pending("tcp-smart-accept", "dfl-"),
     pending("tcp-smart-connect", "d-lb"),
-    pending("transparent", "d-lb"),
 ];
 
 /// Unmodelled `timeout` names (family `timeout` of the catalogue).

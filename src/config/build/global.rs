@@ -146,6 +146,17 @@ pub const KEYWORDS: &[GlobalKw] = &[
         Ok(())
     }),
     GlobalKw {
+        name: "nosepoll",
+        status: Status::Legacy("(nothing: remove it)"),
+        handler: |c, _, s| flag(c, s),
+    },
+    // 1.x sized the health-check buffer; rproxy sizes check buffers itself.
+    GlobalKw {
+        name: "tune.chksize",
+        status: Status::Legacy("tune.bufsize"),
+        handler: |c, _, s| size(c, s).map(|_| ()),
+    },
+    GlobalKw {
         name: "nbproc",
         status: Status::Legacy("nbthread"),
         handler: |c, g, s| positive(c, s).map(|v| g.nbthread = Some(v)),

@@ -25,6 +25,31 @@ pub const KEYWORDS: &[ProxyKw] = &[
         d.proxy.options.redispatch = Some(-1);
         Ok(())
     }),
+    legacy("redisp", "d-lb", "option redispatch", |c, d, s| {
+        s.max_args(c, 0, "")?;
+        d.proxy.options.redispatch = Some(-1);
+        Ok(())
+    }),
+    legacy(
+        "cliexp",
+        "-flb",
+        "http-request replace-header",
+        |c, d, s| regex_rule(c, d, s, false, false, 1),
+    ),
+    legacy(
+        "srvexp",
+        "-flb",
+        "http-response replace-header",
+        |c, d, s| regex_rule(c, d, s, true, false, 1),
+    ),
+    legacy("grace", "dflb", "hard-stop-after (global)", |c, _, s| {
+        s.time(c, 1)?;
+        c.warn(
+            s.span_of(1),
+            "'grace' has no effect in rproxy: stopping is immediate, bounded by 'hard-stop-after'",
+        );
+        Ok(())
+    }),
     legacy("transparent", "d-lb", "option transparent", |c, d, s| {
         s.max_args(c, 0, "")?;
         d.proxy.transparent = true;

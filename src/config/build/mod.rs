@@ -637,3 +637,82 @@ pub fn parse_cond(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<Option<crate::model::e
         }
     }
 }
+
+/// One keyword the builder handles itself: its catalogue family, name, where it applies
+/// (`-` when the family has no per-proxy placement) and status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub family: &'static str,
+    pub keyword: &'static str,
+    pub where_: &'static str,
+    pub status: Status,
+}
+
+/// Every keyword the builder's tables handle, by catalogue family; the catalogue test
+/// checks this against `grammar/keywords.tsv`.
+pub fn registered() -> Vec<Registered> {
+    let mut out = Vec::new();
+    let mut add =
+        |family: &'static str, keyword: &'static str, where_: &'static str, status: Status| {
+            out.push(Registered {
+                family,
+                keyword,
+                where_,
+                status,
+            });
+        };
+    for (name, where_, status) in proxy_keywords() {
+        add("proxy", name, where_, status);
+    }
+    for k in global::KEYWORDS {
+        add("global", k.name, "-", k.status);
+    }
+    for o in option::OPTIONS {
+        add("option", o.name, o.where_, o.status);
+    }
+    for (n, w, _) in timeout::TIMEOUTS {
+        let status = match *n {
+            "clitimeout" => Status::Legacy("timeout client"),
+            "srvtimeout" => Status::Legacy("timeout server"),
+            "contimeout" => Status::Legacy("timeout connect"),
+            _ => Status::Supported,
+        };
+        add("timeout", n, w, status);
+    }
+    for (n, w) in stats::SUBKEYWORDS {
+        add("stats", n, w, Status::Supported);
+    }
+    for (n, _) in bind::OPTIONS {
+        add("bind", n, "-", Status::Supported);
+    }
+    for (n, _) in server::OPTIONS {
+        add("server", n, "-", Status::Supported);
+    }
+    for a in rules::http_actions(false) {
+        add("http-request", a, "-", Status::Supported);
+    }
+    for a in rules::http_actions(true) {
+        add("http-response", a, "-", Status::Supported);
+    }
+    for a in rules::TCP_CONNECTION_ACTIONS {
+        add("tcp-request connection", a, "-", Status::Supported);
+    }
+    for a in rules::TCP_CONTENT_ACTIONS.iter().chain(&["inspect-delay"]) {
+        add("tcp-request content", a, "-", Status::Supported);
+    }
+    for k in checks::HTTP_CHECK {
+        add("http-check", k, "-", Status::Supported);
+    }
+    for k in checks::TCP_CHECK {
+        add("tcp-check", k, "-", Status::Supported);
+    }
+    for k in userlist::KEYWORDS {
+        add("userlist", k, "-", Status::Supported);
+    }
+    for k in [
+        "global", "defaults", "frontend", "backend", "listen", "userlist",
+    ] {
+        add("section", k, "-", Status::Supported);
+    }
+    out
+}

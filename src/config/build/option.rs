@@ -93,6 +93,33 @@ pub const OPTIONS: &[OptionDef] = &[
         negatable: true,
         handler: |c, d, s, on| conn_mode(c, d, s, on, HttpConnMode::Close),
     },
+    OptionDef {
+        name: "http-tunnel",
+        where_: "dflb",
+        status: Status::Legacy("option http-keep-alive"),
+        negatable: true,
+        handler: |c, d, s, on| conn_mode(c, d, s, on, HttpConnMode::KeepAlive),
+    },
+    OptionDef {
+        name: "http-use-htx",
+        where_: "dflb",
+        status: Status::Legacy("(nothing: HTX is always on)"),
+        negatable: true,
+        handler: |c, _, s, _| s.max_args(c, 1, ""),
+    },
+    OptionDef {
+        name: "independant-streams",
+        where_: "dflb",
+        status: Status::Legacy("option independent-streams"),
+        negatable: true,
+        handler: |c, _, s, _| {
+            c.warn(
+                s.span_of(1),
+                "'option independent-streams' is accepted but not applied by rproxy yet",
+            );
+            s.max_args(c, 1, "")
+        },
+    },
     boolopt!("http-pretend-keepalive", "d-lb", http_pretend_keepalive),
     opt("forwardfor", "dflb", false, forwardfor),
     opt("originalto", "dflb", false, originalto),

@@ -2,19 +2,31 @@
 //! `force-persist`/`ignore-persist`, `http-request`, `http-response`, `tcp-request`,
 //! `redirect` and `monitor fail`.
 
-use super::{Ctx, ProxyDraft, ProxyKw, R, Reported, Status, Stmt, parse_cond, report_unmodelled, unknown};
+use super::{
+    Ctx, ProxyDraft, ProxyKw, R, Reported, Status, Stmt, parse_cond, report_unmodelled, unknown,
+};
 use crate::config::lexer::Word;
 use crate::config::logformat::parse_log_format;
 use crate::config::pending::{self, Unmodelled};
 use crate::config::sample::parse_sample;
 use crate::model::expr::{Condition, LogFormat, Sample};
 use crate::model::{
-    AclDef, BackendRef, HttpAction, HttpRule, LEVELS, Redirect, RedirectKind, RedirectRule, ReturnBody, ReturnSpec, TcpAction, TcpRule, UseBackend, UseServer,
+    AclDef, BackendRef, HttpAction, HttpRule, LEVELS, Redirect, RedirectKind, RedirectRule,
+    ReturnBody, ReturnSpec, TcpAction, TcpRule, UseBackend, UseServer,
 };
 use std::path::PathBuf;
 
-const fn kw(name: &'static str, where_: &'static str, handler: fn(&mut Ctx, &mut ProxyDraft, &Stmt) -> R) -> ProxyKw {
-    ProxyKw { name, where_, status: Status::Supported, handler }
+const fn kw(
+    name: &'static str,
+    where_: &'static str,
+    handler: fn(&mut Ctx, &mut ProxyDraft, &Stmt) -> R,
+) -> ProxyKw {
+    ProxyKw {
+        name,
+        where_,
+        status: Status::Supported,
+        handler,
+    }
 }
 
 pub const KEYWORDS: &[ProxyKw] = &[
@@ -30,24 +42,40 @@ pub const KEYWORDS: &[ProxyKw] = &[
     kw("use-server", "--lb", |c, d, s| {
         let w = s.need(c, 1, "a server name")?;
         let cond = parse_cond(c, s, 2)?;
-        d.proxy.use_servers.push(UseServer { server: w.text.clone(), cond, span: s.line.span });
+        d.proxy.use_servers.push(UseServer {
+            server: w.text.clone(),
+            cond,
+            span: s.line.span,
+        });
         Ok(())
     }),
-    kw("force-persist", "--lb", |c, d, s| need_cond(c, s, 1).map(|cond| d.proxy.force_persist.push(cond))),
-    kw("ignore-persist", "--lb", |c, d, s| need_cond(c, s, 1).map(|cond| d.proxy.ignore_persist.push(cond))),
+    kw("force-persist", "--lb", |c, d, s| {
+        need_cond(c, s, 1).map(|cond| d.proxy.force_persist.push(cond))
+    }),
+    kw("ignore-persist", "--lb", |c, d, s| {
+        need_cond(c, s, 1).map(|cond| d.proxy.ignore_persist.push(cond))
+    }),
     kw("http-request", "dflb", |c, d, s| http_rule(c, d, s, false)),
     kw("http-response", "dflb", |c, d, s| http_rule(c, d, s, true)),
     kw("tcp-request", "dflb", tcp_request),
     kw("redirect", "-flb", |c, d, s| {
         let (redirect, next) = redirect(c, s, 1)?;
         let cond = parse_cond(c, s, next)?;
-        d.proxy.redirects.push(RedirectRule { redirect, cond, span: s.line.span });
+        d.proxy.redirects.push(RedirectRule {
+            redirect,
+            cond,
+            span: s.line.span,
+        });
         Ok(())
     }),
     kw("monitor", "-fl-", |c, d, s| {
         let w = s.need(c, 1, "'fail'")?;
         if w.text != "fail" {
-            return Err(c.err_hint(w.span, format!("unknown monitor keyword '{}'", w.text), "usage: monitor fail if|unless <condition>"));
+            return Err(c.err_hint(
+                w.span,
+                format!("unknown monitor keyword '{}'", w.text),
+                "usage: monitor fail if|unless <condition>",
+            ));
         }
         need_cond(c, s, 2).map(|cond| d.proxy.monitor_fail.push(cond))
     }),
@@ -56,26 +84,45 @@ pub const KEYWORDS: &[ProxyKw] = &[
 fn need_cond(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<Condition> {
     match parse_cond(ctx, s, i)? {
         Some(c) => Ok(c),
-        None => Err(ctx.err_hint(s.span_of(i), format!("'{}' needs a condition", s.keyword()), format!("usage: {} if|unless <condition>", s.keyword()))),
+        None => Err(ctx.err_hint(
+            s.span_of(i),
+            format!("'{}' needs a condition", s.keyword()),
+            format!("usage: {} if|unless <condition>", s.keyword()),
+        )),
     }
 }
 
 fn valid_acl_name(n: &str) -> bool {
-    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
 fn acl(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
-    let name = s.need(ctx, 1, "<name> <criterion> [flags] [operator] [<value>] ...")?;
+    let name = s.need(
+        ctx,
+        1,
+        "<name> <criterion> [flags] [operator] [<value>] ...",
+    )?;
     if !valid_acl_name(&name.text) {
-        return Err(ctx.err_hint(name.span, format!("invalid character in ACL name '{}'", name.text), "ACL names may contain letters, digits, '-', '_', '.' and ':'"));
+        return Err(ctx.err_hint(
+            name.span,
+            format!("invalid character in ACL name '{}'", name.text),
+            "ACL names may contain letters, digits, '-', '_', '.' and ':'",
+        ));
     }
     s.need(ctx, 2, "a criterion, as in 'acl is_api path_beg /api'")?;
     let words = s.args_from(2);
-    let crit = crate::config::acl::parse_acl_criterion(words).map_err(|(e, i)| ctx.value_err(words.get(i).unwrap_or(name), "ACL", e))?;
+    let crit = crate::config::acl::parse_acl_criterion(words)
+        .map_err(|(e, i)| ctx.value_err(words.get(i).unwrap_or(name), "ACL", e))?;
     match d.proxy.acls.iter_mut().find(|a| a.name == name.text) {
         // Several lines of one name are OR-ed.
         Some(a) => a.criteria.push(crit),
-        None => d.proxy.acls.push(AclDef { name: name.text.clone(), criteria: vec![crit], span: s.line.span }),
+        None => d.proxy.acls.push(AclDef {
+            name: name.text.clone(),
+            criteria: vec![crit],
+            span: s.line.span,
+        }),
     }
     Ok(())
 }
@@ -88,7 +135,11 @@ fn use_backend(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
         BackendRef::Name(w.text.clone())
     };
     let cond = parse_cond(ctx, s, 2)?;
-    d.proxy.use_backends.push(UseBackend { backend, cond, span: s.line.span });
+    d.proxy.use_backends.push(UseBackend {
+        backend,
+        cond,
+        span: s.line.span,
+    });
     Ok(())
 }
 
@@ -103,7 +154,11 @@ fn sample(ctx: &mut Ctx, w: &Word) -> R<Sample> {
 fn status_code(ctx: &mut Ctx, w: &Word, min: u16, max: u16) -> R<u16> {
     match w.text.parse::<u16>() {
         Ok(c) if (min..=max).contains(&c) => Ok(c),
-        _ => Err(ctx.err_hint(w.span, format!("invalid status code '{}'", w.text), format!("a status code between {min} and {max}"))),
+        _ => Err(ctx.err_hint(
+            w.span,
+            format!("invalid status code '{}'", w.text),
+            format!("a status code between {min} and {max}"),
+        )),
     }
 }
 
@@ -137,9 +192,25 @@ fn redirect(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<(Redirect, usize)> {
         "location" => RedirectKind::Location(target),
         "prefix" => RedirectKind::Prefix(target),
         "scheme" => RedirectKind::Scheme(target),
-        o => return Err(unknown(ctx, k.span, "redirect type", o, "redirect", vec!["location", "prefix", "scheme"])),
+        o => {
+            return Err(unknown(
+                ctx,
+                k.span,
+                "redirect type",
+                o,
+                "redirect",
+                vec!["location", "prefix", "scheme"],
+            ));
+        }
     };
-    let mut r = Redirect { kind, code: 302, drop_query: false, append_slash: false, set_cookie: None, clear_cookie: None };
+    let mut r = Redirect {
+        kind,
+        code: 302,
+        drop_query: false,
+        append_slash: false,
+        set_cookie: None,
+        clear_cookie: None,
+    };
     let mut j = i + 2;
     while let Some(w) = s.arg(j) {
         match w.text.as_str() {
@@ -148,7 +219,13 @@ fn redirect(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<(Redirect, usize)> {
                 let c = s.need(ctx, j + 1, "a redirect code")?;
                 r.code = match c.text.parse::<u16>() {
                     Ok(v @ (301 | 302 | 303 | 307 | 308)) => v,
-                    _ => return Err(ctx.err_hint(c.span, format!("invalid redirect code '{}'", c.text), "codes: 301 302 303 307 308")),
+                    _ => {
+                        return Err(ctx.err_hint(
+                            c.span,
+                            format!("invalid redirect code '{}'", c.text),
+                            "codes: 301 302 303 307 308",
+                        ));
+                    }
                 };
                 j += 1;
             }
@@ -162,7 +239,13 @@ fn redirect(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<(Redirect, usize)> {
                 r.clear_cookie = Some(s.need(ctx, j + 1, "a cookie name")?.text.clone());
                 j += 1;
             }
-            o => return Err(ctx.err_hint(w.span, format!("unexpected '{o}' in redirect"), format!("usage: redirect {USAGE} [if|unless <cond>]"))),
+            o => {
+                return Err(ctx.err_hint(
+                    w.span,
+                    format!("unexpected '{o}' in redirect"),
+                    format!("usage: redirect {USAGE} [if|unless <cond>]"),
+                ));
+            }
         }
         j += 1;
     }
@@ -171,7 +254,12 @@ fn redirect(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<(Redirect, usize)> {
 
 /// `return [status N] [content-type T] [body source] [hdr N V]*` from argument `i`.
 fn return_spec(ctx: &mut Ctx, s: &Stmt, mut i: usize) -> R<(ReturnSpec, usize)> {
-    let mut spec = ReturnSpec { status: 200, content_type: None, body: ReturnBody::None, headers: Vec::new() };
+    let mut spec = ReturnSpec {
+        status: 200,
+        content_type: None,
+        body: ReturnBody::None,
+        headers: Vec::new(),
+    };
     let read = |ctx: &mut Ctx, w: &Word| -> R<(PathBuf, Vec<u8>)> {
         let p = PathBuf::from(&w.text);
         if !ctx.opts.check_files {
@@ -179,7 +267,11 @@ fn return_spec(ctx: &mut Ctx, s: &Stmt, mut i: usize) -> R<(ReturnSpec, usize)> 
         }
         match std::fs::read(&p) {
             Ok(c) => Ok((p, c)),
-            Err(e) => Err(ctx.err_hint(w.span, format!("cannot read '{}': {e}", w.text), "the file must exist and be readable")),
+            Err(e) => Err(ctx.err_hint(
+                w.span,
+                format!("cannot read '{}': {e}", w.text),
+                "the file must exist and be readable",
+            )),
         }
     };
     while let Some(w) = s.arg(i) {
@@ -225,8 +317,16 @@ fn return_spec(ctx: &mut Ctx, s: &Stmt, mut i: usize) -> R<(ReturnSpec, usize)> 
         }
         i += 2;
     }
-    if !matches!(spec.body, ReturnBody::None | ReturnBody::DefaultError | ReturnBody::Errorfile(..)) && spec.content_type.is_none() {
-        return Err(ctx.err_hint(s.kw_span(), "'return' with a body needs a 'content-type'", "add 'content-type text/plain' (or the body's type)"));
+    if !matches!(
+        spec.body,
+        ReturnBody::None | ReturnBody::DefaultError | ReturnBody::Errorfile(..)
+    ) && spec.content_type.is_none()
+    {
+        return Err(ctx.err_hint(
+            s.kw_span(),
+            "'return' with a body needs a 'content-type'",
+            "add 'content-type text/plain' (or the body's type)",
+        ));
     }
     Ok((spec, i))
 }
@@ -237,7 +337,10 @@ fn action_base(a: &str) -> &str {
 }
 
 fn var_name(ctx: &mut Ctx, w: &Word) -> R<String> {
-    let inner = w.text.split_once('(').and_then(|(_, r)| r.strip_suffix(')'));
+    let inner = w
+        .text
+        .split_once('(')
+        .and_then(|(_, r)| r.strip_suffix(')'));
     match inner {
         Some(n) if ["proc.", "sess.", "txn.", "req.", "res.", "check."].iter().any(|p| n.starts_with(p)) && n.len() > 5 => Ok(n.to_string()),
         _ => Err(ctx.err_hint(w.span, format!("invalid variable in '{}'", w.text), "write set-var(<scope>.<name>) with scope proc, sess, txn, req or res, as in set-var(txn.host)")),
@@ -245,24 +348,72 @@ fn var_name(ctx: &mut Ctx, w: &Word) -> R<String> {
 }
 
 const HTTP_REQ_ACTIONS: &[&str] = &[
-    "allow", "deny", "tarpit", "auth", "redirect", "return", "set-header", "add-header", "del-header", "replace-header", "replace-value", "replace-uri", "replace-path", "set-path", "set-pathq", "set-query", "set-uri", "set-method", "set-var", "unset-var", "use-service", "set-log-level", "capture",
+    "allow",
+    "deny",
+    "tarpit",
+    "auth",
+    "redirect",
+    "return",
+    "set-header",
+    "add-header",
+    "del-header",
+    "replace-header",
+    "replace-value",
+    "replace-uri",
+    "replace-path",
+    "set-path",
+    "set-pathq",
+    "set-query",
+    "set-uri",
+    "set-method",
+    "set-var",
+    "unset-var",
+    "use-service",
+    "set-log-level",
+    "capture",
 ];
 const HTTP_RES_ACTIONS: &[&str] = &[
-    "allow", "deny", "redirect", "return", "set-header", "add-header", "del-header", "replace-header", "replace-value", "set-status", "set-var", "unset-var", "set-log-level",
+    "allow",
+    "deny",
+    "redirect",
+    "return",
+    "set-header",
+    "add-header",
+    "del-header",
+    "replace-header",
+    "replace-value",
+    "set-status",
+    "set-var",
+    "unset-var",
+    "set-log-level",
 ];
 
 /// Every modelled action of `http-request`/`http-response`, for the catalogue test.
 pub fn http_actions(response: bool) -> &'static [&'static str] {
-    if response { HTTP_RES_ACTIONS } else { HTTP_REQ_ACTIONS }
+    if response {
+        HTTP_RES_ACTIONS
+    } else {
+        HTTP_REQ_ACTIONS
+    }
 }
 
 fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
-    let family = if response { "http-response" } else { "http-request" };
+    let family = if response {
+        "http-response"
+    } else {
+        "http-request"
+    };
     let a = s.need(ctx, 1, "an action")?;
     let base = action_base(&a.text);
-    let (actions, table): (&[&str], &'static [Unmodelled]) = if response { (HTTP_RES_ACTIONS, pending::HTTP_RESPONSE) } else { (HTTP_REQ_ACTIONS, pending::HTTP_REQUEST) };
+    let (actions, table): (&[&str], &'static [Unmodelled]) = if response {
+        (HTTP_RES_ACTIONS, pending::HTTP_RESPONSE)
+    } else {
+        (HTTP_REQ_ACTIONS, pending::HTTP_REQUEST)
+    };
     if !actions.contains(&base) {
-        if report_unmodelled(ctx, table, base, &format!("{family} action"), a.span) || report_unmodelled(ctx, table, &a.text, &format!("{family} action"), a.span) {
+        if report_unmodelled(ctx, table, base, &format!("{family} action"), a.span)
+            || report_unmodelled(ctx, table, &a.text, &format!("{family} action"), a.span)
+        {
             return Ok(());
         }
         let mut cands = actions.to_vec();
@@ -276,7 +427,13 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
     };
     let regex3 = |ctx: &mut Ctx, s: &Stmt, at: usize| -> R<(String, LogFormat)> {
         let re = s.need(ctx, at, "<regex> <replacement>")?;
-        regex::Regex::new(&re.text).map_err(|e| ctx.err_hint(re.span, format!("invalid regular expression '{}'", re.text), e.to_string()))?;
+        regex::Regex::new(&re.text).map_err(|e| {
+            ctx.err_hint(
+                re.span,
+                format!("invalid regular expression '{}'", re.text),
+                e.to_string(),
+            )
+        })?;
         let rep = s.need(ctx, at + 1, "<regex> <replacement>")?;
         Ok((re.text.clone(), lf(ctx, rep)?))
     };
@@ -299,7 +456,11 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
                     }
                 }
             }
-            if base == "deny" { HttpAction::Deny { status } } else { HttpAction::Tarpit { status } }
+            if base == "deny" {
+                HttpAction::Deny { status }
+            } else {
+                HttpAction::Tarpit { status }
+            }
         }
         "auth" => {
             let realm = if s.arg_str(2) == Some("realm") {
@@ -323,27 +484,52 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
         "set-header" | "add-header" => {
             let (name, value) = name_val(ctx, s)?;
             next = 4;
-            if base == "set-header" { HttpAction::SetHeader { name, value } } else { HttpAction::AddHeader { name, value } }
+            if base == "set-header" {
+                HttpAction::SetHeader { name, value }
+            } else {
+                HttpAction::AddHeader { name, value }
+            }
         }
         "del-header" => {
             let n = s.need(ctx, 2, "a header name")?;
             next = 3;
             if s.arg_str(3) == Some("-m") {
-                ctx.warn(s.span_of(3), "'del-header -m' is accepted but rproxy matches the exact name for now");
+                ctx.warn(
+                    s.span_of(3),
+                    "'del-header -m' is accepted but rproxy matches the exact name for now",
+                );
                 next = 5;
             }
-            HttpAction::DelHeader { name: n.text.clone() }
+            HttpAction::DelHeader {
+                name: n.text.clone(),
+            }
         }
         "replace-header" | "replace-value" => {
             let n = s.need(ctx, 2, "<name> <regex> <replacement>")?.text.clone();
             let (regex, replace) = regex3(ctx, s, 3)?;
             next = 5;
-            if base == "replace-header" { HttpAction::ReplaceHeader { name: n, regex, replace } } else { HttpAction::ReplaceValue { name: n, regex, replace } }
+            if base == "replace-header" {
+                HttpAction::ReplaceHeader {
+                    name: n,
+                    regex,
+                    replace,
+                }
+            } else {
+                HttpAction::ReplaceValue {
+                    name: n,
+                    regex,
+                    replace,
+                }
+            }
         }
         "replace-uri" | "replace-path" => {
             let (regex, replace) = regex3(ctx, s, 2)?;
             next = 4;
-            if base == "replace-uri" { HttpAction::ReplaceUri { regex, replace } } else { HttpAction::ReplacePath { regex, replace } }
+            if base == "replace-uri" {
+                HttpAction::ReplaceUri { regex, replace }
+            } else {
+                HttpAction::ReplacePath { regex, replace }
+            }
         }
         "set-path" | "set-pathq" | "set-query" | "set-uri" | "set-method" => {
             let v = lf_at(ctx, s, 2, "a value")?;
@@ -373,15 +559,25 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
             next = 3;
             HttpAction::SetVar { name, expr: e }
         }
-        "unset-var" => HttpAction::UnsetVar { name: var_name(ctx, a)? },
+        "unset-var" => HttpAction::UnsetVar {
+            name: var_name(ctx, a)?,
+        },
         "use-service" => {
             next = 3;
-            HttpAction::UseService(s.need(ctx, 2, "a service name, as in prometheus-exporter")?.text.clone())
+            HttpAction::UseService(
+                s.need(ctx, 2, "a service name, as in prometheus-exporter")?
+                    .text
+                    .clone(),
+            )
         }
         "set-log-level" => {
             let l = s.need(ctx, 2, "a level")?;
             if l.text != "silent" && !LEVELS.contains(&l.text.as_str()) {
-                return Err(ctx.err_hint(l.span, format!("unknown log level '{}'", l.text), format!("levels: silent {}", LEVELS.join(" "))));
+                return Err(ctx.err_hint(
+                    l.span,
+                    format!("unknown log level '{}'", l.text),
+                    format!("levels: silent {}", LEVELS.join(" ")),
+                ));
             }
             next = 3;
             HttpAction::SetLogLevel(l.text.clone())
@@ -392,15 +588,33 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
             let n = s.uint(ctx, 4, "a number")?;
             next = 5;
             match k.text.as_str() {
-                "len" => HttpAction::Capture { sample: smp, len: Some(n), id: None },
-                "id" => HttpAction::Capture { sample: smp, len: None, id: Some(n) },
-                o => return Err(ctx.err_hint(k.span, format!("unexpected '{o}'"), "usage: capture <sample> len <length> | id <slot>")),
+                "len" => HttpAction::Capture {
+                    sample: smp,
+                    len: Some(n),
+                    id: None,
+                },
+                "id" => HttpAction::Capture {
+                    sample: smp,
+                    len: None,
+                    id: Some(n),
+                },
+                o => {
+                    return Err(ctx.err_hint(
+                        k.span,
+                        format!("unexpected '{o}'"),
+                        "usage: capture <sample> len <length> | id <slot>",
+                    ));
+                }
             }
         }
         _ => return Err(Reported),
     };
     let cond = parse_cond(ctx, s, next)?;
-    let rule = HttpRule { action, cond, span: s.line.span };
+    let rule = HttpRule {
+        action,
+        cond,
+        span: s.line.span,
+    };
     if response {
         d.proxy.http_response.push(rule);
     } else {
@@ -420,16 +634,41 @@ fn tcp_request(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
             d.proxy.inspect_delay = Some(s.time(ctx, 2)?);
             return s.max_args(ctx, 2, "inspect-delay <time>");
         }
-        "connection" => (TCP_CONNECTION_ACTIONS, pending::TCP_REQUEST_CONNECTION, false),
+        "connection" => (
+            TCP_CONNECTION_ACTIONS,
+            pending::TCP_REQUEST_CONNECTION,
+            false,
+        ),
         "content" => (TCP_CONTENT_ACTIONS, pending::TCP_REQUEST_CONTENT, true),
         "session" => {
             let a = s.need(ctx, 2, "an action")?;
-            if !report_unmodelled(ctx, pending::TCP_REQUEST_SESSION, action_base(&a.text), "tcp-request session action", a.span) {
-                ctx.warn(a.span, format!("'tcp-request session {}' is accepted but not applied by rproxy yet", a.text));
+            if !report_unmodelled(
+                ctx,
+                pending::TCP_REQUEST_SESSION,
+                action_base(&a.text),
+                "tcp-request session action",
+                a.span,
+            ) {
+                ctx.warn(
+                    a.span,
+                    format!(
+                        "'tcp-request session {}' is accepted but not applied by rproxy yet",
+                        a.text
+                    ),
+                );
             }
             return Ok(());
         }
-        o => return Err(unknown(ctx, w.span, "tcp-request ruleset", o, "tcp-request", vec!["connection", "content", "session", "inspect-delay"])),
+        o => {
+            return Err(unknown(
+                ctx,
+                w.span,
+                "tcp-request ruleset",
+                o,
+                "tcp-request",
+                vec!["connection", "content", "session", "inspect-delay"],
+            ));
+        }
     };
     let a = s.need(ctx, 2, "an action")?;
     let base = action_base(&a.text);
@@ -440,7 +679,14 @@ fn tcp_request(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
         }
         let mut cands = actions.to_vec();
         cands.extend(table.iter().map(|u| u.keyword));
-        return Err(unknown(ctx, a.span, "action", base, &format!("tcp-request {}", w.text), cands));
+        return Err(unknown(
+            ctx,
+            a.span,
+            "action",
+            base,
+            &format!("tcp-request {}", w.text),
+            cands,
+        ));
     }
     let mut next = 3;
     let action = match base {
@@ -449,7 +695,11 @@ fn tcp_request(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
         "expect-proxy" => {
             let l = s.need(ctx, 3, "'layer4'")?;
             if l.text != "layer4" {
-                return Err(ctx.err_hint(l.span, format!("unexpected '{}'", l.text), "usage: tcp-request connection expect-proxy layer4"));
+                return Err(ctx.err_hint(
+                    l.span,
+                    format!("unexpected '{}'", l.text),
+                    "usage: tcp-request connection expect-proxy layer4",
+                ));
             }
             next = 4;
             TcpAction::ExpectProxy
@@ -466,7 +716,11 @@ fn tcp_request(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
         }
     };
     let cond = parse_cond(ctx, s, next)?;
-    let rule = TcpRule { action, cond, span: s.line.span };
+    let rule = TcpRule {
+        action,
+        cond,
+        span: s.line.span,
+    };
     if content {
         d.proxy.tcp_request_content.push(rule);
     } else {
