@@ -202,9 +202,9 @@ pub fn bind_addresses(ctx: &mut Ctx, d: &mut ProxyDraft, addr: &Word, opts: &[Wo
                 }
                 "accept-proxy" => tmpl.accept_proxy = true,
                 "name" => tmpl.name = Some(a()?.text.clone()),
-                "id" => tmpl.id = Some(parse_u32(ctx, a()?, "listener id")?),
-                "maxconn" => tmpl.maxconn = Some(parse_u32(ctx, a()?, "maxconn")?),
-                "backlog" => tmpl.backlog = Some(parse_u32(ctx, a()?, "backlog")?),
+                "id" => tmpl.id = Some(parse_u32(ctx, a()?, "a listener id")?),
+                "maxconn" => tmpl.maxconn = Some(parse_u32(ctx, a()?, "a number of connections")?),
+                "backlog" => tmpl.backlog = Some(parse_u32(ctx, a()?, "a backlog length")?),
                 "v4v6" => tmpl.v4v6 = true,
                 "v6only" => tmpl.v6only = true,
                 "transparent" => tmpl.transparent = true,
@@ -217,8 +217,8 @@ pub fn bind_addresses(ctx: &mut Ctx, d: &mut ProxyDraft, addr: &Word, opts: &[Wo
                         ctx.err(m.span, format!("invalid octal mode '{}'", m.text))
                     })?);
                 }
-                "uid" => tmpl.unix_uid = Some(parse_u32(ctx, a()?, "uid")?),
-                "gid" => tmpl.unix_gid = Some(parse_u32(ctx, a()?, "gid")?),
+                "uid" => tmpl.unix_uid = Some(parse_u32(ctx, a()?, "a user id")?),
+                "gid" => tmpl.unix_gid = Some(parse_u32(ctx, a()?, "a group id")?),
                 "user" => {
                     let u = a()?;
                     match nix::unistd::User::from_name(&u.text) {

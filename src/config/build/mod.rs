@@ -194,10 +194,7 @@ pub fn parse_u32(ctx: &mut Ctx, w: &Word, what: &str) -> R<u32> {
     w.text.parse::<u32>().map_err(|_| {
         ctx.err_hint(
             w.span,
-            format!(
-                "invalid {what} '{}': expected a non-negative integer",
-                w.text
-            ),
+            format!("expected {what}, got '{}'", w.text),
             "write a plain decimal number",
         )
     })

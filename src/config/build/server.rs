@@ -153,7 +153,7 @@ fn time(ctx: &mut Ctx, w: &Word) -> R<std::time::Duration> {
 fn positive(ctx: &mut Ctx, w: &Word, what: &str) -> R<u32> {
     let v = parse_u32(ctx, w, what)?;
     if v == 0 {
-        return Err(ctx.err(w.span, format!("{what} must be at least 1")));
+        return Err(ctx.err(w.span, format!("expected {what} of at least 1, got 0")));
     }
     Ok(v)
 }
@@ -224,7 +224,7 @@ fn apply_options(
             "check" => p.check = true,
             "no-check" => p.check = false,
             "port" => {
-                let v = parse_u32(ctx, arg()?, "check port")?;
+                let v = parse_u32(ctx, arg()?, "a port")?;
                 p.check_port =
                     Some(u16::try_from(v).map_err(|_| ctx.err(w.span, "a port is at most 65535"))?);
             }
@@ -241,10 +241,10 @@ fn apply_options(
             "inter" => p.inter = time(ctx, arg()?)?,
             "fastinter" => p.fastinter = Some(time(ctx, arg()?)?),
             "downinter" => p.downinter = Some(time(ctx, arg()?)?),
-            "rise" => p.rise = positive(ctx, arg()?, "rise")?,
-            "fall" => p.fall = positive(ctx, arg()?, "fall")?,
+            "rise" => p.rise = positive(ctx, arg()?, "a rise count")?,
+            "fall" => p.fall = positive(ctx, arg()?, "a fall count")?,
             "weight" => {
-                let v = parse_u32(ctx, arg()?, "weight")?;
+                let v = parse_u32(ctx, arg()?, "a weight")?;
                 if v > 256 {
                     return Err(ctx.err_hint(
                         a.map(|w| w.span).unwrap_or(w.span),
@@ -262,7 +262,7 @@ fn apply_options(
                 ),
             },
             "id" => match srv.as_deref_mut() {
-                Some(s) => s.id = Some(positive(ctx, arg()?, "server id")?),
+                Some(s) => s.id = Some(positive(ctx, arg()?, "a server id")?),
                 None => {
                     return Err(ctx.err(
                         w.span,
@@ -274,9 +274,9 @@ fn apply_options(
             "no-backup" => p.backup = false,
             "disabled" => p.disabled = true,
             "enabled" => p.disabled = false,
-            "maxconn" => p.maxconn = Some(parse_u32(ctx, arg()?, "maxconn")?),
-            "minconn" => p.minconn = Some(parse_u32(ctx, arg()?, "minconn")?),
-            "maxqueue" => p.maxqueue = Some(parse_u32(ctx, arg()?, "maxqueue")?),
+            "maxconn" => p.maxconn = Some(parse_u32(ctx, arg()?, "a number of connections")?),
+            "minconn" => p.minconn = Some(parse_u32(ctx, arg()?, "a number of connections")?),
+            "maxqueue" => p.maxqueue = Some(parse_u32(ctx, arg()?, "a queue length")?),
             "slowstart" => {
                 p.slowstart = Some(
                     value::parse_time(&arg()?.text)
@@ -328,7 +328,7 @@ fn apply_options(
                     }
                 });
             }
-            "error-limit" => p.error_limit = positive(ctx, arg()?, "error-limit")?,
+            "error-limit" => p.error_limit = positive(ctx, arg()?, "an error count")?,
             "on-error" => {
                 let v = arg()?;
                 p.on_error = match v.text.as_str() {

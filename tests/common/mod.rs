@@ -1,0 +1,71 @@
+//! Shared test harness: locating `shared/`, skipping (or failing under
+//! `RPROXY_REQUIRE_EXTERNAL=1`) when an external program is missing, and running the real
+//! `rproxy` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `../shared` beside the crate (also where CI puts it beside the clone).
+pub fn shared_dir() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    p.is_dir().then_some(p)
+}
+
+/// Returns false (after printing `SKIP: why`) when a prerequisite is missing; panics
+/// instead when `RPROXY_REQUIRE_EXTERNAL=1`, as CI sets it.
+pub fn require(ok: bool, why: &str) -> bool {
+    if ok {
+        return true;
+    }
+    if std::env::var("RPROXY_REQUIRE_EXTERNAL").is_ok_and(|v| v == "1") {
+        panic!("required external prerequisite missing: {why}");
+    }
+    println!("SKIP: {why}");
+    false
+}
+
+pub fn have_program(name: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().is_ok_and(|o| o.status.success())
+}
+
+pub fn have_user(name: &str) -> bool {
+    Command::new("id").arg(name).output().is_ok_and(|o| o.status.success())
+}
+
+/// Runs `rproxy ARGS` in `cwd`.
+pub fn rproxy(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rproxy")).args(args).current_dir(cwd).output().expect("rproxy runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A throwaway self-signed certificate and key in one PEM file, as HAProxy's `crt` wants.
+pub fn make_pem(dir: &Path, name: &str) -> Option<PathBuf> {
+    if !have_program("openssl") {
+        return None;
+    }
+    let key = dir.join("k.pem");
+    let crt = dir.join("c.pem");
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=example.com", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        return None;
+    }
+    let mut pem = std::fs::read(&crt).ok()?;
+    pem.extend(std::fs::read(&key).ok()?);
+    let out = dir.join(name);
+    std::fs::write(&out, pem).ok()?;
+    Some(out)
+}
