@@ -282,6 +282,12 @@ fn allow_pass_and_setbe() {
         "frontend f\n\t# rproxy --upgrade: approximation of 'reqallow ^X-A:'\n\thttp-request allow if { req.fhdr(X-A) -m found }\n\thttp-request add-header X-B c\n",
         2,
     );
+    // A rewrite in another section is not affected.
+    check(
+        "frontend f\n\treqallow ^X-A:\nbackend b\n\treqadd X-B:\\ c\n",
+        "frontend f\n\thttp-request allow if { req.fhdr(X-A) -m found }\nbackend b\n\thttp-request add-header X-B c\n",
+        2,
+    );
     // 1.x never acted on a 'reqpass' match.
     check(
         "frontend f\n\treqipass ^Host:\\ www\n",
@@ -321,6 +327,20 @@ fn modern_config_is_byte_identical() {
          \thttp-request del-header X-Forwarded-For\n    http-response del-header Server\n    use_backend b if { hdr(host) -i b }\n\
          .if version_atleast(2.6)\n  default_backend b\n.endif\n\nbackend b\n    server s 127.0.0.1:30000 check\n",
     );
+}
+
+#[test]
+fn large_input_is_linear() {
+    let mut text = String::from("frontend f 127.0.0.1:20000\n");
+    for i in 0..50_000 {
+        text.push_str(&format!("\treqallow ^X-{i}:\n\tcontimeout {i}\n"));
+    }
+    text.push_str("\treqadd X-Last:\\ 1\n");
+    let t = std::time::Instant::now();
+    let u = up(&text);
+    assert_eq!(u.notes.len(), 100_002);
+    assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
+    assert_eq!(u.text.matches("approximation of 'reqallow").count(), 50_000);
 }
 
 // ----- the seed configurations ----------------------------------------------------------------
@@ -654,5 +674,92 @@ fn every_rewrite_passes_haproxy_check() {
     );
     if let Err(e) = haproxy_check(dir.path(), "legacy-all.cfg", &u.text) {
         panic!("{e}\n--- upgraded text:\n{}", u.text);
+    }
+}
+
+// ----- properties ----------------------------------------------------------------------------
+
+mod props {
+    use super::up;
+    use proptest::prelude::*;
+
+    const WORDS: &[&str] = &[
+        "listen",
+        "frontend",
+        "backend",
+        "defaults",
+        "global",
+        "contimeout",
+        "srvtimeout",
+        "redispatch",
+        "transparent",
+        "block",
+        "if",
+        "unless",
+        "||",
+        "{",
+        "}",
+        "!{",
+        "option",
+        "forceclose",
+        "http-tunnel",
+        "monitor-net",
+        "nbproc",
+        "grace",
+        "reqadd",
+        "reqidel",
+        "rspdel",
+        "reqrep",
+        "reqirep",
+        "reqdeny",
+        "reqallow",
+        "reqpass",
+        "reqsetbe",
+        "rspdeny",
+        "rsprep",
+        "mode",
+        "http",
+        "tcp",
+        "^Host:\\ a",
+        "^X-A:",
+        "^([^\\ ]*)\\ /a/(.*)",
+        "\\1\\ /\\2",
+        "^GET\\ /x",
+        "X-A:\\ b",
+        "127.0.0.1:20000",
+        ":80,:81",
+        "#",
+        "# c",
+        "'q w'",
+        "\"${V}\"",
+        "\\",
+        "é",
+        "\t",
+        "%",
+        ".if",
+        ".endif",
+        "from",
+    ];
+
+    fn config() -> impl Strategy<Value = String> {
+        let line = (
+            prop::sample::select(vec!["", "\t", "    ", " \t"]),
+            prop::collection::vec(prop::sample::select(WORDS.to_vec()), 0..6),
+            prop::sample::select(vec!["\n", "\r\n"]),
+        )
+            .prop_map(|(indent, words, eol)| format!("{indent}{}{eol}", words.join(" ")));
+        prop::collection::vec(line, 0..20).prop_map(|l| l.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn upgrade_is_total_and_idempotent(text in config()) {
+            let once = up(&text);
+            let twice = up(&once.text);
+            prop_assert_eq!(&twice.text, &once.text);
+            prop_assert!(twice.notes.is_empty(), "{:?}", twice.notes);
+            // Only rewritten lines change: the line count grows by inserted lines only.
+            prop_assert!(once.text.lines().count() >= text.lines().count());
+        }
     }
 }

@@ -57,9 +57,7 @@ pub fn upgrade(map: &SourceMap, file: FileId) -> Upgraded {
                 words,
                 section: sec.and_then(|s| layout.sections.get(s)),
                 mode: sec.map(|s| layout.mode_of(s)).unwrap_or("tcp"),
-                later: sec
-                    .map(|s| layout.later_keywords(idx, s, &lexed))
-                    .unwrap_or_default(),
+                rewrites_follow: layout.rewrites_follow.get(idx).copied().unwrap_or(false),
             };
             rewrite(&stmt)
         });
@@ -175,6 +173,8 @@ struct Layout {
     sections: Vec<SectionInfo>,
     /// Section index of each physical line (the header line belongs to its section).
     line_section: Vec<Option<usize>>,
+    /// Per line: a request header rewrite follows in the same section.
+    rewrites_follow: Vec<bool>,
 }
 
 impl Layout {
@@ -225,9 +225,29 @@ impl Layout {
                 sec.own_mode = Some(m.text.clone());
             }
         }
+        // Backwards, so that each line knows about the rest of its section in one pass.
+        let mut rewrites_follow = vec![false; lexed.len()];
+        let mut seen = false;
+        for idx in (0..lexed.len()).rev() {
+            if line_section.get(idx + 1) != line_section.get(idx) {
+                seen = false;
+            }
+            rewrites_follow[idx] = seen;
+            let kw = lexed[idx]
+                .as_ref()
+                .and_then(|w| w.first())
+                .map(|w| w.text.as_str());
+            seen |= kw.is_some_and(|k| {
+                k == "http-request"
+                    || filter_kind(k).is_some_and(|(d, a, _)| {
+                        d == Dir::Req && matches!(a, Act::Add | Act::Del | Act::Rep)
+                    })
+            });
+        }
         Layout {
             sections,
             line_section,
+            rewrites_follow,
         }
     }
 
@@ -236,20 +256,6 @@ impl Layout {
             .get(sec)
             .and_then(|s| s.own_mode.as_deref().or(s.inherited_mode.as_deref()))
             .unwrap_or("tcp")
-    }
-
-    /// First words of the statements after line `idx` in section `sec`.
-    fn later_keywords(&self, idx: usize, sec: usize, lexed: &[Option<Vec<Word>>]) -> Vec<String> {
-        let mut out = Vec::new();
-        for (i, words) in lexed.iter().enumerate().skip(idx + 1) {
-            if self.line_section.get(i).copied().flatten() != Some(sec) {
-                break;
-            }
-            if let Some(w) = words.as_ref().and_then(|w| w.first()) {
-                out.push(w.text.clone());
-            }
-        }
-        out
     }
 }
 
@@ -260,8 +266,9 @@ struct Stmt<'a> {
     section: Option<&'a SectionInfo>,
     /// Effective `mode` of the section (its own, else the defaults', else tcp).
     mode: &'a str,
-    /// First words of the following statements of the same section.
-    later: Vec<String>,
+    /// A request header rewrite (`http-request`, `reqadd`, `reqdel`, `reqrep` ...) follows in
+    /// the same section.
+    rewrites_follow: bool,
 }
 
 /// A rewrite of one line.
@@ -408,7 +415,7 @@ fn rewrite(st: &Stmt<'_>) -> Option<Change> {
             "'nbproc' was removed in HAProxy 2.5; rewritten as 'nbthread'".to_string(),
         )),
         // `grace` still exists in `global` (a different meaning); only the proxy one went away.
-        "grace" if !st.in_section(&["global"]) => Some(
+        "grace" if st.in_section(&["defaults", "frontend", "listen", "backend"]) => Some(
             st.comment_out("'grace' in a proxy was removed in HAProxy 2.5; commented out".to_string())
                 .hint("the global 'grace' delays the soft-stop of the whole process instead"),
         ),
@@ -603,8 +610,13 @@ fn filter_rewrite(
             return Err("its header name is not valid");
         }
         let value = value.trim_start_matches([' ', '\t']);
-        // The 2.6 value is a log-format string, where '%' is special.
-        let value = quote_word(&value.replace('%', "%%"));
+        // The 2.6 value is a log-format string, where '%' is special; 2.6 refuses an empty
+        // argument, so an empty value is written as an empty sample.
+        let value = if value.is_empty() {
+            "%[str()]".to_string()
+        } else {
+            quote_word(&value.replace('%', "%%"))
+        };
         let new = format!(
             "{http} add-header {} {value}{}",
             quote_word(name),
@@ -732,14 +744,7 @@ fn filter_rewrite(
             );
             let msg = legacy(kw, &action);
             // 1.x kept applying the later header rewrites after an allow; 2.6 stops all rules.
-            let skipped_later = act == Act::Allow
-                && st.later.iter().any(|k| {
-                    k == "http-request"
-                        || filter_kind(k).is_some_and(|(d, a, _)| {
-                            d == Dir::Req && matches!(a, Act::Add | Act::Del | Act::Rep)
-                        })
-                });
-            if skipped_later {
+            if act == Act::Allow && st.rewrites_follow {
                 return Ok(st.approximate(new, msg).hint(
                     "in 2.6 'allow' also skips the http-request rules that follow; 1.x still applied the later header rewrites",
                 ));
@@ -816,12 +821,28 @@ struct ReqLine {
     /// The regex of the URI part (without `^`), which never crosses the space before the
     /// version.
     uri: String,
+    /// The regex went on past the URI to the version (` (.*)`, ` HTTP/1\.[01]` ...); when
+    /// captured, the number of that last group.
+    version: Option<Option<usize>>,
 }
 
 impl ReqLine {
     /// The 1.x replacement of the whole request line → the 2.6 replacement of the URI. It must
     /// give back the method unchanged, then a space.
     fn rewrite_replacement(&self, repl: &str) -> Option<String> {
+        let mut repl = repl;
+        match self.version {
+            None => {}
+            // The version must be given back unchanged, last, from its group.
+            Some(Some(g)) => {
+                let r = repl.strip_suffix(&format!(" \\{g}"))?;
+                if g > 9 || r.contains(&format!("\\{g}")) {
+                    return None;
+                }
+                repl = r;
+            }
+            Some(None) => return None,
+        }
         if self.method_group {
             let rest = repl.strip_prefix("\\1 ")?;
             return shift_backrefs(rest);
@@ -910,13 +931,43 @@ fn reqline_pattern(re: &str) -> Option<ReqLine> {
     {
         return None;
     }
-    if has_unbracketed_space(uri) || uri.starts_with(['*', '+', '?', '{']) {
+    // What follows the URI may only be a space and a match of the version.
+    const VERSION: &[&str] = &[
+        "(.*)",
+        "(.*)$",
+        "(HTTP/.*)",
+        "(HTTP/1\\.[01])",
+        "(HTTP/1.[01])",
+    ];
+    let blanks = blank_positions(uri)?;
+    let (uri, version) = match blanks.as_slice() {
+        [] => (uri, None),
+        [sp] => {
+            let tail = &uri[sp + 1..];
+            let head = &uri[..*sp];
+            if VERSION.contains(&tail) {
+                // The version group is the last one of the whole regex.
+                let group = count_groups(re);
+                (head, Some(Some(group)))
+            } else if VERSION
+                .iter()
+                .any(|v| v.trim_start_matches('(').trim_end_matches([')', '$']) == tail)
+            {
+                (head, Some(None))
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    };
+    if uri.starts_with(['*', '+', '?', '{']) {
         return None;
     }
     Some(ReqLine {
         methods,
         method_group,
         uri: uri.to_string(),
+        version,
     })
 }
 
@@ -972,24 +1023,47 @@ fn has_top_level_alt(re: &str) -> bool {
     false
 }
 
-/// Whether `re` can match a blank outside a bracket class (i.e. reach past the URI).
-fn has_unbracketed_space(re: &str) -> bool {
+/// Byte positions of the literal spaces outside bracket classes (where the regex moves on
+/// to the next part of the request line); `None` when it can match other blanks (`\s`, tab).
+fn blank_positions(re: &str) -> Option<Vec<usize>> {
     let b = re.as_bytes();
+    let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'\\' if b.get(i + 1) == Some(&b's') => return true,
+            b'\\' if b.get(i + 1) == Some(&b's') => return None,
             b'\\' => i += 1,
             b'[' => {
                 i = skip_class(b, i);
                 continue;
             }
-            b' ' | b'\t' => return true,
+            b' ' => out.push(i),
+            b'\t' => return None,
             _ => {}
         }
         i += 1;
     }
-    false
+    Some(out)
+}
+
+/// Number of capturing groups in `re`.
+fn count_groups(re: &str) -> usize {
+    let b = re.as_bytes();
+    let mut n = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' => {
+                i = skip_class(b, i);
+                continue;
+            }
+            b'(' if b.get(i + 1) != Some(&b'?') => n += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    n
 }
 
 /// An ACL pattern word (a leading '-' would be read as a flag).
@@ -1004,7 +1078,7 @@ fn acl_pattern(p: &str) -> String {
 
 /// Writes `s` as one configuration word that the lexer reads back as `s`, escaping only what
 /// needs it (a backslash stays single unless the next character would make an escape).
-pub fn quote_word(s: &str) -> String {
+fn quote_word(s: &str) -> String {
     if s.is_empty() {
         return "\"\"".to_string();
     }
@@ -1188,6 +1262,12 @@ mod tests {
         let l = reqline_pattern("^([^ ]*) /static/(.*)").expect("request line");
         assert!(l.method_group && l.methods.is_none() && l.uri == "/static/(.*)");
         assert!(reqline_pattern("^GET /a b").is_none());
+        let l = reqline_pattern("^([^ ]*) /A/([^ ]*) (.*)").expect("with version");
+        assert!(l.uri == "/A/([^ ]*)" && l.version == Some(Some(3)));
+        assert_eq!(
+            l.rewrite_replacement("\\1 /B/\\2 \\3").as_deref(),
+            Some("/B/\\1")
+        );
         assert_eq!(shift_backrefs("/x/\\2\\3").as_deref(), Some("/x/\\1\\2"));
         assert!(shift_backrefs("\\1").is_none());
     }
