@@ -538,10 +538,10 @@ fn filter_kind(kw: &str) -> Option<(Dir, Act, bool)> {
     } else {
         (Rsp, kw.strip_prefix("rsp")?)
     };
+    // The `i` variants ignore case (there is no `reqiadd`: `add` has no regex).
     let (icase, base) = match rest.strip_prefix('i') {
-        // `add` has no `i` form; everything else starting with `i` is the ignore-case variant.
-        Some(b) if rest != "add" => (true, b),
-        _ => (false, rest),
+        Some(b) => (true, b),
+        None => (false, rest),
     };
     let act = match (dir, base) {
         (_, "add") if !icase => Add,
