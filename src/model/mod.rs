@@ -2,6 +2,7 @@
 //! It holds typed values only (no configuration words); spans are kept so that runtime
 //! messages can still point at the line a setting came from.
 
+pub mod errors;
 pub mod expr;
 pub mod proxy;
 pub mod server;
