@@ -641,7 +641,7 @@ impl Sample {
 }
 
 /// Characters of fetch and converter names, as in HAProxy.
-fn is_idchar(c: char) -> bool {
+pub(crate) fn is_idchar(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | ':')
 }
 
