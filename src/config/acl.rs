@@ -1133,4 +1133,14 @@ mod tests {
             assert_eq!(check_acl_name(bad).map_err(|e| e.at), Err(at), "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in "[a-z_.(){}!|: 0-9/-]{0,40}") {
+            if let Ok(w) = lex_line(&s, &HashMap::new()) {
+                let _ = parse_condition(&w, false);
+                let _ = parse_acl_criterion(&w);
+            }
+        }
+    }
 }

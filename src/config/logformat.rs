@@ -293,4 +293,13 @@ mod tests {
         let e = parse_log_format("%cip").expect_err("typo");
         assert!(e.hint.is_some_and(|h| h.contains("%ci")));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_round_trips(s in "[%{}+QXa-z\\[\\](),. 0-9-]{0,30}") {
+            if let Ok(v) = parse_log_format(&s) {
+                proptest::prop_assert_eq!(parse_log_format(&v.to_string()).map(|l| l.to_string()), Ok(v.to_string()));
+            }
+        }
+    }
 }

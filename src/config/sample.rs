@@ -1365,4 +1365,19 @@ mod tests {
             assert!(check_var_name(bad).is_err(), "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_round_trips(
+            head in proptest::sample::select(vec!["str", "hdr", "src", "int", "var", "url_param", "path,lower", ""]),
+            tail in "[a-z_.(),'\"\\\\ 0-9-]{0,24}",
+        ) {
+            let s = format!("{head}{tail}");
+            if let Ok(v) = parse_sample(&s) {
+                let again = parse_sample(&v.to_string()).map(|a| Sample { len: v.len, ..a });
+                proptest::prop_assert_eq!(again, Ok(v));
+            }
+            let _ = parse_sample_prefix(&s);
+        }
+    }
 }

@@ -948,4 +948,27 @@ mod tests {
         assert_eq!(v, [IpAddr::V4(Ipv4Addr::LOCALHOST)]);
         assert!(resolve_host("nonexistent.invalid").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn addresses_never_panic_and_round_trip(s in "[0-9a-z:.*@\\[\\]+/,_-]{0,24}") {
+            if let Ok(v) = parse_bind_addresses(&s) {
+                let text = v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+                proptest::prop_assert_eq!(parse_bind_addresses(&text), Ok(v));
+            }
+            if let Ok(a) = parse_server_address(&s) {
+                proptest::prop_assert_eq!(parse_server_address(&a.to_string()), Ok(a));
+            }
+            let _ = parse_network(&s);
+        }
+
+        #[test]
+        fn scalars_never_panic(s in "\\PC{0,12}") {
+            let _ = parse_time(&s);
+            let _ = parse_size(&s);
+            let _ = parse_int(&s, -5, 5);
+            let _ = parse_bind_addresses(&s);
+            let _ = parse_server_address(&s);
+        }
+    }
 }
