@@ -773,10 +773,11 @@ fn typed_args(call: &Call<'_>, sig: &str) -> Result<Vec<Arg>, ValueError> {
     if types.is_empty() {
         return match raw.as_slice() {
             [(t, _)] if t.is_empty() => Ok(Vec::new()),
-            _ => Err(
-                ValueError::new(raw[0].1, format!("'{name}' does not take any argument"))
-                    .with_hint(hint()),
-            ),
+            _ => Err(ValueError::new(
+                raw.first().map_or(0, |r| r.1),
+                format!("'{name}' does not take any argument"),
+            )
+            .with_hint(hint())),
         };
     }
     if let Some((_, at)) = raw.get(types.len()) {
