@@ -207,9 +207,6 @@ pub const GLOBAL: &[Unmodelled] = &[
 
 /// Unmodelled proxy keywords (`defaults`, `frontend`, `listen`, `backend`), first word only (family `proxy` of the catalogue).
 pub const PROXY: &[Unmodelled] = &[
-    pending("errorfiles", "dflb"),
-    pending("http-error", "dflb"),
-    pending("persist", "d-lb"),
     unsupported(
         "appsession",
         "--lb",
@@ -224,14 +221,17 @@ pub const PROXY: &[Unmodelled] = &[
     pending("dynamic-cookie-key", "d-lb"),
     pending("email-alert", "dflb"),
     pending("error-log-format", "dfl-"),
+    pending("errorfiles", "dflb"),
     pending("external-check", "d-lb"),
     pending("filter", "-flb"),
     pending("hash-balance-factor", "d--b"),
     pending("http-after-response", "dflb"),
+    pending("http-error", "dflb"),
     pending("http-send-name-header", "--lb"),
     pending("load-server-state-from-file", "d-lb"),
     pending("log-format-sd", "dfl-"),
     pending("max-session-srv-conns", "dfl-"),
+    pending("persist", "d-lb"),
     pending("retry-on", "d-lb"),
     pending("server-state-file-name", "d-lb"),
     pending("server-template", "--lb"),
@@ -247,11 +247,6 @@ pub const PROXY: &[Unmodelled] = &[
 
 /// Unmodelled `option` names (without `no`) (family `option` of the catalogue).
 pub const OPTION: &[Unmodelled] = &[
-    unsupported(
-        "http_proxy",
-        "dflb",
-        "rproxy is not a forward proxy; route with use_backend and set-dst/set-uri rules",
-    ),
     pending("accept-invalid-http-request", "dfl-"),
     pending("accept-invalid-http-response", "d-lb"),
     pending("contstats", "dfl-"),
@@ -263,6 +258,11 @@ pub const OPTION: &[Unmodelled] = &[
     pending("http-no-delay", "dflb"),
     pending("http-restrict-req-hdr-names", "dflb"),
     pending("http-use-proxy-header", "dfl-"),
+    unsupported(
+        "http_proxy",
+        "dflb",
+        "rproxy is not a forward proxy; route with use_backend and set-dst/set-uri rules",
+    ),
     pending("httpslog", "dfl-"),
     pending("idle-close-on-response", "dfl-"),
     pending("independent-streams", "dflb"),

@@ -25,7 +25,10 @@ mod tests {
             let page = default_error_page(code).expect("page");
             let head = String::from_utf8_lossy(&page[..page.len().min(16)]).into_owned();
             assert!(head.starts_with(&format!("HTTP/1.1 {code} ")), "{head}");
-            assert!(page.windows(4).any(|w| w == b"\r\n\r\n"), "headers end with CRLF CRLF");
+            assert!(
+                page.windows(4).any(|w| w == b"\r\n\r\n"),
+                "headers end with CRLF CRLF"
+            );
         }
         assert!(default_error_page(404).is_none());
     }

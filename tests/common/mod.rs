@@ -26,16 +26,27 @@ pub fn require(ok: bool, why: &str) -> bool {
 }
 
 pub fn have_program(name: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().is_ok_and(|o| o.status.success())
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 pub fn have_user(name: &str) -> bool {
-    Command::new("id").arg(name).output().is_ok_and(|o| o.status.success())
+    Command::new("id")
+        .arg(name)
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Runs `rproxy ARGS` in `cwd`.
 pub fn rproxy(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rproxy")).args(args).current_dir(cwd).output().expect("rproxy runs")
+    Command::new(env!("CARGO_BIN_EXE_rproxy"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("rproxy runs")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -54,7 +65,18 @@ pub fn make_pem(dir: &Path, name: &str) -> Option<PathBuf> {
     let key = dir.join("k.pem");
     let crt = dir.join("c.pem");
     let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=example.com", "-keyout"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=example.com",
+            "-keyout",
+        ])
         .arg(&key)
         .arg("-out")
         .arg(&crt)

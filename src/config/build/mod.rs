@@ -154,14 +154,36 @@ impl<'a> Stmt<'a> {
             .join(" ")
     }
 
-    /// Argument `i`, or an error saying what is missing.
-    pub fn need(&self, ctx: &mut Ctx, i: usize, usage: &str) -> R<&'a Word> {
+    /// The keyword as the user thinks of it: with its sub-keyword for families such as
+    /// `timeout connect` or `capture cookie`.
+    pub fn phrase(&self, i: usize) -> String {
+        const FAMILIES: &[&str] = &[
+            "option",
+            "timeout",
+            "stats",
+            "http-request",
+            "http-response",
+            "tcp-request",
+            "capture",
+            "http-check",
+            "tcp-check",
+            "monitor",
+            "redirect",
+        ];
+        if i >= 2 && FAMILIES.contains(&self.keyword()) {
+            self.full_name(2)
+        } else {
+            self.keyword().to_string()
+        }
+    }
+
+    /// Argument `i`, or an error saying what is missing (`what`: "a time", "a server name").
+    pub fn need(&self, ctx: &mut Ctx, i: usize, what: &str) -> R<&'a Word> {
         match self.arg(i) {
             Some(w) => Ok(w),
-            None => Err(ctx.err_hint(
+            None => Err(ctx.err(
                 self.span_of(i),
-                format!("'{}' expects {usage}", self.full_name(i.min(2))),
-                format!("usage: {} {usage}", self.full_name(i.min(2))),
+                format!("'{}' expects {what}", self.phrase(i)),
             )),
         }
     }
@@ -182,7 +204,7 @@ impl<'a> Stmt<'a> {
     }
     pub fn time(&self, ctx: &mut Ctx, i: usize) -> R<Duration> {
         let w = self.need(ctx, i, "a time")?;
-        value::parse_time(&w.text).map_err(|e| ctx.value_err(w, "time", e))
+        time_word(ctx, w, value::TimeUnit::Ms)
     }
     pub fn uint(&self, ctx: &mut Ctx, i: usize, what: &str) -> R<u32> {
         let w = self.need(ctx, i, what)?;
@@ -288,7 +310,8 @@ pub fn applies(ctx: &mut Ctx, d: &ProxyDraft, where_: &str, name: &str, span: Sp
             "move it to a frontend, backend or listen section",
         );
     } else {
-        let missing = if where_.as_bytes().get(3) == Some(&b'-') {
+        // The proxy lacks the other half: a frontend has no backend capability, and back.
+        let missing = if kind == SectionKind::Frontend {
             "backend"
         } else {
             "frontend"
@@ -528,6 +551,11 @@ fn start_proxy(
         frontend: matches!(kind, SectionKind::Frontend | SectionKind::Listen),
         backend: matches!(kind, SectionKind::Backend | SectionKind::Listen),
     };
+    // What a proxy must not inherit from its defaults.
+    draft.proxy.binds.clear();
+    draft.proxy.servers.clear();
+    draft.proxy.id = None;
+    draft.proxy.description = None;
     match args.first() {
         Some(name) => {
             if !valid_proxy_name(&name.text) {
@@ -582,11 +610,6 @@ fn start_proxy(
             );
         }
     }
-    // What a proxy must not inherit from its defaults.
-    draft.proxy.binds.clear();
-    draft.proxy.servers.clear();
-    draft.proxy.id = None;
-    draft.proxy.description = None;
     Some(draft)
 }
 
@@ -599,7 +622,7 @@ fn valid_proxy_name(s: &str) -> bool {
 /// A time argument whose bare unit is seconds (cookie maxidle/maxlife, stats refresh).
 pub fn value_time(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<Duration> {
     let w = s.need(ctx, i, "a time")?;
-    value::parse_time_default_unit(&w.text, "s").map_err(|e| ctx.value_err(w, "time", e))
+    time_word(ctx, w, value::TimeUnit::S)
 }
 
 /// Parses an optional `if|unless COND` starting at argument `i`; anything else there is an
@@ -626,10 +649,13 @@ pub fn parse_cond(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<Option<crate::model::e
             "write a condition, as in 'if { path_beg /api }' or 'if is_api'",
         ));
     }
-    match super::acl::parse_condition(words) {
+    let mut warnings = Vec::new();
+    let r = super::acl::parse_condition_warn(&words[1..], w.text == "unless", &mut warnings);
+    word_warnings(ctx, &words[1..], w, warnings);
+    match r {
         Ok(c) => Ok(Some(c)),
         Err((e, idx)) => {
-            let word = words.get(idx).unwrap_or(w);
+            let word = words[1..].get(idx).unwrap_or(w);
             Err(ctx.value_err(word, "condition", e))
         }
     }
@@ -712,4 +738,36 @@ pub fn registered() -> Vec<Registered> {
         add("section", k, "-", Status::Supported);
     }
     out
+}
+
+/// A time word with HAProxy's leniency (`10sec` is a warning there, so here too).
+pub fn time_word(ctx: &mut Ctx, w: &Word, unit: value::TimeUnit) -> R<Duration> {
+    match value::parse_time_lenient(&w.text, unit) {
+        Ok((d, None)) => Ok(d),
+        Ok((d, Some(warn))) => {
+            let msg = format!("time '{}': {}", w.text, warn.message);
+            match warn.hint {
+                Some(h) => ctx.warn_hint(w.span, msg, h),
+                None => ctx.warn(w.span, msg),
+            }
+            Ok(d)
+        }
+        Err(e) => Err(ctx.value_err(w, "time", e)),
+    }
+}
+
+/// Reports the warnings a parser collected about words of `words` (index, message).
+pub fn word_warnings(
+    ctx: &mut Ctx,
+    words: &[Word],
+    fallback: &Word,
+    warnings: Vec<(ValueError, usize)>,
+) {
+    for (e, idx) in warnings {
+        let span = words.get(idx).unwrap_or(fallback).span;
+        match e.hint {
+            Some(h) => ctx.warn_hint(span, e.message, h),
+            None => ctx.warn(span, e.message),
+        }
+    }
 }

@@ -323,7 +323,7 @@ fn return_spec(ctx: &mut Ctx, s: &Stmt, mut i: usize) -> R<(ReturnSpec, usize)> 
     ) && spec.content_type.is_none()
     {
         return Err(ctx.err_hint(
-            s.kw_span(),
+            s.span_of(1),
             "'return' with a body needs a 'content-type'",
             "add 'content-type text/plain' (or the body's type)",
         ));
@@ -442,8 +442,21 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
         "allow" => HttpAction::Allow,
         "deny" | "tarpit" => {
             let mut status = None;
+            const RETURN_OPTS: &[&str] = &[
+                "status",
+                "content-type",
+                "default-errorfiles",
+                "errorfile",
+                "errorfiles",
+                "file",
+                "lf-file",
+                "string",
+                "lf-string",
+                "hdr",
+            ];
             while let Some(o) = s.arg_str(next).filter(|w| !is_cond_word(Some(w))) {
                 match o {
+                    _ if o != "deny_status" && !RETURN_OPTS.contains(&o) => break,
                     "deny_status" => {
                         status = Some(status_code_at(ctx, s, next + 1, "a status", 200, 599)?);
                         next += 2;

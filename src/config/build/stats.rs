@@ -59,15 +59,15 @@ fn stats(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
         "enable" => s.max_args(ctx, 1, "enable")?,
         "uri" => st.uri = Some(s.need(ctx, 2, "a URI prefix")?.text.clone()),
         "realm" => {
-            s.need(ctx, 2, "a realm")?;
-            // Extra words are joined with a space, like HAProxy reading an unescaped realm.
-            st.realm = Some(
-                s.args_from(2)
-                    .iter()
-                    .map(|w| w.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
+            st.realm = Some(s.need(ctx, 2, "a realm")?.text.clone());
+            if let Some(extra) = s.arg(3) {
+                // HAProxy takes the first word only and drops the rest silently; say so.
+                ctx.warn_hint(
+                    extra.span,
+                    format!("'stats realm' takes one word: '{}' and what follows are ignored (as HAProxy does)", extra.text),
+                    "escape spaces with '\\ ' or quote the realm, as in 'stats realm \"My Stats\"'",
+                );
+            }
         }
         "auth" => {
             let a = s.need(ctx, 2, "<user>:<password>")?;
