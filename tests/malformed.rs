@@ -486,6 +486,27 @@ const CASES: &[(&str, Severity, &str, &str, &str)] = &[
         "http frontend 'f' uses tcp backend 'b'",
         "mode http",
     ),
+    (
+        "listen l\n  mode http\n  http-request deny if is_bad\n",
+        E,
+        "3:24",
+        "unknown ACL 'is_bad'",
+        "declare it above",
+    ),
+    (
+        "listen l\n  mode http\n  acl is_api path_beg /api\n  use_backend b if is_apii\n",
+        E,
+        "4:20",
+        "unknown ACL 'is_apii'",
+        "did you mean 'is_api'?",
+    ),
+    (
+        "listen l\n  mode tcp\n  acl h hdr(host) -i a.example.com\n",
+        W,
+        "3:3",
+        "uses HTTP fetch",
+        "mode http",
+    ),
     // Warnings: accepted, but said
     (
         "backend b\n  mode tcp\n  option forwardfor\n",

@@ -133,6 +133,33 @@ pub fn finish(ctx: &mut Ctx, config: &mut Config, drafts: Vec<ProxyDraft>) {
                     );
                 }
             }
+            for a in &p.acls {
+                if let Some(c) = a.criteria.iter().find(|c| c.sample.needs_http()) {
+                    ctx.warn_hint(
+                        a.span,
+                        format!(
+                            "ACL '{}' uses HTTP fetch '{}' in tcp {kind} '{}': it will never match",
+                            a.name, c.keyword, p.name
+                        ),
+                        "add 'mode http', or use layer-4 fetches (src, dst_port, req.ssl_sni ...)",
+                    );
+                }
+            }
+            if let Some(lf) = &p.log_format
+                && lf.0.iter().any(
+                    |n| matches!(n, crate::model::expr::LfNode::Var { var, .. } if var.http_only()),
+                )
+            {
+                let span = d.set_at.get("log-format").copied().unwrap_or(p.span);
+                ctx.warn_hint(
+                    span,
+                    format!(
+                        "log-format of tcp {kind} '{}' uses HTTP variables: they log as '-'",
+                        p.name
+                    ),
+                    "add 'mode http', or drop the HTTP variables (%r, %ST, %HM ...)",
+                );
+            }
             if let Some(r) = p.http_request.first().or(p.http_response.first()) {
                 ctx.warn_hint(
                     r.span,

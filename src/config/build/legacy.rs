@@ -68,7 +68,7 @@ pub const KEYWORDS: &[ProxyKw] = &[
         },
     ),
     legacy("block", "-flb", "http-request deny if <cond>", |c, d, s| {
-        let cond = parse_cond(c, s, 1)?;
+        let cond = parse_cond(c, s, 1, &d.proxy.acls)?;
         if cond.is_none() {
             return Err(c.err_hint(
                 s.span_of(1),
@@ -204,7 +204,7 @@ fn add(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
             ),
         );
     }
-    let cond = parse_cond(ctx, s, 2)?;
+    let cond = parse_cond(ctx, s, 2, &d.proxy.acls)?;
     d.proxy.legacy_rules.push(LegacyRule {
         response,
         cond,
@@ -263,7 +263,7 @@ fn regex_rule(
         4 => LegacyAction::Pass,
         _ => LegacyAction::Tarpit,
     };
-    let cond = parse_cond(ctx, s, next)?;
+    let cond = parse_cond(ctx, s, next, &d.proxy.acls)?;
     d.proxy.legacy_rules.push(LegacyRule {
         response,
         cond,

@@ -627,7 +627,12 @@ pub fn value_time(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<Duration> {
 
 /// Parses an optional `if|unless COND` starting at argument `i`; anything else there is an
 /// error naming what was expected.
-pub fn parse_cond(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<Option<crate::model::expr::Condition>> {
+pub fn parse_cond(
+    ctx: &mut Ctx,
+    s: &Stmt,
+    i: usize,
+    acls: &[crate::model::AclDef],
+) -> R<Option<crate::model::expr::Condition>> {
     let Some(w) = s.arg(i) else {
         return Ok(None);
     };
@@ -653,7 +658,24 @@ pub fn parse_cond(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<Option<crate::model::e
     let r = super::acl::parse_condition_warn(&words[1..], w.text == "unless", &mut warnings);
     word_warnings(ctx, &words[1..], w, warnings);
     match r {
-        Ok(c) => Ok(Some(c)),
+        Ok(c) => {
+            // Named ACLs must be declared above (as in HAProxy) or be predefined.
+            for term in c.or_groups.iter().flatten() {
+                if let crate::model::expr::TermKind::Named(name, idx) = &term.kind
+                    && !acls.iter().any(|a| &a.name == name)
+                    && super::acl::predefined_acl(name).is_none()
+                {
+                    let span = words[1..].get(*idx).map(|w| w.span).unwrap_or(w.span);
+                    let msg = format!("unknown ACL '{name}'");
+                    let known: Vec<&str> = acls.iter().map(|a| a.name.as_str()).collect();
+                    return Err(match did_you_mean(name, known) {
+                        Some(k) => ctx.err_hint(span, msg, format!("did you mean '{k}'?")),
+                        None => ctx.err_hint(span, msg, format!("declare it above this line: 'acl {name} <criterion> <value>', or use an anonymous ACL '{{ ... }}'")),
+                    });
+                }
+            }
+            Ok(Some(c))
+        }
         Err((e, idx)) => {
             let word = words[1..].get(idx).unwrap_or(w);
             Err(ctx.value_err(word, "condition", e))

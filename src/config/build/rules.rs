@@ -41,7 +41,7 @@ pub const KEYWORDS: &[ProxyKw] = &[
     }),
     kw("use-server", "--lb", |c, d, s| {
         let w = s.need(c, 1, "a server name")?;
-        let cond = parse_cond(c, s, 2)?;
+        let cond = parse_cond(c, s, 2, &d.proxy.acls)?;
         d.proxy.use_servers.push(UseServer {
             server: w.text.clone(),
             cond,
@@ -50,17 +50,17 @@ pub const KEYWORDS: &[ProxyKw] = &[
         Ok(())
     }),
     kw("force-persist", "--lb", |c, d, s| {
-        need_cond(c, s, 1).map(|cond| d.proxy.force_persist.push(cond))
+        need_cond(c, s, 1, &d.proxy.acls).map(|cond| d.proxy.force_persist.push(cond))
     }),
     kw("ignore-persist", "--lb", |c, d, s| {
-        need_cond(c, s, 1).map(|cond| d.proxy.ignore_persist.push(cond))
+        need_cond(c, s, 1, &d.proxy.acls).map(|cond| d.proxy.ignore_persist.push(cond))
     }),
     kw("http-request", "dflb", |c, d, s| http_rule(c, d, s, false)),
     kw("http-response", "dflb", |c, d, s| http_rule(c, d, s, true)),
     kw("tcp-request", "dflb", tcp_request),
     kw("redirect", "-flb", |c, d, s| {
         let (redirect, next) = redirect(c, s, 1)?;
-        let cond = parse_cond(c, s, next)?;
+        let cond = parse_cond(c, s, next, &d.proxy.acls)?;
         d.proxy.redirects.push(RedirectRule {
             redirect,
             cond,
@@ -77,12 +77,12 @@ pub const KEYWORDS: &[ProxyKw] = &[
                 "usage: monitor fail if|unless <condition>",
             ));
         }
-        need_cond(c, s, 2).map(|cond| d.proxy.monitor_fail.push(cond))
+        need_cond(c, s, 2, &d.proxy.acls).map(|cond| d.proxy.monitor_fail.push(cond))
     }),
 ];
 
-fn need_cond(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<Condition> {
-    match parse_cond(ctx, s, i)? {
+fn need_cond(ctx: &mut Ctx, s: &Stmt, i: usize, acls: &[AclDef]) -> R<Condition> {
+    match parse_cond(ctx, s, i, acls)? {
         Some(c) => Ok(c),
         None => Err(ctx.err_hint(
             s.span_of(i),
@@ -134,7 +134,7 @@ fn use_backend(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
     } else {
         BackendRef::Name(w.text.clone())
     };
-    let cond = parse_cond(ctx, s, 2)?;
+    let cond = parse_cond(ctx, s, 2, &d.proxy.acls)?;
     d.proxy.use_backends.push(UseBackend {
         backend,
         cond,
@@ -622,7 +622,7 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
         }
         _ => return Err(Reported),
     };
-    let cond = parse_cond(ctx, s, next)?;
+    let cond = parse_cond(ctx, s, next, &d.proxy.acls)?;
     let rule = HttpRule {
         action,
         cond,
@@ -728,7 +728,7 @@ fn tcp_request(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
             TcpAction::UseService(s.need(ctx, 3, "a service name")?.text.clone())
         }
     };
-    let cond = parse_cond(ctx, s, next)?;
+    let cond = parse_cond(ctx, s, next, &d.proxy.acls)?;
     let rule = TcpRule {
         action,
         cond,

@@ -99,7 +99,7 @@ fn stats(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
             .scopes
             .push(s.need(ctx, 2, "a proxy name or '.'")?.text.clone()),
         "admin" => {
-            let Some(c) = parse_cond(ctx, s, 2)? else {
+            let Some(c) = parse_cond(ctx, s, 2, &d.proxy.acls)? else {
                 return Err(ctx.err_hint(
                     s.span_of(2),
                     "'stats admin' needs a condition",
@@ -137,7 +137,7 @@ fn stats(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
                     ));
                 }
             };
-            let cond = parse_cond(ctx, s, next)?;
+            let cond = parse_cond(ctx, s, next, &d.proxy.acls)?;
             d.proxy
                 .stats
                 .get_or_insert_with(StatsCfg::default)
