@@ -63,6 +63,7 @@ pub const KEYWORDS: &[ProxyKw] = &[
         let w = s.need(c, 1, "a log-format string")?;
         s.max_args(c, 1, "\"<format>\" (quote it when it has spaces)")?;
         let lf = parse_log_format(&w.text).map_err(|e| c.value_err(w, "log-format", e))?;
+        log_time_fetches(c, w, &lf)?;
         d.proxy.log_format = Some(lf);
         d.mark("log-format", s.line.span);
         Ok(())
@@ -288,5 +289,60 @@ fn capture(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
         1 => Capture::RequestHeader { name, len },
         _ => Capture::ResponseHeader { name, len },
     });
+    Ok(())
+}
+
+/// Fetches that read the request or response head, which is gone when a log line is
+/// written: HAProxy rejects them in `log-format`, and so does rproxy.
+const NOT_AT_LOG_TIME: &[&str] = &[
+    "path",
+    "url",
+    "base",
+    "query",
+    "req.ver",
+    "res.ver",
+    "url_param",
+    "urlp",
+    "http_auth",
+    "http_auth_group",
+    "req.body",
+    "req.hdrs",
+    "hdr",
+    "fhdr",
+    "req.hdr",
+    "req.fhdr",
+    "req.cook",
+    "cook",
+    "res.hdr",
+    "res.fhdr",
+    "shdr",
+    "res.cook",
+    "scook",
+    "hdr_cnt",
+    "req.hdr_cnt",
+    "req.cook_cnt",
+];
+
+fn log_time_fetches(
+    ctx: &mut Ctx,
+    w: &crate::config::lexer::Word,
+    lf: &crate::model::expr::LogFormat,
+) -> R {
+    for node in &lf.0 {
+        if let crate::model::expr::LfNode::Sample { sample, .. } = node {
+            let name = sample.fetch.name.as_str();
+            if NOT_AT_LOG_TIME.contains(&name)
+                || name.starts_with("url_param")
+                || name.starts_with("path_")
+                || name.starts_with("url_")
+            {
+                return Err(ctx.err_hint(
+                    w.span,
+                    format!("log-format: sample fetch '{name}' cannot be used here: the HTTP request headers are no longer available when the log line is written"),
+                    "capture it instead: 'capture request header Host len 64' then %hr, or 'http-request capture' and %[capture.req.hdr(0)]",
+                ));
+            }
+        }
+    }
     Ok(())
 }
