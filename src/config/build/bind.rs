@@ -5,7 +5,6 @@ use crate::config::lexer::Word;
 use crate::config::pending;
 use crate::config::value;
 use crate::model::{Bind, BindSsl, TlsVersion, Verify};
-use std::path::PathBuf;
 
 pub const KEYWORDS: &[ProxyKw] = &[ProxyKw {
     name: "bind",
@@ -60,36 +59,6 @@ fn bind(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
     )?;
     bind_addresses(ctx, d, addr, s.args_from(2));
     Ok(())
-}
-
-fn readable(ctx: &mut Ctx, w: &Word, what: &str) -> R<PathBuf> {
-    let p = PathBuf::from(&w.text);
-    if ctx.opts.check_files
-        && let Err(e) = std::fs::metadata(&p).and_then(|m| {
-            if m.is_dir() {
-                std::fs::read_dir(&p).map(|_| ())
-            } else {
-                std::fs::File::open(&p).map(|_| ())
-            }
-        })
-    {
-        return Err(ctx.err_hint(
-            w.span,
-            format!("unable to load {what} '{}': {e}", w.text),
-            format!("the {what} must exist and be readable by rproxy"),
-        ));
-    }
-    Ok(p)
-}
-
-fn tls_version(ctx: &mut Ctx, w: &Word) -> R<TlsVersion> {
-    TlsVersion::parse(&w.text).ok_or_else(|| {
-        ctx.err_hint(
-            w.span,
-            format!("unknown TLS version '{}'", w.text),
-            "versions: SSLv3 TLSv1.0 TLSv1.1 TLSv1.2 TLSv1.3",
-        )
-    })
 }
 
 pub fn verify(ctx: &mut Ctx, w: &Word) -> R<Verify> {
@@ -180,14 +149,14 @@ pub fn bind_addresses(ctx: &mut Ctx, d: &mut ProxyDraft, addr: &Word, opts: &[Wo
             let a = || arg.ok_or(super::Reported);
             match name {
                 "ssl" => ssl_on = true,
-                "crt" => ssl.crts.push(readable(ctx, a()?, "certificate")?),
-                "crt-list" => ssl.crt_lists.push(readable(ctx, a()?, "crt-list")?),
-                "ca-file" => ssl.ca_file = Some(readable(ctx, a()?, "ca-file")?),
+                "crt" => ssl.crts.push(super::readable(ctx, a()?, "certificate")?),
+                "crt-list" => ssl.crt_lists.push(super::readable(ctx, a()?, "crt-list")?),
+                "ca-file" => ssl.ca_file = Some(super::readable(ctx, a()?, "ca-file")?),
                 "verify" => ssl.verify = Some(verify(ctx, a()?)?),
                 "alpn" => ssl.alpn = a()?.text.split(',').map(String::from).collect(),
                 "strict-sni" => ssl.strict_sni = true,
-                "ssl-min-ver" => ssl.min_ver = Some(tls_version(ctx, a()?)?),
-                "ssl-max-ver" => ssl.max_ver = Some(tls_version(ctx, a()?)?),
+                "ssl-min-ver" => ssl.min_ver = Some(super::tls_version(ctx, a()?)?),
+                "ssl-max-ver" => ssl.max_ver = Some(super::tls_version(ctx, a()?)?),
                 "ciphers" => ssl.ciphers = Some(a()?.text.clone()),
                 "ciphersuites" => ssl.ciphersuites = Some(a()?.text.clone()),
                 "no-sslv3" | "no-tlsv10" => ssl.min_ver = ssl.min_ver.max(Some(TlsVersion::Tls11)),

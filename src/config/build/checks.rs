@@ -115,22 +115,7 @@ fn expect(ctx: &mut Ctx, s: &Stmt, mut i: usize, http: bool) -> R<(bool, ExpectM
         "rstatus" if http => ExpectMatch::RStatus(regex(ctx)?),
         "string" => ExpectMatch::String(pat.text.clone()),
         "rstring" => ExpectMatch::RString(regex(ctx)?),
-        "binary" if !http => {
-            let hex = &pat.text;
-            if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(ctx.err_hint(
-                    pat.span,
-                    format!("invalid hexadecimal string '{hex}'"),
-                    "an even number of hex digits, as in '0d0a'",
-                ));
-            }
-            ExpectMatch::Binary(
-                (0..hex.len())
-                    .step_by(2)
-                    .filter_map(|j| u8::from_str_radix(&hex[j..j + 2], 16).ok())
-                    .collect(),
-            )
-        }
+        "binary" if !http => ExpectMatch::Binary(super::hex_bytes(ctx, pat)?),
         "rbinary" if !http => ExpectMatch::RBinary(regex(ctx)?),
         o if kinds.contains(&o) => {
             ctx.warn(
@@ -294,20 +279,7 @@ fn tcp_check(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
         }
         "send-binary" | "send-binary-lf" => {
             let v = s.need(ctx, 2, "a hexadecimal string")?;
-            let hex = &v.text;
-            if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(ctx.err_hint(
-                    v.span,
-                    format!("invalid hexadecimal string '{hex}'"),
-                    "an even number of hex digits, as in '0d0a'",
-                ));
-            }
-            TcpCheckStep::Send(
-                (0..hex.len())
-                    .step_by(2)
-                    .filter_map(|j| u8::from_str_radix(&hex[j..j + 2], 16).ok())
-                    .collect(),
-            )
+            TcpCheckStep::Send(super::hex_bytes(ctx, v)?)
         }
         "expect" => {
             let (negate, matcher) = expect(ctx, s, 2, false)?;

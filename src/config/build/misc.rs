@@ -1,23 +1,12 @@
 //! Proxy keywords that stand alone: mode, limits, identity, logging, error pages,
 //! captures, monitor-uri, connection reuse.
 
-use super::{Ctx, ProxyDraft, ProxyKw, R, Status, Stmt};
+use super::{Ctx, ProxyDraft, ProxyKw, R, Stmt};
 use crate::config::logformat::parse_log_format;
 use crate::model::{Capture, ErrorPage, HttpReuse, Mode};
 use std::path::PathBuf;
 
-const fn kw(
-    name: &'static str,
-    where_: &'static str,
-    handler: fn(&mut Ctx, &mut ProxyDraft, &Stmt) -> R,
-) -> ProxyKw {
-    ProxyKw {
-        name,
-        where_,
-        status: Status::Supported,
-        handler,
-    }
-}
+use super::supported as kw;
 
 pub const KEYWORDS: &[ProxyKw] = &[
     kw("mode", "dflb", mode),

@@ -793,3 +793,65 @@ pub fn word_warnings(
         }
     }
 }
+
+/// A supported proxy keyword (the common case of every family's table).
+pub const fn supported(
+    name: &'static str,
+    where_: &'static str,
+    handler: fn(&mut Ctx, &mut ProxyDraft, &Stmt) -> R,
+) -> ProxyKw {
+    ProxyKw {
+        name,
+        where_,
+        status: Status::Supported,
+        handler,
+    }
+}
+
+/// A file (or directory of certificates) named in the configuration, which must be readable.
+pub fn readable(ctx: &mut Ctx, w: &Word, what: &str) -> R<std::path::PathBuf> {
+    let p = std::path::PathBuf::from(&w.text);
+    if ctx.opts.check_files
+        && let Err(e) = std::fs::metadata(&p).and_then(|m| {
+            if m.is_dir() {
+                std::fs::read_dir(&p).map(|_| ())
+            } else {
+                std::fs::File::open(&p).map(|_| ())
+            }
+        })
+    {
+        return Err(ctx.err_hint(
+            w.span,
+            format!("unable to load {what} '{}': {e}", w.text),
+            format!("the {what} must exist and be readable by rproxy"),
+        ));
+    }
+    Ok(p)
+}
+
+pub fn tls_version(ctx: &mut Ctx, w: &Word) -> R<crate::model::TlsVersion> {
+    crate::model::TlsVersion::parse(&w.text).ok_or_else(|| {
+        ctx.err_hint(
+            w.span,
+            format!("unknown TLS version '{}'", w.text),
+            "versions: SSLv3 TLSv1.0 TLSv1.1 TLSv1.2 TLSv1.3",
+        )
+    })
+}
+
+/// Decodes a hexadecimal string argument (`send-binary`, `expect binary`).
+pub fn hex_bytes(ctx: &mut Ctx, w: &Word) -> R<Vec<u8>> {
+    let hex = w.text.as_bytes();
+    let digit = |b: u8| (b as char).to_digit(16);
+    if hex.len() % 2 != 0 || hex.iter().any(|b| digit(*b).is_none()) {
+        return Err(ctx.err_hint(
+            w.span,
+            format!("invalid hexadecimal string '{}'", w.text),
+            "an even number of hex digits, as in '0d0a'",
+        ));
+    }
+    Ok(hex
+        .chunks(2)
+        .map(|p| (digit(p[0]).unwrap_or(0) * 16 + digit(p[1]).unwrap_or(0)) as u8)
+        .collect())
+}

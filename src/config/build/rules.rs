@@ -2,9 +2,7 @@
 //! `force-persist`/`ignore-persist`, `http-request`, `http-response`, `tcp-request`,
 //! `redirect` and `monitor fail`.
 
-use super::{
-    Ctx, ProxyDraft, ProxyKw, R, Reported, Status, Stmt, parse_cond, report_unmodelled, unknown,
-};
+use super::{Ctx, ProxyDraft, ProxyKw, R, Reported, Stmt, parse_cond, report_unmodelled, unknown};
 use crate::config::lexer::Word;
 use crate::config::logformat::parse_log_format;
 use crate::config::pending::{self, Unmodelled};
@@ -16,18 +14,7 @@ use crate::model::{
 };
 use std::path::PathBuf;
 
-const fn kw(
-    name: &'static str,
-    where_: &'static str,
-    handler: fn(&mut Ctx, &mut ProxyDraft, &Stmt) -> R,
-) -> ProxyKw {
-    ProxyKw {
-        name,
-        where_,
-        status: Status::Supported,
-        handler,
-    }
-}
+use super::supported as kw;
 
 pub const KEYWORDS: &[ProxyKw] = &[
     kw("acl", "dflb", acl),

@@ -10,7 +10,6 @@ use crate::model::types::{Host, ServerAddr};
 use crate::model::{
     InitAddr, Observe, OnError, ProxyProtocol, Server, ServerParams, ServerSsl, TlsVersion,
 };
-use std::path::PathBuf;
 
 pub const KEYWORDS: &[ProxyKw] = &[
     ProxyKw {
@@ -158,30 +157,6 @@ fn positive(ctx: &mut Ctx, w: &Word, what: &str) -> R<u32> {
     Ok(v)
 }
 
-fn tls_version(ctx: &mut Ctx, w: &Word) -> R<TlsVersion> {
-    TlsVersion::parse(&w.text).ok_or_else(|| {
-        ctx.err_hint(
-            w.span,
-            format!("unknown TLS version '{}'", w.text),
-            "versions: SSLv3 TLSv1.0 TLSv1.1 TLSv1.2 TLSv1.3",
-        )
-    })
-}
-
-fn file(ctx: &mut Ctx, w: &Word, what: &str) -> R<PathBuf> {
-    let p = PathBuf::from(&w.text);
-    if ctx.opts.check_files
-        && let Err(e) = std::fs::File::open(&p)
-    {
-        return Err(ctx.err_hint(
-            w.span,
-            format!("unable to load {what} '{}': {e}", w.text),
-            format!("the {what} must exist and be readable"),
-        ));
-    }
-    Ok(p)
-}
-
 /// Applies server options to `p` (and the per-server fields of `srv` when on a `server`).
 fn apply_options(
     ctx: &mut Ctx,
@@ -298,11 +273,11 @@ fn apply_options(
                     ssl(p).sni = Some(sample);
                 }
             }
-            "ca-file" => ssl(p).ca_file = Some(file(ctx, arg()?, "ca-file")?),
-            "crt" => ssl(p).crt = Some(file(ctx, arg()?, "certificate")?),
+            "ca-file" => ssl(p).ca_file = Some(super::readable(ctx, arg()?, "ca-file")?),
+            "crt" => ssl(p).crt = Some(super::readable(ctx, arg()?, "certificate")?),
             "alpn" => ssl(p).alpn = arg()?.text.split(',').map(String::from).collect(),
-            "ssl-min-ver" => ssl(p).min_ver = Some(tls_version(ctx, arg()?)?),
-            "ssl-max-ver" => ssl(p).max_ver = Some(tls_version(ctx, arg()?)?),
+            "ssl-min-ver" => ssl(p).min_ver = Some(super::tls_version(ctx, arg()?)?),
+            "ssl-max-ver" => ssl(p).max_ver = Some(super::tls_version(ctx, arg()?)?),
             "ciphers" => ssl(p).ciphers = Some(arg()?.text.clone()),
             "ciphersuites" => ssl(p).ciphersuites = Some(arg()?.text.clone()),
             "no-sslv3" | "no-tlsv10" => {
