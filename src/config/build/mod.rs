@@ -843,7 +843,7 @@ pub fn tls_version(ctx: &mut Ctx, w: &Word) -> R<crate::model::TlsVersion> {
 pub fn hex_bytes(ctx: &mut Ctx, w: &Word) -> R<Vec<u8>> {
     let hex = w.text.as_bytes();
     let digit = |b: u8| (b as char).to_digit(16);
-    if hex.len() % 2 != 0 || hex.iter().any(|b| digit(*b).is_none()) {
+    if !hex.len().is_multiple_of(2) || hex.iter().any(|b| digit(*b).is_none()) {
         return Err(ctx.err_hint(
             w.span,
             format!("invalid hexadecimal string '{}'", w.text),
