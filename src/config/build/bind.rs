@@ -116,10 +116,12 @@ pub fn bind_addresses(ctx: &mut Ctx, d: &mut ProxyDraft, addr: &Word, opts: &[Wo
         let Some(&(_, nargs)) = OPTIONS.iter().find(|(n, _)| *n == name) else {
             if let Some(u) = pending::find(pending::BIND, name) {
                 report_unmodelled(ctx, pending::BIND, name, "bind option", w.span);
-                // Skip its argument when the catalogue says it takes one.
-                if u.unsupported.is_none()
-                    && opts.get(i + 1).is_some_and(|n| !is_bind_option(&n.text))
-                {
+                if u.unsupported.is_some() {
+                    return;
+                }
+                // The tables do not record arities of pending options: a following word
+                // that is not itself an option is taken as its argument.
+                if opts.get(i + 1).is_some_and(|n| !is_bind_option(&n.text)) {
                     i += 1;
                 }
                 i += 1;

@@ -285,13 +285,7 @@ fn tcp_check(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
             let (negate, matcher) = expect(ctx, s, 2, false)?;
             TcpCheckStep::Expect { negate, matcher }
         }
-        "comment" => TcpCheckStep::Comment(
-            s.args_from(2)
-                .iter()
-                .map(|w| w.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
+        "comment" => TcpCheckStep::Comment(s.joined(2)),
         "set-var" | "unset-var" => {
             ctx.warn(
                 w.span,

@@ -110,13 +110,7 @@ pub const KEYWORDS: &[GlobalKw] = &[
     kw("node", |c, g, s| string(c, s).map(|v| g.node = Some(v))),
     kw("description", |c, g, s| {
         s.need(c, 1, "a text")?;
-        g.description = Some(
-            s.args_from(1)
-                .iter()
-                .map(|w| w.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        g.description = Some(s.joined(1));
         Ok(())
     }),
     kw("ca-base", |c, g, s| path(c, s).map(|v| g.ca_base = Some(v))),

@@ -24,13 +24,7 @@ pub const KEYWORDS: &[ProxyKw] = &[
     }),
     kw("description", "-flb", |c, d, s| {
         s.need(c, 1, "a text")?;
-        d.proxy.description = Some(
-            s.args_from(1)
-                .iter()
-                .map(|w| w.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        d.proxy.description = Some(s.joined(1));
         Ok(())
     }),
     kw("disabled", "dflb", |c, d, s| {

@@ -139,6 +139,14 @@ impl<'a> Stmt<'a> {
     pub fn args_from(&self, i: usize) -> &'a [Word] {
         self.line.words.get(self.kw + i..).unwrap_or(&[])
     }
+    /// Arguments from `i` on joined with single spaces (free text such as `description`).
+    pub fn joined(&self, i: usize) -> String {
+        self.args_from(i)
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
     pub fn nargs(&self) -> usize {
         self.line.words.len().saturating_sub(self.kw + 1)
     }

@@ -173,6 +173,7 @@ fn apply_options(
                 if u.unsupported.is_some() {
                     return Err(Reported);
                 }
+                // Arities of pending options are not recorded: see the same rule on `bind`.
                 if opts.get(i + 1).is_some_and(|n| !is_server_option(&n.text)) {
                     i += 1;
                 }

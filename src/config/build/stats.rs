@@ -86,15 +86,7 @@ fn stats(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
         "hide-version" => st.hide_version = true,
         "show-legends" => st.show_legends = true,
         "show-node" => st.show_node = Some(s.arg_str(2).unwrap_or("").to_string()),
-        "show-desc" => {
-            st.show_desc = Some(
-                s.args_from(2)
-                    .iter()
-                    .map(|w| w.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            )
-        }
+        "show-desc" => st.show_desc = Some(s.joined(2)),
         "scope" => st
             .scopes
             .push(s.need(ctx, 2, "a proxy name or '.'")?.text.clone()),
