@@ -1,0 +1,3 @@
+//! The HTTP/1 pipeline.
+
+pub mod head;

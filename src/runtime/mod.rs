@@ -1,0 +1,6 @@
+//! The proxy runtime, built only from the validated model ([`crate::model::Config`]).
+
+pub mod backend;
+pub mod balance;
+pub mod http;
+pub mod sample;
