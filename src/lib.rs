@@ -1,5 +1,6 @@
 //! rproxy: a HAProxy-compatible reverse proxy and load balancer.
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: `runtime::inherit` alone may use unsafe (and says why).
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod config;

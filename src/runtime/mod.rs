@@ -3,4 +3,7 @@
 pub mod backend;
 pub mod balance;
 pub mod http;
+pub mod inherit;
+pub mod listeners;
 pub mod sample;
+pub mod stream;

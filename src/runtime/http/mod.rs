@@ -1,3 +1,6 @@
 //! The HTTP/1 pipeline.
 
+pub mod codec;
+pub mod errors;
 pub mod head;
+pub mod rules;

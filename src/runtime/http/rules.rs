@@ -1,0 +1,827 @@
+//! `http-request`/`http-response` rules, `redirect` statements and 1.x `req*`/`rsp*` rules,
+//! compiled from the model and applied to message heads.
+
+use regex::{Regex, RegexBuilder};
+
+use super::head::{Headers, RequestHead, ResponseHead, reason};
+use crate::config::diag::Diags;
+use crate::model::proxy::{
+    AclDef, HttpAction, HttpRule, LegacyAction, LegacyRule, Redirect, RedirectKind, ReturnBody,
+    ReturnSpec,
+};
+use crate::runtime::sample::{CompiledCond, CompiledLogFormat, CompiledSample, EvalCtx, Vars};
+
+/// What a rule list decided.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Go on (possibly after `allow`, which only ends the list).
+    Continue,
+    Deny(u16),
+    Tarpit(u16),
+    /// A complete response to send instead of forwarding.
+    Respond(Vec<u8>),
+    Auth(String),
+    /// 1.x `reqsetbe`.
+    SetBackend(String),
+}
+
+#[derive(Debug)]
+enum Action {
+    Allow,
+    Deny(u16),
+    Tarpit(u16),
+    Auth(String),
+    Redirect(RedirectRt),
+    Return(ReturnRt),
+    SetHeader(String, CompiledLogFormat),
+    AddHeader(String, CompiledLogFormat),
+    DelHeader(String),
+    ReplaceHeader(String, Regex, CompiledLogFormat),
+    ReplaceValue(String, Regex, CompiledLogFormat),
+    ReplaceUri(Regex, CompiledLogFormat),
+    ReplacePath(Regex, CompiledLogFormat),
+    SetPath(CompiledLogFormat),
+    SetPathq(CompiledLogFormat),
+    SetQuery(CompiledLogFormat),
+    SetUri(CompiledLogFormat),
+    SetMethod(CompiledLogFormat),
+    SetStatus(u16, Option<String>),
+    SetVar(String, CompiledSample),
+    UnsetVar(String),
+}
+
+#[derive(Debug)]
+struct Rule {
+    action: Action,
+    cond: Option<CompiledCond>,
+}
+
+#[derive(Debug)]
+pub struct RedirectRt {
+    kind: RedirectKindRt,
+    code: u16,
+    drop_query: bool,
+    append_slash: bool,
+    set_cookie: Option<String>,
+    clear_cookie: Option<String>,
+}
+
+#[derive(Debug)]
+enum RedirectKindRt {
+    Location(CompiledLogFormat),
+    Prefix(CompiledLogFormat),
+    Scheme(CompiledLogFormat),
+}
+
+#[derive(Debug)]
+pub struct ReturnRt {
+    status: u16,
+    content_type: Option<String>,
+    body: ReturnBodyRt,
+    headers: Vec<(String, CompiledLogFormat)>,
+}
+
+#[derive(Debug)]
+enum ReturnBodyRt {
+    None,
+    /// A whole response (errorfile or the proxy's error page).
+    Raw(Vec<u8>),
+    Bytes(Vec<u8>),
+    Lf(CompiledLogFormat),
+}
+
+#[derive(Debug)]
+struct LegacyRt {
+    cond: Option<CompiledCond>,
+    regex: Regex,
+    action: LegacyAction,
+}
+
+/// A proxy's compiled rule lists.
+#[derive(Debug, Default)]
+pub struct Rules {
+    request: Vec<Rule>,
+    response: Vec<Rule>,
+    redirects: Vec<(RedirectRt, Option<CompiledCond>)>,
+    legacy_req: Vec<LegacyRt>,
+    legacy_res: Vec<LegacyRt>,
+}
+
+fn lf(
+    f: &crate::model::expr::LogFormat,
+    span: crate::config::source::Span,
+    d: &mut Diags,
+) -> CompiledLogFormat {
+    match CompiledLogFormat::compile(f) {
+        Ok(c) => c,
+        Err(e) => {
+            d.error(span, format!("cannot prepare log-format: {e}"));
+            CompiledLogFormat::compile(&Default::default())
+                .unwrap_or_else(|_| unreachable_empty())
+        }
+    }
+}
+
+/// An empty log-format always compiles; this keeps the error path total without panicking.
+fn unreachable_empty() -> CompiledLogFormat {
+    loop {
+        if let Ok(c) = CompiledLogFormat::compile(&Default::default()) {
+            return c;
+        }
+    }
+}
+
+fn regex(src: &str, icase: bool, span: crate::config::source::Span, d: &mut Diags) -> Regex {
+    match RegexBuilder::new(src).case_insensitive(icase).build() {
+        Ok(r) => r,
+        Err(e) => {
+            d.error(span, format!("invalid regex '{src}': {e}"));
+            Regex::new("$^").unwrap_or_else(|_| never_regex())
+        }
+    }
+}
+
+fn never_regex() -> Regex {
+    loop {
+        if let Ok(r) = Regex::new("a^") {
+            return r;
+        }
+    }
+}
+
+pub fn compile_cond(
+    c: &Option<crate::model::expr::Condition>,
+    acls: &[AclDef],
+    span: crate::config::source::Span,
+    d: &mut Diags,
+) -> Option<CompiledCond> {
+    let c = c.as_ref()?;
+    match CompiledCond::compile(c, acls) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            d.error(span, format!("cannot prepare condition: {e}"));
+            None
+        }
+    }
+}
+
+impl Rules {
+    pub fn build(
+        req: &[HttpRule],
+        res: &[HttpRule],
+        redirects: &[crate::model::proxy::RedirectRule],
+        legacy: &[LegacyRule],
+        acls: &[AclDef],
+        errors: &super::errors::ErrorPages,
+        d: &mut Diags,
+    ) -> Rules {
+        let mut r = Rules::default();
+        for rule in req {
+            if let Some(a) = action(&rule.action, rule.span, errors, d) {
+                r.request.push(Rule {
+                    action: a,
+                    cond: compile_cond(&rule.cond, acls, rule.span, d),
+                });
+            }
+        }
+        for rule in res {
+            if let Some(a) = action(&rule.action, rule.span, errors, d) {
+                r.response.push(Rule {
+                    action: a,
+                    cond: compile_cond(&rule.cond, acls, rule.span, d),
+                });
+            }
+        }
+        for rd in redirects {
+            r.redirects.push((
+                redirect(&rd.redirect, rd.span, d),
+                compile_cond(&rd.cond, acls, rd.span, d),
+            ));
+        }
+        for l in legacy {
+            let rt = LegacyRt {
+                cond: compile_cond(&l.cond, acls, l.span, d),
+                regex: regex(&l.regex, l.ignore_case, l.span, d),
+                action: l.action.clone(),
+            };
+            if l.response {
+                r.legacy_res.push(rt);
+            } else {
+                r.legacy_req.push(rt);
+            }
+        }
+        r
+    }
+
+    pub fn has_response_rules(&self) -> bool {
+        !self.response.is_empty() || !self.legacy_res.is_empty()
+    }
+
+    /// Applies the `http-request` rules, then the 1.x request rules, then `redirect`.
+    pub fn apply_request(
+        &self,
+        req: &mut RequestHead,
+        vars: &mut Vars,
+        base: &EvalCtx,
+    ) -> Verdict {
+        for rule in &self.request {
+            if !cond_ok(&rule.cond, req, None, vars, base) {
+                continue;
+            }
+            match &rule.action {
+                Action::Allow => break,
+                Action::Deny(s) => return Verdict::Deny(*s),
+                Action::Tarpit(s) => return Verdict::Tarpit(*s),
+                Action::Auth(realm) => return Verdict::Auth(realm.clone()),
+                Action::Redirect(rd) => {
+                    return Verdict::Respond(render_redirect(rd, req, vars, base));
+                }
+                Action::Return(rt) => {
+                    return Verdict::Respond(render_return(rt, Some(req), None, vars, base));
+                }
+                Action::SetVar(name, s) => {
+                    let v = s.eval(&ctx(base, Some(req), None, vars));
+                    match v {
+                        Some(v) => vars.set(name, v),
+                        None => {}
+                    }
+                }
+                Action::UnsetVar(name) => vars.unset(name),
+                a => {
+                    let edit = eval_edit(a, &ctx(base, Some(req), None, vars));
+                    apply_req_edit(req, edit);
+                }
+            }
+        }
+        if let Some(v) = self.apply_legacy_req(req, vars, base) {
+            return v;
+        }
+        for (rd, c) in &self.redirects {
+            if cond_ok(c, req, None, vars, base) {
+                return Verdict::Respond(render_redirect(rd, req, vars, base));
+            }
+        }
+        Verdict::Continue
+    }
+
+    fn apply_legacy_req(
+        &self,
+        req: &mut RequestHead,
+        vars: &Vars,
+        base: &EvalCtx,
+    ) -> Option<Verdict> {
+        for l in &self.legacy_req {
+            if !cond_ok(&l.cond, req, None, vars, base) {
+                continue;
+            }
+            match &l.action {
+                LegacyAction::Add(line) => {
+                    if let Some((n, v)) = line.split_once(':') {
+                        req.headers.add(n.trim(), v.trim().as_bytes().to_vec());
+                    }
+                }
+                LegacyAction::Delete => {
+                    req.headers
+                        .0
+                        .retain(|h| !l.regex.is_match(&header_line(&h.name, &h.value)));
+                }
+                LegacyAction::Replace(rep) => {
+                    let rep = backrefs(rep);
+                    let line = format!("{} {} {}", req.method, req.uri, req.version.as_str());
+                    if l.regex.is_match(&line) {
+                        let new = l.regex.replace_all(&line, rep.as_str()).into_owned();
+                        let mut parts = new.splitn(3, ' ');
+                        if let (Some(m), Some(u)) = (parts.next(), parts.next()) {
+                            req.method = m.to_string();
+                            req.uri = u.to_string();
+                        }
+                    }
+                    replace_lines(&mut req.headers, &l.regex, &rep);
+                }
+                LegacyAction::Allow
+                | LegacyAction::Deny
+                | LegacyAction::Pass
+                | LegacyAction::Tarpit
+                | LegacyAction::SetBackend(_) => {
+                    let line = format!("{} {} {}", req.method, req.uri, req.version.as_str());
+                    let hit = l.regex.is_match(&line)
+                        || req
+                            .headers
+                            .iter()
+                            .any(|h| l.regex.is_match(&header_line(&h.name, &h.value)));
+                    if hit {
+                        match &l.action {
+                            LegacyAction::Allow => return None,
+                            LegacyAction::Deny => return Some(Verdict::Deny(403)),
+                            LegacyAction::Tarpit => return Some(Verdict::Tarpit(500)),
+                            LegacyAction::SetBackend(b) => {
+                                return Some(Verdict::SetBackend(b.clone()));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Applies the `http-response` rules, then the 1.x response rules.
+    pub fn apply_response(
+        &self,
+        req: &RequestHead,
+        res: &mut ResponseHead,
+        vars: &mut Vars,
+        base: &EvalCtx,
+    ) -> Verdict {
+        for rule in &self.response {
+            if !cond_ok(&rule.cond, req, Some(res), vars, base) {
+                continue;
+            }
+            match &rule.action {
+                Action::Allow => break,
+                Action::Deny(s) => return Verdict::Deny(*s),
+                Action::Tarpit(s) => return Verdict::Deny(*s),
+                Action::Auth(_) => {}
+                Action::Redirect(rd) => {
+                    return Verdict::Respond(render_redirect(rd, req, vars, base));
+                }
+                Action::Return(rt) => {
+                    return Verdict::Respond(render_return(rt, Some(req), Some(res), vars, base));
+                }
+                Action::SetStatus(code, r) => {
+                    res.status = *code;
+                    res.reason = r.clone().unwrap_or_else(|| reason(*code).to_string());
+                }
+                Action::SetVar(name, s) => {
+                    if let Some(v) = s.eval(&ctx(base, Some(req), Some(res), vars)) {
+                        vars.set(name, v);
+                    }
+                }
+                Action::UnsetVar(name) => vars.unset(name),
+                a => {
+                    let edit = eval_edit(a, &ctx(base, Some(req), Some(res), vars));
+                    apply_headers_edit(&mut res.headers, edit);
+                }
+            }
+        }
+        for l in &self.legacy_res {
+            if !cond_ok(&l.cond, req, Some(res), vars, base) {
+                continue;
+            }
+            match &l.action {
+                LegacyAction::Add(line) => {
+                    if let Some((n, v)) = line.split_once(':') {
+                        res.headers.add(n.trim(), v.trim().as_bytes().to_vec());
+                    }
+                }
+                LegacyAction::Delete => res
+                    .headers
+                    .0
+                    .retain(|h| !l.regex.is_match(&header_line(&h.name, &h.value))),
+                LegacyAction::Replace(rep) => {
+                    replace_lines(&mut res.headers, &l.regex, &backrefs(rep));
+                }
+                LegacyAction::Deny => {
+                    if res
+                        .headers
+                        .iter()
+                        .any(|h| l.regex.is_match(&header_line(&h.name, &h.value)))
+                    {
+                        return Verdict::Deny(502);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Verdict::Continue
+    }
+}
+
+fn ctx<'a>(
+    base: &EvalCtx<'a>,
+    req: Option<&'a RequestHead>,
+    res: Option<&'a ResponseHead>,
+    vars: &'a Vars,
+) -> EvalCtx<'a> {
+    EvalCtx {
+        conn: base.conn,
+        req,
+        res,
+        vars,
+        info: base.info,
+    }
+}
+
+fn cond_ok(
+    c: &Option<CompiledCond>,
+    req: &RequestHead,
+    res: Option<&ResponseHead>,
+    vars: &Vars,
+    base: &EvalCtx,
+) -> bool {
+    match c {
+        None => true,
+        Some(c) => c.eval(&ctx(base, Some(req), res, vars)),
+    }
+}
+
+/// A header as 1.x rules saw it: `Name: value`, with the name in its usual capitalisation
+/// (names are stored lower-cased; 1.x configs write `^Host:`).
+fn header_line(name: &str, value: &[u8]) -> String {
+    let mut out = String::with_capacity(name.len() + value.len() + 2);
+    let mut up = true;
+    for c in name.chars() {
+        out.push(if up { c.to_ascii_uppercase() } else { c });
+        up = c == '-';
+    }
+    out.push_str(": ");
+    out.push_str(&String::from_utf8_lossy(value));
+    out
+}
+
+fn replace_lines(h: &mut Headers, re: &Regex, rep: &str) {
+    let mut out = Vec::with_capacity(h.0.len());
+    for hd in h.0.drain(..) {
+        let line = header_line(&hd.name, &hd.value);
+        if re.is_match(&line) {
+            let new = re.replace_all(&line, rep).into_owned();
+            if let Some((n, v)) = new.split_once(':') {
+                out.push(super::head::Header {
+                    name: n.trim().to_ascii_lowercase(),
+                    value: v.trim().as_bytes().to_vec(),
+                });
+            }
+        } else {
+            out.push(hd);
+        }
+    }
+    h.0 = out;
+}
+
+/// HAProxy's `\1` back-references in Rust's `${1}` syntax (and `$` made literal).
+pub fn backrefs(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' => match it.peek() {
+                Some(d) if d.is_ascii_digit() => {
+                    out.push_str("${");
+                    out.push(*d);
+                    out.push('}');
+                    it.next();
+                }
+                Some(_) => {
+                    if let Some(n) = it.next() {
+                        out.push(n);
+                    }
+                }
+                None => out.push('\\'),
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A header or target edit, evaluated before the head is borrowed mutably.
+enum Edit {
+    None,
+    Set(String, Vec<u8>),
+    Add(String, Vec<u8>),
+    Del(String),
+    ReplaceHeader(String, Regex, String),
+    ReplaceValue(String, Regex, String),
+    ReplaceUri(Regex, String),
+    ReplacePath(Regex, String),
+    Path(String),
+    Pathq(String),
+    Query(String),
+    Uri(String),
+    Method(String),
+}
+
+fn eval_edit(a: &Action, c: &EvalCtx) -> Edit {
+    match a {
+        Action::SetHeader(n, f) => Edit::Set(n.clone(), f.render_string(c).into_bytes()),
+        Action::AddHeader(n, f) => Edit::Add(n.clone(), f.render_string(c).into_bytes()),
+        Action::DelHeader(n) => Edit::Del(n.clone()),
+        Action::ReplaceHeader(n, re, f) => {
+            Edit::ReplaceHeader(n.clone(), re.clone(), backrefs(&f.render_string(c)))
+        }
+        Action::ReplaceValue(n, re, f) => {
+            Edit::ReplaceValue(n.clone(), re.clone(), backrefs(&f.render_string(c)))
+        }
+        Action::ReplaceUri(re, f) => Edit::ReplaceUri(re.clone(), backrefs(&f.render_string(c))),
+        Action::ReplacePath(re, f) => {
+            Edit::ReplacePath(re.clone(), backrefs(&f.render_string(c)))
+        }
+        Action::SetPath(f) => Edit::Path(f.render_string(c)),
+        Action::SetPathq(f) => Edit::Pathq(f.render_string(c)),
+        Action::SetQuery(f) => Edit::Query(f.render_string(c)),
+        Action::SetUri(f) => Edit::Uri(f.render_string(c)),
+        Action::SetMethod(f) => Edit::Method(f.render_string(c)),
+        _ => Edit::None,
+    }
+}
+
+fn apply_headers_edit(h: &mut Headers, e: Edit) {
+    match e {
+        Edit::Set(n, v) => h.set(&n, v),
+        Edit::Add(n, v) => h.add(&n, v),
+        Edit::Del(n) => {
+            h.remove(&n);
+        }
+        Edit::ReplaceHeader(n, re, rep) => {
+            for hd in h.0.iter_mut().filter(|x| x.name.eq_ignore_ascii_case(&n)) {
+                let v = String::from_utf8_lossy(&hd.value).into_owned();
+                if let Some(m) = re.find(&v)
+                    && m.start() == 0
+                    && m.end() == v.len()
+                {
+                    hd.value = re.replace(&v, rep.as_str()).into_owned().into_bytes();
+                }
+            }
+        }
+        Edit::ReplaceValue(n, re, rep) => {
+            for hd in h.0.iter_mut().filter(|x| x.name.eq_ignore_ascii_case(&n)) {
+                let v = String::from_utf8_lossy(&hd.value).into_owned();
+                let parts: Vec<String> = v
+                    .split(',')
+                    .map(|p| {
+                        let t = p.trim();
+                        match re.find(t) {
+                            Some(m) if m.start() == 0 && m.end() == t.len() => {
+                                re.replace(t, rep.as_str()).into_owned()
+                            }
+                            _ => t.to_string(),
+                        }
+                    })
+                    .collect();
+                hd.value = parts.join(", ").into_bytes();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn apply_req_edit(req: &mut RequestHead, e: Edit) {
+    match e {
+        Edit::ReplaceUri(re, rep) => {
+            req.uri = re.replace(&req.uri, rep.as_str()).into_owned();
+        }
+        Edit::ReplacePath(re, rep) => {
+            let path = req.path().to_string();
+            let new = re.replace(&path, rep.as_str()).into_owned();
+            set_path(req, &new);
+        }
+        Edit::Path(p) => set_path(req, &p),
+        Edit::Pathq(pq) => {
+            let prefix_len = req.uri.len() - req.path_and_query().len();
+            req.uri = format!("{}{}", &req.uri[..prefix_len], pq);
+        }
+        Edit::Query(q) => {
+            let path_end = path_end(req);
+            let base = req.uri[..path_end].to_string();
+            req.uri = if q.is_empty() {
+                base
+            } else {
+                format!("{base}?{}", q.strip_prefix('?').unwrap_or(&q))
+            };
+        }
+        Edit::Uri(u) => req.uri = u,
+        Edit::Method(m) => req.method = m,
+        other => apply_headers_edit(&mut req.headers, other),
+    }
+}
+
+/// Byte offset where the path ends in the target (start of `?` or the end).
+fn path_end(req: &RequestHead) -> usize {
+    let pq_start = req.uri.len() - req.path_and_query().len();
+    match req.uri[pq_start..].find('?') {
+        Some(i) => pq_start + i,
+        None => req.uri.len(),
+    }
+}
+
+fn set_path(req: &mut RequestHead, p: &str) {
+    let pq_start = req.uri.len() - req.path_and_query().len();
+    let end = path_end(req);
+    req.uri = format!("{}{}{}", &req.uri[..pq_start], p, &req.uri[end..]);
+}
+
+fn action(
+    a: &HttpAction,
+    span: crate::config::source::Span,
+    errors: &super::errors::ErrorPages,
+    d: &mut Diags,
+) -> Option<Action> {
+    Some(match a {
+        HttpAction::Allow => Action::Allow,
+        HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
+        HttpAction::Tarpit { status } => Action::Tarpit(status.unwrap_or(500)),
+        HttpAction::Auth { realm } => Action::Auth(realm.clone().unwrap_or_default()),
+        HttpAction::Redirect(r) => Action::Redirect(redirect(r, span, d)),
+        HttpAction::Return(r) => Action::Return(ret(r, span, errors, d)),
+        HttpAction::SetHeader { name, value } => Action::SetHeader(name.clone(), lf(value, span, d)),
+        HttpAction::AddHeader { name, value } => Action::AddHeader(name.clone(), lf(value, span, d)),
+        HttpAction::DelHeader { name } => Action::DelHeader(name.clone()),
+        HttpAction::ReplaceHeader {
+            name,
+            regex: r,
+            replace,
+        } => Action::ReplaceHeader(name.clone(), regex(r, false, span, d), lf(replace, span, d)),
+        HttpAction::ReplaceValue {
+            name,
+            regex: r,
+            replace,
+        } => Action::ReplaceValue(name.clone(), regex(r, false, span, d), lf(replace, span, d)),
+        HttpAction::ReplaceUri { regex: r, replace } => {
+            Action::ReplaceUri(regex(r, false, span, d), lf(replace, span, d))
+        }
+        HttpAction::ReplacePath { regex: r, replace } => {
+            Action::ReplacePath(regex(r, false, span, d), lf(replace, span, d))
+        }
+        HttpAction::SetPath(f) => Action::SetPath(lf(f, span, d)),
+        HttpAction::SetPathq(f) => Action::SetPathq(lf(f, span, d)),
+        HttpAction::SetQuery(f) => Action::SetQuery(lf(f, span, d)),
+        HttpAction::SetUri(f) => Action::SetUri(lf(f, span, d)),
+        HttpAction::SetMethod(f) => Action::SetMethod(lf(f, span, d)),
+        HttpAction::SetStatus { status, reason } => Action::SetStatus(*status, reason.clone()),
+        HttpAction::SetVar { name, expr } => match CompiledSample::compile(expr) {
+            Ok(s) => Action::SetVar(name.clone(), s),
+            Err(e) => {
+                d.error(span, format!("cannot prepare set-var: {e}"));
+                return None;
+            }
+        },
+        HttpAction::UnsetVar { name } => Action::UnsetVar(name.clone()),
+        HttpAction::UseService(s) => {
+            d.warn(
+                span,
+                format!("use-service {s} is not applied by this version's runtime; the rule is skipped"),
+            );
+            return None;
+        }
+        HttpAction::SetLogLevel(_) => {
+            d.warn(
+                span,
+                "set-log-level is not applied by this version's runtime; the rule is skipped",
+            );
+            return None;
+        }
+        HttpAction::Capture { .. } => {
+            d.warn(
+                span,
+                "capture is not applied by this version's runtime (captures appear in logs, which come later); the rule is skipped",
+            );
+            return None;
+        }
+    })
+}
+
+fn redirect(r: &Redirect, span: crate::config::source::Span, d: &mut Diags) -> RedirectRt {
+    RedirectRt {
+        kind: match &r.kind {
+            RedirectKind::Location(f) => RedirectKindRt::Location(lf(f, span, d)),
+            RedirectKind::Prefix(f) => RedirectKindRt::Prefix(lf(f, span, d)),
+            RedirectKind::Scheme(f) => RedirectKindRt::Scheme(lf(f, span, d)),
+        },
+        code: r.code,
+        drop_query: r.drop_query,
+        append_slash: r.append_slash,
+        set_cookie: r.set_cookie.clone(),
+        clear_cookie: r.clear_cookie.clone(),
+    }
+}
+
+fn ret(
+    r: &ReturnSpec,
+    span: crate::config::source::Span,
+    errors: &super::errors::ErrorPages,
+    d: &mut Diags,
+) -> ReturnRt {
+    let body = match &r.body {
+        ReturnBody::None => ReturnBodyRt::None,
+        ReturnBody::DefaultError => ReturnBodyRt::Raw(errors.get(r.status).into_owned()),
+        ReturnBody::Errorfile(_, b) => ReturnBodyRt::Raw(b.clone()),
+        ReturnBody::File(_, b) => ReturnBodyRt::Bytes(b.clone()),
+        ReturnBody::String(s) => ReturnBodyRt::Bytes(s.clone().into_bytes()),
+        ReturnBody::LfString(f) | ReturnBody::LfFile(_, f) => ReturnBodyRt::Lf(lf(f, span, d)),
+    };
+    ReturnRt {
+        status: r.status,
+        content_type: r.content_type.clone(),
+        body,
+        headers: r
+            .headers
+            .iter()
+            .map(|(n, f)| (n.clone(), lf(f, span, d)))
+            .collect(),
+    }
+}
+
+fn render_return(
+    r: &ReturnRt,
+    req: Option<&RequestHead>,
+    res: Option<&ResponseHead>,
+    vars: &Vars,
+    base: &EvalCtx,
+) -> Vec<u8> {
+    let c = EvalCtx {
+        conn: base.conn,
+        req,
+        res,
+        vars,
+        info: base.info,
+    };
+    let body: Vec<u8> = match &r.body {
+        ReturnBodyRt::Raw(b) => return b.clone(),
+        ReturnBodyRt::None => Vec::new(),
+        ReturnBodyRt::Bytes(b) => b.clone(),
+        ReturnBodyRt::Lf(f) => f.render_string(&c).into_bytes(),
+    };
+    let mut out = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status)).into_bytes();
+    out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    if let Some(ct) = &r.content_type {
+        out.extend_from_slice(format!("content-type: {ct}\r\n").as_bytes());
+    }
+    for (n, f) in &r.headers {
+        out.extend_from_slice(format!("{}: {}\r\n", n.to_ascii_lowercase(), f.render_string(&c)).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+    out
+}
+
+fn render_redirect(rd: &RedirectRt, req: &RequestHead, vars: &Vars, base: &EvalCtx) -> Vec<u8> {
+    let c = EvalCtx {
+        conn: base.conn,
+        req: Some(req),
+        res: None,
+        vars,
+        info: base.info,
+    };
+    let path = req.path();
+    let query = req.query();
+    let with_slash = |p: &str| -> String {
+        if rd.append_slash && !p.ends_with('/') {
+            format!("{p}/")
+        } else {
+            p.to_string()
+        }
+    };
+    let tail = |p: String| -> String {
+        match (query, rd.drop_query) {
+            (Some(q), false) => format!("{p}?{q}"),
+            _ => p,
+        }
+    };
+    let location = match &rd.kind {
+        RedirectKindRt::Location(f) => f.render_string(&c),
+        RedirectKindRt::Prefix(f) => {
+            let prefix = f.render_string(&c);
+            // A prefix of "/" alone keeps the path as is (HAProxy's rule).
+            let prefix = if prefix == "/" { String::new() } else { prefix };
+            tail(format!("{prefix}{}", with_slash(path)))
+        }
+        RedirectKindRt::Scheme(f) => {
+            let scheme = f.render_string(&c);
+            let host = req.host().unwrap_or_default();
+            tail(format!("{scheme}://{host}{}", with_slash(path)))
+        }
+    };
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-length: 0\r\nlocation: {location}\r\ncache-control: no-cache\r\n",
+        rd.code,
+        reason(rd.code)
+    );
+    if let Some(ck) = &rd.set_cookie {
+        out.push_str(&format!("set-cookie: {ck}; path=/\r\n"));
+    }
+    if let Some(ck) = &rd.clear_cookie {
+        out.push_str(&format!(
+            "set-cookie: {ck}; path=/; max-age=0; expires=Thu, 01-Jan-1970 00:00:01 GMT\r\n"
+        ));
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backref_conversion() {
+        assert_eq!(backrefs(r"/x/\1?\2$"), "/x/${1}?${2}$$");
+        assert_eq!(backrefs(r"a\\b"), r"a\b");
+    }
+
+    #[test]
+    fn legacy_line_capitalisation() {
+        assert_eq!(header_line("x-forwarded-for", b"1"), "X-Forwarded-For: 1");
+    }
+}

@@ -1,0 +1,268 @@
+//! Listening sockets: binding every address form of `bind` before privileges are dropped,
+//! then accepting under the global, frontend and bind `maxconn` limits.
+//!
+//! Binding is separate from serving so that a later reload can hand bound sockets to a new
+//! runtime (the model is the seam; sockets are passed, not rebound).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener as StdUnixListener;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::model::types::{BindAddr, BindKind, Family};
+use crate::model::{Bind, Config};
+
+/// A socket bound and listening, not yet served.
+#[derive(Debug)]
+pub enum BoundSocket {
+    Tcp(std::net::TcpListener),
+    Unix(StdUnixListener),
+}
+
+#[derive(Debug)]
+pub struct BoundListener {
+    /// Index of the proxy in the model.
+    pub proxy: usize,
+    /// Index of the `bind` in the proxy.
+    pub bind: usize,
+    /// The address as written (`127.0.0.1:8080`, `unix@/run/x`).
+    pub label: String,
+    pub socket: BoundSocket,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("Starting {kind} {proxy}: cannot bind socket ({reason}) [{addr}]")]
+pub struct BindError {
+    pub kind: &'static str,
+    pub proxy: String,
+    pub reason: String,
+    pub addr: String,
+}
+
+/// Default accept backlog when neither `backlog` nor `maxconn` says otherwise.
+const DEFAULT_BACKLOG: u32 = 1024;
+
+/// Binds every listener of every enabled frontend.
+pub fn bind_all(cfg: &Config, default_maxconn: u32) -> Result<Vec<BoundListener>, BindError> {
+    let mut out = Vec::new();
+    for (pi, p) in cfg.proxies.iter().enumerate() {
+        if !p.caps.frontend || p.disabled {
+            continue;
+        }
+        let kind = if p.caps.backend { "proxy" } else { "frontend" };
+        for (bi, b) in p.binds.iter().enumerate() {
+            let backlog = b
+                .backlog
+                .or(p.backlog)
+                .or(b.maxconn)
+                .or(p.maxconn)
+                .unwrap_or(default_maxconn.min(DEFAULT_BACKLOG))
+                .clamp(1, 65535);
+            let err = |addr: String, reason: String| BindError {
+                kind,
+                proxy: p.name.clone(),
+                reason,
+                addr,
+            };
+            for (label, socket) in bind_one(b, backlog).map_err(|(a, r)| err(a, r))? {
+                out.push(BoundListener {
+                    proxy: pi,
+                    bind: bi,
+                    label,
+                    socket,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+type BindResult = Result<Vec<(String, BoundSocket)>, (String, String)>;
+
+fn bind_one(b: &Bind, backlog: u32) -> BindResult {
+    let label = b.addr.to_string();
+    match &b.addr.kind {
+        BindKind::Inet { ip, host, ports } => {
+            let ips = inet_ips(&b.addr, *ip, host.as_deref()).map_err(|e| (label.clone(), e))?;
+            let mut v = Vec::new();
+            for ip in ips {
+                for port in ports.first..=ports.last {
+                    let sa = SocketAddr::new(ip, port);
+                    let l = bind_tcp(sa, b, backlog).map_err(|e| (sa.to_string(), e))?;
+                    v.push((sa.to_string(), BoundSocket::Tcp(l)));
+                }
+            }
+            Ok(v)
+        }
+        BindKind::Unix(path) => {
+            // A stale socket from an earlier run would make bind fail; HAProxy replaces it.
+            if let Ok(md) = std::fs::symlink_metadata(path) {
+                use std::os::unix::fs::FileTypeExt;
+                if md.file_type().is_socket() {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            let l = StdUnixListener::bind(path).map_err(|e| (label.clone(), e.to_string()))?;
+            if let Some(mode) = b.unix_mode {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| (label.clone(), format!("cannot set mode: {e}")))?;
+            }
+            if b.unix_uid.is_some() || b.unix_gid.is_some() {
+                nix::unistd::chown(
+                    path,
+                    b.unix_uid.map(nix::unistd::Uid::from_raw),
+                    b.unix_gid.map(nix::unistd::Gid::from_raw),
+                )
+                .map_err(|e| (label.clone(), format!("cannot set owner: {e}")))?;
+            }
+            Ok(vec![(label, BoundSocket::Unix(l))])
+        }
+        BindKind::Abstract(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+                .map_err(|e| (label.clone(), e.to_string()))?;
+            let l = StdUnixListener::bind_addr(&addr).map_err(|e| (label.clone(), e.to_string()))?;
+            Ok(vec![(label, BoundSocket::Unix(l))])
+        }
+        BindKind::Fd(n) => {
+            let fd = super::inherit::take_listening_fd(*n).map_err(|e| (label.clone(), e))?;
+            let sock = Socket::from(fd);
+            let is_unix = sock
+                .local_addr()
+                .map(|a| a.domain() == Domain::UNIX)
+                .unwrap_or(false);
+            let socket = if is_unix {
+                BoundSocket::Unix(std::os::unix::net::UnixListener::from(
+                    std::os::fd::OwnedFd::from(sock),
+                ))
+            } else {
+                BoundSocket::Tcp(sock.into())
+            };
+            Ok(vec![(label, socket)])
+        }
+        BindKind::SockPair(_) => Err((
+            label,
+            "sockpair@ listeners are not supported by this version".into(),
+        )),
+    }
+}
+
+fn inet_ips(addr: &BindAddr, ip: Option<IpAddr>, host: Option<&str>) -> Result<Vec<IpAddr>, String> {
+    if let Some(ip) = ip {
+        return Ok(vec![ip]);
+    }
+    if let Some(h) = host {
+        let found: Vec<IpAddr> = (h, 0)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve '{h}': {e}"))?
+            .map(|s| s.ip())
+            .filter(|ip| match addr.family {
+                Family::V4 => ip.is_ipv4(),
+                Family::V6 => ip.is_ipv6(),
+                Family::Any => true,
+            })
+            .collect();
+        return found
+            .first()
+            .map(|ip| vec![*ip])
+            .ok_or_else(|| format!("cannot resolve '{h}'"));
+    }
+    Ok(vec![match addr.family {
+        Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    }])
+}
+
+fn bind_tcp(sa: SocketAddr, b: &Bind, backlog: u32) -> Result<std::net::TcpListener, String> {
+    let s = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))
+        .map_err(|e| e.to_string())?;
+    s.set_reuse_address(true).map_err(|e| e.to_string())?;
+    // SO_REUSEPORT lets a new process bind beside this one during a reload, as HAProxy does.
+    let _ = s.set_reuse_port(true);
+    if sa.is_ipv6() {
+        if b.v6only {
+            s.set_only_v6(true).map_err(|e| e.to_string())?;
+        } else if b.v4v6 {
+            s.set_only_v6(false).map_err(|e| e.to_string())?;
+        }
+    }
+    if b.transparent {
+        s.set_ip_transparent_v4(true)
+            .map_err(|e| format!("transparent: {e}"))?;
+    }
+    if let Some(iface) = &b.interface {
+        s.bind_device(Some(iface.as_bytes()))
+            .map_err(|e| format!("interface {iface}: {e}"))?;
+    }
+    if b.defer_accept {
+        let _ = s.set_tcp_user_timeout(None);
+    }
+    s.bind(&SockAddr::from(sa)).map_err(|e| e.to_string())?;
+    s.listen(backlog as i32).map_err(|e| e.to_string())?;
+    s.set_nonblocking(true).map_err(|e| e.to_string())?;
+    Ok(s.into())
+}
+
+/// Makes a bound socket ready for tokio (non-blocking).
+pub fn into_tokio(socket: BoundSocket) -> std::io::Result<Listener> {
+    match socket {
+        BoundSocket::Tcp(l) => {
+            l.set_nonblocking(true)?;
+            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(l)?))
+        }
+        BoundSocket::Unix(l) => {
+            l.set_nonblocking(true)?;
+            Ok(Listener::Unix(tokio::net::UnixListener::from_std(l)?))
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+/// An accepted connection and its addresses (none for UNIX sockets).
+pub struct Accepted {
+    pub stream: super::stream::Stream,
+    pub src: Option<SocketAddr>,
+    pub dst: Option<SocketAddr>,
+}
+
+impl Listener {
+    pub async fn accept(&self) -> std::io::Result<Accepted> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, src) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                let dst = s.local_addr().ok();
+                Ok(Accepted {
+                    stream: super::stream::Stream::Tcp(s),
+                    src: Some(canonical(src)),
+                    dst: dst.map(canonical),
+                })
+            }
+            Listener::Unix(l) => {
+                let (s, _) = l.accept().await?;
+                Ok(Accepted {
+                    stream: super::stream::Stream::Unix(s),
+                    src: None,
+                    dst: None,
+                })
+            }
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 peers (dual-stack sockets) are reported as IPv4, as HAProxy does.
+fn canonical(sa: SocketAddr) -> SocketAddr {
+    match sa {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => sa,
+        },
+        v4 => v4,
+    }
+}
