@@ -133,12 +133,105 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let _ = writeln!(
-        err,
-        "rproxy: the configuration is valid, but this version has no proxy runtime yet: \
-         only checking (-c) and --upgrade are available."
-    );
-    Ok(ExitCode::from(1))
+    drop(err);
+    run_proxy(&cli, loaded, color)
+}
+
+/// Builds the runtime from the model, binds, detaches/drops privileges as configured, and
+/// serves until a stop signal.
+fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<ExitCode> {
+    use rproxy::runtime::{self, process};
+    let mut model = loaded.model;
+    if let Some(n) = cli.maxconn {
+        model.global.maxconn = Some(n);
+    }
+    if let Some(n) = cli.proxy_maxconn {
+        for p in model.proxies.iter_mut().filter(|p| p.caps.frontend) {
+            p.maxconn.get_or_insert(n);
+        }
+    }
+    let (rt, diags) = runtime::Runtime::build(&model);
+    {
+        let mut err = std::io::stderr().lock();
+        for d in diags.sorted() {
+            if cli.quiet && !d.is_error() {
+                continue;
+            }
+            let _ = writeln!(err, "{}", diag::render(&loaded.sources, d, color));
+        }
+    }
+    if diags.has_errors() {
+        process::alert("fatal errors found in configuration.");
+        return Ok(ExitCode::from(1));
+    }
+    if cli.zero_warning && diags.count(diag::Severity::Warning) > 0 {
+        process::alert("warnings were found and zero-warning mode (-dW) is set.");
+        return Ok(ExitCode::from(1));
+    }
+    if cli.master_worker || cli.master_worker_systemd || model.global.master_worker {
+        process::warning(
+            "master-worker mode (-W/-Ws) is not available in this version: running as a single process.",
+        );
+    }
+    let bound = match runtime::listeners::bind_all(&model, rt.maxconn) {
+        Ok(b) => b,
+        Err(e) => {
+            process::alert(&e.to_string());
+            process::alert(
+                "[rproxy.main()] Some protocols failed to start their listeners! Exiting.",
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if bound.is_empty() {
+        process::alert(
+            "[rproxy.main()] No enabled listener found (check for 'bind' directives) ! Exiting.",
+        );
+        return Ok(ExitCode::from(1));
+    }
+    // Old processes named by -sf finish their work; -st ones stop now (HAProxy's reload).
+    for pid in &cli.soft_stop_pids {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid as i32),
+            nix::sys::signal::Signal::SIGUSR1,
+        );
+    }
+    for pid in &cli.terminate_pids {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let identity = process::identity(&model.global).map_err(anyhow::Error::msg)?;
+    if (cli.daemon || model.global.daemon) && !cli.foreground {
+        process::daemonize().map_err(anyhow::Error::msg)?;
+    }
+    if let Some(p) = cli.pidfile.as_ref().or(model.global.pidfile.as_ref()) {
+        process::write_pidfile(p).map_err(anyhow::Error::msg)?;
+    }
+    if let Err(e) = process::drop_privileges(model.global.chroot.as_deref(), identity) {
+        process::alert(&e);
+        return Ok(ExitCode::from(1));
+    }
+    let threads = model
+        .global
+        .nbthread
+        .map(|n| n as usize)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    let rt = std::sync::Arc::new(rt);
+    let code = tokio_rt.block_on(rt.serve(bound));
+    // Connections still open after a stop are dropped with the runtime.
+    tokio_rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    Ok(ExitCode::from(code as u8))
 }
 
 fn upgrade(paths: &[std::path::PathBuf], color: bool) -> anyhow::Result<ExitCode> {

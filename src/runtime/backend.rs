@@ -227,7 +227,11 @@ impl Backend {
                 pool: Mutex::new(Vec::new()),
             });
         }
-        let maxqueue = if !servers.is_empty() && p.servers.iter().all(|s| s.params.maxqueue.is_some_and(|q| q > 0)) {
+        let maxqueue = if !servers.is_empty()
+            && p.servers
+                .iter()
+                .all(|s| s.params.maxqueue.is_some_and(|q| q > 0))
+        {
             Some(p.servers.iter().filter_map(|s| s.params.maxqueue).sum())
         } else {
             None
@@ -313,7 +317,11 @@ impl Backend {
         })
     }
 
-    fn pick_now(self: &Arc<Self>, key: Option<u32>, exclude: Option<usize>) -> Result<Option<Slot>, PickError> {
+    fn pick_now(
+        self: &Arc<Self>,
+        key: Option<u32>,
+        exclude: Option<usize>,
+    ) -> Result<Option<Slot>, PickError> {
         let tier = self.tier(exclude);
         if tier.is_empty() {
             return Err(PickError::NoServer);
@@ -331,7 +339,11 @@ impl Backend {
             eligible: &free,
             key,
         };
-        let idx = self.algo.pick(&ctx).filter(|i| free.contains(i)).unwrap_or(free[0]);
+        let idx = self
+            .algo
+            .pick(&ctx)
+            .filter(|i| free.contains(i))
+            .unwrap_or(free[0]);
         Ok(self.try_reserve(idx))
     }
 

@@ -122,7 +122,8 @@ fn bind_one(b: &Bind, backlog: u32) -> BindResult {
             use std::os::linux::net::SocketAddrExt;
             let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
                 .map_err(|e| (label.clone(), e.to_string()))?;
-            let l = StdUnixListener::bind_addr(&addr).map_err(|e| (label.clone(), e.to_string()))?;
+            let l =
+                StdUnixListener::bind_addr(&addr).map_err(|e| (label.clone(), e.to_string()))?;
             Ok(vec![(label, BoundSocket::Unix(l))])
         }
         BindKind::Fd(n) => {
@@ -148,7 +149,11 @@ fn bind_one(b: &Bind, backlog: u32) -> BindResult {
     }
 }
 
-fn inet_ips(addr: &BindAddr, ip: Option<IpAddr>, host: Option<&str>) -> Result<Vec<IpAddr>, String> {
+fn inet_ips(
+    addr: &BindAddr,
+    ip: Option<IpAddr>,
+    host: Option<&str>,
+) -> Result<Vec<IpAddr>, String> {
     if let Some(ip) = ip {
         return Ok(vec![ip]);
     }

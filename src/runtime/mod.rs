@@ -1,9 +1,245 @@
 //! The proxy runtime, built only from the validated model ([`crate::model::Config`]).
+//!
+//! Start-up is split so that a later reload can reuse it: [`Runtime::build`] turns a model
+//! into run-time objects (no sockets), [`listeners::bind_all`] binds (before privileges are
+//! dropped), and [`Runtime::serve`] runs accept loops over already-bound sockets until a stop
+//! signal. A reload builds a new `Runtime` from a new model and hands it the sockets.
 
 pub mod backend;
 pub mod balance;
 pub mod http;
 pub mod inherit;
 pub mod listeners;
+pub mod process;
+pub mod proxy;
 pub mod sample;
 pub mod stream;
+pub mod tcp;
+pub mod tunnel;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::diag::Diags;
+use crate::model::Config;
+use crate::model::proxy::Mode;
+use http::codec::Limits;
+use listeners::{BoundListener, Listener};
+use proxy::ProxyRt;
+
+/// Process-wide run-time state.
+#[derive(Debug)]
+pub struct Runtime {
+    pub proxies: Vec<Arc<ProxyRt>>,
+    pub by_name: HashMap<String, usize>,
+    pub limits: Limits,
+    pub maxconn: u32,
+    global_slots: Arc<Semaphore>,
+    /// Becomes true on a soft stop: idle connections close, busy ones after their response.
+    pub stopping: watch::Sender<bool>,
+    /// Client connections being served.
+    pub active: AtomicU64,
+    pub pid: u32,
+    pub hard_stop_after: Option<Duration>,
+}
+
+/// The default `maxconn` when `global` sets none: what the descriptor limit allows
+/// (two descriptors per proxied connection), as HAProxy derives it.
+pub fn default_maxconn() -> u32 {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(s, _)| s)
+        .unwrap_or(1024);
+    (soft.saturating_sub(100) / 2).clamp(100, 1_000_000) as u32
+}
+
+impl Runtime {
+    /// Builds the run-time objects; errors and warnings about settings go to the returned
+    /// diagnostics (errors mean the runtime must not start).
+    pub fn build(cfg: &Config) -> (Runtime, Diags) {
+        let mut d = Diags::default();
+        let maxconn = cfg.global.maxconn.unwrap_or_else(default_maxconn).max(1);
+        let bufsize = cfg.global.tune_bufsize.unwrap_or(16384) as usize;
+        let maxrewrite = cfg
+            .global
+            .tune_maxrewrite
+            .map(|m| m as usize)
+            .unwrap_or(1024.min(bufsize / 2));
+        let limits = Limits {
+            max_head: bufsize.saturating_sub(maxrewrite).max(256),
+            max_headers: cfg.global.tune_http_maxhdr.unwrap_or(101) as usize,
+        };
+        let mut proxies = proxy::build_all(cfg, maxconn, &mut d);
+        if !cfg.global.logs.is_empty() || cfg.proxies.iter().any(|p| !p.logs.is_empty()) {
+            d.push(crate::config::diag::Diagnostic::global(
+                crate::config::diag::Severity::Warning,
+                "traffic logs ('log' targets) are not sent by this version's runtime yet; \
+                 the proxy's own diagnostics go to standard error",
+            ));
+        }
+        for (p, m) in proxies.iter_mut().zip(&cfg.proxies) {
+            if m.caps.frontend
+                && let Some(px) = Arc::get_mut(p)
+            {
+                let n = m.maxconn.unwrap_or(maxconn).max(1) as usize;
+                px.conn_slots = Some(Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))));
+            }
+        }
+        let by_name = cfg
+            .proxies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.caps.backend)
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
+        let (stopping, _) = watch::channel(false);
+        (
+            Runtime {
+                proxies,
+                by_name,
+                limits,
+                maxconn,
+                global_slots: Arc::new(Semaphore::new(
+                    (maxconn as usize).min(Semaphore::MAX_PERMITS),
+                )),
+                stopping,
+                active: AtomicU64::new(0),
+                pid: std::process::id(),
+                hard_stop_after: cfg.global.hard_stop_after,
+            },
+            d,
+        )
+    }
+
+    pub fn backend_by_name(&self, name: &str) -> Option<&Arc<ProxyRt>> {
+        self.by_name.get(name).and_then(|i| self.proxies.get(*i))
+    }
+
+    /// Serves the bound listeners until SIGTERM/SIGINT (immediate stop) or SIGUSR1 (soft
+    /// stop: stop accepting, finish in-flight requests). Returns the exit code.
+    pub async fn serve(self: Arc<Self>, bound: Vec<BoundListener>) -> i32 {
+        let mut accepts = Vec::new();
+        for b in bound {
+            let Some(px) = self.proxies.get(b.proxy).cloned() else {
+                continue;
+            };
+            let listener = match listeners::into_tokio(b.socket) {
+                Ok(l) => l,
+                Err(e) => {
+                    process::alert(&format!(
+                        "Starting proxy {}: cannot listen on {}: {e}",
+                        px.name, b.label
+                    ));
+                    return 1;
+                }
+            };
+            accepts.push(tokio::spawn(accept_loop(self.clone(), px, listener)));
+        }
+        let sig = process::wait_stop_signal().await;
+        match sig {
+            process::StopKind::Hard => {
+                self.report_stopped();
+                0
+            }
+            process::StopKind::Soft => {
+                for p in self.proxies.iter().filter(|p| p.caps.frontend) {
+                    process::warning(&format!("Stopping {} {} in 0 ms.", kind(p), p.name));
+                }
+                let _ = self.stopping.send(true);
+                for a in &accepts {
+                    a.abort();
+                }
+                let deadline = self.hard_stop_after;
+                let drained = async {
+                    while self.active.load(Ordering::Acquire) > 0 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                };
+                let hard = async {
+                    if let Some(d) = deadline {
+                        tokio::time::sleep(d).await;
+                    } else {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    _ = drained => {}
+                    _ = hard => {
+                        process::warning("soft-stop: hard-stop-after expired, closing remaining connections.");
+                    }
+                    s = process::wait_stop_signal() => {
+                        let _ = s;
+                    }
+                }
+                self.report_stopped();
+                0
+            }
+        }
+    }
+
+    fn report_stopped(&self) {
+        for p in &self.proxies {
+            let fe = p.counters.sessions.load(Ordering::Relaxed);
+            let be = p
+                .backend
+                .as_ref()
+                .map(|b| b.total.load(Ordering::Relaxed))
+                .unwrap_or(0);
+            process::warning(&format!(
+                "Proxy {} stopped (cumulated conns: FE: {fe}, BE: {be}).",
+                p.name
+            ));
+        }
+    }
+}
+
+fn kind(p: &ProxyRt) -> &'static str {
+    if p.caps.backend { "proxy" } else { "frontend" }
+}
+
+async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
+    let mut stop = rt.stopping.subscribe();
+    loop {
+        // Take the slots first: beyond maxconn the socket is not read, and new connections
+        // wait in the kernel's backlog as in HAProxy.
+        let Ok(global) = rt.global_slots.clone().acquire_owned().await else {
+            return;
+        };
+        let local = match &px.conn_slots {
+            Some(s) => match s.clone().acquire_owned().await {
+                Ok(p) => Some(p),
+                Err(_) => return,
+            },
+            None => None,
+        };
+        let acc = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => return,
+        };
+        let acc = match acc {
+            Ok(a) => a,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(proxy = %px.name, "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        px.counters.sessions.fetch_add(1, Ordering::Relaxed);
+        let rt2 = rt.clone();
+        let px2 = px.clone();
+        rt.active.fetch_add(1, Ordering::AcqRel);
+        tokio::spawn(async move {
+            let _slots = (global, local);
+            match px2.mode {
+                Mode::Http => http::session::serve(rt2.clone(), px2, acc).await,
+                Mode::Tcp => tcp::serve(rt2.clone(), px2, acc).await,
+                Mode::Health => tcp::health(acc).await,
+            }
+            rt2.active.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+}

@@ -21,6 +21,13 @@ impl Stream {
             Stream::Unix(s) => s.try_read(buf),
         }
     }
+    /// Waits until the stream has data (or a close) to read.
+    pub async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.readable().await,
+            Stream::Unix(s) => s.readable().await,
+        }
+    }
     /// Whether an idle connection is still usable: no close and no unexpected bytes pending.
     pub fn is_idle_alive(&self) -> bool {
         let mut b = [0u8; 1];

@@ -156,7 +156,9 @@ pub fn request_body(head: &mut RequestHead) -> Result<BodyKind, HeadError> {
             return Err(HeadError::Invalid("transfer-encoding in HTTP/1.0"));
         }
         if !chunked_last(&head.headers) {
-            return Err(HeadError::Invalid("transfer-encoding without final chunked"));
+            return Err(HeadError::Invalid(
+                "transfer-encoding without final chunked",
+            ));
         }
         head.headers.remove("content-length");
         return Ok(BodyKind::Chunked);
@@ -213,9 +215,7 @@ fn content_length(h: &Headers) -> Result<Option<u64>, HeadError> {
             if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
                 return Err(HeadError::Invalid("invalid content-length"));
             }
-            let n = part
-                .iter()
-                .fold(0u64, |a, d| a * 10 + u64::from(d - b'0'));
+            let n = part.iter().fold(0u64, |a, d| a * 10 + u64::from(d - b'0'));
             match found {
                 Some(f) if f != n => return Err(HeadError::Invalid("conflicting content-length")),
                 _ => found = Some(n),

@@ -113,7 +113,10 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 503 "));
         let (head, body) = split_head(&p);
         let head = String::from_utf8_lossy(head);
-        assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
         assert!(pages.get(404).starts_with(b"HTTP/1.1 404 "));
     }
 

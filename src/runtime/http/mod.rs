@@ -4,3 +4,4 @@ pub mod codec;
 pub mod errors;
 pub mod head;
 pub mod rules;
+pub mod session;

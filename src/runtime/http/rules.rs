@@ -116,8 +116,7 @@ fn lf(
         Ok(c) => c,
         Err(e) => {
             d.error(span, format!("cannot prepare log-format: {e}"));
-            CompiledLogFormat::compile(&Default::default())
-                .unwrap_or_else(|_| unreachable_empty())
+            CompiledLogFormat::compile(&Default::default()).unwrap_or_else(|_| unreachable_empty())
         }
     }
 }
@@ -218,12 +217,7 @@ impl Rules {
     }
 
     /// Applies the `http-request` rules, then the 1.x request rules, then `redirect`.
-    pub fn apply_request(
-        &self,
-        req: &mut RequestHead,
-        vars: &mut Vars,
-        base: &EvalCtx,
-    ) -> Verdict {
+    pub fn apply_request(&self, req: &mut RequestHead, vars: &mut Vars, base: &EvalCtx) -> Verdict {
         for rule in &self.request {
             if !cond_ok(&rule.cond, req, None, vars, base) {
                 continue;
@@ -515,9 +509,7 @@ fn eval_edit(a: &Action, c: &EvalCtx) -> Edit {
             Edit::ReplaceValue(n.clone(), re.clone(), backrefs(&f.render_string(c)))
         }
         Action::ReplaceUri(re, f) => Edit::ReplaceUri(re.clone(), backrefs(&f.render_string(c))),
-        Action::ReplacePath(re, f) => {
-            Edit::ReplacePath(re.clone(), backrefs(&f.render_string(c)))
-        }
+        Action::ReplacePath(re, f) => Edit::ReplacePath(re.clone(), backrefs(&f.render_string(c))),
         Action::SetPath(f) => Edit::Path(f.render_string(c)),
         Action::SetPathq(f) => Edit::Pathq(f.render_string(c)),
         Action::SetQuery(f) => Edit::Query(f.render_string(c)),
@@ -625,8 +617,12 @@ fn action(
         HttpAction::Auth { realm } => Action::Auth(realm.clone().unwrap_or_default()),
         HttpAction::Redirect(r) => Action::Redirect(redirect(r, span, d)),
         HttpAction::Return(r) => Action::Return(ret(r, span, errors, d)),
-        HttpAction::SetHeader { name, value } => Action::SetHeader(name.clone(), lf(value, span, d)),
-        HttpAction::AddHeader { name, value } => Action::AddHeader(name.clone(), lf(value, span, d)),
+        HttpAction::SetHeader { name, value } => {
+            Action::SetHeader(name.clone(), lf(value, span, d))
+        }
+        HttpAction::AddHeader { name, value } => {
+            Action::AddHeader(name.clone(), lf(value, span, d))
+        }
         HttpAction::DelHeader { name } => Action::DelHeader(name.clone()),
         HttpAction::ReplaceHeader {
             name,
@@ -661,7 +657,9 @@ fn action(
         HttpAction::UseService(s) => {
             d.warn(
                 span,
-                format!("use-service {s} is not applied by this version's runtime; the rule is skipped"),
+                format!(
+                    "use-service {s} is not applied by this version's runtime; the rule is skipped"
+                ),
             );
             return None;
         }
@@ -749,7 +747,9 @@ fn render_return(
         out.extend_from_slice(format!("content-type: {ct}\r\n").as_bytes());
     }
     for (n, f) in &r.headers {
-        out.extend_from_slice(format!("{}: {}\r\n", n.to_ascii_lowercase(), f.render_string(&c)).as_bytes());
+        out.extend_from_slice(
+            format!("{}: {}\r\n", n.to_ascii_lowercase(), f.render_string(&c)).as_bytes(),
+        );
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);

@@ -1,0 +1,299 @@
+//! A proxy at run time: what its frontend and backend halves need, compiled from the model.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::Semaphore;
+
+use super::backend::Backend;
+use super::http::errors::ErrorPages;
+use super::http::rules::{Rules, compile_cond};
+use super::sample::{CompiledCond, CompiledLogFormat};
+use crate::config::diag::Diags;
+use crate::model::proxy::{BackendRef, Mode, Options, Proxy, TcpAction, Timeouts};
+use crate::model::{Caps, Config};
+
+/// Where `use_backend` sends a request.
+#[derive(Debug)]
+pub enum BackendChoice {
+    Index(usize),
+    /// A log-format evaluated per request, then looked up by name.
+    Dynamic(CompiledLogFormat),
+}
+
+#[derive(Debug)]
+pub struct TcpRuleRt {
+    pub accept: bool,
+    pub cond: Option<CompiledCond>,
+}
+
+/// Counters of a proxy (lock-free).
+#[derive(Debug, Default)]
+pub struct ProxyCounters {
+    pub sessions: AtomicU64,
+    pub requests: AtomicU64,
+    pub denied: AtomicU64,
+    pub errors_req: AtomicU64,
+    pub errors_resp: AtomicU64,
+    pub errors_conn: AtomicU64,
+    pub retries: AtomicU64,
+    pub redispatches: AtomicU64,
+    pub responses: [AtomicU64; 6],
+}
+
+impl ProxyCounters {
+    pub fn status(&self, code: u16) {
+        let i = match code {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            500..=599 => 4,
+            _ => 5,
+        };
+        self.responses[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug)]
+pub struct ProxyRt {
+    pub idx: usize,
+    pub name: String,
+    pub mode: Mode,
+    pub caps: Caps,
+    pub timeouts: Timeouts,
+    pub options: Options,
+    pub retries: u32,
+    pub rules: Rules,
+    pub errors: ErrorPages,
+    pub backend: Option<Arc<Backend>>,
+    pub use_backends: Vec<(BackendChoice, Option<CompiledCond>)>,
+    pub default_backend: Option<usize>,
+    /// `use-server NAME if COND`: server index and condition.
+    pub use_servers: Vec<(usize, Option<CompiledCond>)>,
+    pub monitor_uri: Option<String>,
+    pub monitor_fail: Vec<CompiledCond>,
+    pub tcp_connection: Vec<TcpRuleRt>,
+    /// Frontend `maxconn`.
+    pub conn_slots: Option<Arc<Semaphore>>,
+    pub counters: ProxyCounters,
+    pub disabled: bool,
+}
+
+/// Builds every proxy; problems the runtime finds go to `d`.
+pub fn build_all(cfg: &Config, global_maxconn: u32, d: &mut Diags) -> Vec<Arc<ProxyRt>> {
+    let names: HashMap<&str, usize> = cfg
+        .proxies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.caps.backend)
+        .map(|(i, p)| (p.name.as_str(), i))
+        .collect();
+    // fullconn's default: 10% of the summed maxconn of the frontends that can reach it.
+    let mut fe_maxconn: HashMap<usize, u64> = HashMap::new();
+    for (i, p) in cfg.proxies.iter().enumerate() {
+        if !p.caps.frontend {
+            continue;
+        }
+        let m = u64::from(p.maxconn.unwrap_or(global_maxconn));
+        let mut targets: Vec<usize> = Vec::new();
+        if p.caps.backend {
+            targets.push(i);
+        }
+        for u in &p.use_backends {
+            if let BackendRef::Name(n) = &u.backend
+                && let Some(b) = names.get(n.as_str())
+            {
+                targets.push(*b);
+            }
+        }
+        if let Some(b) = p.default_backend.as_deref().and_then(|n| names.get(n)) {
+            targets.push(*b);
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        for t in targets {
+            *fe_maxconn.entry(t).or_default() += m;
+        }
+    }
+    cfg.proxies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let fullconn = (fe_maxconn
+                .get(&i)
+                .copied()
+                .unwrap_or(u64::from(global_maxconn))
+                / 10)
+                .clamp(1, u64::from(u32::MAX)) as u32;
+            Arc::new(build_one(i, p, &names, fullconn, d))
+        })
+        .collect()
+}
+
+fn build_one(
+    idx: usize,
+    p: &Proxy,
+    names: &HashMap<&str, usize>,
+    fullconn: u32,
+    d: &mut Diags,
+) -> ProxyRt {
+    let errors = ErrorPages::build(p);
+    let rules = Rules::build(
+        &p.http_request,
+        &p.http_response,
+        &p.redirects,
+        &p.legacy_rules,
+        &p.acls,
+        &errors,
+        d,
+    );
+    let backend = p
+        .caps
+        .backend
+        .then(|| Arc::new(Backend::build(p, fullconn)));
+    let use_backends = p
+        .use_backends
+        .iter()
+        .filter_map(|u| {
+            let choice = match &u.backend {
+                BackendRef::Name(n) => match names.get(n.as_str()) {
+                    Some(i) => BackendChoice::Index(*i),
+                    None => {
+                        d.error(u.span, format!("unknown backend '{n}'"));
+                        return None;
+                    }
+                },
+                BackendRef::Dynamic(f) => match CompiledLogFormat::compile(f) {
+                    Ok(f) => BackendChoice::Dynamic(f),
+                    Err(e) => {
+                        d.error(u.span, format!("cannot prepare backend name: {e}"));
+                        return None;
+                    }
+                },
+            };
+            Some((choice, compile_cond(&u.cond, &p.acls, u.span, d)))
+        })
+        .collect();
+    let use_servers = p
+        .use_servers
+        .iter()
+        .filter_map(|u| {
+            let i = p.servers.iter().position(|s| s.name == u.server)?;
+            Some((i, compile_cond(&u.cond, &p.acls, u.span, d)))
+        })
+        .collect();
+    let monitor_fail = p
+        .monitor_fail
+        .iter()
+        .filter_map(|c| compile_cond(&Some(c.clone()), &p.acls, p.span, d))
+        .collect();
+    let tcp_connection = p
+        .tcp_request_connection
+        .iter()
+        .filter_map(|r| {
+            let accept = match &r.action {
+                TcpAction::Accept => true,
+                TcpAction::Reject => false,
+                other => {
+                    d.warn(
+                        r.span,
+                        format!(
+                            "tcp-request connection {other:?} is not applied by this version's runtime; the rule is skipped"
+                        ),
+                    );
+                    return None;
+                }
+            };
+            Some(TcpRuleRt {
+                accept,
+                cond: compile_cond(&r.cond, &p.acls, r.span, d),
+            })
+        })
+        .collect();
+    unhonoured(p, d);
+    ProxyRt {
+        idx,
+        name: p.name.clone(),
+        mode: p.mode,
+        caps: p.caps,
+        timeouts: p.timeouts,
+        options: p.options.clone(),
+        retries: p.retries,
+        rules,
+        errors,
+        backend,
+        use_backends,
+        default_backend: p
+            .default_backend
+            .as_deref()
+            .and_then(|n| names.get(n).copied()),
+        use_servers,
+        monitor_uri: p.monitor_uri.clone(),
+        monitor_fail,
+        tcp_connection,
+        conn_slots: None,
+        counters: ProxyCounters::default(),
+        disabled: p.disabled,
+    }
+}
+
+/// Settings the model carries that this runtime does not apply yet: said once at start, so
+/// nothing is ignored quietly.
+fn unhonoured(p: &Proxy, d: &mut Diags) {
+    let mut say = |what: &str| {
+        d.warn(
+            p.span,
+            format!(
+                "in '{}': {what} is not applied by this version's runtime yet",
+                p.name
+            ),
+        );
+    };
+    if p.stats.as_ref().is_some_and(|s| s.enabled) {
+        say("the stats page (stats enable/uri)");
+    }
+    if p.cookie.is_some() {
+        say("cookie persistence (cookie)");
+    }
+    if p.servers.iter().any(|s| s.params.check) {
+        say("health checking (check)");
+    }
+    if p.binds.iter().any(|b| b.ssl.is_some()) {
+        say("TLS on bind lines (ssl crt)");
+    }
+    if p.servers.iter().any(|s| s.params.ssl.is_some()) {
+        say("TLS to servers (ssl)");
+    }
+    if p.binds.iter().any(|b| b.accept_proxy) {
+        say("the PROXY protocol on bind lines (accept-proxy)");
+    }
+    if p.servers.iter().any(|s| s.params.send_proxy.is_some()) {
+        say("the PROXY protocol to servers (send-proxy)");
+    }
+    if !p.tcp_request_content.is_empty() {
+        say("tcp-request content rules");
+    }
+    if !p.force_persist.is_empty() || !p.ignore_persist.is_empty() {
+        say("force-persist/ignore-persist");
+    }
+    if !p.captures.is_empty() || p.log_format.is_some() {
+        say("traffic log formats (log-format, capture)");
+    }
+    if p.rate_limit_sessions.is_some() {
+        say("rate-limit sessions");
+    }
+    if p.unique_id_format.is_some() {
+        say("unique-id-format");
+    }
+    if p.servers.iter().any(|s| s.params.slowstart.is_some()) {
+        say("slowstart");
+    }
+    if p.transparent || p.binds.iter().any(|b| b.transparent) {
+        say("transparent proxying");
+    }
+    if !p.monitor_net.is_empty() {
+        say("monitor-net");
+    }
+}

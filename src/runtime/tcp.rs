@@ -1,0 +1,113 @@
+//! `mode tcp`: a server is chosen per connection and bytes are forwarded both ways.
+//! (`mode health`, 1.x: answer "OK" and close.)
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use super::Runtime;
+use super::backend::PickError;
+use super::balance;
+use super::listeners::Accepted;
+use super::proxy::ProxyRt;
+use super::sample::{ConnInfo, EvalCtx, TxnInfo, Vars};
+use super::tunnel::{self, TunnelTimeouts};
+
+pub async fn health(mut acc: Accepted) {
+    let _ = acc.stream.write_all(b"OK\n").await;
+    let _ = acc.stream.shutdown().await;
+}
+
+pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, mut acc: Accepted) {
+    let conn = ConnInfo {
+        src: acc.src,
+        dst: acc.dst,
+        ..Default::default()
+    };
+    let info = TxnInfo {
+        frontend: fe.name.clone(),
+        pid: rt.pid,
+        ..Default::default()
+    };
+    let vars = Vars::default();
+    let ctx = EvalCtx {
+        conn: &conn,
+        req: None,
+        res: None,
+        vars: &vars,
+        info: &info,
+    };
+    for r in &fe.tcp_connection {
+        if r.cond.as_ref().is_none_or(|c| c.eval(&ctx)) {
+            if r.accept {
+                break;
+            }
+            fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+    let mut be_idx = None;
+    for (choice, cond) in &fe.use_backends {
+        if cond.as_ref().is_none_or(|c| c.eval(&ctx)) {
+            be_idx = match choice {
+                super::proxy::BackendChoice::Index(i) => Some(*i),
+                super::proxy::BackendChoice::Dynamic(f) => {
+                    rt.by_name.get(&f.render_string(&ctx)).copied()
+                }
+            };
+            break;
+        }
+    }
+    let be_idx = be_idx
+        .or(fe.default_backend)
+        .or(fe.caps.backend.then_some(fe.idx));
+    let Some(bpx) = be_idx.and_then(|i| rt.proxies.get(i)).cloned() else {
+        return;
+    };
+    let Some(be) = bpx.backend.clone() else {
+        return;
+    };
+    let key = balance::hash_key(&be.balance, None, &conn);
+    let queue_t = bpx.timeouts.queue.or(bpx.timeouts.connect);
+    let mut exclude = None;
+    let mut attempts = 0u32;
+    let (mut srv, _slot) = loop {
+        let slot = match be.assign(key, exclude, queue_t).await {
+            Ok(s) => s,
+            Err(PickError::NoServer | PickError::QueueFull | PickError::QueueTimeout) => {
+                bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        match be.connect(slot.idx, acc.dst, bpx.timeouts.connect).await {
+            Ok(s) => break (s, slot),
+            Err(_) => {
+                bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
+                if attempts >= bpx.retries {
+                    return;
+                }
+                attempts += 1;
+                bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+                if super::http::session::redispatch_now(&bpx, attempts) {
+                    exclude = Some(slot.idx);
+                }
+                drop(slot);
+                let pause = bpx
+                    .timeouts
+                    .connect
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(1));
+                tokio::time::sleep(pause).await;
+            }
+        }
+    };
+    let t = TunnelTimeouts {
+        client: fe.timeouts.client,
+        server: bpx.timeouts.server,
+        client_fin: fe.timeouts.client_fin,
+        server_fin: bpx.timeouts.server_fin,
+    };
+    let _ = tunnel::run(&mut acc.stream, &[], &mut srv, &[], t).await;
+}

@@ -1,0 +1,139 @@
+//! Bidirectional forwarding with inactivity timeouts: TCP mode and upgraded HTTP connections
+//! (WebSocket), with HAProxy's half-close handling (`timeout client-fin`/`server-fin`).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::stream::Stream;
+
+/// Timeouts of a tunnel: inactivity on each side, and after a side has closed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TunnelTimeouts {
+    pub client: Option<Duration>,
+    pub server: Option<Duration>,
+    pub client_fin: Option<Duration>,
+    pub server_fin: Option<Duration>,
+}
+
+/// How a tunnel ended, for logs and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelEnd {
+    /// Both sides closed.
+    Closed,
+    ClientTimeout,
+    ServerTimeout,
+    ClientError,
+    ServerError,
+}
+
+/// Bytes moved each way.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TunnelStats {
+    pub to_server: u64,
+    pub to_client: u64,
+}
+
+/// Forwards both ways until both sides are closed or a timeout expires. `cli_pending` and
+/// `srv_pending` are bytes already read from each side and not yet forwarded.
+pub async fn run(
+    cli: &mut Stream,
+    cli_pending: &[u8],
+    srv: &mut Stream,
+    srv_pending: &[u8],
+    t: TunnelTimeouts,
+) -> (TunnelEnd, TunnelStats) {
+    let mut st = TunnelStats::default();
+    if !cli_pending.is_empty() {
+        if srv.write_all(cli_pending).await.is_err() {
+            return (TunnelEnd::ServerError, st);
+        }
+        st.to_server += cli_pending.len() as u64;
+    }
+    if !srv_pending.is_empty() {
+        if cli.write_all(srv_pending).await.is_err() {
+            return (TunnelEnd::ClientError, st);
+        }
+        st.to_client += srv_pending.len() as u64;
+    }
+    let (mut cr, mut cw) = tokio::io::split(cli);
+    let (mut sr, mut sw) = tokio::io::split(srv);
+    let mut cbuf = vec![0u8; 16384];
+    let mut sbuf = vec![0u8; 16384];
+    let mut cli_open = true;
+    let mut srv_open = true;
+    // The inactivity timeout is the smaller of the two sides' while both are open (HAProxy
+    // arms both timers); once a side has closed, its `-fin` timeout applies if set.
+    loop {
+        if !cli_open && !srv_open {
+            return (TunnelEnd::Closed, st);
+        }
+        let idle = match (cli_open, srv_open) {
+            (true, true) => min_opt(t.client, t.server),
+            (false, true) => t.client_fin.or(t.server).or(t.client),
+            (true, false) => t.server_fin.or(t.client).or(t.server),
+            (false, false) => None,
+        };
+        let step = async {
+            tokio::select! {
+                r = cr.read(&mut cbuf), if cli_open => Side::Client(r),
+                r = sr.read(&mut sbuf), if srv_open => Side::Server(r),
+            }
+        };
+        let ev = match idle {
+            Some(d) => match tokio::time::timeout(d, step).await {
+                Ok(ev) => ev,
+                Err(_) => {
+                    let end = if cli_open && !srv_open {
+                        TunnelEnd::ClientTimeout
+                    } else if srv_open && !cli_open {
+                        TunnelEnd::ServerTimeout
+                    } else if t.client <= t.server {
+                        TunnelEnd::ClientTimeout
+                    } else {
+                        TunnelEnd::ServerTimeout
+                    };
+                    return (end, st);
+                }
+            },
+            None => step.await,
+        };
+        match ev {
+            Side::Client(Ok(0)) => {
+                cli_open = false;
+                let _ = sw.shutdown().await;
+            }
+            Side::Client(Ok(n)) => {
+                if sw.write_all(&cbuf[..n]).await.is_err() {
+                    return (TunnelEnd::ServerError, st);
+                }
+                st.to_server += n as u64;
+            }
+            Side::Client(Err(_)) => return (TunnelEnd::ClientError, st),
+            Side::Server(Ok(0)) => {
+                srv_open = false;
+                let _ = cw.shutdown().await;
+            }
+            Side::Server(Ok(n)) => {
+                if cw.write_all(&sbuf[..n]).await.is_err() {
+                    return (TunnelEnd::ClientError, st);
+                }
+                st.to_client += n as u64;
+            }
+            Side::Server(Err(_)) => return (TunnelEnd::ServerError, st),
+        }
+    }
+}
+
+enum Side {
+    Client(std::io::Result<usize>),
+    Server(std::io::Result<usize>),
+}
+
+fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
