@@ -793,18 +793,20 @@ fn render_redirect(rd: &RedirectRt, req: &RequestHead, vars: &Vars, base: &EvalC
             tail(format!("{scheme}://{host}{}", with_slash(path)))
         }
     };
+    // Header order and the cache-control rule as HAProxy 2.6 writes redirects.
     let mut out = format!(
-        "HTTP/1.1 {} {}\r\ncontent-length: 0\r\nlocation: {location}\r\ncache-control: no-cache\r\n",
+        "HTTP/1.1 {} {}\r\ncontent-length: 0\r\nlocation: {location}\r\n",
         rd.code,
         reason(rd.code)
     );
+    if matches!(rd.code, 302 | 303 | 307) {
+        out.push_str("cache-control: no-cache\r\n");
+    }
     if let Some(ck) = &rd.set_cookie {
-        out.push_str(&format!("set-cookie: {ck}; path=/\r\n"));
+        out.push_str(&format!("set-cookie: {ck}; path=/;\r\n"));
     }
     if let Some(ck) = &rd.clear_cookie {
-        out.push_str(&format!(
-            "set-cookie: {ck}; path=/; max-age=0; expires=Thu, 01-Jan-1970 00:00:01 GMT\r\n"
-        ));
+        out.push_str(&format!("set-cookie: {ck}; path=/; Max-Age=0;\r\n"));
     }
     out.push_str("\r\n");
     out.into_bytes()

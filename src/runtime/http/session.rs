@@ -1157,9 +1157,8 @@ fn prepare_server_connection_header(req: &mut RequestHead, mode: HttpConnMode, u
 fn prepare_client_connection_header(res: &mut ResponseHead, client_version: Version, close: bool) {
     strip_conn_tokens(&mut res.headers, false);
     if close {
-        if client_version == Version::H11 {
-            add_conn_token(&mut res.headers, "close");
-        }
+        // HAProxy says it to HTTP/1.0 clients too.
+        add_conn_token(&mut res.headers, "close");
     } else if client_version == Version::H10 {
         add_conn_token(&mut res.headers, "keep-alive");
     }
