@@ -1,0 +1,120 @@
+//! `balance static-rr`: the weighted server map ([`super::map`]) walked slot after slot,
+//! skipping servers at their `maxconn`, as HAProxy's `map_get_server_rr`.
+
+use std::sync::Mutex;
+
+use super::map::ServerMap;
+use super::{Algorithm, PickCtx, clean_eligible, lock};
+
+pub struct StaticRr {
+    map: Mutex<ServerMap>,
+}
+
+impl StaticRr {
+    pub fn new() -> Self {
+        StaticRr {
+            map: Mutex::new(ServerMap::default()),
+        }
+    }
+}
+
+impl Default for StaticRr {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Algorithm for StaticRr {
+    fn pick(&self, ctx: &PickCtx) -> Option<usize> {
+        let eligible = clean_eligible(ctx);
+        let ctx = PickCtx {
+            servers: ctx.servers,
+            eligible: &eligible,
+            key: ctx.key,
+        };
+        let mut map = lock(&self.map);
+        map.refresh(&ctx);
+        map.next_rr(ctx.servers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::balance::testutil::*;
+
+    /// Sequences observed with HAProxy 2.6.12 on loopback (`balance static-rr`, servers of
+    /// the given weights, 24 sequential requests from a fresh start).
+    #[test]
+    fn haproxy_sequences() {
+        let cases: &[(&[u32], &str)] = &[
+            (
+                &[1, 1, 1],
+                "s1 s2 s3 s1 s2 s3 s1 s2 s3 s1 s2 s3 s1 s2 s3 s1 s2 s3 s1 s2 s3 s1 s2 s3",
+            ),
+            (
+                &[3, 1, 2],
+                "s1 s1 s3 s1 s2 s3 s1 s1 s3 s1 s2 s3 s1 s1 s3 s1 s2 s3 s1 s1 s3 s1 s2 s3",
+            ),
+            (
+                &[5, 2, 1],
+                "s1 s1 s2 s1 s1 s2 s1 s3 s1 s1 s2 s1 s1 s2 s1 s3 s1 s1 s2 s1 s1 s2 s1 s3",
+            ),
+            (
+                &[1, 2, 3, 4],
+                "s1 s2 s4 s3 s4 s2 s3 s4 s3 s4 s1 s2 s4 s3 s4 s2 s3 s4 s3 s4 s1 s2 s4 s3",
+            ),
+            (
+                &[2, 4, 6],
+                "s1 s3 s2 s3 s2 s3 s1 s3 s2 s3 s2 s3 s1 s3 s2 s3 s2 s3 s1 s3 s2 s3 s2 s3",
+            ),
+        ];
+        for (weights, want) in cases {
+            let s = servers(weights);
+            let algo = StaticRr::new();
+            assert_eq!(names(&algo, &s, 24), seq(want), "weights {weights:?}");
+        }
+    }
+
+    #[test]
+    fn proportional() {
+        let s = servers(&[3, 1, 2]);
+        let algo = StaticRr::new();
+        assert_eq!(counts(&algo, &s, 6000), vec![3000, 1000, 2000]);
+    }
+
+    #[test]
+    fn eligible_shrinks_and_grows() {
+        let s = servers(&[1, 1, 1]);
+        let algo = StaticRr::new();
+        let pick = |e: &[usize]| {
+            algo.pick(&PickCtx {
+                servers: &s,
+                eligible: e,
+                key: None,
+            })
+        };
+        assert_eq!(pick(&[0, 1, 2]), Some(0));
+        for _ in 0..10 {
+            assert_ne!(pick(&[0, 2]), Some(1));
+        }
+        let mut seen = [0; 3];
+        for _ in 0..30 {
+            seen[pick(&[0, 1, 2]).unwrap()] += 1;
+        }
+        assert_eq!(seen, [10, 10, 10]);
+        assert_eq!(pick(&[]), None);
+        assert_eq!(pick(&[7, 9]), None);
+    }
+
+    #[test]
+    fn skips_full_servers() {
+        let base = servers(&[1, 1]);
+        let s = vec![with_maxconn(&base[0], 1), base[1].clone()];
+        let algo = StaticRr::new();
+        set_cur(&s[0], 1);
+        assert_eq!(names(&algo, &s, 4), seq("s2 s2 s2 s2"));
+        let full = vec![s[0].clone()];
+        assert_eq!(names(&algo, &full, 1), seq("-"));
+    }
+}
