@@ -394,6 +394,42 @@ mod tests {
         assert_eq!(got, seq("s2 s2 s2 s1 s1 s1 s1 s3 s1"));
     }
 
+    /// Observed with HAProxy 2.6.12 on loopback (`balance uri`, weights 3 1 2): the server
+    /// of each URI, then after `disable server` (and, for consistent hashing, after
+    /// `enable server` and `set weight .../s3 5`).
+    #[test]
+    fn haproxy_server_changes() {
+        const U: &[&str] = &[
+            "/",
+            "/a",
+            "/b",
+            "/c",
+            "/index.html",
+            "/foo/bar",
+            "/x/y/z",
+            "/abc",
+            "/zzz",
+            "/api/v1/users/42",
+        ];
+        let s = servers(&[3, 1, 2]);
+        let run = |algo: &dyn Algorithm, e: &[usize]| -> Vec<String> {
+            U.iter()
+                .map(|u| {
+                    let k = crate::runtime::balance::key::uri_key(u.as_bytes(), false, None, None);
+                    pick_key(algo, &s, e, k)
+                })
+                .collect()
+        };
+        let map = MapHash::new();
+        assert_eq!(run(&map, &[0, 1, 2]), seq("s3 s1 s1 s3 s1 s1 s2 s1 s3 s3"));
+        assert_eq!(run(&map, &[0, 2]), seq("s3 s1 s1 s3 s1 s3 s1 s1 s1 s3"));
+        let ring = ConsistentHash::new();
+        assert_eq!(run(&ring, &[0, 1, 2]), seq("s1 s2 s2 s1 s1 s3 s1 s1 s3 s1"));
+        assert_eq!(run(&ring, &[1, 2]), seq("s2 s2 s2 s2 s3 s3 s2 s3 s3 s2"));
+        set_weight(&s[2], 5);
+        assert_eq!(run(&ring, &[0, 1, 2]), seq("s1 s2 s2 s1 s3 s3 s3 s1 s3 s1"));
+    }
+
     #[test]
     fn map_based_redistributes_when_eligible_changes() {
         let s = servers(&[1, 1, 1]);

@@ -101,6 +101,29 @@ mod tests {
         }
     }
 
+    /// Observed with HAProxy 2.6.12 on loopback: 12 concurrent slow requests (all still in
+    /// flight when the last one arrives), weights 3 1 2.
+    #[test]
+    fn haproxy_held_connections_sequence() {
+        let s = servers(&[3, 1, 2]);
+        let algo = LeastConn::new(3);
+        let eligible = usable(&s);
+        let got: Vec<String> = (0..12)
+            .map(|_| {
+                let i = algo
+                    .pick(&PickCtx {
+                        servers: &s,
+                        eligible: &eligible,
+                        key: None,
+                    })
+                    .unwrap();
+                s[i].cur.fetch_add(1, Ordering::Relaxed);
+                s[i].name.clone()
+            })
+            .collect();
+        assert_eq!(got, seq("s1 s2 s3 s1 s3 s1 s1 s3 s1 s2 s3 s1"));
+    }
+
     #[test]
     fn fewest_connections_relative_to_weight() {
         let s = servers(&[1, 1, 1]);

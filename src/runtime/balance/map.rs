@@ -5,15 +5,16 @@
 //! spread over it smoothly, the first declared winning ties, so that walking it in turn gives
 //! HAProxy's `static-rr` order and `key % size` gives HAProxy's map-based hash lookup.
 //!
-//! Effective weights are the user weights times 16 divided by the GCD of the weights the
-//! servers were configured with (read on first use, as HAProxy computes it at start-up), so
-//! the map size, and hence which slot a key lands on, is HAProxy's. Map-based algorithms are
+//! Effective weights are the user weights divided by the GCD of the weights the servers were
+//! configured with (read on first use, as HAProxy computes it at start-up; unlike the dynamic
+//! algorithms, the map does not scale weights by 16), so the map size, and hence which slot a
+//! key lands on and where the round-robin cursor wraps, is HAProxy's. Map-based algorithms are
 //! static in HAProxy: it only lets a weight go to 0 and back; other weight changes are taken
 //! into account here by rebuilding the map.
 
 use std::sync::Arc;
 
-use super::{MAX_USER_WEIGHT, PickCtx, WEIGHT_SCALE, has_room};
+use super::{MAX_USER_WEIGHT, PickCtx, has_room};
 use crate::runtime::backend::ServerState;
 
 /// A server map and its round-robin cursor.
@@ -51,8 +52,7 @@ impl ServerMap {
     }
 
     fn eweight(&self, user: u32) -> u32 {
-        let g = self.gcd.max(1);
-        (user.min(MAX_USER_WEIGHT) * WEIGHT_SCALE).div_ceil(g)
+        user.min(MAX_USER_WEIGHT).div_ceil(self.gcd.max(1))
     }
 
     /// Number of slots (HAProxy's `tot_weight`).
@@ -184,8 +184,8 @@ mod tests {
             eligible: &eligible,
             key: None,
         });
-        // weights / gcd 2 = 1, 2, 3, times 16
-        assert_eq!(m.len(), 96);
+        // weights / gcd 2 = 1, 2, 3
+        assert_eq!(m.len(), 6);
         let s = servers(&[0, 3, 0]);
         assert_eq!(weights_gcd(&s), 3);
         assert_eq!(weights_gcd(&servers(&[0])), 1);

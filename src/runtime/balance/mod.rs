@@ -13,8 +13,8 @@
 //! * [`key`]: the request keys hashed by `source`, `uri`, `url_param` and `hdr`.
 //!
 //! Weights follow HAProxy's effective weights: a user weight (0..=256) is scaled by 16
-//! (`BE_WEIGHT_SCALE`) and, for the map-based algorithms only, divided by the GCD of the
-//! configured weights.
+//! (`BE_WEIGHT_SCALE`), except for the map-based algorithms, which divide it by the GCD of
+//! the configured weights instead.
 //!
 //! Every algorithm keeps its state behind a [`Mutex`] (recovered when poisoned) or atomics;
 //! none panics, whatever the servers, eligible list or weights.

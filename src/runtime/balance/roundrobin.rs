@@ -515,6 +515,57 @@ mod tests {
         }
     }
 
+    /// Observed with HAProxy 2.6.12 on loopback: `set weight` through the stats socket
+    /// between runs of sequential requests (weights 1 1 1 at start).
+    #[test]
+    fn haproxy_set_weight_sequence() {
+        let s = servers(&[1, 1, 1]);
+        let algo = RoundRobin::new(3);
+        assert_eq!(names(&algo, &s, 7), seq("s1 s2 s3 s1 s2 s3 s1"));
+        set_weight(&s[0], 3);
+        assert_eq!(
+            names(&algo, &s, 20),
+            seq("s2 s1 s3 s1 s1 s2 s1 s3 s1 s1 s2 s1 s3 s1 s1 s2 s1 s3 s1 s1")
+        );
+        set_weight(&s[1], 0);
+        assert_eq!(
+            names(&algo, &s, 12),
+            seq("s1 s3 s1 s1 s1 s3 s1 s1 s1 s3 s1 s1")
+        );
+        set_weight(&s[1], 2);
+        assert_eq!(
+            names(&algo, &s, 24),
+            seq("s1 s2 s3 s1 s2 s1 s1 s2 s3 s1 s2 s1 s3 s1 s2 s1 s2 s1 s3 s1 s2 s1 s2 s1")
+        );
+    }
+
+    /// Observed with HAProxy 2.6.12 on loopback: `disable server` / `enable server` on s1
+    /// (weights 3 1 2) between runs of sequential requests.
+    #[test]
+    fn haproxy_server_down_and_up_sequence() {
+        let s = servers(&[3, 1, 2]);
+        let algo = RoundRobin::new(3);
+        let run = |e: &[usize], n: usize| -> Vec<String> {
+            (0..n)
+                .map(|_| {
+                    let ctx = PickCtx {
+                        servers: &s,
+                        eligible: e,
+                        key: None,
+                    };
+                    algo.pick(&ctx)
+                        .map_or_else(|| "-".into(), |i| s[i].name.clone())
+                })
+                .collect()
+        };
+        assert_eq!(run(&[0, 1, 2], 5), seq("s1 s3 s1 s2 s1"));
+        assert_eq!(run(&[1, 2], 6), seq("s3 s3 s3 s3 s2 s3"));
+        assert_eq!(
+            run(&[0, 1, 2], 24),
+            seq("s3 s1 s2 s1 s3 s1 s3 s1 s2 s1 s3 s1 s3 s1 s2 s1 s3 s1 s3 s1 s2 s1 s3 s1")
+        );
+    }
+
     #[test]
     fn proportional() {
         let s = servers(&[3, 1, 2]);

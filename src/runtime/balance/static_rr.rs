@@ -76,6 +76,34 @@ mod tests {
         }
     }
 
+    /// Observed with HAProxy 2.6.12 on loopback: `disable server` / `enable server` on s1
+    /// (weights 3 1 2) between runs of sequential requests; the map is rebuilt over the
+    /// remaining servers and the cursor carries on from its slot number.
+    #[test]
+    fn haproxy_server_down_and_up_sequence() {
+        let s = servers(&[3, 1, 2]);
+        let algo = StaticRr::new();
+        let run = |e: &[usize], n: usize| -> Vec<String> {
+            (0..n)
+                .map(|_| {
+                    let ctx = PickCtx {
+                        servers: &s,
+                        eligible: e,
+                        key: None,
+                    };
+                    algo.pick(&ctx)
+                        .map_or_else(|| "-".into(), |i| s[i].name.clone())
+                })
+                .collect()
+        };
+        assert_eq!(run(&[0, 1, 2], 4), seq("s1 s1 s3 s1"));
+        assert_eq!(run(&[1, 2], 7), seq("s2 s3 s3 s2 s3 s3 s2"));
+        assert_eq!(
+            run(&[0, 1, 2], 12),
+            seq("s1 s3 s1 s2 s3 s1 s1 s3 s1 s2 s3 s1")
+        );
+    }
+
     #[test]
     fn proportional() {
         let s = servers(&[3, 1, 2]);
