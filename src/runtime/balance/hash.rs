@@ -430,6 +430,31 @@ mod tests {
         assert_eq!(run(&ring, &[0, 1, 2]), seq("s1 s2 s2 s1 s3 s3 s3 s1 s3 s1"));
     }
 
+    /// Observed with HAProxy 2.6.12 on loopback: requests without a key under
+    /// `hash-type consistent` walk the ring (weights 3 1 2, then 1 1 1).
+    #[test]
+    fn haproxy_consistent_fallback_sequence() {
+        let s = servers(&[3, 1, 2]);
+        assert_eq!(
+            names(&ConsistentHash::new(), &s, 24),
+            seq("s3 s3 s3 s1 s1 s1 s1 s3 s2 s1 s1 s1 s1 s3 s1 s3 s1 s2 s3 s1 s1 s1 s3 s1")
+        );
+        let s = servers(&[1, 1, 1]);
+        assert_eq!(
+            names(&ConsistentHash::new(), &s, 24),
+            seq("s3 s3 s2 s1 s3 s1 s1 s2 s3 s1 s1 s1 s2 s2 s3 s1 s3 s3 s2 s3 s1 s2 s3 s3")
+        );
+    }
+
+    /// Observed with HAProxy 2.6.12: `balance source` from `::1` (weights 3 1 2).
+    #[test]
+    fn haproxy_source_ipv6() {
+        let s = servers(&[3, 1, 2]);
+        let e = usable(&s);
+        let a = "[::1]:40000".parse().unwrap();
+        assert_eq!(pick_key(&MapHash::new(), &s, &e, source_key(&a)), "s1");
+    }
+
     #[test]
     fn map_based_redistributes_when_eligible_changes() {
         let s = servers(&[1, 1, 1]);

@@ -566,6 +566,36 @@ mod tests {
         );
     }
 
+    /// Observed with HAProxy 2.6.12 on loopback, servers with `maxconn 1`: one request, then
+    /// one held on the next server while 8 more are sent, then 8 more once it is released.
+    #[test]
+    fn haproxy_saturated_server_sequence() {
+        for (weights, held, want_full, want_after) in [
+            (
+                [1, 1, 1],
+                1,
+                "s3 s1 s3 s1 s3 s1 s3 s1",
+                "s2 s3 s1 s2 s3 s1 s2 s3",
+            ),
+            (
+                [3, 1, 2],
+                2,
+                "s1 s2 s1 s1 s1 s2 s1 s1",
+                "s3 s1 s2 s1 s3 s1 s3 s1",
+            ),
+        ] {
+            let base = servers(&weights);
+            let s: Vec<_> = base.iter().map(|b| with_maxconn(b, 1)).collect();
+            let algo = RoundRobin::new(3);
+            assert_eq!(names(&algo, &s, 1), seq("s1"));
+            assert_eq!(names(&algo, &s, 1), seq(&format!("s{}", held + 1)));
+            set_cur(&s[held], 1);
+            assert_eq!(names(&algo, &s, 8), seq(want_full), "{weights:?}");
+            set_cur(&s[held], 0);
+            assert_eq!(names(&algo, &s, 8), seq(want_after), "{weights:?}");
+        }
+    }
+
     #[test]
     fn proportional() {
         let s = servers(&[3, 1, 2]);

@@ -104,6 +104,21 @@ mod tests {
         );
     }
 
+    /// Observed with HAProxy 2.6.12 on loopback, servers with `maxconn 1`: one request, then
+    /// one held on the next server while 8 more are sent, then 8 more once it is released.
+    #[test]
+    fn haproxy_saturated_server_sequence() {
+        let base = servers(&[1, 1, 1]);
+        let s: Vec<_> = base.iter().map(|b| with_maxconn(b, 1)).collect();
+        let algo = StaticRr::new();
+        assert_eq!(names(&algo, &s, 1), seq("s1"));
+        assert_eq!(names(&algo, &s, 1), seq("s2"));
+        set_cur(&s[1], 1);
+        assert_eq!(names(&algo, &s, 8), seq("s3 s1 s3 s1 s3 s1 s3 s1"));
+        set_cur(&s[1], 0);
+        assert_eq!(names(&algo, &s, 8), seq("s2 s3 s1 s2 s3 s1 s2 s3"));
+    }
+
     #[test]
     fn proportional() {
         let s = servers(&[3, 1, 2]);
