@@ -455,6 +455,57 @@ mod tests {
         assert_eq!(pick_key(&MapHash::new(), &s, &e, source_key(&a)), "s1");
     }
 
+    /// Observed with HAProxy 2.6.12 (weights 3 1 2): absolute-form targets are hashed whole,
+    /// scheme and authority included (`uri`, then `uri whole`); `hdr()` hashes the first
+    /// comma-separated value, commas in quoted strings not separating.
+    #[test]
+    fn haproxy_absolute_form_and_header_values() {
+        use crate::runtime::balance::key::{hash_key, uri_key};
+        use crate::runtime::http::head::{Headers, RequestHead, Version};
+        use crate::runtime::sample::ConnInfo;
+        let s = servers(&[3, 1, 2]);
+        let e = usable(&s);
+        let algo = MapHash::new();
+        for (target, want, want_whole) in [
+            ("http://example.com/a", "s3", "s3"),
+            ("http://example.com/b?x", "s1", "s3"),
+            ("/a", "s1", "s1"),
+            ("http://h/foo/bar", "s1", "s1"),
+            ("http://h/c?q=1", "s1", "s2"),
+            ("http://h", "s3", "s3"),
+        ] {
+            let k = uri_key(target.as_bytes(), false, None, None);
+            assert_eq!(pick_key(&algo, &s, &e, k), want, "{target}");
+            let k = uri_key(target.as_bytes(), true, None, None);
+            assert_eq!(pick_key(&algo, &s, &e, k), want_whole, "{target} whole");
+        }
+        let hdr = crate::model::proxy::Balance::Hdr {
+            name: "X-Key".into(),
+            use_domain_only: false,
+        };
+        for (value, want) in [
+            ("k1", "s1"),
+            ("k1, k2", "s1"),
+            ("k1,k2", "s1"),
+            ("\"a,b\", c", "s1"),
+            ("\"a", "s3"),
+            ("user-1234,x", "s2"),
+            ("gamma", "s3"),
+            ("gamma, alpha", "s3"),
+        ] {
+            let mut headers = Headers::default();
+            headers.add("X-Key", value.as_bytes());
+            let req = RequestHead {
+                method: "GET".into(),
+                uri: "/".into(),
+                version: Version::H11,
+                headers,
+            };
+            let k = hash_key(&hdr, Some(&req), &ConnInfo::default()).unwrap();
+            assert_eq!(pick_key(&algo, &s, &e, k), want, "{value}");
+        }
+    }
+
     #[test]
     fn map_based_redistributes_when_eligible_changes() {
         let s = servers(&[1, 1, 1]);

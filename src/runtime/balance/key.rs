@@ -125,10 +125,7 @@ pub fn url_param_key(uri: &[u8], name: &[u8]) -> Option<u32> {
 
 /// `balance hdr(NAME) [use_domain_only]`.
 pub fn hdr_key(req: &RequestHead, name: &str, use_domain_only: bool) -> Option<u32> {
-    let line = req.headers.get(name)?;
-    // HAProxy looks the header up value by value (comma-separated) and takes the first.
-    let first = line.split(|&b| b == b',').next().unwrap_or(&[]);
-    let value = trim(first);
+    let value = first_value(req.headers.get(name)?);
     if value.is_empty() {
         return None;
     }
@@ -137,6 +134,30 @@ pub fn hdr_key(req: &RequestHead, name: &str, use_domain_only: bool) -> Option<u
     } else {
         sdbm(value)
     })
+}
+
+/// The first comma-separated element of a header line, trimmed; commas inside a quoted
+/// string do not separate (HAProxy's `http_find_hdr_value_end`).
+fn first_value(line: &[u8]) -> &[u8] {
+    let (mut quoted, mut escaped) = (false, false);
+    let mut end = line.len();
+    for (i, &c) in line.iter().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if quoted {
+            match c {
+                b'\\' => escaped = true,
+                b'"' => quoted = false,
+                _ => {}
+            }
+        } else if c == b'"' {
+            quoted = true;
+        } else if c == b',' {
+            end = i;
+            break;
+        }
+    }
+    trim(&line[..end])
 }
 
 /// The part of a host name `use_domain_only` hashes: the label before the last dot, or the
@@ -218,6 +239,15 @@ mod tests {
         assert_eq!(k("/q"), None);
         assert_eq!(k("/q?a=1&"), None);
         assert_eq!(k("/q?ida=1&id=abc"), Some(sdbm(b"abc")));
+    }
+
+    #[test]
+    fn header_first_value() {
+        assert_eq!(first_value(b" a , b"), b"a");
+        assert_eq!(first_value(b"\"x,y\", z"), b"\"x,y\"");
+        assert_eq!(first_value(b"\"x\\\",y\",z"), b"\"x\\\",y\"");
+        assert_eq!(first_value(b", z"), b"");
+        assert_eq!(first_value(b"plain"), b"plain");
     }
 
     #[test]
