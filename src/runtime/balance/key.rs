@@ -3,14 +3,15 @@
 //!
 //! * `source`: the client address's 32-bit words (network order) XORed together, not hashed
 //!   further; a client on a UNIX socket has no key (HAProxy fails the request there).
-//! * `uri`: the request target as received, up to the `?` unless `whole`, cut at `len`
-//!   characters and before the `depth`+1-th `/`, hashed with sdbm.
+//! * `uri`: the request target as received (an absolute-form target keeps its scheme and
+//!   authority, as in HAProxy 2.6), up to the `?` unless `whole`, cut at `len` characters
+//!   and before the `depth`+1-th `/`, hashed with sdbm. The model has no `path-only`.
 //! * `url_param(name)`: the value of the first `name=` parameter of the query string, hashed
 //!   with sdbm; an absent parameter gives no key. `check_post` (looking the parameter up in a
 //!   form body when the query string lacks it) is not supported: the balancer only sees the
 //!   request head, so such requests take the round-robin fallback.
-//! * `hdr(name)`: the first comma-separated value of the first `name` header, hashed with
-//!   sdbm; with `use_domain_only`, only the label before the last dot ("example" in
+//! * `hdr(name)`: the first comma-separated value of the first `name` header (commas in
+//!   quoted strings do not separate), hashed with sdbm; with `use_domain_only`, only the label before the last dot ("example" in
 //!   "www.example.com"); an absent or empty header gives no key.
 //! * `rdp-cookie`: no key (rproxy does not parse RDP).
 //!

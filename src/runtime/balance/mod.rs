@@ -16,6 +16,17 @@
 //! (`BE_WEIGHT_SCALE`), except for the map-based algorithms, which divide it by the GCD of
 //! the configured weights instead.
 //!
+//! The unit tests replay sequences observed with HAProxy 2.6.12 on loopback: roundrobin and
+//! static-rr orders for several weight sets, after `set weight`, after a server went down and
+//! came back, and with a saturated server; leastconn with requests held open; `first` with
+//! `maxconn`; the server chosen for sets of URIs, URL parameters, headers, host names and
+//! client addresses under map-based and consistent hashing, and the fallback order without a
+//! key. What is not modelled: HAProxy's `hash-balance-factor`, the per-server queue and the
+//! `minconn`/`fullconn` dynamic limit (a server is full at `maxconn`), `option redispatch`'s
+//! "avoid the previous server", and the hash function/avalanche choice of `hash-type` (the
+//! model keeps only the method: map-based uses sdbm, consistent uses sdbm plus avalanche,
+//! HAProxy's defaults).
+//!
 //! Every algorithm keeps its state behind a [`Mutex`] (recovered when poisoned) or atomics;
 //! none panics, whatever the servers, eligible list or weights.
 
