@@ -60,8 +60,10 @@ fn balance(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
                         depth = Some(s.uint(ctx, i + 1, "a depth")?);
                         i += 1;
                     }
-                    // 2.6 also has 'path-only'; accepted, applied as the default.
-                    "path-only" => {}
+                    "path-only" => ctx.warn(
+                        a.span,
+                        "'path-only' is not applied yet: the whole request target is hashed",
+                    ),
                     o => {
                         return Err(ctx.err_hint(
                             a.span,
@@ -98,6 +100,19 @@ fn balance(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
                 None => 2,
             };
             Balance::Random { draws }
+        }
+        // HAProxy's own spelling of the draws: `random(3)`.
+        _ if t.starts_with("random(") && t.ends_with(')') => {
+            match t[7..t.len() - 1].parse::<u32>() {
+                Ok(draws) if draws > 0 => Balance::Random { draws },
+                _ => {
+                    return Err(ctx.err_hint(
+                        w.span,
+                        format!("invalid number of draws in '{t}'"),
+                        usage("random[(<draws>)]"),
+                    ));
+                }
+            }
         }
         _ if t.starts_with("hdr(") && t.ends_with(')') && t.len() > 5 => {
             let use_domain_only = match s.arg_str(2) {
@@ -166,13 +181,18 @@ fn hash_type(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
                 "functions: sdbm djb2 wt6 crc32",
             ));
         }
-        ctx.warn(
-            f.span,
-            format!(
-                "hash function '{}' is accepted but rproxy uses its own hash (sdbm-like) for now",
-                f.text
-            ),
-        );
+        // rproxy hashes with sdbm, plus the avalanche step for `consistent`, which is what
+        // HAProxy does without a function; anything else would pick other servers.
+        if f.text != "sdbm" || d.proxy.hash_type == HashType::Consistent || s.arg(3).is_some() {
+            ctx.warn(
+                f.span,
+                format!(
+                    "hash function '{}' is not applied yet: rproxy hashes as HAProxy does without a function (sdbm{})",
+                    f.text,
+                    if d.proxy.hash_type == HashType::Consistent { " with avalanche" } else { "" }
+                ),
+            );
+        }
     }
     Ok(())
 }
