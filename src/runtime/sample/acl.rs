@@ -30,7 +30,17 @@ impl Test {
         let err = |m: String| CompileError(format!("ACL criterion '{}': {m}", c.keyword));
         let sample = CompiledSample::compile(&c.sample)?;
         let pats = resolve_patterns(&c.patterns).map_err(err)?;
-        let patterns = PatternSet::build(&c.method, &pats, c.flags.ignore_case).map_err(err)?;
+        let icase = c.flags.ignore_case;
+        // The `method` ACL keyword compares methods the way HAProxy's method match does.
+        let is_method_keyword = c.keyword == "method"
+            && c.sample.converters.is_empty()
+            && c.method == crate::model::expr::MatchMethod::Str;
+        let patterns = if is_method_keyword {
+            PatternSet::build_method(&pats, icase)
+        } else {
+            PatternSet::build(&c.method, &pats, icase)
+        }
+        .map_err(err)?;
         Ok(Test::Match { sample, patterns })
     }
 

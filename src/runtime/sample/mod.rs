@@ -21,6 +21,9 @@ mod map;
 mod pattern;
 mod value;
 
+#[cfg(test)]
+mod tests;
+
 pub use acl::{AclSet, CompiledCond};
 pub use logformat::{CompiledLogFormat, set_local_utc_offset};
 

@@ -52,7 +52,18 @@ enum Kind {
     Dir(Vec<Box<[u8]>>),
     Dom(Vec<Box<[u8]>>),
     Reg(Vec<Regex>),
+    /// The `method` ACL: well-known methods compare exactly, others as strings (`-i`
+    /// applies), and a well-known method never equals an unknown one.
+    Meth {
+        known: HashMap<Box<[u8]>, usize>,
+        other: HashMap<Box<[u8]>, usize>,
+    },
 }
+
+/// The methods HAProxy knows by name (case-sensitive).
+const KNOWN_METHODS: [&[u8]; 8] = [
+    b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE", b"CONNECT",
+];
 
 /// Prefixes or suffixes hashed by length: a lookup tries each distinct length once.
 #[derive(Debug, Clone, Default)]
@@ -347,6 +358,25 @@ impl PatternSet {
         Ok(PatternSet { kind, icase })
     }
 
+    /// The set of the `method` ACL keyword (see [`Kind::Meth`]).
+    pub fn build_method(patterns: &[Pattern], icase: bool) -> Result<Self, String> {
+        let (mut known, mut other) = (HashMap::new(), HashMap::new());
+        for (i, p) in patterns.iter().enumerate() {
+            let Pattern::Str(m) = p else {
+                return Err(format!("pattern {p:?} is not a method"));
+            };
+            if KNOWN_METHODS.contains(&m.as_bytes()) {
+                known.entry(m.as_bytes().into()).or_insert(i);
+            } else {
+                other.entry(fold(m.as_bytes(), icase)).or_insert(i);
+            }
+        }
+        Ok(PatternSet {
+            kind: Kind::Meth { known, other },
+            icase,
+        })
+    }
+
     /// Whether the set is exact-string based (for tests and diagnostics).
     #[cfg(test)]
     pub fn is_hashed(&self) -> bool {
@@ -422,6 +452,14 @@ impl PatternSet {
             Kind::Reg(list) => {
                 let s = smp.to_str();
                 list.iter().position(|r| r.is_match(&s))
+            }
+            Kind::Meth { known, other } => {
+                let s = smp.to_str();
+                if KNOWN_METHODS.contains(&&*s) {
+                    known.get(&*s).copied()
+                } else {
+                    with_folded(&s, icase, |k| other.get(k).copied())
+                }
             }
         }
     }
@@ -572,6 +610,23 @@ mod tests {
             let got = s.lookup(&Smp::text(sample));
             assert_eq!(got, want, "{m} {pats:?} -i={icase} {sample:?}");
         }
+    }
+
+    #[test]
+    fn methods_acl() {
+        let pats: Vec<Pattern> = ["GET", "get", "PURGE"]
+            .iter()
+            .map(|m| Pattern::Str(m.to_string()))
+            .collect();
+        let s = PatternSet::build_method(&pats, true).expect("builds");
+        assert_eq!(s.lookup(&Smp::text("GET")), Some(0));
+        assert_eq!(s.lookup(&Smp::text("get")), Some(1));
+        assert_eq!(s.lookup(&Smp::text("Get")), Some(1));
+        assert_eq!(s.lookup(&Smp::text("purge")), Some(2));
+        let s = PatternSet::build_method(&pats[1..], true).expect("builds");
+        assert_eq!(s.lookup(&Smp::text("GET")), None);
+        let s = PatternSet::build_method(&pats[2..], false).expect("builds");
+        assert_eq!(s.lookup(&Smp::text("purge")), None);
     }
 
     #[test]
