@@ -184,15 +184,17 @@ impl Fetch {
             "always_false" => Fetch::Const(Smp::Bool(false)),
             "int" => Fetch::Const(Smp::Int(int_arg(args, 0).unwrap_or(0))),
             "str" | "meth" => Fetch::Const(Smp::owned(s0())),
-            "bool" => Fetch::Const(Smp::Bool(match s0().as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                other => {
-                    return Err(bad(format!(
-                        "'{other}' is not a boolean (true, false, 1 or 0)"
-                    )));
-                }
-            })),
+            "bool" => {
+                let v = s0();
+                let is = |w: &str| v.eq_ignore_ascii_case(w);
+                Fetch::Const(Smp::Bool(if is("true") || is("1") {
+                    true
+                } else if is("false") || is("0") {
+                    false
+                } else {
+                    return Err(bad(format!("'{v}' is not a boolean (true, false, 1 or 0)")));
+                }))
+            }
             "bin" => Fetch::Const(Smp::Bin(Cow::Owned(
                 parse_hex(&s0()).ok_or_else(|| bad("expects hexadecimal digits".into()))?,
             ))),

@@ -205,6 +205,7 @@ fn fetches() {
         (&f, "str()", s("")),
         (&f, "bool(true)", b(true)),
         (&f, "bool(0)", b(false)),
+        (&f, "bool(TRUE)", b(true)),
         (&f, "ipv4(10.0.0.1)", a("10.0.0.1")),
         (&f, "ipv6(2001:db8::1)", a("2001:db8::1")),
         (&f, "env(RPROXY_SAMPLE_TEST_UNSET)", None),
