@@ -1,13 +1,38 @@
 //! Samples, ACLs and log-format strings evaluated per request or connection.
 //!
-//! STUB: the API the HTTP pipeline codes against; the real engine replaces this file.
+//! Everything is compiled once at start-up (regexes, map files, pattern sets, resolved host
+//! names) so that evaluating per request only reads the message: no regex compilation, and
+//! no allocation where a value can borrow from the message.
+//!
+//! - [`fetch`]: sample fetches; [`http`]: the HTTP parsing they share;
+//! - [`conv`]: converters; [`map`]: map files;
+//! - [`pattern`]: ACL match methods and pattern sets; [`acl`]: ACLs and conditions;
+//! - [`logformat`]: log-format rendering; [`value`]: internal values and casts.
+//!
+//! The header and cookie fetches without a direction (`hdr`, `cookie`) read the response
+//! when the context has one, else the request, as HAProxy follows the rule's direction.
+
+mod acl;
+mod conv;
+mod fetch;
+mod http;
+mod logformat;
+mod map;
+mod pattern;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+pub use acl::{AclSet, CompiledCond};
+pub use logformat::{CompiledLogFormat, set_local_utc_offset};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::model::expr::{Condition, LogFormat, Sample};
-use crate::model::proxy::AclDef;
+use crate::model::expr::Sample;
 use crate::runtime::http::head::{RequestHead, ResponseHead};
+use value::Smp;
 
 /// A sample value, typed as HAProxy types them.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,50 +112,61 @@ pub struct EvalCtx<'a> {
 #[error("{0}")]
 pub struct CompileError(pub String);
 
-/// A condition ready to evaluate; named ACLs resolved against the proxy's `acl` lines.
-#[derive(Debug, Clone)]
-pub struct CompiledCond {
-    _cond: Condition,
-}
-
-impl CompiledCond {
-    pub fn compile(cond: &Condition, _acls: &[AclDef]) -> Result<Self, CompileError> {
-        Ok(CompiledCond {
-            _cond: cond.clone(),
-        })
-    }
-    pub fn eval(&self, _ctx: &EvalCtx) -> bool {
-        false
-    }
-}
-
+/// A sample expression ready to evaluate: a fetch and its converters.
 #[derive(Debug, Clone)]
 pub struct CompiledSample {
-    _s: Sample,
+    fetch: fetch::Fetch,
+    convs: Vec<conv::Conv>,
 }
 
 impl CompiledSample {
     pub fn compile(s: &Sample) -> Result<Self, CompileError> {
-        Ok(CompiledSample { _s: s.clone() })
+        Ok(CompiledSample {
+            fetch: fetch::Fetch::compile(&s.fetch)?,
+            convs: s
+                .converters
+                .iter()
+                .map(conv::Conv::compile)
+                .collect::<Result<_, _>>()?,
+        })
     }
-    pub fn eval(&self, _ctx: &EvalCtx) -> Option<Value> {
-        None
-    }
-}
 
-#[derive(Debug, Clone)]
-pub struct CompiledLogFormat {
-    _lf: LogFormat,
-}
-
-impl CompiledLogFormat {
-    pub fn compile(lf: &LogFormat) -> Result<Self, CompileError> {
-        Ok(CompiledLogFormat { _lf: lf.clone() })
+    /// The value of the expression, `None` when the fetch or a converter fails.
+    pub fn eval(&self, ctx: &EvalCtx) -> Option<Value> {
+        self.eval_smp(ctx).map(Smp::into_value)
     }
-    pub fn render(&self, _ctx: &EvalCtx, _out: &mut String) {}
-    pub fn render_string(&self, ctx: &EvalCtx) -> String {
-        let mut s = String::new();
-        self.render(ctx, &mut s);
-        s
+
+    /// The value as text (as HAProxy casts it to `str`), `None` when it fails.
+    pub fn eval_string(&self, ctx: &EvalCtx) -> Option<String> {
+        self.eval_smp(ctx)
+            .map(|v| String::from_utf8_lossy(&v.to_str()).into_owned())
+    }
+
+    pub(crate) fn eval_smp<'s>(&'s self, ctx: &EvalCtx<'s>) -> Option<Smp<'s>> {
+        let mut out = None;
+        self.each(ctx, false, &mut |v| {
+            out = Some(v);
+            false
+        });
+        out
+    }
+
+    /// Calls `f` with each value (every occurrence when `iterate`), converted; stops when
+    /// `f` returns false or a converter fails, as HAProxy does.
+    pub(crate) fn each<'s>(
+        &'s self,
+        ctx: &EvalCtx<'s>,
+        iterate: bool,
+        f: &mut dyn FnMut(Smp<'s>) -> bool,
+    ) {
+        self.fetch.run(ctx, iterate, &mut |mut v| {
+            for c in &self.convs {
+                match c.apply(v, ctx) {
+                    Some(n) => v = n,
+                    None => return false,
+                }
+            }
+            f(v)
+        });
     }
 }

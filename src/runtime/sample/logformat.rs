@@ -1,0 +1,450 @@
+//! Log-format rendering: literals, `%[sample]` expressions and `%var` variables with the
+//! `Q` (quote), `E` (escape), `X` (hexadecimal) and `M` (dash for missing) flags, and the
+//! date formats of HAProxy's logs.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use super::fetch::hostname;
+use super::http::uri_path;
+use super::{CompileError, CompiledSample, EvalCtx};
+use crate::model::expr::{LfNode, LfOptions, LogFormat, LogVar};
+
+/// The offset of local time from UTC in seconds, for `%t` and `%Tl` (0 until set).
+static LOCAL_OFFSET: AtomicI64 = AtomicI64::new(0);
+
+/// Sets the offset of local time from UTC (seconds east of Greenwich) used by the local
+/// dates of log-format strings (`%t`, `%Tl`). Without it they are rendered in UTC.
+pub fn set_local_utc_offset(seconds: i64) {
+    LOCAL_OFFSET.store(seconds, Ordering::Relaxed);
+}
+
+/// The request line as HAProxy keeps it for logs (`tune.http.logurilen`, 1024 bytes).
+const REQURI_LEN: usize = 1023;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Opts {
+    quote: bool,
+    hex: bool,
+    escape: bool,
+    mandatory: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Lit(Vec<u8>),
+    Sample(Box<CompiledSample>, Opts),
+    Var(LogVar, Opts),
+}
+
+/// A compiled log-format string.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledLogFormat {
+    nodes: Vec<Node>,
+}
+
+fn opts(o: &LfOptions, mandatory_default: bool) -> Opts {
+    let removed_m = o
+        .raw
+        .as_deref()
+        .is_some_and(|r| r.split(',').any(|f| f.trim() == "-M"));
+    Opts {
+        quote: o.quote,
+        hex: o.hex,
+        escape: o.escape,
+        mandatory: o.mandatory || (mandatory_default && !removed_m),
+    }
+}
+
+impl CompiledLogFormat {
+    /// Compiles a log-format string used in a header value or similar: a missing value
+    /// renders as nothing unless the `M` flag asks for `-`.
+    pub fn compile(lf: &LogFormat) -> Result<Self, CompileError> {
+        Self::compile_with(lf, false)
+    }
+
+    /// Compiles a `log-format` line: as HAProxy does for logs, a missing value renders as
+    /// `-` unless `-M` is given.
+    pub fn compile_log(lf: &LogFormat) -> Result<Self, CompileError> {
+        Self::compile_with(lf, true)
+    }
+
+    fn compile_with(lf: &LogFormat, mandatory_default: bool) -> Result<Self, CompileError> {
+        let mut nodes = Vec::with_capacity(lf.0.len());
+        for n in &lf.0 {
+            nodes.push(match n {
+                LfNode::Literal(s) => Node::Lit(s.as_bytes().to_vec()),
+                LfNode::Sample { sample, options } => Node::Sample(
+                    Box::new(CompiledSample::compile(sample)?),
+                    opts(options, mandatory_default),
+                ),
+                LfNode::Var { var, options } => {
+                    Node::Var(var.clone(), opts(options, mandatory_default))
+                }
+            });
+        }
+        Ok(CompiledLogFormat { nodes })
+    }
+
+    /// Renders into bytes, leaving header values and other binary-safe outputs intact.
+    pub fn render_bytes(&self, ctx: &EvalCtx, out: &mut Vec<u8>) {
+        for n in &self.nodes {
+            match n {
+                Node::Lit(s) => out.extend_from_slice(s),
+                Node::Sample(s, o) => {
+                    let v = s.eval_smp(ctx);
+                    let text = v.as_ref().map(|v| v.to_str());
+                    text_node(out, text.as_deref(), o);
+                }
+                Node::Var(v, o) => render_var(out, v, o, ctx),
+            }
+        }
+    }
+
+    /// Renders as text (invalid UTF-8 from the traffic is replaced).
+    pub fn render(&self, ctx: &EvalCtx, out: &mut String) {
+        let mut buf = Vec::new();
+        self.render_bytes(ctx, &mut buf);
+        match String::from_utf8(buf) {
+            Ok(s) => out.push_str(&s),
+            Err(e) => out.push_str(&String::from_utf8_lossy(e.as_bytes())),
+        }
+    }
+
+    pub fn render_string(&self, ctx: &EvalCtx) -> String {
+        let mut s = String::new();
+        self.render(ctx, &mut s);
+        s
+    }
+
+    /// Whether the format has no node at all.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// Characters `E` escapes with a backslash (RFC 5424 structured data).
+fn rfc5424_escaped(c: u8) -> bool {
+    matches!(c, b'"' | b'\\' | b']')
+}
+
+/// Characters encoded as `#XX` in request fields: controls, non-ASCII, `"` and `#`.
+fn url_encoded(c: u8) -> bool {
+    !(32..127).contains(&c) || c == b'"' || c == b'#'
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// A text field: quoted with `Q`, escaped with `E`, `-` when missing with `M`. Text stops
+/// at a NUL byte.
+fn text_node(out: &mut Vec<u8>, src: Option<&[u8]>, o: &Opts) {
+    if o.quote {
+        out.push(b'"');
+    }
+    match src.filter(|s| !s.is_empty()) {
+        Some(s) => {
+            let s = &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())];
+            if o.escape {
+                for &c in s {
+                    if rfc5424_escaped(c) {
+                        out.push(b'\\');
+                    }
+                    out.push(c);
+                }
+            } else {
+                out.extend_from_slice(s);
+            }
+        }
+        None if o.mandatory && !o.quote => out.push(b'-'),
+        None => {}
+    }
+    if o.quote {
+        out.push(b'"');
+    }
+}
+
+/// A request field (`%r`, `%HU` ...): quoted with `Q`, unsafe bytes as `#XX`.
+fn encoded_node(out: &mut Vec<u8>, s: &[u8], o: &Opts) {
+    if o.quote {
+        out.push(b'"');
+    }
+    for &c in s {
+        if url_encoded(c) {
+            out.extend_from_slice(&[b'#', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+        } else {
+            if o.escape && rfc5424_escaped(c) {
+                out.push(b'\\');
+            }
+            out.push(c);
+        }
+    }
+    if o.quote {
+        out.push(b'"');
+    }
+}
+
+fn number(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(v.to_string().as_bytes());
+}
+
+fn hex_number(out: &mut Vec<u8>, v: u64, width: usize) {
+    out.extend_from_slice(format!("{v:0width$X}").as_bytes());
+}
+
+fn ip_node(out: &mut Vec<u8>, addr: Option<std::net::SocketAddr>, o: &Opts) {
+    match addr {
+        Some(a) if o.hex => match a.ip() {
+            std::net::IpAddr::V4(ip) => {
+                for b in ip.octets() {
+                    hex_number(out, b as u64, 2);
+                }
+            }
+            std::net::IpAddr::V6(ip) => {
+                for b in ip.octets() {
+                    hex_number(out, b as u64, 2);
+                }
+            }
+        },
+        Some(a) => text_node(out, Some(a.ip().to_string().as_bytes()), o),
+        None => text_node(out, None, o),
+    }
+}
+
+fn port_node(out: &mut Vec<u8>, addr: Option<std::net::SocketAddr>, o: &Opts) {
+    match addr {
+        Some(a) if o.hex => hex_number(out, a.port() as u64, 4),
+        Some(a) => number(out, a.port() as i64),
+        None => text_node(out, None, o),
+    }
+}
+
+fn render_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx) {
+    let info = ctx.info;
+    let secs = (info.accept_ms / 1000) as i64;
+    let ms = info.accept_ms % 1000;
+    let req = ctx.req;
+    let badreq = b"<BADREQ>".as_slice();
+    match var {
+        LogVar::Global => {}
+        LogVar::ClientIp => ip_node(out, ctx.conn.src, o),
+        LogVar::ClientPort => port_node(out, ctx.conn.src, o),
+        LogVar::FrontendIp => ip_node(out, ctx.conn.dst, o),
+        LogVar::FrontendPort => port_node(out, ctx.conn.dst, o),
+        LogVar::Frontend => text_node(out, Some(info.frontend.as_bytes()), o),
+        LogVar::Backend => {
+            let b = info.backend.as_deref().unwrap_or(&info.frontend);
+            text_node(out, Some(b.as_bytes()), o)
+        }
+        LogVar::Server => {
+            let s = info.server.as_deref().unwrap_or("<NOSRV>");
+            text_node(out, Some(s.as_bytes()), o)
+        }
+        LogVar::FrontendXprt => {
+            if o.quote {
+                out.push(b'"');
+            }
+            out.extend_from_slice(info.frontend.as_bytes());
+            if ctx.conn.ssl {
+                out.push(b'~');
+            }
+            if o.quote {
+                out.push(b'"');
+            }
+        }
+        LogVar::Status => {
+            let st = info
+                .status
+                .or_else(|| ctx.res.map(|r| r.status))
+                .map_or(-1, i64::from);
+            number(out, st)
+        }
+        LogVar::Pid if o.hex => hex_number(out, info.pid as u64, 4),
+        LogVar::Pid => number(out, info.pid as i64),
+        LogVar::RequestCounter if o.hex => hex_number(out, info.request_counter, 4),
+        LogVar::RequestCounter => number(out, info.request_counter as i64),
+        LogVar::Hostname => text_node(out, Some(hostname().as_bytes()), o),
+        LogVar::UniqueId => text_node(out, None, o),
+        LogVar::Timestamp if o.hex => hex_number(out, secs as u64, 4),
+        LogVar::Timestamp => number(out, secs),
+        LogVar::AcceptMs if o.hex => hex_number(out, ms, 2),
+        LogVar::AcceptMs => out.extend_from_slice(format!("{ms:03}").as_bytes()),
+        LogVar::Date => {
+            let local = secs.saturating_add(LOCAL_OFFSET.load(Ordering::Relaxed));
+            out.extend_from_slice(format!("{}.{ms:03}", log_date(local)).as_bytes())
+        }
+        LogVar::DateGmt => out.extend_from_slice(format!("{} +0000", log_date(secs)).as_bytes()),
+        LogVar::DateLocal => {
+            let off = LOCAL_OFFSET.load(Ordering::Relaxed);
+            let sign = if off < 0 { '-' } else { '+' };
+            let a = off.unsigned_abs();
+            let date = log_date(secs.saturating_add(off));
+            out.extend_from_slice(
+                format!("{date} {sign}{:02}{:02}", a / 3600, a % 3600 / 60).as_bytes(),
+            )
+        }
+        LogVar::SslCipher => text_node(
+            out,
+            ctx.conn
+                .ssl_cipher
+                .as_deref()
+                .filter(|_| ctx.conn.ssl)
+                .map(str::as_bytes),
+            o,
+        ),
+        LogVar::SslVersion => text_node(
+            out,
+            ctx.conn
+                .ssl_version
+                .as_deref()
+                .filter(|_| ctx.conn.ssl)
+                .map(str::as_bytes),
+            o,
+        ),
+        LogVar::Request => match req {
+            Some(r) => {
+                let line = format!("{} {} {}", r.method, r.uri, r.version.as_str());
+                let mut end = line.len().min(REQURI_LEN);
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                encoded_node(out, &line.as_bytes()[..end], o)
+            }
+            None => encoded_node(out, badreq, o),
+        },
+        LogVar::HttpMethod => encoded_node(out, req.map_or(badreq, |r| r.method.as_bytes()), o),
+        LogVar::HttpUri => encoded_node(out, req.map_or(badreq, |r| r.uri.as_bytes()), o),
+        LogVar::HttpPath => encoded_node(
+            out,
+            req.map_or(badreq, |r| {
+                r.uri.split('?').next().unwrap_or_default().as_bytes()
+            }),
+            o,
+        ),
+        LogVar::HttpPathOnly => encoded_node(
+            out,
+            req.map_or(badreq, |r| {
+                uri_path(&r.uri)
+                    .map(|p| p.split('?').next().unwrap_or_default())
+                    .unwrap_or_default()
+                    .as_bytes()
+            }),
+            o,
+        ),
+        LogVar::HttpQuery => encoded_node(
+            out,
+            req.map_or(badreq, |r| {
+                r.uri.find('?').map_or(&b""[..], |i| &r.uri.as_bytes()[i..])
+            }),
+            o,
+        ),
+        LogVar::HttpVersion => encoded_node(
+            out,
+            req.map_or(badreq, |r| r.version.as_str().as_bytes()),
+            o,
+        ),
+        // Not known to the sample engine yet (timers, byte counts, captures ...).
+        _ => out.push(b'-'),
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+
+/// The civil date of a day number since 1970-01-01 (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Year, month (1-12), day, hour, minute, second and weekday (0 = Thursday) of a time.
+fn split_time(secs: i64) -> (i64, u32, u32, i64, i64, i64, usize) {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    (
+        y,
+        m,
+        d,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        days.rem_euclid(7) as usize,
+    )
+}
+
+/// `dd/Mon/yyyy:HH:MM:SS`, the date of HAProxy's logs.
+fn log_date(secs: i64) -> String {
+    let (y, m, d, hh, mm, ss, _) = split_time(secs);
+    let mon = MONTHS.get(m as usize - 1).copied().unwrap_or("???");
+    format!("{d:02}/{mon}/{y:04}:{hh:02}:{mm:02}:{ss:02}")
+}
+
+/// An HTTP date (RFC 7231 IMF-fixdate), as `http_date` writes it.
+pub(crate) fn http_date(secs: i64) -> String {
+    let (y, m, d, hh, mm, ss, wd) = split_time(secs);
+    let mon = MONTHS.get(m as usize - 1).copied().unwrap_or("???");
+    let day = DAYS.get(wd).copied().unwrap_or("???");
+    format!("{day}, {d:02} {mon} {y:04} {hh:02}:{mm:02}:{ss:02} GMT")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(log_date(0), "01/Jan/1970:00:00:00");
+        assert_eq!(log_date(1_795_586_274), "25/Nov/2026:05:57:54");
+        assert_eq!(log_date(951_782_400), "29/Feb/2000:00:00:00");
+        assert_eq!(log_date(-1), "31/Dec/1969:23:59:59");
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert!(http_date(0x007f_ffff_ffff_ffff).ends_with(" GMT"));
+    }
+
+    #[test]
+    fn fields() {
+        let o = Opts::default();
+        let q = Opts { quote: true, ..o };
+        let m = Opts {
+            mandatory: true,
+            ..o
+        };
+        let e = Opts { escape: true, ..o };
+        let cases: Vec<(Option<&[u8]>, Opts, &str)> = vec![
+            (Some(b"abc"), o, "abc"),
+            (None, o, ""),
+            (None, m, "-"),
+            (Some(b""), m, "-"),
+            (None, q, "\"\""),
+            (
+                None,
+                Opts {
+                    mandatory: true,
+                    ..q
+                },
+                "\"\"",
+            ),
+            (Some(b"a\"b"), q, "\"a\"b\""),
+            (Some(b"q\"b\\]"), e, "q\\\"b\\\\\\]"),
+            (Some(b"ab\0cd"), o, "ab"),
+        ];
+        for (src, opts, want) in cases {
+            let mut out = Vec::new();
+            text_node(&mut out, src, &opts);
+            assert_eq!(String::from_utf8_lossy(&out), want, "{src:?} {opts:?}");
+        }
+        let mut out = Vec::new();
+        encoded_node(&mut out, b"/a b\"#\x01\xff", &q);
+        assert_eq!(String::from_utf8_lossy(&out), "\"/a b#22#23#01#FF\"");
+    }
+}
