@@ -140,12 +140,14 @@ fn build_one(
     d: &mut Diags,
 ) -> ProxyRt {
     let errors = ErrorPages::build(p);
+    // Named ACLs compile once per proxy, however many conditions use them.
+    let acls = super::sample::AclSet::new(&p.acls);
     let rules = Rules::build(
         &p.http_request,
         &p.http_response,
         &p.redirects,
         &p.legacy_rules,
-        &p.acls,
+        &acls,
         &errors,
         d,
     );
@@ -173,7 +175,7 @@ fn build_one(
                     }
                 },
             };
-            Some((choice, compile_cond(&u.cond, &p.acls, u.span, d)))
+            Some((choice, compile_cond(&u.cond, &acls, u.span, d)))
         })
         .collect();
     let use_servers = p
@@ -181,13 +183,13 @@ fn build_one(
         .iter()
         .filter_map(|u| {
             let i = p.servers.iter().position(|s| s.name == u.server)?;
-            Some((i, compile_cond(&u.cond, &p.acls, u.span, d)))
+            Some((i, compile_cond(&u.cond, &acls, u.span, d)))
         })
         .collect();
     let monitor_fail = p
         .monitor_fail
         .iter()
-        .filter_map(|c| compile_cond(&Some(c.clone()), &p.acls, p.span, d))
+        .filter_map(|c| compile_cond(&Some(c.clone()), &acls, p.span, d))
         .collect();
     let tcp_connection = p
         .tcp_request_connection
@@ -208,7 +210,7 @@ fn build_one(
             };
             Some(TcpRuleRt {
                 accept,
-                cond: compile_cond(&r.cond, &p.acls, r.span, d),
+                cond: compile_cond(&r.cond, &acls, r.span, d),
             })
         })
         .collect();

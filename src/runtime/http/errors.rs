@@ -23,11 +23,15 @@ impl ErrorPages {
     pub fn build(p: &Proxy) -> Self {
         let mut pages = HashMap::new();
         for code in CODES.iter().chain(MORE_CODES.iter()) {
+            // 400 and 408 come from HAProxy's HTTP/1 layer, which sends the file as it is;
+            // the others go through its message layer, which lower-cases header names and
+            // drops `connection`.
+            let raw_file = matches!(code, 400 | 408);
             let raw = match p.errorfiles.get(code) {
-                Some(ErrorPage::File { content, .. }) => normalise(content),
+                Some(ErrorPage::File { content, .. }) => normalise(content, !raw_file),
                 Some(ErrorPage::Location { url, code: c }) => location(url, *c),
                 None => match default_error_page(*code) {
-                    Some(b) => normalise(b),
+                    Some(b) => normalise(b, !raw_file),
                     None => generic(*code),
                 },
             };
@@ -47,7 +51,7 @@ impl ErrorPages {
 
 /// Adds a `content-length` when a page has neither length nor chunking, so a client on a
 /// kept-alive connection knows where it ends; line endings are made CRLF.
-fn normalise(raw: &[u8]) -> Vec<u8> {
+fn normalise(raw: &[u8], message_layer: bool) -> Vec<u8> {
     let (head, body) = split_head(raw);
     let head_text = String::from_utf8_lossy(head);
     let mut lines: Vec<String> = head_text
@@ -55,6 +59,20 @@ fn normalise(raw: &[u8]) -> Vec<u8> {
         .map(|l| l.trim_end_matches('\r').to_string())
         .filter(|l| !l.is_empty())
         .collect();
+    if message_layer {
+        let status = lines.first().cloned().unwrap_or_default();
+        let mut rest: Vec<String> = lines
+            .iter()
+            .skip(1)
+            .filter_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                let n = n.trim().to_ascii_lowercase();
+                (n != "connection").then(|| format!("{n}: {}", v.trim()))
+            })
+            .collect();
+        rest.insert(0, status);
+        lines = rest;
+    }
     let has_len = lines.iter().skip(1).any(|l| {
         let n = l.split(':').next().unwrap_or("").trim();
         n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")

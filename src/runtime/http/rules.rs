@@ -6,10 +6,11 @@ use regex::{Regex, RegexBuilder};
 use super::head::{Headers, RequestHead, ResponseHead, reason};
 use crate::config::diag::Diags;
 use crate::model::proxy::{
-    AclDef, HttpAction, HttpRule, LegacyAction, LegacyRule, Redirect, RedirectKind, ReturnBody,
-    ReturnSpec,
+    HttpAction, HttpRule, LegacyAction, LegacyRule, Redirect, RedirectKind, ReturnBody, ReturnSpec,
 };
-use crate::runtime::sample::{CompiledCond, CompiledLogFormat, CompiledSample, EvalCtx, Vars};
+use crate::runtime::sample::{
+    AclSet, CompiledCond, CompiledLogFormat, CompiledSample, EvalCtx, Vars,
+};
 
 /// What a rule list decided.
 #[derive(Debug)]
@@ -150,12 +151,12 @@ fn never_regex() -> Regex {
 
 pub fn compile_cond(
     c: &Option<crate::model::expr::Condition>,
-    acls: &[AclDef],
+    acls: &AclSet,
     span: crate::config::source::Span,
     d: &mut Diags,
 ) -> Option<CompiledCond> {
     let c = c.as_ref()?;
-    match CompiledCond::compile(c, acls) {
+    match CompiledCond::compile_with(c, acls) {
         Ok(c) => Some(c),
         Err(e) => {
             d.error(span, format!("cannot prepare condition: {e}"));
@@ -170,7 +171,7 @@ impl Rules {
         res: &[HttpRule],
         redirects: &[crate::model::proxy::RedirectRule],
         legacy: &[LegacyRule],
-        acls: &[AclDef],
+        acls: &AclSet,
         errors: &super::errors::ErrorPages,
         d: &mut Diags,
     ) -> Rules {

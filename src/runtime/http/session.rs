@@ -1223,7 +1223,7 @@ fn status_of(resp: &[u8]) -> u16 {
 }
 
 /// The `monitor-uri` answer when the service is up.
-const MONITOR_OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 49\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>200 OK</h1>\nUp.\n</body></html>\n";
+const MONITOR_OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 47\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>200 OK</h1>\nUp.\n</body></html>\n";
 
 fn auth_page(realm: &str) -> Vec<u8> {
     let body = "<html><body><h1>401 Unauthorized</h1>\nThis content needs a valid user name and password.\n</body></html>\n";
@@ -1243,6 +1243,6 @@ mod tests {
     fn monitor_page_length() {
         let p = MONITOR_OK;
         let i = p.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
-        assert_eq!(p.len() - i, 49);
+        assert_eq!(p.len() - i, 47);
     }
 }
