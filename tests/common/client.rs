@@ -12,7 +12,7 @@ use super::wire::{BufConn, find_header, parse_head};
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A parsed response.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Response {
     /// "HTTP/1.1"
     pub version: String,
@@ -29,6 +29,21 @@ pub struct Response {
     pub interim: Vec<(u16, Vec<(String, String)>)>,
     /// The final head as received.
     pub raw_head: String,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("reason", &self.reason)
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .field("chunked", &self.chunked)
+            .field("trailers", &self.trailers)
+            .field("interim", &self.interim)
+            .finish()
+    }
 }
 
 impl Response {

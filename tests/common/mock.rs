@@ -43,7 +43,7 @@ use super::ports::{free_port, local};
 use super::wire::{BufConn, find_header, header_has_token, parse_head};
 
 /// One request as the mock received it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Received {
     pub method: String,
     pub uri: String,
@@ -62,6 +62,19 @@ pub struct Received {
     pub peer: SocketAddr,
     /// The head exactly as received (request line, header lines, blank line).
     pub raw_head: String,
+}
+
+impl std::fmt::Debug for Received {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Received")
+            .field("conn_id", &self.conn_id)
+            .field("peer", &self.peer)
+            .field("raw_head", &self.raw_head)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .field("chunked", &self.chunked)
+            .field("trailers", &self.trailers)
+            .finish()
+    }
 }
 
 impl Received {

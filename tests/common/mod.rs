@@ -114,7 +114,7 @@ pub use mock::{Behaviour, Echo, MockBuilder, MockServer, Received, TcpMock};
 pub use ports::{free_port, free_ports, local, local6, port_is_free, refused_port};
 #[allow(unused_imports)]
 pub use proxy::{
-    Engine, Proxy, accepts, bind_addrs, eventually, wait_listening, wait_listening_addrs,
+    Engine, Proxy, accepts, bind_addrs, eventually, listening, wait_listening, wait_listening_addrs,
 };
 #[allow(unused_imports)]
 pub use sbs::{

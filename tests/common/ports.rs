@@ -4,16 +4,20 @@
 //! outgoing connection made by a proxy or a client between `free_port()` and the later
 //! `bind` can never take the port by chance. Each process starts its walk at a point
 //! drawn from its pid and the clock (two test binaries rarely walk the same stretch), a
-//! process-global set prevents handing out a port twice, and every candidate is probed
+//! process-global set prevents handing out a port twice, a lock file held until the
+//! process exits keeps other test processes off it, and every candidate is probed
 //! by binding it on 127.0.0.1 (and on ::1 when IPv6 is there) before it is returned.
 //! When no such range exists, the kernel's `bind(127.0.0.1:0)` is used instead.
 
 use std::collections::HashSet;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::{Mutex, OnceLock};
 
 struct State {
     used: HashSet<u16>,
+    /// Locked lock files of the ports claimed by this process (held until it exits).
+    claims: Vec<File>,
     next: u32,
     lo: u16,
     hi: u16,
@@ -36,11 +40,37 @@ fn state() -> &'static Mutex<State> {
             .wrapping_add(nanos);
         Mutex::new(State {
             used: HashSet::new(),
+            claims: Vec::new(),
             next: seed,
             lo,
             hi,
         })
     })
+}
+
+/// Claims `port` among the test processes of this machine: an exclusive `flock` on
+/// `$TMPDIR/rproxy-test-ports/PORT.lock`, kept until the process exits (the kernel then
+/// releases it, so a crashed test binary leaves nothing stale behind). False when another
+/// live test process holds the port. Where lock files cannot be made, always true.
+fn claim(st: &mut State, port: u16) -> bool {
+    let dir = std::env::temp_dir().join("rproxy-test-ports");
+    let _ = std::fs::create_dir_all(&dir);
+    let Ok(f) = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("{port}.lock")))
+    else {
+        return true;
+    };
+    match f.try_lock() {
+        Ok(()) => {
+            st.claims.push(f);
+            true
+        }
+        Err(TryLockError::WouldBlock) => false,
+        Err(TryLockError::Error(_)) => true,
+    }
 }
 
 /// True when nothing listens on `port` on 127.0.0.1 (nor on ::1).
@@ -63,7 +93,7 @@ pub fn free_port() -> u16 {
         for _ in 0..span {
             let p = st.lo + (st.next % span) as u16;
             st.next = st.next.wrapping_add(1);
-            if !st.used.contains(&p) && port_is_free(p) {
+            if !st.used.contains(&p) && claim(&mut st, p) && port_is_free(p) {
                 st.used.insert(p);
                 return p;
             }

@@ -34,17 +34,86 @@ pub fn accepts(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
 
-/// Waits (up to 5 s) until 127.0.0.1:port accepts connections for every port.
+/// True when a socket in LISTEN state has `addr`'s port (on its address family, or on a
+/// dual-stack `::` socket), read from /proc/net/tcp{,6}: unlike [`accepts`], no connection
+/// is made, so proxy connection counters and logs stay untouched. Falls back to
+/// [`accepts`] where /proc is not readable.
+pub fn listening(addr: SocketAddr) -> bool {
+    let files: &[&str] = if addr.is_ipv4() {
+        &["/proc/net/tcp", "/proc/net/tcp6"]
+    } else {
+        &["/proc/net/tcp6"]
+    };
+    let mut readable = false;
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        readable = true;
+        for line in text.lines().skip(1) {
+            let mut cols = line.split_whitespace();
+            let (Some(_), Some(local), Some(_), Some(state)) =
+                (cols.next(), cols.next(), cols.next(), cols.next())
+            else {
+                continue;
+            };
+            let Some((ip_hex, port_hex)) = local.rsplit_once(':') else {
+                continue;
+            };
+            if state != "0A" || u16::from_str_radix(port_hex, 16).ok() != Some(addr.port()) {
+                continue;
+            }
+            if listen_ip_matches(ip_hex, addr) {
+                return true;
+            }
+        }
+    }
+    if !readable {
+        return accepts(addr);
+    }
+    false
+}
+
+/// Whether a /proc/net/tcp* local address (hex, as the kernel prints it) serves `addr`.
+fn listen_ip_matches(ip_hex: &str, addr: SocketAddr) -> bool {
+    let bytes: Vec<u8> = (0..ip_hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&ip_hex[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    // The kernel prints each 32-bit word in host (little-endian here) order.
+    let mut ip = Vec::with_capacity(bytes.len());
+    for w in bytes.chunks(4) {
+        let mut w = w.to_vec();
+        if cfg!(target_endian = "little") {
+            w.reverse();
+        }
+        ip.extend(w);
+    }
+    match (ip.len(), addr.ip()) {
+        (4, std::net::IpAddr::V4(v4)) => ip == [0, 0, 0, 0] || ip == v4.octets(),
+        (16, std::net::IpAddr::V6(v6)) => ip == [0; 16] || ip == v6.octets(),
+        (16, std::net::IpAddr::V4(v4)) => {
+            let mut mapped = [0u8; 16];
+            mapped[10] = 0xff;
+            mapped[11] = 0xff;
+            mapped[12..].copy_from_slice(&v4.octets());
+            ip == [0; 16] || ip == mapped
+        }
+        _ => false,
+    }
+}
+
+/// Waits (up to 5 s) until 127.0.0.1:port accepts connections for every port (checked
+/// with [`listening`], without connecting).
 pub fn wait_listening(ports: &[u16]) -> bool {
     let addrs: Vec<SocketAddr> = ports.iter().map(|&p| local(p)).collect();
     wait_listening_addrs(&addrs, START_TIMEOUT)
 }
 
-/// Waits up to `timeout` until every address accepts connections.
+/// Waits up to `timeout` until every address accepts connections (see [`listening`]).
 pub fn wait_listening_addrs(addrs: &[SocketAddr], timeout: Duration) -> bool {
     let mut pending: Vec<SocketAddr> = addrs.to_vec();
     eventually(timeout, || {
-        pending.retain(|a| !accepts(*a));
+        pending.retain(|a| !listening(*a));
         pending.is_empty()
     })
 }
@@ -150,12 +219,13 @@ impl Proxy {
         let mut p = Proxy::spawn(engine, cfg, &[]);
         let mut pending: Vec<SocketAddr> = wait_for.to_vec();
         let mut exited = None;
+        let t0 = Instant::now();
         let up = eventually(START_TIMEOUT, || {
             if let Ok(Some(st)) = p.child.try_wait() {
                 exited = Some(st);
                 return true;
             }
-            pending.retain(|a| !accepts(*a));
+            pending.retain(|a| !listening(*a));
             pending.is_empty()
         });
         if let Some(st) = exited {
@@ -168,8 +238,10 @@ impl Proxy {
         }
         if !up {
             let err = format!(
-                "{} not listening on {pending:?} after {START_TIMEOUT:?}\nconfig:\n{cfg}\nstderr:\n{}",
+                "{} (pid {}, still running) not listening on {pending:?} after {:?}\nconfig:\n{cfg}\nstderr:\n{}",
                 engine.name(),
+                p.pid(),
+                t0.elapsed(),
                 p.stderr_text()
             );
             return Err(err);
