@@ -587,7 +587,7 @@ fn proxy_start_failure_signals_and_exit() {
     assert!(p.pid() > 0);
     assert!(p.running());
     assert_eq!(http_get(local(port), "/").status, 200);
-    p.send_signal(nix::sys::signal::Signal::SIGTERM);
+    p.send_signal(Signal::SIGTERM);
     assert!(p.wait_exit(Duration::from_secs(3)).is_some());
     assert!(!p.running());
     assert!(eventually(Duration::from_secs(2), || !accepts(local(port))));

@@ -110,6 +110,9 @@ pub use client::{
 };
 #[allow(unused_imports)]
 pub use mock::{Behaviour, Echo, MockBuilder, MockServer, Received, TcpMock};
+/// For `Proxy::send_signal`.
+#[allow(unused_imports)]
+pub use nix::sys::signal::Signal;
 #[allow(unused_imports)]
 pub use ports::{free_port, free_ports, local, local6, port_is_free, refused_port};
 #[allow(unused_imports)]
