@@ -91,3 +91,36 @@ pub fn make_pem(dir: &Path, name: &str) -> Option<PathBuf> {
     std::fs::write(&out, pem).ok()?;
     Some(out)
 }
+
+// ---------------------------------------------------------------------------------------
+// Runtime-test harness: ports, mock backends, raw clients, proxy processes, side by side.
+// Everything is re-exported here so that `use common::*;` brings it in.
+
+pub mod client;
+pub mod mock;
+pub mod ports;
+pub mod proxy;
+pub mod sbs;
+pub mod wire;
+
+#[allow(unused_imports)]
+pub use client::{
+    Conn, Response, TIMEOUT, build_request, http_get, http_request, parse_response,
+    parse_responses, send_raw, send_raw_timeout, try_http_get,
+};
+#[allow(unused_imports)]
+pub use mock::{Behaviour, Echo, MockBuilder, MockServer, Received, TcpMock};
+/// For `Proxy::send_signal`.
+#[allow(unused_imports)]
+pub use nix::sys::signal::Signal;
+#[allow(unused_imports)]
+pub use ports::{free_port, free_ports, local, local6, port_is_free, refused_port};
+#[allow(unused_imports)]
+pub use proxy::{
+    Engine, Proxy, accepts, bind_addrs, eventually, listening, wait_listening, wait_listening_addrs,
+};
+#[allow(unused_imports)]
+pub use sbs::{
+    SBS_HOST, Side, assert_same, assert_same_echo, fill, render_ports, require_haproxy,
+    side_by_side, side_by_side_engines,
+};
