@@ -181,10 +181,24 @@ fn runtime_flags_are_accepted() {
         tmp.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    // Without -c there is no runtime yet: say so, exit 1.
-    let out = rproxy(&["-f", &ok], tmp.path());
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no proxy runtime yet"));
+    // Without -c the proxy runs; a listener that cannot bind stops it with HAProxy's alert.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let cfg = write(
+        tmp.path(),
+        "busy.cfg",
+        &format!(
+            "defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n\
+             frontend fe\n  bind 127.0.0.1:{port}\n  http-request return status 200\n"
+        ),
+    );
+    let out = rproxy(&["-q", "-f", &cfg], tmp.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot bind socket"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn normalise(raw: &[u8], message_layer: bool) -> Vec<u8> {
         let n = l.split(':').next().unwrap_or("").trim();
         n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
     });
-    if !has_len && lines.len() >= 1 {
+    if !has_len && !lines.is_empty() {
         lines.insert(1, format!("content-length: {}", body.len()));
     }
     let mut out = Vec::with_capacity(raw.len() + 32);

@@ -108,45 +108,28 @@ pub struct Rules {
     legacy_res: Vec<LegacyRt>,
 }
 
+/// Errors are reported to `d` (which stops the start) and the rule is left out.
 fn lf(
     f: &crate::model::expr::LogFormat,
     span: crate::config::source::Span,
     d: &mut Diags,
-) -> CompiledLogFormat {
-    match CompiledLogFormat::compile(f) {
-        Ok(c) => c,
-        Err(e) => {
-            d.error(span, format!("cannot prepare log-format: {e}"));
-            CompiledLogFormat::compile(&Default::default()).unwrap_or_else(|_| unreachable_empty())
-        }
-    }
+) -> Option<CompiledLogFormat> {
+    CompiledLogFormat::compile(f)
+        .map_err(|e| d.error(span, format!("cannot prepare log-format: {e}")))
+        .ok()
 }
 
-/// An empty log-format always compiles; this keeps the error path total without panicking.
-fn unreachable_empty() -> CompiledLogFormat {
-    loop {
-        if let Ok(c) = CompiledLogFormat::compile(&Default::default()) {
-            return c;
-        }
-    }
-}
-
-fn regex(src: &str, icase: bool, span: crate::config::source::Span, d: &mut Diags) -> Regex {
-    match RegexBuilder::new(src).case_insensitive(icase).build() {
-        Ok(r) => r,
-        Err(e) => {
-            d.error(span, format!("invalid regex '{src}': {e}"));
-            Regex::new("$^").unwrap_or_else(|_| never_regex())
-        }
-    }
-}
-
-fn never_regex() -> Regex {
-    loop {
-        if let Ok(r) = Regex::new("a^") {
-            return r;
-        }
-    }
+fn regex(
+    src: &str,
+    icase: bool,
+    span: crate::config::source::Span,
+    d: &mut Diags,
+) -> Option<Regex> {
+    RegexBuilder::new(src)
+        .case_insensitive(icase)
+        .build()
+        .map_err(|e| d.error(span, format!("invalid regex '{src}': {e}")))
+        .ok()
 }
 
 pub fn compile_cond(
@@ -193,15 +176,18 @@ impl Rules {
             }
         }
         for rd in redirects {
-            r.redirects.push((
-                redirect(&rd.redirect, rd.span, d),
-                compile_cond(&rd.cond, acls, rd.span, d),
-            ));
+            if let Some(rt) = redirect(&rd.redirect, rd.span, d) {
+                r.redirects
+                    .push((rt, compile_cond(&rd.cond, acls, rd.span, d)));
+            }
         }
         for l in legacy {
+            let Some(re) = regex(&l.regex, l.ignore_case, l.span, d) else {
+                continue;
+            };
             let rt = LegacyRt {
                 cond: compile_cond(&l.cond, acls, l.span, d),
-                regex: regex(&l.regex, l.ignore_case, l.span, d),
+                regex: re,
                 action: l.action.clone(),
             };
             if l.response {
@@ -236,9 +222,8 @@ impl Rules {
                 }
                 Action::SetVar(name, s) => {
                     let v = s.eval(&ctx(base, Some(req), None, vars));
-                    match v {
-                        Some(v) => vars.set(name, v),
-                        None => {}
+                    if let Some(v) = v {
+                        vars.set(name, v);
                     }
                 }
                 Action::UnsetVar(name) => vars.unset(name),
@@ -377,14 +362,13 @@ impl Rules {
                 LegacyAction::Replace(rep) => {
                     replace_lines(&mut res.headers, &l.regex, &backrefs(rep));
                 }
-                LegacyAction::Deny => {
+                LegacyAction::Deny
                     if res
                         .headers
                         .iter()
-                        .any(|h| l.regex.is_match(&header_line(&h.name, &h.value)))
-                    {
-                        return Verdict::Deny(502);
-                    }
+                        .any(|h| l.regex.is_match(&header_line(&h.name, &h.value))) =>
+                {
+                    return Verdict::Deny(502);
                 }
                 _ => {}
             }
@@ -616,36 +600,44 @@ fn action(
         HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
         HttpAction::Tarpit { status } => Action::Tarpit(status.unwrap_or(500)),
         HttpAction::Auth { realm } => Action::Auth(realm.clone().unwrap_or_default()),
-        HttpAction::Redirect(r) => Action::Redirect(redirect(r, span, d)),
-        HttpAction::Return(r) => Action::Return(ret(r, span, errors, d)),
+        HttpAction::Redirect(r) => Action::Redirect(redirect(r, span, d)?),
+        HttpAction::Return(r) => Action::Return(ret(r, span, errors, d)?),
         HttpAction::SetHeader { name, value } => {
-            Action::SetHeader(name.clone(), lf(value, span, d))
+            Action::SetHeader(name.clone(), lf(value, span, d)?)
         }
         HttpAction::AddHeader { name, value } => {
-            Action::AddHeader(name.clone(), lf(value, span, d))
+            Action::AddHeader(name.clone(), lf(value, span, d)?)
         }
         HttpAction::DelHeader { name } => Action::DelHeader(name.clone()),
         HttpAction::ReplaceHeader {
             name,
             regex: r,
             replace,
-        } => Action::ReplaceHeader(name.clone(), regex(r, false, span, d), lf(replace, span, d)),
+        } => Action::ReplaceHeader(
+            name.clone(),
+            regex(r, false, span, d)?,
+            lf(replace, span, d)?,
+        ),
         HttpAction::ReplaceValue {
             name,
             regex: r,
             replace,
-        } => Action::ReplaceValue(name.clone(), regex(r, false, span, d), lf(replace, span, d)),
+        } => Action::ReplaceValue(
+            name.clone(),
+            regex(r, false, span, d)?,
+            lf(replace, span, d)?,
+        ),
         HttpAction::ReplaceUri { regex: r, replace } => {
-            Action::ReplaceUri(regex(r, false, span, d), lf(replace, span, d))
+            Action::ReplaceUri(regex(r, false, span, d)?, lf(replace, span, d)?)
         }
         HttpAction::ReplacePath { regex: r, replace } => {
-            Action::ReplacePath(regex(r, false, span, d), lf(replace, span, d))
+            Action::ReplacePath(regex(r, false, span, d)?, lf(replace, span, d)?)
         }
-        HttpAction::SetPath(f) => Action::SetPath(lf(f, span, d)),
-        HttpAction::SetPathq(f) => Action::SetPathq(lf(f, span, d)),
-        HttpAction::SetQuery(f) => Action::SetQuery(lf(f, span, d)),
-        HttpAction::SetUri(f) => Action::SetUri(lf(f, span, d)),
-        HttpAction::SetMethod(f) => Action::SetMethod(lf(f, span, d)),
+        HttpAction::SetPath(f) => Action::SetPath(lf(f, span, d)?),
+        HttpAction::SetPathq(f) => Action::SetPathq(lf(f, span, d)?),
+        HttpAction::SetQuery(f) => Action::SetQuery(lf(f, span, d)?),
+        HttpAction::SetUri(f) => Action::SetUri(lf(f, span, d)?),
+        HttpAction::SetMethod(f) => Action::SetMethod(lf(f, span, d)?),
         HttpAction::SetStatus { status, reason } => Action::SetStatus(*status, reason.clone()),
         HttpAction::SetVar { name, expr } => match CompiledSample::compile(expr) {
             Ok(s) => Action::SetVar(name.clone(), s),
@@ -681,19 +673,19 @@ fn action(
     })
 }
 
-fn redirect(r: &Redirect, span: crate::config::source::Span, d: &mut Diags) -> RedirectRt {
-    RedirectRt {
+fn redirect(r: &Redirect, span: crate::config::source::Span, d: &mut Diags) -> Option<RedirectRt> {
+    Some(RedirectRt {
         kind: match &r.kind {
-            RedirectKind::Location(f) => RedirectKindRt::Location(lf(f, span, d)),
-            RedirectKind::Prefix(f) => RedirectKindRt::Prefix(lf(f, span, d)),
-            RedirectKind::Scheme(f) => RedirectKindRt::Scheme(lf(f, span, d)),
+            RedirectKind::Location(f) => RedirectKindRt::Location(lf(f, span, d)?),
+            RedirectKind::Prefix(f) => RedirectKindRt::Prefix(lf(f, span, d)?),
+            RedirectKind::Scheme(f) => RedirectKindRt::Scheme(lf(f, span, d)?),
         },
         code: r.code,
         drop_query: r.drop_query,
         append_slash: r.append_slash,
         set_cookie: r.set_cookie.clone(),
         clear_cookie: r.clear_cookie.clone(),
-    }
+    })
 }
 
 fn ret(
@@ -701,25 +693,25 @@ fn ret(
     span: crate::config::source::Span,
     errors: &super::errors::ErrorPages,
     d: &mut Diags,
-) -> ReturnRt {
+) -> Option<ReturnRt> {
     let body = match &r.body {
         ReturnBody::None => ReturnBodyRt::None,
         ReturnBody::DefaultError => ReturnBodyRt::Raw(errors.get(r.status).into_owned()),
         ReturnBody::Errorfile(_, b) => ReturnBodyRt::Raw(b.clone()),
         ReturnBody::File(_, b) => ReturnBodyRt::Bytes(b.clone()),
         ReturnBody::String(s) => ReturnBodyRt::Bytes(s.clone().into_bytes()),
-        ReturnBody::LfString(f) | ReturnBody::LfFile(_, f) => ReturnBodyRt::Lf(lf(f, span, d)),
+        ReturnBody::LfString(f) | ReturnBody::LfFile(_, f) => ReturnBodyRt::Lf(lf(f, span, d)?),
     };
-    ReturnRt {
+    let mut headers = Vec::with_capacity(r.headers.len());
+    for (n, f) in &r.headers {
+        headers.push((n.clone(), lf(f, span, d)?));
+    }
+    Some(ReturnRt {
         status: r.status,
         content_type: r.content_type.clone(),
         body,
-        headers: r
-            .headers
-            .iter()
-            .map(|(n, f)| (n.clone(), lf(f, span, d)))
-            .collect(),
-    }
+        headers,
+    })
 }
 
 fn render_return(

@@ -484,7 +484,7 @@ impl Session {
             let ip = src.ip();
             let excepted = ff.except.is_some_and(|n| n.contains(&ip));
             let present = req.headers.contains(&ff.header);
-            if !excepted && !(ff.if_none && present) {
+            if !(excepted || ff.if_none && present) {
                 req.headers.add(&ff.header, ip.to_string());
             }
         }
