@@ -168,6 +168,10 @@ pub struct Backend {
     /// Requests being served by this backend now.
     pub cur: AtomicU32,
     pub total: AtomicU64,
+    /// `http-reuse`: whether idle connections are shared between sessions.
+    pub reuse: crate::model::proxy::HttpReuse,
+    /// `option srvtcpka`: TCP keep-alive on server connections.
+    srvtcpka: bool,
 }
 
 impl std::fmt::Debug for Backend {
@@ -249,6 +253,8 @@ impl Backend {
             fullconn: p.fullconn.unwrap_or(default_fullconn).max(1),
             cur: AtomicU32::new(0),
             total: AtomicU64::new(0),
+            reuse: p.http_reuse,
+            srvtcpka: p.options.srvtcpka,
         }
     }
 
@@ -471,6 +477,9 @@ impl Backend {
                     })?;
                     let s = tokio::net::TcpStream::connect(sa).await?;
                     let _ = s.set_nodelay(true);
+                    if self.srvtcpka {
+                        let _ = socket2::SockRef::from(&s).set_keepalive(true);
+                    }
                     Ok(Stream::Tcp(s))
                 }
                 Target::Unix(p) => Ok(Stream::Unix(tokio::net::UnixStream::connect(p).await?)),

@@ -229,6 +229,11 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
             }
         };
         px.counters.sessions.fetch_add(1, Ordering::Relaxed);
+        if px.options.clitcpka
+            && let stream::Stream::Tcp(t) = &acc.stream
+        {
+            let _ = socket2::SockRef::from(t).set_keepalive(true);
+        }
         let rt2 = rt.clone();
         let px2 = px.clone();
         rt.active.fetch_add(1, Ordering::AcqRel);

@@ -79,6 +79,7 @@ pub struct ProxyRt {
     pub conn_slots: Option<Arc<Semaphore>>,
     pub counters: ProxyCounters,
     pub disabled: bool,
+    pub http_reuse: crate::model::proxy::HttpReuse,
 }
 
 /// Builds every proxy; problems the runtime finds go to `d`.
@@ -238,6 +239,7 @@ fn build_one(
         conn_slots: None,
         counters: ProxyCounters::default(),
         disabled: p.disabled,
+        http_reuse: p.http_reuse,
     }
 }
 
@@ -297,5 +299,29 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     }
     if !p.monitor_net.is_empty() {
         say("monitor-net");
+    }
+    let o = &p.options;
+    for (on, what) in [
+        (o.http_pretend_keepalive, "option http-pretend-keepalive"),
+        (o.checkcache, "option checkcache"),
+        (
+            o.splice_auto,
+            "option splice-auto (data is copied, not spliced)",
+        ),
+        (o.persist, "option persist"),
+        (o.prefer_last_server, "option prefer-last-server"),
+        (
+            o.dontlognull || o.dontlog_normal || o.log_health_checks,
+            "log filtering options (dontlognull, dontlog-normal, log-health-checks)",
+        ),
+        (p.max_keep_alive_queue.is_some(), "max-keep-alive-queue"),
+        (
+            p.options.check != Default::default(),
+            "the health check kind (option httpchk/smtpchk/mysql-check/...)",
+        ),
+    ] {
+        if on {
+            say(what);
+        }
     }
 }

@@ -168,15 +168,11 @@ impl Session {
             }
         }
         if let Some(h) = self.held.take()
-            && self.reuse_policy() != HttpReuse::Never
+            && h.be.reuse != HttpReuse::Never
         {
             h.be.put_idle(h.idx, h.stream);
         }
         let _ = self.cli.shutdown().await;
-    }
-
-    fn reuse_policy(&self) -> HttpReuse {
-        HttpReuse::Safe
     }
 
     async fn read_head(
@@ -1115,8 +1111,8 @@ async fn copy_body(
     Ok(total)
 }
 
-fn bpx_reuse(_bpx: &ProxyRt) -> HttpReuse {
-    HttpReuse::Safe
+fn bpx_reuse(bpx: &ProxyRt) -> HttpReuse {
+    bpx.http_reuse
 }
 
 /// The connection mode of a transaction: the stronger of the frontend's and the backend's
