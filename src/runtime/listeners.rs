@@ -200,9 +200,6 @@ fn bind_tcp(sa: SocketAddr, b: &Bind, backlog: u32) -> Result<std::net::TcpListe
         s.bind_device(Some(iface.as_bytes()))
             .map_err(|e| format!("interface {iface}: {e}"))?;
     }
-    if b.defer_accept {
-        let _ = s.set_tcp_user_timeout(None);
-    }
     s.bind(&SockAddr::from(sa)).map_err(|e| e.to_string())?;
     s.listen(backlog as i32).map_err(|e| e.to_string())?;
     s.set_nonblocking(true).map_err(|e| e.to_string())?;

@@ -73,6 +73,12 @@ impl Runtime {
             max_headers: cfg.global.tune_http_maxhdr.unwrap_or(101) as usize,
         };
         let mut proxies = proxy::build_all(cfg, maxconn, &mut d);
+        if !cfg.global.stats_sockets.is_empty() {
+            d.push(crate::config::diag::Diagnostic::global(
+                crate::config::diag::Severity::Warning,
+                "the stats socket (global 'stats socket') is not served by this version's runtime yet",
+            ));
+        }
         if !cfg.global.logs.is_empty() || cfg.proxies.iter().any(|p| !p.logs.is_empty()) {
             d.push(crate::config::diag::Diagnostic::global(
                 crate::config::diag::Severity::Warning,

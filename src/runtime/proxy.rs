@@ -300,6 +300,12 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if !p.monitor_net.is_empty() {
         say("monitor-net");
     }
+    if p.binds.iter().any(|b| b.defer_accept || b.tfo) {
+        say("bind options defer-accept and tfo");
+    }
+    if p.servers.iter().any(|s| s.params.proto.is_some()) {
+        say("server 'proto' (connections to servers are HTTP/1.1)");
+    }
     let o = &p.options;
     for (on, what) in [
         (o.http_pretend_keepalive, "option http-pretend-keepalive"),
