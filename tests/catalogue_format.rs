@@ -31,7 +31,6 @@ const SECTION_FAMILIES: &[&str] = &[
     "resolvers",
     "cache",
     "program",
-    "http-errors",
     "ring",
     "log-forward",
     "fcgi-app",

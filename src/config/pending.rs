@@ -221,7 +221,6 @@ pub const PROXY: &[Unmodelled] = &[
     pending("dynamic-cookie-key", "d-lb"),
     pending("email-alert", "dflb"),
     pending("error-log-format", "dfl-"),
-    pending("errorfiles", "dflb"),
     pending("external-check", "d-lb"),
     pending("filter", "-flb"),
     pending("hash-balance-factor", "d--b"),
@@ -567,11 +566,13 @@ pub const TCP_CHECK: &[Unmodelled] =
 /// Unmodelled `userlist` section keywords (family `userlist` of the catalogue).
 pub const USERLIST: &[Unmodelled] = &[];
 
+/// `http-errors` section keywords: `errorfile` is modelled, nothing is pending.
+pub const HTTP_ERRORS: &[Unmodelled] = &[];
+
 /// Unmodelled section keywords (family `section` of the catalogue).
 pub const SECTION: &[Unmodelled] = &[
     unsupported("cache", "-", SECTION_NOT_YET),
     unsupported("fcgi-app", "-", SECTION_NOT_YET),
-    unsupported("http-errors", "-", SECTION_NOT_YET),
     unsupported("log-forward", "-", SECTION_NOT_YET),
     unsupported("mailers", "-", SECTION_NOT_YET),
     unsupported("peers", "-", SECTION_NOT_YET),
@@ -599,6 +600,7 @@ pub const TABLES: &[(&str, &[Unmodelled])] = &[
     ("http-check", HTTP_CHECK),
     ("tcp-check", TCP_CHECK),
     ("userlist", USERLIST),
+    ("http-errors", HTTP_ERRORS),
     ("section", SECTION),
 ];
 

@@ -22,6 +22,16 @@ pub struct Config {
     /// Frontends, backends and listens, in declaration order.
     pub proxies: Vec<Proxy>,
     pub userlists: Vec<Userlist>,
+    /// `http-errors` sections.
+    pub http_errors: Vec<HttpErrors>,
+}
+
+/// An `http-errors NAME` section: error pages that proxies import with `errorfiles`.
+#[derive(Debug, Clone, Default)]
+pub struct HttpErrors {
+    pub name: String,
+    pub pages: std::collections::BTreeMap<u16, ErrorPage>,
+    pub span: Span,
 }
 
 impl Config {

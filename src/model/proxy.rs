@@ -68,6 +68,9 @@ pub struct Proxy {
     /// 1.x `req*`/`rsp*` regex rules, kept with their 1.x meaning.
     pub legacy_rules: Vec<LegacyRule>,
     pub errorfiles: BTreeMap<u16, ErrorPage>,
+    /// `errorfiles NAME [CODE...]` naming an `http-errors` section declared further down,
+    /// resolved once every section is read.
+    pub errorfiles_refs: Vec<ErrorfilesRef>,
     pub captures: Vec<Capture>,
     pub logs: Vec<LogTarget>,
     pub log_format: Option<LogFormat>,
@@ -576,6 +579,14 @@ pub enum LegacyAction {
     Pass,
     Tarpit,
     SetBackend(String),
+}
+
+/// `errorfiles NAME [CODE...]`.
+#[derive(Debug, Clone)]
+pub struct ErrorfilesRef {
+    pub section: String,
+    pub codes: Vec<u16>,
+    pub span: Span,
 }
 
 /// Where an error response comes from.

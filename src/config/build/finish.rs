@@ -208,6 +208,41 @@ pub fn finish(ctx: &mut Ctx, config: &mut Config, drafts: Vec<ProxyDraft>) {
         if d.set_at.contains_key("log global") {
             d.proxy.logs.extend(global_logs.iter().cloned());
         }
+        resolve_errorfiles(ctx, &config.http_errors, &mut d.proxy);
         config.proxies.push(d.proxy);
+    }
+}
+
+/// `errorfiles` lines naming a section declared after them.
+fn resolve_errorfiles(
+    ctx: &mut Ctx,
+    sections: &[crate::model::HttpErrors],
+    p: &mut crate::model::Proxy,
+) {
+    for r in std::mem::take(&mut p.errorfiles_refs) {
+        match sections.iter().find(|h| h.name == r.section) {
+            Some(h) => {
+                for (code, page) in &h.pages {
+                    if r.codes.is_empty() || r.codes.contains(code) {
+                        p.errorfiles.insert(*code, page.clone());
+                    }
+                }
+            }
+            None => {
+                let names = sections.iter().map(|h| h.name.as_str());
+                match did_you_mean(&r.section, names) {
+                    Some(m) => ctx.err_hint(
+                        r.span,
+                        format!("unknown http-errors section '{}'", r.section),
+                        format!("did you mean '{m}'?"),
+                    ),
+                    None => ctx.err_hint(
+                        r.span,
+                        format!("unknown http-errors section '{}'", r.section),
+                        "declare it with 'http-errors <name>' and 'errorfile <code> <file>' lines",
+                    ),
+                };
+            }
+        }
     }
 }

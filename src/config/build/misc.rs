@@ -57,6 +57,7 @@ pub const KEYWORDS: &[ProxyKw] = &[
         Ok(())
     }),
     kw("errorfile", "dflb", errorfile),
+    kw("errorfiles", "dflb", errorfiles),
     kw("errorloc", "dflb", |c, d, s| errorloc(c, d, s, 302)),
     kw("errorloc302", "dflb", |c, d, s| errorloc(c, d, s, 302)),
     kw("errorloc303", "dflb", |c, d, s| errorloc(c, d, s, 303)),
@@ -190,6 +191,13 @@ fn error_code(ctx: &mut Ctx, s: &Stmt) -> R<u16> {
 }
 
 fn errorfile(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
+    let (code, page) = read_errorfile(ctx, s)?;
+    d.proxy.errorfiles.insert(code, page);
+    Ok(())
+}
+
+/// `errorfile CODE FILE`, in a proxy or an `http-errors` section.
+fn read_errorfile(ctx: &mut Ctx, s: &Stmt) -> R<(u16, ErrorPage)> {
     let code = error_code(ctx, s)?;
     let w = s.need(ctx, 2, "a file holding a raw HTTP response")?;
     s.max_args(ctx, 2, "<code> <file>")?;
@@ -211,10 +219,96 @@ fn errorfile(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
     if ctx.opts.check_files && !content.starts_with(b"HTTP/") {
         ctx.warn_hint(w.span, format!("errorfile '{}' does not start with an HTTP status line", w.text), "an errorfile holds a raw response: 'HTTP/1.1 503 Service Unavailable', headers, a blank line, the body");
     }
-    d.proxy
-        .errorfiles
-        .insert(code, ErrorPage::File { path, content });
+    Ok((code, ErrorPage::File { path, content }))
+}
+
+/// `errorfiles NAME [CODE...]`: imports pages of an `http-errors` section, overriding pages
+/// set before it, as if each were an `errorfile` line here.
+fn errorfiles(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
+    let name = s.need(ctx, 1, "an http-errors section name")?.text.clone();
+    let mut codes = Vec::new();
+    let mut i = 2;
+    while let Some(w) = s.arg(i) {
+        match w.text.parse::<u16>() {
+            Ok(c) if ERROR_CODES.contains(&c) => codes.push(c),
+            _ => {
+                return Err(ctx.err_hint(
+                    w.span,
+                    format!("status code '{}' cannot be customized", w.text),
+                    "usage: errorfiles <http-errors-section> [<code> ...]",
+                ));
+            }
+        }
+        i += 1;
+    }
+    let pages = ctx
+        .http_errors
+        .iter()
+        .find(|h| h.name == name)
+        .map(|h| h.pages.clone());
+    match pages {
+        Some(pages) => {
+            for (code, page) in pages {
+                if codes.is_empty() || codes.contains(&code) {
+                    d.proxy.errorfiles.insert(code, page);
+                }
+            }
+        }
+        // Declared further down: resolved when every section is read.
+        None => d
+            .proxy
+            .errorfiles_refs
+            .push(crate::model::proxy::ErrorfilesRef {
+                section: name,
+                codes,
+                span: s.line.span,
+            }),
+    }
     Ok(())
+}
+
+/// An `http-errors NAME` section.
+pub fn http_errors_section(
+    ctx: &mut Ctx,
+    sec: &crate::config::ast::Section,
+) -> Option<crate::model::HttpErrors> {
+    let Some(name) = sec.name() else {
+        ctx.err_hint(
+            sec.header.words[0].span,
+            "'http-errors' expects a name",
+            "usage: http-errors <name>",
+        );
+        return None;
+    };
+    let mut h = crate::model::HttpErrors {
+        name: name.text.clone(),
+        pages: Default::default(),
+        span: sec.header.span,
+    };
+    for line in &sec.statements {
+        let s = Stmt {
+            line,
+            kw: 0,
+            no: false,
+            default: false,
+        };
+        let kw = &line.words[0];
+        if kw.text == "errorfile" {
+            if let Ok((code, page)) = read_errorfile(ctx, &s) {
+                h.pages.insert(code, page);
+            }
+        } else {
+            super::unknown(
+                ctx,
+                kw.span,
+                "keyword",
+                &kw.text,
+                "http-errors",
+                vec!["errorfile"],
+            );
+        }
+    }
+    Some(h)
 }
 
 fn errorloc(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, redirect: u16) -> R {
@@ -328,4 +422,47 @@ fn log_time_fetches(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{lexer::ProcessEnv, load_str};
+    use crate::model::ErrorPage;
+
+    fn page(dir: &str, code: u16) -> String {
+        format!("{dir}/errors/{code}.http")
+    }
+
+    #[test]
+    fn http_errors_sections_import_in_order() {
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let text = format!(
+            "http-errors early\n  errorfile 503 {}\n  errorfile 403 {}\n\
+             defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n\
+             backend a\n  errorfile 403 {}\n  errorfiles early 503\n  server s 127.0.0.1:1\n\
+             backend b\n  errorfiles late\n  errorfile 504 {}\n  server s 127.0.0.1:1\n\
+             http-errors late\n  errorfile 502 {}\n",
+            page(dir, 503),
+            page(dir, 403),
+            page(dir, 400),
+            page(dir, 504),
+            page(dir, 502),
+        );
+        let l = load_str("t.cfg", &text, &ProcessEnv);
+        assert!(l.is_valid(), "{:?}", l.diags);
+        let a = l.model.backend("a").expect("a");
+        // Only 503 imported; the 403 set by hand stays.
+        assert!(
+            matches!(&a.errorfiles[&403], ErrorPage::File { path, .. } if path.ends_with("400.http"))
+        );
+        assert!(a.errorfiles.contains_key(&503));
+        let b = l.model.backend("b").expect("b");
+        assert!(b.errorfiles.contains_key(&502) && b.errorfiles.contains_key(&504));
+        let bad = load_str(
+            "t.cfg",
+            "defaults\n  mode http\nbackend a\n  errorfiles nope\n  server s 127.0.0.1:1\n",
+            &ProcessEnv,
+        );
+        assert!(!bad.is_valid());
+    }
 }

@@ -64,6 +64,8 @@ impl Default for BuildOptions {
 pub struct Ctx<'a> {
     pub diags: &'a mut Diags,
     pub opts: &'a BuildOptions,
+    /// `http-errors` sections read so far (`errorfiles` imports from them in place).
+    pub http_errors: Vec<crate::model::HttpErrors>,
 }
 
 impl Ctx<'_> {
@@ -446,7 +448,11 @@ fn proxy_statement(ctx: &mut Ctx, draft: &mut ProxyDraft, kind: SectionKind, lin
 /// Builds the model. Errors and warnings go to `diags`; the returned model is only
 /// meaningful when no error was reported.
 pub fn build(ast: &Ast, _sources: &SourceMap, opts: &BuildOptions, diags: &mut Diags) -> Config {
-    let mut ctx = Ctx { diags, opts };
+    let mut ctx = Ctx {
+        diags,
+        opts,
+        http_errors: Vec::new(),
+    };
     let mut config = Config::default();
     let mut last_defaults = ProxyDraft::fresh();
     let mut named_defaults: HashMap<String, ProxyDraft> = HashMap::new();
@@ -461,6 +467,22 @@ pub fn build(ast: &Ast, _sources: &SourceMap, opts: &BuildOptions, diags: &mut D
             SectionKind::Userlist => {
                 if let Some(u) = userlist::section(&mut ctx, section) {
                     config.userlists.push(u);
+                }
+            }
+            SectionKind::HttpErrors => {
+                if let Some(h) = misc::http_errors_section(&mut ctx, section) {
+                    if let Some(prev) = ctx.http_errors.iter().find(|x| x.name == h.name) {
+                        let line = prev.span.line;
+                        ctx.err(
+                            h.span,
+                            format!(
+                                "http-errors section '{}' is already declared at line {line}",
+                                h.name
+                            ),
+                        );
+                    } else {
+                        ctx.http_errors.push(h);
+                    }
                 }
             }
             SectionKind::Defaults
@@ -495,6 +517,7 @@ pub fn build(ast: &Ast, _sources: &SourceMap, opts: &BuildOptions, diags: &mut D
             }
         }
     }
+    config.http_errors = std::mem::take(&mut ctx.http_errors);
     finish::finish(&mut ctx, &mut config, drafts);
     config
 }
@@ -762,8 +785,15 @@ pub fn registered() -> Vec<Registered> {
     for k in userlist::KEYWORDS {
         add("userlist", k, "-", Status::Supported);
     }
+    add("http-errors", "errorfile", "-", Status::Supported);
     for k in [
-        "global", "defaults", "frontend", "backend", "listen", "userlist",
+        "global",
+        "defaults",
+        "frontend",
+        "backend",
+        "listen",
+        "userlist",
+        "http-errors",
     ] {
         add("section", k, "-", Status::Supported);
     }
