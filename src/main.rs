@@ -102,6 +102,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let errors = loaded.diags.count(diag::Severity::Error);
     let warnings = loaded.diags.count(diag::Severity::Warning);
     let mut err = std::io::stderr().lock();
+    if !cli.check && (errors > 0 || (!cli.quiet && !loaded.diags.sorted().is_empty())) {
+        rproxy::runtime::process::intro();
+    }
     if !cli.quiet || errors > 0 {
         for d in loaded.diags.sorted() {
             if cli.quiet && !d.is_error() {
@@ -151,6 +154,9 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
         }
     }
     let (rt, diags) = runtime::Runtime::build(&model);
+    if diags.has_errors() || (!cli.quiet && !diags.sorted().is_empty()) {
+        process::intro();
+    }
     {
         let mut err = std::io::stderr().lock();
         for d in diags.sorted() {

@@ -6,12 +6,42 @@ use std::path::Path;
 use nix::unistd::{Gid, Uid};
 
 fn say(level: &str, msg: &str) {
+    // Like HAProxy 2.6, the first warning or alert is preceded by the version and the
+    // executable's path, so that a log shows which binary spoke.
+    if level != "NOTICE" {
+        intro();
+    }
+    line(level, msg);
+}
+
+fn line(level: &str, msg: &str) {
     // HAProxy pads the level so that messages line up: "[ALERT]    (pid) : ...".
     eprintln!(
         "{:<10} ({}) : {msg}",
         format!("[{level}]"),
         std::process::id()
     );
+}
+
+/// The two notices HAProxy prints before its first warning (once per process).
+pub fn intro() {
+    static INTRO: std::sync::Once = std::sync::Once::new();
+    INTRO.call_once(intro_lines);
+}
+
+fn intro_lines() {
+    line(
+        "NOTICE",
+        &format!(
+            "haproxy version is {}-rproxy-{}",
+            crate::config::cond::EMULATED_HAPROXY_VERSION,
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "rproxy".into());
+    line("NOTICE", &format!("path to executable is {exe}"));
 }
 
 pub fn alert(msg: &str) {
