@@ -425,6 +425,9 @@ fi
 log "HTTP proxy benchmark: ${DURATION}s per run, wrk -t1 -c$CONNECTIONS, pinning $([[ $BENCH_PIN == 1 ]] && echo on || echo off)"
 log "origins on 127.0.0.1:$ORIGIN1_PORT and 127.0.0.1:$ORIGIN2_PORT"
 for target in $TARGETS; do
+    for pid in "${ORIGIN_PIDS[@]}"; do
+        kill -0 "$pid" 2>/dev/null || die "an origin server (pid $pid) has exited; see its log with BENCH_KEEP=1"
+    done
     run_target "$target"
 done
 log ""
