@@ -149,6 +149,29 @@ rss_kib() {
     echo "$total"
 }
 
+# Busy time of the whole machine in clock ticks: user + nice + system + steal from the
+# "cpu" line of /proc/stat (idle, iowait and interrupt time left out).
+host_busy_ticks() {
+    local cpu user nice system idle iowait irq softirq steal rest
+    read -r cpu user nice system idle iowait irq softirq steal rest </proc/stat
+    echo $((user + nice + system + steal))
+}
+
+# CPU time (ms) of this shell's finished children (bash's "times", second line), into
+# KIDS_MS: not through $(...), whose subshell would report its own children.
+children_cpu_ms() {
+    local u s
+    times >"$WORK/times"
+    { read -r _; read -r u s; } <"$WORK/times"
+    KIDS_MS=$(($(dur_ms "$u") + $(dur_ms "$s")))
+}
+dur_ms() {   # "1m2.345s" -> 62345
+    local m=${1%%m*} rest=${1#*m}
+    local sec=${rest%s}
+    local whole=${sec%.*} frac=${sec#*.}000
+    echo $((10#$m * 60000 + 10#$whole * 1000 + 10#${frac:0:3}))
+}
+
 # ---- servers ----------------------------------------------------------------------------
 
 # render TEMPLATE OUT KEY=VALUE...: copy a config from bench/configs with @KEY@ replaced.
@@ -300,6 +323,10 @@ measure() {
         rss_peak=0
     fi
     local cpu0 ocpu0 cpu1 ocpu1 wrk_pid
+    local host0 host1 kids0 kids1
+    children_cpu_ms
+    kids0=$KIDS_MS
+    host0=$(host_busy_ticks)
     cpu0=$(cpu_ticks "${pids[@]}")
     ocpu0=$(cpu_ticks "${ORIGIN_TREE[@]}")
     "${PIN_WRK[@]}" "${cmd[@]}" >"$out" 2>&1 &
@@ -318,12 +345,18 @@ measure() {
     WRK_PID=""
     cpu1=$(cpu_ticks "${pids[@]}")
     ocpu1=$(cpu_ticks "${ORIGIN_TREE[@]}")
+    host1=$(host_busy_ticks)
+    children_cpu_ms
+    kids1=$KIDS_MS
     # For "direct" the origin is the measured process: no separate origin figure.
     local origin_ticks=$((ocpu1 - ocpu0))
     [[ "$target" == direct ]] && origin_ticks=null
-    printf '{"target": "%s", "scenario": "%s", "status": "ok", "wrk_output": %s, "wrk_command": %s, "clk_tck": %s, "connections": %s, "cpu_ticks": %s, "origin_cpu_ticks": %s, "rss_idle_kib": %s, "rss_peak_kib": %s, "origin_checked": %s}\n' \
+    # CPU time of the rest of the machine during the run: all busy time less the target's,
+    # the origins' and wrk's (and this script's samplers). Tells whether other work skewed it.
+    local other_ms=$(((host1 - host0 - (cpu1 - cpu0) - (ocpu1 - ocpu0)) * 1000 / CLK_TCK - (kids1 - kids0)))
+    printf '{"target": "%s", "scenario": "%s", "status": "ok", "wrk_output": %s, "wrk_command": %s, "clk_tck": %s, "connections": %s, "cpu_ticks": %s, "origin_cpu_ticks": %s, "wrk_cpu_ms": %s, "other_cpu_ms": %s, "rss_idle_kib": %s, "rss_peak_kib": %s, "origin_checked": %s}\n' \
         "$target" "$scenario" "$(json_str "$out")" "$(json_str "${cmd[*]}")" "$CLK_TCK" "$CONNECTIONS" \
-        "$((cpu1 - cpu0))" "$origin_ticks" "$rss_idle" "$rss_peak" "$(json_str "$CHECKED")" >>"$RECORDS"
+        "$((cpu1 - cpu0))" "$origin_ticks" "$((kids1 - kids0))" "$other_ms" "$rss_idle" "$rss_peak" "$(json_str "$CHECKED")" >>"$RECORDS"
     sed -n 's/^Requests\/sec: *//p' "$out" | sed "s/^/    $scenario: /; s/\$/ req\\/s/" >&2
 }
 

@@ -21,6 +21,9 @@ import sys
 TARGETS = ["haproxy", "nginx", "rproxy", "direct"]
 SCENARIOS = ["keep-alive", "close"]
 
+# Rows during which unrelated processes kept at least this many CPUs busy get a note.
+OTHER_LOAD_NOTE = 0.15
+
 BODY_RE = re.compile(rb"^origin (\d+): fixed-size response body")
 
 
@@ -130,10 +133,17 @@ def build(rec: dict) -> dict:
         row["rss_idle_kib"] = rec["rss_idle_kib"]
         row["rss_peak_kib"] = rec["rss_peak_kib"]
         row["kib_per_conn"] = (rec["rss_peak_kib"] - rec["rss_idle_kib"]) / rec["connections"]
+    if rec.get("wrk_cpu_ms") is not None:
+        row["wrk_cpu_s"] = rec["wrk_cpu_ms"] / 1e3
+    if rec.get("other_cpu_ms") is not None and w.get("duration_s"):
+        # average number of CPUs kept busy by unrelated processes during the run
+        row["other_cpus"] = max(rec["other_cpu_ms"], 0) / 1e3 / w["duration_s"]
     errs = w.get("socket_errors", {})
     notes = [f"{k} errors: {v}" for k, v in errs.items() if v]
     if w.get("non_2xx_3xx"):
         notes.append(f"non-2xx/3xx: {w['non_2xx_3xx']}")
+    if row.get("other_cpus", 0) >= OTHER_LOAD_NOTE:
+        notes.append(f"other load {row['other_cpus']:.2f} CPU")
     if notes:
         row["detail"] = "; ".join(notes)
     return row
