@@ -12,6 +12,8 @@
 #   TARGETS="haproxy nginx rproxy direct"   which rows to run, in this order
 #   BENCH_PORT_BASE=18000   first loopback port to try; the script takes 5 free ones
 #   BENCH_HTTP_REUSE=always   http-reuse mode in haproxy.cfg / rproxy.cfg (safe: HAProxy's default)
+#   BENCH_QUIET_WAIT=0   up to this many seconds, wait before each target until the
+#                     machine is idle (other processes under 0.15 CPU over one second)
 #   BENCH_KEEP=1      keep the temporary directory (configs, logs, wrk outputs)
 set -u -o pipefail
 
@@ -30,6 +32,7 @@ RPROXY=${RPROXY:-$ROOT/target/release/rproxy}
 TARGETS=${TARGETS:-haproxy nginx rproxy direct}
 BENCH_PORT_BASE=${BENCH_PORT_BASE:-18000}
 BENCH_HTTP_REUSE=${BENCH_HTTP_REUSE:-always}
+BENCH_QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
 WARMUP=1            # seconds of unmeasured keep-alive load before each target's runs
 START_TIMEOUT=5     # seconds for a server to start listening
 
@@ -170,6 +173,24 @@ dur_ms() {   # "1m2.345s" -> 62345
     local sec=${rest%s}
     local whole=${sec%.*} frac=${sec#*.}000
     echo $((10#$m * 60000 + 10#$whole * 1000 + 10#${frac:0:3}))
+}
+
+# wait_quiet: with BENCH_QUIET_WAIT > 0, wait (that long at most) for a second in which the
+# machine's busy time stays under 0.15 CPU. Our servers are idle meanwhile.
+wait_quiet() {
+    local start=$SECONDS b0 b1 busy
+    ((BENCH_QUIET_WAIT > 0)) || return 0
+    while :; do
+        b0=$(host_busy_ticks)
+        sleep 1
+        b1=$(host_busy_ticks)
+        busy=$(((b1 - b0) * 100 / CLK_TCK))   # hundredths of a CPU
+        ((busy < 15)) && return 0
+        if ((SECONDS - start >= BENCH_QUIET_WAIT)); then
+            log "  machine still busy ($((busy / 100)).$(printf %02d $((busy % 100))) CPU besides ours) after ${BENCH_QUIET_WAIT}s: going on"
+            return 0
+        fi
+    done
 }
 
 # ---- servers ----------------------------------------------------------------------------
@@ -428,6 +449,7 @@ run_target() {
         return
     fi
     log "  $CHECKED"
+    wait_quiet
     "${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$port/" >/dev/null 2>&1
 
     for scenario in keep-alive close; do
