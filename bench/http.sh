@@ -308,7 +308,7 @@ cat >"$WORK/meta.json" <<EOF
   "http_reuse": $(json_str "$BENCH_HTTP_REUSE"),
   "loadavg_at_start": $(json_str "$(cut -d' ' -f1-3 /proc/loadavg)"),
   "wrk_threads": 1,
-  "pinned": $([[ "$BENCH_PIN" == 1 ]] && echo '"proxy on CPU 0, wrk on CPU 1, origins unpinned"' || echo null),
+  "pinned": $([[ "$BENCH_PIN" == 1 ]] && echo '"proxy (for direct: the origin) on CPU 0, wrk on CPU 1, origins unpinned"' || echo null),
   "versions": {
     "wrk": $(json_str "$(first_line wrk -v)"),
     "nginx": $(json_str "$(first_line nginx -v)"),

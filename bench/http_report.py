@@ -194,6 +194,14 @@ def report(records_path: str, out_path: str, meta_path: str) -> int:
             why = f"  (no result for {' and '.join(lacking)})" if lacking else ""
             print(f"  rproxy/{ref:<7} {sc:<11} req/s x{fmt(rr, '.2f'):<6} CPU/req x{fmt(rc, '.2f')}{why}")
 
+    for r in rows:
+        for k, v in r.items():
+            if isinstance(v, float):
+                r[k] = round(v, 3)
+    for r in ratios:
+        for k, v in r.items():
+            if isinstance(v, float):
+                r[k] = round(v, 3)
     doc = {"meta": meta, "results": rows, "ratios": ratios}
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)
