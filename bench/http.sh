@@ -155,8 +155,9 @@ rss_kib() {
 # Busy time of the whole machine in clock ticks: user + nice + system + steal from the
 # "cpu" line of /proc/stat (idle, iowait and interrupt time left out).
 host_busy_ticks() {
-    local cpu user nice system idle iowait irq softirq steal rest
-    read -r cpu user nice system idle iowait irq softirq steal rest </proc/stat
+    local user nice system steal
+    # cpu user nice system idle iowait irq softirq steal ...
+    read -r _ user nice system _ _ _ _ steal _ </proc/stat
     echo $((user + nice + system + steal))
 }
 
@@ -226,8 +227,8 @@ port_open() {
 
 # wait_listen PID PORT: wait until PORT accepts connections while PID lives.
 wait_listen() {
-    local pid=$1 port=$2 i
-    for i in $(seq $((START_TIMEOUT * 10))); do
+    local pid=$1 port=$2
+    for _ in $(seq $((START_TIMEOUT * 10))); do
         kill -0 "$pid" 2>/dev/null || return 1
         port_open "$port" && return 0
         sleep 0.1
