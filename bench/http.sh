@@ -79,10 +79,10 @@ WRK_PID=""   # the wrk run in progress, if any
 
 # stop_pid PID: TERM the process, KILL it and what is left of its children after 5 s.
 stop_pid() {
-    local pid=$1 i tree p rest=()
+    local pid=$1 tree p rest=()
     mapfile -t tree < <(proc_tree "$pid")
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
