@@ -84,8 +84,10 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted) {
         fe,
         conn,
         cli: acc.stream,
-        cbuf: BytesMut::with_capacity(16384),
-        sbuf: BytesMut::with_capacity(16384),
+        // Buffers grow on demand (4 KiB steps): an idle or small-request connection stays
+        // small, as HAProxy's on-demand buffers keep it.
+        cbuf: BytesMut::new(),
+        sbuf: BytesMut::new(),
         held: None,
         nreq: 0,
         accept_ms,
@@ -143,8 +145,10 @@ async fn with_timeout<F: std::future::Future>(t: Option<Duration>, f: F) -> Opti
 }
 
 async fn read_more(s: &mut Stream, buf: &mut BytesMut) -> std::io::Result<usize> {
-    if buf.capacity() - buf.len() < 4096 {
-        buf.reserve(16384);
+    if buf.capacity() - buf.len() < 1024 {
+        // Bigger steps once a buffer has proven busy (bodies), small ones for heads.
+        let step = if buf.capacity() >= 8192 { 16384 } else { 4096 };
+        buf.reserve(step);
     }
     s.read_buf(buf).await
 }
