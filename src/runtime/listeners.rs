@@ -211,7 +211,8 @@ pub fn into_tokio(socket: BoundSocket) -> std::io::Result<Listener> {
     match socket {
         BoundSocket::Tcp(l) => {
             l.set_nonblocking(true)?;
-            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(l)?))
+            let dst = fixed_local_addr(&l);
+            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(l)?, dst))
         }
         BoundSocket::Unix(l) => {
             l.set_nonblocking(true)?;
@@ -220,9 +221,28 @@ pub fn into_tokio(socket: BoundSocket) -> std::io::Result<Listener> {
     }
 }
 
+/// The address every connection accepted on `l` is made to, when the listener's own address
+/// says it: bound to one IP (not a wildcard) and not transparent. Saves a `getsockname` per
+/// connection, which HAProxy does not make either.
+fn fixed_local_addr(l: &std::net::TcpListener) -> Option<SocketAddr> {
+    let a = l.local_addr().ok()?;
+    if a.ip().is_unspecified() {
+        return None;
+    }
+    let sock = socket2::SockRef::from(l);
+    let transparent = if a.is_ipv4() {
+        sock.ip_transparent_v4()
+    } else {
+        sock.ip_transparent_v6()
+    }
+    .unwrap_or(true);
+    (!transparent).then_some(canonical(a))
+}
+
 #[derive(Debug)]
 pub enum Listener {
-    Tcp(tokio::net::TcpListener),
+    /// With the destination address of its connections when fixed ([`fixed_local_addr`]).
+    Tcp(tokio::net::TcpListener, Option<SocketAddr>),
     Unix(tokio::net::UnixListener),
 }
 
@@ -236,14 +256,17 @@ pub struct Accepted {
 impl Listener {
     pub async fn accept(&self) -> std::io::Result<Accepted> {
         match self {
-            Listener::Tcp(l) => {
+            Listener::Tcp(l, fixed) => {
                 let (s, src) = l.accept().await?;
                 let _ = s.set_nodelay(true);
-                let dst = s.local_addr().ok();
+                let dst = match fixed {
+                    Some(a) => Some(*a),
+                    None => s.local_addr().ok().map(canonical),
+                };
                 Ok(Accepted {
                     stream: super::stream::Stream::Tcp(s),
                     src: Some(canonical(src)),
-                    dst: dst.map(canonical),
+                    dst,
                 })
             }
             Listener::Unix(l) => {
