@@ -3,6 +3,8 @@
 //! Bodies are forwarded as received (chunked stays chunked); the scanner only finds where a
 //! message ends and rejects what HAProxy rejects.
 
+use std::mem::MaybeUninit;
+
 use super::head::{Header, Headers, RequestHead, ResponseHead, Version, trim};
 
 /// Request and response limits (`tune.bufsize` − `tune.maxrewrite`, `tune.http.maxhdr`).
@@ -42,11 +44,34 @@ pub enum BodyKind {
     UntilClose,
 }
 
+/// Header slots parsed on the stack up to this count (`tune.http.maxhdr` is 101 by default);
+/// a larger setting uses the heap.
+const STACK_HEADERS: usize = 128;
+
+/// `n` uninitialised header slots: the parser fills them, so nothing is zeroed or allocated
+/// per parse (a head is parsed again after each read until it is complete).
+fn header_slots<'a, 'b>(
+    stack: &'a mut [MaybeUninit<httparse::Header<'b>>; STACK_HEADERS],
+    heap: &'a mut Vec<MaybeUninit<httparse::Header<'b>>>,
+    n: usize,
+) -> &'a mut [MaybeUninit<httparse::Header<'b>>] {
+    if n <= STACK_HEADERS {
+        &mut stack[..n]
+    } else {
+        heap.resize_with(n, MaybeUninit::uninit);
+        heap
+    }
+}
+
 /// Parses a request head at the start of `buf`; `Ok(None)` when more bytes are needed.
 pub fn parse_request(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
-    let mut hdrs = vec![httparse::EMPTY_HEADER; lim.max_headers];
-    let mut req = httparse::Request::new(&mut hdrs);
-    let n = match req.parse(buf) {
+    let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let slots = header_slots(&mut stack, &mut heap, lim.max_headers);
+    let mut req = httparse::Request::new(&mut []);
+    let n = match httparse::ParserConfig::default()
+        .parse_request_with_uninit_headers(&mut req, buf, slots)
+    {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() > lim.max_head {
@@ -96,9 +121,13 @@ pub fn parse_response(
     buf: &[u8],
     lim: &Limits,
 ) -> Result<Option<(ResponseHead, usize)>, HeadError> {
-    let mut hdrs = vec![httparse::EMPTY_HEADER; lim.max_headers];
-    let mut res = httparse::Response::new(&mut hdrs);
-    let n = match res.parse(buf) {
+    let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+    let mut heap = Vec::new();
+    let slots = header_slots(&mut stack, &mut heap, lim.max_headers);
+    let mut res = httparse::Response::new(&mut []);
+    let n = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, buf, slots)
+    {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() > lim.max_head {
