@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use rproxy::cli::{self, Cli};
 use rproxy::config::{self, cond, diag, lexer::ProcessEnv};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
