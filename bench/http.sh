@@ -14,6 +14,8 @@
 #   BENCH_HTTP_REUSE=always   http-reuse mode in haproxy.cfg / rproxy.cfg (safe: HAProxy's default)
 #   BENCH_QUIET_WAIT=0   up to this many seconds, wait before each target until the
 #                     machine is idle (other processes under 0.15 CPU over one second)
+#   IDLE_CONNS=1000   idle keep-alive connections held open to measure memory per connection
+#                     (0: skip)
 #   BENCH_KEEP=1      keep the temporary directory (configs, logs, wrk outputs)
 set -u -o pipefail
 
@@ -33,6 +35,7 @@ TARGETS=${TARGETS:-haproxy nginx rproxy direct}
 BENCH_PORT_BASE=${BENCH_PORT_BASE:-18000}
 BENCH_HTTP_REUSE=${BENCH_HTTP_REUSE:-always}
 BENCH_QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
+IDLE_CONNS=${IDLE_CONNS:-1000}
 WARMUP=1            # seconds of unmeasured keep-alive load before each target's runs
 START_TIMEOUT=5     # seconds for a server to start listening
 
@@ -382,6 +385,34 @@ measure() {
     sed -n 's/^Requests\/sec: *//p' "$out" | sed "s/^/    $scenario: /; s/\$/ req\\/s/" >&2
 }
 
+# hold_idle TARGET PORT PIDS...: IDLE_CONNS keep-alive connections, each after one request,
+# held open; memory per connection is the RSS growth of PIDS while they are held.
+hold_idle() {
+    local target=$1 port=$2
+    shift 2
+    local pids=("$@") out="$WORK/hold-$target.txt" hold_pid before held i
+    ((IDLE_CONNS > 0)) || return 0
+    before=$(rss_kib "${pids[@]}")
+    python3 "$HELPER" hold "$port" "$IDLE_CONNS" 3 >"$out" 2>&1 &
+    hold_pid=$!
+    for ((i = 0; i < 200; i++)); do
+        grep -q '^held' "$out" 2>/dev/null && break
+        kill -0 "$hold_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! grep -q '^held' "$out" 2>/dev/null; then
+        wait "$hold_pid" 2>/dev/null
+        record_status "$target" hold "failed" "$(head -n 1 "$out")"
+        return 0
+    fi
+    sleep 1   # let the proxy settle (timers, pooled server connections)
+    held=$(rss_kib "${pids[@]}")
+    wait "$hold_pid" 2>/dev/null
+    printf '{"target": "%s", "scenario": "hold", "status": "ok", "conns": %s, "rss_before_kib": %s, "rss_held_kib": %s}\n' \
+        "$target" "$IDLE_CONNS" "$before" "$held" >>"$RECORDS"
+    log "    $IDLE_CONNS idle connections: $((held - before)) KiB"
+}
+
 # run_target TARGET: start it (unless direct), check it, warm up, then both scenarios.
 run_target() {
     local target=$1 port pid scenario tree
@@ -460,6 +491,7 @@ run_target() {
         fi
         measure "$target" "$scenario" "$port" "${tree[@]}"
     done
+    kill -0 "$pid" 2>/dev/null && hold_idle "$target" "$port" "${tree[@]}"
     if [[ "$target" != direct ]]; then
         kill -0 "$pid" 2>/dev/null || log "  $target exited during the benchmark"
         stop_pid "$pid"

@@ -7,6 +7,8 @@ Subcommands (all used by http.sh; not meant to be called by hand):
   check PORT [N]              send N (default 4) GET / to 127.0.0.1:PORT, each on its own
                               connection; exit 0 if every answer is 200 with an origin body,
                               and print which origins answered
+  hold PORT N SECONDS         open N connections to 127.0.0.1:PORT, make one keep-alive
+                              request on each, print "held N", keep them open SECONDS
   report RECORDS OUT META     read the run records (JSON lines written by http.sh), parse
                               each wrk output, print the table and ratios, write OUT (JSON);
                               META is a JSON file of run metadata
@@ -64,6 +66,34 @@ def check(port: int, n: int) -> int:
             return 1
         seen.append(int(m.group(1)))
     print("origins answering: " + " ".join(str(s) for s in seen))
+    return 0
+
+
+def hold(port: int, n: int, seconds: float) -> int:
+    """N idle keep-alive connections, each after one complete request: what a proxy keeps
+    per connection between requests (buffers, session state, pooled server side)."""
+    import time
+    conns = []
+    req = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(req)
+            conns.append(s)
+        for s in conns:
+            buf = b""
+            while b"\r\n\r\n" not in buf or len(buf.split(b"\r\n\r\n", 1)[1]) < 100:
+                d = s.recv(4096)
+                if not d:
+                    raise OSError("connection closed")
+                buf += d
+    except OSError as e:
+        print(f"hold failed after {len(conns)} connections: {e}", flush=True)
+        return 1
+    print(f"held {n}", flush=True)
+    time.sleep(seconds)
+    for s in conns:
+        s.close()
     return 0
 
 
@@ -161,23 +191,33 @@ def report(records_path: str, out_path: str, meta_path: str) -> int:
     with open(meta_path, encoding="utf-8") as f:
         meta = json.load(f)
     with open(records_path, encoding="utf-8") as f:
-        rows = [build(json.loads(line)) for line in f if line.strip()]
+        recs = [json.loads(line) for line in f if line.strip()]
+    holds = {r["target"]: r for r in recs if r.get("scenario") == "hold"}
+    rows = [build(r) for r in recs if r.get("scenario") != "hold"]
+    for r in rows:
+        h = holds.get(r["target"])
+        if r["scenario"] == "keep-alive" and h and h.get("status") == "ok":
+            r["idle_conns"] = h["conns"]
+            r["kib_per_idle_conn"] = (h["rss_held_kib"] - h["rss_before_kib"]) / h["conns"]
+        elif r["scenario"] == "keep-alive" and h:
+            r["idle_conns_detail"] = h.get("detail")
     rows.sort(key=lambda r: (TARGETS.index(r["target"]) if r["target"] in TARGETS else 99,
                              SCENARIOS.index(r["scenario"]) if r["scenario"] in SCENARIOS else 99))
 
-    head = f"{'target':<9} {'scenario':<11} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>11} {'KiB/conn':>9}  note"
+    head = (f"{'target':<9} {'scenario':<11} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>11} "
+            f"{'KiB/conn':>9} {'KiB/idle':>9}  note")
     print(head)
     print("-" * len(head))
     for r in rows:
         label = "origin" if r["target"] == "direct" else ""
         if r["status"] != "ok":
             note = r["status"] + (f" ({r['detail']})" if r.get("detail") else "")
-            print(f"{r['target']:<9} {r['scenario']:<11} {'-':>10} {'-':>8} {'-':>11} {'-':>9}  {note}")
+            print(f"{r['target']:<9} {r['scenario']:<11} {'-':>10} {'-':>8} {'-':>11} {'-':>9} {'-':>9}  {note}")
             continue
         note = "; ".join(x for x in [label and "CPU is the origin's", r.get("detail") or ""] if x)
         print(f"{r['target']:<9} {r['scenario']:<11} {fmt(r['rps'], ',.0f'):>10} "
               f"{fmt(r['p99_ms'], '.2f'):>8} {fmt(r['cpu_us_per_req'], '.1f'):>11} "
-              f"{fmt(r.get('kib_per_conn'), '.1f'):>9}  {note}")
+              f"{fmt(r.get('kib_per_conn'), '.1f'):>9} {fmt(r.get('kib_per_idle_conn'), '.1f'):>9}  {note}")
 
     # Ratios of rproxy against the two references, per scenario.
     by = {(r["target"], r["scenario"]): r for r in rows if r["status"] == "ok"}
@@ -193,6 +233,11 @@ def report(records_path: str, out_path: str, meta_path: str) -> int:
             lacking = [n for n, x in (("rproxy", a), (ref, b)) if not x]
             why = f"  (no result for {' and '.join(lacking)})" if lacking else ""
             print(f"  rproxy/{ref:<7} {sc:<11} req/s x{fmt(rr, '.2f'):<6} CPU/req x{fmt(rc, '.2f')}{why}")
+        a, b = by.get(("rproxy", "keep-alive")), by.get((ref, "keep-alive"))
+        rm = ratio(a and a.get("kib_per_idle_conn"), b and b.get("kib_per_idle_conn"))
+        if rm is not None:
+            ratios.append({"against": ref, "scenario": "idle-conns", "kib_per_idle_conn_ratio": rm})
+            print(f"  rproxy/{ref:<7} {'idle conns':<11} memory per idle connection x{fmt(rm, '.2f')}")
 
     for r in rows:
         for k, v in r.items():
@@ -218,6 +263,8 @@ def main(argv: list[str]) -> int:
         return 0
     if len(argv) >= 2 and argv[0] == "check":
         return check(int(argv[1]), int(argv[2]) if len(argv) > 2 else 4)
+    if len(argv) == 4 and argv[0] == "hold":
+        return hold(int(argv[1]), int(argv[2]), float(argv[3]))
     if len(argv) == 4 and argv[0] == "report":
         return report(*argv[1:])
     sys.stderr.write(__doc__)

@@ -206,6 +206,22 @@ fn kind(p: &ProxyRt) -> &'static str {
     if p.caps.backend { "proxy" } else { "frontend" }
 }
 
+/// Held by a connection's task: gives back its `maxconn` slots and the active count when
+/// the task ends, however it ends.
+struct Done {
+    rt: Arc<Runtime>,
+    _slots: (
+        tokio::sync::OwnedSemaphorePermit,
+        Option<tokio::sync::OwnedSemaphorePermit>,
+    ),
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.rt.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
     let mut stop = rt.stopping.subscribe();
     loop {
@@ -240,17 +256,31 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
         {
             let _ = socket2::SockRef::from(t).set_keepalive(true);
         }
-        let rt2 = rt.clone();
-        let px2 = px.clone();
         rt.active.fetch_add(1, Ordering::AcqRel);
-        tokio::spawn(async move {
-            let _slots = (global, local);
-            match px2.mode {
-                Mode::Http => http::session::serve(rt2.clone(), px2, acc).await,
-                Mode::Tcp => tcp::serve(rt2.clone(), px2, acc).await,
-                Mode::Health => tcp::health(acc).await,
+        let done = Done {
+            rt: rt.clone(),
+            _slots: (global, local),
+        };
+        // One spawn per mode: each task is as large as its own session, not the largest.
+        match px.mode {
+            Mode::Http => {
+                let s = http::session::serve(rt.clone(), px.clone(), acc);
+                tokio::spawn(async move {
+                    s.await;
+                    drop(done);
+                })
             }
-            rt2.active.fetch_sub(1, Ordering::AcqRel);
-        });
+            Mode::Tcp => {
+                let s = tcp::serve(rt.clone(), px.clone(), acc);
+                tokio::spawn(async move {
+                    s.await;
+                    drop(done);
+                })
+            }
+            Mode::Health => tokio::spawn(async move {
+                tcp::health(acc).await;
+                drop(done);
+            }),
+        };
     }
 }

@@ -145,6 +145,10 @@ async fn with_timeout<F: std::future::Future>(t: Option<Duration>, f: F) -> Opti
 }
 
 async fn read_more(s: &mut Stream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    if buf.capacity() == 0 {
+        // An idle connection holds no buffer: wait for bytes before taking one.
+        s.readable().await?;
+    }
     if buf.capacity() - buf.len() < 1024 {
         // Bigger steps once a buffer has proven busy (bodies), small ones for heads.
         let step = if buf.capacity() >= 8192 { 16384 } else { 4096 };
@@ -167,8 +171,17 @@ impl Session {
                     break;
                 }
             };
-            if self.transaction(head).await == Next::Close || *stop.borrow() {
+            // Boxed: the transaction's state (the largest part of a session) lives on the
+            // heap only while a request is in flight, so an idle keep-alive connection stays
+            // small; its emptied buffers are released too, as HAProxy releases its own.
+            if Box::pin(self.transaction(head)).await == Next::Close || *stop.borrow() {
                 break;
+            }
+            if self.cbuf.is_empty() {
+                self.cbuf = BytesMut::new();
+            }
+            if self.sbuf.is_empty() {
+                self.sbuf = BytesMut::new();
             }
         }
         if let Some(h) = self.held.take()
