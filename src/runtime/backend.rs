@@ -484,10 +484,13 @@ impl Backend {
                 }
                 Target::Unix(p) => Ok(Stream::Unix(tokio::net::UnixStream::connect(p).await?)),
                 Target::Abstract(n) => {
-                    use std::os::linux::net::SocketAddrExt;
-                    let a = std::os::unix::net::SocketAddr::from_abstract_name(n.as_bytes())?;
-                    let s = std::os::unix::net::UnixStream::connect_addr(&a)?;
+                    // The NUL-padded address HAProxy uses for `abns@` (see `abns_addr`).
+                    let a = crate::runtime::listeners::abns_addr(n)?;
+                    let s =
+                        socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+                    s.connect(&a)?;
                     s.set_nonblocking(true)?;
+                    let s = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s));
                     Ok(Stream::Unix(tokio::net::UnixStream::from_std(s)?))
                 }
             }
