@@ -23,7 +23,10 @@
 //!   requests; `never` keeps one server connection per client connection, closed with
 //!   it; `always` lets even first requests reuse; `aggressive` lets them reuse only
 //!   connections that served several requests already.
-//! - Pipelined requests are answered in order.
+//! - A server connection that sent bytes beyond its response is not reused.
+//! - Pipelined requests are answered in order (150 in one write too), none after a
+//!   `Connection: close`.
+//! - Interim responses (`103 Early Hints` with its fields, an unasked `100`) are relayed.
 //! - `Expect: 100-continue` is forwarded; the server's `100 Continue` reaches the client
 //!   before it sends the body.
 //! - A chunked request body stays chunked; trailer names reach the server lower-cased; a
@@ -515,6 +518,66 @@ fn pooled_connection_closed_by_the_server_is_not_used() {
     assert!(!b.requests.lock().unwrap().is_empty());
 }
 
+#[test]
+fn server_bytes_beyond_the_response_side_by_side() {
+    // A server that sends more than its Content-Length: the connection cannot be trusted
+    // for another request (HAProxy kills it on detach); the client is served normally.
+    if !require_haproxy() {
+        return;
+    }
+    let b = RawBackend::start(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokJUNK", None);
+    let t = format!(
+        "{GLOBAL}{DEFAULTS}frontend fe\n  bind 127.0.0.1:{{{{P0}}}}\n  default_backend be\n\
+         backend be\n  http-reuse always\n  server s {}\n",
+        b.addr
+    );
+    let (h, r) = side_by_side(&t, |s| {
+        let before = b.conns.load(Ordering::SeqCst);
+        let mut c = s.conn(0);
+        let mut out = Vec::new();
+        for p in ["/1", "/2", "/3"] {
+            let r = c.roundtrip(&req("GET", p, &[], b"")).unwrap();
+            out.push((r.status, r.body_text()));
+        }
+        (out, b.conns.load(Ordering::SeqCst) - before)
+    });
+    assert_eq!(r, h, "haproxy vs rproxy");
+    assert_eq!(h.0, vec![(200, "ok".to_string()); 3]);
+    assert_eq!(h.1, 3, "a server connection per request");
+}
+
+#[test]
+fn interim_responses_side_by_side() {
+    // 103 Early Hints (with its fields) and a 100 the client did not ask for are relayed
+    // before the final answer, on a connection that goes on.
+    if !require_haproxy() {
+        return;
+    }
+    let b = RawBackend::start(
+        b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n\
+          HTTP/1.1 100 Continue\r\n\r\n\
+          HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        None,
+    );
+    let t = format!(
+        "{GLOBAL}{DEFAULTS}frontend fe\n  bind 127.0.0.1:{{{{P0}}}}\n  default_backend be\n\
+         backend be\n  server s {}\n",
+        b.addr
+    );
+    let (h, r) = side_by_side(&t, |s| {
+        let mut c = s.conn(0);
+        (0..2)
+            .map(|_| {
+                let r = c.roundtrip(&req("GET", "/", &[], b"")).unwrap();
+                (r.interim.clone(), r.status, r.body_text())
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(r, h, "haproxy vs rproxy");
+    assert_eq!(h[0].1, 200);
+    assert_eq!(h[0].0[0].0, 103);
+}
+
 // ---------------------------------------------------------------------------------------
 // HTTP/1.0, pipelining, 100-continue, chunked
 
@@ -645,6 +708,42 @@ fn pipelined_requests_side_by_side() {
     );
     assert_eq!(h[1][3].status, 200);
     assert_eq!(h[1][4].status, 404);
+}
+
+#[test]
+fn many_pipelined_requests_side_by_side() {
+    // A burst of 150 pipelined requests in one write (bigger than any one read), the last
+    // asking to close: every one answered, in order, then the close.
+    if !require_haproxy() {
+        return;
+    }
+    let m = MockServer::start("m");
+    let (h, r) = side_by_side(&one_backend_template(&m, ""), |s| {
+        let mut raw = Vec::new();
+        for i in 0..150 {
+            let close = if i == 149 { "close" } else { "keep-alive" };
+            raw.extend(req(
+                "GET",
+                &format!("/burst/{i}"),
+                &[("Connection", close)],
+                b"",
+            ));
+        }
+        let out = send_raw(s.addr(0), &raw);
+        parse_responses(&out)
+            .unwrap()
+            .iter()
+            .map(|r| (r.status, r.echo().request_line))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(r, h, "haproxy vs rproxy");
+    assert_eq!(h.len(), 150);
+    for (i, (st, line)) in h.iter().enumerate() {
+        assert_eq!(
+            (*st, line.as_str()),
+            (200, format!("GET /burst/{i} HTTP/1.1").as_str())
+        );
+    }
 }
 
 #[test]
