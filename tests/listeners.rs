@@ -517,7 +517,13 @@ fn backlog_side_by_side() {
                 "rproxy"
             );
         }
-        if require_haproxy() {
+        // Without a global maxconn each derives its own from the descriptor limit; the
+        // kernel's cap makes them equal where somaxconn is the usual 4096 or less.
+        let capped = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            .is_some_and(|m| m <= 4096);
+        if require_haproxy() && (!global.is_empty() || capped) {
             assert_eq!(
                 run(Engine::Haproxy, global),
                 r,
