@@ -588,3 +588,32 @@ fn listens_quickly_after_exec() {
         );
     }
 }
+
+#[test]
+fn bad_inherited_descriptor_stops_the_start() {
+    // Nothing open on 9; standard input (0) is no socket: both refuse to start.
+    for n in [9, 0] {
+        let cfg = format!("{DEFAULTS}frontend fe\n  bind fd@{n}\n{WHO}");
+        let mut engines = vec![Engine::Rproxy];
+        if require_haproxy() {
+            engines.push(Engine::Haproxy);
+        }
+        for engine in engines {
+            let mut p = Proxy::spawn(engine, &cfg, &[]);
+            let st = p.wait_exit(Duration::from_secs(5));
+            assert_eq!(
+                st.and_then(|s| s.code()),
+                Some(1),
+                "{} fd@{n}",
+                engine.name()
+            );
+            let err = p.stderr_text();
+            assert!(
+                err.contains("[ALERT]")
+                    && (err.contains(&format!("'{n}'")) || err.contains(&format!("fd@{n}"))),
+                "{}: {err}",
+                engine.name()
+            );
+        }
+    }
+}
