@@ -69,6 +69,7 @@ impl ServerState {
     }
 }
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -136,7 +137,24 @@ impl Target {
 pub struct ServerRt {
     pub state: Arc<ServerState>,
     pub target: Target,
-    pool: Mutex<Vec<Stream>>,
+    pool: Mutex<Pool>,
+}
+
+/// A server's idle connections, as HAProxy sorts them: `idle` ones served one request,
+/// `safe` ones several (they are known to survive reuse). Oldest first in each.
+#[derive(Debug, Default)]
+struct Pool {
+    idle: VecDeque<(Stream, u32)>,
+    safe: VecDeque<(Stream, u32)>,
+}
+
+/// Which idle connections a request may take (HAProxy's `http-reuse` table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Only connections that served several requests (`aggressive`, first request).
+    SafeOnly,
+    /// Any idle connection, those that served several requests first.
+    Any,
 }
 
 /// Idle server connections kept per server for reuse.
@@ -216,7 +234,7 @@ impl Backend {
             rt.push(ServerRt {
                 state: st,
                 target: Target::from_model(&s.addr.host, &s.resolved, s.addr.port),
-                pool: Mutex::new(Vec::new()),
+                pool: Mutex::new(Pool::default()),
             });
         }
         // 1.x `dispatch`: one anonymous server when there is no other.
@@ -228,7 +246,7 @@ impl Backend {
             rt.push(ServerRt {
                 state: st,
                 target: Target::from_model(&d.host, &[], d.port),
-                pool: Mutex::new(Vec::new()),
+                pool: Mutex::new(Pool::default()),
             });
         }
         let maxqueue = if !servers.is_empty()
@@ -433,24 +451,38 @@ impl Backend {
         self.servers.iter().position(|s| s.name == name)
     }
 
-    /// An idle connection to server `idx`, if one is still alive.
-    pub fn take_idle(&self, idx: usize) -> Option<Stream> {
+    /// An idle connection to server `idx` that `which` allows, if one is still alive, with
+    /// the number of requests it served. Connections that served several requests come
+    /// first: HAProxy looks there first and trims idle extras, so a steady load keeps
+    /// riding the same few connections.
+    pub fn take_idle(&self, idx: usize, which: Reuse) -> Option<(Stream, u32)> {
         let rt = self.rt.get(idx)?;
         let mut pool = rt.pool.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(s) = pool.pop() {
+        while let Some((s, n)) = pool.safe.pop_front() {
             if s.is_idle_alive() {
-                return Some(s);
+                return Some((s, n));
+            }
+        }
+        if which == Reuse::Any {
+            while let Some((s, n)) = pool.idle.pop_front() {
+                if s.is_idle_alive() {
+                    return Some((s, n));
+                }
             }
         }
         None
     }
 
-    /// Returns a connection to server `idx`'s idle pool.
-    pub fn put_idle(&self, idx: usize, s: Stream) {
+    /// Returns a connection that has served `served` requests to server `idx`'s pool.
+    pub fn put_idle(&self, idx: usize, s: Stream, served: u32) {
         if let Some(rt) = self.rt.get(idx) {
             let mut pool = rt.pool.lock().unwrap_or_else(|p| p.into_inner());
-            if pool.len() < MAX_IDLE_PER_SERVER {
-                pool.push(s);
+            if pool.idle.len() + pool.safe.len() < MAX_IDLE_PER_SERVER {
+                if served > 1 {
+                    pool.safe.push_back((s, served));
+                } else {
+                    pool.idle.push_back((s, served));
+                }
             }
         }
     }
@@ -484,10 +516,13 @@ impl Backend {
                 }
                 Target::Unix(p) => Ok(Stream::Unix(tokio::net::UnixStream::connect(p).await?)),
                 Target::Abstract(n) => {
-                    use std::os::linux::net::SocketAddrExt;
-                    let a = std::os::unix::net::SocketAddr::from_abstract_name(n.as_bytes())?;
-                    let s = std::os::unix::net::UnixStream::connect_addr(&a)?;
+                    // The NUL-padded address HAProxy uses for `abns@` (see `abns_addr`).
+                    let a = crate::runtime::listeners::abns_addr(n)?;
+                    let s =
+                        socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+                    s.connect(&a)?;
                     s.set_nonblocking(true)?;
+                    let s = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s));
                     Ok(Stream::Unix(tokio::net::UnixStream::from_std(s)?))
                 }
             }

@@ -5,6 +5,7 @@
 //! runtime (the model is the seam; sockets are passed, not rebound).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener as StdUnixListener;
 
@@ -40,9 +41,6 @@ pub struct BindError {
     pub addr: String,
 }
 
-/// Default accept backlog when neither `backlog` nor `maxconn` says otherwise.
-const DEFAULT_BACKLOG: u32 = 1024;
-
 /// Binds every listener of every enabled frontend.
 pub fn bind_all(cfg: &Config, default_maxconn: u32) -> Result<Vec<BoundListener>, BindError> {
     let mut out = Vec::new();
@@ -57,7 +55,9 @@ pub fn bind_all(cfg: &Config, default_maxconn: u32) -> Result<Vec<BoundListener>
                 .or(p.backlog)
                 .or(b.maxconn)
                 .or(p.maxconn)
-                .unwrap_or(default_maxconn.min(DEFAULT_BACKLOG))
+                // As HAProxy: the frontend's maxconn defaults to the global one, and the
+                // kernel caps the result at net.core.somaxconn.
+                .unwrap_or(default_maxconn)
                 .clamp(1, 65535);
             let err = |addr: String, reason: String| BindError {
                 kind,
@@ -103,7 +103,8 @@ fn bind_one(b: &Bind, backlog: u32) -> BindResult {
                     let _ = std::fs::remove_file(path);
                 }
             }
-            let l = StdUnixListener::bind(path).map_err(|e| (label.clone(), e.to_string()))?;
+            let addr = SockAddr::unix(path).map_err(|e| (label.clone(), e.to_string()))?;
+            let l = bind_unix(&addr, backlog).map_err(|e| (label.clone(), e))?;
             if let Some(mode) = b.unix_mode {
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
                     .map_err(|e| (label.clone(), format!("cannot set mode: {e}")))?;
@@ -119,11 +120,8 @@ fn bind_one(b: &Bind, backlog: u32) -> BindResult {
             Ok(vec![(label, BoundSocket::Unix(l))])
         }
         BindKind::Abstract(name) => {
-            use std::os::linux::net::SocketAddrExt;
-            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
-                .map_err(|e| (label.clone(), e.to_string()))?;
-            let l =
-                StdUnixListener::bind_addr(&addr).map_err(|e| (label.clone(), e.to_string()))?;
+            let addr = abns_addr(name).map_err(|e| (label.clone(), e.to_string()))?;
+            let l = bind_unix(&addr, backlog).map_err(|e| (label.clone(), e))?;
             Ok(vec![(label, BoundSocket::Unix(l))])
         }
         BindKind::Fd(n) => {
@@ -147,6 +145,34 @@ fn bind_one(b: &Bind, backlog: u32) -> BindResult {
             "sockpair@ listeners are not supported by this version".into(),
         )),
     }
+}
+
+/// Length of `sun_path` in `struct sockaddr_un` on Linux.
+const SUN_PATH_LEN: usize = 108;
+
+/// The address of abstract socket `abns@name` as HAProxy 2.6 makes it: the name padded with
+/// NUL bytes to the whole `sun_path`, so peers must use the same padded address (HAProxy's
+/// own `server ... abns@name` does, and so does [`super::backend`]).
+pub fn abns_addr(name: &str) -> std::io::Result<SockAddr> {
+    let mut path = vec![0u8; SUN_PATH_LEN];
+    let n = name.as_bytes();
+    if n.len() > SUN_PATH_LEN - 1 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "abstract socket name too long",
+        ));
+    }
+    path[1..=n.len()].copy_from_slice(n);
+    SockAddr::unix(std::ffi::OsStr::from_bytes(&path))
+}
+
+fn bind_unix(addr: &SockAddr, backlog: u32) -> Result<StdUnixListener, String> {
+    let s = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(|e| e.to_string())?;
+    s.bind(addr).map_err(|e| e.to_string())?;
+    // The same backlog as TCP listeners (std's bind would use SOMAXCONN).
+    s.listen(backlog as i32).map_err(|e| e.to_string())?;
+    s.set_nonblocking(true).map_err(|e| e.to_string())?;
+    Ok(StdUnixListener::from(std::os::fd::OwnedFd::from(s)))
 }
 
 fn inet_ips(
@@ -236,7 +262,7 @@ fn fixed_local_addr(l: &std::net::TcpListener) -> Option<SocketAddr> {
         sock.ip_transparent_v6()
     }
     .unwrap_or(true);
-    (!transparent).then_some(canonical(a))
+    (!transparent).then_some(a)
 }
 
 #[derive(Debug)]
@@ -261,11 +287,14 @@ impl Listener {
                 let _ = s.set_nodelay(true);
                 let dst = match fixed {
                     Some(a) => Some(*a),
-                    None => s.local_addr().ok().map(canonical),
+                    None => s.local_addr().ok(),
                 };
                 Ok(Accepted {
                     stream: super::stream::Stream::Tcp(s),
-                    src: Some(canonical(src)),
+                    // IPv4 peers of a dual-stack `:::port` socket stay IPv4-mapped
+                    // (`::ffff:127.0.0.1`): HAProxy 2.6 reports them so in fetches,
+                    // headers and logs, and its IP matching copes with them.
+                    src: Some(src),
                     dst,
                 })
             }
@@ -281,13 +310,20 @@ impl Listener {
     }
 }
 
-/// IPv4-mapped IPv6 peers (dual-stack sockets) are reported as IPv4, as HAProxy does.
-fn canonical(sa: SocketAddr) -> SocketAddr {
-    match sa {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
-            None => sa,
-        },
-        v4 => v4,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abstract_addresses_are_padded_like_haproxy() {
+        let a = abns_addr("x").unwrap();
+        // sun_family, then the whole sun_path: NUL, the name, NUL padding.
+        assert_eq!(a.len() as usize, 2 + SUN_PATH_LEN);
+        let path = a.as_abstract_namespace().unwrap();
+        assert_eq!(path.len(), SUN_PATH_LEN - 1);
+        assert_eq!(path[0], b'x');
+        assert!(path[1..].iter().all(|b| *b == 0));
+        assert!(abns_addr(&"n".repeat(107)).is_ok());
+        assert!(abns_addr(&"n".repeat(108)).is_err());
     }
 }

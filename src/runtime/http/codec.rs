@@ -260,6 +260,8 @@ pub struct ChunkScanner {
     state: ChunkState,
     size: u64,
     line_len: usize,
+    /// Inside a trailer field's name (before its colon).
+    in_name: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,6 +289,7 @@ impl Default for ChunkScanner {
             state: ChunkState::Size,
             size: 0,
             line_len: 0,
+            in_name: false,
         }
     }
 }
@@ -299,6 +302,28 @@ impl ChunkScanner {
     /// Consumes as much of `buf` as belongs to the body; returns the count. Stops at the end
     /// of the body (the rest belongs to the next message).
     pub fn scan(&mut self, buf: &[u8]) -> Result<usize, HeadError> {
+        self.scan_with(buf, |_| {})
+    }
+
+    /// [`Self::scan`], lower-casing trailer field names in place: HAProxy forwards trailers
+    /// with lower-case names, as it does header names.
+    pub fn scan_mut(&mut self, buf: &mut [u8]) -> Result<usize, HeadError> {
+        let mut names = Vec::new();
+        let r = self.scan_with(buf, |i| names.push(i));
+        for i in names {
+            if let Some(b) = buf.get_mut(i) {
+                b.make_ascii_lowercase();
+            }
+        }
+        r
+    }
+
+    /// The scanner; `on_name` gets the index of every byte of a trailer field name.
+    fn scan_with(
+        &mut self,
+        buf: &[u8],
+        mut on_name: impl FnMut(usize),
+    ) -> Result<usize, HeadError> {
         let mut i = 0;
         while i < buf.len() {
             let b = buf[i];
@@ -370,24 +395,35 @@ impl ChunkScanner {
                     self.state = ChunkState::Size;
                 }
                 ChunkState::TrailerStart => {
-                    i += 1;
                     match b {
                         b'\r' => self.state = ChunkState::EndLf,
                         _ => {
                             self.line_len = 1;
                             self.state = ChunkState::Trailer;
+                            self.in_name = b != b':';
+                            if self.in_name {
+                                on_name(i);
+                            }
                         }
                     }
+                    i += 1;
                 }
                 ChunkState::Trailer => {
-                    i += 1;
                     self.line_len += 1;
                     if self.line_len > MAX_CHUNK_LINE {
                         return Err(HeadError::Invalid("trailer too long"));
                     }
                     if b == b'\r' {
                         self.state = ChunkState::TrailerLf;
+                        self.in_name = false;
+                    } else if self.in_name {
+                        if b == b':' {
+                            self.in_name = false;
+                        } else {
+                            on_name(i);
+                        }
                     }
+                    i += 1;
                 }
                 ChunkState::TrailerLf => {
                     if b != b'\n' {
@@ -498,6 +534,17 @@ mod tests {
         }
         assert_eq!(total, n);
         assert!(ChunkScanner::default().scan(b"zz\r\n").is_err());
+        // Trailer names come out lower-cased, values untouched, even split across reads.
+        let mut body = b"1\r\na\r\n0\r\nX-Trailer: Some Value\r\nOther:V\r\n\r\nNEXT: X".to_vec();
+        let mut s = ChunkScanner::default();
+        let (a, b) = body.split_at_mut(13);
+        let n = s.scan_mut(a).unwrap() + s.scan_mut(b).unwrap();
+        assert!(s.is_done());
+        assert_eq!(
+            &body[..n],
+            b"1\r\na\r\n0\r\nx-trailer: Some Value\r\nother:V\r\n\r\n"
+        );
+        assert_eq!(&body[n..], b"NEXT: X");
         assert!(ChunkScanner::default().scan(b"2\r\nabc\r\n").is_err());
         assert!(
             ChunkScanner::default()

@@ -14,7 +14,7 @@ use super::head::{RequestHead, ResponseHead, Version};
 use super::rules::Verdict;
 use crate::model::proxy::{HttpConnMode, HttpReuse};
 use crate::runtime::Runtime;
-use crate::runtime::backend::{Backend, PickError, Slot};
+use crate::runtime::backend::{Backend, PickError, Reuse, Slot};
 use crate::runtime::balance;
 use crate::runtime::listeners::Accepted;
 use crate::runtime::proxy::{BackendChoice, ProxyRt};
@@ -29,11 +29,14 @@ enum Next {
     Close,
 }
 
-/// A server connection kept for the session's next request (HAProxy's private connection).
+/// A server connection kept for the session's next request (HAProxy's private connection,
+/// as every connection is with `http-reuse never`).
 struct Held {
     be: Arc<Backend>,
     idx: usize,
     stream: Stream,
+    /// Requests it has served.
+    served: u32,
 }
 
 /// Why reading a request head ended without a request.
@@ -187,7 +190,7 @@ impl Session {
         if let Some(h) = self.held.take()
             && h.be.reuse != HttpReuse::Never
         {
-            h.be.put_idle(h.idx, h.stream);
+            h.be.put_idle(h.idx, h.stream, h.served);
         }
         let _ = self.cli.shutdown().await;
     }
@@ -312,7 +315,7 @@ impl Session {
                 return self.reply_error(None, 400).await;
             }
         };
-        let mut client_close = client_wants_close(&req)
+        let client_close = client_wants_close(&req)
             || fe.options.http_conn_mode == HttpConnMode::Close
             || *self.rt.stopping.borrow();
         let mut info = self.base_info();
@@ -392,9 +395,8 @@ impl Session {
                 Verdict::Continue | Verdict::SetBackend(_) => {}
                 v => return self.local_answer(&bpx, v, body, client_close).await,
             }
-            if bpx.options.http_conn_mode == HttpConnMode::Close {
-                client_close = true;
-            }
+            // A backend's `option httpclose` closes the server side only (see
+            // `effective_mode`): the client side follows the frontend, as in HAProxy.
         }
         let Some(be) = bpx.backend.clone() else {
             return self.reply_error(Some(&bpx), 503).await;
@@ -601,7 +603,7 @@ impl Session {
                 }
             };
             info.server = Some(be.servers[slot.idx].name.clone());
-            let (mut srv, reused) = match self.server_conn(be, &slot, bpx).await {
+            let (mut srv, reused, served) = match self.server_conn(be, &slot, bpx).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "connect failed: {e}");
@@ -646,11 +648,19 @@ impl Session {
             {
                 Exchange::Done { next, reusable } => {
                     if reusable {
-                        self.held = Some(Held {
-                            be: be.clone(),
-                            idx: slot.idx,
-                            stream: srv,
-                        });
+                        let served = served + 1;
+                        if be.reuse == HttpReuse::Never {
+                            self.held = Some(Held {
+                                be: be.clone(),
+                                idx: slot.idx,
+                                stream: srv,
+                                served,
+                            });
+                        } else {
+                            // Shared at once, as HAProxy's non-private connections: another
+                            // session may take it before this one's next request.
+                            be.put_idle(slot.idx, srv, served);
+                        }
                     }
                     return next;
                 }
@@ -668,32 +678,40 @@ impl Session {
         }
     }
 
-    /// A connection to the slot's server: the session's own, an idle one, or a new one.
+    /// A connection to the slot's server: the session's own, an idle one, or a new one;
+    /// with whether it was reused and how many requests it served.
     async fn server_conn(
         &mut self,
         be: &Arc<Backend>,
         slot: &Slot,
         bpx: &ProxyRt,
-    ) -> std::io::Result<(Stream, bool)> {
+    ) -> std::io::Result<(Stream, bool, u32)> {
         if let Some(h) = self.held.take() {
             if Arc::ptr_eq(&h.be, be) && h.idx == slot.idx && h.stream.is_idle_alive() {
-                return Ok((h.stream, true));
+                return Ok((h.stream, true, h.served));
             }
-            h.be.put_idle(h.idx, h.stream);
+            if h.be.reuse != HttpReuse::Never {
+                h.be.put_idle(h.idx, h.stream, h.served);
+            }
         }
-        // `http-reuse safe`: a session's first request never rides another's connection.
-        let may_share = match bpx_reuse(bpx) {
-            HttpReuse::Never => false,
-            HttpReuse::Safe => self.nreq > 1,
-            HttpReuse::Aggressive | HttpReuse::Always => true,
+        // HAProxy's `http-reuse` table: `safe` never puts a session's first request on an
+        // idle connection, `aggressive` only on one that served several requests.
+        let first = self.nreq <= 1;
+        let which = match bpx_reuse(bpx) {
+            HttpReuse::Never => None,
+            HttpReuse::Safe => (!first).then_some(Reuse::Any),
+            HttpReuse::Aggressive => Some(if first { Reuse::SafeOnly } else { Reuse::Any }),
+            HttpReuse::Always => Some(Reuse::Any),
         };
-        if may_share && let Some(s) = be.take_idle(slot.idx) {
-            return Ok((s, true));
+        if let Some(w) = which
+            && let Some((s, served)) = be.take_idle(slot.idx, w)
+        {
+            return Ok((s, true, served));
         }
         let s = be
             .connect(slot.idx, self.conn.dst, bpx.timeouts.connect)
             .await?;
-        Ok((s, false))
+        Ok((s, false, 0))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -718,6 +736,7 @@ impl Session {
         self.sbuf.clear();
         let mut body_sent = body == BodyKind::None;
         let mut early_final: Option<(ResponseHead, usize)> = None;
+        let mut relayed_100 = false;
         if expect_continue && !body_sent && self.cbuf.is_empty() {
             // Send the head; the client waits for 100 (or gives up waiting and sends).
             if !matches!(with_timeout(srv_t, srv.write_all(head)).await, Some(Ok(()))) {
@@ -736,6 +755,7 @@ impl Session {
                             reusable: false,
                         };
                     }
+                    relayed_100 = true;
                 }
                 Some(Ok(x)) => {
                     // A final answer without wanting the body: relay it and close.
@@ -794,8 +814,10 @@ impl Session {
                 match read_response_head(srv, &mut self.sbuf, &self.rt.limits, srv_t).await {
                     Ok((h, n)) if (100..200).contains(&h.status) && h.status != 101 => {
                         self.sbuf.advance(n);
-                        if h.status == 100 && expect_continue {
-                            continue; // already relayed or not wanted twice
+                        // Relayed once, as HAProxy does, also when the client sent its
+                        // body without waiting for it.
+                        if h.status == 100 && relayed_100 {
+                            continue;
                         }
                         let mut b = Vec::new();
                         h.write_to(&mut b);
@@ -1095,7 +1117,9 @@ async fn copy_body(
         BodyKind::Chunked => {
             let mut sc = ChunkScanner::default();
             loop {
-                let k = sc.scan(sbuf).map_err(|_: HeadError| CopyErr::SrcInvalid)?;
+                let k = sc
+                    .scan_mut(sbuf)
+                    .map_err(|_: HeadError| CopyErr::SrcInvalid)?;
                 out.extend_from_slice(&sbuf[..k]);
                 sbuf.advance(k);
                 total += k as u64;
@@ -1132,8 +1156,9 @@ fn bpx_reuse(bpx: &ProxyRt) -> HttpReuse {
     bpx.http_reuse
 }
 
-/// The connection mode of a transaction: the stronger of the frontend's and the backend's
-/// (close > server-close > keep-alive), as HAProxy combines them.
+/// The server-side connection mode of a transaction: the stronger of the frontend's and the
+/// backend's (close > server-close > keep-alive), as HAProxy combines them. The client side
+/// follows the frontend alone.
 fn effective_mode(fe: &ProxyRt, be: &ProxyRt) -> HttpConnMode {
     use HttpConnMode::*;
     match (fe.options.http_conn_mode, be.options.http_conn_mode) {
@@ -1177,38 +1202,35 @@ fn prepare_client_connection_header(res: &mut ResponseHead, client_version: Vers
     }
 }
 
+/// Removes the hop-by-hop `close`/`keep-alive` tokens (and `upgrade` unless kept) from the
+/// `Connection` lines where they stand, as HAProxy does; a line left empty goes.
 fn strip_conn_tokens(h: &mut super::head::Headers, keep_upgrade: bool) {
-    let mut kept: Vec<Vec<u8>> = Vec::new();
-    let mut any = false;
-    for v in h.get_all("connection") {
-        any = true;
-        for t in v.split(|b| *b == b',') {
-            let t = super::head::trim(t);
-            if t.is_empty()
-                || t.eq_ignore_ascii_case(b"close")
-                || t.eq_ignore_ascii_case(b"keep-alive")
-                || (!keep_upgrade && t.eq_ignore_ascii_case(b"upgrade"))
-            {
-                continue;
-            }
-            kept.push(t.to_vec());
+    h.0.retain_mut(|hd| {
+        if !hd.name.eq_ignore_ascii_case("connection") {
+            return true;
         }
-    }
-    if any {
-        h.remove("connection");
-        if !kept.is_empty() {
-            h.add("connection", kept.join(&b", "[..]));
+        let kept: Vec<&[u8]> = hd
+            .value
+            .split(|b| *b == b',')
+            .map(super::head::trim)
+            .filter(|t| {
+                !(t.is_empty()
+                    || t.eq_ignore_ascii_case(b"close")
+                    || t.eq_ignore_ascii_case(b"keep-alive")
+                    || (!keep_upgrade && t.eq_ignore_ascii_case(b"upgrade")))
+            })
+            .collect();
+        if kept.is_empty() {
+            return false;
         }
-    }
+        hd.value = kept.join(&b", "[..]);
+        true
+    });
 }
 
+/// HAProxy states its own connection token on a `connection` line of its own, last.
 fn add_conn_token(h: &mut super::head::Headers, token: &str) {
-    if let Some(hd) = h.0.iter_mut().find(|x| x.name == "connection") {
-        hd.value.extend_from_slice(b", ");
-        hd.value.extend_from_slice(token.as_bytes());
-    } else {
-        h.add("connection", token.as_bytes().to_vec());
-    }
+    h.add("connection", token.as_bytes().to_vec());
 }
 
 /// Adds `connection: close` to a locally generated response when the connection will end.
