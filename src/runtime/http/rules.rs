@@ -21,6 +21,8 @@ pub enum Verdict {
     Tarpit(u16),
     /// A complete response to send instead of forwarding.
     Respond(Vec<u8>),
+    /// A redirect answering a request (HAProxy closes after it when a body was sent).
+    Redirect(Vec<u8>),
     Auth(String),
     /// 1.x `reqsetbe`.
     SetBackend(String),
@@ -215,7 +217,7 @@ impl Rules {
                 Action::Tarpit(s) => return Verdict::Tarpit(*s),
                 Action::Auth(realm) => return Verdict::Auth(realm.clone()),
                 Action::Redirect(rd) => {
-                    return Verdict::Respond(render_redirect(rd, req, vars, base));
+                    return Verdict::Redirect(render_redirect(rd, req, vars, base));
                 }
                 Action::Return(rt) => {
                     return Verdict::Respond(render_return(rt, Some(req), None, vars, base));
@@ -238,7 +240,7 @@ impl Rules {
         }
         for (rd, c) in &self.redirects {
             if cond_ok(c, req, None, vars, base) {
-                return Verdict::Respond(render_redirect(rd, req, vars, base));
+                return Verdict::Redirect(render_redirect(rd, req, vars, base));
             }
         }
         Verdict::Continue
