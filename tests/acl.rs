@@ -1,10 +1,12 @@
 //! ACL fetches and match methods, table-driven and side by side with haproxy 2.6.
 //!
-//! Each table row is one condition and one request: the row gets its own frontend (its own
-//! port) with `use_backend hit if COND` and `default_backend miss`, `hit` and `miss` being
-//! two distinct mock servers. One configuration per table runs under haproxy, then rproxy;
-//! every row's request is sent to both and the server that answered must be the same, and
-//! the one the table expects (the expectations were checked against HAProxy 2.6.12).
+//! Each table row is one condition and one request, driven through `use_backend be_hit if
+//! COND` with `default_backend be_miss`, `hit` and `miss` being two distinct mock servers.
+//! Rows share one frontend, each rule gated by the row's `x-case` request header; a row
+//! with its own named ACLs or bind address gets a frontend of its own. One configuration
+//! per table runs under haproxy, then rproxy; every row's request is sent to both and the
+//! server that answered must be the same, and the one the table expects (the
+//! expectations were checked against HAProxy 2.6.12).
 //!
 //! Facts pinned (observed with HAProxy 2.6.12):
 //! - `path` excludes the query and, for an absolute-form target, scheme and authority;
@@ -81,7 +83,7 @@ impl Case {
     }
 }
 
-fn raw_request(spec: &str) -> Vec<u8> {
+fn raw_request(spec: &str, case: Option<&str>) -> Vec<u8> {
     let mut parts = spec.split('|').map(str::trim);
     let first = parts.next().unwrap();
     let mut s = format!("{first} HTTP/1.1\r\n");
@@ -99,6 +101,9 @@ fn raw_request(spec: &str) -> Vec<u8> {
     }
     if host {
         s.push_str(&format!("Host: {SBS_HOST}\r\n"));
+    }
+    if let Some(c) = case {
+        s.push_str(&format!("X-Case: {c}\r\n"));
     }
     s.push_str("Connection: close\r\n\r\n");
     s.into_bytes()
@@ -146,20 +151,45 @@ fn run_table(cases: &[Case], dir: Option<&Path>) {
     let hit = MockServer::start("hit");
     let miss = MockServer::start("miss");
     let dir_s = dir.map(|d| d.display().to_string()).unwrap_or_default();
-    let mut cfg = DEFAULTS.to_string();
+    // Rows share one frontend on {{P0}}, each gated by its `x-case` header (in every
+    // `||` branch, AND binding tighter); a row with its own ACL lines or bind address
+    // gets a frontend of its own (few listeners keep the starts quick).
+    let own = |k: &Case| k.on.is_some() || !k.lines.is_empty();
+    let mut port_of = Vec::with_capacity(cases.len());
+    let mut shared = String::from("frontend f_shared\n  bind 127.0.0.1:{{P0}}\n");
+    let mut others = String::new();
+    let mut next_port = 1;
     for (i, k) in cases.iter().enumerate() {
-        cfg.push_str(&format!(
-            "frontend f{i}\n  bind {}:{{{{P{i}}}}}\n",
-            k.on.unwrap_or("127.0.0.1")
-        ));
-        for l in k.lines.lines().filter(|l| !l.trim().is_empty()) {
-            cfg.push_str(&format!("  {}\n", l.trim()));
+        if own(k) {
+            port_of.push(next_port);
+            others.push_str(&format!(
+                "frontend f{i}\n  bind {}:{{{{P{next_port}}}}}\n",
+                k.on.unwrap_or("127.0.0.1")
+            ));
+            for l in k.lines.lines().filter(|l| !l.trim().is_empty()) {
+                others.push_str(&format!("  {}\n", l.trim()));
+            }
+            others.push_str(&format!(
+                "  use_backend be_hit if {}\n  default_backend be_miss\n",
+                k.cond
+            ));
+            next_port += 1;
+        } else {
+            port_of.push(0);
+            let gate = format!("{{ req.hdr(x-case) -m str {i} }}");
+            let branches: Vec<String> = k
+                .cond
+                .split(" || ")
+                .map(|b| format!("{gate} {b}"))
+                .collect();
+            shared.push_str(&format!(
+                "  use_backend be_hit if {}\n",
+                branches.join(" || ")
+            ));
         }
-        cfg.push_str(&format!(
-            "  use_backend be_hit if {}\n  default_backend be_miss\n",
-            k.cond
-        ));
     }
+    shared.push_str("  default_backend be_miss\n");
+    let mut cfg = format!("{DEFAULTS}{shared}{others}");
     cfg.push_str("backend be_hit\n  server s {{HIT}}\nbackend be_miss\n  server s {{MISS}}\n");
     let cfg = fill(
         &cfg,
@@ -179,10 +209,12 @@ fn run_table(cases: &[Case], dir: Option<&Path>) {
                         .trim_matches(['[', ']'])
                         .parse()
                         .unwrap();
+                let port = port_of[i];
+                let case = (port == 0).then(|| i.to_string());
                 exchange(
                     k.from,
-                    SocketAddr::new(ip, side.port(i)),
-                    &raw_request(k.req),
+                    SocketAddr::new(ip, side.port(port)),
+                    &raw_request(k.req, case.as_deref()),
                 )
             })
             .collect::<Vec<String>>()
@@ -516,8 +548,9 @@ fn acl_src_dst_ports() {
             c("{ dst 127.0.0.2 }", "GET /", true).on("127.0.0.2"),
             c("{ dst 127.0.0.1 }", "GET /", false).on("127.0.0.2"),
             c("{ dst 127.0.0.0/30 }", "GET /", true).on("127.0.0.3"),
-            c("{ dst_port {{P16}} }", "GET /", true),
-            c("{ dst_port {{P16}} }", "GET /", false),
+            // The shared frontend listens on {{P0}}; a row with its own frontend does not.
+            c("{ dst_port {{P0}} }", "GET /", true),
+            c("{ dst_port {{P0}} }", "GET /", false).on("127.0.0.1"),
             c("{ dst_port 1:1023 }", "GET /", false),
             c("{ src ::1 }", "GET /", true).on("[::1]"),
             c("{ src 127.0.0.1 }", "GET /", false).on("[::1]"),
