@@ -456,12 +456,14 @@ impl Session {
                     .or(px.timeouts.connect)
                     .unwrap_or(Duration::ZERO);
                 tokio::time::sleep(t).await;
-                self.send_error(px, code).await;
-                Next::Close
+                px.counters.status(code);
+                let page = px.errors.get(code).into_owned();
+                self.answer_local(&page, body, client_close).await
             }
             Verdict::Auth(realm) => {
                 px.counters.status(401);
-                self.answer_local(&auth_page(&realm), body, client_close)
+                let realm = realm.as_deref().unwrap_or(&px.name);
+                self.answer_local(&auth_page(realm), body, client_close)
                     .await
             }
             Verdict::Respond(bytes) => {
@@ -488,9 +490,12 @@ impl Session {
 
     /// Sends a response generated here (an error page, deny, return, auth, monitor) as
     /// HAProxy 2.6 does: the connection goes on after it, the request body being read past,
-    /// unless the client asked to close (then `connection: close` is added).
+    /// unless the client asked to close or the status is 400 or 408 (then `connection:
+    /// close` is the last header, whatever the page said).
     async fn answer_local(&mut self, page: &[u8], body: BodyKind, close: bool) -> Next {
-        if !self.write_client(&with_connection(page, close)).await || close {
+        let close = close || matches!(status_of(page), 400 | 408);
+        let page = without_connection(page);
+        if !self.write_client(&with_connection(&page, close)).await || close {
             return Next::Close;
         }
         if self.drain_request_body(body).await {
@@ -937,23 +942,21 @@ impl Session {
                 };
                 px.rules.apply_response(req, &mut res, vars, &base)
             };
-            let code = match verdict {
+            // The answer replaces the server's (whose connection is dropped); the client
+            // connection goes on as after any generated answer.
+            let page = match verdict {
                 Verdict::Continue | Verdict::SetBackend(_) => continue,
-                Verdict::Respond(bytes) | Verdict::Redirect(bytes) => {
-                    px.counters.status(status_of(&bytes));
-                    let _ = self.write_client(&with_connection(&bytes, true)).await;
-                    return Exchange::Done {
-                        next: Next::Close,
-                        reusable: false,
-                    };
+                Verdict::Respond(bytes) | Verdict::Redirect(bytes) => bytes,
+                Verdict::Deny(c) | Verdict::Tarpit(c) => {
+                    px.counters.denied.fetch_add(1, Ordering::Relaxed);
+                    px.errors.get(c).into_owned()
                 }
-                Verdict::Deny(c) | Verdict::Tarpit(c) => c,
-                Verdict::Auth(_) => 401,
+                Verdict::Auth(_) => px.errors.get(401).into_owned(),
             };
-            px.counters.denied.fetch_add(1, Ordering::Relaxed);
-            self.send_error(px, code).await;
+            px.counters.status(status_of(&page));
+            let next = self.answer_local(&page, BodyKind::None, client_close).await;
             return Exchange::Done {
-                next: Next::Close,
+                next,
                 reusable: false,
             };
         }
@@ -1303,6 +1306,25 @@ fn add_conn_token(h: &mut super::head::Headers, token: &str) {
     }
 }
 
+/// A generated response without its `connection` header lines (the message layer drops
+/// them; the connection handling decides).
+fn without_connection(resp: &[u8]) -> Vec<u8> {
+    let Some(end) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return resp.to_vec();
+    };
+    let mut out = Vec::with_capacity(resp.len());
+    // Each line with its "\r\n"; the blank line and the body follow.
+    for (i, line) in resp[..end + 2].split_inclusive(|&b| b == b'\n').enumerate() {
+        let name = line.split(|&b| b == b':').next().unwrap_or_default();
+        if i > 0 && name.trim_ascii().eq_ignore_ascii_case(b"connection") {
+            continue;
+        }
+        out.extend_from_slice(line);
+    }
+    out.extend_from_slice(&resp[end + 2..]);
+    out
+}
+
 /// Adds `connection: close` to a locally generated response when the connection will end,
 /// as its last header (where HAProxy puts it).
 fn with_connection(resp: &[u8], close: bool) -> Vec<u8> {
@@ -1381,6 +1403,19 @@ mod tests {
             with_connection(b"HTTP/1.1 200 OK\r\n\r\n", false),
             b"HTTP/1.1 200 OK\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn generated_pages_lose_their_connection_header() {
+        assert_eq!(
+            without_connection(b"HTTP/1.1 400 Bad\r\na: 1\r\nConnection: close\r\nb: 2\r\n\r\nx"),
+            b"HTTP/1.1 400 Bad\r\na: 1\r\nb: 2\r\n\r\nx"
+        );
+        assert_eq!(
+            without_connection(b"HTTP/1.1 200 OK\r\n\r\n"),
+            b"HTTP/1.1 200 OK\r\n\r\n"
+        );
+        assert_eq!(without_connection(b"garbage"), b"garbage");
     }
 
     #[test]
