@@ -9,14 +9,31 @@
 //! `return` and redirects exactly; for deny and auth pages the head (rproxy's pages in
 //! `errors/` have their own wording, so their bodies and lengths are left out).
 //!
-//! Facts pinned (HAProxy 2.6.12): header names reach the server lower-cased in rule
-//! order; `set-header` removes every line of the name and appends one; `replace-header`
-//! matches the whole line value, `replace-value` each comma-separated value; `allow`
-//! stops the `http-request` list; backend `http-response` rules run before the
-//! frontend's; a redirect answers `content-length: 0`, `location`, `cache-control:
-//! no-cache` for 302/303/307 and cookies as `NAME=VALUE; path=/;` (clear: `Max-Age=0;`);
-//! `auth` answers 401 with `www-authenticate: Basic realm="REALM"`; `option forwardfor`
-//! appends `x-forwarded-for: CLIENT` after every rule-added header.
+//! Facts pinned (HAProxy 2.6.12):
+//! - header names reach the server lower-cased, in rule order; `set-header` removes every
+//!   line of the name and appends one; frontend rules run before the backend's.
+//! - `replace-header`/`replace-uri`/`replace-path` (and 1.x `reqrep`/`rsprep`): the
+//!   regex may match anywhere and the whole value becomes the expansion (`\1`, `\xHH`);
+//!   `replace-value` does that per comma-separated value, dropping the blanks around a
+//!   replaced one (`a ,  xbcx  , bd,b` → `a ,<c>,<d>,b`).
+//! - in rule log-formats a sample is never quoted (`%{+Q}[..]` is not, `%{+Q}ci` is) and
+//!   control characters it carries are written `%XX` (`url_dec` cannot inject CR LF).
+//! - `allow` stops the `http-request` list; backend `http-response` rules run before the
+//!   frontend's; `http-response deny` answers 502.
+//! - `deny deny_status N` sends the error page; `deny` with any `return` option
+//!   (`status`, `content-type`, `string`, `hdr` ...) sends what `return` would (`hdr`
+//!   lines first, then `content-length`, `content-type`; none for 204); reason phrases
+//!   are HAProxy's table (`302 Moved Temporarily`, `413 Request Entity Too Large`).
+//! - generated answers keep the connection (400 and 408 excepted); a redirect closes it
+//!   when the request had a body.
+//! - a redirect answers `content-length: 0`, `location`, `cache-control: no-cache` for
+//!   302/303/307 and cookies as `NAME=VALUE; path=/;` (clear: `Max-Age=0;`); `prefix` and
+//!   `scheme` keep the query and `append-slash` then adds `/` after it; the `redirect`
+//!   statement's target is a plain string, `http-request redirect`'s a log-format.
+//! - `auth` answers 401 with `www-authenticate: Basic realm="REALM"`, the proxy's name
+//!   without a realm.
+//! - `option forwardfor` appends `x-forwarded-for: CLIENT` after every rule-added header
+//!   (`except`, `header`, `if-none` as documented); `option originalto` likewise.
 
 mod common;
 use common::*;
@@ -556,6 +573,7 @@ fn legacy_req_rsp_rules_mean_what_they_meant_in_1x() {
     let a = MockServer::builder("a")
         .mock("hdr=X-Drop:1,hdr=X-Rep:thing-old,hdr=X-Keep:k")
         .start();
+    let b = MockServer::start("b");
     let legacy = with_mocks(
         "frontend fe\n  bind 127.0.0.1:{{P0}}\n\
          reqadd X-Added:\\ yes\n\
@@ -564,11 +582,15 @@ fn legacy_req_rsp_rules_mean_what_they_meant_in_1x() {
          reqrep ^X-Low:\\ (.*) X-Low:\\ repl-\\1\n\
          reqrep ^GET\\ /old/(.*) GET\\ /new/\\1\n\
          reqdeny ^X-Evil:\n\
+         reqsetbe ^GET\\ /be2 be2\n\
+         reqallow ^X-Allowed:\n\
+         reqdeny ^X-Allowed:\n\
          rspadd X-Rsp:\\ added\n\
+         rspdeny ^X-Bad:\n\
          rspidel ^x-drop:\n\
          rsprep ^X-Rep:\\ (.*)-old X-Rep:\\ \\1-new\n\
-         default_backend be\nbackend be\n  server s {{A}}\n",
-        &[&a],
+         default_backend be\nbackend be\n  server s {{A}}\nbackend be2\n  server s {{B}}\n",
+        &[&a, &b],
     );
     let modern = with_mocks(
         "frontend fe\n  bind 127.0.0.1:{{P0}}\n\
@@ -578,11 +600,15 @@ fn legacy_req_rsp_rules_mean_what_they_meant_in_1x() {
          http-request replace-header X-Low (.*) repl-\\1\n\
          http-request replace-path /old/(.*) /new/\\1 if METH_GET\n\
          http-request deny if { req.hdr(x-evil) -m found }\n\
+         http-request allow if { req.hdr(x-allowed) -m found }\n\
+         http-request deny if { req.hdr(x-allowed) -m found }\n\
+         use_backend be2 if METH_GET { path_beg /be2 }\n\
          http-response add-header X-Rsp added\n\
+         http-response deny if { res.hdr(x-bad) -m found }\n\
          http-response del-header X-Drop\n\
          http-response replace-header X-Rep (.*)-old \\1-new\n\
-         default_backend be\nbackend be\n  server s {{A}}\n",
-        &[&a],
+         default_backend be\nbackend be\n  server s {{A}}\nbackend be2\n  server s {{B}}\n",
+        &[&a, &b],
     );
     let (hap, rp) = run_pair(&modern, &legacy, |side| {
         let r = side
@@ -599,11 +625,28 @@ fn legacy_req_rsp_rules_mean_what_they_meant_in_1x() {
             )
             .unwrap();
         let denied = side.request("GET", "/", &[("X-Evil", "1")], b"").unwrap();
-        (seen(side, &r), client_headers(&r), shape(&denied))
+        let be2 = side.get("/be2/x");
+        let allowed = side
+            .request("GET", "/", &[("X-Allowed", "1")], b"")
+            .unwrap();
+        let bad = side
+            .request("GET", "/", &[("x-mock", "hdr=X-Bad:1")], b"")
+            .unwrap();
+        (
+            (seen(side, &r), client_headers(&r), shape(&denied)),
+            (
+                be2.server().map(str::to_string),
+                allowed.status,
+                shape(&bad),
+            ),
+        )
     });
-    assert_eq!(hap.0.0, "GET /new/x?q=1 HTTP/1.1");
+    assert_eq!(hap.0.0.0, "GET /new/x?q=1 HTTP/1.1");
+    assert_eq!(hap.1.0.as_deref(), Some("b"));
+    assert_eq!(hap.1.1, 200);
+    assert!(hap.1.2.starts_with("HTTP/1.1 502 "), "{}", hap.1.2);
     assert_eq!(
-        hap.0.1,
+        hap.0.0.1,
         [
             h("host", SBS_HOST),
             h("x-low", "repl-v"),
@@ -789,5 +832,100 @@ fn tarpit_then_answers() {
         (shape(&r1), shape(&r2), a.requests())
     });
     assert!(hap.0.starts_with("HTTP/1.1 500 "), "{}", hap.0);
+    assert_eq!(hap, rp);
+}
+
+/// `deny` given `return`'s options answers with them; `return`, `deny` replies and
+/// `set-status` take HAProxy's reason phrases.
+#[test]
+fn deny_with_a_reply_and_reason_phrases() {
+    if !require_haproxy() {
+        return;
+    }
+    let a = MockServer::start("a");
+    let cfg = with_mocks(
+        "frontend fe\n  bind 127.0.0.1:{{P0}}\n\
+         http-request deny status 451 content-type text/plain string blocked hdr X-Why %[path] if { path /legal }\n\
+         http-request deny deny_status 403 hdr X-Why rule if { path /hdr }\n\
+         http-request deny status 429 if { path /status-only }\n\
+         http-request return status 302 hdr Location /else if { path /r302 }\n\
+         http-request return status 413 content-type text/plain string big if { path /r413 }\n\
+         http-request return status 502 content-type text/plain lf-string \"%[method] no\" if { path /r502 }\n\
+         http-request return status 299 if { path /r299 }\n\
+         http-response set-status 418 if { status 404 }\n\
+         http-response set-status 503 reason \"Not Now\" if { status 500 }\n\
+         http-response deny status 500 content-type text/plain string nope if { status 501 }\n\
+         default_backend be\nbackend be\n  server s {{A}}\n",
+        &[&a],
+    );
+    let (hap, rp) = side_by_side(&cfg, |side| {
+        let mut out: Vec<String> = ["/legal", "/hdr", "/r302", "/r413", "/r502", "/r299"]
+            .iter()
+            .map(|p| raw(&side.get(p)))
+            .collect();
+        out.push(shape(&side.get("/status-only")));
+        for st in ["404", "500"] {
+            let r = side
+                .request("GET", "/", &[("x-mock", &format!("status={st}"))], b"")
+                .unwrap();
+            out.push(format!("{} {} {:?}", r.status, r.reason, r.server()));
+        }
+        let r = side
+            .request("GET", "/", &[("x-mock", "status=501")], b"")
+            .unwrap();
+        out.push(raw(&r));
+        out
+    });
+    assert_eq!(
+        hap[0],
+        "HTTP/1.1 451 Unavailable For Legal Reasons\r\nx-why: /legal\r\ncontent-length: 7\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nblocked"
+    );
+    assert!(
+        hap[1].starts_with("HTTP/1.1 403 Forbidden\r\nx-why: rule\r\ncontent-length: 0\r\n"),
+        "{}",
+        hap[1]
+    );
+    assert_eq!(hap[7], "418 I'm a teapot Some(\"a\")");
+    assert_eq!(hap[8], "503 Not Now Some(\"a\")");
+    let diffs: Vec<String> = hap
+        .iter()
+        .zip(&rp)
+        .filter(|(x, y)| x != y)
+        .map(|(x, y)| format!("haproxy: {x:?}\nrproxy:  {y:?}"))
+        .collect();
+    assert!(diffs.is_empty(), "\n{}", diffs.join("\n"));
+}
+
+/// Values built from the request cannot smuggle header lines: control characters that a
+/// converter decodes are written `%XX` in header values, redirect locations and bodies.
+#[test]
+fn control_characters_from_samples_are_encoded() {
+    if !require_haproxy() {
+        return;
+    }
+    let a = MockServer::start("a");
+    let cfg = with_mocks(
+        "frontend fe\n  bind 127.0.0.1:{{P0}}\n\
+         http-request redirect location /to?%[query,url_dec] if { path /redir }\n\
+         http-request return status 200 content-type text/plain lf-string \"q=%[query,url_dec]\" if { path /ret }\n\
+         http-request set-header X-Dec %[query,url_dec]\n\
+         http-request set-header X-Esc %{+E}[query,url_dec]\n\
+         default_backend be\nbackend be\n  server s {{A}}\n",
+        &[&a],
+    );
+    let q = "a%0d%0aInjected:%20yes%00x%09y%7f%22%5d";
+    let (hap, rp) = side_by_side(&cfg, |side| {
+        let fwd = side.get(&format!("/x?{q}"));
+        let e = fwd.echo();
+        (
+            e.header("x-dec").map(str::to_string),
+            e.header("x-esc").map(str::to_string),
+            e.header("injected").is_some(),
+            raw(&side.get(&format!("/redir?{q}"))),
+            raw(&side.get(&format!("/ret?{q}"))),
+        )
+    });
+    assert_eq!(hap.0.as_deref(), Some("a%0D%0AInjected: yes%00x\ty%7F\"]"));
+    assert!(!hap.2);
     assert_eq!(hap, rp);
 }

@@ -436,6 +436,7 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
         "allow" => HttpAction::Allow,
         "deny" | "tarpit" => {
             let mut status = None;
+            let mut reply: Option<ReturnSpec> = None;
             const RETURN_OPTS: &[&str] = &[
                 "status",
                 "content-type",
@@ -456,17 +457,38 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
                         next += 2;
                     }
                     _ => {
-                        // 2.6 accepts the 'return' options on deny; keep the status only.
+                        // 2.6 accepts the 'return' options on deny; any of them (even a
+                        // lone `status`) makes the answer what `return` would send, where
+                        // `deny_status` keeps the error page.
                         let (spec, n) = return_spec(ctx, s, next)?;
-                        status = Some(spec.status);
+                        // Options come in (keyword, value) pairs, `hdr` taking two values.
+                        let mut j = next;
+                        let mut has_status = false;
+                        while j < n {
+                            match s.arg_str(j) {
+                                Some("status") => has_status = true,
+                                Some("hdr") => j += 1,
+                                Some("default-errorfiles") => j -= 1,
+                                _ => {}
+                            }
+                            j += 2;
+                        }
+                        if has_status {
+                            status = Some(spec.status);
+                        }
+                        reply = Some(spec);
                         next = n;
                     }
                 }
             }
+            let default = if base == "deny" { 403 } else { 500 };
+            if let Some(r) = reply.as_mut() {
+                r.status = status.unwrap_or(default);
+            }
             if base == "deny" {
-                HttpAction::Deny { status }
+                HttpAction::Deny { status, reply }
             } else {
-                HttpAction::Tarpit { status }
+                HttpAction::Tarpit { status, reply }
             }
         }
         "auth" => {
@@ -764,6 +786,41 @@ mod tests {
             &ProcessEnv,
         );
         assert!(!bad.is_valid());
+    }
+
+    #[test]
+    fn deny_with_return_options() {
+        let l = load_str(
+            "t.cfg",
+            &format!(
+                "{HEAD}  http-request deny deny_status 429\n  http-request deny status 451\n  \
+                 http-request deny content-type text/plain string x status 410 hdr A b\n  \
+                 http-request deny default-errorfiles hdr A b\n  http-request tarpit hdr A b\n"
+            ),
+            &ProcessEnv,
+        );
+        assert!(l.is_valid(), "{:?}", l.diags);
+        let f = l.model.proxy("f").expect("f");
+        let got: Vec<(Option<u16>, Option<u16>)> = f
+            .http_request
+            .iter()
+            .map(|r| match &r.action {
+                HttpAction::Deny { status, reply } | HttpAction::Tarpit { status, reply } => {
+                    (*status, reply.as_ref().map(|r| r.status))
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some(429), None),
+                (Some(451), Some(451)),
+                (Some(410), Some(410)),
+                (None, Some(403)),
+                (None, Some(500)),
+            ]
+        );
     }
 
     #[test]

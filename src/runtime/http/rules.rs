@@ -17,8 +17,9 @@ use crate::runtime::sample::{
 pub enum Verdict {
     /// Go on (possibly after `allow`, which only ends the list).
     Continue,
-    Deny(u16),
-    Tarpit(u16),
+    /// The status, and the answer when `deny` was given `return`'s options.
+    Deny(u16, Option<Vec<u8>>),
+    Tarpit(u16, Option<Vec<u8>>),
     /// A complete response to send instead of forwarding.
     Respond(Vec<u8>),
     /// A redirect answering a request (HAProxy closes after it when a body was sent).
@@ -32,8 +33,8 @@ pub enum Verdict {
 #[derive(Debug)]
 enum Action {
     Allow,
-    Deny(u16),
-    Tarpit(u16),
+    Deny(u16, Option<ReturnRt>),
+    Tarpit(u16, Option<ReturnRt>),
     /// `auth [realm R]`; without a realm HAProxy names the proxy.
     Auth(Option<String>),
     Redirect(RedirectRt),
@@ -174,7 +175,10 @@ impl Rules {
         for rule in res {
             // `http-response deny` answers 502 unless told otherwise.
             let a = match &rule.action {
-                HttpAction::Deny { status: None } => Some(Action::Deny(502)),
+                HttpAction::Deny {
+                    status: None,
+                    reply: None,
+                } => Some(Action::Deny(502, None)),
                 other => action(other, rule.span, errors, d),
             };
             if let Some(a) = a {
@@ -220,8 +224,18 @@ impl Rules {
             }
             match &rule.action {
                 Action::Allow => break,
-                Action::Deny(s) => return Verdict::Deny(*s),
-                Action::Tarpit(s) => return Verdict::Tarpit(*s),
+                Action::Deny(s, r) => {
+                    let reply = r
+                        .as_ref()
+                        .map(|r| render_return(r, Some(req), None, vars, base));
+                    return Verdict::Deny(*s, reply);
+                }
+                Action::Tarpit(s, r) => {
+                    let reply = r
+                        .as_ref()
+                        .map(|r| render_return(r, Some(req), None, vars, base));
+                    return Verdict::Tarpit(*s, reply);
+                }
                 Action::Auth(realm) => return Verdict::Auth(realm.clone()),
                 Action::Redirect(rd) => {
                     return Verdict::Redirect(render_redirect(rd, req, vars, base));
@@ -301,8 +315,8 @@ impl Rules {
                     if hit {
                         match &l.action {
                             LegacyAction::Allow => return None,
-                            LegacyAction::Deny => return Some(Verdict::Deny(403)),
-                            LegacyAction::Tarpit => return Some(Verdict::Tarpit(500)),
+                            LegacyAction::Deny => return Some(Verdict::Deny(403, None)),
+                            LegacyAction::Tarpit => return Some(Verdict::Tarpit(500, None)),
                             LegacyAction::SetBackend(b) => {
                                 return Some(Verdict::SetBackend(b.clone()));
                             }
@@ -329,8 +343,12 @@ impl Rules {
             }
             match &rule.action {
                 Action::Allow => break,
-                Action::Deny(s) => return Verdict::Deny(*s),
-                Action::Tarpit(s) => return Verdict::Deny(*s),
+                Action::Deny(s, r) | Action::Tarpit(s, r) => {
+                    let reply = r
+                        .as_ref()
+                        .map(|r| render_return(r, Some(req), Some(res), vars, base));
+                    return Verdict::Deny(*s, reply);
+                }
                 Action::Auth(_) => {}
                 Action::Redirect(rd) => {
                     return Verdict::Respond(render_redirect(rd, req, vars, base));
@@ -340,7 +358,9 @@ impl Rules {
                 }
                 Action::SetStatus(code, r) => {
                     res.status = *code;
-                    res.reason = r.clone().unwrap_or_else(|| reason(*code).to_string());
+                    res.reason = r
+                        .clone()
+                        .unwrap_or_else(|| status_reason(*code).to_string());
                 }
                 Action::SetVar(name, s) => {
                     if let Some(v) = s.eval(&ctx(base, Some(req), Some(res), vars)) {
@@ -377,7 +397,7 @@ impl Rules {
                         .iter()
                         .any(|h| l.regex.is_match(&header_line(&h.name, &h.value))) =>
                 {
-                    return Verdict::Deny(502);
+                    return Verdict::Deny(502, None);
                 }
                 _ => {}
             }
@@ -445,6 +465,93 @@ fn replace_lines(h: &mut Headers, re: &Regex, rep: &str) {
         }
     }
     h.0 = out;
+}
+
+/// The reason phrase HAProxy gives a status set by `return`, `deny` with a reply or
+/// `set-status` (its `http_get_reason` table; redirects and error pages have their own).
+fn status_reason(status: u16) -> &'static str {
+    let known = match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        102 => "Processing",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        210 => "Content Different",
+        226 => "IM Used",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        310 => "Too many Redirects",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Time-out",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Requested range unsatisfiable",
+        417 => "Expectation failed",
+        418 => "I'm a teapot",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        423 => "Locked",
+        424 => "Method failure",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        449 => "Retry With",
+        450 => "Blocked by Windows Parental Controls",
+        451 => "Unavailable For Legal Reasons",
+        456 => "Unrecoverable Error",
+        499 => "client has closed connection",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway or Proxy Error",
+        503 => "Service Unavailable",
+        504 => "Gateway Time-out",
+        505 => "HTTP Version not supported",
+        506 => "Variant also negotiate",
+        507 => "Insufficient storage",
+        508 => "Loop detected",
+        509 => "Bandwidth Limit Exceeded",
+        510 => "Not extended",
+        511 => "Network authentication required",
+        520 => "Web server is returning an unknown error",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known;
+    }
+    match status {
+        100..=199 => "Informational",
+        200..=299 => "Success",
+        300..=399 => "Redirection",
+        400..=499 => "Client Error",
+        500..=599 => "Server Error",
+        _ => "Other",
+    }
 }
 
 /// HAProxy's `exp_replace`: the replacement text with `\N` standing for capture N (empty
@@ -644,8 +751,20 @@ fn action(
 ) -> Option<Action> {
     Some(match a {
         HttpAction::Allow => Action::Allow,
-        HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
-        HttpAction::Tarpit { status } => Action::Tarpit(status.unwrap_or(500)),
+        HttpAction::Deny { status, reply } => Action::Deny(
+            status.unwrap_or(403),
+            match reply {
+                Some(r) => Some(ret(r, span, errors, d)?),
+                None => None,
+            },
+        ),
+        HttpAction::Tarpit { status, reply } => Action::Tarpit(
+            status.unwrap_or(500),
+            match reply {
+                Some(r) => Some(ret(r, span, errors, d)?),
+                None => None,
+            },
+        ),
         HttpAction::Auth { realm } => Action::Auth(realm.clone()),
         HttpAction::Redirect(r) => Action::Redirect(redirect(r, span, d)?),
         HttpAction::Return(r) => Action::Return(ret(r, span, errors, d)?),
@@ -784,7 +903,7 @@ fn render_return(
     // No length for the statuses that never have a body, as HAProxy.
     let bodyless = matches!(r.status, 100..=199 | 204 | 304);
     // HAProxy's order: the `hdr` headers, then content-length and content-type.
-    let mut out = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status)).into_bytes();
+    let mut out = format!("HTTP/1.1 {} {}\r\n", r.status, status_reason(r.status)).into_bytes();
     for (n, f) in &r.headers {
         out.extend_from_slice(
             format!("{}: {}\r\n", n.to_ascii_lowercase(), f.render_string(&c)).as_bytes(),

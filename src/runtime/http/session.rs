@@ -442,13 +442,13 @@ impl Session {
         client_close: bool,
     ) -> Next {
         match v {
-            Verdict::Deny(code) => {
+            Verdict::Deny(code, reply) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
                 px.counters.status(code);
-                let page = px.errors.get(code).into_owned();
+                let page = reply.unwrap_or_else(|| px.errors.get(code).into_owned());
                 self.answer_local(&page, body, client_close).await
             }
-            Verdict::Tarpit(code) => {
+            Verdict::Tarpit(code, reply) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
                 let t = px
                     .timeouts
@@ -457,7 +457,7 @@ impl Session {
                     .unwrap_or(Duration::ZERO);
                 tokio::time::sleep(t).await;
                 px.counters.status(code);
-                let page = px.errors.get(code).into_owned();
+                let page = reply.unwrap_or_else(|| px.errors.get(code).into_owned());
                 self.answer_local(&page, body, client_close).await
             }
             Verdict::Auth(realm) => {
@@ -947,9 +947,9 @@ impl Session {
             let page = match verdict {
                 Verdict::Continue | Verdict::SetBackend(_) => continue,
                 Verdict::Respond(bytes) | Verdict::Redirect(bytes) => bytes,
-                Verdict::Deny(c) | Verdict::Tarpit(c) => {
+                Verdict::Deny(c, reply) | Verdict::Tarpit(c, reply) => {
                     px.counters.denied.fetch_add(1, Ordering::Relaxed);
-                    px.errors.get(c).into_owned()
+                    reply.unwrap_or_else(|| px.errors.get(c).into_owned())
                 }
                 Verdict::Auth(_) => px.errors.get(401).into_owned(),
             };
