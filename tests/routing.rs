@@ -368,15 +368,32 @@ fn http_buffer_request_waits_for_the_body() {
         });
         c.send(b"56789").unwrap();
         let resp2 = c.read_response().unwrap();
+        // Expect: 100-continue: the proxy says 100 itself while it waits for the body.
+        srv.clear();
+        let mut c = side.conn(0);
+        c.send(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n",
+        )
+        .unwrap();
+        let interim = c.read_exact_n(25).unwrap();
+        c.send(b"0123456789").unwrap();
+        let resp3 = c.read_response().unwrap();
+        let expect_fwd = String::from_utf8_lossy(&srv.received())
+            .to_ascii_lowercase()
+            .contains("expect:");
         (
-            early,
-            resp.status,
-            got.ends_with("0123456789"),
-            head_first,
-            resp2.status,
+            (
+                early,
+                resp.status,
+                got.ends_with("0123456789"),
+                head_first,
+                resp2.status,
+            ),
+            (interim, resp3.status, expect_fwd),
         )
     });
-    assert_eq!(h, (true, 200, true, true, 200));
+    assert_eq!(h.0, (true, 200, true, true, 200));
+    assert_eq!(h.1.0, b"HTTP/1.1 100 Continue\r\n\r\n");
     assert_eq!(h, r);
 }
 
@@ -407,19 +424,35 @@ fn http_buffer_request_rules_on_the_body() {
         let mut c = side.conn(0);
         c.send(b"POST /late HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello")
             .unwrap();
+        // A pause so that the rest arrives separately (nothing is waited for).
         std::thread::sleep(Duration::from_millis(100));
         c.send(b" magic").unwrap();
         let late = c.read_response().unwrap();
-        (magic, plain, none, denied, late)
+        // A chunked body is seen decoded.
+        let mut c = side.conn(0);
+        c.send(b"POST /ch HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nmag\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        c.send(b"3\r\nic!\r\n0\r\n\r\n").unwrap();
+        let chunked = c.read_response().unwrap();
+        (magic, plain, none, denied, late, chunked)
     });
     assert_eq!(h.0.server(), Some("b"));
     assert_eq!(h.1.server(), Some("a"));
     assert_eq!(h.2.server(), Some("a"));
     assert_eq!(h.3.status, 403);
     assert_eq!(h.4.server(), Some("b"));
+    assert_eq!(h.5.server(), Some("b"));
+    assert_eq!(h.5.echo().header("x-body-len"), Some("6"));
     assert_eq!(h.0.echo().header("x-body-len"), Some("16"));
     assert_eq!(h.2.echo().header("x-body-len"), Some("0"));
-    for (x, y) in [(&h.0, &r.0), (&h.1, &r.1), (&h.2, &r.2), (&h.4, &r.4)] {
+    for (x, y) in [
+        (&h.0, &r.0),
+        (&h.1, &r.1),
+        (&h.2, &r.2),
+        (&h.4, &r.4),
+        (&h.5, &r.5),
+    ] {
         assert_same(x, y, &["content-length", "connection"]);
     }
     assert_eq!(shape(&h.3), shape(&r.3));
