@@ -434,9 +434,13 @@ pub enum HttpAction {
     Allow,
     Deny {
         status: Option<u16>,
+        /// The answer given with `return`'s options (content-type, body, hdr), instead of
+        /// the error page for the status.
+        reply: Option<ReturnSpec>,
     },
     Tarpit {
         status: Option<u16>,
+        reply: Option<ReturnSpec>,
     },
     Auth {
         realm: Option<String>,

@@ -77,7 +77,10 @@ pub const KEYWORDS: &[ProxyKw] = &[
             ));
         }
         d.proxy.http_request.push(HttpRule {
-            action: HttpAction::Deny { status: None },
+            action: HttpAction::Deny {
+                status: None,
+                reply: None,
+            },
             cond,
             span: s.line.span,
         });

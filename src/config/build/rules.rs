@@ -46,7 +46,7 @@ pub const KEYWORDS: &[ProxyKw] = &[
     kw("http-response", "dflb", |c, d, s| http_rule(c, d, s, true)),
     kw("tcp-request", "dflb", tcp_request),
     kw("redirect", "-flb", |c, d, s| {
-        let (redirect, next) = redirect(c, s, 1)?;
+        let (redirect, next) = redirect(c, s, 1, true)?;
         let cond = parse_cond(c, s, next, &d.proxy.acls)?;
         d.proxy.redirects.push(RedirectRule {
             redirect,
@@ -170,11 +170,17 @@ fn is_cond_word(w: Option<&str>) -> bool {
 
 /// `redirect location|prefix|scheme <to> [code N] [drop-query] [append-slash]
 /// [set-cookie C] [clear-cookie C]` starting at argument `i`; returns where it stopped.
-fn redirect(ctx: &mut Ctx, s: &Stmt, i: usize) -> R<(Redirect, usize)> {
+/// `literal`: the target is a plain string (the `redirect` statement, as in HAProxy),
+/// not a log-format (`http-request redirect`).
+fn redirect(ctx: &mut Ctx, s: &Stmt, i: usize, literal: bool) -> R<(Redirect, usize)> {
     const USAGE: &str = "location|prefix|scheme <to> [code <301|302|303|307|308>] [drop-query] [append-slash] [set-cookie <c>] [clear-cookie <c>]";
     let k = s.need(ctx, i, USAGE)?;
     let to = s.need(ctx, i + 1, "a target")?;
-    let target = lf(ctx, to)?;
+    let target = if literal {
+        crate::model::expr::LogFormat(vec![crate::model::expr::LfNode::Literal(to.text.clone())])
+    } else {
+        lf(ctx, to)?
+    };
     let kind = match k.text.as_str() {
         "location" => RedirectKind::Location(target),
         "prefix" => RedirectKind::Prefix(target),
@@ -329,7 +335,8 @@ fn var_name(ctx: &mut Ctx, w: &Word) -> R<String> {
         .split_once('(')
         .and_then(|(_, r)| r.strip_suffix(')'));
     match inner {
-        Some(n) if ["proc.", "sess.", "txn.", "req.", "res.", "check."].iter().any(|p| n.starts_with(p)) && n.len() > 5 => Ok(n.to_string()),
+        // Any scope with a non-empty name (`txn.x`, `req.n` are fine).
+        Some(n) if crate::config::sample::check_var_name(n).is_ok() => Ok(n.to_string()),
         _ => Err(ctx.err_hint(w.span, format!("invalid variable in '{}'", w.text), "write set-var(<scope>.<name>) with scope proc, sess, txn, req or res, as in set-var(txn.host)")),
     }
 }
@@ -429,6 +436,7 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
         "allow" => HttpAction::Allow,
         "deny" | "tarpit" => {
             let mut status = None;
+            let mut reply: Option<ReturnSpec> = None;
             const RETURN_OPTS: &[&str] = &[
                 "status",
                 "content-type",
@@ -449,17 +457,38 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
                         next += 2;
                     }
                     _ => {
-                        // 2.6 accepts the 'return' options on deny; keep the status only.
+                        // 2.6 accepts the 'return' options on deny; any of them (even a
+                        // lone `status`) makes the answer what `return` would send, where
+                        // `deny_status` keeps the error page.
                         let (spec, n) = return_spec(ctx, s, next)?;
-                        status = Some(spec.status);
+                        // Options come in (keyword, value) pairs, `hdr` taking two values.
+                        let mut j = next;
+                        let mut has_status = false;
+                        while j < n {
+                            match s.arg_str(j) {
+                                Some("status") => has_status = true,
+                                Some("hdr") => j += 1,
+                                Some("default-errorfiles") => j -= 1,
+                                _ => {}
+                            }
+                            j += 2;
+                        }
+                        if has_status {
+                            status = Some(spec.status);
+                        }
+                        reply = Some(spec);
                         next = n;
                     }
                 }
             }
+            let default = if base == "deny" { 403 } else { 500 };
+            if let Some(r) = reply.as_mut() {
+                r.status = status.unwrap_or(default);
+            }
             if base == "deny" {
-                HttpAction::Deny { status }
+                HttpAction::Deny { status, reply }
             } else {
-                HttpAction::Tarpit { status }
+                HttpAction::Tarpit { status, reply }
             }
         }
         "auth" => {
@@ -472,7 +501,7 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
             HttpAction::Auth { realm }
         }
         "redirect" => {
-            let (r, n) = redirect(ctx, s, 2)?;
+            let (r, n) = redirect(ctx, s, 2, false)?;
             next = n;
             HttpAction::Redirect(r)
         }
@@ -727,4 +756,93 @@ fn tcp_request(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
         d.proxy.tcp_request_connection.push(rule);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{lexer::ProcessEnv, load_str};
+    use crate::model::expr::LfNode;
+    use crate::model::proxy::{HttpAction, RedirectKind};
+
+    const HEAD: &str = "defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\nfrontend f\n  bind 127.0.0.1:1\n";
+
+    #[test]
+    fn short_variable_names() {
+        let l = load_str(
+            "t.cfg",
+            &format!(
+                "{HEAD}  http-request set-var(req.n) int(1)\n  http-request set-var(txn.x) str(a)\n  http-request unset-var(txn.x)\n"
+            ),
+            &ProcessEnv,
+        );
+        assert!(l.is_valid(), "{:?}", l.diags);
+        let f = l.model.proxy("f").expect("f");
+        assert!(
+            matches!(&f.http_request[0].action, HttpAction::SetVar { name, .. } if name == "req.n")
+        );
+        let bad = load_str(
+            "t.cfg",
+            &format!("{HEAD}  http-request set-var(txn.) int(1)\n"),
+            &ProcessEnv,
+        );
+        assert!(!bad.is_valid());
+    }
+
+    #[test]
+    fn deny_with_return_options() {
+        let l = load_str(
+            "t.cfg",
+            &format!(
+                "{HEAD}  http-request deny deny_status 429\n  http-request deny status 451\n  \
+                 http-request deny content-type text/plain string x status 410 hdr A b\n  \
+                 http-request deny default-errorfiles hdr A b\n  http-request tarpit hdr A b\n"
+            ),
+            &ProcessEnv,
+        );
+        assert!(l.is_valid(), "{:?}", l.diags);
+        let f = l.model.proxy("f").expect("f");
+        let got: Vec<(Option<u16>, Option<u16>)> = f
+            .http_request
+            .iter()
+            .map(|r| match &r.action {
+                HttpAction::Deny { status, reply } | HttpAction::Tarpit { status, reply } => {
+                    (*status, reply.as_ref().map(|r| r.status))
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some(429), None),
+                (Some(451), Some(451)),
+                (Some(410), Some(410)),
+                (None, Some(403)),
+                (None, Some(500)),
+            ]
+        );
+    }
+
+    #[test]
+    fn redirect_statement_targets_are_literal() {
+        // HAProxy reads the `redirect` statement's target as a plain string (a `%` in it is
+        // no log-format), unlike `http-request redirect`.
+        let l = load_str(
+            "t.cfg",
+            &format!(
+                "{HEAD}  redirect location /a%20b%[path]\n  http-request redirect location /x%[path]\n"
+            ),
+            &ProcessEnv,
+        );
+        assert!(l.is_valid(), "{:?}", l.diags);
+        let f = l.model.proxy("f").expect("f");
+        match &f.redirects[0].redirect.kind {
+            RedirectKind::Location(lf) => {
+                assert!(matches!(&lf.0[..], [LfNode::Literal(s)] if s == "/a%20b%[path]"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&f.http_request[0].action, HttpAction::Redirect(r)
+            if matches!(&r.kind, RedirectKind::Location(lf) if lf.0.len() == 2)));
+    }
 }

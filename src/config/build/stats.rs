@@ -108,7 +108,13 @@ fn stats(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
             let a = s.need(ctx, 2, "allow, deny or auth")?;
             let (action, next) = match a.text.as_str() {
                 "allow" => (HttpAction::Allow, 3),
-                "deny" => (HttpAction::Deny { status: None }, 3),
+                "deny" => (
+                    HttpAction::Deny {
+                        status: None,
+                        reply: None,
+                    },
+                    3,
+                ),
                 "auth" => {
                     if s.arg_str(3) == Some("realm") {
                         (

@@ -17,11 +17,15 @@ use crate::runtime::sample::{
 pub enum Verdict {
     /// Go on (possibly after `allow`, which only ends the list).
     Continue,
-    Deny(u16),
-    Tarpit(u16),
+    /// The status, and the answer when `deny` was given `return`'s options.
+    Deny(u16, Option<Vec<u8>>),
+    Tarpit(u16, Option<Vec<u8>>),
     /// A complete response to send instead of forwarding.
     Respond(Vec<u8>),
-    Auth(String),
+    /// A redirect answering a request (HAProxy closes after it when a body was sent).
+    Redirect(Vec<u8>),
+    /// `auth [realm R]`; without a realm HAProxy names the proxy.
+    Auth(Option<String>),
     /// 1.x `reqsetbe`.
     SetBackend(String),
 }
@@ -29,9 +33,10 @@ pub enum Verdict {
 #[derive(Debug)]
 enum Action {
     Allow,
-    Deny(u16),
-    Tarpit(u16),
-    Auth(String),
+    Deny(u16, Option<ReturnRt>),
+    Tarpit(u16, Option<ReturnRt>),
+    /// `auth [realm R]`; without a realm HAProxy names the proxy.
+    Auth(Option<String>),
     Redirect(RedirectRt),
     Return(ReturnRt),
     SetHeader(String, CompiledLogFormat),
@@ -114,7 +119,7 @@ fn lf(
     span: crate::config::source::Span,
     d: &mut Diags,
 ) -> Option<CompiledLogFormat> {
-    CompiledLogFormat::compile(f)
+    CompiledLogFormat::compile_http(f)
         .map_err(|e| d.error(span, format!("cannot prepare log-format: {e}")))
         .ok()
 }
@@ -168,7 +173,15 @@ impl Rules {
             }
         }
         for rule in res {
-            if let Some(a) = action(&rule.action, rule.span, errors, d) {
+            // `http-response deny` answers 502 unless told otherwise.
+            let a = match &rule.action {
+                HttpAction::Deny {
+                    status: None,
+                    reply: None,
+                } => Some(Action::Deny(502, None)),
+                other => action(other, rule.span, errors, d),
+            };
+            if let Some(a) = a {
                 r.response.push(Rule {
                     action: a,
                     cond: compile_cond(&rule.cond, acls, rule.span, d),
@@ -211,11 +224,21 @@ impl Rules {
             }
             match &rule.action {
                 Action::Allow => break,
-                Action::Deny(s) => return Verdict::Deny(*s),
-                Action::Tarpit(s) => return Verdict::Tarpit(*s),
+                Action::Deny(s, r) => {
+                    let reply = r
+                        .as_ref()
+                        .map(|r| render_return(r, Some(req), None, vars, base));
+                    return Verdict::Deny(*s, reply);
+                }
+                Action::Tarpit(s, r) => {
+                    let reply = r
+                        .as_ref()
+                        .map(|r| render_return(r, Some(req), None, vars, base));
+                    return Verdict::Tarpit(*s, reply);
+                }
                 Action::Auth(realm) => return Verdict::Auth(realm.clone()),
                 Action::Redirect(rd) => {
-                    return Verdict::Respond(render_redirect(rd, req, vars, base));
+                    return Verdict::Redirect(render_redirect(rd, req, vars, base));
                 }
                 Action::Return(rt) => {
                     return Verdict::Respond(render_return(rt, Some(req), None, vars, base));
@@ -238,7 +261,7 @@ impl Rules {
         }
         for (rd, c) in &self.redirects {
             if cond_ok(c, req, None, vars, base) {
-                return Verdict::Respond(render_redirect(rd, req, vars, base));
+                return Verdict::Redirect(render_redirect(rd, req, vars, base));
             }
         }
         Verdict::Continue
@@ -266,17 +289,17 @@ impl Rules {
                         .retain(|h| !l.regex.is_match(&header_line(&h.name, &h.value)));
                 }
                 LegacyAction::Replace(rep) => {
-                    let rep = backrefs(rep);
+                    // 1.x: a matching line (request line or header) is replaced whole.
                     let line = format!("{} {} {}", req.method, req.uri, req.version.as_str());
-                    if l.regex.is_match(&line) {
-                        let new = l.regex.replace_all(&line, rep.as_str()).into_owned();
+                    if let Some(caps) = l.regex.captures(&line) {
+                        let new = String::from_utf8_lossy(&exp_replace(rep, &caps)).into_owned();
                         let mut parts = new.splitn(3, ' ');
                         if let (Some(m), Some(u)) = (parts.next(), parts.next()) {
                             req.method = m.to_string();
                             req.uri = u.to_string();
                         }
                     }
-                    replace_lines(&mut req.headers, &l.regex, &rep);
+                    replace_lines(&mut req.headers, &l.regex, rep);
                 }
                 LegacyAction::Allow
                 | LegacyAction::Deny
@@ -292,8 +315,8 @@ impl Rules {
                     if hit {
                         match &l.action {
                             LegacyAction::Allow => return None,
-                            LegacyAction::Deny => return Some(Verdict::Deny(403)),
-                            LegacyAction::Tarpit => return Some(Verdict::Tarpit(500)),
+                            LegacyAction::Deny => return Some(Verdict::Deny(403, None)),
+                            LegacyAction::Tarpit => return Some(Verdict::Tarpit(500, None)),
                             LegacyAction::SetBackend(b) => {
                                 return Some(Verdict::SetBackend(b.clone()));
                             }
@@ -320,8 +343,12 @@ impl Rules {
             }
             match &rule.action {
                 Action::Allow => break,
-                Action::Deny(s) => return Verdict::Deny(*s),
-                Action::Tarpit(s) => return Verdict::Deny(*s),
+                Action::Deny(s, r) | Action::Tarpit(s, r) => {
+                    let reply = r
+                        .as_ref()
+                        .map(|r| render_return(r, Some(req), Some(res), vars, base));
+                    return Verdict::Deny(*s, reply);
+                }
                 Action::Auth(_) => {}
                 Action::Redirect(rd) => {
                     return Verdict::Respond(render_redirect(rd, req, vars, base));
@@ -331,7 +358,9 @@ impl Rules {
                 }
                 Action::SetStatus(code, r) => {
                     res.status = *code;
-                    res.reason = r.clone().unwrap_or_else(|| reason(*code).to_string());
+                    res.reason = r
+                        .clone()
+                        .unwrap_or_else(|| status_reason(*code).to_string());
                 }
                 Action::SetVar(name, s) => {
                     if let Some(v) = s.eval(&ctx(base, Some(req), Some(res), vars)) {
@@ -360,7 +389,7 @@ impl Rules {
                     .0
                     .retain(|h| !l.regex.is_match(&header_line(&h.name, &h.value))),
                 LegacyAction::Replace(rep) => {
-                    replace_lines(&mut res.headers, &l.regex, &backrefs(rep));
+                    replace_lines(&mut res.headers, &l.regex, rep);
                 }
                 LegacyAction::Deny
                     if res
@@ -368,7 +397,7 @@ impl Rules {
                         .iter()
                         .any(|h| l.regex.is_match(&header_line(&h.name, &h.value))) =>
                 {
-                    return Verdict::Deny(502);
+                    return Verdict::Deny(502, None);
                 }
                 _ => {}
             }
@@ -423,8 +452,8 @@ fn replace_lines(h: &mut Headers, re: &Regex, rep: &str) {
     let mut out = Vec::with_capacity(h.0.len());
     for hd in h.0.drain(..) {
         let line = header_line(&hd.name, &hd.value);
-        if re.is_match(&line) {
-            let new = re.replace_all(&line, rep).into_owned();
+        if let Some(caps) = re.captures(&line) {
+            let new = String::from_utf8_lossy(&exp_replace(rep, &caps)).into_owned();
             if let Some((n, v)) = new.split_once(':') {
                 out.push(super::head::Header {
                     name: n.trim().to_ascii_lowercase(),
@@ -438,30 +467,153 @@ fn replace_lines(h: &mut Headers, re: &Regex, rep: &str) {
     h.0 = out;
 }
 
-/// HAProxy's `\1` back-references in Rust's `${1}` syntax (and `$` made literal).
-pub fn backrefs(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        match c {
-            '$' => out.push_str("$$"),
-            '\\' => match it.peek() {
-                Some(d) if d.is_ascii_digit() => {
-                    out.push_str("${");
-                    out.push(*d);
-                    out.push('}');
-                    it.next();
+/// The reason phrase HAProxy gives a status set by `return`, `deny` with a reply or
+/// `set-status` (its `http_get_reason` table; redirects and error pages have their own).
+fn status_reason(status: u16) -> &'static str {
+    let known = match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        102 => "Processing",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        210 => "Content Different",
+        226 => "IM Used",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        310 => "Too many Redirects",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Time-out",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Requested range unsatisfiable",
+        417 => "Expectation failed",
+        418 => "I'm a teapot",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        423 => "Locked",
+        424 => "Method failure",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        449 => "Retry With",
+        450 => "Blocked by Windows Parental Controls",
+        451 => "Unavailable For Legal Reasons",
+        456 => "Unrecoverable Error",
+        499 => "client has closed connection",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway or Proxy Error",
+        503 => "Service Unavailable",
+        504 => "Gateway Time-out",
+        505 => "HTTP Version not supported",
+        506 => "Variant also negotiate",
+        507 => "Insufficient storage",
+        508 => "Loop detected",
+        509 => "Bandwidth Limit Exceeded",
+        510 => "Not extended",
+        511 => "Network authentication required",
+        520 => "Web server is returning an unknown error",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known;
+    }
+    match status {
+        100..=199 => "Informational",
+        200..=299 => "Success",
+        300..=399 => "Redirection",
+        400..=499 => "Client Error",
+        500..=599 => "Server Error",
+        _ => "Other",
+    }
+}
+
+/// HAProxy's `exp_replace`: the replacement text with `\N` standing for capture N (empty
+/// when it did not participate), `\xHH` for a byte and `\c` for `c`. What it builds
+/// replaces the whole subject, not only the part the regex matched.
+fn exp_replace(template: &str, caps: &regex::Captures) -> Vec<u8> {
+    // HAProxy's lax hex digit: anything past '9' counts from 'A'.
+    fn hex(c: u8) -> u8 {
+        let h = c.to_ascii_uppercase().wrapping_sub(b'0');
+        if h > 9 { h.wrapping_sub(7) } else { h }
+    }
+    let b = template.as_bytes();
+    let mut out = Vec::with_capacity(b.len() + 16);
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        match b.get(i + 1) {
+            None => break,
+            Some(d) if d.is_ascii_digit() => {
+                if let Some(m) = caps.get(usize::from(d - b'0')) {
+                    out.extend_from_slice(m.as_str().as_bytes());
                 }
-                Some(_) => {
-                    if let Some(n) = it.next() {
-                        out.push(n);
-                    }
-                }
-                None => out.push('\\'),
-            },
-            c => out.push(c),
+                i += 2;
+            }
+            Some(b'x') => {
+                let (Some(&h1), Some(&h2)) = (b.get(i + 2), b.get(i + 3)) else {
+                    break;
+                };
+                out.push((hex(h1) << 4).wrapping_add(hex(h2)));
+                i += 4;
+            }
+            Some(&c) => {
+                out.push(c);
+                i += 2;
+            }
         }
     }
+    out
+}
+
+/// The comma-separated elements of a header value as written (blanks kept), commas inside
+/// quoted strings not splitting.
+fn split_values(v: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in v.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if quoted && c == b'\\' {
+            escaped = true;
+        } else if c == b'"' {
+            quoted = !quoted;
+        } else if c == b',' && !quoted {
+            out.push(&v[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push(&v[start..]);
     out
 }
 
@@ -488,13 +640,13 @@ fn eval_edit(a: &Action, c: &EvalCtx) -> Edit {
         Action::AddHeader(n, f) => Edit::Add(n.clone(), f.render_string(c).into_bytes()),
         Action::DelHeader(n) => Edit::Del(n.clone()),
         Action::ReplaceHeader(n, re, f) => {
-            Edit::ReplaceHeader(n.clone(), re.clone(), backrefs(&f.render_string(c)))
+            Edit::ReplaceHeader(n.clone(), re.clone(), f.render_string(c))
         }
         Action::ReplaceValue(n, re, f) => {
-            Edit::ReplaceValue(n.clone(), re.clone(), backrefs(&f.render_string(c)))
+            Edit::ReplaceValue(n.clone(), re.clone(), f.render_string(c))
         }
-        Action::ReplaceUri(re, f) => Edit::ReplaceUri(re.clone(), backrefs(&f.render_string(c))),
-        Action::ReplacePath(re, f) => Edit::ReplacePath(re.clone(), backrefs(&f.render_string(c))),
+        Action::ReplaceUri(re, f) => Edit::ReplaceUri(re.clone(), f.render_string(c)),
+        Action::ReplacePath(re, f) => Edit::ReplacePath(re.clone(), f.render_string(c)),
         Action::SetPath(f) => Edit::Path(f.render_string(c)),
         Action::SetPathq(f) => Edit::Pathq(f.render_string(c)),
         Action::SetQuery(f) => Edit::Query(f.render_string(c)),
@@ -512,32 +664,30 @@ fn apply_headers_edit(h: &mut Headers, e: Edit) {
             h.remove(&n);
         }
         Edit::ReplaceHeader(n, re, rep) => {
+            // The regex may match anywhere; the whole value becomes the replacement.
             for hd in h.0.iter_mut().filter(|x| x.name.eq_ignore_ascii_case(&n)) {
                 let v = String::from_utf8_lossy(&hd.value).into_owned();
-                if let Some(m) = re.find(&v)
-                    && m.start() == 0
-                    && m.end() == v.len()
-                {
-                    hd.value = re.replace(&v, rep.as_str()).into_owned().into_bytes();
+                if let Some(caps) = re.captures(&v) {
+                    hd.value = exp_replace(&rep, &caps);
                 }
             }
         }
         Edit::ReplaceValue(n, re, rep) => {
+            // Each comma-separated value that matches is replaced, together with the
+            // blanks around it; the others stay as they were.
             for hd in h.0.iter_mut().filter(|x| x.name.eq_ignore_ascii_case(&n)) {
                 let v = String::from_utf8_lossy(&hd.value).into_owned();
-                let parts: Vec<String> = v
-                    .split(',')
-                    .map(|p| {
-                        let t = p.trim();
-                        match re.find(t) {
-                            Some(m) if m.start() == 0 && m.end() == t.len() => {
-                                re.replace(t, rep.as_str()).into_owned()
-                            }
-                            _ => t.to_string(),
-                        }
-                    })
-                    .collect();
-                hd.value = parts.join(", ").into_bytes();
+                let mut out: Vec<u8> = Vec::with_capacity(v.len());
+                for (i, part) in split_values(&v).into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    match re.captures(part.trim_matches([' ', '\t'])) {
+                        Some(caps) => out.extend_from_slice(&exp_replace(&rep, &caps)),
+                        None => out.extend_from_slice(part.as_bytes()),
+                    }
+                }
+                hd.value = out;
             }
         }
         _ => {}
@@ -547,12 +697,16 @@ fn apply_headers_edit(h: &mut Headers, e: Edit) {
 fn apply_req_edit(req: &mut RequestHead, e: Edit) {
     match e {
         Edit::ReplaceUri(re, rep) => {
-            req.uri = re.replace(&req.uri, rep.as_str()).into_owned();
+            if let Some(caps) = re.captures(&req.uri) {
+                req.uri = String::from_utf8_lossy(&exp_replace(&rep, &caps)).into_owned();
+            }
         }
         Edit::ReplacePath(re, rep) => {
             let path = req.path().to_string();
-            let new = re.replace(&path, rep.as_str()).into_owned();
-            set_path(req, &new);
+            if let Some(caps) = re.captures(&path) {
+                let new = String::from_utf8_lossy(&exp_replace(&rep, &caps)).into_owned();
+                set_path(req, &new);
+            }
         }
         Edit::Path(p) => set_path(req, &p),
         Edit::Pathq(pq) => {
@@ -597,9 +751,21 @@ fn action(
 ) -> Option<Action> {
     Some(match a {
         HttpAction::Allow => Action::Allow,
-        HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
-        HttpAction::Tarpit { status } => Action::Tarpit(status.unwrap_or(500)),
-        HttpAction::Auth { realm } => Action::Auth(realm.clone().unwrap_or_default()),
+        HttpAction::Deny { status, reply } => Action::Deny(
+            status.unwrap_or(403),
+            match reply {
+                Some(r) => Some(ret(r, span, errors, d)?),
+                None => None,
+            },
+        ),
+        HttpAction::Tarpit { status, reply } => Action::Tarpit(
+            status.unwrap_or(500),
+            match reply {
+                Some(r) => Some(ret(r, span, errors, d)?),
+                None => None,
+            },
+        ),
+        HttpAction::Auth { realm } => Action::Auth(realm.clone()),
         HttpAction::Redirect(r) => Action::Redirect(redirect(r, span, d)?),
         HttpAction::Return(r) => Action::Return(ret(r, span, errors, d)?),
         HttpAction::SetHeader { name, value } => {
@@ -734,15 +900,20 @@ fn render_return(
         ReturnBodyRt::Bytes(b) => b.clone(),
         ReturnBodyRt::Lf(f) => f.render_string(&c).into_bytes(),
     };
-    let mut out = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status)).into_bytes();
-    out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
-    if let Some(ct) = &r.content_type {
-        out.extend_from_slice(format!("content-type: {ct}\r\n").as_bytes());
-    }
+    // No length for the statuses that never have a body, as HAProxy.
+    let bodyless = matches!(r.status, 100..=199 | 204 | 304);
+    // HAProxy's order: the `hdr` headers, then content-length and content-type.
+    let mut out = format!("HTTP/1.1 {} {}\r\n", r.status, status_reason(r.status)).into_bytes();
     for (n, f) in &r.headers {
         out.extend_from_slice(
             format!("{}: {}\r\n", n.to_ascii_lowercase(), f.render_string(&c)).as_bytes(),
         );
+    }
+    if !bodyless {
+        out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    }
+    if let Some(ct) = &r.content_type {
+        out.extend_from_slice(format!("content-type: {ct}\r\n").as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);
@@ -757,20 +928,22 @@ fn render_redirect(rd: &RedirectRt, req: &RequestHead, vars: &Vars, base: &EvalC
         vars,
         info: base.info,
     };
-    let path = req.path();
-    let query = req.query();
-    let with_slash = |p: &str| -> String {
-        if rd.append_slash && !p.ends_with('/') {
-            format!("{p}/")
-        } else {
-            p.to_string()
-        }
+    // HAProxy's order: the path with its query (unless drop-query), then append-slash on
+    // what was built, so a kept query gets the slash after it.
+    let pathq = match req.path_and_query() {
+        "" => "/",
+        p => p,
     };
-    let tail = |p: String| -> String {
-        match (query, rd.drop_query) {
-            (Some(q), false) => format!("{p}?{q}"),
-            _ => p,
+    let path = if rd.drop_query {
+        pathq.split('?').next().unwrap_or(pathq)
+    } else {
+        pathq
+    };
+    let slash = |mut s: String| -> String {
+        if rd.append_slash && !s.is_empty() && !s.ends_with('/') {
+            s.push('/');
         }
+        s
     };
     let location = match &rd.kind {
         RedirectKindRt::Location(f) => f.render_string(&c),
@@ -778,12 +951,13 @@ fn render_redirect(rd: &RedirectRt, req: &RequestHead, vars: &Vars, base: &EvalC
             let prefix = f.render_string(&c);
             // A prefix of "/" alone keeps the path as is (HAProxy's rule).
             let prefix = if prefix == "/" { String::new() } else { prefix };
-            tail(format!("{prefix}{}", with_slash(path)))
+            slash(format!("{prefix}{path}"))
         }
         RedirectKindRt::Scheme(f) => {
             let scheme = f.render_string(&c);
-            let host = req.host().unwrap_or_default();
-            tail(format!("{scheme}://{host}{}", with_slash(path)))
+            // The Host header only, as HAProxy (empty without one).
+            let host = req.headers.get_str("host").unwrap_or_default();
+            slash(format!("{scheme}://{host}{path}"))
         }
     };
     // Header order and the cache-control rule as HAProxy 2.6 writes redirects.
@@ -810,9 +984,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backref_conversion() {
-        assert_eq!(backrefs(r"/x/\1?\2$"), "/x/${1}?${2}$$");
-        assert_eq!(backrefs(r"a\\b"), r"a\b");
+    fn exp_replace_as_haproxy() {
+        let re = Regex::new("b(.)(x)?").expect("regex");
+        let caps = re.captures("abcd").expect("match");
+        assert_eq!(exp_replace(r"B\1[\2]\x41\\\$", &caps), b"Bc[]A\\$");
+        assert_eq!(exp_replace(r"trailing\", &caps), b"trailing");
+    }
+
+    #[test]
+    fn values_split_outside_quotes() {
+        assert_eq!(split_values(r#"a, "b,c" ,d"#), ["a", r#" "b,c" "#, "d"]);
+        assert_eq!(split_values(""), [""]);
     }
 
     #[test]

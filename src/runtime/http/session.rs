@@ -321,9 +321,18 @@ impl Session {
         let mut info = self.base_info();
         let mut vars = Vars::default();
 
-        // monitor-uri answers before any rule, as in HAProxy.
+        // `option http-buffer-request`: the body is waited for before anything else looks
+        // at the request, so that rules see it (`req.body`).
+        if fe.options.http_buffer_request
+            && let Err(next) = self.buffer_body(&fe, &mut req, body, &mut info).await
+        {
+            return next;
+        }
+
+        // monitor-uri answers before any rule, as in HAProxy: the target must be the URI
+        // exactly, or its path (with the query) in absolute form.
         if let Some(uri) = &fe.monitor_uri
-            && (req.uri == *uri || req.path() == uri)
+            && (req.uri == *uri || req.path_and_query() == uri)
         {
             let failed = {
                 let ctx = EvalCtx {
@@ -341,14 +350,7 @@ impl Session {
                 MONITOR_OK.to_vec()
             };
             fe.counters.status(if failed { 503 } else { 200 });
-            if !self.write_client(&page).await || failed || body != BodyKind::None {
-                return Next::Close;
-            }
-            return if client_close {
-                Next::Close
-            } else {
-                Next::KeepAlive
-            };
+            return self.answer_local(&page, body, client_close).await;
         }
 
         // Frontend rules.
@@ -376,10 +378,18 @@ impl Session {
         };
         let Some(bpx) = be_idx.and_then(|i| self.rt.proxies.get(i)).cloned() else {
             tracing::info!(frontend = %fe.name, "no backend for request");
-            return self.reply_error(None, 503).await;
+            fe.counters.status(503);
+            let page = fe.errors.get(503).into_owned();
+            return self.answer_local(&page, body, client_close).await;
         };
         info.backend = Some(bpx.name.clone());
         bpx.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if bpx.idx != fe.idx
+            && bpx.options.http_buffer_request
+            && let Err(next) = self.buffer_body(&bpx, &mut req, body, &mut info).await
+        {
+            return next;
+        }
         if bpx.idx != fe.idx {
             let verdict = {
                 let base = EvalCtx {
@@ -425,9 +435,11 @@ impl Session {
                 match choice {
                     BackendChoice::Index(i) => return Some(*i),
                     BackendChoice::Dynamic(f) => {
-                        // An unknown dynamic name falls through to default_backend.
-                        if let Some(i) = self.rt.by_name.get(&f.render_string(&ctx)) {
-                            return Some(*i);
+                        // An unknown dynamic name ends the rules: default_backend, as
+                        // HAProxy 2.6 does (the later use_backend rules are not tried).
+                        match self.rt.by_name.get(&f.render_string(&ctx)) {
+                            Some(i) => return Some(*i),
+                            None => break,
                         }
                     }
                 }
@@ -445,12 +457,13 @@ impl Session {
         client_close: bool,
     ) -> Next {
         match v {
-            Verdict::Deny(code) => {
+            Verdict::Deny(code, reply) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
-                self.send_error(px, code).await;
-                Next::Close
+                px.counters.status(code);
+                let page = reply.unwrap_or_else(|| px.errors.get(code).into_owned());
+                self.answer_local(&page, body, client_close).await
             }
-            Verdict::Tarpit(code) => {
+            Verdict::Tarpit(code, reply) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
                 let t = px
                     .timeouts
@@ -458,31 +471,153 @@ impl Session {
                     .or(px.timeouts.connect)
                     .unwrap_or(Duration::ZERO);
                 tokio::time::sleep(t).await;
-                self.send_error(px, code).await;
-                Next::Close
+                px.counters.status(code);
+                let page = reply.unwrap_or_else(|| px.errors.get(code).into_owned());
+                self.answer_local(&page, body, client_close).await
             }
             Verdict::Auth(realm) => {
                 px.counters.status(401);
-                let page = auth_page(&realm);
-                let ok = self.write_client(&page).await;
-                if ok && body == BodyKind::None && !client_close {
-                    Next::KeepAlive
-                } else {
-                    Next::Close
-                }
+                let realm = realm.as_deref().unwrap_or(&px.name);
+                self.answer_local(&auth_page(realm), body, client_close)
+                    .await
             }
             Verdict::Respond(bytes) => {
                 px.counters.status(status_of(&bytes));
-                let bytes = with_connection(&bytes, client_close || body != BodyKind::None);
-                let ok = self.write_client(&bytes).await;
-                // The request body was not read: the connection cannot carry another one.
-                if ok && body == BodyKind::None && !client_close {
-                    Next::KeepAlive
-                } else {
-                    Next::Close
-                }
+                self.answer_local(&bytes, body, client_close).await
+            }
+            Verdict::Redirect(bytes) => {
+                px.counters.status(status_of(&bytes));
+                // HAProxy does not read past a request body after a redirect: it closes.
+                let close = client_close || body != BodyKind::None;
+                self.answer_local(&bytes, body, close).await
             }
             Verdict::Continue | Verdict::SetBackend(_) => Next::Close,
+        }
+    }
+
+    /// The backend's 503 for a request no server took (none usable, queue timeout, connect
+    /// failures): the body was not sent anywhere, so the connection goes on, as in HAProxy.
+    async fn unserved(&mut self, bpx: &Arc<ProxyRt>, body: BodyKind, client_close: bool) -> Next {
+        bpx.counters.status(503);
+        let page = bpx.errors.get(503).into_owned();
+        self.answer_local(&page, body, client_close).await
+    }
+
+    /// Sends a response generated here (an error page, deny, return, auth, monitor) as
+    /// HAProxy 2.6 does: the connection goes on after it, the request body being read past,
+    /// unless the client asked to close or the status is 400 or 408 (then `connection:
+    /// close` is the last header, whatever the page said).
+    async fn answer_local(&mut self, page: &[u8], body: BodyKind, close: bool) -> Next {
+        let close = close || matches!(status_of(page), 400 | 408);
+        let page = without_connection(page);
+        if !self.write_client(&with_connection(&page, close)).await || close {
+            return Next::Close;
+        }
+        if self.drain_request_body(body).await {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    /// Reads past the request body of `kind` (within `timeout client`); false when it
+    /// cannot be (the client closed or stalled, or the chunking is invalid).
+    async fn drain_request_body(&mut self, kind: BodyKind) -> bool {
+        let t = self.fe.timeouts.client;
+        let mut left = match kind {
+            BodyKind::None => return true,
+            BodyKind::UntilClose => return false,
+            BodyKind::Length(n) => n,
+            BodyKind::Chunked => 0,
+        };
+        let mut chunks = (kind == BodyKind::Chunked).then(ChunkScanner::default);
+        loop {
+            match chunks.as_mut() {
+                Some(sc) => match sc.scan(&self.cbuf) {
+                    Ok(k) => {
+                        self.cbuf.advance(k);
+                        if sc.is_done() {
+                            return true;
+                        }
+                    }
+                    Err(_) => return false,
+                },
+                None => {
+                    let take = left.min(self.cbuf.len() as u64);
+                    self.cbuf.advance(take as usize);
+                    left -= take;
+                    if left == 0 {
+                        return true;
+                    }
+                }
+            }
+            match with_timeout(t, read_more(&mut self.cli, &mut self.cbuf)).await {
+                Some(Ok(n)) if n > 0 => {}
+                _ => return false,
+            }
+        }
+    }
+
+    /// `option http-buffer-request`: waits until the request body is in the buffer (up to
+    /// its size) and keeps a copy for `req.body`. The wait is bounded by `timeout
+    /// http-request` (else `timeout client`), after which HAProxy answers 408.
+    async fn buffer_body(
+        &mut self,
+        px: &Arc<ProxyRt>,
+        req: &mut RequestHead,
+        body: BodyKind,
+        info: &mut TxnInfo,
+    ) -> Result<(), Next> {
+        if info.req_body.is_some() {
+            return Ok(());
+        }
+        let limit = self.rt.limits.max_head;
+        let t = px.timeouts.http_request.or(px.timeouts.client);
+        let deadline = t.map(|d| Instant::now() + d);
+        loop {
+            let full = self.cbuf.len() >= limit;
+            let done = match body {
+                BodyKind::None | BodyKind::UntilClose => Some(Vec::new()),
+                BodyKind::Length(n) => {
+                    let have = (self.cbuf.len() as u64).min(n) as usize;
+                    (have as u64 == n || full).then(|| self.cbuf[..have].to_vec())
+                }
+                BodyKind::Chunked => match dechunk(&self.cbuf) {
+                    Some((data, complete)) => (complete || full).then_some(data),
+                    None => {
+                        self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                        return Err(self.reply_error(None, 400).await);
+                    }
+                },
+            };
+            if let Some(data) = done {
+                info.req_body = Some(data);
+                return Ok(());
+            }
+            // The client waits for a 100 before sending the body: say it here, once.
+            if req
+                .headers
+                .get("expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+            {
+                if !self.write_client(b"HTTP/1.1 100 Continue\r\n\r\n").await {
+                    return Err(Next::Close);
+                }
+                req.headers.remove("expect");
+            }
+            let read = read_more(&mut self.cli, &mut self.cbuf);
+            let r = match deadline {
+                Some(d) => tokio::time::timeout_at(d, read).await.ok(),
+                None => Some(read.await),
+            };
+            match r {
+                Some(Ok(n)) if n > 0 => {}
+                Some(_) => return Err(Next::Close),
+                None => {
+                    self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                    return Err(self.reply_error(None, 408).await);
+                }
+            }
         }
     }
 
@@ -538,31 +673,6 @@ impl Session {
             .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         prepare_server_connection_header(&mut req, mode, upgrade);
 
-        // `option http-buffer-request`: wait for the whole body before choosing a server.
-        if (fe.options.http_buffer_request || bpx.options.http_buffer_request)
-            && let BodyKind::Length(n) = body
-            && (n as usize) <= self.rt.limits.max_head
-        {
-            if expect_continue && self.cbuf.len() < n as usize {
-                if !self.write_client(b"HTTP/1.1 100 Continue\r\n\r\n").await {
-                    return Next::Close;
-                }
-                req.headers.remove("expect");
-            }
-            while self.cbuf.len() < n as usize {
-                match with_timeout(
-                    fe.timeouts.http_request.or(fe.timeouts.client),
-                    read_more(&mut self.cli, &mut self.cbuf),
-                )
-                .await
-                {
-                    Some(Ok(k)) if k > 0 => {}
-                    Some(_) => return Next::Close,
-                    None => return self.reply_error(None, 408).await,
-                }
-            }
-        }
-
         let key = balance::hash_key(&be.balance, Some(&req), &self.conn);
         let named = {
             let ctx = EvalCtx {
@@ -599,7 +709,7 @@ impl Session {
                     if e != PickError::NoServer {
                         bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     }
-                    return self.reply_error(Some(bpx), 503).await;
+                    return self.unserved(bpx, body, client_close).await;
                 }
             };
             info.server = Some(be.servers[slot.idx].name.clone());
@@ -609,7 +719,7 @@ impl Session {
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "connect failed: {e}");
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     if attempts >= bpx.retries {
-                        return self.reply_error(Some(bpx), 503).await;
+                        return self.unserved(bpx, body, client_close).await;
                     }
                     attempts += 1;
                     bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -867,23 +977,21 @@ impl Session {
                 };
                 px.rules.apply_response(req, &mut res, vars, &base)
             };
-            let code = match verdict {
+            // The answer replaces the server's (whose connection is dropped); the client
+            // connection goes on as after any generated answer.
+            let page = match verdict {
                 Verdict::Continue | Verdict::SetBackend(_) => continue,
-                Verdict::Respond(bytes) => {
-                    px.counters.status(status_of(&bytes));
-                    let _ = self.write_client(&with_connection(&bytes, true)).await;
-                    return Exchange::Done {
-                        next: Next::Close,
-                        reusable: false,
-                    };
+                Verdict::Respond(bytes) | Verdict::Redirect(bytes) => bytes,
+                Verdict::Deny(c, reply) | Verdict::Tarpit(c, reply) => {
+                    px.counters.denied.fetch_add(1, Ordering::Relaxed);
+                    reply.unwrap_or_else(|| px.errors.get(c).into_owned())
                 }
-                Verdict::Deny(c) | Verdict::Tarpit(c) => c,
-                Verdict::Auth(_) => 401,
+                Verdict::Auth(_) => px.errors.get(401).into_owned(),
             };
-            px.counters.denied.fetch_add(1, Ordering::Relaxed);
-            self.send_error(px, code).await;
+            px.counters.status(status_of(&page));
+            let next = self.answer_local(&page, BodyKind::None, client_close).await;
             return Exchange::Done {
-                next: Next::Close,
+                next,
                 reusable: false,
             };
         }
@@ -1233,12 +1341,32 @@ fn add_conn_token(h: &mut super::head::Headers, token: &str) {
     h.add("connection", token.as_bytes().to_vec());
 }
 
-/// Adds `connection: close` to a locally generated response when the connection will end.
+/// A generated response without its `connection` header lines (the message layer drops
+/// them; the connection handling decides).
+fn without_connection(resp: &[u8]) -> Vec<u8> {
+    let Some(end) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return resp.to_vec();
+    };
+    let mut out = Vec::with_capacity(resp.len());
+    // Each line with its "\r\n"; the blank line and the body follow.
+    for (i, line) in resp[..end + 2].split_inclusive(|&b| b == b'\n').enumerate() {
+        let name = line.split(|&b| b == b':').next().unwrap_or_default();
+        if i > 0 && name.trim_ascii().eq_ignore_ascii_case(b"connection") {
+            continue;
+        }
+        out.extend_from_slice(line);
+    }
+    out.extend_from_slice(&resp[end + 2..]);
+    out
+}
+
+/// Adds `connection: close` to a locally generated response when the connection will end,
+/// as its last header (where HAProxy puts it).
 fn with_connection(resp: &[u8], close: bool) -> Vec<u8> {
     if !close {
         return resp.to_vec();
     }
-    match resp.windows(2).position(|w| w == b"\r\n") {
+    match resp.windows(4).position(|w| w == b"\r\n\r\n") {
         Some(i) => {
             let mut out = Vec::with_capacity(resp.len() + 20);
             out.extend_from_slice(&resp[..i + 2]);
@@ -1257,6 +1385,31 @@ fn status_of(resp: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
+/// The chunked body at the start of `buf`, decoded: (data so far, whether it is complete);
+/// None when the chunking is invalid.
+fn dechunk(buf: &[u8]) -> Option<(Vec<u8>, bool)> {
+    let mut sc = ChunkScanner::default();
+    let end = sc.scan(buf).ok()?;
+    let buf = &buf[..end];
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(eol) = buf[i..].windows(2).position(|w| w == b"\r\n") {
+        let line = &buf[i..i + eol];
+        let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        let size = std::str::from_utf8(&line[..digits])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s, 16).ok())?;
+        i += eol + 2;
+        if size == 0 {
+            break;
+        }
+        let stop = i.saturating_add(size).min(buf.len());
+        out.extend_from_slice(&buf[i..stop]);
+        i = stop.saturating_add(2).min(buf.len());
+    }
+    Some((out, sc.is_done()))
+}
+
 /// The `monitor-uri` answer when the service is up.
 const MONITOR_OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 47\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>200 OK</h1>\nUp.\n</body></html>\n";
 
@@ -1273,6 +1426,45 @@ fn auth_page(realm: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_close_is_the_last_header() {
+        let r = with_connection(b"HTTP/1.1 200 OK\r\na: 1\r\n\r\nbody\r\n\r\n", true);
+        assert_eq!(
+            r,
+            b"HTTP/1.1 200 OK\r\na: 1\r\nconnection: close\r\n\r\nbody\r\n\r\n"
+        );
+        assert_eq!(
+            with_connection(b"HTTP/1.1 200 OK\r\n\r\n", false),
+            b"HTTP/1.1 200 OK\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn generated_pages_lose_their_connection_header() {
+        assert_eq!(
+            without_connection(b"HTTP/1.1 400 Bad\r\na: 1\r\nConnection: close\r\nb: 2\r\n\r\nx"),
+            b"HTTP/1.1 400 Bad\r\na: 1\r\nb: 2\r\n\r\nx"
+        );
+        assert_eq!(
+            without_connection(b"HTTP/1.1 200 OK\r\n\r\n"),
+            b"HTTP/1.1 200 OK\r\n\r\n"
+        );
+        assert_eq!(without_connection(b"garbage"), b"garbage");
+    }
+
+    #[test]
+    fn chunked_bodies_decode() {
+        assert_eq!(
+            dechunk(b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\nGET"),
+            Some((b"abcde".to_vec(), true))
+        );
+        assert_eq!(
+            dechunk(b"3\r\nabc\r\n5\r\nde"),
+            Some((b"abcde".to_vec(), false))
+        );
+        assert_eq!(dechunk(b"zz\r\n"), None);
+    }
 
     #[test]
     fn monitor_page_length() {

@@ -119,6 +119,8 @@ pub(crate) enum Fetch {
     Rand {
         range: Option<i64>,
     },
+    /// `req.body`: what `option http-buffer-request` waited for, else empty.
+    ReqBody,
 }
 
 fn not_implemented(what: &str, name: &str) -> CompileError {
@@ -299,6 +301,7 @@ impl Fetch {
             "rand" => Fetch::Rand {
                 range: int_arg(args, 0),
             },
+            "req.body" => Fetch::ReqBody,
             _ => return Err(not_implemented("sample fetch", name)),
         })
     }
@@ -494,6 +497,12 @@ impl Fetch {
                     Some(n) => ((r as i128 * *n as i128) >> 32) as i64,
                     None => r,
                 })
+            }
+            Fetch::ReqBody => {
+                req()?;
+                Smp::Bin(Cow::Borrowed(
+                    ctx.info.req_body.as_deref().unwrap_or_default(),
+                ))
             }
             Fetch::Hdr { .. } | Fetch::Cook { .. } | Fetch::UrlParam { .. } => {
                 let mut first = None;

@@ -27,6 +27,9 @@ struct Opts {
     hex: bool,
     escape: bool,
     mandatory: bool,
+    /// A sample in an HTTP rule's log-format (HAProxy's `LOG_OPT_HTTP`): never quoted,
+    /// control characters written `%XX`.
+    http: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -42,7 +45,7 @@ pub struct CompiledLogFormat {
     nodes: Vec<Node>,
 }
 
-fn opts(o: &LfOptions, mandatory_default: bool) -> Opts {
+fn opts(o: &LfOptions, mandatory_default: bool, http: bool) -> Opts {
     let removed_m = o
         .raw
         .as_deref()
@@ -52,6 +55,7 @@ fn opts(o: &LfOptions, mandatory_default: bool) -> Opts {
         hex: o.hex,
         escape: o.escape,
         mandatory: o.mandatory || (mandatory_default && !removed_m),
+        http,
     }
 }
 
@@ -59,26 +63,37 @@ impl CompiledLogFormat {
     /// Compiles a log-format string used in a header value or similar: a missing value
     /// renders as nothing unless the `M` flag asks for `-`.
     pub fn compile(lf: &LogFormat) -> Result<Self, CompileError> {
-        Self::compile_with(lf, false)
+        Self::compile_with(lf, false, false)
+    }
+
+    /// Compiles the log-format of an HTTP rule (header values, targets, redirects, return
+    /// bodies): as HAProxy renders them, a sample is never quoted (`Q` is ignored) and its
+    /// control characters are written `%XX`; `%ci`-style variables keep their flags.
+    pub fn compile_http(lf: &LogFormat) -> Result<Self, CompileError> {
+        Self::compile_with(lf, false, true)
     }
 
     /// Compiles a `log-format` line: as HAProxy does for logs, a missing value renders as
     /// `-` unless `-M` is given.
     pub fn compile_log(lf: &LogFormat) -> Result<Self, CompileError> {
-        Self::compile_with(lf, true)
+        Self::compile_with(lf, true, false)
     }
 
-    fn compile_with(lf: &LogFormat, mandatory_default: bool) -> Result<Self, CompileError> {
+    fn compile_with(
+        lf: &LogFormat,
+        mandatory_default: bool,
+        http: bool,
+    ) -> Result<Self, CompileError> {
         let mut nodes = Vec::with_capacity(lf.0.len());
         for n in &lf.0 {
             nodes.push(match n {
                 LfNode::Literal(s) => Node::Lit(s.as_bytes().to_vec()),
                 LfNode::Sample { sample, options } => Node::Sample(
                     Box::new(CompiledSample::compile(sample)?),
-                    opts(options, mandatory_default),
+                    opts(options, mandatory_default, http),
                 ),
                 LfNode::Var { var, options } => {
-                    Node::Var(var.clone(), opts(options, mandatory_default))
+                    Node::Var(var.clone(), opts(options, mandatory_default, false))
                 }
             });
         }
@@ -93,7 +108,11 @@ impl CompiledLogFormat {
                 Node::Sample(s, o) => {
                     let v = s.eval_smp(ctx);
                     let text = v.as_ref().map(|v| v.to_str());
-                    text_node(out, text.as_deref(), o);
+                    if o.http {
+                        http_sample_node(out, text.as_deref().unwrap_or_default(), o);
+                    } else {
+                        text_node(out, text.as_deref(), o);
+                    }
                 }
                 Node::Var(v, o) => render_var(out, v, o, ctx),
             }
@@ -159,6 +178,26 @@ fn text_node(out: &mut Vec<u8>, src: Option<&[u8]>, o: &Opts) {
     }
     if o.quote {
         out.push(b'"');
+    }
+}
+
+/// Bytes HAProxy encodes as `%XX` in the samples of HTTP rules: controls except TAB, DEL.
+fn http_encoded(c: u8) -> bool {
+    (c < 0x20 && c != b'\t') || c == 0x7f
+}
+
+/// A sample in an HTTP rule: `%XX` for [`http_encoded`] bytes, and with `E` a backslash
+/// before `"`, `\` and `]`; no quotes, nothing for a missing value.
+fn http_sample_node(out: &mut Vec<u8>, s: &[u8], o: &Opts) {
+    for &c in s {
+        if http_encoded(c) {
+            out.extend_from_slice(&[b'%', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+        } else {
+            if o.escape && rfc5424_escaped(c) {
+                out.push(b'\\');
+            }
+            out.push(c);
+        }
     }
 }
 

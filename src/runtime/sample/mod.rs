@@ -97,6 +97,9 @@ pub struct TxnInfo {
     /// Milliseconds since the epoch at accept.
     pub accept_ms: u64,
     pub request_counter: u64,
+    /// The request body as far as it was waited for (`option http-buffer-request`), for
+    /// `req.body`.
+    pub req_body: Option<Vec<u8>>,
 }
 
 /// Everything an evaluation can read.

@@ -114,6 +114,7 @@ fn fixture() -> Fixture {
             pid: 1234,
             accept_ms: 1_795_586_274_475,
             request_counter: 7,
+            req_body: Some(b"a=1&b=2".to_vec()),
         },
     }
 }
@@ -210,6 +211,8 @@ fn fetches() {
         (&f, "ipv6(2001:db8::1)", a("2001:db8::1")),
         (&f, "env(RPROXY_SAMPLE_TEST_UNSET)", None),
         (&f, "wait_end", b(true)),
+        // The body waited for by option http-buffer-request.
+        (&f, "req.body,length", i(7)),
         // Variables.
         (&f, "var(txn.num)", i(5)),
         (&f, "var(txn.name)", s("bob")),
@@ -673,7 +676,6 @@ fn compile_errors() {
             "sample fetch 'sc0_conn_cnt' is not implemented by the runtime yet",
         ),
         ("nbsrv(be)", "sample fetch 'nbsrv' is not implemented"),
-        ("req.body", "sample fetch 'req.body' is not implemented"),
         ("req.len", "sample fetch 'req.len' is not implemented"),
         ("unique-id", "sample fetch 'unique-id' is not implemented"),
         (
@@ -700,11 +702,11 @@ fn compile_errors() {
     let c = parse_condition(&words("unknown"), false).expect("parses");
     let e = CompiledCond::compile(&c, &acls).expect_err("unknown ACL");
     assert!(e.0.contains("unknown ACL 'unknown'"), "{e}");
-    let acls = acl_defs(&["bad req.body -m found"]);
+    let acls = acl_defs(&["bad req.len -m found"]);
     let c = parse_condition(&words("bad"), false).expect("parses");
     let e = CompiledCond::compile(&c, &acls).expect_err("unimplemented in ACL");
     assert!(
-        e.0.contains("in ACL 'bad'") && e.0.contains("req.body"),
+        e.0.contains("in ACL 'bad'") && e.0.contains("req.len"),
         "{e}"
     );
     let c = parse_condition(&words("{ req.len gt 0 }"), false).expect("parses");
@@ -738,6 +740,8 @@ fn match_methods() {
         (&f, "{ path_end -i .JSON }", true),
         (&f, "{ path_sub users }", true),
         (&f, "{ path_sub -i USERS }", true),
+        (&f, "{ req.body -m sub b=2 }", true),
+        (&f, "{ req.body -m sub c=3 }", false),
         (&f, "{ path_sub nope }", false),
         (&f, "{ url_beg /api }", true),
         (&f, "{ url_end id=7 }", true),

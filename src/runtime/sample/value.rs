@@ -70,13 +70,13 @@ impl<'a> Smp<'a> {
         }
     }
 
-    /// Cast to an address: an integer is an IPv4 address, a string must be a whole IPv4
-    /// or IPv6 address.
+    /// Cast to an address: an integer is an IPv4 address, a string an IPv4 address that
+    /// may be followed by anything else (`10.0.0.1:80`), or a whole IPv6 address.
     pub fn to_ip(&self) -> Option<IpAddr> {
         match self {
             Smp::Ip(ip) => Some(*ip),
             Smp::Int(i) => Some(IpAddr::V4(Ipv4Addr::from_bits(*i as u32))),
-            Smp::Str(s) => parse_ip(s),
+            Smp::Str(s) => str2addr(s),
             Smp::Bool(_) | Smp::Bin(_) => None,
         }
     }
@@ -158,6 +158,49 @@ impl<'a> Smp<'a> {
             },
         })
     }
+}
+
+/// HAProxy's string to address cast: a dotted quad read up to the first byte that is
+/// neither a digit nor a dot (so `10.0.0.1:80` is 10.0.0.1), else a whole IPv6 address.
+pub(crate) fn str2addr(s: &[u8]) -> Option<IpAddr> {
+    let mut octets = [0u16; 4];
+    let mut n = 0usize;
+    let mut in_digits = false;
+    let mut ok = true;
+    for &c in s {
+        match c {
+            b'0'..=b'9' => {
+                if !in_digits {
+                    n += 1;
+                    if n > 4 {
+                        ok = false;
+                        break;
+                    }
+                    in_digits = true;
+                }
+                octets[n - 1] = octets[n - 1] * 10 + u16::from(c - b'0');
+                if octets[n - 1] > 255 {
+                    ok = false;
+                    break;
+                }
+            }
+            b'.' if in_digits && n < 4 => in_digits = false,
+            b'.' => {
+                ok = false;
+                break;
+            }
+            _ => break,
+        }
+    }
+    if ok && n == 4 && in_digits {
+        let [a, b, c, d] = octets.map(|o| o as u8);
+        return Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
+    }
+    std::str::from_utf8(s)
+        .ok()?
+        .parse::<Ipv6Addr>()
+        .ok()
+        .map(IpAddr::V6)
 }
 
 /// A whole IPv4 or IPv6 address.
@@ -247,6 +290,27 @@ mod tests {
     }
 
     #[test]
+    fn string_to_address_as_haproxy() {
+        let ip = |t: &str| str2addr(t.as_bytes()).map(|a| a.to_string());
+        assert_eq!(ip("10.0.0.1").as_deref(), Some("10.0.0.1"));
+        assert_eq!(ip("10.0.0.1:80").as_deref(), Some("10.0.0.1"));
+        assert_eq!(ip("010.0.0.1 x").as_deref(), Some("10.0.0.1"));
+        assert_eq!(ip("::1").as_deref(), Some("::1"));
+        for bad in [
+            "10.0.0",
+            "10.0.0.1.",
+            "10.0.0.1.5",
+            "256.0.0.1",
+            "1..2.3",
+            ".1.2.3",
+            "x",
+            "",
+        ] {
+            assert_eq!(ip(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn casts() {
         let s = |t: &'static str| Smp::text(t);
         assert_eq!(s("42x").to_int(), Some(42));
@@ -259,7 +323,11 @@ mod tests {
         assert_eq!(Smp::Ip("::1".parse().expect("ip")).to_int(), None);
         assert_eq!(s("10.0.0.1").to_ip(), Some("10.0.0.1".parse().expect("ip")));
         assert_eq!(s("::1").to_ip(), Some("::1".parse().expect("ip")));
-        assert_eq!(s("10.0.0.1:80").to_ip(), None);
+        // HAProxy's cast reads the dotted quad and stops at the colon.
+        assert_eq!(
+            s("10.0.0.1:80").to_ip(),
+            Some("10.0.0.1".parse().expect("ip"))
+        );
         assert_eq!(Smp::Int(1).to_ip(), Some("0.0.0.1".parse().expect("ip")));
         assert_eq!(&*Smp::Int(-5).to_str(), b"-5");
         assert_eq!(&*Smp::Bool(false).to_str(), b"0");
