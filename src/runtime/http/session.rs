@@ -561,8 +561,15 @@ impl Session {
             .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         prepare_server_connection_header(&mut req, mode, upgrade);
 
-        // `option http-buffer-request`: wait for the whole body before choosing a server.
-        if (fe.options.http_buffer_request || bpx.options.http_buffer_request)
+        // `option http-buffer-request`: wait for the whole body before choosing a server;
+        // HAProxy also waits for a POST's body under `balance url_param`, to look there.
+        let url_param_post = match &be.balance {
+            crate::model::Balance::UrlParam { param, .. } if req.method == "POST" => Some(param),
+            _ => None,
+        };
+        if (fe.options.http_buffer_request
+            || bpx.options.http_buffer_request
+            || url_param_post.is_some())
             && let BodyKind::Length(n) = body
             && (n as usize) <= self.rt.limits.max_head
         {
@@ -586,7 +593,17 @@ impl Session {
             }
         }
 
-        let key = balance::hash_key(&be.balance, Some(&req), &self.conn);
+        let mut key = balance::hash_key(&be.balance, Some(&req), &self.conn);
+        if key.is_none()
+            && let Some(param) = url_param_post
+            && let BodyKind::Length(n) = body
+        {
+            let have = self
+                .cbuf
+                .len()
+                .min(usize::try_from(n).unwrap_or(usize::MAX));
+            key = balance::key::url_param_body_key(&self.cbuf[..have], param.as_bytes());
+        }
         let named = {
             let ctx = EvalCtx {
                 conn: &self.conn,
