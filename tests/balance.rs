@@ -21,6 +21,9 @@
 //! * `url_param`: a POST is not forwarded before its body arrived (a PUT is); without the
 //!   parameter in the query string, the body is searched for it (`check_post` or not), the
 //!   query string winning when both have it.
+//! * Odd or oversized keys (a 2000-slash path, 500 parameters before the one hashed, an
+//!   8000-byte header value, quoted commas, `*` and absolute-form targets) land on the same
+//!   servers as HAProxy.
 //! * `random` never picks a disabled server or one of weight 0, and spreads over the rest.
 //!
 //! Each request is ended on the proxy's side before the next one is sent (haproxy may close
@@ -459,6 +462,74 @@ fn hdr_hash_matches_haproxy() {
     same("hdr(X-Key) consistent", &h[1], &r[1]);
     same("hdr(host) use_domain_only map-based", &h[2], &r[2]);
     same("hdr(host) use_domain_only consistent", &h[3], &r[3]);
+}
+
+#[test]
+fn odd_and_oversized_hash_keys_match_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = mocks(4);
+    let mut bodies = both_hash_types(&m, "uri depth 3 len 900");
+    bodies.extend(both_hash_types(&m, "url_param uid"));
+    bodies.extend(both_hash_types(&m, "hdr(X-Key)"));
+    let tpl = many_backends(&bodies);
+    let uris = [
+        format!("{}x", "/".repeat(2000)),
+        format!("/{}", "a/".repeat(1500)),
+        "/%2F%2f/..//./x?y".to_string(),
+        "*".to_string(),
+        // Absolute form (its authority matching Host: HAProxy answers 400 otherwise).
+        "http://h/a/b/c/d".to_string(),
+    ];
+    let params = [
+        format!("/p?{}uid=7", "a=1&".repeat(500)),
+        "/p?uid=&uid=2".to_string(),
+        "/p?&&&uid=3".to_string(),
+        "/p?uid=%00%ff".to_string(),
+        format!("/p?uid={}", "z".repeat(3000)),
+    ];
+    let keys = [
+        "x".repeat(8000),
+        "\"a,b\", c".to_string(),
+        " spaced  ".to_string(),
+        ",lead".to_string(),
+        "\"unterminated, x".to_string(),
+    ];
+    let (h, r) = side_by_side(&tpl, |side| {
+        let mut out = Vec::new();
+        for i in 0..2 {
+            out.push(
+                uris.iter()
+                    .map(|u| {
+                        let mut c = side.conn(i);
+                        let raw =
+                            format!("GET {u} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+                        who(&c.roundtrip(raw.as_bytes()).unwrap())
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        for i in 2..4 {
+            out.push(walk(side, i, &params, &[]));
+        }
+        for i in 4..6 {
+            out.push(
+                keys.iter()
+                    .map(|k| {
+                        who(&side
+                            .request_to(i, "GET", "/", &[("X-Key", k.as_str())], b"")
+                            .unwrap())
+                    })
+                    .collect(),
+            );
+        }
+        out
+    });
+    for (i, b) in bodies.iter().enumerate() {
+        let label: Vec<&str> = b.lines().take(2).map(str::trim).collect();
+        same(&label.join(", "), &h[i], &r[i]);
+    }
 }
 
 #[test]

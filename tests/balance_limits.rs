@@ -24,6 +24,8 @@
 //!   server's own queue while served + queued < maxconn + maxqueue (filling the first
 //!   server's queue before the next: queued requests do not reorder its tree), then in the
 //!   backend's; a freed server serves its own queue before the backend's.
+//! * A server named by `use-server` is waited for in its own queue; beyond its `maxqueue`
+//!   the answer is 503, or with `option redispatch` another server answers.
 //! * `timeout queue` (or `timeout connect` without it) ends the wait with 503.
 //! * With `minconn`, a server's limit is `max(minconn, maxconn * N / fullconn)` while the
 //!   backend has N < `fullconn` requests (the one arriving and the queued ones included),
@@ -332,6 +334,48 @@ fn server_maxqueue_full_answers_503_like_haproxy() {
     });
     same("maxqueue, no redispatch", &h[0], &r[0]);
     same("maxqueue, redispatch", &h[1], &r[1]);
+}
+
+#[test]
+fn use_server_waits_for_its_server_and_redispatches_when_its_queue_is_full() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = mocks(2);
+    let bodies: Vec<String> = ["", "  option redispatch\n"]
+        .iter()
+        .map(|extra| {
+            format!(
+                "  timeout queue 10s\n  use-server s1 if {{ path_beg /s1 }}\n{extra}{}",
+                server_lines(&m, &["maxconn 1 maxqueue 1", "maxconn 1 maxqueue 1"])
+            )
+        })
+        .collect();
+    let tpl = many_backends(&bodies);
+    let (h, r) = side_by_side(&tpl, |side| {
+        (0..2)
+            .map(|i| {
+                let held = hold_on(side, i, &m, "/s1/held");
+                let mut out = vec![held.server.clone()];
+                let mut queued = send_get(side, i, "/s1/q");
+                out.push(format!(
+                    "queued early {:?}",
+                    answer_within(&mut queued, QUIET).map(|r| who(&r))
+                ));
+                // s1's queue is full: 503, or with redispatch any server.
+                let mut over = send_get(side, i, "/s1/over");
+                out.push(format!(
+                    "over {:?}",
+                    answer_within(&mut over, Duration::from_secs(3)).map(|r| who(&r))
+                ));
+                out.push(format!("released {}", release(held)));
+                out.push(answer(&mut queued));
+                out
+            })
+            .collect::<Vec<_>>()
+    });
+    same("use-server, maxqueue, no redispatch", &h[0], &r[0]);
+    same("use-server, maxqueue, redispatch", &h[1], &r[1]);
 }
 
 #[test]
