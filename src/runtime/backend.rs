@@ -1,5 +1,15 @@
 //! Backends at run time: server state (shared, lock-free), selection, queueing, connection
 //! pools.
+//!
+//! Queueing follows HAProxy 2.6 (`assign_server_and_queue`, `process_srv_queue`): a server
+//! with a `maxconn` is full when requests already wait for it or it is at its effective
+//! limit (`minconn` grows towards `maxconn` as the backend's load nears `fullconn`). A
+//! request the algorithm keeps on a full server (hashing, `use-server`, `leastconn` within
+//! `maxqueue`) waits in that server's queue, bounded by `maxqueue` (503 beyond); a request no
+//! server can take waits in the backend's queue, unbounded, where round robin, static-rr and
+//! first also put every new request while it is not empty. A freed slot goes to the oldest
+//! request waiting for that server or, if the server belongs to the tier in use, for any
+//! server; `timeout queue` ends a wait with 503.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
@@ -21,6 +31,13 @@ pub struct ServerState {
     /// Configured `maxconn` (0 = no limit); the effective limit may be lower (`minconn`).
     pub maxconn: u32,
     pub minconn: u32,
+    /// `maxqueue`: the most requests waiting in this server's own queue (0 = no limit).
+    pub maxqueue: u32,
+    /// The effective limit last computed by the backend (`minconn`/`fullconn`); 0 until
+    /// then, meaning `maxconn`.
+    pub limit: AtomicU32,
+    /// Requests waiting in this server's own queue.
+    pub queued: AtomicU32,
     /// Current weight, as `set weight` would change it.
     pub weight: AtomicU32,
     /// Requests being served now.
@@ -39,6 +56,9 @@ impl ServerState {
             backup,
             maxconn: 0,
             minconn: 0,
+            maxqueue: 0,
+            limit: AtomicU32::new(0),
+            queued: AtomicU32::new(0),
             weight: AtomicU32::new(weight),
             cur: AtomicU32::new(0),
             up: AtomicBool::new(true),
@@ -55,6 +75,23 @@ impl ServerState {
     }
     pub fn cur(&self) -> u32 {
         self.cur.load(Ordering::Relaxed)
+    }
+    /// Requests waiting in this server's own queue.
+    pub fn queued(&self) -> u32 {
+        self.queued.load(Ordering::Relaxed)
+    }
+    /// The effective connection limit now (`maxconn`, or the `minconn` dynamic limit).
+    pub fn limit(&self) -> u32 {
+        match self.limit.load(Ordering::Relaxed) {
+            0 => self.maxconn,
+            l => l,
+        }
+    }
+    /// Whether a new request must wait for this server (HAProxy's test in every balancing
+    /// algorithm): it has a `maxconn` and either requests already wait for it or it is at
+    /// its limit.
+    pub fn full(&self) -> bool {
+        self.maxconn != 0 && (self.queued() > 0 || self.cur() >= self.limit())
     }
     pub fn admin(&self) -> Admin {
         match self.admin.load(Ordering::Relaxed) {
@@ -75,7 +112,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::oneshot;
 
 use crate::model::Proxy;
 use crate::model::types::{Host, PortSpec};
@@ -167,8 +204,52 @@ pub enum PickError {
     NoServer,
     /// Waited in the queue until `timeout queue` (503, `sQ`).
     QueueTimeout,
-    /// The queue is full (`maxqueue`), 503.
+    /// The chosen server's own queue is at its `maxqueue` (503).
     QueueFull,
+}
+
+/// Which balancing family a backend uses, for HAProxy's rules that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LbKind {
+    /// `roundrobin`, `static-rr`, `first`: while requests wait in the backend's queue, a new
+    /// one queues behind them without consulting the algorithm.
+    Fifo,
+    /// `leastconn`: may pick a full server and wait in its queue, up to `maxqueue`.
+    LeastConn,
+    /// `random`: like the first family but does not check the backend queue first.
+    Random,
+    /// `source`, `uri`, `url_param`, `hdr`, `rdp-cookie`: a request with a key stays on its
+    /// server, waiting in that server's queue when it is full.
+    Hash,
+}
+
+/// A request waiting for a slot, in a server's queue or in the backend's.
+struct Pending {
+    /// Arrival order across all the backend's queues (the older is served first).
+    seq: u64,
+    tx: oneshot::Sender<Slot>,
+}
+
+#[derive(Default)]
+struct Queues {
+    next_seq: u64,
+    /// The backend's queue: requests any server of the current tier may take.
+    backend: VecDeque<Pending>,
+    /// Each server's own queue, by server index.
+    servers: Vec<VecDeque<Pending>>,
+}
+
+/// Where a waiting request is queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueueAt {
+    Backend,
+    Server(usize),
+}
+
+/// What assigning a request decided.
+enum Decision {
+    Now(Slot),
+    Wait(QueueAt),
 }
 
 pub struct Backend {
@@ -177,11 +258,13 @@ pub struct Backend {
     pub rt: Vec<ServerRt>,
     algo: Box<dyn Algorithm>,
     pub balance: crate::model::Balance,
+    kind: LbKind,
     allbackups: bool,
-    queue: Notify,
+    /// Every queue; also held while deciding, so that a decision and the dequeueing done
+    /// when a slot frees never cross.
+    queues: Mutex<Queues>,
+    /// Requests waiting in any of the queues.
     queued: AtomicU32,
-    /// Sum of the servers' `maxqueue` when every server sets one, else no limit.
-    maxqueue: Option<u32>,
     fullconn: u32,
     /// Requests being served by this backend now.
     pub cur: AtomicU32,
@@ -198,7 +281,8 @@ impl std::fmt::Debug for Backend {
     }
 }
 
-/// A reserved place on a server; releasing it wakes a queued request.
+/// A reserved place on a server; releasing it hands the place to the oldest request waiting
+/// for that server or for any server of the backend.
 pub struct Slot {
     pub backend: Arc<Backend>,
     pub idx: usize,
@@ -210,8 +294,39 @@ impl Drop for Slot {
             s.cur.fetch_sub(1, Ordering::AcqRel);
         }
         self.backend.cur.fetch_sub(1, Ordering::AcqRel);
-        self.backend.queue.notify_one();
+        self.backend.algo.released(&self.backend.servers, self.idx);
+        self.backend.dequeue(self.idx);
     }
+}
+
+/// A request in a queue; leaving (timeout, client gone) takes it out of the queue.
+struct Waiting {
+    backend: Arc<Backend>,
+    seq: u64,
+    at: QueueAt,
+    rx: oneshot::Receiver<Slot>,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut q = lock(&self.backend.queues);
+        let list = match self.at {
+            QueueAt::Backend => Some(&mut q.backend),
+            QueueAt::Server(i) => q.servers.get_mut(i),
+        };
+        if let Some(list) = list
+            && let Some(pos) = list.iter().position(|p| p.seq == self.seq)
+        {
+            list.remove(pos);
+            self.backend.count_dequeued(self.at);
+        }
+        // A slot already handed over (if any) drops with `rx`, after the lock is released,
+        // and passes on to the next waiting request.
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Backend {
@@ -229,6 +344,11 @@ impl Backend {
             );
             st.maxconn = s.params.maxconn.unwrap_or(0);
             st.minconn = s.params.minconn.unwrap_or(0);
+            // As HAProxy: a `minconn` alone, or above `maxconn`, is the static limit.
+            if st.minconn > st.maxconn {
+                st.maxconn = st.minconn;
+            }
+            st.maxqueue = s.params.maxqueue.unwrap_or(0);
             let st = Arc::new(st);
             servers.push(st.clone());
             rt.push(ServerRt {
@@ -249,25 +369,31 @@ impl Backend {
                 pool: Mutex::new(Pool::default()),
             });
         }
-        let maxqueue = if !servers.is_empty()
-            && p.servers
-                .iter()
-                .all(|s| s.params.maxqueue.is_some_and(|q| q > 0))
-        {
-            Some(p.servers.iter().filter_map(|s| s.params.maxqueue).sum())
-        } else {
-            None
+        use crate::model::Balance as B;
+        let kind = match &p.balance {
+            B::RoundRobin | B::StaticRr | B::First => LbKind::Fifo,
+            B::LeastConn => LbKind::LeastConn,
+            B::Random { .. } => LbKind::Random,
+            B::Source
+            | B::Uri { .. }
+            | B::UrlParam { .. }
+            | B::Hdr { .. }
+            | B::RdpCookie { .. } => LbKind::Hash,
+        };
+        let queues = Queues {
+            servers: (0..servers.len()).map(|_| VecDeque::new()).collect(),
+            ..Queues::default()
         };
         Backend {
             name: p.name.clone(),
             algo: balance::build(&p.balance, p.hash_type, servers.len()),
             balance: p.balance.clone(),
+            kind,
             servers,
             rt,
             allbackups: p.options.allbackups,
-            queue: Notify::new(),
+            queues: Mutex::new(queues),
             queued: AtomicU32::new(0),
-            maxqueue,
             fullconn: p.fullconn.unwrap_or(default_fullconn).max(1),
             cur: AtomicU32::new(0),
             total: AtomicU64::new(0),
@@ -276,24 +402,41 @@ impl Backend {
         }
     }
 
-    /// A server's limit now: `maxconn`, or with `minconn` the dynamic limit that grows with
-    /// the backend's load up to `maxconn` at `fullconn`.
-    fn limit(&self, s: &ServerState) -> u32 {
+    /// A server's limit with `load` requests on the backend (HAProxy's `beconn`: served,
+    /// queued and arriving): `maxconn`, or with `minconn` the dynamic limit
+    /// `max(minconn, maxconn * load / fullconn)`, `maxconn` from `fullconn` on.
+    fn limit(&self, s: &ServerState, load: u32) -> u32 {
         if s.maxconn == 0 {
             return u32::MAX;
         }
-        if s.minconn == 0 || s.minconn >= s.maxconn {
+        if s.minconn == 0 || s.minconn >= s.maxconn || load >= self.fullconn {
             return s.maxconn;
         }
-        let load = u64::from(self.cur.load(Ordering::Relaxed));
-        let dynamic = (u64::from(s.maxconn) * load / u64::from(self.fullconn)) as u32;
+        let dynamic = (u64::from(s.maxconn) * u64::from(load) / u64::from(self.fullconn)) as u32;
         dynamic.clamp(s.minconn, s.maxconn)
+    }
+
+    /// Stores every server's limit for `load`, for the algorithms' [`ServerState::full`].
+    fn refresh_limits(&self, load: u32) {
+        for s in &self.servers {
+            if s.maxconn != 0 && s.minconn != 0 && s.minconn < s.maxconn {
+                s.limit.store(self.limit(s, load), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// HAProxy's `beconn` without the arriving request: the requests served and waiting
+    /// (a decision for a new request adds it).
+    fn load(&self) -> u32 {
+        self.cur
+            .load(Ordering::Relaxed)
+            .saturating_add(self.queued.load(Ordering::Relaxed))
     }
 
     /// The servers traffic may go to now: usable actives, else usable backups (all of them
     /// with `option allbackups`, else the first).
-    fn tier(&self, exclude: Option<usize>) -> Vec<usize> {
-        let usable = |i: &usize| Some(*i) != exclude && self.servers[*i].usable();
+    fn tier(&self) -> Vec<usize> {
+        let usable = |i: &usize| self.servers[*i].usable();
         let actives: Vec<usize> = (0..self.servers.len())
             .filter(|i| !self.servers[*i].backup)
             .filter(usable)
@@ -313,113 +456,113 @@ impl Backend {
 
     /// Whether any server could take traffic (ignoring `maxconn`).
     pub fn has_usable(&self) -> bool {
-        !self.tier(None).is_empty()
+        !self.tier().is_empty()
     }
 
-    fn try_reserve(self: &Arc<Self>, idx: usize) -> Option<Slot> {
+    /// How many usable active servers there are (HAProxy's `srv_act`).
+    pub fn active_servers(&self) -> usize {
+        self.servers
+            .iter()
+            .filter(|s| !s.backup && s.usable())
+            .count()
+    }
+
+    /// Whether the algorithm is of HAProxy's round-robin kind (`roundrobin`, `static-rr`,
+    /// `random`), where a connection retry may go to any other server at once.
+    pub fn round_robin_kind(&self) -> bool {
+        use crate::model::Balance as B;
+        matches!(self.balance, B::RoundRobin | B::StaticRr | B::Random { .. })
+    }
+
+    /// Takes a slot on server `idx`, whatever its limit (the caller checked it).
+    fn reserve(self: &Arc<Self>, idx: usize) -> Slot {
         let s = &self.servers[idx];
-        let limit = self.limit(s);
-        let mut cur = s.cur.load(Ordering::Relaxed);
-        loop {
-            if cur >= limit {
-                return None;
-            }
-            match s
-                .cur
-                .compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(c) => cur = c,
-            }
-        }
+        s.cur.fetch_add(1, Ordering::AcqRel);
         s.total.fetch_add(1, Ordering::Relaxed);
         self.cur.fetch_add(1, Ordering::AcqRel);
         self.total.fetch_add(1, Ordering::Relaxed);
-        Some(Slot {
+        self.algo.taken(&self.servers, idx);
+        Slot {
             backend: self.clone(),
             idx,
-        })
+        }
     }
 
-    fn pick_now(
-        self: &Arc<Self>,
-        key: Option<u32>,
-        exclude: Option<usize>,
-    ) -> Result<Option<Slot>, PickError> {
-        let tier = self.tier(exclude);
-        if tier.is_empty() {
-            return Err(PickError::NoServer);
+    fn count_dequeued(&self, at: QueueAt) {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        if let QueueAt::Server(i) = at
+            && let Some(s) = self.servers.get(i)
+        {
+            s.queued.fetch_sub(1, Ordering::AcqRel);
         }
-        let free: Vec<usize> = tier
-            .iter()
-            .copied()
-            .filter(|i| self.servers[*i].cur() < self.limit(&self.servers[*i]))
-            .collect();
-        if free.is_empty() {
-            return Ok(None);
-        }
+    }
+
+    /// The algorithm's choice over the tier; a redispatched request steers away from
+    /// `avoid`, the server its failed attempt went to, as each algorithm can.
+    fn algo_pick(&self, tier: &[usize], key: Option<u32>, avoid: Option<usize>) -> Option<usize> {
         let ctx = PickCtx {
             servers: &self.servers,
-            eligible: &free,
+            eligible: tier,
             key,
         };
-        let idx = self
-            .algo
-            .pick(&ctx)
-            .filter(|i| free.contains(i))
-            .unwrap_or(free[0]);
-        Ok(self.try_reserve(idx))
+        match avoid {
+            Some(a) => self.algo.pick_avoiding(&ctx, a),
+            None => self.algo.pick(&ctx),
+        }
+        .filter(|i| tier.contains(i))
     }
 
-    /// Assigns a server by the balancing algorithm, queueing while every usable server is at
-    /// its `maxconn`.
+    /// Decides, with the queues locked, where a request goes: a slot now, or a queue.
+    fn decide(
+        self: &Arc<Self>,
+        q: &Queues,
+        key: Option<u32>,
+        avoid: Option<usize>,
+        named: Option<usize>,
+    ) -> Result<Decision, PickError> {
+        self.refresh_limits(self.load().saturating_add(1));
+        let idx = match named {
+            Some(i) => i,
+            None => {
+                let tier = self.tier();
+                if tier.is_empty() {
+                    return Err(PickError::NoServer);
+                }
+                // Requests already wait for any server: queue behind them.
+                if self.kind == LbKind::Fifo && !q.backend.is_empty() {
+                    return Ok(Decision::Wait(QueueAt::Backend));
+                }
+                match self.algo_pick(&tier, key, avoid) {
+                    Some(i) => i,
+                    None => return Ok(Decision::Wait(QueueAt::Backend)),
+                }
+            }
+        };
+        let s = &self.servers[idx];
+        if s.full() {
+            if s.maxqueue > 0 && s.queued() >= s.maxqueue {
+                return Err(PickError::QueueFull);
+            }
+            return Ok(Decision::Wait(QueueAt::Server(idx)));
+        }
+        Ok(Decision::Now(self.reserve(idx)))
+    }
+
+    /// Assigns a server by the balancing algorithm (steering away from `avoid` if possible),
+    /// or waits for one in a queue as HAProxy does: in the chosen server's queue when the
+    /// algorithm keeps a request on a full server (hashing, `leastconn` within `maxqueue`),
+    /// in the backend's queue when every server is full.
     pub async fn assign(
         self: &Arc<Self>,
         key: Option<u32>,
-        exclude: Option<usize>,
+        avoid: Option<usize>,
         queue_timeout: Option<Duration>,
     ) -> Result<Slot, PickError> {
-        if let Some(slot) = self.pick_now(key, exclude)? {
-            return Ok(slot);
-        }
-        if let Some(max) = self.maxqueue
-            && self.queued.load(Ordering::Relaxed) >= max
-        {
-            return Err(PickError::QueueFull);
-        }
-        self.queued.fetch_add(1, Ordering::AcqRel);
-        let r = self.wait_in_queue(key, exclude, queue_timeout).await;
-        self.queued.fetch_sub(1, Ordering::AcqRel);
-        r
+        self.assign_inner(key, avoid, None, queue_timeout).await
     }
 
-    async fn wait_in_queue(
-        self: &Arc<Self>,
-        key: Option<u32>,
-        exclude: Option<usize>,
-        queue_timeout: Option<Duration>,
-    ) -> Result<Slot, PickError> {
-        let deadline = queue_timeout.map(|t| tokio::time::Instant::now() + t);
-        loop {
-            let notified = self.queue.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(slot) = self.pick_now(key, exclude)? {
-                // Pass the wake-up on: another waiter may fit too.
-                return Ok(slot);
-            }
-            match deadline {
-                Some(d) => {
-                    if tokio::time::timeout_at(d, notified).await.is_err() {
-                        return Err(PickError::QueueTimeout);
-                    }
-                }
-                None => notified.await,
-            }
-        }
-    }
-
-    /// A named server for `use-server`, if it can take traffic (queueing if full).
+    /// A named server for `use-server`, if it can take traffic (waiting in its queue if
+    /// full; `QueueFull` beyond its `maxqueue`).
     pub async fn assign_named(
         self: &Arc<Self>,
         idx: usize,
@@ -428,21 +571,118 @@ impl Backend {
         if !self.servers.get(idx).is_some_and(|s| s.usable()) {
             return Err(PickError::NoServer);
         }
-        let deadline = queue_timeout.map(|t| tokio::time::Instant::now() + t);
-        loop {
-            let notified = self.queue.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(slot) = self.try_reserve(idx) {
-                return Ok(slot);
+        self.assign_inner(None, None, Some(idx), queue_timeout)
+            .await
+    }
+
+    async fn assign_inner(
+        self: &Arc<Self>,
+        key: Option<u32>,
+        avoid: Option<usize>,
+        named: Option<usize>,
+        queue_timeout: Option<Duration>,
+    ) -> Result<Slot, PickError> {
+        let waiting = {
+            let mut q = lock(&self.queues);
+            let at = match self.decide(&q, key, avoid, named)? {
+                Decision::Now(slot) => return Ok(slot),
+                Decision::Wait(at) => at,
+            };
+            let (tx, rx) = oneshot::channel();
+            let seq = q.next_seq;
+            q.next_seq += 1;
+            let list = match at {
+                QueueAt::Backend => &mut q.backend,
+                QueueAt::Server(i) => match q.servers.get_mut(i) {
+                    Some(l) => l,
+                    None => return Err(PickError::NoServer),
+                },
+            };
+            list.push_back(Pending { seq, tx });
+            self.queued.fetch_add(1, Ordering::AcqRel);
+            if let QueueAt::Server(i) = at {
+                self.servers[i].queued.fetch_add(1, Ordering::AcqRel);
             }
-            match deadline {
-                Some(d) => {
-                    if tokio::time::timeout_at(d, notified).await.is_err() {
-                        return Err(PickError::QueueTimeout);
-                    }
-                }
-                None => notified.await,
+            Waiting {
+                backend: self.clone(),
+                seq,
+                at,
+                rx,
+            }
+        };
+        let mut waiting = waiting;
+        let got = match queue_timeout {
+            Some(t) => tokio::time::timeout(t, &mut waiting.rx).await.ok(),
+            None => Some((&mut waiting.rx).await),
+        };
+        match got {
+            Some(Ok(slot)) => Ok(slot),
+            // Never dropped unsent while queued; treated as no server.
+            Some(Err(_)) => Err(PickError::NoServer),
+            None => match waiting.rx.try_recv() {
+                // Handed a slot just as the wait ended: take it.
+                Ok(slot) => Ok(slot),
+                Err(_) => Err(PickError::QueueTimeout),
+            },
+        }
+    }
+
+    /// Server `idx` freed a slot: while it has room, hand slots to the oldest requests
+    /// waiting for it or (if it may take the backend's traffic) for any server.
+    fn dequeue(self: &Arc<Self>, idx: usize) {
+        let Some(s) = self.servers.get(idx) else {
+            return;
+        };
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut returned = Vec::new();
+        let mut q = lock(&self.queues);
+        self.dequeue_locked(&mut q, idx, s, &mut returned);
+        drop(q);
+        drop(returned);
+    }
+
+    fn dequeue_locked(
+        self: &Arc<Self>,
+        q: &mut Queues,
+        idx: usize,
+        s: &ServerState,
+        returned: &mut Vec<Slot>,
+    ) {
+        let in_tier = self.tier().contains(&idx);
+        loop {
+            if s.cur() >= self.limit(s, self.load()) {
+                return;
+            }
+            // Skip requests whose waiter is gone (it removes itself, but may be on its way).
+            while q.servers[idx].front().is_some_and(|p| p.tx.is_closed()) {
+                q.servers[idx].pop_front();
+                self.count_dequeued(QueueAt::Server(idx));
+            }
+            while q.backend.front().is_some_and(|p| p.tx.is_closed()) {
+                q.backend.pop_front();
+                self.count_dequeued(QueueAt::Backend);
+            }
+            let own = q.servers[idx].front().map(|p| p.seq);
+            let any = q.backend.front().map(|p| p.seq).filter(|_| in_tier);
+            let at = match (own, any) {
+                (Some(a), Some(b)) if b < a => QueueAt::Backend,
+                (Some(_), _) => QueueAt::Server(idx),
+                (None, Some(_)) => QueueAt::Backend,
+                (None, None) => return,
+            };
+            let p = match at {
+                QueueAt::Backend => q.backend.pop_front(),
+                QueueAt::Server(_) => q.servers[idx].pop_front(),
+            };
+            let Some(p) = p else { return };
+            self.count_dequeued(at);
+            let slot = self.reserve(idx);
+            if let Err(slot) = p.tx.send(slot) {
+                // The waiter left between the check and now: the slot is released once the
+                // lock is, which runs this again for the next request.
+                returned.push(slot);
             }
         }
     }

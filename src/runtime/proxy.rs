@@ -99,8 +99,11 @@ pub fn build_all(cfg: &Config, global_maxconn: u32, d: &mut Diags) -> Vec<Arc<Pr
         }
         let m = u64::from(p.maxconn.unwrap_or(global_maxconn));
         let mut targets: Vec<usize> = Vec::new();
-        if p.caps.backend {
-            targets.push(i);
+        // A `listen` counts for itself unless it names a default backend.
+        match p.default_backend.as_deref().and_then(|n| names.get(n)) {
+            Some(b) => targets.push(*b),
+            None if p.caps.backend => targets.push(i),
+            None => {}
         }
         for u in &p.use_backends {
             if let BackendRef::Name(n) = &u.backend
@@ -108,9 +111,6 @@ pub fn build_all(cfg: &Config, global_maxconn: u32, d: &mut Diags) -> Vec<Arc<Pr
             {
                 targets.push(*b);
             }
-        }
-        if let Some(b) = p.default_backend.as_deref().and_then(|n| names.get(n)) {
-            targets.push(*b);
         }
         targets.sort_unstable();
         targets.dedup();
@@ -122,11 +122,12 @@ pub fn build_all(cfg: &Config, global_maxconn: u32, d: &mut Diags) -> Vec<Arc<Pr
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let fullconn = (fe_maxconn
+            // HAProxy rounds up, and a backend no frontend names gets 1.
+            let fullconn = fe_maxconn
                 .get(&i)
                 .copied()
-                .unwrap_or(u64::from(global_maxconn))
-                / 10)
+                .unwrap_or(0)
+                .div_ceil(10)
                 .clamp(1, u64::from(u32::MAX)) as u32;
             Arc::new(build_one(i, p, &names, fullconn, d))
         })

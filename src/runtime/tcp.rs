@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
@@ -71,35 +70,42 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, mut acc: Accepted) {
     };
     let key = balance::hash_key(&be.balance, None, &conn);
     let queue_t = bpx.timeouts.queue.or(bpx.timeouts.connect);
-    let mut exclude = None;
+    let mut avoid = None;
     let mut attempts = 0u32;
+    // The slot kept for a retry on the same server.
+    let mut kept = None;
     let (mut srv, _slot) = loop {
-        let slot = match be.assign(key, exclude, queue_t).await {
-            Ok(s) => s,
-            Err(PickError::NoServer | PickError::QueueFull | PickError::QueueTimeout) => {
-                bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
+        let slot = match kept.take() {
+            Some(s) => s,
+            None => match be.assign(key, avoid, queue_t).await {
+                Ok(s) => s,
+                Err(PickError::NoServer | PickError::QueueFull | PickError::QueueTimeout) => {
+                    bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            },
         };
         match be.connect(slot.idx, acc.dst, bpx.timeouts.connect).await {
             Ok(s) => break (s, slot),
-            Err(_) => {
+            Err(e) => {
                 bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                 if attempts >= bpx.retries {
                     return;
                 }
                 attempts += 1;
-                bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
-                if super::http::session::redispatch_now(&bpx, attempts) {
-                    exclude = Some(slot.idx);
+                let (redispatch, pause) =
+                    super::http::session::retry_plan(&bpx, &be, slot.idx, attempts, false, &e);
+                if redispatch {
+                    bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
+                    avoid = Some(slot.idx);
+                    drop(slot);
+                } else {
+                    bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    kept = Some(slot);
                 }
-                drop(slot);
-                let pause = bpx
-                    .timeouts
-                    .connect
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(Duration::from_secs(1));
-                tokio::time::sleep(pause).await;
+                if let Some(p) = pause {
+                    tokio::time::sleep(p).await;
+                }
             }
         }
     };

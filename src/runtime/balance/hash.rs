@@ -21,7 +21,10 @@ use std::sync::{Arc, Mutex};
 
 use super::key::full_hash;
 use super::map::ServerMap;
-use super::{Algorithm, MAX_USER_WEIGHT, PickCtx, clean_eligible, eweight, has_room, lock};
+use super::{
+    Algorithm, MAX_USER_WEIGHT, PickCtx, clean_eligible, default_pick_avoiding, eweight, has_room,
+    lock,
+};
 use crate::runtime::backend::ServerState;
 
 /// HAProxy's `SRV_EWGHT_RANGE`: ring points of server `id` start at `id * 4096`.
@@ -61,6 +64,14 @@ impl Algorithm for MapHash {
             None => map.next_rr(ctx.servers),
         }
     }
+
+    /// HAProxy's map lookup takes no server to avoid: a key keeps its server.
+    fn pick_avoiding(&self, ctx: &PickCtx, avoid: usize) -> Option<usize> {
+        if ctx.key.is_some() {
+            return self.pick(ctx);
+        }
+        default_pick_avoiding(self, ctx, avoid)
+    }
 }
 
 /// `hash-type consistent`.
@@ -99,8 +110,9 @@ impl Ring {
         self.built_from = want;
     }
 
-    /// HAProxy's `chash_get_server_hash` over the eligible servers' points.
-    fn lookup(&self, hash: u32, eligible: &[usize]) -> Option<usize> {
+    /// HAProxy's `chash_get_server_hash` over the eligible servers' points; with `avoid`,
+    /// the points after the chosen one are walked until another server's.
+    fn lookup(&self, hash: u32, eligible: &[usize], avoid: Option<usize>) -> Option<usize> {
         let n = self.points.len();
         if n == 0 {
             return None;
@@ -114,7 +126,18 @@ impl Ring {
         let dp = hash.wrapping_sub(self.points[prev].0);
         let dn = self.points[next].0.wrapping_sub(hash);
         let k = if dp <= dn { prev } else { next };
-        Some(self.points[k].1)
+        let srv = self.points[k].1;
+        if avoid != Some(srv) {
+            return Some(srv);
+        }
+        Some(
+            (1..n)
+                .map(|d| (k + d) % n)
+                .filter(|&j| ok(j))
+                .map(|j| self.points[j].1)
+                .find(|&s| Some(s) != avoid)
+                .unwrap_or(srv),
+        )
     }
 
     /// HAProxy's `chash_get_next_server`: the eligible point after the last one returned
@@ -159,8 +182,8 @@ impl Default for ConsistentHash {
     }
 }
 
-impl Algorithm for ConsistentHash {
-    fn pick(&self, ctx: &PickCtx) -> Option<usize> {
+impl ConsistentHash {
+    fn pick_with(&self, ctx: &PickCtx, avoid: Option<usize>) -> Option<usize> {
         let eligible = clean_eligible(ctx);
         if eligible.is_empty() {
             return None;
@@ -169,11 +192,24 @@ impl Algorithm for ConsistentHash {
         ring.refresh(ctx.servers);
         match ctx.key {
             Some(k) => ring
-                .lookup(full_hash(k), &eligible)
+                .lookup(full_hash(k), &eligible, avoid)
                 // Eligible servers of weight 0 own no point: take any eligible one.
                 .or_else(|| eligible.first().copied()),
             None => ring.next_rr(ctx.servers, &eligible),
         }
+    }
+}
+
+impl Algorithm for ConsistentHash {
+    fn pick(&self, ctx: &PickCtx) -> Option<usize> {
+        self.pick_with(ctx, None)
+    }
+
+    fn pick_avoiding(&self, ctx: &PickCtx, avoid: usize) -> Option<usize> {
+        if ctx.key.is_none() {
+            return default_pick_avoiding(self, ctx, avoid);
+        }
+        self.pick_with(ctx, Some(avoid))
     }
 }
 

@@ -7,9 +7,10 @@
 //!   authority, as in HAProxy 2.6), up to the `?` unless `whole`, cut at `len` characters
 //!   and before the `depth`+1-th `/`, hashed with sdbm. The model has no `path-only`.
 //! * `url_param(name)`: the value of the first `name=` parameter of the query string, hashed
-//!   with sdbm; an absent parameter gives no key. `check_post` (looking the parameter up in a
-//!   form body when the query string lacks it) is not supported: the balancer only sees the
-//!   request head, so such requests take the round-robin fallback.
+//!   with sdbm; an absent parameter gives no key. For a POST, HAProxy 2.6 waits for the body
+//!   (with or without `check_post`) and, when the query string lacks the parameter, looks
+//!   for it in the body ([`url_param_body_key`]); the session does the waiting (bodies with a
+//!   Content-Length that fits the buffer).
 //! * `hdr(name)`: the first comma-separated value of the first `name` header (commas in
 //!   quoted strings do not separate), hashed with sdbm; with `use_domain_only`, only the label before the last dot ("example" in
 //!   "www.example.com"); an absent or empty header gives no key.
@@ -124,6 +125,39 @@ pub fn url_param_key(uri: &[u8], name: &[u8]) -> Option<u32> {
     None
 }
 
+/// `balance url_param NAME` for a POST whose query string lacks the parameter: HAProxy 2.6
+/// (with or without `check_post`) waits for the body and looks for `NAME=` in it, as in a
+/// query string. Like HAProxy, only the first byte of the value is checked: a blank ends the
+/// value there (empty), another byte that is not a token character means the body is not
+/// form data (no key).
+pub fn url_param_body_key(body: &[u8], name: &[u8]) -> Option<u32> {
+    let mut params = body;
+    while params.len() > name.len() {
+        if params[name.len()] == b'=' && params.starts_with(name) {
+            let value = &params[name.len() + 1..];
+            let end = match value.first() {
+                Some(&c) if c != b'&' && !is_tchar(c) => {
+                    if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+                        0
+                    } else {
+                        return None;
+                    }
+                }
+                _ => value.iter().position(|&b| b == b'&').unwrap_or(value.len()),
+            };
+            return Some(sdbm(&value[..end]));
+        }
+        let amp = params.iter().position(|&b| b == b'&')?;
+        params = &params[amp + 1..];
+    }
+    None
+}
+
+/// An RFC 7230 token character.
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
 /// `balance hdr(NAME) [use_domain_only]`.
 pub fn hdr_key(req: &RequestHead, name: &str, use_domain_only: bool) -> Option<u32> {
     let value = first_value(req.headers.get(name)?);
@@ -187,6 +221,22 @@ pub fn domain_part(v: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use crate::runtime::http::head::{Headers, Version};
+
+    #[test]
+    fn url_param_in_a_post_body() {
+        let k = |b: &str| url_param_body_key(b.as_bytes(), b"uid");
+        assert_eq!(k("uid=42"), Some(sdbm(b"42")));
+        assert_eq!(k("a=1&uid=x7&b=2"), Some(sdbm(b"x7")));
+        assert_eq!(k("uidx=1&uid=%41"), Some(sdbm(b"%41")));
+        // Only the first byte of the value is checked, as HAProxy does.
+        assert_eq!(k("uid=a/b"), Some(sdbm(b"a/b")));
+        assert_eq!(k("uid= x"), Some(sdbm(b"")));
+        assert_eq!(k("uid=&b"), Some(sdbm(b"")));
+        assert_eq!(k("uid=/x"), None);
+        assert_eq!(k("uid"), None);
+        assert_eq!(k("xuid=1"), None);
+        assert_eq!(k(""), None);
+    }
 
     fn req(uri: &str, headers: &[(&str, &str)]) -> RequestHead {
         let mut h = Headers::default();

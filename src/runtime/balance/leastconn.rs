@@ -1,17 +1,25 @@
 //! `balance leastconn`: the eligible server with the fewest in-flight requests relative to its
 //! weight, as HAProxy's `lb_fwlc.c`.
 //!
-//! HAProxy keeps servers in a tree keyed by `(cur + 1) * 4096 / eweight` (0 when idle) and
-//! re-inserts a server behind its equals each time its count changes, so equally loaded
-//! servers take turns. Here each server carries the sequence number of its last
-//! "re-insertion": when it is picked, and when its key is seen to have changed since the
-//! previous pick (a request finished, or its weight changed); the lowest `(key, sequence)`
-//! wins. Servers at their `maxconn` are skipped.
+//! HAProxy keeps servers in a tree keyed by `(n + 1) * 4096 / eweight` (0 when idle, `n`
+//! the requests served and queued) and re-inserts a server behind its equals each time it
+//! takes or finishes a request, so equally loaded servers take turns. Here each server
+//! carries the key and sequence number of its last "re-insertion": when the backend reports
+//! a request taken or finished, or when a pick sees its count or weight changed otherwise;
+//! the lowest `(key, sequence)` wins. The count is of requests served and waiting in the server's own queue; a server is
+//! skipped once that count reaches its limit plus its `maxqueue` (so that, with a `maxqueue`,
+//! a request may be sent to wait in a busy server's queue, as HAProxy does).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use super::{Algorithm, MAX_EWEIGHT, PickCtx, eweight, has_room, lock};
+use super::{Algorithm, MAX_EWEIGHT, PickCtx, eweight, lock};
 use crate::runtime::backend::ServerState;
+
+/// HAProxy's `fwlc_get_next_server` test: no `maxconn`, or served and queued below the
+/// limit plus `maxqueue`.
+fn may_take(s: &ServerState) -> bool {
+    s.maxconn == 0 || s.cur().saturating_add(s.queued()) < s.limit().saturating_add(s.maxqueue)
+}
 
 pub struct LeastConn {
     state: Mutex<State>,
@@ -19,9 +27,20 @@ pub struct LeastConn {
 
 #[derive(Default)]
 struct State {
-    /// Per server: the key last seen and the sequence of its last re-insertion.
-    slots: Vec<Option<(u64, u64)>>,
+    /// Per server: its place in HAProxy's tree, set when it was last re-inserted.
+    slots: Vec<Option<Place>>,
     next_seq: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Place {
+    /// Requests served and weight when re-inserted (a change seen at a pick re-inserts).
+    served: u32,
+    weight: u32,
+    /// The tree key then: served and queued requests relative to the weight. Like
+    /// HAProxy's, it is not updated when only the server's queue grows.
+    key: u64,
+    seq: u64,
 }
 
 /// HAProxy's leastconn tree key.
@@ -55,28 +74,59 @@ impl Algorithm for LeastConn {
             let Some(s) = ctx.servers.get(i) else {
                 continue;
             };
-            let key = lc_key(s, s.cur());
-            let seq = match st.slots[i] {
-                Some((k, seq)) if k == key => seq,
-                // First sight (declaration order) or a changed key: behind its equals.
-                _ => {
-                    let seq = st.next_seq;
-                    st.next_seq += 1;
-                    st.slots[i] = Some((key, seq));
-                    seq
-                }
+            let place = match st.slots[i] {
+                Some(p) if p.served == s.cur() && p.weight == s.weight() => p,
+                // First sight (declaration order) or a change not reported: behind its
+                // equals.
+                _ => st.insert(i, s),
             };
-            if has_room(s) && best.is_none_or(|(bk, bs, _)| (key, seq) < (bk, bs)) {
-                best = Some((key, seq, i));
+            if may_take(s) && best.is_none_or(|(bk, bs, _)| (place.key, place.seq) < (bk, bs)) {
+                best = Some((place.key, place.seq, i));
             }
         }
-        let (_, _, i) = best?;
-        // Taking the request re-inserts the server with its new count.
-        let s = &ctx.servers[i];
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        st.slots[i] = Some((lc_key(s, s.cur().saturating_add(1)), seq));
-        Some(i)
+        // The server is re-inserted when it really takes the request ([`Algorithm::taken`]),
+        // not when the request only joins its queue.
+        best.map(|(_, _, i)| i)
+    }
+
+    fn taken(&self, servers: &[Arc<ServerState>], idx: usize) {
+        self.reposition(servers, idx);
+    }
+
+    fn released(&self, servers: &[Arc<ServerState>], idx: usize) {
+        self.reposition(servers, idx);
+    }
+}
+
+impl State {
+    /// (Re-)inserts server `i` behind its equals.
+    fn insert(&mut self, i: usize, s: &ServerState) -> Place {
+        let p = Place {
+            served: s.cur(),
+            weight: s.weight(),
+            key: lc_key(s, s.cur().saturating_add(s.queued())),
+            seq: self.next_seq,
+        };
+        self.next_seq += 1;
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = Some(p);
+        }
+        p
+    }
+}
+
+impl LeastConn {
+    /// HAProxy's `fwlc_srv_reposition` when a server's count changes: behind its new
+    /// equals, in the order the changes happen.
+    fn reposition(&self, servers: &[Arc<ServerState>], idx: usize) {
+        let Some(s) = servers.get(idx) else {
+            return;
+        };
+        let mut st = lock(&self.state);
+        if st.slots.len() < servers.len() {
+            st.slots.resize(servers.len(), None);
+        }
+        st.insert(idx, s);
     }
 }
 
@@ -87,6 +137,14 @@ mod tests {
     use super::*;
     use crate::runtime::balance::testutil::*;
 
+    /// A server with a `maxconn` and a `maxqueue`.
+    fn with_queue(s: &ServerState, maxconn: u32, maxqueue: u32) -> Arc<ServerState> {
+        let mut n = ServerState::new(&s.name, s.id, s.weight(), s.backup, false);
+        n.maxconn = maxconn;
+        n.maxqueue = maxqueue;
+        Arc::new(n)
+    }
+
     /// Observed with HAProxy 2.6.12 on loopback: sequential requests (each finished before
     /// the next) rotate over the servers whatever their weights.
     #[test]
@@ -94,11 +152,58 @@ mod tests {
         for w in [[1, 1, 1], [3, 1, 2]] {
             let s = servers(&w);
             let algo = LeastConn::new(3);
-            assert_eq!(
-                names(&algo, &s, 12),
-                seq("s1 s2 s3 s1 s2 s3 s1 s2 s3 s1 s2 s3")
-            );
+            let eligible = usable(&s);
+            // As the backend reports them: the pick's server takes the request, then
+            // finishes it.
+            let got: Vec<String> = (0..12)
+                .map(|_| {
+                    let ctx = PickCtx {
+                        servers: &s,
+                        eligible: &eligible,
+                        key: None,
+                    };
+                    let i = algo.pick(&ctx).unwrap();
+                    s[i].cur.fetch_add(1, Ordering::Relaxed);
+                    algo.taken(&s, i);
+                    s[i].cur.fetch_sub(1, Ordering::Relaxed);
+                    algo.released(&s, i);
+                    s[i].name.clone()
+                })
+                .collect();
+            assert_eq!(got, seq("s1 s2 s3 s1 s2 s3 s1 s2 s3 s1 s2 s3"));
         }
+    }
+
+    /// Observed with HAProxy 2.6.12: a request that only joins a busy server's queue
+    /// (`maxqueue`) does not move the server in the tree, so the next one joins the same
+    /// queue until it is full.
+    #[test]
+    fn queued_requests_do_not_reposition() {
+        let base = servers(&[1, 1]);
+        let s: Vec<_> = base.iter().map(|b| with_queue(b, 1, 2)).collect();
+        let algo = LeastConn::new(2);
+        let eligible = usable(&s);
+        let pick = || {
+            algo.pick(&PickCtx {
+                servers: &s,
+                eligible: &eligible,
+                key: None,
+            })
+        };
+        for i in [0, 1] {
+            assert_eq!(pick(), Some(i));
+            s[i].cur.fetch_add(1, Ordering::Relaxed);
+            algo.taken(&s, i);
+        }
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            let i = pick();
+            if let Some(i) = i {
+                s[i].queued.fetch_add(1, Ordering::Relaxed);
+            }
+            got.push(i);
+        }
+        assert_eq!(got, [Some(0), Some(0), Some(1), Some(1), None]);
     }
 
     /// Observed with HAProxy 2.6.12 on loopback: 12 concurrent slow requests (all still in

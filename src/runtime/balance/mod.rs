@@ -21,11 +21,12 @@
 //! came back, and with a saturated server; leastconn with requests held open; `first` with
 //! `maxconn`; the server chosen for sets of URIs, URL parameters, headers, host names and
 //! client addresses under map-based and consistent hashing, and the fallback order without a
-//! key. What is not modelled: HAProxy's `hash-balance-factor`, the per-server queue and the
-//! `minconn`/`fullconn` dynamic limit (a server is full at `maxconn`), `option redispatch`'s
-//! "avoid the previous server", and the hash function/avalanche choice of `hash-type` (the
-//! model keeps only the method: map-based uses sdbm, consistent uses sdbm plus avalanche,
-//! HAProxy's defaults).
+//! key. A server is full when it has a `maxconn` and requests wait in its own queue or it is
+//! at its effective limit (`minconn`/`fullconn`), which the backend computes
+//! ([`crate::runtime::backend`] also keeps the queues and steers a redispatched request
+//! away from the previous server). What is not modelled: HAProxy's `hash-balance-factor`,
+//! and the hash function/avalanche choice of `hash-type` (the model keeps only the method:
+//! map-based uses sdbm, consistent uses sdbm plus avalanche, HAProxy's defaults).
 //!
 //! Every algorithm keeps its state behind a [`Mutex`] (recovered when poisoned) or atomics;
 //! none panics, whatever the servers, eligible list or weights.
@@ -67,6 +68,44 @@ pub trait Algorithm: Send + Sync {
     /// the algorithms that honour `maxconn` as HAProxy does (all but the hash lookups), every
     /// eligible server is at its `maxconn`; the caller then queues the request or fails it.
     fn pick(&self, ctx: &PickCtx) -> Option<usize>;
+
+    /// [`Algorithm::pick`] for a redispatched request, steering away from server `avoid`
+    /// (where its connection failed) when another eligible server can take it, as HAProxy's
+    /// lookups do with their "server to avoid"; `avoid` only when nothing else will do.
+    fn pick_avoiding(&self, ctx: &PickCtx, avoid: usize) -> Option<usize> {
+        default_pick_avoiding(self, ctx, avoid)
+    }
+
+    /// Server `idx` took a request without a pick (a queued request was handed its slot).
+    fn taken(&self, _servers: &[Arc<ServerState>], _idx: usize) {}
+
+    /// Server `idx` finished a request (its count went down).
+    fn released(&self, _servers: &[Arc<ServerState>], _idx: usize) {}
+}
+
+/// The usual way to avoid a server: pick among the others, else among all.
+pub(crate) fn default_pick_avoiding<A: Algorithm + ?Sized>(
+    algo: &A,
+    ctx: &PickCtx,
+    avoid: usize,
+) -> Option<usize> {
+    let others: Vec<usize> = ctx
+        .eligible
+        .iter()
+        .copied()
+        .filter(|&i| i != avoid)
+        .collect();
+    if !others.is_empty() && others.len() < ctx.eligible.len() {
+        let sub = PickCtx {
+            servers: ctx.servers,
+            eligible: &others,
+            key: ctx.key,
+        };
+        if let Some(i) = algo.pick(&sub) {
+            return Some(i);
+        }
+    }
+    algo.pick(ctx)
 }
 
 /// The algorithm for a backend's `balance` and `hash-type`.
@@ -108,9 +147,10 @@ pub(crate) fn eweight(user: u32) -> u32 {
     user.min(MAX_USER_WEIGHT) * WEIGHT_SCALE
 }
 
-/// Whether the server may take one more request (`maxconn` 0 means no limit).
+/// Whether the server may take one more request now: no `maxconn`, or nobody waiting in
+/// its queue and below its effective limit (HAProxy's test in every algorithm).
 pub(crate) fn has_room(s: &ServerState) -> bool {
-    s.maxconn == 0 || s.cur() < s.maxconn
+    !s.full()
 }
 
 /// Locks a mutex, taking the state over from a thread that panicked while holding it.

@@ -134,10 +134,48 @@ pub fn redispatch_now(be: &ProxyRt, attempt: u32) -> bool {
     if n > 0 {
         attempt % i64::from(n) == 0
     } else if n < 0 {
-        attempt == retries + 1 + i64::from(n)
+        // HAProxy: `attempt % (retries + 1 + n) == 0` (a zero modulus never matches).
+        let m = retries + 1 + i64::from(n);
+        m != 0 && attempt % m == 0
     } else {
         false
     }
+}
+
+/// Whether `option redispatch` is on (an interval of 0 turns it off).
+pub fn redispatch_enabled(be: &ProxyRt) -> bool {
+    be.options.redispatch.is_some_and(|n| n != 0)
+}
+
+/// After failed connection attempt number `attempt` to server `idx`: whether the retry is
+/// redispatched (assigned again, away from `idx`) rather than made on the same server, and
+/// the pause before it, as HAProxy 2.6 decides (`stream_choose_redispatch`,
+/// `back_handle_st_cer`). With `option redispatch`, a retry is redispatched when the server
+/// is down, at the configured interval, or every time with a round-robin kind of algorithm
+/// over several active servers (unless the server was named by `use-server`). The pause,
+/// min(1 s, `timeout connect`), follows a refused (not a timed-out) attempt, except when
+/// the retry goes at once to another server of a round-robin kind of algorithm.
+pub fn retry_plan(
+    bpx: &ProxyRt,
+    be: &Backend,
+    idx: usize,
+    attempt: u32,
+    direct: bool,
+    err: &std::io::Error,
+) -> (bool, Option<Duration>) {
+    let spread = be.round_robin_kind() && be.active_servers() > 1;
+    let redispatch = redispatch_enabled(bpx)
+        && (be.servers.get(idx).is_some_and(|s| !s.usable())
+            || redispatch_now(bpx, attempt)
+            || (!direct && spread));
+    let timed_out = err.kind() == std::io::ErrorKind::TimedOut;
+    let pause = (!(timed_out || redispatch && spread)).then(|| {
+        bpx.timeouts
+            .connect
+            .unwrap_or(Duration::from_secs(1))
+            .min(Duration::from_secs(1))
+    });
+    (redispatch, pause)
 }
 
 async fn with_timeout<F: std::future::Future>(t: Option<Duration>, f: F) -> Option<F::Output> {
@@ -664,6 +702,16 @@ impl Session {
         mut vars: Vars,
         mut info: TxnInfo,
     ) -> Next {
+        // HAProxy waits for a POST's body under `balance url_param`, to look there too.
+        let url_param_post = match &be.balance {
+            crate::model::Balance::UrlParam { param, .. } if req.method == "POST" => Some(param),
+            _ => None,
+        };
+        if url_param_post.is_some()
+            && let Err(next) = self.buffer_body(bpx, &mut req, body, &mut info).await
+        {
+            return next;
+        }
         let mode = effective_mode(fe, bpx);
         let upgrade =
             req.headers.has_token("connection", "upgrade") && req.headers.contains("upgrade");
@@ -673,7 +721,13 @@ impl Session {
             .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         prepare_server_connection_header(&mut req, mode, upgrade);
 
-        let key = balance::hash_key(&be.balance, Some(&req), &self.conn);
+        let mut key = balance::hash_key(&be.balance, Some(&req), &self.conn);
+        if key.is_none()
+            && let Some(param) = url_param_post
+            && let Some(data) = info.req_body.as_deref()
+        {
+            key = balance::key::url_param_body_key(data, param.as_bytes());
+        }
         let named = {
             let ctx = EvalCtx {
                 conn: &self.conn,
@@ -694,13 +748,24 @@ impl Session {
         req.write_to(&mut head);
 
         let queue_t = bpx.timeouts.queue.or(bpx.timeouts.connect);
-        let mut exclude = None;
+        let mut avoid = None;
         let mut attempts = 0u32;
         let mut reused_retry_left = true;
+        // The slot kept for a retry on the same server (HAProxy keeps its place there).
+        let mut kept: Option<Slot> = None;
         loop {
-            let slot = match named {
-                Some(i) if exclude != Some(i) => be.assign_named(i, queue_t).await,
-                _ => be.assign(key, exclude, queue_t).await,
+            let slot = match kept.take() {
+                Some(s) => Ok(s),
+                None => match named {
+                    Some(i) if avoid != Some(i) => match be.assign_named(i, queue_t).await {
+                        // Its queue is full: with redispatch, any server will do.
+                        Err(PickError::QueueFull) if redispatch_enabled(bpx) => {
+                            be.assign(key, Some(i), queue_t).await
+                        }
+                        r => r,
+                    },
+                    _ => be.assign(key, avoid, queue_t).await,
+                },
             };
             let slot = match slot {
                 Ok(s) => s,
@@ -722,19 +787,19 @@ impl Session {
                         return self.unserved(bpx, body, client_close).await;
                     }
                     attempts += 1;
-                    bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    if redispatch_now(bpx, attempts) && be.servers.len() > 1 {
+                    let (redispatch, pause) =
+                        retry_plan(bpx, be, slot.idx, attempts, named.is_some(), &e);
+                    if redispatch {
                         bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
-                        exclude = Some(slot.idx);
+                        avoid = Some(slot.idx);
+                        drop(slot);
+                    } else {
+                        bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+                        kept = Some(slot);
                     }
-                    drop(slot);
-                    // HAProxy's turn-around pause between attempts.
-                    let pause = bpx
-                        .timeouts
-                        .connect
-                        .unwrap_or(Duration::from_secs(1))
-                        .min(Duration::from_secs(1));
-                    tokio::time::sleep(pause).await;
+                    if let Some(p) = pause {
+                        tokio::time::sleep(p).await;
+                    }
                     continue;
                 }
             };
