@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
@@ -73,8 +72,14 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, mut acc: Accepted) {
     let queue_t = bpx.timeouts.queue.or(bpx.timeouts.connect);
     let mut exclude = None;
     let mut attempts = 0u32;
+    // A retry without redispatch keeps its server (and its place on it).
+    let mut same = None;
     let (mut srv, _slot) = loop {
-        let slot = match be.assign(key, exclude, queue_t).await {
+        let slot = match same.take() {
+            Some(s) => Ok(s),
+            None => be.assign(key, exclude, queue_t).await,
+        };
+        let slot = match slot {
             Ok(s) => s,
             Err(PickError::NoServer | PickError::QueueFull | PickError::QueueTimeout) => {
                 bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
@@ -83,29 +88,40 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, mut acc: Accepted) {
         };
         match be.connect(slot.idx, acc.dst, bpx.timeouts.connect).await {
             Ok(s) => break (s, slot),
-            Err(_) => {
+            Err(e) => {
                 bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                 if attempts >= bpx.retries {
                     return;
                 }
                 attempts += 1;
-                bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
-                if super::http::session::redispatch_now(&bpx, attempts) {
+                let plan = super::http::session::retry_plan(
+                    &bpx,
+                    &be,
+                    slot.idx,
+                    attempts,
+                    false,
+                    e.kind() == std::io::ErrorKind::TimedOut,
+                );
+                if plan.redispatch {
+                    bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
                     exclude = Some(slot.idx);
+                    drop(slot);
+                } else {
+                    bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    same = Some(slot);
                 }
-                drop(slot);
-                let pause = bpx
-                    .timeouts
-                    .connect
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(Duration::from_secs(1));
-                tokio::time::sleep(pause).await;
+                if let Some(p) = plan.pause {
+                    tokio::time::sleep(p).await;
+                }
             }
         }
     };
+    // `timeout tunnel` replaces both sides' inactivity timeouts once the connection is
+    // established, in TCP mode as for upgraded HTTP connections.
+    let tt = bpx.timeouts.tunnel;
     let t = TunnelTimeouts {
-        client: fe.timeouts.client,
-        server: bpx.timeouts.server,
+        client: tt.or(fe.timeouts.client),
+        server: tt.or(bpx.timeouts.server),
         client_fin: fe.timeouts.client_fin,
         server_fin: bpx.timeouts.server_fin,
     };

@@ -63,6 +63,9 @@ struct Session {
     held: Option<Held>,
     nreq: u64,
     accept_ms: u64,
+    /// Whether a byte of the current transaction's response went to the client (after
+    /// which a hard stop can only close, not answer 502).
+    resp_started: bool,
 }
 
 pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted) {
@@ -91,6 +94,7 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted) {
         held: None,
         nreq: 0,
         accept_ms,
+        resp_started: false,
     };
     s.run().await;
 }
@@ -121,20 +125,71 @@ fn tcp_connection_allowed(rt: &Runtime, fe: &ProxyRt, conn: &ConnInfo) -> bool {
 }
 
 /// With `option redispatch [N]`, whether retry number `attempt` goes to another server:
-/// N > 0 every Nth retry, N < 0 the |N|th retry before the last (default -1: the last).
+/// N > 0 every Nth retry, N < 0 every (retries + 1 + N)th retry (default -1: the last).
 pub fn redispatch_now(be: &ProxyRt, attempt: u32) -> bool {
     let Some(n) = be.options.redispatch else {
         return false;
     };
     let retries = be.retries as i64;
     let attempt = attempt as i64;
-    if n > 0 {
-        attempt % i64::from(n) == 0
+    let every = if n > 0 {
+        i64::from(n)
     } else if n < 0 {
-        attempt == retries + 1 + i64::from(n)
+        retries + 1 + i64::from(n)
     } else {
-        false
-    }
+        return false;
+    };
+    every > 0 && attempt % every == 0
+}
+
+/// What follows a failed connection attempt (HAProxy 2.6's `back_handle_st_cer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPlan {
+    /// Choose a server again, avoiding this one, instead of retrying the same server.
+    pub redispatch: bool,
+    /// The turn-around pause before the next attempt.
+    pub pause: Option<Duration>,
+}
+
+/// After retry number `attempt` was decided for server `idx` (whose connection failed;
+/// `timed_out` when `timeout connect` expired rather than the server refusing): without
+/// `option redispatch` the same server is tried again. With it, another server is chosen
+/// when this one is down, on the retries `redispatch_now` names, and at once on every retry
+/// when the algorithm is round-robin-like with more than one usable active server and the
+/// server was not forced (`use-server`). A refused connection is followed by a pause of
+/// MIN(1s, timeout connect) unless the retry goes to another round-robin server; a timeout
+/// is not (the time was already spent).
+pub fn retry_plan(
+    bpx: &ProxyRt,
+    be: &Backend,
+    idx: usize,
+    attempt: u32,
+    forced: bool,
+    timed_out: bool,
+) -> RetryPlan {
+    use crate::model::Balance;
+    let enabled = bpx.options.redispatch.is_some_and(|n| n != 0);
+    let active = be
+        .servers
+        .iter()
+        .filter(|s| !s.backup && s.usable())
+        .count();
+    let rr = matches!(
+        be.balance,
+        Balance::RoundRobin | Balance::StaticRr | Balance::Random { .. }
+    );
+    let down = be.servers.get(idx).is_some_and(|s| !s.usable());
+    let redispatch = enabled
+        && be.servers.len() > 1
+        && (down || redispatch_now(bpx, attempt) || (!forced && rr && active > 1));
+    let wait = !redispatch || !rr || active <= 1;
+    let pause = (!timed_out && wait).then(|| {
+        bpx.timeouts
+            .connect
+            .unwrap_or(Duration::from_secs(1))
+            .min(Duration::from_secs(1))
+    });
+    RetryPlan { redispatch, pause }
 }
 
 async fn with_timeout<F: std::future::Future>(t: Option<Duration>, f: F) -> Option<F::Output> {
@@ -156,18 +211,41 @@ async fn read_more(s: &mut Stream, buf: &mut BytesMut) -> std::io::Result<usize>
 impl Session {
     async fn run(&mut self) {
         let mut stop = self.rt.stopping.subscribe();
+        let mut killed = self.rt.killed.subscribe();
         loop {
             let head = match self.read_head(&mut stop).await {
                 Ok(h) => h,
                 Err(HeadEnd::Quiet) => break,
                 Err(HeadEnd::Reply(code)) => {
+                    // HAProxy's HTTP/1 layer answers these itself, with its built-in page.
                     let fe = self.fe.clone();
                     fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
-                    self.send_error(&fe, code).await;
+                    fe.counters.status(code);
+                    if let Some(page) = fe.errors.head_page(code) {
+                        let page = page.into_owned();
+                        let _ = self.write_client(&page).await;
+                    }
                     break;
                 }
             };
-            if self.transaction(head).await == Next::Close || *stop.borrow() {
+            self.resp_started = false;
+            // `hard-stop-after` expiring during a soft stop kills the transaction: like
+            // HAProxy, a client still waiting for its response gets a 502.
+            let next = tokio::select! {
+                n = self.transaction(head) => Some(n),
+                _ = killed.wait_for(|k| *k) => None,
+            };
+            let Some(next) = next else {
+                if !self.resp_started {
+                    let fe = self.fe.clone();
+                    fe.counters.status(502);
+                    let page = with_connection(&fe.errors.get(502), true);
+                    let _ = self.write_client(&page).await;
+                }
+                self.held = None;
+                break;
+            };
+            if next == Next::Close || *stop.borrow() {
                 break;
             }
         }
@@ -256,6 +334,7 @@ impl Session {
     }
 
     async fn write_client(&mut self, bytes: &[u8]) -> bool {
+        self.resp_started = true;
         let t = self.fe.timeouts.client;
         matches!(
             with_timeout(t, self.cli.write_all(bytes)).await,
@@ -572,9 +651,12 @@ impl Session {
         let mut exclude = None;
         let mut attempts = 0u32;
         let mut reused_retry_left = true;
+        // A retry without redispatch keeps its server (and its place on it).
+        let mut same: Option<Slot> = None;
         loop {
-            let slot = match named {
-                Some(i) if exclude != Some(i) => be.assign_named(i, queue_t).await,
+            let slot = match (same.take(), named) {
+                (Some(s), _) => Ok(s),
+                (None, Some(i)) if exclude != Some(i) => be.assign_named(i, queue_t).await,
                 _ => be.assign(key, exclude, queue_t).await,
             };
             let slot = match slot {
@@ -584,7 +666,7 @@ impl Session {
                     if e != PickError::NoServer {
                         bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     }
-                    return self.reply_error(Some(bpx), 503).await;
+                    return self.no_server_503(bpx, &req, body, client_close).await;
                 }
             };
             info.server = Some(be.servers[slot.idx].name.clone());
@@ -594,22 +676,28 @@ impl Session {
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "connect failed: {e}");
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     if attempts >= bpx.retries {
-                        return self.reply_error(Some(bpx), 503).await;
+                        return self.no_server_503(bpx, &req, body, client_close).await;
                     }
                     attempts += 1;
-                    bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    if redispatch_now(bpx, attempts) && be.servers.len() > 1 {
+                    let plan = retry_plan(
+                        bpx,
+                        be,
+                        slot.idx,
+                        attempts,
+                        named == Some(slot.idx),
+                        e.kind() == std::io::ErrorKind::TimedOut,
+                    );
+                    if plan.redispatch {
                         bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
                         exclude = Some(slot.idx);
+                        drop(slot);
+                    } else {
+                        bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+                        same = Some(slot);
                     }
-                    drop(slot);
-                    // HAProxy's turn-around pause between attempts.
-                    let pause = bpx
-                        .timeouts
-                        .connect
-                        .unwrap_or(Duration::from_secs(1))
-                        .min(Duration::from_secs(1));
-                    tokio::time::sleep(pause).await;
+                    if let Some(p) = plan.pause {
+                        tokio::time::sleep(p).await;
+                    }
                     continue;
                 }
             };
@@ -702,6 +790,10 @@ impl Session {
     ) -> Exchange {
         let srv_t = bpx.timeouts.server;
         let cli_t = fe.timeouts.client;
+        // While a request body is forwarded and no response has come, HAProxy lets the
+        // server's timeout govern instead of the client's: a client stalling mid-body gets
+        // 504 when `timeout server` expires (`timeout client` only without one).
+        let body_wait = srv_t.or(cli_t);
         self.sbuf.clear();
         let mut body_sent = body == BodyKind::None;
         let mut early_final: Option<(ResponseHead, usize)> = None;
@@ -730,7 +822,7 @@ impl Session {
                     body_sent = true;
                     client_close = true;
                 }
-                Some(Err(e)) => return self.response_failure(bpx, e).await,
+                Some(Err(e)) => return self.response_failure(bpx, e, None).await,
                 None => {}
             }
             if early_final.is_none() {
@@ -741,7 +833,7 @@ impl Session {
                     srv,
                     body,
                     &mut empty,
-                    cli_t,
+                    body_wait,
                     srv_t,
                 )
                 .await
@@ -762,7 +854,7 @@ impl Session {
                 srv,
                 body,
                 &mut prefix,
-                cli_t,
+                body_wait,
                 srv_t,
             )
             .await
@@ -795,7 +887,10 @@ impl Session {
                     }
                     Ok(x) => break x,
                     Err(RespErr::ClosedEmpty) => return Exchange::RetryReused,
-                    Err(e) => return self.response_failure(bpx, e).await,
+                    Err(e) => {
+                        let keep = (!client_close).then_some(req.version);
+                        return self.response_failure(bpx, e, keep).await;
+                    }
                 }
             },
         };
@@ -807,7 +902,10 @@ impl Session {
         }
         let res_body = match codec::response_body(&mut res, &req.method) {
             Ok(b) => b,
-            Err(_) => return self.response_failure(bpx, RespErr::Invalid).await,
+            Err(_) => {
+                let keep = (!client_close).then_some(req.version);
+                return self.response_failure(bpx, RespErr::Invalid, keep).await;
+            }
         };
         let server_close = res.headers.has_token("connection", "close")
             || (res.version == Version::H10 && !res.headers.has_token("connection", "keep-alive"));
@@ -863,6 +961,7 @@ impl Session {
         }
         let mut out = Vec::with_capacity(512 + self.sbuf.len());
         res.write_to(&mut out);
+        self.resp_started = true;
         match copy_body(
             srv,
             &mut self.sbuf,
@@ -934,16 +1033,53 @@ impl Session {
         }
     }
 
-    async fn response_failure(&mut self, bpx: &Arc<ProxyRt>, e: RespErr) -> Exchange {
+    /// The backend's 503 when no server took the request (queue timeout or full, connection
+    /// failures): nothing was forwarded, and HAProxy keeps the client connection, the body
+    /// being read past. Here it is kept for requests without a body.
+    async fn no_server_503(
+        &mut self,
+        bpx: &Arc<ProxyRt>,
+        req: &RequestHead,
+        body: BodyKind,
+        client_close: bool,
+    ) -> Next {
+        let keep = (!client_close && body == BodyKind::None).then_some(req.version);
+        bpx.counters.status(503);
+        let page = error_with_connection(&bpx.errors.get(503), keep);
+        if self.write_client(&page).await && keep.is_some() {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    /// 504 (server timeout) or 502 (invalid or aborted response). As in HAProxy 2.6, the
+    /// client connection goes on after a 504 or an invalid response when the request was
+    /// complete and the client did not ask to close (`keep` is then its HTTP version); a
+    /// server that closed mid-response closes the client connection too.
+    async fn response_failure(
+        &mut self,
+        bpx: &Arc<ProxyRt>,
+        e: RespErr,
+        keep: Option<Version>,
+    ) -> Exchange {
         bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
         let code = match e {
             RespErr::Timeout => 504,
             _ => 502,
         };
         tracing::info!(backend = %bpx.name, "server response failed: {e:?} -> {code}");
-        self.send_error(bpx, code).await;
+        let keep = keep.filter(|_| matches!(e, RespErr::Timeout | RespErr::Invalid));
+        bpx.counters.status(code);
+        let page = error_with_connection(&bpx.errors.get(code), keep);
+        let written = self.write_client(&page).await;
+        let next = if written && keep.is_some() {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        };
         Exchange::Done {
-            next: Next::Close,
+            next,
             reusable: false,
         }
     }
@@ -954,6 +1090,14 @@ impl Session {
             (CopyErr::SrcInvalid, true) => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
                 self.send_error(&fe, 400).await;
+            }
+            (CopyErr::SrcTimeout, true) if bpx.timeouts.server.is_some() => {
+                // The wait was bounded by `timeout server` (see `exchange`): HAProxy's 504,
+                // closing since the request is incomplete.
+                bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
+                bpx.counters.status(504);
+                let page = error_with_connection(&bpx.errors.get(504), None);
+                let _ = self.write_client(&page).await;
             }
             (CopyErr::SrcTimeout, true) => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
@@ -1195,6 +1339,26 @@ fn add_conn_token(h: &mut super::head::Headers, token: &str) {
         hd.value.extend_from_slice(token.as_bytes());
     } else {
         h.add("connection", token.as_bytes().to_vec());
+    }
+}
+
+/// An error page from the message layer, with the connection header HAProxy gives it:
+/// `keep` is the client's version when the connection goes on (`connection: keep-alive`
+/// for HTTP/1.0, nothing for 1.1), None when it closes (`connection: close`).
+fn error_with_connection(page: &[u8], keep: Option<Version>) -> Vec<u8> {
+    match keep {
+        None => with_connection(page, true),
+        Some(Version::H11) => page.to_vec(),
+        Some(Version::H10) => match page.windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(i) => {
+                let mut out = Vec::with_capacity(page.len() + 24);
+                out.extend_from_slice(&page[..i + 2]);
+                out.extend_from_slice(b"connection: keep-alive\r\n");
+                out.extend_from_slice(&page[i + 2..]);
+                out
+            }
+            None => page.to_vec(),
+        },
     }
 }
 
