@@ -249,10 +249,17 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
                 .unwrap_or(1)
         })
         .max(1);
-    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()?;
+    // `nbthread 1`: everything on the one thread, as HAProxy runs it.
+    let tokio_rt = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
     let rt = std::sync::Arc::new(rt);
     let code = tokio_rt.block_on(rt.serve(bound));
     // Connections still open after a stop are dropped with the runtime.

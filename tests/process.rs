@@ -31,8 +31,8 @@
 //! - SIGTERM/SIGINT: HAProxy 2.6 without master-worker installs no handler for them and is
 //!   killed by the signal; the issue asks rproxy to stop as promptly with status 0 (it says
 //!   nothing either).
-//! - rproxy has one thread more than `nbthread` (the main thread, which waits for signals
-//!   while the N runtime workers serve).
+//! - with `nbthread` N > 1 rproxy has one thread more (the main thread, which waits for
+//!   signals while the N runtime workers serve); with `nbthread 1` it has exactly one.
 //! - in daemon mode HAProxy's parent writes the pidfile before exiting; rproxy's child
 //!   writes it right after the fork, so it may appear a moment after the parent's exit.
 
@@ -370,11 +370,10 @@ fn nbthread_sizes_the_runtime() {
             let threads: usize = status_field(p.pid(), "Threads").unwrap().parse().unwrap();
             match engine {
                 Engine::Haproxy => assert_eq!(threads, n, "haproxy {global:?}"),
-                // The N runtime workers, and the main thread waiting for signals.
-                Engine::Rproxy => assert!(
-                    threads == n || threads == n + 1,
-                    "rproxy {global:?}: {threads} threads for {n}"
-                ),
+                // One thread for nbthread 1; else the N runtime workers and the main
+                // thread waiting for signals.
+                Engine::Rproxy if n == 1 => assert_eq!(threads, 1, "rproxy {global:?}"),
+                Engine::Rproxy => assert_eq!(threads, n + 1, "rproxy {global:?}"),
             }
         }
     }
@@ -432,17 +431,25 @@ backend be
 
 #[test]
 fn sigusr1_soft_stop_finishes_the_request_in_flight() {
-    let m = MockServer::builder("slow").mock("delay=1200").start();
+    let m = MockServer::start("s");
     let mut seen = Vec::new();
     for engine in engines() {
         let cfg = cfg_with(SOFT, &[("GLOBAL", ""), ("SRV", &m.addr_str())]);
         let mut p = Proxy::start_engine(engine, &cfg);
         let addr = bind_addrs(&cfg)[0];
+        // A kept-alive connection, idle after its response.
+        let mut idle = Conn::open(addr);
+        assert_eq!(idle.get("/quick").unwrap().status, 200);
         let mut c = Conn::open(addr);
         let before = m.requests();
-        c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\nx-mock: delay=1200\r\n\r\n")
+            .unwrap();
         assert!(eventually(MS(3000), || m.requests() > before));
         p.send_signal(Signal::SIGUSR1);
+        // The idle connection is closed at once, without a word.
+        let bytes = idle.read_for(MS(1000));
+        assert!(bytes.is_empty(), "{engine:?}: {bytes:?}");
+        assert!(idle.wait_closed(), "{engine:?}: idle connection kept");
         // The listener closes at once: new connections are refused. (Watched without
         // connecting, so that the counts reported below stay exact.)
         assert!(
@@ -464,8 +471,8 @@ fn sigusr1_soft_stop_finishes_the_request_in_flight() {
         seen.push(neutral(messages(&p.stderr_text(), p.pid()), engine));
     }
     let expected = vec![
-        "[WARNING] Proxy fe stopped (cumulated conns: FE: 1, BE: 0).",
-        "[WARNING] Proxy be stopped (cumulated conns: FE: 0, BE: 1).",
+        "[WARNING] Proxy fe stopped (cumulated conns: FE: 2, BE: 0).",
+        "[WARNING] Proxy be stopped (cumulated conns: FE: 0, BE: 2).",
         "[WARNING] Proxy <HTTPCLIENT> stopped (cumulated conns: FE: 0, BE: 0).",
     ];
     for s in &seen {
@@ -576,5 +583,18 @@ fn sf_and_st_hand_the_port_over() {
             assert_eq!(http_get(addr, "/").status, 200);
             drop(new);
         }
+    }
+}
+
+#[test]
+fn unknown_user_stops_the_start_with_exit_1() {
+    let m = MockServer::start("s");
+    for engine in engines() {
+        let cfg = basic("    user no-such-user-rproxy", &m);
+        let mut p = Raw::spawn(engine, &cfg, &["-db"]);
+        let st = p.wait(MS(5000)).expect("exits");
+        assert_eq!(st.code(), Some(1), "{engine:?}: {}", p.stderr());
+        assert!(p.stderr().contains("no-such-user-rproxy"), "{engine:?}");
+        assert!(!listening(bind_addrs(&cfg)[0]));
     }
 }
