@@ -10,6 +10,9 @@
 //! - a client that stalls in the middle of a request body while the server waits for it
 //!   does not get `timeout client`: HAProxy cancels the client's timeout while the server's
 //!   runs, so it is a 504 after `timeout server`, with `connection: close`, then closed.
+//!   (Without any `timeout server` HAProxy then waits without end; rproxy answers 408
+//!   after `timeout client` instead, which is not compared here.)
+//! - a client that stops reading a large response is dropped after `timeout client`.
 //! - slow request head (`timeout http-request`, else `timeout client`) → 408, sent as
 //!   written (it carries `connection: close`) and the connection closes; this holds for an
 //!   empty connection, a partial request line, partial headers, and headers dripping in
@@ -18,6 +21,7 @@
 //! - an `errorfile` without Content-Length is sent by HAProxy with `connection: close` (the
 //!   close ends the body); the pages here carry a length (that case belongs to the errors
 //!   tests).
+//!   `errorfile 408 /dev/null` (an empty file) silences it: closed without a byte.
 //! - `timeout http-keep-alive`: an idle kept-alive connection is closed without a byte.
 //! - `timeout queue` on a saturated `maxconn` server → 503, connection kept.
 //! - connection refused → retried `retries` times on the same server, each retry after a
@@ -452,6 +456,40 @@ backend be
         assert_eq!(names(hr), names(rr), "case {i}");
         assert_eq!(hr.header("connection"), rr.header("connection"));
     }
+}
+
+#[test]
+fn empty_errorfile_408_closes_silently() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = MockServer::start("s");
+    let cfg = fill(
+        "
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{{P0}}
+    timeout http-request 300ms
+    errorfile 408 /dev/null
+    default_backend be
+backend be
+    server s1 {{SRV}}
+",
+        &[("SRV", &m.addr_str())],
+    );
+    // HAProxy's documented way to hide pre-connections: nothing is sent, the connection
+    // closes.
+    let (h, r) = side_by_side(&cfg, |side| {
+        let mut c = side.conn(0);
+        c.send(b"GET /x HT").unwrap();
+        read_until_closed(&mut c, MS(3000))
+    });
+    assert_eq!(h, (Vec::new(), true));
+    assert_eq!(r, h);
 }
 
 // ---------------------------------------------------------------------------------------

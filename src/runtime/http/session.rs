@@ -231,9 +231,13 @@ impl Session {
             self.resp_started = false;
             // `hard-stop-after` expiring during a soft stop kills the transaction: like
             // HAProxy, a client still waiting for its response gets a 502.
-            let next = tokio::select! {
-                n = self.transaction(head) => Some(n),
-                _ = killed.wait_for(|k| *k) => None,
+            let next = if self.rt.hard_stop_after.is_some() {
+                tokio::select! {
+                    n = self.transaction(head) => Some(n),
+                    _ = killed.wait_for(|k| *k) => None,
+                }
+            } else {
+                Some(self.transaction(head).await)
             };
             let Some(next) = next else {
                 if !self.resp_started {
@@ -1402,6 +1406,18 @@ fn auth_page(realm: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_pages_say_what_becomes_of_the_connection() {
+        let page = b"HTTP/1.1 504 Gateway Time-out\r\ncontent-length: 2\r\n\r\nno";
+        assert_eq!(error_with_connection(page, Some(Version::H11)), page);
+        assert_eq!(
+            error_with_connection(page, Some(Version::H10)),
+            b"HTTP/1.1 504 Gateway Time-out\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nno"
+        );
+        let closing = error_with_connection(page, None);
+        assert!(closing.windows(19).any(|w| w == b"connection: close\r\n"));
+    }
 
     #[test]
     fn monitor_page_length() {
