@@ -147,6 +147,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// serves until a stop signal.
 fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<ExitCode> {
     use rproxy::runtime::{self, process};
+    // Noted now: a later chroot hides it from the start-up notices.
+    process::exe_path();
+    let prog = process::program_name();
     let mut model = loaded.model;
     if let Some(n) = cli.maxconn {
         model.global.maxconn = Some(n);
@@ -185,17 +188,24 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
     let bound = match runtime::listeners::bind_all(&model, rt.maxconn) {
         Ok(b) => b,
         Err(e) => {
-            process::alert(&e.to_string());
-            process::alert(
-                "[rproxy.main()] Some protocols failed to start their listeners! Exiting.",
-            );
+            // HAProxy's words: "Binding [FILE:LINE] for frontend NAME: cannot bind socket
+            // (REASON) for [ADDR]".
+            let at = loaded
+                .sources
+                .get(e.span.file)
+                .map(|f| format!("[{}:{}] ", f.name, e.span.line))
+                .unwrap_or_default();
+            process::alert(&format!("Binding {at}for {e}"));
+            process::alert(&format!(
+                "[{prog}.main()] Some protocols failed to start their listeners! Exiting."
+            ));
             return Ok(ExitCode::from(1));
         }
     };
     if bound.is_empty() {
-        process::alert(
-            "[rproxy.main()] No enabled listener found (check for 'bind' directives) ! Exiting.",
-        );
+        process::alert(&format!(
+            "[{prog}.main()] No enabled listener found (check for 'bind' directives) ! Exiting."
+        ));
         return Ok(ExitCode::from(1));
     }
     // Old processes named by -sf finish their work; -st ones stop now (HAProxy's reload).
@@ -212,11 +222,21 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
         );
     }
     let identity = process::identity(&model.global).map_err(anyhow::Error::msg)?;
-    if (cli.daemon || model.global.daemon) && !cli.foreground {
+    let daemon = (cli.daemon || model.global.daemon) && !cli.foreground;
+    if daemon {
         process::daemonize().map_err(anyhow::Error::msg)?;
     }
-    if let Some(p) = cli.pidfile.as_ref().or(model.global.pidfile.as_ref()) {
-        process::write_pidfile(p).map_err(anyhow::Error::msg)?;
+    // HAProxy 2.6 writes the pidfile only when it forks (daemon or master-worker mode);
+    // in the foreground `-p`/`pidfile` are ignored. rproxy's -W runs as one process, whose
+    // pid is then the one to signal.
+    let master_worker =
+        cli.master_worker || cli.master_worker_systemd || model.global.master_worker;
+    if (daemon || master_worker)
+        && let Some(p) = cli.pidfile.as_ref().or(model.global.pidfile.as_ref())
+        && let Err(e) = process::write_pidfile(p)
+    {
+        process::alert(&e);
+        return Ok(ExitCode::from(1));
     }
     if let Err(e) = process::drop_privileges(model.global.chroot.as_deref(), identity) {
         process::alert(&e);

@@ -32,13 +32,17 @@ pub struct BoundListener {
     pub socket: BoundSocket,
 }
 
+/// A `bind` that failed, displayed as the tail of HAProxy's alert ("frontend NAME: cannot
+/// bind socket (REASON) for [ADDR]"); the caller puts `Binding [FILE:LINE] ` before it.
 #[derive(Debug, thiserror::Error)]
-#[error("Starting {kind} {proxy}: cannot bind socket ({reason}) [{addr}]")]
+#[error("{kind} {proxy}: cannot bind socket ({reason}) for [{addr}]")]
 pub struct BindError {
     pub kind: &'static str,
     pub proxy: String,
     pub reason: String,
     pub addr: String,
+    /// Where the `bind` line is.
+    pub span: crate::config::source::Span,
 }
 
 /// Binds every listener of every enabled frontend.
@@ -64,6 +68,7 @@ pub fn bind_all(cfg: &Config, default_maxconn: u32) -> Result<Vec<BoundListener>
                 proxy: p.name.clone(),
                 reason,
                 addr,
+                span: b.span,
             };
             for (label, socket) in bind_one(b, backlog).map_err(|(a, r)| err(a, r))? {
                 out.push(BoundListener {
@@ -226,10 +231,19 @@ fn bind_tcp(sa: SocketAddr, b: &Bind, backlog: u32) -> Result<std::net::TcpListe
         s.bind_device(Some(iface.as_bytes()))
             .map_err(|e| format!("interface {iface}: {e}"))?;
     }
-    s.bind(&SockAddr::from(sa)).map_err(|e| e.to_string())?;
-    s.listen(backlog as i32).map_err(|e| e.to_string())?;
+    s.bind(&SockAddr::from(sa)).map_err(|e| os_reason(&e))?;
+    s.listen(backlog as i32).map_err(|e| os_reason(&e))?;
     s.set_nonblocking(true).map_err(|e| e.to_string())?;
     Ok(s.into())
+}
+
+/// The system's text for an error, as strerror() gives it (without Rust's "(os error N)").
+fn os_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// Makes a bound socket ready for tokio (non-blocking).

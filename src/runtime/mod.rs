@@ -41,6 +41,9 @@ pub struct Runtime {
     global_slots: Arc<Semaphore>,
     /// Becomes true on a soft stop: idle connections close, busy ones after their response.
     pub stopping: watch::Sender<bool>,
+    /// Becomes true when `hard-stop-after` expires during a soft stop: transactions still
+    /// running end (with a 502 when no response byte was sent yet).
+    pub killed: watch::Sender<bool>,
     /// Client connections being served.
     pub active: AtomicU64,
     pub pid: u32,
@@ -102,6 +105,7 @@ impl Runtime {
             .map(|(i, p)| (p.name.clone(), i))
             .collect();
         let (stopping, _) = watch::channel(false);
+        let (killed, _) = watch::channel(false);
         (
             Runtime {
                 proxies,
@@ -112,6 +116,7 @@ impl Runtime {
                     (maxconn as usize).min(Semaphore::MAX_PERMITS),
                 )),
                 stopping,
+                killed,
                 active: AtomicU64::new(0),
                 pid: std::process::id(),
                 hard_stop_after: cfg.global.hard_stop_after,
@@ -144,46 +149,61 @@ impl Runtime {
             };
             accepts.push(tokio::spawn(accept_loop(self.clone(), px, listener)));
         }
+        process::started();
         let sig = process::wait_stop_signal().await;
         match sig {
-            process::StopKind::Hard => {
-                self.report_stopped();
-                0
-            }
+            // HAProxy 2.6 (without master-worker) has no handler for these: it dies at
+            // once and says nothing. rproxy stops as promptly, silently, with status 0.
+            process::StopKind::Hard => 0,
             process::StopKind::Soft => {
-                for p in self.proxies.iter().filter(|p| p.caps.frontend) {
-                    process::warning(&format!("Stopping {} {} in 0 ms.", kind(p), p.name));
-                }
                 let _ = self.stopping.send(true);
                 for a in &accepts {
                     a.abort();
                 }
-                let deadline = self.hard_stop_after;
-                let drained = async {
-                    while self.active.load(Ordering::Acquire) > 0 {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                };
+                // HAProxy reports each proxy as stopped when its listeners are closed, at
+                // the start of the soft stop.
+                self.report_stopped();
+                let drained = self.drained();
                 let hard = async {
-                    if let Some(d) = deadline {
-                        tokio::time::sleep(d).await;
-                    } else {
-                        std::future::pending::<()>().await;
+                    match self.hard_stop_after {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => std::future::pending::<()>().await,
                     }
                 };
                 tokio::select! {
                     _ = drained => {}
-                    _ = hard => {
-                        process::warning("soft-stop: hard-stop-after expired, closing remaining connections.");
-                    }
+                    _ = hard => self.hard_stop().await,
                     s = process::wait_stop_signal() => {
                         let _ = s;
                     }
                 }
-                self.report_stopped();
                 0
             }
         }
+    }
+
+    /// Resolves when no client connection is left.
+    async fn drained(&self) {
+        while self.active.load(Ordering::Acquire) > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `hard-stop-after` expired: HAProxy's messages, then every transaction is ended and
+    /// given up to a second to say so to its client.
+    async fn hard_stop(&self) {
+        process::warning("soft-stop running for too long, performing a hard-stop.");
+        for p in self.proxies.iter().filter(|p| p.caps.frontend) {
+            let n = p.counters.current.load(Ordering::Relaxed);
+            if n > 0 {
+                process::warning(&format!(
+                    "Proxy {} hard-stopped ({n} remaining conns will be closed).",
+                    p.name
+                ));
+            }
+        }
+        let _ = self.killed.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.drained()).await;
     }
 
     fn report_stopped(&self) {
@@ -199,17 +219,17 @@ impl Runtime {
                 p.name
             ));
         }
+        // HAProxy 2.6 also reports its internal HTTP client proxy; the line is kept so that
+        // logs read the same.
+        process::warning("Proxy <HTTPCLIENT> stopped (cumulated conns: FE: 0, BE: 0).");
     }
-}
-
-fn kind(p: &ProxyRt) -> &'static str {
-    if p.caps.backend { "proxy" } else { "frontend" }
 }
 
 /// Held by a connection's task: gives back its `maxconn` slots and the active count when
 /// the task ends, however it ends.
 struct Done {
     rt: Arc<Runtime>,
+    px: Arc<ProxyRt>,
     _slots: (
         tokio::sync::OwnedSemaphorePermit,
         Option<tokio::sync::OwnedSemaphorePermit>,
@@ -218,6 +238,7 @@ struct Done {
 
 impl Drop for Done {
     fn drop(&mut self) {
+        self.px.counters.current.fetch_sub(1, Ordering::Relaxed);
         self.rt.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -251,6 +272,7 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
             }
         };
         px.counters.sessions.fetch_add(1, Ordering::Relaxed);
+        px.counters.current.fetch_add(1, Ordering::Relaxed);
         if px.options.clitcpka
             && let stream::Stream::Tcp(t) = &acc.stream
         {
@@ -259,6 +281,7 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
         rt.active.fetch_add(1, Ordering::AcqRel);
         let done = Done {
             rt: rt.clone(),
+            px: px.clone(),
             _slots: (global, local),
         };
         // One spawn per mode: each task is as large as its own session, not the largest.

@@ -2,13 +2,31 @@
 //! privileges, and the stop signals.
 
 use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::unistd::{Gid, Uid};
 
+/// Set once the proxy serves: HAProxy's start-up phase (MODE_STARTING) is over.
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// The executable's path, noted before a `chroot` can hide it.
+static EXE: OnceLock<String> = OnceLock::new();
+
+/// Ends the start-up phase: later warnings and alerts come without the version notices.
+pub fn started() {
+    STARTED.store(true, Ordering::Relaxed);
+}
+
+/// The program name as invoked, for HAProxy's `[NAME.main()]` alert prefix.
+pub fn program_name() -> String {
+    std::env::args().next().unwrap_or_else(|| "rproxy".into())
+}
+
 fn say(level: &str, msg: &str) {
-    // Like HAProxy 2.6, the first warning or alert is preceded by the version and the
-    // executable's path, so that a log shows which binary spoke.
-    if level != "NOTICE" {
+    // Like HAProxy 2.6, the first warning or alert of the start-up phase is preceded by
+    // the version and the executable's path, so that a log shows which binary spoke.
+    if level != "NOTICE" && !STARTED.load(Ordering::Relaxed) {
         intro();
     }
     line(level, msg);
@@ -29,6 +47,15 @@ pub fn intro() {
     INTRO.call_once(intro_lines);
 }
 
+/// The executable's path (noted on first use: call it before `chroot`).
+pub fn exe_path() -> &'static str {
+    EXE.get_or_init(|| {
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "rproxy".into())
+    })
+}
+
 fn intro_lines() {
     line(
         "NOTICE",
@@ -38,10 +65,7 @@ fn intro_lines() {
             env!("CARGO_PKG_VERSION")
         ),
     );
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "rproxy".into());
-    line("NOTICE", &format!("path to executable is {exe}"));
+    line("NOTICE", &format!("path to executable is {}", exe_path()));
 }
 
 pub fn alert(msg: &str) {
@@ -86,9 +110,16 @@ pub fn daemonize() -> Result<(), String> {
     nix::unistd::daemon(true, false).map_err(|e| format!("cannot fork into the background: {e}"))
 }
 
+/// Writes this process's pid, replacing the file (HAProxy unlinks it first).
 pub fn write_pidfile(path: &Path) -> Result<(), String> {
-    std::fs::write(path, format!("{}\n", std::process::id()))
-        .map_err(|e| format!("cannot create pidfile {}: {e}", path.display()))
+    let _ = std::fs::remove_file(path);
+    std::fs::write(path, format!("{}\n", std::process::id())).map_err(|_| {
+        format!(
+            "[{}.main()] Cannot create pidfile {}",
+            program_name(),
+            path.display()
+        )
+    })
 }
 
 /// Resolved identity to switch to after binding.
@@ -108,10 +139,8 @@ pub fn identity(g: &crate::model::Global) -> Result<Identity, String> {
         let u = nix::unistd::User::from_name(name)
             .map_err(|e| format!("cannot look up user '{name}': {e}"))?
             .ok_or_else(|| format!("unknown user '{name}'"))?;
+        // Like HAProxy, `user` sets the uid only: the group changes with `group`/`gid`.
         id.uid = Some(u.uid);
-        if id.gid.is_none() && g.group.is_none() {
-            id.gid = Some(u.gid);
-        }
     }
     if let Some(name) = &g.group {
         let gr = nix::unistd::Group::from_name(name)
@@ -123,20 +152,28 @@ pub fn identity(g: &crate::model::Global) -> Result<Identity, String> {
 }
 
 /// `chroot`, then the group, then the user: in this order, as each step needs the rights the
-/// next one removes.
+/// next one removes. As HAProxy 2.6 does, setting a group first drops the supplementary
+/// groups, and the errors are its alerts (`[NAME.main()] Cannot set uid N.`).
 pub fn drop_privileges(chroot: Option<&Path>, id: Identity) -> Result<(), String> {
+    let prog = program_name();
     if let Some(dir) = chroot {
-        nix::unistd::chroot(dir).map_err(|e| format!("cannot chroot to {}: {e}", dir.display()))?;
-        nix::unistd::chdir("/").map_err(|e| format!("cannot chdir to / after chroot: {e}"))?;
+        nix::unistd::chroot(dir)
+            .and_then(|()| nix::unistd::chdir("/"))
+            .map_err(|_| format!("[{prog}.main()] Cannot chroot({}).", dir.display()))?;
     }
-    if let Some(gid) = id.gid {
-        if Uid::effective().is_root() {
-            nix::unistd::setgroups(&[gid]).map_err(|e| format!("cannot set groups: {e}"))?;
+    if let Some(gid) = id.gid.filter(|g| g.as_raw() != 0) {
+        if nix::unistd::getgroups().is_ok_and(|g| !g.is_empty())
+            && nix::unistd::setgroups(&[]).is_err()
+        {
+            warning(&format!(
+                "[{prog}.main()] Failed to drop supplementary groups. Using 'gid'/'group' \
+                 without 'uid'/'user' is generally useless."
+            ));
         }
-        nix::unistd::setgid(gid).map_err(|e| format!("cannot set gid {gid}: {e}"))?;
+        nix::unistd::setgid(gid).map_err(|_| format!("[{prog}.main()] Cannot set gid {gid}."))?;
     }
-    if let Some(uid) = id.uid {
-        nix::unistd::setuid(uid).map_err(|e| format!("cannot set uid {uid}: {e}"))?;
+    if let Some(uid) = id.uid.filter(|u| u.as_raw() != 0) {
+        nix::unistd::setuid(uid).map_err(|_| format!("[{prog}.main()] Cannot set uid {uid}."))?;
     }
     Ok(())
 }

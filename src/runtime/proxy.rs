@@ -32,6 +32,8 @@ pub struct TcpRuleRt {
 #[derive(Debug, Default)]
 pub struct ProxyCounters {
     pub sessions: AtomicU64,
+    /// Client connections open now (HAProxy's feconn).
+    pub current: AtomicU64,
     pub requests: AtomicU64,
     pub denied: AtomicU64,
     pub errors_req: AtomicU64,

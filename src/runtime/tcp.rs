@@ -109,9 +109,12 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, mut acc: Accepted) {
             }
         }
     };
+    // `timeout tunnel` replaces both sides' inactivity timeouts once the connection is
+    // established, in TCP mode as for upgraded HTTP connections.
+    let tt = bpx.timeouts.tunnel;
     let t = TunnelTimeouts {
-        client: fe.timeouts.client,
-        server: bpx.timeouts.server,
+        client: tt.or(fe.timeouts.client),
+        server: tt.or(bpx.timeouts.server),
         client_fin: fe.timeouts.client_fin,
         server_fin: bpx.timeouts.server_fin,
     };

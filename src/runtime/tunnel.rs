@@ -63,17 +63,14 @@ pub async fn run(
     let mut cli_open = true;
     let mut srv_open = true;
     // The inactivity timeout is the smaller of the two sides' while both are open (HAProxy
-    // arms both timers); once a side has closed, its `-fin` timeout applies if set.
+    // arms both timers). Once a side has closed, the wait is on the other one, after its
+    // write side was shut: `timeout server-fin` when the client closed first, `timeout
+    // client-fin` when the server did (HAProxy's res->rto / req->rto switch).
     loop {
         if !cli_open && !srv_open {
             return (TunnelEnd::Closed, st);
         }
-        let idle = match (cli_open, srv_open) {
-            (true, true) => min_opt(t.client, t.server),
-            (false, true) => t.client_fin.or(t.server).or(t.client),
-            (true, false) => t.server_fin.or(t.client).or(t.server),
-            (false, false) => None,
-        };
+        let idle = idle_timeout(&t, cli_open, srv_open);
         let step = async {
             tokio::select! {
                 r = cr.read(&mut cbuf), if cli_open => Side::Client(r),
@@ -130,10 +127,48 @@ enum Side {
     Server(std::io::Result<usize>),
 }
 
+/// The inactivity timeout while the client and server sides are open or not (see [`run`]).
+fn idle_timeout(t: &TunnelTimeouts, cli_open: bool, srv_open: bool) -> Option<Duration> {
+    match (cli_open, srv_open) {
+        (true, true) => min_opt(t.client, t.server),
+        (false, true) => t.server_fin.or(t.server).or(t.client),
+        (true, false) => t.client_fin.or(t.client).or(t.server),
+        (false, false) => None,
+    }
+}
+
 fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
         (None, b) => b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fin_timeouts_apply_to_the_side_still_awaited() {
+        let ms = Duration::from_millis;
+        let t = TunnelTimeouts {
+            client: Some(ms(4000)),
+            server: Some(ms(3000)),
+            client_fin: Some(ms(100)),
+            server_fin: Some(ms(200)),
+        };
+        assert_eq!(idle_timeout(&t, true, true), Some(ms(3000)));
+        // The client closed: rproxy waits for the server, within server-fin.
+        assert_eq!(idle_timeout(&t, false, true), Some(ms(200)));
+        // The server closed: rproxy waits for the client, within client-fin.
+        assert_eq!(idle_timeout(&t, true, false), Some(ms(100)));
+        let plain = TunnelTimeouts {
+            client_fin: None,
+            server_fin: None,
+            ..t
+        };
+        assert_eq!(idle_timeout(&plain, false, true), Some(ms(3000)));
+        assert_eq!(idle_timeout(&plain, true, false), Some(ms(4000)));
     }
 }

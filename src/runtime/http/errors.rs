@@ -17,6 +17,8 @@ const MORE_CODES: [u16; 2] = [503, 504];
 #[derive(Debug, Clone, Default)]
 pub struct ErrorPages {
     pages: HashMap<u16, Vec<u8>>,
+    /// 400 and 408 as the HTTP/1 layer sends them (None: silenced), see [`Self::head_page`].
+    head: HashMap<u16, Option<Vec<u8>>>,
 }
 
 impl ErrorPages {
@@ -37,7 +39,22 @@ impl ErrorPages {
             };
             pages.insert(*code, raw);
         }
-        ErrorPages { pages }
+        let head = [400, 408]
+            .into_iter()
+            .map(|c| (c, head_error(c, p.errorfiles.get(&c))))
+            .collect();
+        ErrorPages { pages, head }
+    }
+
+    /// The page HAProxy 2.6's HTTP/1 layer sends for a request head it could not read
+    /// (400, 408): the built-in page as written, whatever `errorfile` says, except that an
+    /// empty errorfile silences it (None: close without a word).
+    pub fn head_page(&self, status: u16) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match self.head.get(&status) {
+            Some(Some(p)) => Some(std::borrow::Cow::Borrowed(p)),
+            Some(None) => None,
+            None => Some(self.get(status)),
+        }
     }
 
     /// The response for `status` (a generic page if none is configured).
@@ -47,6 +64,19 @@ impl ErrorPages {
             None => std::borrow::Cow::Owned(generic(status)),
         }
     }
+}
+
+/// See [`ErrorPages::head_page`].
+fn head_error(status: u16, configured: Option<&ErrorPage>) -> Option<Vec<u8>> {
+    if let Some(ErrorPage::File { content, .. }) = configured
+        && content.is_empty()
+    {
+        return None;
+    }
+    Some(match default_error_page(status) {
+        Some(b) => normalise(b, false),
+        None => generic(status),
+    })
 }
 
 /// Adds a `content-length` when a page has neither length nor chunking, so a client on a
@@ -136,6 +166,24 @@ mod tests {
             "{head}"
         );
         assert!(pages.get(404).starts_with(b"HTTP/1.1 404 "));
+    }
+
+    #[test]
+    fn head_errors_ignore_errorfile_unless_empty() {
+        let file = |c: &[u8]| ErrorPage::File {
+            path: "/x".into(),
+            content: c.to_vec(),
+        };
+        let built_in = head_error(408, None).unwrap();
+        assert!(built_in.starts_with(b"HTTP/1.1 408 "));
+        let mut p = Proxy::default();
+        p.errorfiles
+            .insert(408, file(b"HTTP/1.1 408 Mine\r\ncontent-length: 0\r\n\r\n"));
+        p.errorfiles.insert(400, file(b""));
+        let pages = ErrorPages::build(&p);
+        assert_eq!(pages.head_page(408).as_deref(), Some(&built_in[..]));
+        assert!(pages.get(408).starts_with(b"HTTP/1.1 408 Mine"));
+        assert_eq!(pages.head_page(400), None);
     }
 
     #[test]

@@ -66,6 +66,9 @@ struct Session {
     held: Option<Held>,
     nreq: u64,
     accept_ms: u64,
+    /// Whether a byte of the current transaction's response went to the client (after
+    /// which a hard stop can only close, not answer 502).
+    resp_started: bool,
 }
 
 pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted) {
@@ -94,6 +97,7 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted) {
         held: None,
         nreq: 0,
         accept_ms,
+        resp_started: false,
     };
     s.run().await;
 }
@@ -124,22 +128,21 @@ fn tcp_connection_allowed(rt: &Runtime, fe: &ProxyRt, conn: &ConnInfo) -> bool {
 }
 
 /// With `option redispatch [N]`, whether retry number `attempt` goes to another server:
-/// N > 0 every Nth retry, N < 0 the |N|th retry before the last (default -1: the last).
+/// N > 0 every Nth retry, N < 0 every (retries + 1 + N)th retry (default -1: the last).
 pub fn redispatch_now(be: &ProxyRt, attempt: u32) -> bool {
     let Some(n) = be.options.redispatch else {
         return false;
     };
     let retries = be.retries as i64;
     let attempt = attempt as i64;
-    if n > 0 {
-        attempt % i64::from(n) == 0
+    let every = if n > 0 {
+        i64::from(n)
     } else if n < 0 {
-        // HAProxy: `attempt % (retries + 1 + n) == 0` (a zero modulus never matches).
-        let m = retries + 1 + i64::from(n);
-        m != 0 && attempt % m == 0
+        retries + 1 + i64::from(n)
     } else {
-        false
-    }
+        return false;
+    };
+    every > 0 && attempt % every == 0
 }
 
 /// Whether `option redispatch` is on (an interval of 0 turns it off).
@@ -201,21 +204,48 @@ async fn read_more(s: &mut Stream, buf: &mut BytesMut) -> std::io::Result<usize>
 impl Session {
     async fn run(&mut self) {
         let mut stop = self.rt.stopping.subscribe();
+        let mut killed = self.rt.killed.subscribe();
         loop {
             let head = match self.read_head(&mut stop).await {
                 Ok(h) => h,
                 Err(HeadEnd::Quiet) => break,
                 Err(HeadEnd::Reply(code)) => {
+                    // HAProxy's HTTP/1 layer answers these itself, with its built-in page.
                     let fe = self.fe.clone();
                     fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
-                    self.send_error(&fe, code).await;
+                    fe.counters.status(code);
+                    if let Some(page) = fe.errors.head_page(code) {
+                        let page = page.into_owned();
+                        let _ = self.write_client(&page).await;
+                    }
                     break;
                 }
             };
+            self.resp_started = false;
             // Boxed: the transaction's state (the largest part of a session) lives on the
             // heap only while a request is in flight, so an idle keep-alive connection stays
             // small; its emptied buffers are released too, as HAProxy releases its own.
-            if Box::pin(self.transaction(head)).await == Next::Close || *stop.borrow() {
+            // `hard-stop-after` expiring during a soft stop kills the transaction: like
+            // HAProxy, a client still waiting for its response gets a 502.
+            let next = if self.rt.hard_stop_after.is_some() {
+                tokio::select! {
+                    n = Box::pin(self.transaction(head)) => Some(n),
+                    _ = killed.wait_for(|k| *k) => None,
+                }
+            } else {
+                Some(Box::pin(self.transaction(head)).await)
+            };
+            let Some(next) = next else {
+                if !self.resp_started {
+                    let fe = self.fe.clone();
+                    fe.counters.status(502);
+                    let page = with_connection(&fe.errors.get(502), true);
+                    let _ = self.write_client(&page).await;
+                }
+                self.held = None;
+                break;
+            };
+            if next == Next::Close || *stop.borrow() {
                 break;
             }
             if self.cbuf.is_empty() {
@@ -310,6 +340,7 @@ impl Session {
     }
 
     async fn write_client(&mut self, bytes: &[u8]) -> bool {
+        self.resp_started = true;
         let t = self.fe.timeouts.client;
         matches!(
             with_timeout(t, self.cli.write_all(bytes)).await,
@@ -908,6 +939,10 @@ impl Session {
     ) -> Exchange {
         let srv_t = bpx.timeouts.server;
         let cli_t = fe.timeouts.client;
+        // While a request body is forwarded and no response has come, HAProxy lets the
+        // server's timeout govern instead of the client's: a client stalling mid-body gets
+        // 504 when `timeout server` expires (`timeout client` only without one).
+        let body_wait = srv_t.or(cli_t);
         self.sbuf.clear();
         let mut body_sent = body == BodyKind::None;
         let mut early_final: Option<(ResponseHead, usize)> = None;
@@ -938,7 +973,7 @@ impl Session {
                     body_sent = true;
                     client_close = true;
                 }
-                Some(Err(e)) => return self.response_failure(bpx, e).await,
+                Some(Err(e)) => return self.response_failure(bpx, e, None).await,
                 None => {}
             }
             if early_final.is_none() {
@@ -949,7 +984,7 @@ impl Session {
                     srv,
                     body,
                     &mut empty,
-                    cli_t,
+                    body_wait,
                     srv_t,
                 )
                 .await
@@ -970,7 +1005,7 @@ impl Session {
                 srv,
                 body,
                 &mut prefix,
-                cli_t,
+                body_wait,
                 srv_t,
             )
             .await
@@ -1005,7 +1040,10 @@ impl Session {
                     }
                     Ok(x) => break x,
                     Err(RespErr::ClosedEmpty) => return Exchange::RetryReused,
-                    Err(e) => return self.response_failure(bpx, e).await,
+                    Err(e) => {
+                        let keep = (!client_close).then_some(req.version);
+                        return self.response_failure(bpx, e, keep).await;
+                    }
                 }
             },
         };
@@ -1017,7 +1055,10 @@ impl Session {
         }
         let res_body = match codec::response_body(&mut res, &req.method) {
             Ok(b) => b,
-            Err(_) => return self.response_failure(bpx, RespErr::Invalid).await,
+            Err(_) => {
+                let keep = (!client_close).then_some(req.version);
+                return self.response_failure(bpx, RespErr::Invalid, keep).await;
+            }
         };
         let server_close = res.headers.has_token("connection", "close")
             || (res.version == Version::H10 && !res.headers.has_token("connection", "keep-alive"));
@@ -1071,6 +1112,7 @@ impl Session {
         }
         let mut out = Vec::with_capacity(512 + self.sbuf.len());
         res.write_to(&mut out);
+        self.resp_started = true;
         match copy_body(
             srv,
             &mut self.sbuf,
@@ -1142,16 +1184,33 @@ impl Session {
         }
     }
 
-    async fn response_failure(&mut self, bpx: &Arc<ProxyRt>, e: RespErr) -> Exchange {
+    /// 504 (server timeout) or 502 (invalid or aborted response). As in HAProxy 2.6, the
+    /// client connection goes on after a 504 or an invalid response when the request was
+    /// complete and the client did not ask to close (`keep` is then its HTTP version); a
+    /// server that closed mid-response closes the client connection too.
+    async fn response_failure(
+        &mut self,
+        bpx: &Arc<ProxyRt>,
+        e: RespErr,
+        keep: Option<Version>,
+    ) -> Exchange {
         bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
         let code = match e {
             RespErr::Timeout => 504,
             _ => 502,
         };
         tracing::info!(backend = %bpx.name, "server response failed: {e:?} -> {code}");
-        self.send_error(bpx, code).await;
+        let keep = keep.filter(|_| matches!(e, RespErr::Timeout | RespErr::Invalid));
+        bpx.counters.status(code);
+        let page = error_with_connection(&bpx.errors.get(code), keep);
+        let written = self.write_client(&page).await;
+        let next = if written && keep.is_some() {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        };
         Exchange::Done {
-            next: Next::Close,
+            next,
             reusable: false,
         }
     }
@@ -1162,6 +1221,14 @@ impl Session {
             (CopyErr::SrcInvalid, true) => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
                 self.send_error(&fe, 400).await;
+            }
+            (CopyErr::SrcTimeout, true) if bpx.timeouts.server.is_some() => {
+                // The wait was bounded by `timeout server` (see `exchange`): HAProxy's 504,
+                // closing since the request is incomplete.
+                bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
+                bpx.counters.status(504);
+                let page = error_with_connection(&bpx.errors.get(504), None);
+                let _ = self.write_client(&page).await;
             }
             (CopyErr::SrcTimeout, true) => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
@@ -1425,6 +1492,26 @@ fn without_connection(resp: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An error page from the message layer, with the connection header HAProxy gives it:
+/// `keep` is the client's version when the connection goes on (`connection: keep-alive`
+/// for HTTP/1.0, nothing for 1.1), None when it closes (`connection: close`).
+fn error_with_connection(page: &[u8], keep: Option<Version>) -> Vec<u8> {
+    match keep {
+        None => with_connection(page, true),
+        Some(Version::H11) => page.to_vec(),
+        Some(Version::H10) => match page.windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(i) => {
+                let mut out = Vec::with_capacity(page.len() + 24);
+                out.extend_from_slice(&page[..i + 2]);
+                out.extend_from_slice(b"connection: keep-alive\r\n");
+                out.extend_from_slice(&page[i + 2..]);
+                out
+            }
+            None => page.to_vec(),
+        },
+    }
+}
+
 /// Adds `connection: close` to a locally generated response when the connection will end,
 /// as its last header (where HAProxy puts it).
 fn with_connection(resp: &[u8], close: bool) -> Vec<u8> {
@@ -1529,6 +1616,18 @@ mod tests {
             Some((b"abcde".to_vec(), false))
         );
         assert_eq!(dechunk(b"zz\r\n"), None);
+    }
+
+    #[test]
+    fn error_pages_say_what_becomes_of_the_connection() {
+        let page = b"HTTP/1.1 504 Gateway Time-out\r\ncontent-length: 2\r\n\r\nno";
+        assert_eq!(error_with_connection(page, Some(Version::H11)), page);
+        assert_eq!(
+            error_with_connection(page, Some(Version::H10)),
+            b"HTTP/1.1 504 Gateway Time-out\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nno"
+        );
+        let closing = error_with_connection(page, None);
+        assert!(closing.windows(19).any(|w| w == b"connection: close\r\n"));
     }
 
     #[test]
