@@ -168,7 +168,7 @@ fn log(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
 
 /// Status codes HAProxy can produce and thus accepts in `errorfile`/`errorloc`.
 pub const ERROR_CODES: &[u16] = &[
-    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
 ];
 
 fn error_code(ctx: &mut Ctx, s: &Stmt) -> R<u16> {
@@ -216,8 +216,30 @@ fn read_errorfile(ctx: &mut Ctx, s: &Stmt) -> R<(u16, ErrorPage)> {
     } else {
         Vec::new()
     };
-    if ctx.opts.check_files && !content.starts_with(b"HTTP/") {
-        ctx.warn_hint(w.span, format!("errorfile '{}' does not start with an HTTP status line", w.text), "an errorfile holds a raw response: 'HTTP/1.1 503 Service Unavailable', headers, a blank line, the body");
+    let mut content = content;
+    if ctx.opts.check_files {
+        // Checked as HAProxy checks it when loading, so that a bad page stops the start
+        // instead of reaching clients.
+        // HAProxy truncates at tune.bufsize as known at that line; the default here.
+        let bufsize = 16384;
+        if content.len() > bufsize {
+            ctx.warn_hint(
+                w.span,
+                format!(
+                    "custom error message file '{}' larger than {bufsize} bytes; truncating",
+                    w.text
+                ),
+                "keep error pages under tune.bufsize",
+            );
+            content.truncate(bufsize);
+        }
+        if let Err(e) = crate::runtime::http::errors::parse_page(&content) {
+            return Err(ctx.err_hint(
+                w.span,
+                format!("errorfile '{}': {e}", w.text),
+                "an errorfile holds a raw response: 'HTTP/1.1 503 Service Unavailable', headers (with a Content-length matching the body, no chunking), a blank line, the body",
+            ));
+        }
     }
     Ok((code, ErrorPage::File { path, content }))
 }

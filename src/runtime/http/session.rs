@@ -9,7 +9,8 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::codec::{self, BodyKind, ChunkScanner, HeadError};
+use super::codec::{self, BodyKind, ChunkDecoder, Limits};
+use super::errors::{self as pages, ErrorPages, Reply};
 use super::head::{RequestHead, ResponseHead, Version};
 use super::rules::Verdict;
 use crate::model::proxy::{HttpConnMode, HttpReuse};
@@ -40,7 +41,7 @@ struct Held {
 enum HeadEnd {
     /// Nothing to answer: the client closed, or an idle keep-alive connection timed out.
     Quiet,
-    /// Answer with this status and close.
+    /// Answer with this status as HAProxy's HTTP/1 layer does, and close.
     Reply(u16),
 }
 
@@ -50,6 +51,8 @@ enum CopyErr {
     SrcTimeout,
     SrcClosed,
     SrcInvalid,
+    /// Invalid before anything was written to the destination.
+    SrcInvalidEarly,
     DstFailed,
 }
 
@@ -63,6 +66,12 @@ struct Session {
     held: Option<Held>,
     nreq: u64,
     accept_ms: u64,
+    /// The current request's version and whether the client connection must close after
+    /// it: what an error answer needs to know (see [`Session::reply_error`]).
+    req_version: Version,
+    req_close: bool,
+    /// What is left unread of the current request's body.
+    body_left: BodyKind,
 }
 
 pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted) {
@@ -91,6 +100,9 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted) {
         held: None,
         nreq: 0,
         accept_ms,
+        req_version: Version::H11,
+        req_close: false,
+        body_left: BodyKind::None,
     };
     s.run().await;
 }
@@ -161,9 +173,7 @@ impl Session {
                 Ok(h) => h,
                 Err(HeadEnd::Quiet) => break,
                 Err(HeadEnd::Reply(code)) => {
-                    let fe = self.fe.clone();
-                    fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
-                    self.send_error(&fe, code).await;
+                    self.send_mux_error(code).await;
                     break;
                 }
             };
@@ -208,7 +218,7 @@ impl Session {
                     Ok(None) => {}
                     Err(e) => {
                         tracing::info!(frontend = %self.fe.name, src = ?self.conn.src, "bad request: {e}");
-                        return Err(HeadEnd::Reply(400));
+                        return Err(HeadEnd::Reply(e.request_status()));
                     }
                 }
             }
@@ -232,6 +242,11 @@ impl Session {
                     } else {
                         Err(HeadEnd::Quiet)
                     };
+                }
+                Some(Ok(0)) if !self.cbuf.is_empty() => {
+                    // HAProxy answers a request cut short by the client's close with 400.
+                    tracing::info!(frontend = %self.fe.name, src = ?self.conn.src, "client closed during request head");
+                    return Err(HeadEnd::Reply(400));
                 }
                 Some(Ok(0)) | Some(Err(_)) => {
                     if got_data {
@@ -263,18 +278,71 @@ impl Session {
         )
     }
 
-    /// Sends `px`'s page for `code`; the connection is closed after it.
-    async fn send_error(&mut self, px: &ProxyRt, code: u16) {
-        px.counters.status(code);
-        let page = px.errors.get(code).into_owned();
-        let _ = self.write_client(&page).await;
+    /// An error HAProxy's HTTP/1 layer answers itself (malformed or oversized request,
+    /// slow head): the built-in page as written, whatever `errorfile` says, unless the
+    /// frontend's errorfile for it is empty; the connection closes after it.
+    async fn send_mux_error(&mut self, code: u16) {
+        let fe = self.fe.clone();
+        fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+        fe.counters.status(code);
+        let silent = fe.errors.configured(code).is_some_and(Reply::is_empty);
+        if !silent {
+            let _ = self.write_client(pages::default_reply(code).raw()).await;
+        }
     }
 
-    /// The error page of the backend if it has one configured, else the frontend's.
+    /// Sends the answer for `code` as HAProxy's message layer does: the page of `be` (when
+    /// it is not the frontend) if it has one, else the frontend's, else the built-in one.
+    /// The connection goes on when the client, the page and the request allow it; a
+    /// request body still arriving ends it.
     async fn reply_error(&mut self, be: Option<&Arc<ProxyRt>>, code: u16) -> Next {
-        let px = be.cloned().unwrap_or_else(|| self.fe.clone());
-        self.send_error(&px, code).await;
+        let body_read = self.discard_body();
+        let close = self.req_close || !body_read;
+        self.send_reply(be, code, close).await
+    }
+
+    /// [`Session::reply_error`] that closes the connection in any case.
+    async fn reply_error_close(&mut self, be: Option<&Arc<ProxyRt>>, code: u16) -> Next {
+        self.send_reply(be, code, true).await;
         Next::Close
+    }
+
+    async fn send_reply(&mut self, be: Option<&Arc<ProxyRt>>, code: u16, close: bool) -> Next {
+        let fe = self.fe.clone();
+        let be = be.filter(|b| !Arc::ptr_eq(b, &fe));
+        let (bytes, close) = ErrorPages::select(be.map(|b| &b.errors), &fe.errors, code)
+            .render(self.req_version, close);
+        be.unwrap_or(&fe).counters.status(code);
+        if !self.write_client(&bytes).await || close {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        }
+    }
+
+    /// Drops the rest of the current request's body when it is all buffered already (so
+    /// that the connection can carry the next request); false when some is still to come.
+    fn discard_body(&mut self) -> bool {
+        match self.body_left {
+            BodyKind::None => return true,
+            BodyKind::Length(n) => {
+                if (self.cbuf.len() as u64) < n {
+                    return false;
+                }
+                self.cbuf.advance(n as usize);
+            }
+            BodyKind::Chunked => {
+                let mut dec = ChunkDecoder::new(&self.rt.limits);
+                let mut sink = Vec::new();
+                match dec.decode(&self.cbuf, &mut sink) {
+                    Ok(n) if dec.is_done() => self.cbuf.advance(n),
+                    _ => return false,
+                }
+            }
+            BodyKind::UntilClose => return false,
+        }
+        self.body_left = BodyKind::None;
+        true
     }
 
     fn base_info(&self) -> TxnInfo {
@@ -291,17 +359,31 @@ impl Session {
         let fe = self.fe.clone();
         fe.counters.requests.fetch_add(1, Ordering::Relaxed);
         self.nreq += 1;
-        let body = match codec::request_body(&mut req) {
-            Ok(b) => b,
+        let framing = match codec::request_framing(&mut req) {
+            Ok(f) => f,
             Err(e) => {
-                tracing::info!(frontend = %fe.name, "bad request: {e}");
-                fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
-                return self.reply_error(None, 400).await;
+                tracing::info!(frontend = %fe.name, src = ?self.conn.src, "bad request: {e}");
+                self.send_mux_error(e.request_status()).await;
+                return Next::Close;
             }
         };
+        let body = framing.body;
+        // A chunked body already buffered with the head is checked now, as HAProxy's
+        // HTTP/1 layer parses it before the request goes anywhere.
+        if body == BodyKind::Chunked
+            && let Err(e) = ChunkDecoder::new(&self.rt.limits).decode(&self.cbuf, &mut Vec::new())
+        {
+            tracing::info!(frontend = %fe.name, src = ?self.conn.src, "bad request body: {e}");
+            self.send_mux_error(400).await;
+            return Next::Close;
+        }
         let mut client_close = client_wants_close(&req)
+            || framing.close
             || fe.options.http_conn_mode == HttpConnMode::Close
             || *self.rt.stopping.borrow();
+        self.req_version = req.version;
+        self.req_close = client_close;
+        self.body_left = body;
         let mut info = self.base_info();
         let mut vars = Vars::default();
 
@@ -319,13 +401,11 @@ impl Session {
                 };
                 fe.monitor_fail.iter().any(|c| c.eval(&ctx))
             };
-            let page = if failed {
-                fe.errors.get(503).into_owned()
-            } else {
-                MONITOR_OK.to_vec()
-            };
-            fe.counters.status(if failed { 503 } else { 200 });
-            if !self.write_client(&page).await || failed || body != BodyKind::None {
+            if failed {
+                return self.reply_error(None, 503).await;
+            }
+            fe.counters.status(200);
+            if !self.write_client(MONITOR_OK).await || body != BodyKind::None {
                 return Next::Close;
             }
             return if client_close {
@@ -381,6 +461,7 @@ impl Session {
             }
             if bpx.options.http_conn_mode == HttpConnMode::Close {
                 client_close = true;
+                self.req_close = true;
             }
         }
         let Some(be) = bpx.backend.clone() else {
@@ -432,8 +513,8 @@ impl Session {
         match v {
             Verdict::Deny(code) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
-                self.send_error(px, code).await;
-                Next::Close
+                tracing::info!(proxy = %px.name, src = ?self.conn.src, "request denied ({code})");
+                self.reply_error(Some(px), code).await
             }
             Verdict::Tarpit(code) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
@@ -443,8 +524,7 @@ impl Session {
                     .or(px.timeouts.connect)
                     .unwrap_or(Duration::ZERO);
                 tokio::time::sleep(t).await;
-                self.send_error(px, code).await;
-                Next::Close
+                self.reply_error(Some(px), code).await
             }
             Verdict::Auth(realm) => {
                 px.counters.status(401);
@@ -743,10 +823,14 @@ impl Session {
                     &mut empty,
                     cli_t,
                     srv_t,
+                    &self.rt.limits,
                 )
                 .await
                 {
-                    Ok(_) => body_sent = true,
+                    Ok(_) => {
+                        body_sent = true;
+                        self.body_left = BodyKind::None;
+                    }
                     Err(e) => return self.body_failure(bpx, e, true).await,
                 }
             }
@@ -764,10 +848,14 @@ impl Session {
                 &mut prefix,
                 cli_t,
                 srv_t,
+                &self.rt.limits,
             )
             .await
             {
-                Ok(_) => body_sent = true,
+                Ok(_) => {
+                    body_sent = true;
+                    self.body_left = BodyKind::None;
+                }
                 Err(CopyErr::DstFailed) => return Exchange::RetryReused,
                 Err(e) => return self.body_failure(bpx, e, true).await,
             }
@@ -846,7 +934,9 @@ impl Session {
                 Verdict::Auth(_) => 401,
             };
             px.counters.denied.fetch_add(1, Ordering::Relaxed);
-            self.send_error(px, code).await;
+            tracing::info!(proxy = %px.name, "response denied ({code})");
+            let px = px.clone();
+            self.reply_error_close(Some(&px), code).await;
             return Exchange::Done {
                 next: Next::Close,
                 reusable: false,
@@ -871,11 +961,17 @@ impl Session {
             &mut out,
             srv_t,
             cli_t,
+            &self.rt.limits,
         )
         .await
         {
             Ok(_) => {}
+            Err(CopyErr::SrcInvalidEarly) => {
+                // The body was bad before the head went out: HAProxy still answers 502.
+                return self.response_failure(bpx, RespErr::Invalid).await;
+            }
             Err(CopyErr::SrcTimeout) | Err(CopyErr::SrcClosed) | Err(CopyErr::SrcInvalid) => {
+                tracing::info!(backend = %bpx.name, "server response body failed");
                 bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
                 return Exchange::Done {
                     next: Next::Close,
@@ -941,27 +1037,28 @@ impl Session {
             _ => 502,
         };
         tracing::info!(backend = %bpx.name, "server response failed: {e:?} -> {code}");
-        self.send_error(bpx, code).await;
+        let next = self.reply_error(Some(bpx), code).await;
         Exchange::Done {
-            next: Next::Close,
+            next,
             reusable: false,
         }
     }
 
     async fn body_failure(&mut self, bpx: &Arc<ProxyRt>, e: CopyErr, request: bool) -> Exchange {
         let fe = self.fe.clone();
+        tracing::info!(frontend = %fe.name, src = ?self.conn.src, "request body failed: {e:?}");
         match (e, request) {
-            (CopyErr::SrcInvalid, true) => {
+            (CopyErr::SrcInvalid | CopyErr::SrcInvalidEarly, true) => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
-                self.send_error(&fe, 400).await;
+                self.reply_error_close(Some(bpx), 400).await;
             }
             (CopyErr::SrcTimeout, true) => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
-                self.send_error(&fe, 408).await;
+                self.reply_error_close(Some(bpx), 408).await;
             }
             (CopyErr::DstFailed, true) => {
                 bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
-                self.send_error(bpx, 502).await;
+                self.reply_error_close(Some(bpx), 502).await;
             }
             _ => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
@@ -1030,6 +1127,7 @@ async fn read_response_head(
 
 /// Forwards a body of `kind` from `src` (its buffered bytes first) to `dst`, writing
 /// `prefix` (a head) in the same write as the first body bytes.
+#[allow(clippy::too_many_arguments)]
 async fn copy_body(
     src: &mut Stream,
     sbuf: &mut BytesMut,
@@ -1038,6 +1136,7 @@ async fn copy_body(
     prefix: &mut Vec<u8>,
     rd_t: Option<Duration>,
     wr_t: Option<Duration>,
+    lim: &Limits,
 ) -> Result<u64, CopyErr> {
     let mut out = std::mem::take(prefix);
     let mut total = 0u64;
@@ -1080,15 +1179,23 @@ async fn copy_body(
             }
         }
         BodyKind::Chunked => {
-            let mut sc = ChunkScanner::default();
+            // Decoded and re-encoded: the peer sees only plain chunk-size lines.
+            let mut dec = ChunkDecoder::new(lim);
+            let mut first = true;
             loop {
-                let k = sc.scan(sbuf).map_err(|_: HeadError| CopyErr::SrcInvalid)?;
-                out.extend_from_slice(&sbuf[..k]);
+                let k = dec.decode(sbuf, &mut out).map_err(|_| {
+                    if first {
+                        CopyErr::SrcInvalidEarly
+                    } else {
+                        CopyErr::SrcInvalid
+                    }
+                })?;
+                first = false;
                 sbuf.advance(k);
                 total += k as u64;
                 write(dst, &out, wr_t).await?;
                 out.clear();
-                if sc.is_done() {
+                if dec.is_done() {
                     break;
                 }
                 read(src, sbuf, rd_t).await?;
@@ -1156,10 +1263,13 @@ fn prepare_server_connection_header(req: &mut RequestHead, mode: HttpConnMode, u
 
 fn prepare_client_connection_header(res: &mut ResponseHead, client_version: Version, close: bool) {
     strip_conn_tokens(&mut res.headers, false);
+    // HAProxy's rule: `close` only in an HTTP/1.1 message (to HTTP/1.0 clients too), where
+    // keep-alive is the default; `keep-alive` when either side is HTTP/1.0.
     if close {
-        // HAProxy says it to HTTP/1.0 clients too.
-        add_conn_token(&mut res.headers, "close");
-    } else if client_version == Version::H10 {
+        if res.version == Version::H11 {
+            add_conn_token(&mut res.headers, "close");
+        }
+    } else if client_version == Version::H10 || res.version == Version::H10 {
         add_conn_token(&mut res.headers, "keep-alive");
     }
 }
