@@ -767,10 +767,11 @@ pub fn response_body(head: &mut ResponseHead, method: &str) -> Result<BodyKind, 
 // ---------------------------------------------------------------------------------------
 // Chunked bodies
 
-/// Decodes a chunked body and writes it re-encoded: each chunk as `<hex size>\r\n<data>\r\n`,
-/// then `0\r\n`, the trailers with lower-case names, and the final empty line. Only whole
-/// size lines and trailer blocks are consumed, so callers keep the rest buffered and call
-/// again with more input.
+/// Decodes a chunked body and writes it re-encoded as HAProxy does: the data decoded by
+/// one call as a single chunk (`<HEX SIZE>\r\n<data>\r\n`, size in upper-case hex), then
+/// at the end `0\r\n`, the trailers with lower-case names, and the final empty line. Only
+/// whole size lines and trailer blocks are consumed, so callers keep the rest buffered and
+/// call again with more input.
 #[derive(Debug, Clone)]
 pub struct ChunkDecoder {
     state: ChunkState,
@@ -801,6 +802,25 @@ impl ChunkDecoder {
     /// Consumes what it can of `input` (stopping at the end of the body) and appends the
     /// re-encoded bytes to `out`; returns how many input bytes were consumed.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, HeadError> {
+        let mut data = Vec::new();
+        let mut tail = Vec::new();
+        let n = self.decode_parts(input, &mut data, &mut tail)?;
+        if !data.is_empty() {
+            out.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
+            out.extend_from_slice(&data);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(&tail);
+        Ok(n)
+    }
+
+    /// The decoding: chunk data goes to `data`, the last chunk and trailers to `tail`.
+    fn decode_parts(
+        &mut self,
+        input: &[u8],
+        data: &mut Vec<u8>,
+        tail: &mut Vec<u8>,
+    ) -> Result<usize, HeadError> {
         let mut i = 0;
         loop {
             let rest = &input[i..];
@@ -813,10 +833,9 @@ impl ChunkDecoder {
                         }
                         i += n;
                         if size == 0 {
-                            out.extend_from_slice(b"0\r\n");
+                            tail.extend_from_slice(b"0\r\n");
                             self.state = ChunkState::Trailers;
                         } else {
-                            out.extend_from_slice(format!("{size:x}\r\n").as_bytes());
                             self.state = ChunkState::Data(size);
                         }
                     }
@@ -832,7 +851,7 @@ impl ChunkDecoder {
                         return Ok(i);
                     }
                     let n = (rest.len() as u64).min(left) as usize;
-                    out.extend_from_slice(&rest[..n]);
+                    data.extend_from_slice(&rest[..n]);
                     i += n;
                     self.state = if left == n as u64 {
                         ChunkState::DataEnd
@@ -844,14 +863,12 @@ impl ChunkDecoder {
                     None => return Ok(i),
                     Some(b'\n') => {
                         i += 1;
-                        out.extend_from_slice(b"\r\n");
                         self.state = ChunkState::Size;
                     }
                     Some(b'\r') => match rest.get(1) {
                         None => return Ok(i),
                         Some(b'\n') => {
                             i += 2;
-                            out.extend_from_slice(b"\r\n");
                             self.state = ChunkState::Size;
                         }
                         Some(_) => return Err(inv("chunk data not followed by CRLF")),
@@ -871,12 +888,12 @@ impl ChunkDecoder {
                             return Err(inv("trailers too large"));
                         }
                         for h in &f.headers {
-                            out.extend_from_slice(h.name.as_bytes());
-                            out.extend_from_slice(b": ");
-                            out.extend_from_slice(&h.value);
-                            out.extend_from_slice(b"\r\n");
+                            tail.extend_from_slice(h.name.as_bytes());
+                            tail.extend_from_slice(b": ");
+                            tail.extend_from_slice(&h.value);
+                            tail.extend_from_slice(b"\r\n");
                         }
-                        out.extend_from_slice(b"\r\n");
+                        tail.extend_from_slice(b"\r\n");
                         i += n;
                         self.state = ChunkState::Done;
                     }
@@ -1168,8 +1185,11 @@ mod tests {
         let (out, n, done) = dechunk(body).unwrap();
         assert!(done);
         assert_eq!(&body[n..], b"NEXT");
-        assert_eq!(out, b"4\r\nWiki\r\n5\r\npedia\r\n0\r\nt: v\r\n\r\n");
-        // Byte by byte gives the same output: the caller keeps what was not consumed.
+        // Data decoded at once goes out as one chunk, its size in upper-case hex.
+        assert_eq!(out, b"9\r\nWikipedia\r\n0\r\nt: v\r\n\r\n");
+        let (out, _, _) = dechunk(b"A\r\n0123456789\r\n1\r\n!\r\n0\r\n\r\n").unwrap();
+        assert_eq!(out, b"B\r\n0123456789!\r\n0\r\n\r\n");
+        // Byte by byte gives the same body: the caller keeps what was not consumed.
         let mut d = ChunkDecoder::new(&Limits::default());
         let mut out2 = Vec::new();
         let mut pending = Vec::new();
@@ -1181,7 +1201,10 @@ mod tests {
             let k = d.decode(&pending, &mut out2).unwrap();
             pending.drain(..k);
         }
-        assert_eq!(out2, out);
+        assert_eq!(
+            out2,
+            b"1\r\nW\r\n1\r\ni\r\n1\r\nk\r\n1\r\ni\r\n1\r\np\r\n1\r\ne\r\n1\r\nd\r\n1\r\ni\r\n1\r\na\r\n0\r\nt: v\r\n\r\n"
+        );
         assert!(dechunk(b"5\nhello\n0\n\n").unwrap().2);
         assert!(dechunk(b"5 \r\nhello\r\n0\r\n\r\n").unwrap().2);
         for bad in [

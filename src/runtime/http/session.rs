@@ -594,7 +594,15 @@ impl Session {
         mut vars: Vars,
         mut info: TxnInfo,
     ) -> Next {
-        let mode = effective_mode(fe, bpx);
+        let mut mode = effective_mode(fe, bpx);
+        // HTTP/1.0 with Transfer-Encoding: HAProxy closes both sides after it, and so does
+        // not ask the server for keep-alive.
+        if req.version == Version::H10
+            && body == BodyKind::Chunked
+            && mode == HttpConnMode::KeepAlive
+        {
+            mode = HttpConnMode::ServerClose;
+        }
         let upgrade =
             req.headers.has_token("connection", "upgrade") && req.headers.contains("upgrade");
         let expect_continue = req
