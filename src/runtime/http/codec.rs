@@ -280,6 +280,9 @@ fn parse_fields(
         }
         let name = String::from_utf8_lossy(&buf[ns..i]).to_ascii_lowercase();
         i += 1;
+        while is_sp(need!(buf, i)) {
+            i += 1;
+        }
         // The value runs to the end of line; a line starting with a space or tab continues
         // it (obsolete folding), its line end turned into spaces as HAProxy does.
         let mut value = Vec::new();
@@ -304,7 +307,12 @@ fn parse_fields(
             }
             break;
         }
-        let value = trim(&value).to_vec();
+        while value.last().is_some_and(|b| is_sp(*b)) {
+            value.pop();
+        }
+        if value.first().is_some_and(|b| is_sp(*b)) {
+            value = trim(&value).to_vec();
+        }
         let mut keep = true;
         if kind != Kind::Trailers {
             match name.as_str() {
@@ -513,6 +521,9 @@ fn default_port(scheme: Option<&str>, port: &str) -> bool {
 /// default port loses it.
 fn check_authority(head: &mut RequestHead, host_idx: Option<usize>) -> Result<(), HeadError> {
     let (scheme, auth) = scheme_authority(&head.uri);
+    if auth.is_none() && head.method != "CONNECT" {
+        return Ok(());
+    }
     let host = host_idx
         .and_then(|i| head.headers.0.get(i))
         .map(|h| String::from_utf8_lossy(&h.value).into_owned());

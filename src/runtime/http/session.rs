@@ -238,6 +238,7 @@ impl Session {
             match r {
                 None => {
                     return if got_data || first {
+                        tracing::info!(frontend = %self.fe.name, src = ?self.conn.src, "request head timed out");
                         Err(HeadEnd::Reply(408))
                     } else {
                         Err(HeadEnd::Quiet)
