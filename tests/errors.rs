@@ -6,7 +6,8 @@
 //! only their length header differs; errorfile and errorloc answers must be byte-identical.
 //!
 //! HAProxy 2.6.12 facts pinned here (observed):
-//! - which situation yields which status: `http-request deny` → 403 (or `deny_status`);
+//! - which situation yields which status: `http-request deny` → 403 (or `deny_status`),
+//!   `http-response deny` → 502;
 //!   a backend without servers, or whose server refuses the connection (after `retries`),
 //!   → 503; a server answering garbage, closing (FIN or RST) without a byte, or closing
 //!   mid-head → 502; `timeout server` before the response → 504; a slow request head
@@ -129,6 +130,8 @@ frontend fe
     http-request deny if { path_beg /deny403 }
     http-request deny deny_status 500 if { path_beg /deny500 }
     http-request deny deny_status 400 if { path_beg /deny400 }
+    http-request set-var(txn.rdeny) str(1) if { path_beg /rdeny }
+    http-response deny if { var(txn.rdeny) -m found }
     use_backend be_none if { path_beg /none }
     use_backend be_refused if { path_beg /refused }
     use_backend be_garbage if { path_beg /garbage }
@@ -177,6 +180,7 @@ fn default_answers_match_haproxy_status_semantics() {
         ("deny", &get("/deny403"), 403),
         ("deny_status 500", &get("/deny500"), 500),
         ("deny_status 400", &get("/deny400"), 400),
+        ("http-response deny", &get("/rdeny"), 502),
         ("no server in backend", &get("/none"), 503),
         ("connection refused", &get("/refused"), 503),
         ("invalid response", &get("/garbage"), 502),
@@ -214,7 +218,9 @@ fn default_answers_match_haproxy_status_semantics() {
     let kept: Vec<bool> = h.iter().map(|o| o.kept_alive).collect();
     assert_eq!(
         kept,
-        [true, true, true, false, true, true, true, true, true, true]
+        [
+            true, true, true, false, true, true, true, true, true, true, true
+        ]
     );
 
     // rproxy's bodies are the pages of errors/.

@@ -168,7 +168,13 @@ impl Rules {
             }
         }
         for rule in res {
-            if let Some(a) = action(&rule.action, rule.span, errors, d) {
+            if let Some(mut a) = action(&rule.action, rule.span, errors, d) {
+                // HAProxy's `http-response deny` answers 502 unless given a status.
+                if let (HttpAction::Deny { status: None }, Action::Deny(code)) =
+                    (&rule.action, &mut a)
+                {
+                    *code = 502;
+                }
                 r.response.push(Rule {
                     action: a,
                     cond: compile_cond(&rule.cond, acls, rule.span, d),

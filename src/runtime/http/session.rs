@@ -945,9 +945,10 @@ impl Session {
             px.counters.denied.fetch_add(1, Ordering::Relaxed);
             tracing::info!(proxy = %px.name, "response denied ({code})");
             let px = px.clone();
-            self.reply_error_close(Some(&px), code).await;
+            // The server's answer is dropped with its connection; the client's may go on.
+            let next = self.reply_error(Some(&px), code).await;
             return Exchange::Done {
-                next: Next::Close,
+                next,
                 reusable: false,
             };
         }
