@@ -225,7 +225,6 @@ pub const PROXY: &[Unmodelled] = &[
     pending("filter", "-flb"),
     pending("hash-balance-factor", "d--b"),
     pending("http-after-response", "dflb"),
-    pending("http-error", "dflb"),
     pending("http-send-name-header", "--lb"),
     pending("load-server-state-from-file", "d-lb"),
     pending("log-format-sd", "dfl-"),

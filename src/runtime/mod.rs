@@ -74,6 +74,7 @@ impl Runtime {
         let limits = Limits {
             max_head: bufsize.saturating_sub(maxrewrite).max(256),
             max_headers: cfg.global.tune_http_maxhdr.unwrap_or(101) as usize,
+            bufsize,
         };
         let mut proxies = proxy::build_all(cfg, maxconn, &mut d);
         if !cfg.global.stats_sockets.is_empty() {

@@ -2,6 +2,7 @@
 //! captures, monitor-uri, connection reuse.
 
 use super::{Ctx, ProxyDraft, ProxyKw, R, Stmt};
+use crate::config::lexer::Word;
 use crate::config::logformat::parse_log_format;
 use crate::model::{Capture, ErrorPage, HttpReuse, Mode};
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ pub const KEYWORDS: &[ProxyKw] = &[
     kw("errorfile", "dflb", errorfile),
     kw("errorfiles", "dflb", errorfiles),
     kw("errorloc", "dflb", |c, d, s| errorloc(c, d, s, 302)),
+    kw("http-error", "dflb", http_error),
     kw("errorloc302", "dflb", |c, d, s| errorloc(c, d, s, 302)),
     kw("errorloc303", "dflb", |c, d, s| errorloc(c, d, s, 303)),
     kw("capture", "-fl-", capture),
@@ -168,7 +170,7 @@ fn log(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
 
 /// Status codes HAProxy can produce and thus accepts in `errorfile`/`errorloc`.
 pub const ERROR_CODES: &[u16] = &[
-    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
 ];
 
 fn error_code(ctx: &mut Ctx, s: &Stmt) -> R<u16> {
@@ -216,12 +218,165 @@ fn read_errorfile(ctx: &mut Ctx, s: &Stmt) -> R<(u16, ErrorPage)> {
     } else {
         Vec::new()
     };
-    if ctx.opts.check_files && !content.starts_with(b"HTTP/") {
-        ctx.warn_hint(w.span, format!("errorfile '{}' does not start with an HTTP status line", w.text), "an errorfile holds a raw response: 'HTTP/1.1 503 Service Unavailable', headers, a blank line, the body");
-    }
+    let content = if ctx.opts.check_files {
+        check_errorfile(ctx, w, content)?
+    } else {
+        content
+    };
     Ok((code, ErrorPage::File { path, content }))
 }
 
+/// An errorfile's content checked as HAProxy checks it when loading, so that a bad page
+/// stops the start instead of reaching clients; truncated to the buffer size with a
+/// warning, as HAProxy does.
+fn check_errorfile(ctx: &mut Ctx, w: &Word, mut content: Vec<u8>) -> R<Vec<u8>> {
+    // HAProxy truncates at tune.bufsize as known at that line; the default here.
+    let bufsize = 16384;
+    if content.len() > bufsize {
+        ctx.warn_hint(
+            w.span,
+            format!(
+                "custom error message file '{}' larger than {bufsize} bytes; truncating",
+                w.text
+            ),
+            "keep error pages under tune.bufsize",
+        );
+        content.truncate(bufsize);
+    }
+    if let Err(e) = crate::runtime::http::errors::parse_page(&content) {
+        return Err(ctx.err_hint(
+            w.span,
+            format!("errorfile '{}': {e}", w.text),
+            "an errorfile holds a raw response: 'HTTP/1.1 503 Service Unavailable', headers (with a Content-length matching the body, no chunking), a blank line, the body",
+        ));
+    }
+    Ok(content)
+}
+
+/// `http-error status <code> [content-type <type>] [<payload>] [hdr <name> <value>]*`:
+/// the answer for `code`, kept as an error page (the last of errorfile, errorloc and
+/// http-error for a status wins). HAProxy's reply: the `hdr` headers, `content-length`,
+/// then `content-type`. Log-format values are not evaluated in error pages by this
+/// runtime yet: such a statement is warned about and skipped.
+fn http_error(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
+    use crate::model::expr::{LfNode, LogFormat};
+    use crate::model::proxy::ReturnBody;
+    const USAGE: &str = "usage: http-error status <code> [content-type <type>] [default-errorfiles|errorfile <file>|errorfiles <name>|file <file>|string <str>] [hdr <name> <value>]*";
+    let w = s.need(ctx, 1, "'status <code>'")?;
+    if w.text != "status" {
+        return Err(ctx.err_hint(
+            w.span,
+            format!("expected 'status', got '{}'", w.text),
+            USAGE,
+        ));
+    }
+    let cw = s.need(ctx, 2, "a status code")?;
+    let code = match cw.text.parse::<u16>() {
+        Ok(c) if ERROR_CODES.contains(&c) => c,
+        _ => {
+            return Err(ctx.err_hint(
+                cw.span,
+                format!("status code '{}' cannot be customized", cw.text),
+                USAGE,
+            ));
+        }
+    };
+    if s.arg(3).is_some_and(|w| w.text == "errorfiles") {
+        let name = s.need(ctx, 4, "an http-errors section name")?;
+        let Some(section) = ctx.http_errors.iter().find(|h| h.name == name.text) else {
+            return Err(ctx.err_hint(
+                name.span,
+                format!("unknown http-errors section '{}'", name.text),
+                "declare the http-errors section before this line",
+            ));
+        };
+        let page = section
+            .pages
+            .get(&code)
+            .cloned()
+            .unwrap_or_else(|| builtin_page(code));
+        d.proxy.errorfiles.insert(code, page);
+        return Ok(());
+    }
+    let (spec, _) = super::rules::return_spec(ctx, s, 1)?;
+    let literal = |f: &LogFormat| -> Option<String> {
+        f.0.iter()
+            .map(|n| match n {
+                LfNode::Literal(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.concat())
+    };
+    let headers: Option<Vec<(String, String)>> = spec
+        .headers
+        .iter()
+        .map(|(n, f)| literal(f).map(|v| (n.clone(), v)))
+        .collect();
+    let body: Option<Vec<u8>> = match &spec.body {
+        ReturnBody::File(_, b) => Some(b.clone()),
+        ReturnBody::String(t) => Some(t.clone().into_bytes()),
+        ReturnBody::None | ReturnBody::DefaultError | ReturnBody::Errorfile(..) => Some(Vec::new()),
+        ReturnBody::LfString(_) | ReturnBody::LfFile(..) => None,
+    };
+    let (Some(headers), Some(body)) = (headers, body) else {
+        ctx.warn_hint(
+            s.line.words[0].span,
+            "http-error with log-format values is not applied by this version's runtime; the statement is skipped",
+            "use literal values, or an errorfile",
+        );
+        return Ok(());
+    };
+    let page = match spec.body {
+        ReturnBody::DefaultError => builtin_page(code),
+        ReturnBody::Errorfile(path, content) => {
+            let content = if ctx.opts.check_files {
+                let fw = s
+                    .args_from(3)
+                    .iter()
+                    .skip_while(|w| w.text != "errorfile")
+                    .nth(1)
+                    .unwrap_or(w);
+                check_errorfile(ctx, fw, content)?
+            } else {
+                content
+            };
+            ErrorPage::File { path, content }
+        }
+        _ => {
+            let mut raw = format!(
+                "HTTP/1.1 {code} {}\r\n",
+                crate::runtime::http::errors::reason(code)
+            );
+            for (n, v) in &headers {
+                raw.push_str(&format!("{n}: {v}\r\n"));
+            }
+            raw.push_str(&format!("content-length: {}\r\n", body.len()));
+            if let Some(ct) = &spec.content_type {
+                raw.push_str(&format!("content-type: {ct}\r\n"));
+            }
+            raw.push_str("\r\n");
+            let mut content = raw.into_bytes();
+            content.extend_from_slice(&body);
+            ErrorPage::File {
+                path: PathBuf::from(format!("<http-error status {code}>")),
+                content,
+            }
+        }
+    };
+    d.proxy.errorfiles.insert(code, page);
+    Ok(())
+}
+
+/// The built-in page for `code`, as an explicit page (`default-errorfiles`).
+fn builtin_page(code: u16) -> ErrorPage {
+    ErrorPage::File {
+        path: PathBuf::from(format!("<built-in {code}>")),
+        content: crate::runtime::http::errors::default_reply(code)
+            .raw()
+            .to_vec(),
+    }
+}
 /// `errorfiles NAME [CODE...]`: imports pages of an `http-errors` section, overriding pages
 /// set before it, as if each were an `errorfile` line here.
 fn errorfiles(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {

@@ -246,7 +246,7 @@ fn redirect(ctx: &mut Ctx, s: &Stmt, i: usize, literal: bool) -> R<(Redirect, us
 }
 
 /// `return [status N] [content-type T] [body source] [hdr N V]*` from argument `i`.
-fn return_spec(ctx: &mut Ctx, s: &Stmt, mut i: usize) -> R<(ReturnSpec, usize)> {
+pub(super) fn return_spec(ctx: &mut Ctx, s: &Stmt, mut i: usize) -> R<(ReturnSpec, usize)> {
     let mut spec = ReturnSpec {
         status: 200,
         content_type: None,

@@ -9,7 +9,8 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::codec::{self, BodyKind, ChunkScanner, HeadError};
+use super::codec::{self, BodyKind, ChunkDecoder, Limits};
+use super::errors::{self as pages, ErrorPages, Reply};
 use super::head::{RequestHead, ResponseHead, Version};
 use super::rules::Verdict;
 use crate::model::proxy::{HttpConnMode, HttpReuse};
@@ -43,7 +44,7 @@ struct Held {
 enum HeadEnd {
     /// Nothing to answer: the client closed, or an idle keep-alive connection timed out.
     Quiet,
-    /// Answer with this status and close.
+    /// Answer with this status as HAProxy's HTTP/1 layer does, and close.
     Reply(u16),
 }
 
@@ -53,6 +54,8 @@ enum CopyErr {
     SrcTimeout,
     SrcClosed,
     SrcInvalid,
+    /// Invalid before anything was written to the destination.
+    SrcInvalidEarly,
     DstFailed,
 }
 
@@ -69,6 +72,12 @@ struct Session {
     /// Whether a byte of the current transaction's response went to the client (after
     /// which a hard stop can only close, not answer 502).
     resp_started: bool,
+    /// The current request's version and whether the client connection must close after
+    /// it: what an error answer needs to know (see [`Session::reply_error`]).
+    req_version: Version,
+    req_close: bool,
+    /// What is left unread of the current request's body.
+    body_left: BodyKind,
 }
 
 pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted) {
@@ -98,6 +107,9 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted) {
         nreq: 0,
         accept_ms,
         resp_started: false,
+        req_version: Version::H11,
+        req_close: false,
+        body_left: BodyKind::None,
     };
     s.run().await;
 }
@@ -210,14 +222,7 @@ impl Session {
                 Ok(h) => h,
                 Err(HeadEnd::Quiet) => break,
                 Err(HeadEnd::Reply(code)) => {
-                    // HAProxy's HTTP/1 layer answers these itself, with its built-in page.
-                    let fe = self.fe.clone();
-                    fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
-                    fe.counters.status(code);
-                    if let Some(page) = fe.errors.head_page(code) {
-                        let page = page.into_owned();
-                        let _ = self.write_client(&page).await;
-                    }
+                    self.send_mux_error(code).await;
                     break;
                 }
             };
@@ -292,7 +297,7 @@ impl Session {
                     Ok(None) => {}
                     Err(e) => {
                         tracing::info!(frontend = %self.fe.name, src = ?self.conn.src, "bad request: {e}");
-                        return Err(HeadEnd::Reply(400));
+                        return Err(HeadEnd::Reply(e.request_status()));
                     }
                 }
             }
@@ -312,10 +317,16 @@ impl Session {
             match r {
                 None => {
                     return if got_data || first {
+                        tracing::info!(frontend = %self.fe.name, src = ?self.conn.src, "request head timed out");
                         Err(HeadEnd::Reply(408))
                     } else {
                         Err(HeadEnd::Quiet)
                     };
+                }
+                Some(Ok(0)) if !self.cbuf.is_empty() => {
+                    // HAProxy answers a request cut short by the client's close with 400.
+                    tracing::info!(frontend = %self.fe.name, src = ?self.conn.src, "client closed during request head");
+                    return Err(HeadEnd::Reply(400));
                 }
                 Some(Ok(0)) | Some(Err(_)) => {
                     if got_data {
@@ -348,18 +359,71 @@ impl Session {
         )
     }
 
-    /// Sends `px`'s page for `code`; the connection is closed after it.
-    async fn send_error(&mut self, px: &ProxyRt, code: u16) {
-        px.counters.status(code);
-        let page = px.errors.get(code).into_owned();
-        let _ = self.write_client(&page).await;
+    /// An error HAProxy's HTTP/1 layer answers itself (malformed or oversized request,
+    /// slow head): the built-in page as written, whatever `errorfile` says, unless the
+    /// frontend's errorfile for it is empty; the connection closes after it.
+    async fn send_mux_error(&mut self, code: u16) {
+        let fe = self.fe.clone();
+        fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+        fe.counters.status(code);
+        let silent = fe.errors.configured(code).is_some_and(Reply::is_empty);
+        if !silent {
+            let _ = self.write_client(pages::default_reply(code).raw()).await;
+        }
     }
 
-    /// The error page of the backend if it has one configured, else the frontend's.
+    /// Sends the answer for `code` as HAProxy's message layer does: the page of `be` (when
+    /// it is not the frontend) if it has one, else the frontend's, else the built-in one.
+    /// The connection goes on when the client, the page and the request allow it; a
+    /// request body still arriving ends it.
     async fn reply_error(&mut self, be: Option<&Arc<ProxyRt>>, code: u16) -> Next {
-        let px = be.cloned().unwrap_or_else(|| self.fe.clone());
-        self.send_error(&px, code).await;
+        let body_read = self.discard_body();
+        let close = self.req_close || !body_read;
+        self.send_reply(be, code, close).await
+    }
+
+    /// [`Session::reply_error`] that closes the connection in any case.
+    async fn reply_error_close(&mut self, be: Option<&Arc<ProxyRt>>, code: u16) -> Next {
+        self.send_reply(be, code, true).await;
         Next::Close
+    }
+
+    async fn send_reply(&mut self, be: Option<&Arc<ProxyRt>>, code: u16, close: bool) -> Next {
+        let fe = self.fe.clone();
+        let be = be.filter(|b| !Arc::ptr_eq(b, &fe));
+        let (bytes, close) = ErrorPages::select(be.map(|b| &b.errors), &fe.errors, code)
+            .render(self.req_version, close);
+        be.unwrap_or(&fe).counters.status(code);
+        if !self.write_client(&bytes).await || close {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        }
+    }
+
+    /// Drops the rest of the current request's body when it is all buffered already (so
+    /// that the connection can carry the next request); false when some is still to come.
+    fn discard_body(&mut self) -> bool {
+        match self.body_left {
+            BodyKind::None => return true,
+            BodyKind::Length(n) => {
+                if (self.cbuf.len() as u64) < n {
+                    return false;
+                }
+                self.cbuf.advance(n as usize);
+            }
+            BodyKind::Chunked => {
+                let mut dec = ChunkDecoder::new(&self.rt.limits);
+                let mut sink = Vec::new();
+                match dec.decode(&self.cbuf, &mut sink) {
+                    Ok(n) if dec.is_done() => self.cbuf.advance(n),
+                    _ => return false,
+                }
+            }
+            BodyKind::UntilClose => return false,
+        }
+        self.body_left = BodyKind::None;
+        true
     }
 
     fn base_info(&self) -> TxnInfo {
@@ -376,17 +440,31 @@ impl Session {
         let fe = self.fe.clone();
         fe.counters.requests.fetch_add(1, Ordering::Relaxed);
         self.nreq += 1;
-        let body = match codec::request_body(&mut req) {
-            Ok(b) => b,
+        let framing = match codec::request_framing(&mut req) {
+            Ok(f) => f,
             Err(e) => {
-                tracing::info!(frontend = %fe.name, "bad request: {e}");
-                fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
-                return self.reply_error(None, 400).await;
+                tracing::info!(frontend = %fe.name, src = ?self.conn.src, "bad request: {e}");
+                self.send_mux_error(e.request_status()).await;
+                return Next::Close;
             }
         };
+        let body = framing.body;
+        // A chunked body already buffered with the head is checked now, as HAProxy's
+        // HTTP/1 layer parses it before the request goes anywhere.
+        if body == BodyKind::Chunked
+            && let Err(e) = ChunkDecoder::new(&self.rt.limits).decode(&self.cbuf, &mut Vec::new())
+        {
+            tracing::info!(frontend = %fe.name, src = ?self.conn.src, "bad request body: {e}");
+            self.send_mux_error(400).await;
+            return Next::Close;
+        }
         let client_close = client_wants_close(&req)
+            || framing.close
             || fe.options.http_conn_mode == HttpConnMode::Close
             || *self.rt.stopping.borrow();
+        self.req_version = req.version;
+        self.req_close = client_close;
+        self.body_left = body;
         let mut info = self.base_info();
         let mut vars = Vars::default();
 
@@ -419,7 +497,7 @@ impl Session {
                 MONITOR_OK.to_vec()
             };
             fe.counters.status(if failed { 503 } else { 200 });
-            return self.answer_local(&page, body, client_close).await;
+            return self.answer_local(&page, client_close).await;
         }
 
         // Frontend rules.
@@ -449,7 +527,7 @@ impl Session {
             tracing::info!(frontend = %fe.name, "no backend for request");
             fe.counters.status(503);
             let page = fe.errors.get(503).into_owned();
-            return self.answer_local(&page, body, client_close).await;
+            return self.answer_local(&page, client_close).await;
         };
         info.backend = Some(bpx.name.clone());
         bpx.counters.requests.fetch_add(1, Ordering::Relaxed);
@@ -528,9 +606,14 @@ impl Session {
         match v {
             Verdict::Deny(code, reply) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
-                px.counters.status(code);
-                let page = reply.unwrap_or_else(|| px.errors.get(code).into_owned());
-                self.answer_local(&page, body, client_close).await
+                tracing::info!(proxy = %px.name, src = ?self.conn.src, "request denied ({code})");
+                match reply {
+                    Some(page) => {
+                        px.counters.status(code);
+                        self.answer_local(&page, client_close).await
+                    }
+                    None => self.reply_error(Some(px), code).await,
+                }
             }
             Verdict::Tarpit(code, reply) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
@@ -540,25 +623,28 @@ impl Session {
                     .or(px.timeouts.connect)
                     .unwrap_or(Duration::ZERO);
                 tokio::time::sleep(t).await;
-                px.counters.status(code);
-                let page = reply.unwrap_or_else(|| px.errors.get(code).into_owned());
-                self.answer_local(&page, body, client_close).await
+                match reply {
+                    Some(page) => {
+                        px.counters.status(code);
+                        self.answer_local(&page, client_close).await
+                    }
+                    None => self.reply_error(Some(px), code).await,
+                }
             }
             Verdict::Auth(realm) => {
                 px.counters.status(401);
                 let realm = realm.as_deref().unwrap_or(&px.name);
-                self.answer_local(&auth_page(realm), body, client_close)
-                    .await
+                self.answer_local(&auth_page(realm), client_close).await
             }
             Verdict::Respond(bytes) => {
                 px.counters.status(status_of(&bytes));
-                self.answer_local(&bytes, body, client_close).await
+                self.answer_local(&bytes, client_close).await
             }
             Verdict::Redirect(bytes) => {
                 px.counters.status(status_of(&bytes));
                 // HAProxy does not read past a request body after a redirect: it closes.
                 let close = client_close || body != BodyKind::None;
-                self.answer_local(&bytes, body, close).await
+                self.answer_local(&bytes, close).await
             }
             Verdict::Continue | Verdict::SetBackend(_) => Next::Close,
         }
@@ -566,64 +652,27 @@ impl Session {
 
     /// The backend's 503 for a request no server took (none usable, queue timeout, connect
     /// failures): the body was not sent anywhere, so the connection goes on, as in HAProxy.
-    async fn unserved(&mut self, bpx: &Arc<ProxyRt>, body: BodyKind, client_close: bool) -> Next {
-        bpx.counters.status(503);
-        let page = bpx.errors.get(503).into_owned();
-        self.answer_local(&page, body, client_close).await
+    async fn unserved(&mut self, bpx: &Arc<ProxyRt>) -> Next {
+        self.reply_error(Some(bpx), 503).await
     }
 
     /// Sends a response generated here (an error page, deny, return, auth, monitor) as
-    /// HAProxy 2.6 does: the connection goes on after it, the request body being read past,
-    /// unless the client asked to close or the status is 400 or 408 (then `connection:
-    /// close` is the last header, whatever the page said).
-    async fn answer_local(&mut self, page: &[u8], body: BodyKind, close: bool) -> Next {
-        let close = close || matches!(status_of(page), 400 | 408);
+    /// HAProxy 2.6 does: the connection goes on after it when the request body, if any, is
+    /// already all in the buffer (it is dropped), unless the client asked to close or the
+    /// status is 400 or 408. `connection: close` is then the last header, whatever the page
+    /// said; an HTTP/1.0 client kept alive is told `connection: keep-alive`.
+    async fn answer_local(&mut self, page: &[u8], close: bool) -> Next {
+        let close = close || matches!(status_of(page), 400 | 408) || !self.discard_body();
         let page = without_connection(page);
-        if !self.write_client(&with_connection(&page, close)).await || close {
-            return Next::Close;
-        }
-        if self.drain_request_body(body).await {
-            Next::KeepAlive
+        let page = if close {
+            with_connection(&page, true)
         } else {
-            Next::Close
-        }
-    }
-
-    /// Reads past the request body of `kind` (within `timeout client`); false when it
-    /// cannot be (the client closed or stalled, or the chunking is invalid).
-    async fn drain_request_body(&mut self, kind: BodyKind) -> bool {
-        let t = self.fe.timeouts.client;
-        let mut left = match kind {
-            BodyKind::None => return true,
-            BodyKind::UntilClose => return false,
-            BodyKind::Length(n) => n,
-            BodyKind::Chunked => 0,
+            error_with_connection(&page, Some(self.req_version))
         };
-        let mut chunks = (kind == BodyKind::Chunked).then(ChunkScanner::default);
-        loop {
-            match chunks.as_mut() {
-                Some(sc) => match sc.scan(&self.cbuf) {
-                    Ok(k) => {
-                        self.cbuf.advance(k);
-                        if sc.is_done() {
-                            return true;
-                        }
-                    }
-                    Err(_) => return false,
-                },
-                None => {
-                    let take = left.min(self.cbuf.len() as u64);
-                    self.cbuf.advance(take as usize);
-                    left -= take;
-                    if left == 0 {
-                        return true;
-                    }
-                }
-            }
-            match with_timeout(t, read_more(&mut self.cli, &mut self.cbuf)).await {
-                Some(Ok(n)) if n > 0 => {}
-                _ => return false,
-            }
+        if !self.write_client(&page).await || close {
+            Next::Close
+        } else {
+            Next::KeepAlive
         }
     }
 
@@ -651,7 +700,7 @@ impl Session {
                     let have = (self.cbuf.len() as u64).min(n) as usize;
                     (have as u64 == n || full).then(|| self.cbuf[..have].to_vec())
                 }
-                BodyKind::Chunked => match dechunk(&self.cbuf) {
+                BodyKind::Chunked => match dechunk(&self.cbuf, &self.rt.limits) {
                     Some((data, complete)) => (complete || full).then_some(data),
                     None => {
                         self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
@@ -743,7 +792,15 @@ impl Session {
         {
             return next;
         }
-        let mode = effective_mode(fe, bpx);
+        let mut mode = effective_mode(fe, bpx);
+        // HTTP/1.0 with Transfer-Encoding: HAProxy closes both sides after it, and so does
+        // not ask the server for keep-alive.
+        if req.version == Version::H10
+            && body == BodyKind::Chunked
+            && mode == HttpConnMode::KeepAlive
+        {
+            mode = HttpConnMode::ServerClose;
+        }
         let upgrade =
             req.headers.has_token("connection", "upgrade") && req.headers.contains("upgrade");
         let expect_continue = req
@@ -805,7 +862,7 @@ impl Session {
                     if e != PickError::NoServer {
                         bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     }
-                    return self.unserved(bpx, body, client_close).await;
+                    return self.unserved(bpx).await;
                 }
             };
             info.server = Some(be.servers[slot.idx].name.clone());
@@ -815,7 +872,7 @@ impl Session {
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "connect failed: {e}");
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     if attempts >= bpx.retries {
-                        return self.unserved(bpx, body, client_close).await;
+                        return self.unserved(bpx).await;
                     }
                     attempts += 1;
                     let (redispatch, pause) =
@@ -986,10 +1043,14 @@ impl Session {
                     &mut empty,
                     body_wait,
                     srv_t,
+                    &self.rt.limits,
                 )
                 .await
                 {
-                    Ok(_) => body_sent = true,
+                    Ok(_) => {
+                        body_sent = true;
+                        self.body_left = BodyKind::None;
+                    }
                     Err(e) => return self.body_failure(bpx, e, true).await,
                 }
             }
@@ -1007,10 +1068,14 @@ impl Session {
                 &mut prefix,
                 body_wait,
                 srv_t,
+                &self.rt.limits,
             )
             .await
             {
-                Ok(_) => body_sent = true,
+                Ok(_) => {
+                    body_sent = true;
+                    self.body_left = BodyKind::None;
+                }
                 Err(CopyErr::DstFailed) => return Exchange::RetryReused,
                 Err(e) => return self.body_failure(bpx, e, true).await,
             }
@@ -1095,7 +1160,7 @@ impl Session {
                 Verdict::Auth(_) => px.errors.get(401).into_owned(),
             };
             px.counters.status(status_of(&page));
-            let next = self.answer_local(&page, BodyKind::None, client_close).await;
+            let next = self.answer_local(&page, client_close).await;
             return Exchange::Done {
                 next,
                 reusable: false,
@@ -1121,11 +1186,23 @@ impl Session {
             &mut out,
             srv_t,
             cli_t,
+            &self.rt.limits,
         )
         .await
         {
             Ok(_) => {}
+            Err(CopyErr::SrcInvalidEarly) => {
+                // The body was bad before the head went out: HAProxy still answers 502.
+                return self
+                    .response_failure(
+                        bpx,
+                        RespErr::Invalid,
+                        (!client_close).then_some(req.version),
+                    )
+                    .await;
+            }
             Err(CopyErr::SrcTimeout) | Err(CopyErr::SrcClosed) | Err(CopyErr::SrcInvalid) => {
+                tracing::info!(backend = %bpx.name, "server response body failed");
                 bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
                 return Exchange::Done {
                     next: Next::Close,
@@ -1200,14 +1277,12 @@ impl Session {
             _ => 502,
         };
         tracing::info!(backend = %bpx.name, "server response failed: {e:?} -> {code}");
-        let keep = keep.filter(|_| matches!(e, RespErr::Timeout | RespErr::Invalid));
-        bpx.counters.status(code);
-        let page = error_with_connection(&bpx.errors.get(code), keep);
-        let written = self.write_client(&page).await;
-        let next = if written && keep.is_some() {
-            Next::KeepAlive
+        // Nothing of the response went out yet: the client connection goes on when the
+        // request allows it (`keep`), whatever went wrong with the server's head.
+        let next = if keep.is_some() {
+            self.reply_error(Some(bpx), code).await
         } else {
-            Next::Close
+            self.reply_error_close(Some(bpx), code).await
         };
         Exchange::Done {
             next,
@@ -1217,26 +1292,25 @@ impl Session {
 
     async fn body_failure(&mut self, bpx: &Arc<ProxyRt>, e: CopyErr, request: bool) -> Exchange {
         let fe = self.fe.clone();
+        tracing::info!(frontend = %fe.name, src = ?self.conn.src, "request body failed: {e:?}");
         match (e, request) {
-            (CopyErr::SrcInvalid, true) => {
+            (CopyErr::SrcInvalid | CopyErr::SrcInvalidEarly, true) => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
-                self.send_error(&fe, 400).await;
+                self.reply_error_close(Some(bpx), 400).await;
             }
             (CopyErr::SrcTimeout, true) if bpx.timeouts.server.is_some() => {
                 // The wait was bounded by `timeout server` (see `exchange`): HAProxy's 504,
                 // closing since the request is incomplete.
                 bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
-                bpx.counters.status(504);
-                let page = error_with_connection(&bpx.errors.get(504), None);
-                let _ = self.write_client(&page).await;
+                self.reply_error_close(Some(bpx), 504).await;
             }
             (CopyErr::SrcTimeout, true) => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
-                self.send_error(&fe, 408).await;
+                self.reply_error_close(Some(bpx), 408).await;
             }
             (CopyErr::DstFailed, true) => {
                 bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
-                self.send_error(bpx, 502).await;
+                self.reply_error_close(Some(bpx), 502).await;
             }
             _ => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
@@ -1305,6 +1379,7 @@ async fn read_response_head(
 
 /// Forwards a body of `kind` from `src` (its buffered bytes first) to `dst`, writing
 /// `prefix` (a head) in the same write as the first body bytes.
+#[allow(clippy::too_many_arguments)]
 async fn copy_body(
     src: &mut Stream,
     sbuf: &mut BytesMut,
@@ -1313,6 +1388,7 @@ async fn copy_body(
     prefix: &mut Vec<u8>,
     rd_t: Option<Duration>,
     wr_t: Option<Duration>,
+    lim: &Limits,
 ) -> Result<u64, CopyErr> {
     let mut out = std::mem::take(prefix);
     let mut total = 0u64;
@@ -1355,17 +1431,23 @@ async fn copy_body(
             }
         }
         BodyKind::Chunked => {
-            let mut sc = ChunkScanner::default();
+            // Decoded and re-encoded: the peer sees only plain chunk-size lines.
+            let mut dec = ChunkDecoder::new(lim);
+            let mut first = true;
             loop {
-                let k = sc
-                    .scan_mut(sbuf)
-                    .map_err(|_: HeadError| CopyErr::SrcInvalid)?;
-                out.extend_from_slice(&sbuf[..k]);
+                let k = dec.decode(sbuf, &mut out).map_err(|_| {
+                    if first {
+                        CopyErr::SrcInvalidEarly
+                    } else {
+                        CopyErr::SrcInvalid
+                    }
+                })?;
+                first = false;
                 sbuf.advance(k);
                 total += k as u64;
                 write(dst, &out, wr_t).await?;
                 out.clear();
-                if sc.is_done() {
+                if dec.is_done() {
                     break;
                 }
                 read(src, sbuf, rd_t).await?;
@@ -1434,10 +1516,13 @@ fn prepare_server_connection_header(req: &mut RequestHead, mode: HttpConnMode, u
 
 fn prepare_client_connection_header(res: &mut ResponseHead, client_version: Version, close: bool) {
     strip_conn_tokens(&mut res.headers, false);
+    // HAProxy's rule: `close` only in an HTTP/1.1 message (to HTTP/1.0 clients too), where
+    // keep-alive is the default; `keep-alive` when either side is HTTP/1.0.
     if close {
-        // HAProxy says it to HTTP/1.0 clients too.
-        add_conn_token(&mut res.headers, "close");
-    } else if client_version == Version::H10 {
+        if res.version == Version::H11 {
+            add_conn_token(&mut res.headers, "close");
+        }
+    } else if client_version == Version::H10 || res.version == Version::H10 {
         add_conn_token(&mut res.headers, "keep-alive");
     }
 }
@@ -1538,28 +1623,27 @@ fn status_of(resp: &[u8]) -> u16 {
 }
 
 /// The chunked body at the start of `buf`, decoded: (data so far, whether it is complete);
-/// None when the chunking is invalid.
-fn dechunk(buf: &[u8]) -> Option<(Vec<u8>, bool)> {
-    let mut sc = ChunkScanner::default();
-    let end = sc.scan(buf).ok()?;
-    let buf = &buf[..end];
+/// None when the chunking is invalid. The codec's decoder validates and normalises it
+/// (`SIZE\r\ndata\r\n` ... `0\r\n`), which is then read back.
+fn dechunk(buf: &[u8], lim: &codec::Limits) -> Option<(Vec<u8>, bool)> {
+    let mut dec = ChunkDecoder::new(lim);
+    let mut norm = Vec::new();
+    dec.decode(buf, &mut norm).ok()?;
     let mut out = Vec::new();
     let mut i = 0;
-    while let Some(eol) = buf[i..].windows(2).position(|w| w == b"\r\n") {
-        let line = &buf[i..i + eol];
-        let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-        let size = std::str::from_utf8(&line[..digits])
+    while let Some(eol) = norm[i..].windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&norm[i..i + eol])
             .ok()
             .and_then(|s| usize::from_str_radix(s, 16).ok())?;
         i += eol + 2;
         if size == 0 {
             break;
         }
-        let stop = i.saturating_add(size).min(buf.len());
-        out.extend_from_slice(&buf[i..stop]);
-        i = stop.saturating_add(2).min(buf.len());
+        let stop = i.saturating_add(size).min(norm.len());
+        out.extend_from_slice(&norm[i..stop]);
+        i = stop.saturating_add(2).min(norm.len());
     }
-    Some((out, sc.is_done()))
+    Some((out, dec.is_done()))
 }
 
 /// The `monitor-uri` answer when the service is up.
@@ -1608,14 +1692,17 @@ mod tests {
     #[test]
     fn chunked_bodies_decode() {
         assert_eq!(
-            dechunk(b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\nGET"),
+            dechunk(
+                b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\nGET",
+                &codec::Limits::default()
+            ),
             Some((b"abcde".to_vec(), true))
         );
         assert_eq!(
-            dechunk(b"3\r\nabc\r\n5\r\nde"),
+            dechunk(b"3\r\nabc\r\n5\r\nde", &codec::Limits::default()),
             Some((b"abcde".to_vec(), false))
         );
-        assert_eq!(dechunk(b"zz\r\n"), None);
+        assert_eq!(dechunk(b"zz\r\n", &codec::Limits::default()), None);
     }
 
     #[test]
