@@ -108,8 +108,47 @@ pub struct Framing {
 // ---------------------------------------------------------------------------------------
 // Character classes (RFC 9110 tchar; HAProxy's version characters).
 
+/// RFC 9110 `tchar` by byte value: one lookup per byte of a name or method.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
 fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TOKEN[b as usize]
+}
+
+/// A token (ASCII by construction) lower-cased into a string, without a UTF-8 pass.
+fn lower_token(t: &[u8]) -> String {
+    String::from_utf8(t.to_ascii_lowercase()).unwrap_or_default()
+}
+
+/// The length of the token run at the start of `b` (None: it reaches the end of `b`).
+fn token_run(b: &[u8]) -> Option<usize> {
+    b.iter().position(|c| !is_token(*c))
 }
 
 fn is_ver(b: u8) -> bool {
@@ -269,8 +308,9 @@ fn parse_fields(
             return Ok(Some((f, end)));
         }
         let ns = i;
-        while is_token(need!(buf, i)) {
-            i += 1;
+        match token_run(&buf[i..]) {
+            Some(k) => i += k,
+            None => return Ok(None),
         }
         if buf[i] != b':' {
             return Err(inv("invalid character in header name"));
@@ -278,7 +318,7 @@ fn parse_fields(
         if i == ns {
             return Err(inv("empty header name"));
         }
-        let name = String::from_utf8_lossy(&buf[ns..i]).to_ascii_lowercase();
+        let name = lower_token(&buf[ns..i]);
         i += 1;
         while is_sp(need!(buf, i)) {
             i += 1;
@@ -288,12 +328,10 @@ fn parse_fields(
         let mut value = Vec::new();
         loop {
             let vs = i;
-            loop {
-                let c = need!(buf, i);
-                if c == b'\r' || c == b'\n' {
-                    break;
-                }
-                i += 1;
+            // The line's end, found a word at a time rather than a byte at a time.
+            match memchr::memchr2(b'\r', b'\n', &buf[i..]) {
+                Some(k) => i += k,
+                None => return Ok(None),
             }
             value.extend_from_slice(&buf[vs..i]);
             let Some(next) = line_end(buf, i)? else {
@@ -447,7 +485,8 @@ fn parse_request_inner(
     let Some((f, end)) = parse_fields(buf, next, Kind::Request, lim)? else {
         return Ok(None);
     };
-    let method = String::from_utf8_lossy(&buf[ms..me]).into_owned();
+    // Token characters only: ASCII.
+    let method = String::from_utf8(buf[ms..me].to_vec()).unwrap_or_default();
     let uri = String::from_utf8_lossy(&buf[us..ue]).into_owned();
     if htx_weight([me - ms, ue - us, ve - vs], &f.headers) > lim.htx_max() {
         return Err(HeadError::TooLarge);
