@@ -227,8 +227,9 @@ impl Runtime {
 }
 
 /// Held by a connection's task: gives back its `maxconn` slots and the active count when
-/// the task ends, however it ends.
-struct Done {
+/// the task ends, however it ends. Passed into the session function itself: an async block
+/// around the session's future would hold that future twice in its task.
+pub struct ConnGuard {
     rt: Arc<Runtime>,
     px: Arc<ProxyRt>,
     _slots: (
@@ -237,7 +238,7 @@ struct Done {
     ),
 }
 
-impl Drop for Done {
+impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.px.counters.current.fetch_sub(1, Ordering::Relaxed);
         self.rt.active.fetch_sub(1, Ordering::AcqRel);
@@ -280,31 +281,16 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
             let _ = socket2::SockRef::from(t).set_keepalive(true);
         }
         rt.active.fetch_add(1, Ordering::AcqRel);
-        let done = Done {
+        let guard = ConnGuard {
             rt: rt.clone(),
             px: px.clone(),
             _slots: (global, local),
         };
         // One spawn per mode: each task is as large as its own session, not the largest.
         match px.mode {
-            Mode::Http => {
-                let s = http::session::serve(rt.clone(), px.clone(), acc);
-                tokio::spawn(async move {
-                    s.await;
-                    drop(done);
-                })
-            }
-            Mode::Tcp => {
-                let s = tcp::serve(rt.clone(), px.clone(), acc);
-                tokio::spawn(async move {
-                    s.await;
-                    drop(done);
-                })
-            }
-            Mode::Health => tokio::spawn(async move {
-                tcp::health(acc).await;
-                drop(done);
-            }),
+            Mode::Http => tokio::spawn(http::session::serve(rt.clone(), px.clone(), acc, guard)),
+            Mode::Tcp => tokio::spawn(tcp::serve(rt.clone(), px.clone(), acc, guard)),
+            Mode::Health => tokio::spawn(tcp::health(acc, guard)),
         };
     }
 }

@@ -14,12 +14,17 @@ use super::proxy::ProxyRt;
 use super::sample::{ConnInfo, EvalCtx, TxnInfo, Vars};
 use super::tunnel::{self, TunnelTimeouts};
 
-pub async fn health(mut acc: Accepted) {
+pub async fn health(mut acc: Accepted, _guard: super::ConnGuard) {
     let _ = acc.stream.write_all(b"OK\n").await;
     let _ = acc.stream.shutdown().await;
 }
 
-pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, mut acc: Accepted) {
+pub async fn serve(
+    rt: Arc<Runtime>,
+    fe: Arc<ProxyRt>,
+    mut acc: Accepted,
+    _guard: super::ConnGuard,
+) {
     let conn = ConnInfo {
         src: acc.src,
         dst: acc.dst,

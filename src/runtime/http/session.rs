@@ -80,7 +80,13 @@ struct Session {
     body_left: BodyKind,
 }
 
-pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted) {
+/// Serves one client connection; `_guard` is released when it ends.
+pub async fn serve(
+    rt: Arc<Runtime>,
+    fe: Arc<ProxyRt>,
+    acc: Accepted,
+    _guard: crate::runtime::ConnGuard,
+) {
     let conn = ConnInfo {
         src: acc.src,
         dst: acc.dst,
@@ -218,25 +224,29 @@ impl Session {
         let mut stop = self.rt.stopping.subscribe();
         let mut killed = self.rt.killed.subscribe();
         loop {
-            let head = match self.read_head(&mut stop).await {
+            // Boxed (as the transaction and the rare paths below): an async fn's state is as
+            // large as its largest await, so each large part lives on the heap only while it
+            // runs, and an idle keep-alive session stays small.
+            let head = match Box::pin(self.read_head(&mut stop)).await {
                 Ok(h) => h,
                 Err(HeadEnd::Quiet) => break,
                 Err(HeadEnd::Reply(code)) => {
-                    self.send_mux_error(code).await;
+                    Box::pin(self.send_mux_error(code)).await;
                     break;
                 }
             };
             self.resp_started = false;
-            // Boxed: the transaction's state (the largest part of a session) lives on the
-            // heap only while a request is in flight, so an idle keep-alive connection stays
-            // small; its emptied buffers are released too, as HAProxy releases its own.
+            // Emptied buffers are released after it, as HAProxy releases its own.
             // `hard-stop-after` expiring during a soft stop kills the transaction: like
             // HAProxy, a client still waiting for its response gets a 502.
             let next = if self.rt.hard_stop_after.is_some() {
-                tokio::select! {
-                    n = Box::pin(self.transaction(head)) => Some(n),
-                    _ = killed.wait_for(|k| *k) => None,
-                }
+                Box::pin(async {
+                    tokio::select! {
+                        n = self.transaction(head) => Some(n),
+                        _ = killed.wait_for(|k| *k) => None,
+                    }
+                })
+                .await
             } else {
                 Some(Box::pin(self.transaction(head)).await)
             };
@@ -245,7 +255,7 @@ impl Session {
                     let fe = self.fe.clone();
                     fe.counters.status(502);
                     let page = with_connection(&fe.errors.get(502), true);
-                    let _ = self.write_client(&page).await;
+                    let _ = Box::pin(self.write_client(&page)).await;
                 }
                 self.held = None;
                 break;
