@@ -44,7 +44,7 @@ use common::*;
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -885,17 +885,22 @@ listen tcp_tunnel
 struct FinServer {
     addr: SocketAddr,
     closed_after: Arc<Mutex<Vec<Duration>>>,
+    /// Connections on which a first byte arrived.
+    got_data: Arc<AtomicUsize>,
 }
 
 fn fin_server(fin_first: bool) -> FinServer {
     let l = TcpListener::bind(local(free_port())).unwrap();
     let addr = l.local_addr().unwrap();
     let closed_after = Arc::new(Mutex::new(Vec::new()));
+    let got_data = Arc::new(AtomicUsize::new(0));
     let rec = closed_after.clone();
+    let got = got_data.clone();
     std::thread::spawn(move || {
         for s in l.incoming() {
             let Ok(mut s) = s else { continue };
             let rec = rec.clone();
+            let got = got.clone();
             std::thread::spawn(move || {
                 let t0 = Instant::now();
                 if fin_first {
@@ -903,14 +908,24 @@ fn fin_server(fin_first: bool) -> FinServer {
                 }
                 let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
                 let mut buf = [0u8; 1024];
-                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+                let mut first = true;
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {
+                    if first {
+                        first = false;
+                        got.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
                 rec.lock().unwrap().push(t0.elapsed());
                 // Stay silent and open a while: only the proxy may end this.
                 std::thread::sleep(Duration::from_secs(5));
             });
         }
     });
-    FinServer { addr, closed_after }
+    FinServer {
+        addr,
+        closed_after,
+        got_data,
+    }
 }
 
 const FIN_TEMPLATE: &str = "
@@ -947,11 +962,16 @@ fn client_half_close_then_server_silent_ends_after_server_fin() {
         ],
     );
     let (h, r) = side_by_side(&cfg, |side| {
-        // Each client half-closes; is its connection closed by the proxy within 1.5 s?
+        // Each client half-closes once its proxy has the server connection (a byte went
+        // through: before that, HAProxy may drop a client that closes at once); is its
+        // connection closed by the proxy within 1.5 s?
         let conns: Vec<Conn> = [0, 1, 2]
             .iter()
             .map(|&i| {
+                let before = srv.got_data.load(Ordering::SeqCst);
                 let mut c = side.conn(i);
+                c.send(b"x").unwrap();
+                assert!(eventually(MS(3000), || srv.got_data.load(Ordering::SeqCst) > before));
                 c.stream().shutdown(Shutdown::Write).unwrap();
                 c
             })
