@@ -1,5 +1,5 @@
 //! rproxy: a HAProxy-compatible reverse proxy and load balancer.
-// `deny`, not `forbid`: `runtime::inherit` alone may use unsafe (and says why).
+// `deny`, not `forbid`: `runtime::inherit` and `runtime::readiness` alone may use unsafe (and say why).
 #![deny(unsafe_code)]
 
 pub mod cli;

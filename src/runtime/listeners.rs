@@ -252,7 +252,7 @@ pub fn into_tokio(socket: BoundSocket) -> std::io::Result<Listener> {
         BoundSocket::Tcp(l) => {
             l.set_nonblocking(true)?;
             let dst = fixed_local_addr(&l);
-            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(l)?, dst))
+            Ok(Listener::Tcp(super::readiness::watch_listener(l)?, dst))
         }
         BoundSocket::Unix(l) => {
             l.set_nonblocking(true)?;
@@ -282,7 +282,14 @@ fn fixed_local_addr(l: &std::net::TcpListener) -> Option<SocketAddr> {
 #[derive(Debug)]
 pub enum Listener {
     /// With the destination address of its connections when fixed ([`fixed_local_addr`]).
-    Tcp(tokio::net::TcpListener, Option<SocketAddr>),
+    /// A plain socket watched for readiness, so that accepted connections are not
+    /// registered with the event loop until they need to be (see [`Stream::Fresh`]).
+    ///
+    /// [`Stream::Fresh`]: super::stream::Stream::Fresh
+    Tcp(
+        tokio::io::unix::AsyncFd<std::net::TcpListener>,
+        Option<SocketAddr>,
+    ),
     Unix(tokio::net::UnixListener),
 }
 
@@ -297,18 +304,30 @@ impl Listener {
     pub async fn accept(&self) -> std::io::Result<Accepted> {
         match self {
             Listener::Tcp(l, fixed) => {
-                let (s, src) = l.accept().await?;
-                let _ = s.set_nodelay(true);
+                let (s, src) = loop {
+                    let mut ready = l.readable().await?;
+                    // Non-blocking and close-on-exec from accept4 itself, no extra calls.
+                    let flags = (nix::sys::socket::SockFlag::SOCK_NONBLOCK
+                        | nix::sys::socket::SockFlag::SOCK_CLOEXEC)
+                        .bits();
+                    match ready.try_io(|l| socket2::SockRef::from(l.get_ref()).accept4(flags)) {
+                        Ok(r) => break r?,
+                        Err(_would_block) => continue,
+                    }
+                };
+                let _ = s.set_tcp_nodelay(true);
+                let src = src.as_socket();
+                let s: std::net::TcpStream = s.into();
                 let dst = match fixed {
                     Some(a) => Some(*a),
                     None => s.local_addr().ok(),
                 };
                 Ok(Accepted {
-                    stream: super::stream::Stream::Tcp(s),
+                    stream: super::stream::Stream::Fresh(Some(s)),
                     // IPv4 peers of a dual-stack `:::port` socket stay IPv4-mapped
                     // (`::ffff:127.0.0.1`): HAProxy 2.6 reports them so in fetches,
                     // headers and logs, and its IP matching copes with them.
-                    src: Some(src),
+                    src,
                     dst,
                 })
             }

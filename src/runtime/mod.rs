@@ -12,6 +12,7 @@ pub mod inherit;
 pub mod listeners;
 pub mod process;
 pub mod proxy;
+pub mod readiness;
 pub mod sample;
 pub mod stream;
 pub mod tcp;
@@ -150,6 +151,16 @@ impl Runtime {
             };
             accepts.push(tokio::spawn(accept_loop(self.clone(), px, listener)));
         }
+        // A timer that always fires within a second. tokio wakes its event loop (an eventfd
+        // write and an extra epoll round) whenever a new timer is due before the loop's
+        // planned wake-up; with this one pending, the per-request timeouts (`timeout
+        // client`/`server`, seconds long) never are, and that wake-up disappears (about one
+        // per request before). Sub-second timeouts still wake the loop as they must.
+        tokio::spawn(async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(1000)).await;
+            }
+        });
         process::started();
         let sig = process::wait_stop_signal().await;
         match sig {
@@ -275,10 +286,16 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
         };
         px.counters.sessions.fetch_add(1, Ordering::Relaxed);
         px.counters.current.fetch_add(1, Ordering::Relaxed);
-        if px.options.clitcpka
-            && let stream::Stream::Tcp(t) = &acc.stream
-        {
-            let _ = socket2::SockRef::from(t).set_keepalive(true);
+        if px.options.clitcpka {
+            match &acc.stream {
+                stream::Stream::Fresh(Some(t)) => {
+                    let _ = socket2::SockRef::from(t).set_keepalive(true);
+                }
+                stream::Stream::Tcp(t) => {
+                    let _ = socket2::SockRef::from(t).set_keepalive(true);
+                }
+                _ => {}
+            }
         }
         rt.active.fetch_add(1, Ordering::AcqRel);
         let guard = ConnGuard {

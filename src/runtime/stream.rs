@@ -1,6 +1,12 @@
 //! Byte streams of either side: TCP or UNIX sockets behind one type.
+//!
+//! An accepted client socket starts unregistered ([`Stream::Fresh`]): reads and writes go
+//! straight to it, as HAProxy's speculative I/O does, and it joins the event loop only when
+//! an operation would block. A short connection whose request and response each fit in one
+//! call so never costs the two `epoll_ctl` calls of a registration.
 
-use std::io;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -9,21 +15,42 @@ use tokio::net::{TcpStream, UnixStream};
 
 #[derive(Debug)]
 pub enum Stream {
+    /// A non-blocking TCP socket not registered with the event loop yet (None only for
+    /// the instant of its registration).
+    Fresh(Option<std::net::TcpStream>),
     Tcp(TcpStream),
     Unix(UnixStream),
 }
 
+/// The error of a [`Stream::Fresh`] caught in the middle of its registration (cannot
+/// happen: registration replaces the variant before returning).
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "socket being registered")
+}
+
 impl Stream {
+    /// Registers a fresh socket with the event loop (a no-op for the other kinds).
+    fn register(&mut self) -> io::Result<()> {
+        if let Stream::Fresh(s) = self {
+            let std = s.take().ok_or_else(gone)?;
+            *self = Stream::Tcp(TcpStream::from_std(std)?);
+        }
+        Ok(())
+    }
     /// Reads without waiting: `Ok(0)` is a close, `WouldBlock` means nothing pending.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
+            Stream::Fresh(s) => s.as_ref().ok_or_else(gone)?.read(buf),
             Stream::Tcp(s) => s.try_read(buf),
             Stream::Unix(s) => s.try_read(buf),
         }
     }
     /// Waits until the stream has data (or a close) to read.
-    pub async fn readable(&self) -> io::Result<()> {
+    pub async fn readable(&mut self) -> io::Result<()> {
         match self {
+            // Said ready without asking: the read that follows tries the socket and
+            // registers it if nothing is there yet, which costs no more than waiting here.
+            Stream::Fresh(_) => Ok(()),
             Stream::Tcp(s) => s.readable().await,
             Stream::Unix(s) => s.readable().await,
         }
@@ -41,7 +68,28 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        if let Stream::Fresh(s) = this {
+            let s = s.as_mut().ok_or_else(gone)?;
+            // At most 16 KiB zeroed per call (safe code cannot read into uninitialised
+            // memory); a fresh socket is read once or twice before it registers.
+            let want = buf.remaining().min(16384);
+            let dst = buf.initialize_unfilled_to(want);
+            match s.read(dst) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => this.register()?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        match this {
+            Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
         }
@@ -54,19 +102,34 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        if let Stream::Fresh(s) = this {
+            match s.as_mut().ok_or_else(gone)?.write(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => this.register()?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        match this {
+            Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
+            Stream::Fresh(_) => Poll::Ready(Ok(())),
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
             Stream::Unix(s) => Pin::new(s).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
+            Stream::Fresh(s) => Poll::Ready(s.as_ref().ok_or_else(gone)?.shutdown(Shutdown::Write)),
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
         }
@@ -76,7 +139,20 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        if let Stream::Fresh(s) = this {
+            match s.as_mut().ok_or_else(gone)?.write_vectored(bufs) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => this.register()?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        match this {
+            Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
         }
