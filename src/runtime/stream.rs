@@ -47,9 +47,15 @@ impl Stream {
     }
     /// Waits until the stream has data (or a close) to read.
     pub async fn readable(&mut self) -> io::Result<()> {
+        if let Stream::Fresh(s) = self {
+            // Data may be there already: no need to wait, nor to register.
+            let mut probe = [0u8; 1];
+            match s.as_ref().ok_or_else(gone)?.peek(&mut probe) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.register()?,
+                _ => return Ok(()),
+            }
+        }
         match self {
-            // Said ready without asking: the read that follows tries the socket and
-            // registers it if nothing is there yet, which costs no more than waiting here.
             Stream::Fresh(_) => Ok(()),
             Stream::Tcp(s) => s.readable().await,
             Stream::Unix(s) => s.readable().await,

@@ -105,9 +105,10 @@ pub async fn serve(
         fe,
         conn,
         cli: acc.stream,
-        // Buffers grow on demand (4 KiB steps): an idle or small-request connection stays
-        // small, as HAProxy's on-demand buffers keep it.
-        cbuf: BytesMut::new(),
+        // Buffers grow on demand (4 KiB steps) and are released between requests, so an idle
+        // keep-alive connection holds none, as with HAProxy's on-demand buffers. The first
+        // request's bytes usually come with the connection: its buffer is taken at once.
+        cbuf: BytesMut::with_capacity(4096),
         sbuf: BytesMut::new(),
         held: None,
         nreq: 0,
