@@ -1220,7 +1220,15 @@ fn server_garbage_gets_502_as_haproxy() {
     let mut failures = Vec::new();
     for (((name, _, want), h), r) in cases.iter().zip(&h).zip(&r) {
         assert_eq!(h.0, Some(*want), "{name}: haproxy gave {h:?}");
-        if h != r {
+        // After a valid answer the server half-closes its side: whether haproxy then keeps
+        // the client connection for the next request races with that FIN (seen both ways
+        // over repeated runs), so only the answer itself is compared there.
+        let same = if *want == 200 {
+            (&h.0, &h.1) == (&r.0, &r.1)
+        } else {
+            h == r
+        };
+        if !same {
             failures.push(format!("{name}:\n  haproxy {h:?}\n  rproxy  {r:?}"));
         }
     }
