@@ -147,6 +147,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// serves until a stop signal.
 fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<ExitCode> {
     use rproxy::runtime::{self, process};
+    // The proxy's own diagnostics on standard error: warnings always; with `-d` (HAProxy's
+    // debug mode) also what the runtime notes of each refused request, failed connection
+    // or server error. Traffic logs in HAProxy's formats are a separate channel.
+    let level = if cli.debug {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::WARN
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
     // Noted now: a later chroot hides it from the start-up notices.
     process::exe_path();
     let prog = process::program_name();

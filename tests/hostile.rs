@@ -1461,3 +1461,27 @@ fn arbitrary_bytes_to_the_binary() {
     assert_eq!(http_get(addr, "/").status, 200);
     p.stop();
 }
+
+/// Bad traffic is noted: with `-d` (debug mode) each refused request gets a diagnostic line
+/// on standard error saying why and from where; without it, standard error stays quiet.
+#[test]
+fn refused_requests_are_noted_in_debug_mode() {
+    for (debug, expect_line) in [(true, true), (false, false)] {
+        let port = free_port();
+        let cfg = format!(
+            "defaults\n    mode http\n    timeout connect 1s\n    timeout client 2s\n    timeout server 2s\n\nfrontend fe\n    bind 127.0.0.1:{port}\n    http-request return status 200 content-type text/plain string ok\n"
+        );
+        let args: &[&str] = if debug { &["-d"] } else { &[] };
+        let p = Proxy::spawn(Engine::Rproxy, &cfg, args);
+        assert!(wait_listening(&[port]), "{}", p.stderr_text());
+        let got = send_raw(
+            local(port),
+            b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",
+        );
+        assert!(got.starts_with(b"HTTP/1.1 400 "));
+        // The line is written before the answer is sent: no wait needed either way.
+        let text = p.stderr_text();
+        let noted = text.contains("bad request") && text.contains("127.0.0.1");
+        assert_eq!(noted, expect_line, "debug={debug}: {text}");
+    }
+}
