@@ -1,5 +1,6 @@
 //! HAProxy 2.6 is the truth: the same configurations through `haproxy -c` and `rproxy -c`
-//! get the same verdict (only `-c`: nothing is started, nothing is sent).
+//! get the same verdict (only `-c`: nothing is started, nothing is sent); and the README's
+//! quickstart, run on fresh loopback ports, answers alike under both.
 
 mod common;
 use common::*;
@@ -132,4 +133,43 @@ fn quickstart_is_valid_for_both_without_warnings() {
     let out = rproxy(&["-c", "-dW", "-f", "examples/quickstart.cfg"], root);
     assert!(out.status.success(), "rproxy: {}", stderr(&out));
     assert_eq!(stdout(&out), "Configuration file is valid\n");
+}
+
+/// The README's first command: `examples/quickstart.cfg` serves, and successive requests
+/// alternate between its two stand-in servers, as under haproxy (the file's ports replaced
+/// by free ones).
+#[test]
+fn quickstart_runs_and_alternates_like_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("examples/quickstart.cfg")).unwrap();
+    let template = text
+        .replace("127.0.0.1:8080", "127.0.0.1:{{P0}}")
+        .replace("127.0.0.1:8081", "127.0.0.1:{{P1}}")
+        .replace("127.0.0.1:8082", "127.0.0.1:{{P2}}")
+        .replace("127.0.0.1:8404", "127.0.0.1:{{P3}}");
+    assert!(
+        !template.contains("127.0.0.1:80") && !template.contains("127.0.0.1:84"),
+        "the quickstart's ports changed"
+    );
+    let (h, r) = side_by_side(&template, |side| {
+        (0..4)
+            .map(|_| {
+                let res = side.get("/");
+                (res.status, res.body_text())
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        r,
+        [
+            (200, "hello from app1\n".to_string()),
+            (200, "hello from app2\n".to_string()),
+            (200, "hello from app1\n".to_string()),
+            (200, "hello from app2\n".to_string()),
+        ]
+    );
+    assert_eq!(r, h);
 }
