@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod balance;
+pub mod checks;
 pub mod http;
 pub mod inherit;
 pub mod listeners;
