@@ -1,11 +1,43 @@
 //! Active health checks: what one check found ([`Outcome`], with HAProxy's check status
-//! codes), the per-kind dialogues (one module each), and — built on them — the scheduler and
-//! the shared rise/fall state that take servers out and put them back.
-//!
-//! A kind's dialogue is an async function over a connected stream that returns an
-//! [`Outcome`]; the scheduler owns connecting, timing, and what the outcome does to the
-//! server's state.
+//! codes), the per-kind dialogues (one module each, all behind the [`Probe`] trait), the
+//! shared rise/fall state ([`health`]), and the scheduler that runs them and takes servers
+//! out and puts them back.
 
+pub mod health;
+pub mod probe;
 pub mod status;
 
+pub mod http;
+pub mod ldap;
+pub mod mysql;
+pub mod pgsql;
+pub mod redis;
+pub mod smtp;
+pub mod sslhello;
+pub mod tcp;
+pub mod tcpcheck;
+
+use std::sync::Arc;
+
+pub use health::{Health, RiseFall, Step};
+pub use probe::{CheckConn, CheckCtx, IoFail, Probe, ProbeFuture};
 pub use status::{CheckStatus, Outcome};
+
+use crate::model::Proxy;
+use crate::model::proxy::CheckKind;
+
+/// The probe the backend's servers run, from its `option ...check` / `http-check` /
+/// `tcp-check` settings.
+pub fn build_probe(p: &Proxy) -> Arc<dyn Probe> {
+    match &p.options.check {
+        CheckKind::Tcp => tcp::probe(p),
+        CheckKind::Http(_) => http::probe(p),
+        CheckKind::Smtp { .. } => smtp::probe(p),
+        CheckKind::Mysql { .. } => mysql::probe(p),
+        CheckKind::Pgsql { .. } => pgsql::probe(p),
+        CheckKind::Redis => redis::probe(p),
+        CheckKind::Ldap => ldap::probe(p),
+        CheckKind::SslHello => sslhello::probe(p),
+        CheckKind::TcpCheck => tcpcheck::probe(p),
+    }
+}

@@ -30,6 +30,8 @@ pub enum CheckStatus {
     L7Sts,
     /// Check aborted on an internal problem (socket, memory ...).
     SockErr,
+    /// Passive health (`observe`): too many errors seen on live traffic.
+    Hana,
 }
 
 impl CheckStatus {
@@ -48,6 +50,7 @@ impl CheckStatus {
             CheckStatus::L7OkC => "L7OKC",
             CheckStatus::L7Sts => "L7STS",
             CheckStatus::SockErr => "SOCKERR",
+            CheckStatus::Hana => "HANA",
         }
     }
     /// The reason written in health log lines (`reason: Layer7 wrong status`).
@@ -65,6 +68,7 @@ impl CheckStatus {
             CheckStatus::L7OkC => "Layer7 check conditionally passed",
             CheckStatus::L7Sts => "Layer7 wrong status",
             CheckStatus::SockErr => "Socket error",
+            CheckStatus::Hana => "Health analyze",
         }
     }
     /// Whether the server passed.
