@@ -372,6 +372,18 @@ impl Checker {
         active: bool,
         step: impl FnOnce(&RiseFall, bool) -> Step,
     ) {
+        self.apply_excluding(out, active, 0, step)
+    }
+
+    /// [`Checker::apply`]; `own` requests are left out of the server's session count (a
+    /// layer-7 verdict comes from a request HAProxy no longer counts there).
+    fn apply_excluding(
+        self: &Arc<Self>,
+        out: Outcome,
+        active: bool,
+        own: u32,
+        step: impl FnOnce(&RiseFall, bool) -> Step,
+    ) {
         let mut rec = lock(&self.record);
         let passed = out.status.passed();
         let was = self.rf.health();
@@ -393,7 +405,8 @@ impl Checker {
                 rec.downs += 1;
                 rec.last_change = SystemTime::now();
                 rec.down_since = Some(Instant::now());
-                let c = self.counts();
+                let mut c = self.counts();
+                c.sessions = c.sessions.saturating_sub(own);
                 let line = events::change_line(who, Health::Down, why, &c);
                 process::warning(&line);
                 self.sink.send(Severity::Alert, &line);
@@ -474,8 +487,12 @@ impl Checker {
     /// next check comes at `fastinter`.
     pub fn observe(self: &Arc<Self>, ev: Observed) {
         let Some(mode) = self.observe else { return };
-        if mode == Observe::Layer4 && ev.layer7() {
-            return;
+        // Each mode listens to its own layer; in layer 7 an established connection says
+        // nothing yet (the response will), and must not reset the count.
+        match mode {
+            Observe::Layer4 if ev.layer7() => return,
+            Observe::Layer7 if ev == Observed::L4Ok => return,
+            _ => {}
         }
         if !ev.error() {
             self.consecutive.store(0, Ordering::Relaxed);
@@ -487,11 +504,14 @@ impl Checker {
         }
         self.consecutive.store(0, Ordering::Relaxed);
         let out = Outcome::new(CheckStatus::Hana).with_info(events::hana_info(n, ev.words()));
+        let own = u32::from(ev.layer7());
         match self.on_error {
             OnError::FastInter => {}
-            OnError::FailCheck => self.apply(out, false, |rf, _| rf.failed()),
-            OnError::SuddenDeath => self.apply(out, false, |rf, _| rf.sudden_death()),
-            OnError::MarkDown => self.apply(out, false, |rf, _| rf.mark_down()),
+            OnError::FailCheck => self.apply_excluding(out, false, own, |rf, _| rf.failed()),
+            OnError::SuddenDeath => {
+                self.apply_excluding(out, false, own, |rf, _| rf.sudden_death())
+            }
+            OnError::MarkDown => self.apply_excluding(out, false, own, |rf, _| rf.mark_down()),
         }
         self.hurry.notify_one();
     }
