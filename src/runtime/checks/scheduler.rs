@@ -372,18 +372,6 @@ impl Checker {
         active: bool,
         step: impl FnOnce(&RiseFall, bool) -> Step,
     ) {
-        self.apply_excluding(out, active, 0, step)
-    }
-
-    /// [`Checker::apply`]; `own` requests are left out of the server's session count (a
-    /// layer-7 verdict comes from a request HAProxy no longer counts there).
-    fn apply_excluding(
-        self: &Arc<Self>,
-        out: Outcome,
-        active: bool,
-        own: u32,
-        step: impl FnOnce(&RiseFall, bool) -> Step,
-    ) {
         let mut rec = lock(&self.record);
         let passed = out.status.passed();
         let was = self.rf.health();
@@ -405,8 +393,7 @@ impl Checker {
                 rec.downs += 1;
                 rec.last_change = SystemTime::now();
                 rec.down_since = Some(Instant::now());
-                let mut c = self.counts();
-                c.sessions = c.sessions.saturating_sub(own);
+                let c = self.counts();
                 let line = events::change_line(who, Health::Down, why, &c);
                 process::warning(&line);
                 self.sink.send(Severity::Alert, &line);
@@ -504,14 +491,11 @@ impl Checker {
         }
         self.consecutive.store(0, Ordering::Relaxed);
         let out = Outcome::new(CheckStatus::Hana).with_info(events::hana_info(n, ev.words()));
-        let own = u32::from(ev.layer7());
         match self.on_error {
             OnError::FastInter => {}
-            OnError::FailCheck => self.apply_excluding(out, false, own, |rf, _| rf.failed()),
-            OnError::SuddenDeath => {
-                self.apply_excluding(out, false, own, |rf, _| rf.sudden_death())
-            }
-            OnError::MarkDown => self.apply_excluding(out, false, own, |rf, _| rf.mark_down()),
+            OnError::FailCheck => self.apply(out, false, |rf, _| rf.failed()),
+            OnError::SuddenDeath => self.apply(out, false, |rf, _| rf.sudden_death()),
+            OnError::MarkDown => self.apply(out, false, |rf, _| rf.mark_down()),
         }
         self.hurry.notify_one();
     }
