@@ -655,3 +655,21 @@ fn failover_under_load_loses_no_request() {
     assert!(failed.is_empty(), "failed requests: {failed:?}");
     assert_eq!(ok.load(Ordering::Relaxed), threads * per);
 }
+
+/// A plain TCP check leaves the server nothing to accept (the handshake is reset before
+/// its last ACK), under both.
+#[test]
+fn plain_check_leaves_no_connection_like_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let a1 = MockServer::start("a1");
+    let cfg = format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nfrontend fe\n    bind 127.0.0.1:{{{{FE}}}}\n    default_backend app\nbackend app\n    option log-health-checks\n    server app1 {} check inter 50\n",
+        a1.addr_str()
+    );
+    let (h, r) = start_both(&cfg);
+    both_say(&h, &r, "status: 3/3 UP.", 1);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(a1.connections(), 0, "a check connection reached the server");
+}

@@ -648,9 +648,10 @@ impl Backend {
         }
     }
 
-    /// Server `idx` freed a slot: while it has room, hand slots to the oldest requests
-    /// waiting for it or (if it may take the backend's traffic) for any server.
-    fn dequeue(self: &Arc<Self>, idx: usize) {
+    /// Server `idx` freed a slot (or came back up): while it has room, hand slots to the
+    /// oldest requests waiting for it or (if it may take the backend's traffic) for any
+    /// server.
+    pub(crate) fn dequeue(self: &Arc<Self>, idx: usize) {
         let Some(s) = self.servers.get(idx) else {
             return;
         };

@@ -104,6 +104,8 @@ pub struct Checker {
     backend_name: String,
     server_name: String,
     backup: bool,
+    /// The server's index in its backend.
+    idx: usize,
     state: Arc<ServerState>,
     backend: Weak<Backend>,
     pub rf: RiseFall,
@@ -185,7 +187,7 @@ impl Checks {
                     p,
                     s,
                     cfg,
-                    state.clone(),
+                    (i, state.clone()),
                     be,
                     addr,
                     &probe,
@@ -230,7 +232,7 @@ impl Checker {
         p: &Proxy,
         s: &crate::model::Server,
         cfg: &Config,
-        state: Arc<ServerState>,
+        (idx, state): (usize, Arc<ServerState>),
         be: &Arc<Backend>,
         addr: SocketAddr,
         probe: &Arc<dyn Probe>,
@@ -250,6 +252,7 @@ impl Checker {
             backend_name: p.name.clone(),
             server_name: s.name.clone(),
             backup: sp.backup,
+            idx,
             state,
             backend: Arc::downgrade(be),
             rf: RiseFall::new(sp.rise, sp.fall),
@@ -412,7 +415,17 @@ impl Checker {
                 rec.last_change = SystemTime::now();
                 self.start_ramp();
                 self.state.up.store(true, Ordering::Release);
-                let c = self.counts();
+                // As HAProxy, requests waiting for any server may go to this one now.
+                let before = self.state.total.load(Ordering::Relaxed);
+                if let Some(be) = self.backend.upgrade() {
+                    be.dequeue(self.idx);
+                }
+                let mut c = self.counts();
+                c.requeued = self
+                    .state
+                    .total
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(before) as u32;
                 let line = events::change_line(who, Health::Up, why, &c);
                 process::warning(&line);
                 self.sink.send(Severity::Notice, &line);
