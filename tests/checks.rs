@@ -673,3 +673,65 @@ fn plain_check_leaves_no_connection_like_haproxy() {
     thread::sleep(Duration::from_millis(300));
     assert_eq!(a1.connections(), 0, "a check connection reached the server");
 }
+
+/// A listener whose accept queue is full: new SYNs are dropped, connects time out.
+fn blackhole() -> (socket2::Socket, std::net::TcpStream) {
+    let s =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    s.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .expect("bind");
+    s.listen(0).expect("listen");
+    let addr = s.local_addr().unwrap().as_socket().unwrap();
+    // Fills the one-place queue; it is never accepted.
+    let filler = std::net::TcpStream::connect(addr).expect("filler");
+    (s, filler)
+}
+
+/// `Layer4 timeout`: without `timeout check` the connect may last the whole interval;
+/// with it, min(`timeout connect`, interval). Same words and about the same durations as
+/// haproxy.
+#[test]
+fn connect_timeout_budget_matches_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let (bh, _filler) = blackhole();
+    let port = bh.local_addr().unwrap().as_socket().unwrap().port();
+    for (extra, lo, hi) in [("", 250, 600), ("    timeout check 2s\n", 80, 250)] {
+        let cfg = format!(
+            "defaults\n    mode http\n    timeout connect 100\n    timeout client 5s\n    timeout server 5s\n{extra}frontend fe\n    bind 127.0.0.1:{{{{FE}}}}\n    default_backend app\nbackend app\n    server app1 127.0.0.1:{port} check inter 300 fall 1\n"
+        );
+        let (h, r) = start_both(&cfg);
+        both_say(&h, &r, "Server app/app1 is DOWN", 1);
+        let mut durations = Vec::new();
+        for p in [&h, &r] {
+            let line = events(&p.stderr_text())[0].clone();
+            let raw = p.stderr_text();
+            let ms: u64 = raw
+                .split("check duration: ")
+                .nth(1)
+                .and_then(|t| t.split("ms").next())
+                .and_then(|n| n.parse().ok())
+                .expect("a duration");
+            assert_eq!(
+                line,
+                "[WARNING] Server app/app1 is DOWN, reason: Layer4 timeout, check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
+            );
+            assert!(
+                (lo..=hi).contains(&ms),
+                "{}: {ms} ms {extra:?}",
+                p.engine().name()
+            );
+            durations.push(ms);
+        }
+        println!(
+            "L4 timeout {extra:?}: haproxy {} ms, rproxy {} ms",
+            durations[0], durations[1]
+        );
+    }
+}

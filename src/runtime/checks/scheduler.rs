@@ -296,12 +296,12 @@ impl Checker {
     /// The interval before the next check, by HAProxy's rule: `inter` when fully up,
     /// `downinter` when fully down, `fastinter` in between (and before the first check).
     pub fn interval(&self) -> Duration {
-        let n = self.rf.now();
-        match n.health {
-            Health::Up if n.x == n.y => self.inter,
-            Health::Down if n.x == 0 => self.downinter.unwrap_or(self.inter),
-            _ => self.fastinter.unwrap_or(self.inter),
-        }
+        interval_at(&self.rf.now(), self.inter, self.fastinter, self.downinter)
+    }
+
+    /// The last verdict and the counters, for a stats page.
+    pub fn snapshot(&self) -> Record {
+        lock(&self.record).clone()
     }
 
     /// `d` moved at random by up to ±`spread-checks` percent.
@@ -514,6 +514,20 @@ impl Checker {
     }
 }
 
+/// HAProxy's interval rule for the counter state `n`.
+fn interval_at(
+    n: &Step,
+    inter: Duration,
+    fastinter: Option<Duration>,
+    downinter: Option<Duration>,
+) -> Duration {
+    match n.health {
+        Health::Up if n.x == n.y => inter,
+        Health::Down if n.x == 0 => downinter.unwrap_or(inter),
+        _ => fastinter.unwrap_or(inter),
+    }
+}
+
 /// A zero interval would spin; HAProxy refuses it at parse time.
 fn nonzero(d: Duration) -> Duration {
     d.max(Duration::from_millis(1))
@@ -553,6 +567,26 @@ mod tests {
         }
         assert!(Observed::L4Err.error() && !Observed::L4Ok.error());
         assert!(Observed::Timeout.error() && Observed::Timeout.layer7());
+    }
+
+    #[test]
+    fn interval_follows_the_manual_table() {
+        let ms = Duration::from_millis;
+        let rf = RiseFall::new(2, 3);
+        let at = |rf: &RiseFall| interval_at(&rf.now(), ms(1000), Some(ms(100)), Some(ms(5000)));
+        // Yet unchecked (one failure from down): fastinter.
+        assert_eq!(at(&rf), ms(100));
+        rf.passed();
+        assert_eq!(at(&rf), ms(1000));
+        rf.failed();
+        assert_eq!(at(&rf), ms(100));
+        rf.failed();
+        rf.failed();
+        assert_eq!(at(&rf), ms(5000));
+        rf.passed();
+        assert_eq!(at(&rf), ms(100));
+        // Unset fastinter/downinter fall back to inter.
+        assert_eq!(interval_at(&rf.now(), ms(1000), None, None), ms(1000));
     }
 
     #[test]
