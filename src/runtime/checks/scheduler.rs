@@ -590,6 +590,19 @@ mod tests {
     }
 
     #[test]
+    fn slowstart_ramps_weight_and_maxconn() {
+        let mut s = ServerState::new("s", 1, 2, false, false);
+        s.maxconn = 10;
+        assert_eq!((s.eweight(), s.limit()), (32, 10));
+        s.ramp.store(0, Ordering::Relaxed);
+        assert_eq!((s.eweight(), s.limit()), (1, 1));
+        s.ramp.store(500, Ordering::Relaxed);
+        assert_eq!((s.eweight(), s.limit()), (16, 5));
+        s.ramp.store(1000, Ordering::Relaxed);
+        assert_eq!(s.eweight(), 32);
+    }
+
+    #[test]
     fn random_spreads() {
         let a: Vec<u64> = (0..8).map(|_| random() % 1000).collect();
         assert!(a.iter().any(|x| *x != a[0]));
