@@ -237,8 +237,10 @@ fn transitions_without_log_health_checks_match_haproxy() {
     }
     let (a1, bk) = (MockServer::start("a1"), MockServer::start("bk"));
     let (p1, pb) = (a1.port(), bk.port());
+    let log = Syslog::start();
     let cfg = format!(
-        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nfrontend fe\n    bind 127.0.0.1:{{{{FE}}}}\n    default_backend app\nbackend app\n    server app1 127.0.0.1:{p1} check inter 100 fall 2 rise 2\n    server bk 127.0.0.1:{pb} check inter 100 fall 2 rise 1 backup\n"
+        "global\n    log 127.0.0.1:{} local0 notice\ndefaults\n    mode http\n    log global\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nfrontend fe\n    bind 127.0.0.1:{{{{FE}}}}\n    default_backend app\nbackend app\n    server app1 127.0.0.1:{p1} check inter 100 fall 2 rise 2\n    server bk 127.0.0.1:{pb} check inter 100 fall 2 rise 1 backup\n",
+        log.port
     );
     let (h, r) = start_both(&cfg);
     // Give both a few checks while everything is up (nothing is said).
@@ -262,6 +264,24 @@ fn transitions_without_log_health_checks_match_haproxy() {
         by_server(&er)["app/bk"],
         vec![
             "[WARNING] Backup Server app/bk is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
+        ]
+    );
+    // Both send to the same receiver: each line twice, once per proxy (`notice` admits
+    // the UP line, sent at that level).
+    assert!(eventually(Duration::from_secs(1), || log.lines().len() >= 8));
+    let mut got = syslog_norm(&log.lines());
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "<128> backend app has no server available!",
+            "<128> backend app has no server available!",
+            "<129> Backup Server app/bk is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
+            "<129> Backup Server app/bk is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
+            "<129> Server app/app1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: Nms. 0 active and 1 backup servers left. Running on backup. 0 sessions active, 0 requeued, 0 remaining in queue.",
+            "<129> Server app/app1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: Nms. 0 active and 1 backup servers left. Running on backup. 0 sessions active, 0 requeued, 0 remaining in queue.",
+            "<133> Server app/app1 is UP, reason: Layer4 check passed, check duration: Nms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
+            "<133> Server app/app1 is UP, reason: Layer4 check passed, check duration: Nms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
         ]
     );
 }

@@ -141,6 +141,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug, Default)]
 pub struct Checks {
     pub checkers: Vec<Arc<Checker>>,
+    /// The running tasks, so that a reload can stop them.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl Checks {
@@ -197,13 +199,24 @@ impl Checks {
                 checkers.push(c);
             }
         }
-        Checks { checkers }
+        Checks {
+            checkers,
+            tasks: Mutex::new(Vec::new()),
+        }
     }
 
     /// Starts one task per checker (inside the tokio runtime).
     pub fn start(&self) {
+        let mut tasks = lock(&self.tasks);
         for c in &self.checkers {
-            tokio::spawn(c.clone().run());
+            tasks.push(tokio::spawn(c.clone().run()).abort_handle());
+        }
+    }
+
+    /// Stops every check task (a reload hands over to a new set).
+    pub fn stop(&self) {
+        for t in lock(&self.tasks).drain(..) {
+            t.abort();
         }
     }
 }
