@@ -6,7 +6,7 @@
 //! Verdicts (observed with haproxy 2.6): a status rule failing is `L7STS` with the
 //! status as code and the reason phrase as info; a body rule failing is `L7RSP` with
 //! "HTTP content check did not match" (or "HTTP check matched unwanted content" when
-//! negated); passing is `L7OK` with the status as code and no info; a 404 under
+//! negated, "HTTP content check could not find a response body" when it is empty); passing is `L7OK` with the status as code and no info; a 404 under
 //! `disable-on-404` on a running server is `L7OKC` (the scheduler drains the server);
 //! a malformed or missing answer is `L7RSP`; no verdict before the deadline is
 //! `L7TOUT`; a reset is `SOCKERR` with the system's words.
@@ -203,6 +203,12 @@ impl HttpProbe {
                     let Some(body) = response::body(&head, buf, eof || full, room) else {
                         return Some(Outcome::new(CheckStatus::L7Rsp));
                     };
+                    if body.complete && body.data.is_empty() {
+                        return Some(
+                            Outcome::new(CheckStatus::L7Rsp)
+                                .with_info("HTTP content check could not find a response body"),
+                        );
+                    }
                     let found = pat.found(&body.data);
                     match (found, *negate) {
                         (true, false) => {}

@@ -48,12 +48,9 @@ pub fn parse_head(buf: &[u8], head_req: bool) -> Parse {
         start += 1;
     }
     let rest = &buf[start..];
+    // Like HAProxy, a line is judged once it is complete.
     let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-        return if plausible_prefix(rest) {
-            Parse::Incomplete
-        } else {
-            Parse::Invalid
-        };
+        return Parse::Incomplete;
     };
     let Some((version_len, code, code_len, reason)) = status_line(strip_cr(&rest[..nl])) else {
         return Parse::Invalid;
@@ -62,6 +59,7 @@ pub fn parse_head(buf: &[u8], head_req: bool) -> Parse {
     let mut pos = nl + 1;
     let mut clen: Option<usize> = None;
     let mut chunked = false;
+    let mut seen_header = false;
     loop {
         let Some(n) = rest[pos..].iter().position(|&b| b == b'\n') else {
             return Parse::Incomplete;
@@ -71,6 +69,15 @@ pub fn parse_head(buf: &[u8], head_req: bool) -> Parse {
         if line.is_empty() {
             break;
         }
+        if line[0] == b' ' || line[0] == b'\t' {
+            // An obsolete folded continuation: part of the previous header's value.
+            if !seen_header {
+                return Parse::Invalid;
+            }
+            cost += trim(line).len() + 1;
+            continue;
+        }
+        seen_header = true;
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             return Parse::Invalid;
         };
@@ -204,13 +211,6 @@ fn status_line(line: &[u8]) -> Option<(usize, u32, usize, Vec<u8>)> {
     Some((8, code, digits.len(), reason))
 }
 
-/// Whether an unfinished first line can still become a status line.
-fn plausible_prefix(b: &[u8]) -> bool {
-    let want = b"HTTP/";
-    let n = b.len().min(want.len());
-    b[..n] == want[..n]
-}
-
 fn parse_digits(b: &[u8]) -> Option<usize> {
     if b.is_empty() || b.len() > 18 || !b.iter().all(u8::is_ascii_digit) {
         return None;
@@ -265,12 +265,14 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nX : y\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n",
-            b"ICY",
+            b"garbage\r\n",
+            b"HTTP/1.1 200 OK\r\n b: x\r\n\r\n",
         ] {
             assert_eq!(parse_head(bad, false), Parse::Invalid, "{bad:?}");
         }
         assert_eq!(parse_head(b"HTTP/1.0 200 OK\r\n", false), Parse::Incomplete);
-        assert_eq!(parse_head(b"HTT", false), Parse::Incomplete);
+        assert_eq!(parse_head(b"ICY", false), Parse::Incomplete);
+        assert_eq!(done(b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n").code, 200);
     }
 
     #[test]
