@@ -688,3 +688,126 @@ fn side_by_side_http_check_send() {
         "  option httpchk\n  http-check send meth PUT ver HTTP/2.0 hdr transfer-encoding chunked",
     ]);
 }
+
+/// `show stat` on HAProxy's stats socket: per `backend/server`, (check_status,
+/// check_code, last_chk), once every server has a finished check.
+fn haproxy_check_results(sock: &std::path::Path) -> Option<HashMap<String, [String; 3]>> {
+    use std::os::unix::net::UnixStream;
+    let mut s = UnixStream::connect(sock).ok()?;
+    s.write_all(b"show stat\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next()?.trim_start_matches("# ").split(',').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n);
+    let (st, code, info) = (col("check_status")?, col("check_code")?, col("last_chk")?);
+    let mut out = HashMap::new();
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        if f.len() <= st.max(code).max(info) || f[1] == "BACKEND" || f[1] == "FRONTEND" {
+            continue;
+        }
+        let status = f[st].trim_start_matches("* ").to_string();
+        if status.is_empty() || status == "INI" {
+            return None;
+        }
+        out.insert(
+            format!("{}/{}", f[0], f[1]),
+            [status, f[code].to_string(), f[info].to_string()],
+        );
+    }
+    Some(out)
+}
+
+/// The verdicts HAProxy reaches on its first check of each answer, compared with the
+/// probe's (status, code and info as the stats page shows them).
+#[test]
+fn side_by_side_verdicts() {
+    if !common::require(
+        common::have_program("haproxy"),
+        "haproxy is needed to compare check verdicts",
+    ) {
+        return;
+    }
+    let rules: &[&str] = &[
+        "  option httpchk",
+        "  option httpchk\n  http-check expect ! rstatus ^5\n  http-check expect string foo",
+        "  option httpchk\n  http-check expect status 200-299\n  http-check expect ! rstring err.r",
+        "  option httpchk\n  http-check disable-on-404\n  http-check expect status 200",
+        "  option httpchk HEAD /\n  http-check expect ! string x",
+        "  option httpchk GET / HTTP/1.1\n  http-check expect ! rstatus ^[45]",
+    ];
+    let answers: &[Act] = &[
+        Act::Reply(b"HTTP/1.0 200 OK\r\n\r\nfoo"),
+        Act::Reply(b"HTTP/1.1 302 Found\r\nContent-Length: 3\r\n\r\nbar"),
+        Act::Reply(b"HTTP/1.0 404 Not Found\r\n\r\n"),
+        Act::Reply(b"HTTP/1.0 503 Service Unavailable\r\n\r\nerror"),
+        Act::Reply(b"HTTP/1.0 200 OK\r\n\r\nan error"),
+        Act::Reply(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        Act::Reply(b"garbage\r\n\r\n"),
+        Act::Reply(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"),
+        Act::Reply(b"HTTP/1.0 099 \r\n\r\n"),
+        Act::Reply(b"\r\nHTTP/1.1 204\nX: a\n b\n\n"),
+        Act::Reply(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nfo\r\n1\r\no\r\n0\r\n\r\n",
+        ),
+        Act::Reply(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nfoo"),
+        Act::Reply(b"HTTP/1.1 200 OK\r\n"),
+        Act::Hold(b"HTTP/1.1 200 OK\r\n\r\nfo"),
+        Act::Close,
+        Act::Reset,
+        Act::Silent,
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("stats.sock");
+    let front = common::free_port();
+    let mut cfg = format!(
+        "global\n  stats socket {} level admin\n\
+         defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend fe\n  bind 127.0.0.1:{front}\n  default_backend b0\n",
+        sock.display()
+    );
+    for (bi, lines) in rules.iter().enumerate() {
+        cfg.push_str(&format!("backend b{bi}\n{lines}\n"));
+        for (ai, act) in answers.iter().enumerate() {
+            let (addr, _rx) = serve(act.clone(), 100);
+            cfg.push_str(&format!(
+                "  server s{ai} 127.0.0.1:{} check inter 400\n",
+                addr.port()
+            ));
+        }
+    }
+    let mut h = common::Proxy::start_haproxy(&cfg);
+    let mut theirs = None;
+    common::eventually(Duration::from_secs(5), || {
+        theirs = haproxy_check_results(&sock);
+        theirs.is_some()
+    });
+    h.stop();
+    let theirs = theirs.expect("haproxy finished a check of every server");
+
+    // The same answers, to rproxy's probe with the same 400 ms budget.
+    let mut diffs = Vec::new();
+    for (bi, lines) in rules.iter().enumerate() {
+        for (ai, act) in answers.iter().enumerate() {
+            let (out, _) = check_with(lines, act.clone(), Duration::from_millis(400), None);
+            let ours = [
+                out.status.code().to_string(),
+                out.code.map(|c| c.to_string()).unwrap_or_default(),
+                out.info.clone().unwrap_or_default(),
+            ];
+            let key = format!("b{bi}/s{ai}");
+            let t = theirs.get(&key).cloned().unwrap_or_default();
+            // HAProxy shows code 0 where there is none.
+            let t_code = if t[1] == "0" {
+                String::new()
+            } else {
+                t[1].clone()
+            };
+            if [&t[0], &t_code, &t[2]] != [&ours[0], &ours[1], &ours[2]] {
+                diffs.push(format!("{key} ({lines:?}): haproxy {t:?}, rproxy {ours:?}"));
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
