@@ -460,6 +460,15 @@ fn verdict_table() {
 }
 
 #[test]
+fn unapplied_matches_are_no_rules() {
+    // `hdr` matches are accepted with a warning but not applied: only the other rules
+    // (here none, so the implicit 2xx/3xx one) decide.
+    let lines = "  option httpchk\n  http-check expect hdr name x-foo";
+    let out = check(lines, Act::Reply(b"HTTP/1.0 200 OK\r\n\r\n"));
+    assert_eq!((out.status, out.code), (CheckStatus::L7Ok, Some(200)));
+}
+
+#[test]
 fn head_request_answer_has_no_body() {
     // An answer to HEAD carries a content-length but no body.
     // HAProxy then finds no body for a body rule, at once.

@@ -108,6 +108,9 @@ impl HttpProbe {
                         negate,
                         re: regex::Regex::new(r).ok()?,
                     },
+                    // The configuration stands in an empty string for the matches rproxy
+                    // does not apply yet (`hdr`, `fhdr` ..., warned about at load): no rule.
+                    ExpectMatch::String(s) if s.is_empty() => return None,
                     ExpectMatch::String(s) => Rule::Body {
                         negate,
                         pat: BodyPat::Bytes(s.clone().into_bytes()),
