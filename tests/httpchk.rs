@@ -695,6 +695,8 @@ fn side_by_side_http_check_send() {
         "  option httpchk\n  http-check send ver HTTP/1.0 hdr X-A a hdr Connection keep-alive,\\ Upgrade hdr X-B b",
         "  option httpchk GET /a HTTP/1.1\n  http-check send hdr X-Y y hdr connection Close body zz\n  http-check send-state",
         "  option httpchk\n  http-check send meth PUT ver HTTP/2.0 hdr transfer-encoding chunked",
+        "  option httpchk GET / HTTP/1.1\\r\\nHost:\\ www\\r\\nX-A:\\ b\n  http-check send hdr X-Y y",
+        "  option httpchk GET / HTTP/1.1\\r\\nHost:\\ www\n  http-check send meth POST ver HTTP/1.0 body zz",
     ]);
 }
 

@@ -13,7 +13,7 @@ pub struct RequestSpec {
     pub method: String,
     pub uri: String,
     pub version: String,
-    /// In configuration order: the 1.x `option httpchk` tail first, then `http-check send hdr`.
+    /// `http-check send hdr`, else the 1.x `option httpchk` version-string tail.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -37,7 +37,11 @@ impl RequestSpec {
             if let Some(v) = &send.version {
                 spec.version = v.clone();
             }
-            spec.headers.extend(send.headers.iter().cloned());
+            // `http-check send hdr` replaces the headers of the 1.x version-string tail
+            // (observed: the tail's `host` is gone once one `hdr` is given).
+            if !send.headers.is_empty() {
+                spec.headers = send.headers.clone();
+            }
             if let Some(b) = &send.body {
                 spec.body = b.clone().into_bytes();
             }
