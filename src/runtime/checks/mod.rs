@@ -22,7 +22,7 @@ pub mod tcpcheck;
 use std::sync::Arc;
 
 pub use health::{Health, RiseFall, Step};
-pub use probe::{CheckConn, CheckCtx, IoFail, Probe, ProbeFuture};
+pub use probe::{CheckConn, CheckCtx, IoFail, Probe, ProbeFuture, ServerView};
 pub use status::{CheckStatus, Outcome};
 
 use crate::model::Proxy;
