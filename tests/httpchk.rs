@@ -684,6 +684,7 @@ fn side_by_side_option_httpchk_forms() {
         "  option httpchk HEAD /ping",
         r"  option httpchk GET /p HTTP/1.1\r\nHost:\ www",
         "  option httpchk POST /p HTTP/1.1",
+        r"  option httpchk POST / HTTP/1.0\r\nX-A:\ b\r\n\r\nbodytext",
     ]);
 }
 

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::events::{self, Counts, Who};
 use super::health::{Health, RiseFall, Step};
-use super::probe::{CheckCtx, Probe};
+use super::probe::{CheckCtx, Probe, ServerView};
 use super::status::{CheckStatus, Outcome};
 use crate::config::diag::Diags;
 use crate::model::server::{Observe, OnError, ProxyProtocol};
@@ -103,6 +103,10 @@ impl Record {
 pub struct Checker {
     backend_name: String,
     server_name: String,
+    /// The `server` line's address and port, and the node name, for `send-state`.
+    server_addr: String,
+    server_port: u16,
+    node: String,
     backup: bool,
     /// The server's index in its backend.
     idx: usize,
@@ -155,7 +159,7 @@ impl Checks {
             if !p.servers.iter().any(|s| s.params.check) {
                 continue;
             }
-            let probe = super::build_probe(p);
+            let probe = super::build_probe(p, cfg.global.tune_bufsize.unwrap_or(16384) as usize);
             let sink = Arc::new(LogSink::new(&p.logs, cfg.global.log_tag.as_deref()));
             for (i, s) in p.servers.iter().enumerate() {
                 if !s.params.check {
@@ -221,6 +225,13 @@ impl Checks {
     }
 }
 
+/// The machine's host name, HAProxy's default `node`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// Where a server's checks go: `addr`/`port` when set, else the server's own address.
 fn check_addr(s: &crate::model::Server) -> Option<SocketAddr> {
     let ip: IpAddr = match s.params.check_addr {
@@ -264,6 +275,19 @@ impl Checker {
         Checker {
             backend_name: p.name.clone(),
             server_name: s.name.clone(),
+            server_addr: match &s.addr.host {
+                Host::Ip(ip) => ip.to_string(),
+                _ => s
+                    .resolved
+                    .first()
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default(),
+            },
+            server_port: match s.addr.port {
+                PortSpec::Fixed(p) => p,
+                _ => 0,
+            },
+            node: cfg.global.node.clone().unwrap_or_else(host_name),
             backup: sp.backup,
             idx,
             state,
@@ -369,6 +393,7 @@ impl Checker {
         };
         let mut ctx = CheckCtx::new(self.addr, connect, read);
         ctx.send_proxy = self.send_proxy;
+        ctx.server = Some(self.view());
         let started = ctx.started;
         let mut out = self.probe.check(&ctx).await;
         out.duration = started.elapsed();
@@ -446,6 +471,36 @@ impl Checker {
             None => {}
         }
         rec.last = Some(out);
+    }
+
+    /// The server as `http-check send-state` and `disable-on-404` see it.
+    fn view(&self) -> ServerView {
+        let admin = self.state.admin();
+        let mut v = ServerView {
+            state: ServerView::state_word(
+                &self.rf.now(),
+                admin == Admin::Drain,
+                admin == Admin::Maint,
+            ),
+            running: self.rf.health() == Health::Up && admin != Admin::Maint,
+            address: self.server_addr.clone(),
+            port: self.server_port,
+            name: format!("{}/{}", self.backend_name, self.server_name),
+            node: self.node.clone(),
+            weight: self.state.weight(),
+            scur: u64::from(self.state.cur()),
+            qcur: u64::from(self.state.queued()),
+            ..ServerView::default()
+        };
+        if let Some(be) = self.backend.upgrade() {
+            for s in &be.servers {
+                if s.backup == self.backup && s.usable() {
+                    v.total_weight += s.weight();
+                }
+                v.total_scur += u64::from(s.cur());
+            }
+        }
+        v
     }
 
     fn counts(&self) -> Counts {

@@ -83,6 +83,7 @@ impl HttpProbe {
             uri: "/".into(),
             version: "HTTP/1.0".into(),
             headers: Vec::new(),
+            body: None,
         };
         let chk = match &p.options.check {
             CheckKind::Http(c) => c,

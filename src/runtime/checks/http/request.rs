@@ -25,7 +25,7 @@ impl RequestSpec {
             uri: chk.uri.clone(),
             version: chk.version.clone(),
             headers: chk.headers.clone(),
-            body: Vec::new(),
+            body: chk.body.clone().map(String::into_bytes).unwrap_or_default(),
         };
         if let Some(send) = &cfg.send {
             if let Some(m) = &send.method {
