@@ -478,6 +478,7 @@ impl Session {
         self.req_close = client_close;
         self.body_left = body;
         let mut info = self.base_info();
+        fe.persist.capture_request(&req, &mut info);
         let mut vars = Vars::default();
 
         // `option http-buffer-request`: the body is waited for before anything else looks
@@ -844,6 +845,19 @@ impl Session {
                 })
                 .map(|(i, _)| *i)
         };
+        // Cookie persistence: the server the cookie names, and the cookie as the server
+        // may see it.
+        if bpx.persist.cookie.is_some() || fe.persist.captures.cookie.is_some() {
+            let rules = bpx.persist.rules(&EvalCtx {
+                conn: &self.conn,
+                req: Some(&req),
+                res: None,
+                vars: &vars,
+                info: &info,
+            });
+            bpx.persist
+                .on_request(&fe.persist, be, &mut req, named.is_some(), rules, &mut info);
+        }
         let mut head = Vec::with_capacity(1024);
         req.write_to(&mut head);
 
@@ -864,7 +878,10 @@ impl Session {
                         }
                         r => r,
                     },
-                    _ => be.assign(key, avoid, queue_t).await,
+                    _ => match info.cookie.target {
+                        Some(i) if avoid != Some(i) => be.assign_persistent(i, queue_t).await,
+                        _ => be.assign(key, avoid, queue_t).await,
+                    },
                 },
             };
             let slot = match slot {
@@ -887,8 +904,8 @@ impl Session {
                         return self.unserved(bpx).await;
                     }
                     attempts += 1;
-                    let (redispatch, pause) =
-                        retry_plan(bpx, be, slot.idx, attempts, named.is_some(), &e);
+                    let direct = named.is_some() || info.cookie.target == Some(slot.idx);
+                    let (redispatch, pause) = retry_plan(bpx, be, slot.idx, attempts, direct, &e);
                     if redispatch {
                         bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
                         avoid = Some(slot.idx);
@@ -1128,6 +1145,7 @@ impl Session {
         self.sbuf.advance(n);
         info.status = Some(res.status);
         slot.backend.servers[slot.idx].observed(Observed::Status(res.status));
+        fe.persist.capture_response(&res, info);
 
         if res.status == 101 && upgrade {
             return self.tunnel(fe, bpx, srv, res).await;
@@ -1181,6 +1199,8 @@ impl Session {
             };
         }
 
+        bpx.persist
+            .on_response(&fe.persist, slot.idx, &req.method, &mut res, info);
         if res_body == BodyKind::UntilClose || *self.rt.stopping.borrow() {
             client_close = true;
         }

@@ -1,0 +1,366 @@
+//! `cookie NAME [rewrite|insert|prefix] ...`: reading the persistence cookie of a request
+//! (which server it names, and what the server must not see of it) and writing the
+//! response's cookie (`Set-Cookie` inserted, rewritten or prefixed; `Cache-control:
+//! private` with `nocache`), as HAProxy 2.6 does. Facts observed with haproxy 2.6.12:
+//! * the cookie name matches exactly (case counts); the first occurrence in the request
+//!   decides, every occurrence is stripped (`prefix`: `SRV~value` becomes `value`, any
+//!   server; `insert indirect`: the cookie is removed, the header too once empty);
+//! * `prefix` splits the value at the first `~`; other modes at the first `|`, after which
+//!   come the `maxidle`/`maxlife` dates (last seen, first seen), an expired one making the
+//!   cookie count as absent;
+//! * a server named by the cookie takes the request when it is running (up, not in
+//!   maintenance: draining counts), else with `option persist` or `force-persist`;
+//! * in the response, the server's own cookie of that name is removed in insert mode (or
+//!   when the client came with a valid cookie and `indirect`), left alone with `preserve`,
+//!   its value replaced by the server's cookie in rewrite mode and prefixed with `SRV~` in
+//!   prefix mode; insert mode adds `NAME=VALUE; path=/` then `; domain=D` each, `;
+//!   HttpOnly`, `; Secure`, `; ATTR` each, as the last header, unless the client already
+//!   had the right cookie (and its dates need no refresh), or with `postonly` the request
+//!   is not a POST; a server without a cookie gets a removal cookie.
+
+use std::time::Duration;
+
+use super::cache;
+use super::dates;
+use crate::model::proxy::{CookieCfg, CookieMode};
+use crate::runtime::http::head::{Headers, ResponseHead, trim};
+
+/// The removal cookie's tail, for a server without a cookie value.
+const EXPIRED: &str = "=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/";
+
+/// A backend's cookie persistence, ready to use.
+#[derive(Debug, Clone)]
+pub struct CookieRt {
+    pub name: String,
+    pub mode: CookieMode,
+    pub indirect: bool,
+    pub nocache: bool,
+    pub postonly: bool,
+    pub preserve: bool,
+    /// What follows `; path=/` in an inserted cookie: domains, HttpOnly, Secure, attrs.
+    tail: String,
+    /// `maxidle`/`maxlife` in seconds, 0 when unset.
+    maxidle: u64,
+    maxlife: u64,
+    /// Each server's `cookie` value, by server index.
+    servers: Vec<Option<String>>,
+}
+
+/// What the request's persistence cookie turned out to be (HAProxy's `TX_CK_*`, the
+/// `%ck` log letter later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CookieState {
+    /// No persistence cookie in the request.
+    #[default]
+    None,
+    /// It named no server.
+    Invalid,
+    /// It named a server that is down (no persistence).
+    Down,
+    /// It named a usable server, or a down one with `option persist`/`force-persist`.
+    Valid,
+    /// Its last-seen date is older than `maxidle`.
+    Expired,
+    /// Its first-seen date is older than `maxlife`.
+    Old,
+    /// Not used: `ignore-persist`, or the server was already chosen (`use-server`).
+    Unused,
+}
+
+/// The persistence facts of one transaction, from the request to the response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CookieTxn {
+    pub state: CookieState,
+    /// The server the cookie sends the request to (HAProxy's direct access).
+    pub target: Option<usize>,
+    /// The dates the cookie carried (seconds), if valid.
+    pub last_date: Option<u64>,
+    pub first_date: Option<u64>,
+    /// `ignore-persist` matched: the cookie is neither read nor written.
+    pub ignore: bool,
+}
+
+/// What decides whether a named server is taken.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestFacts {
+    /// `force-persist` matched.
+    pub force: bool,
+    /// `ignore-persist` matched.
+    pub ignore: bool,
+    /// `option persist`.
+    pub persist: bool,
+    /// The server was already chosen (`use-server`).
+    pub assigned: bool,
+    /// Seconds since the epoch.
+    pub now: u64,
+}
+
+fn secs(d: Option<Duration>) -> u64 {
+    d.map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl CookieRt {
+    /// From the backend's `cookie` line and its servers' `cookie VALUE`s.
+    pub fn build(cfg: &CookieCfg, servers: Vec<Option<String>>) -> CookieRt {
+        let mut tail = String::new();
+        for d in &cfg.domains {
+            tail.push_str("; domain=");
+            tail.push_str(d);
+        }
+        if cfg.httponly {
+            tail.push_str("; HttpOnly");
+        }
+        if cfg.secure {
+            tail.push_str("; Secure");
+        }
+        for a in &cfg.attrs {
+            tail.push_str("; ");
+            tail.push_str(a);
+        }
+        CookieRt {
+            name: cfg.name.clone(),
+            mode: cfg.mode,
+            indirect: cfg.indirect,
+            nocache: cfg.nocache,
+            postonly: cfg.postonly,
+            preserve: cfg.preserve,
+            tail,
+            maxidle: secs(cfg.maxidle),
+            maxlife: secs(cfg.maxlife),
+            servers,
+        }
+    }
+
+    fn server_cookie(&self, idx: usize) -> Option<&str> {
+        self.servers.get(idx).and_then(|c| c.as_deref())
+    }
+
+    /// Reads the request's cookie (the server it names, `running(i)` telling whether
+    /// server `i` is up and not in maintenance) and strips from `h` what the server must
+    /// not see.
+    pub fn request(
+        &self,
+        h: &mut Headers,
+        running: impl Fn(usize) -> bool,
+        f: RequestFacts,
+    ) -> CookieTxn {
+        let mut txn = CookieTxn {
+            ignore: f.ignore,
+            ..CookieTxn::default()
+        };
+        let strip_prefix = self.mode == CookieMode::Prefix;
+        let remove = self.mode == CookieMode::Insert && self.indirect;
+        let mut seen = false;
+        for hd in h.0.iter_mut().filter(|hd| hd.name == "cookie") {
+            let mut changed = false;
+            let mut kept: Vec<Vec<u8>> = Vec::new();
+            for seg in hd.value.split(|b| *b == b';') {
+                let pair = trim(seg);
+                let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                    Some(i) => (trim(&pair[..i]), trim(&pair[i + 1..])),
+                    None => (pair, &b""[..]),
+                };
+                if name != self.name.as_bytes() {
+                    kept.push(seg.to_vec());
+                    continue;
+                }
+                if !seen {
+                    seen = true;
+                    self.analyse(value, &running, f, &mut txn);
+                }
+                if remove {
+                    changed = true;
+                    continue;
+                }
+                if strip_prefix && let Some(i) = value.iter().position(|b| *b == b'~') {
+                    let lead = seg.len() - seg.trim_ascii_start().len();
+                    let mut s = seg[..lead].to_vec();
+                    s.extend_from_slice(name);
+                    s.push(b'=');
+                    s.extend_from_slice(&value[i + 1..]);
+                    kept.push(s);
+                    changed = true;
+                    continue;
+                }
+                kept.push(seg.to_vec());
+            }
+            if changed {
+                if let Some(first) = kept.first_mut() {
+                    *first = first.trim_ascii_start().to_vec();
+                }
+                hd.value = kept.join(&b';');
+            }
+        }
+        // A Cookie line left empty goes.
+        h.0.retain(|hd| !(hd.name == "cookie" && trim(&hd.value).is_empty()));
+        txn
+    }
+
+    fn analyse(
+        &self,
+        value: &[u8],
+        running: &impl Fn(usize) -> bool,
+        f: RequestFacts,
+        txn: &mut CookieTxn,
+    ) {
+        let delim = if self.mode == CookieMode::Prefix {
+            b'~'
+        } else {
+            b'|'
+        };
+        let (srv, rest) = match value.iter().position(|b| *b == delim) {
+            Some(i) => (&value[..i], Some(&value[i + 1..])),
+            None => (value, None),
+        };
+        if self.mode != CookieMode::Prefix
+            && let Some(rest) = rest
+        {
+            let mut parts = rest.split(|b| *b == b'|');
+            txn.last_date = parts.next().and_then(dates::decode);
+            txn.first_date = parts.next().and_then(dates::decode);
+        }
+        let now = f.now as i64;
+        let too_far = |d: u64, max: u64| {
+            let d = d as i64;
+            max > 0 && (now - d > max as i64 || d - now > 86400)
+        };
+        if txn.first_date.is_some_and(|d| too_far(d, self.maxlife)) {
+            txn.state = CookieState::Old;
+        } else if txn.last_date.is_some_and(|d| too_far(d, self.maxidle)) {
+            txn.state = CookieState::Expired;
+        }
+        if matches!(txn.state, CookieState::Old | CookieState::Expired) {
+            txn.last_date = None;
+            txn.first_date = None;
+            return;
+        }
+        if f.ignore || f.assigned {
+            txn.state = CookieState::Unused;
+            return;
+        }
+        for (i, c) in self.servers.iter().enumerate() {
+            if c.as_deref().map(str::as_bytes) != Some(srv) {
+                continue;
+            }
+            let up = running(i);
+            if up || f.persist || f.force {
+                txn.state = if up {
+                    CookieState::Valid
+                } else {
+                    CookieState::Down
+                };
+                txn.target = Some(i);
+                return;
+            }
+            // Down: another server may carry the same cookie.
+            txn.state = CookieState::Down;
+        }
+        if txn.state != CookieState::Down {
+            txn.state = CookieState::Invalid;
+        }
+    }
+
+    /// Writes the response's cookie for a transaction served by server `served`; `direct`
+    /// when it is the server the request's cookie named (not redispatched elsewhere).
+    pub fn response(
+        &self,
+        txn: &CookieTxn,
+        served: usize,
+        direct: bool,
+        method: &str,
+        res: &mut ResponseHead,
+        now: u64,
+    ) {
+        if txn.ignore {
+            return;
+        }
+        let srv_cookie = self.server_cookie(served);
+        let mut found = false;
+        let mut i = 0;
+        while i < res.headers.0.len() {
+            let hd = &mut res.headers.0[i];
+            i += 1;
+            if hd.name != "set-cookie" {
+                continue;
+            }
+            let Some(eq) = hd.value.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            let pair_end = hd
+                .value
+                .iter()
+                .position(|b| *b == b';')
+                .unwrap_or(hd.value.len());
+            if eq > pair_end || trim(&hd.value[..eq]) != self.name.as_bytes() {
+                continue;
+            }
+            found = true;
+            if self.preserve {
+                continue;
+            }
+            if self.mode == CookieMode::Insert || (direct && self.indirect) {
+                i -= 1;
+                res.headers.0.remove(i);
+                continue;
+            }
+            let Some(c) = srv_cookie else { continue };
+            // The value without the blanks around it.
+            let raw = &hd.value[eq + 1..pair_end];
+            let start = eq + 1 + (raw.len() - raw.trim_ascii_start().len());
+            let end = pair_end - (raw.len() - raw.trim_ascii_end().len());
+            let end = end.max(start);
+            let new: Vec<u8> = match self.mode {
+                CookieMode::Rewrite => c.as_bytes().to_vec(),
+                CookieMode::Prefix => {
+                    let mut v = format!("{c}~").into_bytes();
+                    v.extend_from_slice(&hd.value[start..end]);
+                    v
+                }
+                _ => continue,
+            };
+            hd.value.splice(start..end, new);
+        }
+
+        if self.mode != CookieMode::Insert || (found && self.preserve) {
+            return;
+        }
+        let refresh = ((self.maxidle > 0 || txn.last_date.is_some())
+            && txn.last_date.is_none_or(|d| d < now))
+            || (self.maxlife > 0 && txn.first_date.is_none())
+            || (self.maxlife == 0 && txn.first_date.is_some());
+        if direct && !refresh {
+            return;
+        }
+        if self.postonly && method != "POST" {
+            return;
+        }
+        let mut v = self.name.clone();
+        match srv_cookie {
+            None => v.push_str(EXPIRED),
+            Some(c) => {
+                v.push('=');
+                v.push_str(c);
+                if self.maxidle > 0 || self.maxlife > 0 {
+                    v.push('|');
+                    v.push_str(&dates::encode(now));
+                    if self.maxlife > 0 {
+                        let first = match txn.first_date {
+                            // The first date is kept as it was (already rounded).
+                            Some(d) if direct => d,
+                            _ => now,
+                        };
+                        v.push('|');
+                        v.push_str(&dates::encode(first));
+                    }
+                }
+                v.push_str("; path=/");
+            }
+        }
+        v.push_str(&self.tail);
+        let cacheable = self.nocache && cache::cacheable(method, res);
+        res.headers.add("set-cookie", v.into_bytes());
+        if cacheable {
+            res.headers.add("cache-control", &b"private"[..]);
+        }
+    }
+}
