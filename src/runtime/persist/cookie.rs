@@ -216,8 +216,10 @@ impl CookieRt {
             && let Some(rest) = rest
         {
             let mut parts = rest.split(|b| *b == b'|');
-            txn.last_date = parts.next().and_then(dates::decode);
-            txn.first_date = parts.next().and_then(dates::decode);
+            // A date of 0 (`AAAAA`) counts as absent, as in HAProxy.
+            let mut date = || parts.next().and_then(dates::decode).filter(|d| *d != 0);
+            txn.last_date = date();
+            txn.first_date = date();
         }
         let now = f.now as i64;
         let too_far = |d: u64, max: u64| {

@@ -199,6 +199,7 @@ fn dates_expire_cookies() {
         (format!("c1|{}", d(-1000)), Some(0), CookieState::Valid),
         (format!("c1|{}", d(100_000)), None, CookieState::Expired),
         ("c1|zz".to_string(), Some(0), CookieState::Valid),
+        ("c1|AAAAA|AAAAA".to_string(), Some(0), CookieState::Valid),
     ];
     for (v, target, state) in rows {
         let mut h = headers(&[("cookie", &format!("SRV={v}"))]);
@@ -459,6 +460,8 @@ fn inserted_dates_are_refreshed_as_haproxy_does() {
             "SRV=c1; path=/".into(),
         ),
         ("indirect", format!("c1|{now}"), String::new()),
+        // A date of 0 is no date (observed with haproxy: no refresh).
+        ("indirect", "c1|AAAAA|AAAAA".into(), String::new()),
     ];
     for (opts, value, want) in rows {
         let c = rt(CookieMode::Insert, opts);
