@@ -115,7 +115,9 @@ fn ask(side: &Side, i: usize, method: &str, headers: &[(&str, &str)]) -> Seen {
     seen(&r)
 }
 
+/// Asserts both engines saw the same (haproxy's side printed, shown with `--nocapture`).
 fn same<T: PartialEq + std::fmt::Debug>(what: &str, haproxy: &T, rproxy: &T) {
+    eprintln!("{what}: haproxy {haproxy:?}");
     assert_eq!(
         haproxy, rproxy,
         "{what}: rproxy differs from haproxy\nhaproxy: {haproxy:#?}\nrproxy:  {rproxy:#?}"
@@ -145,6 +147,11 @@ fn set_cookie_texts_and_server_view_match_haproxy() {
         "cookie SRV insert maxidle 1h",
         "cookie SRV insert maxlife 1h",
         "cookie JS",
+        "cookie JS prefix indirect preserve",
+        "cookie SRV insert indirect postonly nocache",
+        "cookie SRV insert preserve nocache httponly",
+        "cookie SRV insert indirect\n  use-server s2 if { hdr(x-us) 1 }",
+        "cookie SRV insert indirect\n  ignore-persist if { hdr(x-ig) 1 }",
     ]
     .iter()
     .map(|c| format!("  {c}\n{srv}"))
@@ -175,6 +182,18 @@ fn set_cookie_texts_and_server_view_match_haproxy() {
         ("POST", vec![("x-mock", "hdr=Expires:0")]),
         ("POST", vec![("Cookie", "SRV=c2")]),
         ("GET", vec![("x-mock", "hdr=Cache-Control:public")]),
+        (
+            "GET",
+            vec![("Cookie", "SRV=c1; JS=c1~o"), ("x-us", "1"), ("x-ig", "1")],
+        ),
+        (
+            "POST",
+            vec![
+                ("Cookie", "JS=c2~o"),
+                ("x-mock", SERVER_COOKIES),
+                ("x-us", "1"),
+            ],
+        ),
     ];
     let (h, r) = side_by_side(&tpl, |side| {
         (0..bodies.len())
@@ -427,5 +446,120 @@ fn source_consistent_hash_keeps_clients_while_a_server_leaves() {
             assert_eq!(d, b);
         }
         assert_eq!(a, b);
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A cookie date `off` seconds from now, as HAProxy writes them (seconds / 4 in five
+/// base64 digits).
+fn date(off: i64) -> String {
+    let v = ((now_secs() + off + 3) >> 2) as u32 & 0x3fff_ffff;
+    (0..5)
+        .map(|i| B64[((v >> (6 * (4 - i))) & 63) as usize] as char)
+        .collect()
+}
+
+/// Each `|XXXXX` date written as its distance from `now` in minutes (`|@+0m`), so that
+/// runs a few seconds apart compare equal and a kept first date differs from a new one.
+fn relative_dates(v: &str, now: i64) -> String {
+    let b = v.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let digits = b.get(i + 1..i + 6).filter(|_| b[i] == b'|');
+        let decoded = digits.and_then(|d| {
+            d.iter().try_fold(0i64, |acc, c| {
+                B64.iter()
+                    .position(|x| x == c)
+                    .map(|p| (acc << 6) | p as i64)
+            })
+        });
+        match decoded {
+            Some(v) => {
+                let mins = ((v << 2) - now) as f64 / 60.0;
+                out.push_str(&format!("|@{:+}m", mins.round() as i64));
+                i += 6;
+            }
+            None => {
+                out.push(b[i] as char);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// `maxidle`/`maxlife`: which cookies are still honoured, and the dates written back
+/// (kept first date, refreshed last date), as under haproxy.
+#[test]
+fn maxidle_maxlife_dates_as_under_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = mocks(3);
+    let srv = servers(&m, &[]);
+    let bodies: Vec<String> = [
+        "cookie SRV insert indirect maxidle 30m maxlife 2h",
+        "cookie SRV insert maxidle 30m",
+        "cookie SRV insert maxlife 2h",
+        "cookie SRV insert indirect",
+    ]
+    .iter()
+    .map(|c| format!("  {c}\n{srv}"))
+    .collect();
+    let tpl = template(&bodies);
+    let cookies = vec![
+        format!("SRV=c3|{}|{}", date(0), date(0)),
+        format!("SRV=c3|{}|{}", date(-100), date(-3600)),
+        format!("SRV=c3|{}|{}", date(-3600), date(-3600)),
+        format!("SRV=c3|{}|{}", date(-100), date(-10000)),
+        format!("SRV=c3|{}", date(-100)),
+        format!("SRV=c3|{}", date(0)),
+        format!("SRV=c3|{}", date(100_000)),
+        format!("SRV=c3||{}", date(-100)),
+        "SRV=c3".to_string(),
+        "SRV=c3|bad".to_string(),
+    ];
+    let (h, r) = side_by_side(&tpl, |side| {
+        let now = now_secs();
+        (0..bodies.len())
+            .map(|i| {
+                cookies
+                    .iter()
+                    .map(|c| {
+                        let resp = side
+                            .request_to(i, "GET", "/", &[("Cookie", c)], b"")
+                            .unwrap_or_else(|e| panic!("{}: {e}", side.name()));
+                        let set: Vec<String> = resp
+                            .header_all("set-cookie")
+                            .into_iter()
+                            .map(|v| relative_dates(v, now))
+                            .collect();
+                        (relative_dates(c, now), who(&resp), set)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    });
+    for (i, b) in bodies.iter().enumerate() {
+        same(b.lines().next().unwrap_or_default(), &h[i], &r[i]);
+    }
+    // A fresh cookie is kept as is; an idle one gets a new last date, its first kept.
+    assert_eq!(h[0][0].2, Vec::<String>::new());
+    assert_eq!(h[0][1].2, ["SRV=c3|@+0m|@-60m; path=/"]);
+}
+
+fn who(r: &Response) -> String {
+    match r.server() {
+        Some(n) if r.status == 200 => n.to_string(),
+        _ => format!("#{}", r.status),
     }
 }

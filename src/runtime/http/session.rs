@@ -856,7 +856,7 @@ impl Session {
                 info: &info,
             });
             bpx.persist
-                .on_request(&fe.persist, be, &mut req, named.is_some(), rules, &mut info);
+                .on_request(&fe.persist, be, &mut req, named, rules, &mut info);
         }
         let mut head = Vec::with_capacity(1024);
         req.write_to(&mut head);

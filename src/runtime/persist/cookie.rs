@@ -78,6 +78,8 @@ pub struct CookieTxn {
     pub first_date: Option<u64>,
     /// `ignore-persist` matched: the cookie is neither read nor written.
     pub ignore: bool,
+    /// The server `use-server` chose: a direct access too (no cookie is inserted for it).
+    pub named: Option<usize>,
 }
 
 /// What decides whether a named server is taken.

@@ -100,13 +100,13 @@ impl PersistRt {
     /// This backend's reading of the request's cookie once the backend is known (`self` is
     /// the backend, `fe` the frontend, whose `capture cookie` is recorded first): the
     /// server the cookie names goes to `info.cookie.target`, and the request loses what
-    /// the server must not see. `assigned`: `use-server` already chose.
+    /// the server must not see. `named`: the server `use-server` already chose.
     pub fn on_request(
         &self,
         fe: &PersistRt,
         be: &Backend,
         req: &mut RequestHead,
-        assigned: bool,
+        named: Option<usize>,
         (force, ignore): (bool, bool),
         info: &mut TxnInfo,
     ) {
@@ -118,7 +118,7 @@ impl PersistRt {
             force,
             ignore,
             persist: self.persist,
-            assigned,
+            assigned: named.is_some(),
             now: now_secs(),
         };
         info.cookie = c.request(
@@ -126,6 +126,7 @@ impl PersistRt {
             |i| be.servers.get(i).is_some_and(|s| running(s)),
             facts,
         );
+        info.cookie.named = named;
     }
 
     /// The response's cookie for a transaction served by server `served` (after the
@@ -143,8 +144,9 @@ impl PersistRt {
         let Some(c) = &self.cookie else {
             return;
         };
-        // A request redispatched away from its cookie's server is no longer direct.
-        let direct = info.cookie.target == Some(served);
+        // Direct: the server the cookie or `use-server` named; a request redispatched away
+        // from it is no longer direct.
+        let direct = info.cookie.target == Some(served) || info.cookie.named == Some(served);
         c.response(&info.cookie, served, direct, method, res, now_secs());
     }
 }

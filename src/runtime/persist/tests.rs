@@ -491,3 +491,124 @@ fn ignore_persist_leaves_the_response_alone() {
     c.response(&txn, 1, false, "GET", &mut res, NOW);
     assert_eq!(values(&res.headers, "set-cookie"), ["SRV=zz"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Against a backend built from a configuration: server states rproxy cannot yet change
+// from outside (no admin interface), set here directly.
+
+mod with_backend {
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::runtime::backend::{Admin, Backend};
+    use crate::runtime::balance;
+    use crate::runtime::persist::running;
+    use crate::runtime::sample::ConnInfo;
+
+    fn backend(body: &str) -> (Arc<Backend>, crate::model::Proxy) {
+        let text = format!("defaults\n  mode http\nbackend be\n{body}");
+        let loaded = crate::config::load_str("t.cfg", &text, &HashMap::<String, String>::new());
+        assert!(loaded.is_valid(), "{:?}", loaded.diags);
+        let p = loaded
+            .model
+            .proxies
+            .iter()
+            .find(|p| p.name == "be")
+            .cloned()
+            .expect("backend be");
+        (Arc::new(Backend::build(&p, 100)), p)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    /// HAProxy: a draining server takes no new traffic but keeps its persistent clients;
+    /// one in maintenance loses them (unless `option persist`).
+    #[test]
+    fn draining_server_keeps_persistent_traffic() {
+        let (be, p) = backend(
+            "  cookie SRV insert indirect\n  server s1 127.0.0.1:1 cookie c1\n  server s2 127.0.0.1:2 cookie c2\n",
+        );
+        let cookie = CookieRt::build(
+            p.cookie.as_ref().expect("cookie"),
+            p.servers.iter().map(|s| s.cookie.clone()).collect(),
+        );
+        let target = |be: &Backend| {
+            let mut h = headers(&[("cookie", "SRV=c1")]);
+            cookie
+                .request(&mut h, |i| running(&be.servers[i]), facts())
+                .target
+        };
+        be.servers[0]
+            .admin
+            .store(Admin::Drain as u8, Ordering::Relaxed);
+        assert_eq!(target(&be), Some(0));
+        block_on(async {
+            let slot = be.assign_persistent(0, None).await.ok().map(|s| s.idx);
+            assert_eq!(slot, Some(0));
+            // Balanced requests avoid it.
+            for _ in 0..4 {
+                let s = be.assign(None, None, None).await.ok().map(|s| s.idx);
+                assert_eq!(s, Some(1));
+            }
+        });
+        be.servers[0]
+            .admin
+            .store(Admin::Maint as u8, Ordering::Relaxed);
+        assert_eq!(target(&be), None);
+        be.servers[0]
+            .admin
+            .store(Admin::Ready as u8, Ordering::Relaxed);
+        be.servers[0].up.store(false, Ordering::Relaxed);
+        assert_eq!(target(&be), None);
+    }
+
+    /// `balance source` + `hash-type consistent`: a server leaving (maintenance) moves only
+    /// its own clients, and they all come back when it returns.
+    #[test]
+    fn consistent_source_hash_moves_only_the_leaving_servers_clients() {
+        let (be, _) = backend(
+            "  balance source\n  hash-type consistent\n  server s1 127.0.0.1:1\n  server s2 127.0.0.1:2\n  server s3 127.0.0.1:3\n  server s4 127.0.0.1:4\n",
+        );
+        let pick_all = |be: &Arc<Backend>| -> Vec<usize> {
+            block_on(async {
+                let mut out = Vec::new();
+                for i in 2..52u8 {
+                    let conn = ConnInfo {
+                        src: Some(SocketAddr::from(([127, 0, 0, i], 40000))),
+                        ..ConnInfo::default()
+                    };
+                    let key = balance::hash_key(&be.balance, None, &conn);
+                    let idx = be.assign(key, None, None).await.ok().map(|s| s.idx);
+                    out.push(idx.unwrap_or(usize::MAX));
+                }
+                out
+            })
+        };
+        let before = pick_all(&be);
+        assert!(before.contains(&1), "{before:?}");
+        be.servers[1]
+            .admin
+            .store(Admin::Maint as u8, Ordering::Relaxed);
+        let during = pick_all(&be);
+        for (b, d) in before.iter().zip(&during) {
+            if *b == 1 {
+                assert_ne!(*d, 1);
+            } else {
+                assert_eq!(d, b);
+            }
+        }
+        be.servers[1]
+            .admin
+            .store(Admin::Ready as u8, Ordering::Relaxed);
+        assert_eq!(pick_all(&be), before);
+    }
+}
