@@ -563,3 +563,64 @@ fn who(r: &Response) -> String {
         _ => format!("#{}", r.status),
     }
 }
+
+/// Odd `Cookie` headers: separators, blanks, quotes, several lines. The server reached and
+/// the `Cookie` lines it receives, as under haproxy.
+#[test]
+fn odd_cookie_headers_as_under_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = mocks(3);
+    let srv = servers(&m, &[]);
+    let bodies: Vec<String> = ["cookie SRV insert indirect", "cookie SRV prefix"]
+        .iter()
+        .map(|c| format!("  {c}\n{srv}"))
+        .collect();
+    let tpl = template(&bodies);
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["a=1;SRV=c2;b=2"],
+        vec!["a=1 ; SRV=c2 ; b=2"],
+        vec!["a=1;  SRV=c2~x;b=2"],
+        vec!["SRV=c2, a=1"],
+        vec!["a=1, SRV=c2"],
+        vec!["SRV = c2"],
+        vec!["SRV = c2~x ; b=2"],
+        vec!["SRV=\"c2\""],
+        vec!["SRV"],
+        vec!["SRV=c2;"],
+        vec![" ; SRV=c2"],
+        vec!["$Version=1; SRV=c2~y; $Path=/"],
+        vec!["a=1", "SRV=c2~z"],
+        vec!["SRV=c2~z", "SRV=c3~w"],
+        vec!["SRV=c2~"],
+        vec!["SRV=c3=x~y"],
+        vec!["x=1 ;  a=1 ; SRV=c1 ; b=2"],
+        vec!["x=1 ,  a=1 , SRV=c1~q , b=2"],
+        vec!["a=1 ;SRV=c1"],
+        vec!["SRV=c1;  a=1"],
+        vec!["a=1;SRV=c1;;b=2"],
+        vec!["a=1; SRV=c1; $Path=/; b=2"],
+        vec!["SRV = c1~y;SRV=c1~z"],
+        vec!["a = 1"],
+        vec![""],
+    ];
+    let (h, r) = side_by_side(&tpl, |side| {
+        (0..bodies.len())
+            .map(|i| {
+                cases
+                    .iter()
+                    .map(|lines| {
+                        let hdrs: Vec<(&str, &str)> =
+                            lines.iter().map(|l| ("Cookie", *l)).collect();
+                        let s = ask(side, i, "GET", &hdrs);
+                        (lines.clone(), s.server, s.server_cookie)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    });
+    for (i, b) in bodies.iter().enumerate() {
+        same(b.lines().next().unwrap_or_default(), &h[i], &r[i]);
+    }
+}

@@ -25,6 +25,110 @@ use super::dates;
 use crate::model::proxy::{CookieCfg, CookieMode};
 use crate::runtime::http::head::{Headers, ResponseHead, trim};
 
+/// One cookie of a `Cookie` line, with the blanks and delimiter around it, so that the
+/// line can be written again as HAProxy edits it in place.
+#[derive(Debug)]
+struct Elem {
+    /// Blanks before the name.
+    lead: Vec<u8>,
+    name: Vec<u8>,
+    /// None for a word without `=`.
+    value: Option<Vec<u8>>,
+    /// Blanks after the value.
+    trail: Vec<u8>,
+    /// The `;` or `,` after it (none for the last).
+    delim: Option<u8>,
+    removed: bool,
+}
+
+fn split_cookies(v: &[u8]) -> Vec<Elem> {
+    let mut out = Vec::new();
+    let mut rest = v;
+    loop {
+        let end = rest
+            .iter()
+            .position(|b| *b == b';' || *b == b',')
+            .unwrap_or(rest.len());
+        let seg = &rest[..end];
+        let body = trim(seg);
+        let lead_len = seg.len() - seg.trim_ascii_start().len();
+        let trail_len = if body.is_empty() {
+            0
+        } else {
+            seg.len() - seg.trim_ascii_end().len()
+        };
+        let (name, value) = match body.iter().position(|b| *b == b'=') {
+            Some(i) => (
+                trim(&body[..i]).to_vec(),
+                Some(trim(&body[i + 1..]).to_vec()),
+            ),
+            None => (body.to_vec(), None),
+        };
+        out.push(Elem {
+            lead: seg[..lead_len].to_vec(),
+            name,
+            value,
+            trail: seg[seg.len() - trail_len..].to_vec(),
+            delim: rest.get(end).copied(),
+            removed: false,
+        });
+        match rest.get(end) {
+            Some(_) => rest = &rest[end + 1..],
+            None => return out,
+        }
+    }
+}
+
+/// Writes the kept cookies back as HAProxy does: blanks around `=` dropped; where
+/// cookies were removed, the previous one's delimiter and a space join it to the next;
+/// a removed first cookie leaves the next one first, a removed last one ends the line
+/// after the previous value (its blanks kept).
+fn join_cookies(elems: &[Elem]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let kept: Vec<usize> = (0..elems.len()).filter(|i| !elems[*i].removed).collect();
+    if kept
+        .iter()
+        .all(|i| elems[*i].name.first() == Some(&b'$') || elems[*i].name.is_empty())
+        && kept.len() < elems.len()
+    {
+        // Only attributes (or nothing) left after a removal.
+        return out;
+    }
+    for (k, &i) in kept.iter().enumerate() {
+        let e = &elems[i];
+        let removed_before = if k == 0 { i > 0 } else { kept[k - 1] + 1 != i };
+        let next = kept.get(k + 1).copied();
+        let removed_after = match next {
+            Some(n) => n != i + 1,
+            None => i + 1 != elems.len(),
+        };
+        if !removed_before {
+            out.extend_from_slice(&e.lead);
+        }
+        out.extend_from_slice(&e.name);
+        if let Some(v) = &e.value {
+            out.push(b'=');
+            out.extend_from_slice(v);
+        }
+        match (next, removed_after) {
+            (Some(_), true) => {
+                out.push(e.delim.unwrap_or(b';'));
+                out.push(b' ');
+            }
+            (Some(_), false) => {
+                out.extend_from_slice(&e.trail);
+                out.extend(e.delim);
+            }
+            (None, true) => out.extend_from_slice(&e.trail),
+            (None, false) => {
+                out.extend_from_slice(&e.trail);
+                out.extend(e.delim);
+            }
+        }
+    }
+    out
+}
+
 /// The removal cookie's tail, for a server without a cookie value.
 const EXPIRED: &str = "=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/";
 
@@ -153,17 +257,24 @@ impl CookieRt {
         let strip_prefix = self.mode == CookieMode::Prefix;
         let remove = self.mode == CookieMode::Insert && self.indirect;
         let mut seen = false;
-        for hd in h.0.iter_mut().filter(|hd| hd.name == "cookie") {
-            let mut changed = false;
-            let mut kept: Vec<Vec<u8>> = Vec::new();
-            for seg in hd.value.split(|b| *b == b';') {
-                let pair = trim(seg);
-                let (name, value) = match pair.iter().position(|b| *b == b'=') {
-                    Some(i) => (trim(&pair[..i]), trim(&pair[i + 1..])),
-                    None => (pair, &b""[..]),
+        let mut emptied = Vec::new();
+        for (idx, hd) in h.0.iter_mut().enumerate() {
+            if hd.name != "cookie" {
+                continue;
+            }
+            let mut elems = split_cookies(&hd.value);
+            // `$Path`-like attributes after a removed cookie belong to it and go too.
+            let mut in_removed = false;
+            for e in elems.iter_mut() {
+                if e.name.first() == Some(&b'$') && in_removed {
+                    e.removed = true;
+                    continue;
+                }
+                in_removed = false;
+                let Some(value) = e.value.as_deref() else {
+                    continue;
                 };
-                if name != self.name.as_bytes() {
-                    kept.push(seg.to_vec());
+                if e.name != self.name.as_bytes() {
                     continue;
                 }
                 if !seen {
@@ -171,30 +282,21 @@ impl CookieRt {
                     self.analyse(value, &running, f, &mut txn);
                 }
                 if remove {
-                    changed = true;
-                    continue;
+                    e.removed = true;
+                    in_removed = true;
+                } else if strip_prefix && let Some(i) = value.iter().position(|b| *b == b'~') {
+                    e.value = Some(value[i + 1..].to_vec());
                 }
-                if strip_prefix && let Some(i) = value.iter().position(|b| *b == b'~') {
-                    let lead = seg.len() - seg.trim_ascii_start().len();
-                    let mut s = seg[..lead].to_vec();
-                    s.extend_from_slice(name);
-                    s.push(b'=');
-                    s.extend_from_slice(&value[i + 1..]);
-                    kept.push(s);
-                    changed = true;
-                    continue;
-                }
-                kept.push(seg.to_vec());
             }
-            if changed {
-                if let Some(first) = kept.first_mut() {
-                    *first = first.trim_ascii_start().to_vec();
-                }
-                hd.value = kept.join(&b';');
+            hd.value = join_cookies(&elems);
+            if hd.value.is_empty() && elems.iter().any(|e| e.removed) {
+                emptied.push(idx);
             }
         }
-        // A Cookie line left empty goes.
-        h.0.retain(|hd| !(hd.name == "cookie" && trim(&hd.value).is_empty()));
+        // A line emptied by a removal goes (one that came empty stays).
+        for idx in emptied.into_iter().rev() {
+            h.0.remove(idx);
+        }
         txn
     }
 

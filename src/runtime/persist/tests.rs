@@ -93,6 +93,43 @@ fn request_cookie_names_a_server_and_is_stripped() {
         (Insert, "indirect", &["SRV=c1; SRV=c2"], 0, &[]),
         (Insert, "indirect", &["SRV=c1", "SRV=c2"], 0, &[]),
         (Insert, "indirect", &["SRV=c1;a=1"], 0, &["a=1"]),
+        // Written back as haproxy edits it in place.
+        (
+            Insert,
+            "indirect",
+            &["x=1 ;  a=1 ; SRV=c1 ; b=2"],
+            0,
+            &["x=1 ;  a=1; b=2"],
+        ),
+        (
+            Insert,
+            "indirect",
+            &["x=1 ,  a=1 , SRV=c1 , b=2"],
+            0,
+            &["x=1 ,  a=1, b=2"],
+        ),
+        (Insert, "indirect", &["a=1 ;SRV=c1"], 0, &["a=1 "]),
+        (Insert, "indirect", &["a=1;SRV=c1;;b=2"], 0, &["a=1; ;b=2"]),
+        (
+            Insert,
+            "indirect",
+            &["a=1; SRV=c1; $Path=/; b=2"],
+            0,
+            &["a=1; b=2"],
+        ),
+        (Insert, "indirect", &["$Version=1; SRV=c2; $Path=/"], 1, &[]),
+        (Insert, "indirect", &["SRV=c2, a=1"], 1, &["a=1"]),
+        (Insert, "indirect", &["SRV"], usize::MAX, &["SRV"]),
+        (Insert, "indirect", &["a = 1"], usize::MAX, &["a=1"]),
+        (Insert, "indirect", &[""], usize::MAX, &[""]),
+        (
+            Prefix,
+            "",
+            &["x=1 ,  a=1 , JS=c1~q , b=2"],
+            0,
+            &["x=1 ,  a=1 , JS=q , b=2"],
+        ),
+        (Prefix, "", &["JS = c1~y;JS=c2~z"], 0, &["JS=y;JS=z"]),
         // insert without indirect: the server sees it.
         (Insert, "", &["SRV=c2"], 1, &["SRV=c2"]),
         // Names match exactly.
