@@ -624,3 +624,64 @@ fn odd_cookie_headers_as_under_haproxy() {
         same(b.lines().next().unwrap_or_default(), &h[i], &r[i]);
     }
 }
+
+/// Odd `Set-Cookie` lines from the server under prefix, rewrite and insert modes, with
+/// and without a valid client cookie, as under haproxy.
+#[test]
+fn odd_set_cookie_lines_as_under_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let variants = [
+        "JS = abc ; path=/",
+        "JS=",
+        "JS",
+        "js=abc",
+        "JS=abc; Expires=Thu, 01 Jan 2030 00:00:00 GMT; path=/",
+        "JS=a=b",
+        "JSX=1; JS=2",
+    ];
+    let mocks: Vec<MockServer> = variants
+        .iter()
+        .map(|v| {
+            MockServer::builder("s1")
+                .header("Set-Cookie", v)
+                .header("Set-Cookie", "JS=second")
+                .start()
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for mode in [
+        "cookie JS prefix",
+        "cookie JS rewrite",
+        "cookie JS insert",
+        "cookie JS prefix indirect",
+        "cookie JS insert indirect preserve",
+    ] {
+        for m in &mocks {
+            bodies.push(format!(
+                "  {mode}\n  server s1 {} cookie c1\n",
+                m.addr_str()
+            ));
+        }
+    }
+    let tpl = template(&bodies);
+    let (h, r) = side_by_side(&tpl, |side| {
+        (0..bodies.len())
+            .map(|i| {
+                let fresh = ask(side, i, "GET", &[]).set_cookie;
+                let direct = ask(side, i, "GET", &[("Cookie", "JS=c1~x")]).set_cookie;
+                let plain = ask(side, i, "GET", &[("Cookie", "JS=c1")]).set_cookie;
+                (fresh, direct, plain)
+            })
+            .collect::<Vec<_>>()
+    });
+    for (i, b) in bodies.iter().enumerate() {
+        let what = format!(
+            "{} / {}",
+            b.lines().next().unwrap_or_default(),
+            variants[i % variants.len()]
+        );
+        same(&what, &h[i], &r[i]);
+    }
+}

@@ -129,6 +129,24 @@ fn join_cookies(elems: &[Elem]) -> Vec<u8> {
     out
 }
 
+/// `name = value ; attrs` becomes `name=value ; attrs`.
+fn tighten_first_pair(v: &mut Vec<u8>) {
+    let pair_end = v.iter().position(|b| *b == b';').unwrap_or(v.len());
+    let Some(eq) = v[..pair_end].iter().position(|b| *b == b'=') else {
+        return;
+    };
+    let name_end = v[..eq].trim_ascii_end().len();
+    let after = &v[eq + 1..pair_end];
+    let val_start = eq + 1 + (after.len() - after.trim_ascii_start().len());
+    if name_end == eq && val_start == eq + 1 {
+        return;
+    }
+    let mut out = v[..name_end].to_vec();
+    out.push(b'=');
+    out.extend_from_slice(&v[val_start..]);
+    *v = out;
+}
+
 /// The removal cookie's tail, for a server without a cookie value.
 const EXPIRED: &str = "=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/";
 
@@ -377,6 +395,10 @@ impl CookieRt {
         res: &mut ResponseHead,
         now: u64,
     ) {
+        // Every `Set-Cookie` loses the blanks around its first `=`, as HAProxy parses them.
+        for hd in res.headers.0.iter_mut().filter(|h| h.name == "set-cookie") {
+            tighten_first_pair(&mut hd.value);
+        }
         if txn.ignore {
             return;
         }

@@ -404,7 +404,7 @@ fn response_cookies_as_haproxy_writes_them() {
             1,
             "GET",
             &[("set-cookie", "JS = abc ; path=/")],
-            &["JS = c2~abc ; path=/"],
+            &["JS=c2~abc ; path=/"],
             &[],
         ),
         (
