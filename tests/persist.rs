@@ -319,6 +319,11 @@ fn down_disabled_and_forced_servers_as_under_haproxy() {
             "{cookie}  force-persist if {{ hdr(x-force) 1 }}\n  ignore-persist if {{ hdr(x-ignore) 1 }}\n{}",
             live("disabled")
         ),
+        // 6: dead server, redispatch, force-persist: no redispatch for a forced request.
+        format!(
+            "{cookie}  retries 1\n  option redispatch\n  force-persist if {{ hdr(x-force) 1 }}\n{}",
+            closed("")
+        ),
     ];
     let tpl = template(&bodies);
     let c1: &[(&str, &str)] = &[("Cookie", "SRV=c1")];
@@ -345,6 +350,13 @@ fn down_disabled_and_forced_servers_as_under_haproxy() {
                 ("x-mock", "hdr=Set-Cookie:SRV=zz"),
             ],
         ));
+        out.push(ask(
+            side,
+            6,
+            "GET",
+            &[("Cookie", "SRV=c1"), ("x-force", "1")],
+        ));
+        out.push(ask(side, 6, "GET", c1));
         out
     });
     same("down servers", &h, &r);
@@ -352,7 +364,7 @@ fn down_disabled_and_forced_servers_as_under_haproxy() {
     assert_eq!(
         who,
         [
-            "s2", "s2", "-", "-", "s2", "s2", "s1", "s1", "s2", "s2", "s2", "s1", "s2"
+            "s2", "s2", "-", "-", "s2", "s2", "s1", "s1", "s2", "s2", "s2", "s1", "s2", "-", "s2"
         ]
     );
     assert_eq!(h[0].set_cookie, ["SRV=c2; path=/"]);

@@ -906,6 +906,8 @@ impl Session {
                     attempts += 1;
                     let direct = named.is_some() || info.cookie.target == Some(slot.idx);
                     let (redispatch, pause) = retry_plan(bpx, be, slot.idx, attempts, direct, &e);
+                    // HAProxy never redispatches a `force-persist` request.
+                    let redispatch = redispatch && !info.cookie.force;
                     if redispatch {
                         bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
                         avoid = Some(slot.idx);

@@ -202,6 +202,8 @@ pub struct CookieTxn {
     pub ignore: bool,
     /// The server `use-server` chose: a direct access too (no cookie is inserted for it).
     pub named: Option<usize>,
+    /// `force-persist` matched: a failed connection is never redispatched.
+    pub force: bool,
 }
 
 /// What decides whether a named server is taken.

@@ -111,6 +111,7 @@ impl PersistRt {
         info: &mut TxnInfo,
     ) {
         fe.captures.request_cookie(&req.headers, &mut info.captures);
+        info.cookie.force = force;
         let Some(c) = &self.cookie else {
             return;
         };
@@ -127,6 +128,7 @@ impl PersistRt {
             facts,
         );
         info.cookie.named = named;
+        info.cookie.force = force;
     }
 
     /// The response's cookie for a transaction served by server `served` (after the
