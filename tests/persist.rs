@@ -324,6 +324,8 @@ fn down_disabled_and_forced_servers_as_under_haproxy() {
             "{cookie}  retries 1\n  option redispatch\n  force-persist if {{ hdr(x-force) 1 }}\n{}",
             closed("")
         ),
+        // 7: weight 0 (draining): no new clients, its persistent clients stay.
+        format!("{cookie}{}", live("weight 0")),
     ];
     let tpl = template(&bodies);
     let c1: &[(&str, &str)] = &[("Cookie", "SRV=c1")];
@@ -357,6 +359,9 @@ fn down_disabled_and_forced_servers_as_under_haproxy() {
             &[("Cookie", "SRV=c1"), ("x-force", "1")],
         ));
         out.push(ask(side, 6, "GET", c1));
+        out.push(ask(side, 7, "GET", c1));
+        out.push(ask(side, 7, "GET", &[]));
+        out.push(ask(side, 7, "GET", &[]));
         out
     });
     same("down servers", &h, &r);
@@ -364,7 +369,8 @@ fn down_disabled_and_forced_servers_as_under_haproxy() {
     assert_eq!(
         who,
         [
-            "s2", "s2", "-", "-", "s2", "s2", "s1", "s1", "s2", "s2", "s2", "s1", "s2", "-", "s2"
+            "s2", "s2", "-", "-", "s2", "s2", "s1", "s1", "s2", "s2", "s2", "s1", "s2", "-", "s2",
+            "s1", "s2", "s2"
         ]
     );
     assert_eq!(h[0].set_cookie, ["SRV=c2; path=/"]);

@@ -265,6 +265,9 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if p.stats.as_ref().is_some_and(|s| s.enabled) {
         say("the stats page (stats enable/uri)");
     }
+    if p.cookie.as_ref().is_some_and(|c| c.dynamic) {
+        say("dynamic cookies (cookie ... dynamic)");
+    }
     if p.binds.iter().any(|b| b.ssl.is_some()) {
         say("TLS on bind lines (ssl crt)");
     }

@@ -649,3 +649,72 @@ mod with_backend {
         assert_eq!(pick_all(&be), before);
     }
 }
+
+/// The four hooks in the order the HTTP session calls them, on a configuration's
+/// frontend and backend: captures land in the transaction, the cookie is read and written.
+#[test]
+fn hooks_record_captures_and_cookie_in_the_transaction() {
+    use crate::config::diag::Diags;
+    use crate::runtime::backend::Backend;
+    use crate::runtime::http::head::RequestHead;
+    use crate::runtime::sample::{AclSet, ConnInfo, EvalCtx, TxnInfo, Vars};
+    use std::collections::HashMap;
+
+    let text = "defaults\n  mode http\nfrontend fe\n  bind :8080\n  capture cookie JS len 10\n  capture request header Host len 5\n  capture response header X-Server len 8\n  default_backend be\nbackend be\n  cookie JS prefix indirect\n  force-persist if { hdr(x-f) 1 }\n  server s1 127.0.0.1:1 cookie c1\n  server s2 127.0.0.1:2 cookie c2\n";
+    let loaded = crate::config::load_str("t.cfg", text, &HashMap::<String, String>::new());
+    assert!(loaded.is_valid(), "{:?}", loaded.diags);
+    let px = |n: &str| {
+        let p = loaded
+            .model
+            .proxies
+            .iter()
+            .find(|p| p.name == n)
+            .expect("proxy");
+        let mut d = Diags::default();
+        (
+            super::PersistRt::build(p, &AclSet::new(&p.acls), &mut d),
+            p.clone(),
+        )
+    };
+    let (fe, _) = px("fe");
+    let (be, bep) = px("be");
+    let backend = Backend::build(&bep, 100);
+    let mut req = RequestHead {
+        method: "GET".into(),
+        uri: "/".into(),
+        version: Version::H11,
+        headers: headers(&[
+            ("host", "example.com"),
+            ("cookie", "JSESSIONID=12345678901; JS=c2~abc"),
+            ("x-f", "1"),
+        ]),
+    };
+    let mut info = TxnInfo::default();
+    fe.capture_request(&req, &mut info);
+    let conn = ConnInfo::default();
+    let vars = Vars::default();
+    let rules = be.rules(&EvalCtx {
+        conn: &conn,
+        req: Some(&req),
+        res: None,
+        vars: &vars,
+        info: &info,
+    });
+    assert_eq!(rules, (true, false));
+    be.on_request(&fe, &backend, &mut req, None, rules, &mut info);
+    assert_eq!(info.cookie.target, Some(1));
+    assert!(info.cookie.force);
+    assert_eq!(
+        values(&req.headers, "cookie"),
+        ["JSESSIONID=12345678901; JS=abc"]
+    );
+    let mut res = response(200, &[("x-server", "server-two"), ("set-cookie", "JS=new")]);
+    fe.capture_response(&res, &mut info);
+    be.on_response(&fe, 1, "GET", &mut res, &mut info);
+    // Direct access with indirect: the server's own cookie is not passed on.
+    assert!(values(&res.headers, "set-cookie").is_empty());
+    assert_eq!(info.captures.cc(), "JSESSIONID");
+    assert_eq!(info.captures.cs(), "JS=new");
+    assert_eq!(info.captures.hr(), "{examp}");
+    assert_eq!(info.captures.hs(), "{server-t}");
+}
