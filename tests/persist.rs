@@ -703,3 +703,47 @@ fn odd_set_cookie_lines_as_under_haproxy() {
         same(&what, &h[i], &r[i]);
     }
 }
+
+/// `use-server` towards a disabled or draining server, with and without `option persist`
+/// and `force-persist`, as under haproxy.
+#[test]
+fn use_server_and_persistence_as_under_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = mocks(2);
+    let rules = "  use-server s1 if { hdr(x-us) 1 }\n  force-persist if { hdr(x-force) 1 }\n";
+    let bodies: Vec<String> = [
+        ("", "disabled"),
+        ("  option persist\n", "disabled"),
+        ("", "weight 0"),
+        ("  cookie SRV insert indirect\n", "disabled"),
+        (
+            "  cookie SRV insert indirect\n  option persist\n",
+            "disabled",
+        ),
+    ]
+    .iter()
+    .map(|(opts, s1)| format!("{opts}{rules}{}", servers(&m, &[s1])))
+    .collect();
+    let tpl = template(&bodies);
+    let (h, r) = side_by_side(&tpl, |side| {
+        (0..bodies.len())
+            .map(|i| {
+                [
+                    vec![("x-us", "1")],
+                    vec![("x-us", "1"), ("x-force", "1")],
+                    vec![("x-us", "1"), ("Cookie", "SRV=c2")],
+                    vec![("Cookie", "SRV=c1")],
+                ]
+                .iter()
+                .map(|hd| {
+                    let s = ask(side, i, "GET", hd);
+                    (s.server, s.set_cookie)
+                })
+                .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    });
+    same("use-server", &h, &r);
+}

@@ -829,7 +829,7 @@ impl Session {
         {
             key = balance::key::url_param_body_key(data, param.as_bytes());
         }
-        let named = {
+        let (named, prst) = {
             let ctx = EvalCtx {
                 conn: &self.conn,
                 req: Some(&req),
@@ -837,27 +837,24 @@ impl Session {
                 vars: &vars,
                 info: &info,
             };
-            bpx.use_servers
+            // force-persist / ignore-persist, which `use-server` obeys too.
+            let prst = bpx.persist.rules(&ctx);
+            let named = bpx
+                .use_servers
                 .iter()
                 .find(|(i, c)| {
-                    be.servers.get(*i).is_some_and(|s| s.usable())
+                    be.servers
+                        .get(*i)
+                        .is_some_and(|s| bpx.persist.may_take(s, prst.0))
                         && c.as_ref().is_none_or(|c| c.eval(&ctx))
                 })
-                .map(|(i, _)| *i)
+                .map(|(i, _)| *i);
+            (named, prst)
         };
         // Cookie persistence: the server the cookie names, and the cookie as the server
         // may see it.
-        if bpx.persist.cookie.is_some() || fe.persist.captures.cookie.is_some() {
-            let rules = bpx.persist.rules(&EvalCtx {
-                conn: &self.conn,
-                req: Some(&req),
-                res: None,
-                vars: &vars,
-                info: &info,
-            });
-            bpx.persist
-                .on_request(&fe.persist, be, &mut req, named, rules, &mut info);
-        }
+        bpx.persist
+            .on_request(&fe.persist, be, &mut req, named, prst, &mut info);
         let mut head = Vec::with_capacity(1024);
         req.write_to(&mut head);
 
@@ -871,7 +868,7 @@ impl Session {
             let slot = match kept.take() {
                 Some(s) => Ok(s),
                 None => match named {
-                    Some(i) if avoid != Some(i) => match be.assign_named(i, queue_t).await {
+                    Some(i) if avoid != Some(i) => match be.assign_persistent(i, queue_t).await {
                         // Its queue is full: with redispatch, any server will do.
                         Err(PickError::QueueFull) if redispatch_enabled(bpx) => {
                             be.assign(key, Some(i), queue_t).await

@@ -87,6 +87,12 @@ impl PersistRt {
         }
     }
 
+    /// Whether a server named by `use-server` or a cookie may take the request: running,
+    /// or down with `option persist` or `force-persist` (`force`).
+    pub fn may_take(&self, s: &ServerState, force: bool) -> bool {
+        running(s) || self.persist || force
+    }
+
     /// `force-persist` / `ignore-persist` for this request: (force, ignore). A request
     /// matching both is forced (HAProxy takes the first rule declared; the model keeps the
     /// two lists apart).
