@@ -903,8 +903,15 @@ impl Session {
                     attempts += 1;
                     let direct = named.is_some() || info.cookie.target == Some(slot.idx);
                     let (redispatch, pause) = retry_plan(bpx, be, slot.idx, attempts, direct, &e);
-                    // HAProxy never redispatches a `force-persist` request.
-                    let redispatch = redispatch && !info.cookie.force;
+                    // HAProxy never redispatches a `force-persist` request: it retries the
+                    // same server, after the usual pause unless the attempt timed out.
+                    let (redispatch, pause) = if info.cookie.force && redispatch {
+                        let timed_out = e.kind() == std::io::ErrorKind::TimedOut;
+                        let p = bpx.timeouts.connect.unwrap_or(Duration::from_secs(1));
+                        (false, (!timed_out).then(|| p.min(Duration::from_secs(1))))
+                    } else {
+                        (redispatch, pause)
+                    };
                     if redispatch {
                         bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
                         avoid = Some(slot.idx);
