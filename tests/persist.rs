@@ -326,6 +326,9 @@ fn down_disabled_and_forced_servers_as_under_haproxy() {
         ),
         // 7: weight 0 (draining): no new clients, its persistent clients stay.
         format!("{cookie}{}", live("weight 0")),
+        // 8: dead server, retries 2 + redispatch: the cookie's server is retried once,
+        // then the request is redispatched on the last retry.
+        format!("{cookie}  retries 2\n  option redispatch\n{}", closed("")),
     ];
     let tpl = template(&bodies);
     let c1: &[(&str, &str)] = &[("Cookie", "SRV=c1")];
@@ -362,6 +365,7 @@ fn down_disabled_and_forced_servers_as_under_haproxy() {
         out.push(ask(side, 7, "GET", c1));
         out.push(ask(side, 7, "GET", &[]));
         out.push(ask(side, 7, "GET", &[]));
+        out.push(ask(side, 8, "GET", c1));
         out
     });
     same("down servers", &h, &r);
@@ -370,12 +374,13 @@ fn down_disabled_and_forced_servers_as_under_haproxy() {
         who,
         [
             "s2", "s2", "-", "-", "s2", "s2", "s1", "s1", "s2", "s2", "s2", "s1", "s2", "-", "s2",
-            "s1", "s2", "s2"
+            "s1", "s2", "s2", "s2"
         ]
     );
     assert_eq!(h[0].set_cookie, ["SRV=c2; path=/"]);
     assert_eq!(h[2].status, 503);
     assert_eq!(h[12].set_cookie, ["SRV=zz"]);
+    assert_eq!(h[18].set_cookie, ["SRV=c2; path=/"]);
 }
 
 /// GET `/` from a client socket bound to `src`.
