@@ -612,6 +612,21 @@ impl Backend {
             .await
     }
 
+    /// The server a persistence cookie names, whatever its state (the caller decided it
+    /// may take the request: running, or `option persist`/`force-persist`), waiting in its
+    /// queue if it is full.
+    pub async fn assign_persistent(
+        self: &Arc<Self>,
+        idx: usize,
+        queue_timeout: Option<Duration>,
+    ) -> Result<Slot, PickError> {
+        if idx >= self.servers.len() {
+            return Err(PickError::NoServer);
+        }
+        self.assign_inner(None, None, Some(idx), queue_timeout)
+            .await
+    }
+
     async fn assign_inner(
         self: &Arc<Self>,
         key: Option<u32>,
