@@ -632,8 +632,9 @@ fn failover_under_load_loses_no_request() {
             let (ok, failed, served) = (ok.clone(), failed.clone(), served.clone());
             thread::spawn(move || {
                 for i in 0..per {
-                    // ~6 s in all: paced so that the kill and restart fall mid-run.
-                    let due = Duration::from_millis(12 * i as u64);
+                    // 10 s in all (the figure): paced so that the kill and
+                    // the restart fall mid-run.
+                    let due = Duration::from_millis(20 * i as u64);
                     if let Some(w) = due.checked_sub(t0.elapsed()) {
                         thread::sleep(w);
                     }
@@ -653,9 +654,9 @@ fn failover_under_load_loses_no_request() {
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(2000));
+    thread::sleep(Duration::from_millis(3000));
     drop(s1);
-    thread::sleep(Duration::from_millis(2000));
+    thread::sleep(Duration::from_millis(3500));
     let _s1 = restart(p1, "s1");
     for h in handles {
         h.join().expect("client thread");
