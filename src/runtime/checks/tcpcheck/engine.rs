@@ -413,6 +413,8 @@ impl Script {
                     s.push_str(&format!(" (expect string '{}')", String::from_utf8_lossy(p)))
                 }
                 Matcher::Binary(p) => {
+                    // HAProxy dumps the pattern up to its first NUL.
+                    let p = p.split(|&c| c == 0).next().unwrap_or(&[]);
                     s.push_str(&format!(" (expect binary '{}')", latin(p)));
                 }
                 Matcher::RString(_) => s.push_str(" (expect regex)"),
