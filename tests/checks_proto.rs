@@ -647,3 +647,209 @@ fn scripted_server_records_per_connection() {
     assert_eq!(s.first_received(3), b"abc");
     assert!(haproxy_verdict("x").is_none());
 }
+
+// ---- side by side with haproxy ----------------------------------------------------------
+
+/// One check scenario: the backend's check lines and the server's script.
+struct Case {
+    name: &'static str,
+    lines: String,
+    steps: Vec<Step>,
+    /// Compare the bytes the check sent (all but these byte positions).
+    skip: Option<std::ops::Range<usize>>,
+}
+
+fn case(name: &'static str, lines: &str, steps: Vec<Step>) -> Case {
+    Case {
+        name,
+        lines: lines.to_string(),
+        steps,
+        skip: None,
+    }
+}
+
+fn sbs_cases() -> Vec<Case> {
+    let post41 = POST41_HAPROXY.len() / 2;
+    let pg_err = {
+        let mut e = b"E\0\0\0\x2fSFATAL\0C28000\0Mno pg_hba.conf entry for host\0\0".to_vec();
+        e[4] = (e.len() - 1) as u8;
+        e
+    };
+    vec![
+        case("smtp ok", SMTPCHK, ok_smtp()),
+        case(
+            "smtp ehlo",
+            "  option smtpchk EHLO example.org",
+            vec![
+                send(b"220 mx\r\n"),
+                Step::Line,
+                send(b"250-mx hi\r\n250 HELP\r\n"),
+                Step::Line,
+                send(b"221 bye\r\n"),
+            ],
+        ),
+        case("smtp 554", SMTPCHK, vec![send(b"554 5.7.1 <No> service\r\n")]),
+        case(
+            "smtp helo 550",
+            SMTPCHK,
+            vec![send(b"220 mx\r\n"), Step::Line, send(b"550 go away\r\n"), Step::Close],
+        ),
+        case("smtp garbage", SMTPCHK, vec![send(b"hello there\r\n")]),
+        case("smtp silent", SMTPCHK, vec![]),
+        case("mysql", "  option mysql-check", vec![send(&handshake())]),
+        case(
+            "mysql user",
+            "  option mysql-check user haproxy_check",
+            vec![send(&handshake()), Step::Bytes(post41 + 6), send(&my_ok())],
+        ),
+        case(
+            "mysql user denied",
+            "  option mysql-check user x post-41",
+            vec![
+                send(&handshake()),
+                Step::Bytes(post41 - 6),
+                send(&my_err(2, 1045, b"#28000Access denied for user 'x'@'127.0.0.1'")),
+            ],
+        ),
+        case(
+            "mysql pre-41",
+            "  option mysql-check user haproxy pre-41",
+            vec![send(&handshake()), Step::Bytes(PRE41_HAPROXY.len() / 2), send(&my_ok())],
+        ),
+        case(
+            "pgsql",
+            PG,
+            vec![Step::Bytes(22), send(b"R\0\0\0\x08\0\0\0\0")],
+        ),
+        case("pgsql error", PG, vec![Step::Bytes(22), send(&pg_err)]),
+        case("redis", REDIS, vec![Step::Bytes(14), send(b"+PONG\r\n")]),
+        case(
+            "redis noauth",
+            REDIS,
+            vec![Step::Bytes(14), send(b"-NOAUTH Authentication required.\r\n"), Step::Close],
+        ),
+        case(
+            "ldap",
+            LDAP,
+            vec![Step::Bytes(14), send(&unhex("300c02010161070a010004000400"))],
+        ),
+        case(
+            "ldap 49",
+            LDAP,
+            vec![Step::Bytes(14), send(&unhex("300c02010161070a013104000400"))],
+        ),
+        Case {
+            skip: Some(11..15),
+            ..case("ssl hello", SSL, vec![Step::Bytes(126), send(&unhex("1603000002"))])
+        },
+        Case {
+            skip: Some(11..15),
+            ..case("ssl garbage", SSL, vec![Step::Bytes(126), send(b"HELLO ")])
+        },
+        case(
+            "tcp-check",
+            TC_LONG,
+            vec![
+                Step::Line,
+                send(b"+PONG\r\n"),
+                Step::Bytes(3),
+                send(&unhex("abcd")),
+                Step::Bytes(1),
+                send(b"+OK\r\n"),
+                Step::Bytes(1),
+                send(&unhex("abcd")),
+                Step::Bytes(1),
+                send(b"done"),
+            ],
+        ),
+        case(
+            "tcp-check regex fails",
+            TC_LONG,
+            vec![
+                Step::Line,
+                send(b"+PONG\r\n"),
+                Step::Bytes(3),
+                send(&unhex("abcd")),
+                Step::Bytes(1),
+                send(b"-NO\r\n"),
+                Step::Close,
+            ],
+        ),
+        case(
+            "tcp-check mismatch",
+            TC_PING,
+            vec![Step::Line, send(b"-ERR x\r\n"), Step::Close],
+        ),
+        case("tcp-check silent", TC_PING, vec![Step::Line]),
+    ]
+}
+
+#[test]
+fn side_by_side_bytes_and_verdicts_with_haproxy() {
+    if !common::require_haproxy() {
+        return;
+    }
+    let cases = sbs_cases();
+    let servers: Vec<ScriptServer> = cases
+        .iter()
+        .map(|c| ScriptServer::start(c.steps.clone()))
+        .collect();
+    let port = common::free_port();
+    let mut cfg = format!(
+        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b0\n"
+    );
+    for (i, (c, s)) in cases.iter().zip(&servers).enumerate() {
+        cfg.push_str(&format!(
+            "backend b{i}\n{}\n  server s 127.0.0.1:{} check inter 200\n",
+            c.lines,
+            s.port()
+        ));
+    }
+    let h = common::Proxy::start_haproxy(&cfg);
+    let verdicts = || -> Vec<Option<String>> {
+        let err = h.stderr_text();
+        (0..cases.len())
+            .map(|i| {
+                let me = format!("b{i}/s");
+                err.lines()
+                    .filter_map(haproxy_verdict)
+                    .find(|(s, _)| *s == me)
+                    .map(|(_, v)| v)
+            })
+            .collect()
+    };
+    assert!(
+        common::eventually(Duration::from_secs(5), || verdicts()
+            .iter()
+            .all(Option::is_some)),
+        "not every server was checked:\n{}",
+        h.stderr_text()
+    );
+    let theirs = verdicts();
+    let mut diffs = Vec::new();
+    for (i, c) in cases.iter().enumerate() {
+        let (o, mine_bytes) = check(&c.lines, c.steps.clone());
+        let hv = theirs[i].clone().unwrap_or_default();
+        if render(&o) != hv {
+            diffs.push(format!("{}: verdict\n  haproxy: {hv}\n  rproxy:  {}", c.name, render(&o)));
+        }
+        let mut their_bytes = servers[i].first_received(mine_bytes.len());
+        let mut mine_bytes = mine_bytes;
+        if let Some(r) = &c.skip {
+            for b in [&mut their_bytes, &mut mine_bytes] {
+                if b.len() >= r.end {
+                    b.splice(r.clone(), std::iter::empty());
+                }
+            }
+        }
+        if their_bytes != mine_bytes {
+            diffs.push(format!(
+                "{}: bytes\n  haproxy: {:?}\n  rproxy:  {:?}",
+                c.name,
+                String::from_utf8_lossy(&their_bytes),
+                String::from_utf8_lossy(&mine_bytes)
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "differences with haproxy:\n{}", diffs.join("\n"));
+}
