@@ -45,7 +45,10 @@ fn smtp_ehlo_domain_and_multiline_reply() {
             send(b"221 bye\r\n"),
         ],
     );
-    assert_eq!(render(&o), r#"reason: Layer7 check passed, code: 221, info: "bye""#);
+    assert_eq!(
+        render(&o),
+        r#"reason: Layer7 check passed, code: 221, info: "bye""#
+    );
     assert_eq!(got, b"EHLO example.org\r\nQUIT\r\n");
     // Any other verb falls back to HELO localhost (the parser's doing).
     let (_, got) = check("  option smtpchk FOO bar", ok_smtp());
@@ -84,7 +87,12 @@ fn smtp_helo_refused() {
     // A refusal followed by a close is final ...
     let (o, _) = check(
         SMTPCHK,
-        vec![send(b"220 mx\r\n"), Step::Line, send(b"550 go away\r\n"), Step::Close],
+        vec![
+            send(b"220 mx\r\n"),
+            Step::Line,
+            send(b"550 go away\r\n"),
+            Step::Close,
+        ],
     );
     assert_eq!(
         render(&o),
@@ -110,8 +118,14 @@ fn smtp_quit_refused_and_escaped_text() {
             send(b"500 what\r\n"),
         ],
     );
-    assert_eq!(render(&o), r#"reason: Layer7 wrong status, code: 500, info: "what""#);
-    let (o, _) = check(SMTPCHK, vec![send(b"554 <a> \"q\" \\ \x01 \xc3\xa9 end\r\n")]);
+    assert_eq!(
+        render(&o),
+        r#"reason: Layer7 wrong status, code: 500, info: "what""#
+    );
+    let (o, _) = check(
+        SMTPCHK,
+        vec![send(b"554 <a> \"q\" \\ \x01 \xc3\xa9 end\r\n")],
+    );
     assert_eq!(
         render(&o),
         r#"reason: Layer7 wrong status, code: 554, info: "<3C>a<3E> <22>q<22> \ <01> <C3><A9> end""#
@@ -173,8 +187,7 @@ fn my_ok() -> Vec<u8> {
     my_pkt(2, &[0, 0, 0, 2, 0, 0, 0])
 }
 
-const POST41_HAPROXY: &str =
-    "290000010082000000800001210000000000000000000000000000000000000000000000686170726f787900000100000001";
+const POST41_HAPROXY: &str = "290000010082000000800001210000000000000000000000000000000000000000000000686170726f787900000100000001";
 const PRE41_HAPROXY: &str = "0e0000010080000001686170726f787900000100000001";
 
 fn hex(b: &[u8]) -> String {
@@ -191,7 +204,11 @@ fn mysql_without_user_reads_the_handshake_and_sends_nothing() {
     assert_eq!(got, b"");
     let (o, _) = check(
         "  option mysql-check",
-        vec![send(&my_err(0, 1130, b"Host '127.0.0.1' is not allowed to connect"))],
+        vec![send(&my_err(
+            0,
+            1130,
+            b"Host '127.0.0.1' is not allowed to connect",
+        ))],
     );
     assert_eq!(
         render(&o),
@@ -239,7 +256,11 @@ fn mysql_with_user_denied_is_l7sts_with_error_number_and_text() {
         vec![
             send(&handshake()),
             Step::Bytes(POST41_HAPROXY.len() / 2),
-            send(&my_err(2, 1045, b"#28000Access denied for user 'x'@'localhost'")),
+            send(&my_err(
+                2,
+                1045,
+                b"#28000Access denied for user 'x'@'localhost'",
+            )),
         ],
     );
     assert_eq!(
@@ -249,7 +270,11 @@ fn mysql_with_user_denied_is_l7sts_with_error_number_and_text() {
     // Handshake, then the server hangs up: truncated, an invalid response without info.
     let (o, _) = check(
         "  option mysql-check user haproxy",
-        vec![send(&handshake()), Step::Bytes(POST41_HAPROXY.len() / 2), Step::Close],
+        vec![
+            send(&handshake()),
+            Step::Bytes(POST41_HAPROXY.len() / 2),
+            Step::Close,
+        ],
     );
     assert_eq!(render(&o), "reason: Layer7 invalid response");
 }
@@ -279,7 +304,10 @@ fn pgsql_error_and_unknown_replies() {
     let mut e = b"E\0\0\0\x2fSFATAL\0C28000\0Mno pg_hba.conf entry for host\0\0".to_vec();
     e[4] = (e.len() - 1) as u8;
     let (o, _) = check(PG, vec![Step::Bytes(22), send(&e)]);
-    assert_eq!(render(&o), r#"reason: Layer7 invalid response, info: "FATAL""#);
+    assert_eq!(
+        render(&o),
+        r#"reason: Layer7 invalid response, info: "FATAL""#
+    );
     let (o, _) = check(PG, vec![Step::Bytes(22), send(b"E\0\0\0\x04")]);
     assert_eq!(render(&o), "reason: Layer7 invalid response");
     let (o, _) = check(PG, vec![Step::Bytes(22), send(b"R\0\0\0\x08\0\0\0\x01")]);
@@ -287,7 +315,10 @@ fn pgsql_error_and_unknown_replies() {
         render(&o),
         r#"reason: Layer7 wrong status, code: 0, info: "PostgreSQL unknown error""#
     );
-    let (o, _) = check(PG, vec![Step::Bytes(22), send(b"HTTP/1.0 400 Bad Request\r\n")]);
+    let (o, _) = check(
+        PG,
+        vec![Step::Bytes(22), send(b"HTTP/1.0 400 Bad Request\r\n")],
+    );
     assert_eq!(
         render(&o),
         r#"reason: Layer7 wrong status, code: 0, info: "PostgreSQL unknown error""#
@@ -337,7 +368,10 @@ fn redis_pong_and_errors() {
     // Without the close, 2.6 keeps waiting for +PONG.
     let (o, _) = check(
         REDIS,
-        vec![Step::Bytes(14), send(b"-NOAUTH Authentication required.\r\n")],
+        vec![
+            Step::Bytes(14),
+            send(b"-NOAUTH Authentication required.\r\n"),
+        ],
     );
     assert_eq!(render(&o), "reason: Layer7 timeout");
     let (o, _) = check(REDIS, vec![Step::Bytes(14), Step::Close]);
@@ -346,7 +380,10 @@ fn redis_pong_and_errors() {
         r#"reason: Layer7 wrong status, code: 0, info: "TCPCHK got an empty response at step 2""#
     );
     let (o, _) = check(REDIS, vec![Step::Bytes(14), send(b"+PON"), Step::Close]);
-    assert_eq!(render(&o), r#"reason: Layer7 wrong status, code: 0, info: "+PON""#);
+    assert_eq!(
+        render(&o),
+        r#"reason: Layer7 wrong status, code: 0, info: "+PON""#
+    );
 }
 
 // ---- ldap-check -------------------------------------------------------------------------
@@ -362,15 +399,33 @@ fn unhex(s: &str) -> Vec<u8> {
 
 #[test]
 fn ldap_bind_results() {
-    let (o, got) = check(LDAP, vec![Step::Bytes(14), send(&unhex("300c02010161070a010004000400"))]);
-    assert_eq!(render(&o), r#"reason: Layer7 check passed, code: 0, info: "Success""#);
+    let (o, got) = check(
+        LDAP,
+        vec![
+            Step::Bytes(14),
+            send(&unhex("300c02010161070a010004000400")),
+        ],
+    );
+    assert_eq!(
+        render(&o),
+        r#"reason: Layer7 check passed, code: 0, info: "Success""#
+    );
     assert_eq!(hex(&got), "300c020101600702010304008000");
     let (o, _) = check(
         LDAP,
-        vec![Step::Bytes(14), send(&unhex("30840000000c02010161070a010004000400"))],
+        vec![
+            Step::Bytes(14),
+            send(&unhex("30840000000c02010161070a010004000400")),
+        ],
     );
     assert!(o.status.passed(), "{o:?}");
-    let (o, _) = check(LDAP, vec![Step::Bytes(14), send(&unhex("300c02010161070a013104000400"))]);
+    let (o, _) = check(
+        LDAP,
+        vec![
+            Step::Bytes(14),
+            send(&unhex("300c02010161070a013104000400")),
+        ],
+    );
     assert_eq!(
         render(&o),
         r#"reason: Layer7 wrong status, code: 49, info: "See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9""#
@@ -379,21 +434,30 @@ fn ldap_bind_results() {
 
 #[test]
 fn ldap_not_ldap_short_closed() {
-    for bad in ["300c02010261070a010004000400", "300c02010165070a010004000400"] {
+    for bad in [
+        "300c02010261070a010004000400",
+        "300c02010165070a010004000400",
+    ] {
         let (o, _) = check(LDAP, vec![Step::Bytes(14), send(&unhex(bad))]);
         assert_eq!(
             render(&o),
             r#"reason: Layer7 invalid response, info: "Not LDAPv3 protocol""#
         );
     }
-    let (o, _) = check(LDAP, vec![Step::Bytes(14), send(b"HTTP/1.0 400 Bad\r\n\r\n")]);
+    let (o, _) = check(
+        LDAP,
+        vec![Step::Bytes(14), send(b"HTTP/1.0 400 Bad\r\n\r\n")],
+    );
     assert_eq!(
         render(&o),
         r#"reason: Layer7 invalid response, info: "Not LDAPv3 protocol""#
     );
     let (o, _) = check(LDAP, vec![Step::Bytes(14), send(&unhex("300c0201"))]);
     assert_eq!(render(&o), "reason: Layer7 timeout");
-    let (o, _) = check(LDAP, vec![Step::Bytes(14), send(&unhex("300c0201")), Step::Close]);
+    let (o, _) = check(
+        LDAP,
+        vec![Step::Bytes(14), send(&unhex("300c0201")), Step::Close],
+    );
     assert_eq!(render(&o), "reason: Layer7 invalid response");
     let (o, _) = check(LDAP, vec![Step::Bytes(14), Step::Close]);
     assert_eq!(
@@ -421,7 +485,10 @@ fn ssl_hello_record_and_verdicts() {
     assert_eq!((&got[..11], &got[15..]), (&want[..11], &want[15..]));
     let (o, _) = check(SSL, vec![Step::Bytes(126), send(&unhex("150300000202"))]);
     assert_eq!(render(&o), "reason: Layer6 check passed");
-    let (o, _) = check(SSL, vec![Step::Bytes(126), send(&unhex("1603")), Step::Close]);
+    let (o, _) = check(
+        SSL,
+        vec![Step::Bytes(126), send(&unhex("1603")), Step::Close],
+    );
     assert_eq!(render(&o), "reason: Layer6 check passed");
 }
 
@@ -532,14 +599,26 @@ fn tcp_check_failure_texts_per_match_kind() {
         v
     };
     let cases = [
-        (2, r#"reason: Layer7 invalid response, info: "TCPCHK did not match content (binary) at step 5""#,
-            r#"reason: Layer7 timeout, info: " at step 5 of tcp-check (expect binary '<AB><CD>')""#),
-        (4, r#"reason: Layer7 invalid response, info: "TCPCHK did not match content (regex) at step 7""#,
-            r#"reason: Layer7 timeout, info: " at step 7 of tcp-check (expect regex)""#),
-        (6, r#"reason: Layer7 invalid response, info: "TCPCHK did not match content (binary regex) at step 9""#,
-            r#"reason: Layer7 timeout, info: " at step 9 of tcp-check (expect binary regex)""#),
-        (8, r#"reason: Layer7 invalid response, info: "TCPCHK did not match content 'done' at step 12""#,
-            r#"reason: Layer7 timeout, info: " at step 12 of tcp-check (expect string 'done')""#),
+        (
+            2,
+            r#"reason: Layer7 invalid response, info: "TCPCHK did not match content (binary) at step 5""#,
+            r#"reason: Layer7 timeout, info: " at step 5 of tcp-check (expect binary '<AB><CD>')""#,
+        ),
+        (
+            4,
+            r#"reason: Layer7 invalid response, info: "TCPCHK did not match content (regex) at step 7""#,
+            r#"reason: Layer7 timeout, info: " at step 7 of tcp-check (expect regex)""#,
+        ),
+        (
+            6,
+            r#"reason: Layer7 invalid response, info: "TCPCHK did not match content (binary regex) at step 9""#,
+            r#"reason: Layer7 timeout, info: " at step 9 of tcp-check (expect binary regex)""#,
+        ),
+        (
+            8,
+            r#"reason: Layer7 invalid response, info: "TCPCHK did not match content 'done' at step 12""#,
+            r#"reason: Layer7 timeout, info: " at step 12 of tcp-check (expect string 'done')""#,
+        ),
     ];
     for (n, closed, timeout) in cases {
         let (o, _) = check(TC_LONG, upto(n, Step::Close));
@@ -585,7 +664,10 @@ fn tcp_check_negation_comments_connect_port() {
         render(&o),
         r#"reason: Layer7 timeout, info: " at step 4 of tcp-check (expect string 'hi') comment: 'first'""#
     );
-    let (o, _) = check(&commented, vec![send(b"hi"), Step::Bytes(1), send(b"no"), Step::Close]);
+    let (o, _) = check(
+        &commented,
+        vec![send(b"hi"), Step::Bytes(1), send(b"no"), Step::Close],
+    );
     assert_eq!(
         render(&o),
         r#"reason: Layer7 invalid response, info: "TCPCHK did not match content 'ok' at step 7""#
@@ -615,7 +697,10 @@ fn tcp_check_degenerate_scripts() {
         r#"reason: Layer7 check passed, code: 0, info: "(tcp-check)""#
     );
     let (o, _) = check("  option tcp-check\n  tcp-check connect", vec![]);
-    assert_eq!(render(&o), r#"reason: Layer4 check passed, info: "(tcp-check)""#);
+    assert_eq!(
+        render(&o),
+        r#"reason: Layer4 check passed, info: "(tcp-check)""#
+    );
     let port = common::refused_port();
     let o = run_probe(
         &checks_util::probe_for("  option tcp-check\n  tcp-check send x"),
@@ -688,11 +773,20 @@ fn sbs_cases() -> Vec<Case> {
                 send(b"221 bye\r\n"),
             ],
         ),
-        case("smtp 554", SMTPCHK, vec![send(b"554 5.7.1 <No> service\r\n")]),
+        case(
+            "smtp 554",
+            SMTPCHK,
+            vec![send(b"554 5.7.1 <No> service\r\n")],
+        ),
         case(
             "smtp helo 550",
             SMTPCHK,
-            vec![send(b"220 mx\r\n"), Step::Line, send(b"550 go away\r\n"), Step::Close],
+            vec![
+                send(b"220 mx\r\n"),
+                Step::Line,
+                send(b"550 go away\r\n"),
+                Step::Close,
+            ],
         ),
         case("smtp garbage", SMTPCHK, vec![send(b"hello there\r\n")]),
         case("smtp silent", SMTPCHK, vec![]),
@@ -708,13 +802,21 @@ fn sbs_cases() -> Vec<Case> {
             vec![
                 send(&handshake()),
                 Step::Bytes(post41 - 6),
-                send(&my_err(2, 1045, b"#28000Access denied for user 'x'@'127.0.0.1'")),
+                send(&my_err(
+                    2,
+                    1045,
+                    b"#28000Access denied for user 'x'@'127.0.0.1'",
+                )),
             ],
         ),
         case(
             "mysql pre-41",
             "  option mysql-check user haproxy pre-41",
-            vec![send(&handshake()), Step::Bytes(PRE41_HAPROXY.len() / 2), send(&my_ok())],
+            vec![
+                send(&handshake()),
+                Step::Bytes(PRE41_HAPROXY.len() / 2),
+                send(&my_ok()),
+            ],
         ),
         case(
             "pgsql",
@@ -726,21 +828,35 @@ fn sbs_cases() -> Vec<Case> {
         case(
             "redis noauth",
             REDIS,
-            vec![Step::Bytes(14), send(b"-NOAUTH Authentication required.\r\n"), Step::Close],
+            vec![
+                Step::Bytes(14),
+                send(b"-NOAUTH Authentication required.\r\n"),
+                Step::Close,
+            ],
         ),
         case(
             "ldap",
             LDAP,
-            vec![Step::Bytes(14), send(&unhex("300c02010161070a010004000400"))],
+            vec![
+                Step::Bytes(14),
+                send(&unhex("300c02010161070a010004000400")),
+            ],
         ),
         case(
             "ldap 49",
             LDAP,
-            vec![Step::Bytes(14), send(&unhex("300c02010161070a013104000400"))],
+            vec![
+                Step::Bytes(14),
+                send(&unhex("300c02010161070a013104000400")),
+            ],
         ),
         Case {
             skip: Some(11..15),
-            ..case("ssl hello", SSL, vec![Step::Bytes(126), send(&unhex("1603000002"))])
+            ..case(
+                "ssl hello",
+                SSL,
+                vec![Step::Bytes(126), send(&unhex("1603000002"))],
+            )
         },
         Case {
             skip: Some(11..15),
@@ -831,7 +947,11 @@ fn side_by_side_bytes_and_verdicts_with_haproxy() {
         let (o, mine_bytes) = check(&c.lines, c.steps.clone());
         let hv = theirs[i].clone().unwrap_or_default();
         if render(&o) != hv {
-            diffs.push(format!("{}: verdict\n  haproxy: {hv}\n  rproxy:  {}", c.name, render(&o)));
+            diffs.push(format!(
+                "{}: verdict\n  haproxy: {hv}\n  rproxy:  {}",
+                c.name,
+                render(&o)
+            ));
         }
         let mut their_bytes = servers[i].first_received(mine_bytes.len());
         let mut mine_bytes = mine_bytes;
@@ -851,5 +971,9 @@ fn side_by_side_bytes_and_verdicts_with_haproxy() {
             ));
         }
     }
-    assert!(diffs.is_empty(), "differences with haproxy:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "differences with haproxy:\n{}",
+        diffs.join("\n")
+    );
 }

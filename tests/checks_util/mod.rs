@@ -152,7 +152,11 @@ pub fn backend_cfg(lines: &str) -> String {
 pub fn probe_for(lines: &str) -> Arc<dyn Probe> {
     let text = backend_cfg(lines);
     let loaded = rproxy::config::load_str("t.cfg", &text, &rproxy::config::lexer::ProcessEnv);
-    assert!(loaded.is_valid(), "config invalid:\n{text}\n{:?}", loaded.diags);
+    assert!(
+        loaded.is_valid(),
+        "config invalid:\n{text}\n{:?}",
+        loaded.diags
+    );
     let p = loaded
         .model
         .proxies

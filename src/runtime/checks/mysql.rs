@@ -76,7 +76,10 @@ fn expect_packet(b: &[u8], off: usize, last_read: bool, is_last: bool) -> Eval {
         return Eval::Pass;
     }
     // The version string of the handshake (NUL-terminated, from byte 5).
-    Eval::End(Fin::new(CheckStatus::L7Ok, b.get(5..).unwrap_or(&[]).to_vec()))
+    Eval::End(Fin::new(
+        CheckStatus::L7Ok,
+        b.get(5..).unwrap_or(&[]).to_vec(),
+    ))
 }
 
 fn initial_handshake(b: &[u8], last_read: bool, is_last: bool) -> Eval {

@@ -64,6 +64,9 @@ mod tests {
         let h = client_hello_at(0x6b10dfb3);
         assert_eq!(h.len(), 126);
         let captured = "16030000790100007503006b10dfb3484150524f585953534c43484b0a484150524f585953534c43484b0a00004e000100020003000400050006000700080009000a000b000c000d000e000f0010001100120013001400150016001700180019001a001b002f0030003100320033003400350036003700380039003a0100";
-        assert_eq!(super::super::tcpcheck::engine::hex_upper(&h), captured.to_uppercase());
+        assert_eq!(
+            super::super::tcpcheck::engine::hex_upper(&h),
+            captured.to_uppercase()
+        );
     }
 }

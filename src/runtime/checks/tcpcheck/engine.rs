@@ -409,9 +409,10 @@ impl Script {
             Action::Connect { .. } => s.push_str(" (connect)"),
             Action::Send(_) => s.push_str(" (send)"),
             Action::Expect(e) => match &e.matcher {
-                Matcher::String(p) => {
-                    s.push_str(&format!(" (expect string '{}')", String::from_utf8_lossy(p)))
-                }
+                Matcher::String(p) => s.push_str(&format!(
+                    " (expect string '{}')",
+                    String::from_utf8_lossy(p)
+                )),
                 Matcher::Binary(p) => {
                     // HAProxy dumps the pattern up to its first NUL.
                     let p = p.split(|&c| c == 0).next().unwrap_or(&[]);
@@ -437,7 +438,9 @@ fn latin(b: &[u8]) -> String {
 
 /// Bytes of a message that may hold raw binary (see [`latin`]).
 fn unlatin(s: &str) -> Vec<u8> {
-    s.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect()
 }
 
 impl Run<'_> {
@@ -586,10 +589,7 @@ impl Run<'_> {
     fn io_fin(&self, e: IoFail, rule: &Rule, status: CheckStatus) -> Fin {
         let mut info = match &e {
             IoFail::Timeout => {
-                return Fin::new(
-                    CheckStatus::L7Tout,
-                    unlatin(&self.script.whereabouts(rule)),
-                );
+                return Fin::new(CheckStatus::L7Tout, unlatin(&self.script.whereabouts(rule)));
             }
             IoFail::Io(err) => io_info(err).into_bytes(),
         };

@@ -36,9 +36,7 @@ pub fn user_script(steps: &[TcpCheckStep]) -> Script {
                     ExpectMatch::RString(re) => Matcher::RString(Regex::new(re).ok()),
                     ExpectMatch::RBinary(re) => Matcher::RBinary(Regex::new(re).ok()),
                     // HTTP-only matches cannot be written under tcp-check.
-                    ExpectMatch::Status(_) | ExpectMatch::RStatus(_) => {
-                        Matcher::String(Vec::new())
-                    }
+                    ExpectMatch::Status(_) | ExpectMatch::RStatus(_) => Matcher::String(Vec::new()),
                 };
                 let mut e = Expect::new(m);
                 e.negate = *negate;

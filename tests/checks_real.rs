@@ -1,0 +1,264 @@
+//! Check kinds against real servers: Debian's aiosmtpd for `option smtpchk` and a
+//! throwaway MariaDB for `option mysql-check`, each verdict compared with the one
+//! haproxy 2.6 logs against the same server.
+
+mod checks_util;
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use checks_util::{ScriptServer, Step, haproxy_verdict, probe_for, render, run_probe, send};
+
+/// A server process, killed and reaped on drop (its tempdir removed after).
+struct Daemon {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn addr(&self) -> SocketAddr {
+        common::local(self.port)
+    }
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+const PY: &str = "/usr/bin/python3";
+
+fn have_aiosmtpd() -> bool {
+    Path::new(PY).exists()
+        && Command::new(PY)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// aiosmtpd on a free port (Debian's python3; pyenv's first `python3` lacks it).
+fn start_smtpd() -> Option<Daemon> {
+    if !common::require(
+        have_aiosmtpd(),
+        "python3-aiosmtpd (/usr/bin/python3) not installed",
+    ) {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = common::free_port();
+    let child = Command::new(PY)
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn aiosmtpd");
+    let d = Daemon { child, port, dir };
+    assert!(
+        common::eventually(Duration::from_secs(10), || common::accepts(d.addr())),
+        "aiosmtpd did not listen on {}",
+        d.addr()
+    );
+    Some(d)
+}
+
+/// A scratch directory on tmpfs when there is one: MariaDB's bootstrap is mostly fsyncs.
+fn scratch() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(d) = tempfile::Builder::new()
+            .prefix("rproxy-mariadb")
+            .tempdir_in(shm)
+    {
+        return d;
+    }
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn mariadb_client(dir: &Path, sql: &str) -> bool {
+    Command::new("mariadb")
+        .arg("--no-defaults")
+        .arg(format!("--socket={}", dir.join("s").display()))
+        .args(["-uroot", "-e", sql])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A fresh MariaDB listening on 127.0.0.1 with the user `haproxy_check`@`127.0.0.1`
+/// (no password).
+fn start_mariadb() -> Option<Daemon> {
+    let have = ["mariadbd", "mariadb-install-db", "mariadb"]
+        .iter()
+        .all(|p| common::have_program(p) || Path::new("/usr/sbin").join(p).exists());
+    if !common::require(have, "mariadb-server not installed") {
+        return None;
+    }
+    let dir = scratch();
+    let data: PathBuf = dir.path().join("data");
+    let root = nix::unistd::geteuid().is_root();
+    let mut install = Command::new("mariadb-install-db");
+    install
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+    if root {
+        install.arg("--user=root");
+    }
+    let out = install.output().expect("run mariadb-install-db");
+    assert!(
+        out.status.success(),
+        "mariadb-install-db failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = common::free_port();
+    let mariadbd = if common::have_program("mariadbd") {
+        PathBuf::from("mariadbd")
+    } else {
+        PathBuf::from("/usr/sbin/mariadbd")
+    };
+    let mut cmd = Command::new(mariadbd);
+    cmd.arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", dir.path().join("s").display()))
+        .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+        .arg(format!(
+            "--log-error={}",
+            dir.path().join("err.log").display()
+        ))
+        .arg(format!("--port={port}"))
+        .args([
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=16M",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if root {
+        cmd.arg("--user=root");
+    }
+    let child = cmd.spawn().expect("spawn mariadbd");
+    let mut d = Daemon { child, port, dir };
+    let up = common::eventually(Duration::from_secs(20), || {
+        common::accepts(d.addr()) && mariadb_client(d.dir.path(), "SELECT 1")
+    });
+    if !up {
+        let log = std::fs::read_to_string(d.dir.path().join("err.log")).unwrap_or_default();
+        d.kill();
+        panic!("mariadbd did not come up:\n{log}");
+    }
+    assert!(
+        mariadb_client(
+            d.dir.path(),
+            "CREATE USER 'haproxy_check'@'127.0.0.1'; FLUSH PRIVILEGES;"
+        ),
+        "CREATE USER failed"
+    );
+    Some(d)
+}
+
+/// haproxy checking `addr` with each backend's `lines`; the first verdict it logs for
+/// each, in order (as `reason: ...[, code: ...][, info: "..."]`).
+fn haproxy_verdicts(addr: SocketAddr, kinds: &[&str]) -> Vec<String> {
+    let port = common::free_port();
+    let mut cfg = format!(
+        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b0\n"
+    );
+    for (i, k) in kinds.iter().enumerate() {
+        cfg.push_str(&format!(
+            "backend b{i}\n{k}\n  server s {addr} check inter 200\n"
+        ));
+    }
+    let h = common::Proxy::start_haproxy(&cfg);
+    let get = || -> Vec<Option<String>> {
+        let err = h.stderr_text();
+        (0..kinds.len())
+            .map(|i| {
+                let me = format!("b{i}/s");
+                err.lines()
+                    .filter_map(haproxy_verdict)
+                    .find(|(s, _)| *s == me)
+                    .map(|(_, v)| v)
+            })
+            .collect()
+    };
+    assert!(
+        common::eventually(Duration::from_secs(5), || get().iter().all(Option::is_some)),
+        "haproxy did not check every server:\n{}",
+        h.stderr_text()
+    );
+    get().into_iter().map(Option::unwrap_or_default).collect()
+}
+
+fn mine(lines: &str, addr: SocketAddr) -> String {
+    render(&run_probe(&probe_for(lines), addr, Duration::from_secs(2)))
+}
+
+#[test]
+fn smtpchk_passes_against_aiosmtpd_as_under_haproxy() {
+    let Some(smtpd) = start_smtpd() else { return };
+    let kinds = ["  option smtpchk", "  option smtpchk EHLO rproxy.test"];
+    let ours: Vec<String> = kinds.iter().map(|k| mine(k, smtpd.addr())).collect();
+    for o in &ours {
+        assert_eq!(o, r#"reason: Layer7 check passed, code: 221, info: "Bye""#);
+    }
+    if common::require_haproxy() {
+        assert_eq!(haproxy_verdicts(smtpd.addr(), &kinds), ours);
+    }
+}
+
+#[test]
+fn smtpchk_against_a_554_server_is_l7sts() {
+    let srv = ScriptServer::start(vec![
+        send(b"554 5.3.2 Service currently unavailable\r\n"),
+        Step::Close,
+    ]);
+    let o = mine("  option smtpchk", srv.addr());
+    assert_eq!(
+        o,
+        r#"reason: Layer7 wrong status, code: 554, info: "5.3.2 Service currently unavailable""#
+    );
+    if common::require_haproxy() {
+        assert_eq!(haproxy_verdicts(srv.addr(), &["  option smtpchk"]), vec![o]);
+    }
+}
+
+#[test]
+fn mysql_check_against_mariadb_as_under_haproxy() {
+    let Some(db) = start_mariadb() else { return };
+    let kinds = [
+        "  option mysql-check",
+        "  option mysql-check user haproxy_check",
+        "  option mysql-check user haproxy_check post-41",
+        "  option mysql-check user haproxy_check pre-41",
+        "  option mysql-check user nobody",
+    ];
+    let ours: Vec<String> = kinds.iter().map(|k| mine(k, db.addr())).collect();
+    for o in &ours[..4] {
+        assert!(
+            o.starts_with(r#"reason: Layer7 check passed, code: 0, info: "5.5.5-"#),
+            "{o}"
+        );
+    }
+    assert_eq!(
+        ours[4],
+        r##"reason: Layer7 wrong status, code: 1045, info: "#28000Access denied for user 'nobody'@'127.0.0.1' (using password: NO)""##
+    );
+    if common::require_haproxy() {
+        assert_eq!(haproxy_verdicts(db.addr(), &kinds), ours);
+    }
+}
