@@ -897,6 +897,81 @@ fn sbs_cases() -> Vec<Case> {
             vec![Step::Line, send(b"-ERR x\r\n"), Step::Close],
         ),
         case("tcp-check silent", TC_PING, vec![Step::Line]),
+        case(
+            "smtp multi-line banner",
+            SMTPCHK,
+            vec![send(b"220-mx\r\n220 mx\r\n")],
+        ),
+        case(
+            "smtp short then closed",
+            SMTPCHK,
+            vec![send(b"22"), Step::Close],
+        ),
+        case("smtp closed", SMTPCHK, vec![Step::Close]),
+        case(
+            "mysql handshake error",
+            "  option mysql-check",
+            vec![send(&my_err(0, 1130, b"Host '127.0.0.1' is not allowed"))],
+        ),
+        case(
+            "mysql truncated",
+            "  option mysql-check user haproxy",
+            vec![send(&handshake()), Step::Bytes(post41 - 1), Step::Close],
+        ),
+        case("pgsql closed", PG, vec![Step::Bytes(22), Step::Close]),
+        case("pgsql short", PG, vec![Step::Bytes(22), send(b"HELLO\n")]),
+        case(
+            "pgsql unknown auth",
+            PG,
+            vec![Step::Bytes(22), send(b"R\0\0\0\x08\0\0\0\x01")],
+        ),
+        case(
+            "redis short then closed",
+            REDIS,
+            vec![Step::Bytes(14), send(b"+PON"), Step::Close],
+        ),
+        case(
+            "ldap not ldap",
+            LDAP,
+            vec![
+                Step::Bytes(14),
+                send(&unhex("300c02010261070a010004000400")),
+            ],
+        ),
+        case(
+            "ldap short then closed",
+            LDAP,
+            vec![Step::Bytes(14), send(&unhex("300c0201")), Step::Close],
+        ),
+        Case {
+            skip: Some(11..15),
+            ..case(
+                "ssl short then closed",
+                SSL,
+                vec![Step::Bytes(126), send(&unhex("1603")), Step::Close],
+            )
+        },
+        case("tcp-check empty", "  option tcp-check", vec![]),
+        case(
+            "tcp-check connect only",
+            "  option tcp-check\n  tcp-check connect",
+            vec![],
+        ),
+        case(
+            "tcp-check negated",
+            "  option tcp-check\n  tcp-check send x\n  tcp-check expect ! string ERR",
+            vec![Step::Bytes(1), send(b"-ERR")],
+        ),
+        case(
+            "tcp-check comment",
+            "  option tcp-check\n  tcp-check connect\n  tcp-check comment first\n  tcp-check expect string hi",
+            vec![send(b"xx")],
+        ),
+        case(
+            "tcp-check binary timeout",
+            "  option tcp-check\n  tcp-check expect binary 41420a00",
+            vec![send(b"zz")],
+        ),
     ]
 }
 
@@ -942,9 +1017,16 @@ fn side_by_side_bytes_and_verdicts_with_haproxy() {
         h.stderr_text()
     );
     let theirs = verdicts();
+    // Our probes, all at once (most of their time is waiting).
+    let ours: Vec<_> = std::thread::scope(|sc| {
+        let hs: Vec<_> = cases
+            .iter()
+            .map(|c| sc.spawn(|| check(&c.lines, c.steps.clone())))
+            .collect();
+        hs.into_iter().map(|h| h.join().expect("probe")).collect()
+    });
     let mut diffs = Vec::new();
-    for (i, c) in cases.iter().enumerate() {
-        let (o, mine_bytes) = check(&c.lines, c.steps.clone());
+    for (i, (c, (o, mine_bytes))) in cases.iter().zip(ours).enumerate() {
         let hv = theirs[i].clone().unwrap_or_default();
         if render(&o) != hv {
             diffs.push(format!(
