@@ -46,6 +46,10 @@ pub struct ServerState {
     pub up: AtomicBool,
     pub admin: AtomicU8,
     pub total: AtomicU64,
+    /// The health checker, for servers with `check` (passive health reports to it).
+    pub checker: std::sync::OnceLock<Arc<crate::runtime::checks::scheduler::Checker>>,
+    /// `slowstart` ramp in per-mille of the weight (1000: full weight).
+    pub ramp: AtomicU32,
 }
 
 impl ServerState {
@@ -68,10 +72,27 @@ impl ServerState {
                 Admin::Ready as u8
             }),
             total: AtomicU64::new(0),
+            checker: std::sync::OnceLock::new(),
+            ramp: AtomicU32::new(1000),
         }
     }
     pub fn weight(&self) -> u32 {
         self.weight.load(Ordering::Relaxed)
+    }
+    /// The effective weight the dynamic algorithms use: the user weight scaled as HAProxy
+    /// does, and during a `slowstart` ramp that share of it (at least 1).
+    pub fn eweight(&self) -> u32 {
+        let full = crate::runtime::balance::eweight(self.weight());
+        match self.ramp.load(Ordering::Relaxed) {
+            r if r >= 1000 || full == 0 => full,
+            r => (full * r).div_ceil(1000).max(1),
+        }
+    }
+    /// Tells the server's checker what live traffic showed (`observe`).
+    pub fn observed(&self, ev: crate::runtime::checks::scheduler::Observed) {
+        if let Some(c) = self.checker.get() {
+            c.observe(ev);
+        }
     }
     pub fn cur(&self) -> u32 {
         self.cur.load(Ordering::Relaxed)
@@ -767,11 +788,21 @@ impl Backend {
                 }
             }
         };
-        match timeout {
-            Some(t) => tokio::time::timeout(t, fut).await.map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout")
-            })?,
+        let r = match timeout {
+            Some(t) => tokio::time::timeout(t, fut).await.unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect timeout",
+                ))
+            }),
             None => fut.await,
-        }
+        };
+        // Passive health (`observe layer4`) sees every connection attempt.
+        rt.state.observed(if r.is_ok() {
+            crate::runtime::checks::scheduler::Observed::L4Ok
+        } else {
+            crate::runtime::checks::scheduler::Observed::L4Err
+        });
+        r
     }
 }

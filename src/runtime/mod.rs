@@ -11,6 +11,7 @@ pub mod checks;
 pub mod http;
 pub mod inherit;
 pub mod listeners;
+pub mod log;
 pub mod process;
 pub mod proxy;
 pub mod readiness;
@@ -50,6 +51,8 @@ pub struct Runtime {
     pub active: AtomicU64,
     pub pid: u32,
     pub hard_stop_after: Option<Duration>,
+    /// Every server's health checker, started by [`Runtime::serve`].
+    pub checks: checks::scheduler::Checks,
 }
 
 /// The default `maxconn` when `global` sets none: what the descriptor limit allows
@@ -88,7 +91,8 @@ impl Runtime {
         if !cfg.global.logs.is_empty() || cfg.proxies.iter().any(|p| !p.logs.is_empty()) {
             d.push(crate::config::diag::Diagnostic::global(
                 crate::config::diag::Severity::Warning,
-                "traffic logs ('log' targets) are not sent by this version's runtime yet; \
+                "traffic logs are not sent to 'log' targets by this version's runtime yet \
+                 (server events are: health-check results, servers going up and down); \
                  the proxy's own diagnostics go to standard error",
             ));
         }
@@ -100,6 +104,7 @@ impl Runtime {
                 px.conn_slots = Some(Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))));
             }
         }
+        let checks = checks::scheduler::Checks::build(cfg, &proxies, &mut d);
         let by_name = cfg
             .proxies
             .iter()
@@ -123,6 +128,7 @@ impl Runtime {
                 active: AtomicU64::new(0),
                 pid: std::process::id(),
                 hard_stop_after: cfg.global.hard_stop_after,
+                checks,
             },
             d,
         )
@@ -163,6 +169,7 @@ impl Runtime {
             }
         });
         process::started();
+        self.checks.start();
         let sig = process::wait_stop_signal().await;
         match sig {
             // HAProxy 2.6 (without master-worker) has no handler for these: it dies at

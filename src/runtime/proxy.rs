@@ -264,9 +264,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if p.cookie.is_some() {
         say("cookie persistence (cookie)");
     }
-    if p.servers.iter().any(|s| s.params.check) {
-        say("health checking (check)");
-    }
     if p.binds.iter().any(|b| b.ssl.is_some()) {
         say("TLS on bind lines (ssl crt)");
     }
@@ -294,9 +291,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if p.unique_id_format.is_some() {
         say("unique-id-format");
     }
-    if p.servers.iter().any(|s| s.params.slowstart.is_some()) {
-        say("slowstart");
-    }
     if p.transparent || p.binds.iter().any(|b| b.transparent) {
         say("transparent proxying");
     }
@@ -320,8 +314,8 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
         (o.persist, "option persist"),
         (o.prefer_last_server, "option prefer-last-server"),
         (
-            o.dontlognull || o.dontlog_normal || o.log_health_checks,
-            "log filtering options (dontlognull, dontlog-normal, log-health-checks)",
+            o.dontlognull || o.dontlog_normal,
+            "log filtering options (dontlognull, dontlog-normal)",
         ),
         (p.max_keep_alive_queue.is_some(), "max-keep-alive-queue"),
         (

@@ -22,8 +22,7 @@ use std::sync::{Arc, Mutex};
 use super::key::full_hash;
 use super::map::ServerMap;
 use super::{
-    Algorithm, MAX_USER_WEIGHT, PickCtx, clean_eligible, default_pick_avoiding, eweight, has_room,
-    lock,
+    Algorithm, MAX_USER_WEIGHT, PickCtx, clean_eligible, default_pick_avoiding, has_room, lock,
 };
 use crate::runtime::backend::ServerState;
 
@@ -92,10 +91,7 @@ struct Ring {
 
 impl Ring {
     fn refresh(&mut self, servers: &[Arc<ServerState>]) {
-        let want: Vec<(u32, u32)> = servers
-            .iter()
-            .map(|s| (s.id, eweight(s.weight())))
-            .collect();
+        let want: Vec<(u32, u32)> = servers.iter().map(|s| (s.id, s.eweight())).collect();
         if want == self.built_from {
             return;
         }

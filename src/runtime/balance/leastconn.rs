@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{Algorithm, MAX_EWEIGHT, PickCtx, eweight, lock};
+use super::{Algorithm, MAX_EWEIGHT, PickCtx, lock};
 use crate::runtime::backend::ServerState;
 
 /// HAProxy's `fwlc_get_next_server` test: no `maxconn`, or served and queued below the
@@ -48,7 +48,7 @@ fn lc_key(s: &ServerState, inflight: u32) -> u64 {
     if inflight == 0 {
         return 0;
     }
-    let w = u64::from(eweight(s.weight()).max(1));
+    let w = u64::from(s.eweight().max(1));
     (u64::from(inflight) + 1) * u64::from(MAX_EWEIGHT) / w
 }
 
@@ -75,7 +75,7 @@ impl Algorithm for LeastConn {
                 continue;
             };
             let place = match st.slots[i] {
-                Some(p) if p.served == s.cur() && p.weight == s.weight() => p,
+                Some(p) if p.served == s.cur() && p.weight == s.eweight() => p,
                 // First sight (declaration order) or a change not reported: behind its
                 // equals.
                 _ => st.insert(i, s),
@@ -103,7 +103,7 @@ impl State {
     fn insert(&mut self, i: usize, s: &ServerState) -> Place {
         let p = Place {
             served: s.cur(),
-            weight: s.weight(),
+            weight: s.eweight(),
             key: lc_key(s, s.cur().saturating_add(s.queued())),
             seq: self.next_seq,
         };

@@ -12,7 +12,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Algorithm, PickCtx, eweight, has_room};
+use super::{Algorithm, PickCtx, has_room};
 
 pub struct Random {
     draws: u32,
@@ -58,7 +58,7 @@ impl Algorithm for Random {
             .eligible
             .iter()
             .filter_map(|&i| {
-                let w = u64::from(eweight(ctx.servers.get(i)?.weight()));
+                let w = u64::from(ctx.servers.get(i)?.eweight());
                 (w > 0).then_some((i, w))
             })
             .collect();

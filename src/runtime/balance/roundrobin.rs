@@ -19,9 +19,7 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use super::{
-    Algorithm, MAX_EWEIGHT, MAX_USER_WEIGHT, PickCtx, clean_eligible, eweight, has_room, lock,
-};
+use super::{Algorithm, MAX_EWEIGHT, MAX_USER_WEIGHT, PickCtx, clean_eligible, has_room, lock};
 
 pub struct RoundRobin {
     state: Mutex<Option<Fwrr>>,
@@ -151,7 +149,7 @@ impl Fwrr {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let w = eweight(s.weight());
+                let w = s.eweight();
                 let u = usable(i);
                 Srv {
                     backup: s.backup,
@@ -197,7 +195,7 @@ impl Fwrr {
     /// order, as HAProxy's `fwrr_update_server_weight`.
     fn sync(&mut self, ctx: &PickCtx, usable: &dyn Fn(usize) -> bool) {
         for i in 0..self.srv.len() {
-            let w = eweight(ctx.servers[i].weight());
+            let w = ctx.servers[i].eweight();
             let u = usable(i);
             let s = &mut self.srv[i];
             if s.cur_eweight == w && s.cur_usable == u {

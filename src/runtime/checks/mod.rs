@@ -3,8 +3,10 @@
 //! shared rise/fall state ([`health`]), and the scheduler that runs them and takes servers
 //! out and puts them back.
 
+pub mod events;
 pub mod health;
 pub mod probe;
+pub mod scheduler;
 pub mod status;
 
 pub mod http;

@@ -17,6 +17,7 @@ use crate::model::proxy::{HttpConnMode, HttpReuse};
 use crate::runtime::Runtime;
 use crate::runtime::backend::{Backend, PickError, Reuse, Slot};
 use crate::runtime::balance;
+use crate::runtime::checks::scheduler::Observed;
 use crate::runtime::listeners::Accepted;
 use crate::runtime::proxy::{BackendChoice, ProxyRt};
 use crate::runtime::sample::{ConnInfo, EvalCtx, TxnInfo, Vars};
@@ -1117,6 +1118,7 @@ impl Session {
                     Ok(x) => break x,
                     Err(RespErr::ClosedEmpty) => return Exchange::RetryReused,
                     Err(e) => {
+                        slot.backend.servers[slot.idx].observed(e.observed());
                         let keep = (!client_close).then_some(req.version);
                         return self.response_failure(bpx, e, keep).await;
                     }
@@ -1125,6 +1127,7 @@ impl Session {
         };
         self.sbuf.advance(n);
         info.status = Some(res.status);
+        slot.backend.servers[slot.idx].observed(Observed::Status(res.status));
 
         if res.status == 101 && upgrade {
             return self.tunnel(fe, bpx, srv, res).await;
@@ -1351,6 +1354,17 @@ enum RespErr {
     /// Closed in the middle of the head.
     Closed,
     Invalid,
+}
+
+impl RespErr {
+    /// How passive health (`observe layer7`) counts it.
+    fn observed(&self) -> Observed {
+        match self {
+            RespErr::Timeout => Observed::Timeout,
+            RespErr::ClosedEmpty | RespErr::Closed => Observed::Closed,
+            RespErr::Invalid => Observed::Invalid,
+        }
+    }
 }
 
 async fn read_response_head(

@@ -1,0 +1,566 @@
+//! Runs every server's health checks and applies their verdicts, as HAProxy 2.6 does: one
+//! task per server with `check`, first checks spread at random over the interval, then
+//! `inter` while fully up, `fastinter` while going up or down, `downinter` while down
+//! (each jittered by `spread-checks`); checks pause while the server is in maintenance.
+//!
+//! A verdict moves the server's [`RiseFall`] counter; a change of state flips the `up` flag
+//! the balancing reads, is said on standard error and to the backend's `log` targets in
+//! HAProxy's words ([`super::events`]), and starts the `slowstart` ramp. Passive health
+//! (`observe`) counts errors seen on live traffic and, at `error-limit`, applies `on-error`
+//! through the same path. The last verdict and the counters a stats page shows are kept in
+//! [`Checker::record`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::events::{self, Counts, Who};
+use super::health::{Health, RiseFall, Step};
+use super::probe::{CheckCtx, Probe};
+use super::status::{CheckStatus, Outcome};
+use crate::config::diag::Diags;
+use crate::model::server::{Observe, OnError, ProxyProtocol};
+use crate::model::types::{Host, PortSpec};
+use crate::model::{Config, Proxy};
+use crate::runtime::backend::{Admin, Backend, ServerState};
+use crate::runtime::log::{LogSink, Severity};
+use crate::runtime::process;
+use crate::runtime::proxy::ProxyRt;
+
+/// What live traffic showed about a server (`observe layer4|layer7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// A connection to the server was established.
+    L4Ok,
+    /// A connection to the server failed (refused, timed out).
+    L4Err,
+    /// An HTTP response head with this status.
+    Status(u16),
+    /// An unparsable response.
+    Invalid,
+    /// No response within `timeout server`.
+    Timeout,
+    /// The server closed before a complete response head.
+    Closed,
+}
+
+impl Observed {
+    fn layer7(self) -> bool {
+        !matches!(self, Observed::L4Ok | Observed::L4Err)
+    }
+    /// Whether it counts as an error: failed connections, and for layer 7 any status but
+    /// 100–499, 501 and 505, invalid responses, timeouts and aborts (HAProxy's manual).
+    fn error(self) -> bool {
+        match self {
+            Observed::L4Ok => false,
+            Observed::Status(s) => !((100..=499).contains(&s) || s == 501 || s == 505),
+            _ => true,
+        }
+    }
+    /// HAProxy's words for the last error in a passive-health verdict.
+    fn words(self) -> &'static str {
+        match self {
+            Observed::L4Ok => "L4 successful connection",
+            Observed::L4Err => "L4 unsuccessful connection",
+            Observed::Status(_) => "Wrong http response",
+            Observed::Invalid => "Invalid http response",
+            Observed::Timeout => "Read timeout (http)",
+            Observed::Closed => "Close from server (http)",
+        }
+    }
+}
+
+/// The last verdict and the counters of one server's checks, for a stats page.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// `None` until the first check ends.
+    pub last: Option<Outcome>,
+    /// Failed checks while the server was up (`chkfail`).
+    pub failed: u64,
+    /// Transitions to DOWN (`chkdown`).
+    pub downs: u64,
+    /// When the server last changed state (start-up counts as one).
+    pub last_change: SystemTime,
+    /// Time spent DOWN before the current period.
+    pub downtime: Duration,
+    /// Since when it is DOWN, if it is.
+    pub down_since: Option<Instant>,
+}
+
+impl Record {
+    /// Total time DOWN so far, the current period included.
+    pub fn downtime_now(&self) -> Duration {
+        self.downtime + self.down_since.map(|t| t.elapsed()).unwrap_or_default()
+    }
+}
+
+/// One server's checker: its settings, its rise/fall state, and what it found.
+#[derive(Debug)]
+pub struct Checker {
+    backend_name: String,
+    server_name: String,
+    backup: bool,
+    state: Arc<ServerState>,
+    backend: Weak<Backend>,
+    pub rf: RiseFall,
+    addr: SocketAddr,
+    send_proxy: Option<ProxyProtocol>,
+    inter: Duration,
+    fastinter: Option<Duration>,
+    downinter: Option<Duration>,
+    timeout_connect: Option<Duration>,
+    timeout_check: Option<Duration>,
+    spread: u32,
+    probe: Arc<dyn Probe>,
+    log_health: bool,
+    sink: Arc<LogSink>,
+    observe: Option<Observe>,
+    error_limit: u32,
+    on_error: OnError,
+    consecutive: AtomicU32,
+    slowstart: Option<Duration>,
+    /// Bumped on each UP so that an older slowstart ramp stops.
+    ramp_gen: AtomicU64,
+    /// Wakes the task to bring its next check forward to `fastinter` (passive health).
+    hurry: Notify,
+    /// Also serialises verdicts, so that events come out in order.
+    pub record: Mutex<Record>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Every checker of the configuration.
+#[derive(Debug, Default)]
+pub struct Checks {
+    pub checkers: Vec<Arc<Checker>>,
+}
+
+impl Checks {
+    /// A checker for every server with `check`, attached to its server state (for passive
+    /// health); problems go to `d` as warnings.
+    pub fn build(cfg: &Config, proxies: &[Arc<ProxyRt>], d: &mut Diags) -> Checks {
+        let mut checkers = Vec::new();
+        for (p, rt) in cfg.proxies.iter().zip(proxies) {
+            let Some(be) = &rt.backend else { continue };
+            if !p.servers.iter().any(|s| s.params.check) {
+                continue;
+            }
+            let probe = super::build_probe(p);
+            let sink = Arc::new(LogSink::new(&p.logs, cfg.global.log_tag.as_deref()));
+            for (i, s) in p.servers.iter().enumerate() {
+                if !s.params.check {
+                    continue;
+                }
+                let Some(state) = be.servers.get(i) else {
+                    continue;
+                };
+                let Some(addr) = check_addr(s) else {
+                    d.warn(
+                        s.span,
+                        format!(
+                            "in '{}': server '{}' has no address and port to check; its \
+                             health check is not run",
+                            p.name, s.name
+                        ),
+                    );
+                    continue;
+                };
+                if s.params.check_ssl {
+                    d.warn(
+                        s.span,
+                        format!(
+                            "in '{}': server '{}': TLS on health checks (check-ssl) is not \
+                             applied by this version's runtime yet; the check runs in clear",
+                            p.name, s.name
+                        ),
+                    );
+                }
+                let c = Arc::new(Checker::new(
+                    p,
+                    s,
+                    cfg,
+                    state.clone(),
+                    be,
+                    addr,
+                    &probe,
+                    &sink,
+                ));
+                let _ = state.checker.set(c.clone());
+                checkers.push(c);
+            }
+        }
+        Checks { checkers }
+    }
+
+    /// Starts one task per checker (inside the tokio runtime).
+    pub fn start(&self) {
+        for c in &self.checkers {
+            tokio::spawn(c.clone().run());
+        }
+    }
+}
+
+/// Where a server's checks go: `addr`/`port` when set, else the server's own address.
+fn check_addr(s: &crate::model::Server) -> Option<SocketAddr> {
+    let ip: IpAddr = match s.params.check_addr {
+        Some(ip) => ip,
+        None => match &s.addr.host {
+            Host::Ip(ip) => *ip,
+            Host::Name(_) => *s.resolved.first()?,
+            _ => return None,
+        },
+    };
+    let port = match (s.params.check_port, s.addr.port) {
+        (Some(p), _) => p,
+        (None, PortSpec::Fixed(p)) => p,
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+impl Checker {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        p: &Proxy,
+        s: &crate::model::Server,
+        cfg: &Config,
+        state: Arc<ServerState>,
+        be: &Arc<Backend>,
+        addr: SocketAddr,
+        probe: &Arc<dyn Probe>,
+        sink: &Arc<LogSink>,
+    ) -> Checker {
+        let sp = &s.params;
+        // HAProxy: the PROXY header goes with checks on `check-send-proxy`, or with
+        // `send-proxy` when no `port`/`addr` sends checks elsewhere.
+        let send_proxy = if sp.check_send_proxy {
+            Some(sp.send_proxy.unwrap_or(ProxyProtocol::V1))
+        } else if sp.check_port.is_none() && sp.check_addr.is_none() {
+            sp.send_proxy
+        } else {
+            None
+        };
+        Checker {
+            backend_name: p.name.clone(),
+            server_name: s.name.clone(),
+            backup: sp.backup,
+            state,
+            backend: Arc::downgrade(be),
+            rf: RiseFall::new(sp.rise, sp.fall),
+            addr,
+            send_proxy,
+            inter: nonzero(sp.inter),
+            fastinter: sp.fastinter.map(nonzero),
+            downinter: sp.downinter.map(nonzero),
+            timeout_connect: p.timeouts.connect,
+            timeout_check: p.timeouts.check,
+            spread: cfg.global.spread_checks.unwrap_or(0).min(50),
+            probe: probe.clone(),
+            log_health: p.options.log_health_checks,
+            sink: sink.clone(),
+            observe: sp.observe,
+            error_limit: sp.error_limit.max(1),
+            on_error: sp.on_error,
+            consecutive: AtomicU32::new(0),
+            slowstart: sp.slowstart.filter(|d| !d.is_zero()),
+            ramp_gen: AtomicU64::new(0),
+            hurry: Notify::new(),
+            record: Mutex::new(Record {
+                last: None,
+                failed: 0,
+                downs: 0,
+                last_change: SystemTime::now(),
+                downtime: Duration::ZERO,
+                down_since: None,
+            }),
+        }
+    }
+
+    fn who(&self) -> Who<'_> {
+        Who {
+            backend: &self.backend_name,
+            server: &self.server_name,
+            backup: self.backup,
+        }
+    }
+
+    /// The interval before the next check, by HAProxy's rule: `inter` when fully up,
+    /// `downinter` when fully down, `fastinter` in between (and before the first check).
+    pub fn interval(&self) -> Duration {
+        let n = self.rf.now();
+        match n.health {
+            Health::Up if n.x == n.y => self.inter,
+            Health::Down if n.x == 0 => self.downinter.unwrap_or(self.inter),
+            _ => self.fastinter.unwrap_or(self.inter),
+        }
+    }
+
+    /// `d` moved at random by up to ±`spread-checks` percent.
+    fn jitter(&self, d: Duration) -> Duration {
+        if self.spread == 0 {
+            return d;
+        }
+        let rv = d.as_micros() as u64 * u64::from(self.spread) / 100;
+        let r = random() % (2 * rv + 1);
+        Duration::from_micros((d.as_micros() as u64 + r).saturating_sub(rv))
+    }
+
+    async fn run(self: Arc<Self>) {
+        // The first checks are spread at random over the interval, as HAProxy's start-up
+        // does, so that servers are not all checked at once.
+        let first = self.interval();
+        let wait = Duration::from_micros(random() % (first.as_micros() as u64).max(1));
+        tokio::time::sleep(wait).await;
+        loop {
+            if self.state.admin() != Admin::Maint {
+                self.check_once().await;
+            }
+            let next = Instant::now() + self.jitter(self.interval());
+            let sleep = tokio::time::sleep_until(next);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = &mut sleep => break,
+                    _ = self.hurry.notified() => {
+                        // Passive health asked for fastinter: bring the check forward.
+                        if let Some(f) = self.fastinter {
+                            let soon = Instant::now() + f;
+                            if soon < sleep.deadline() {
+                                sleep.as_mut().reset(soon);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One check with the time budget probe.rs describes, and its verdict applied.
+    async fn check_once(self: &Arc<Self>) {
+        let inter = self.interval();
+        let (connect, read) = match self.timeout_check {
+            Some(tc) => (
+                self.timeout_connect.map_or(inter, |c| c.min(inter)),
+                Some(tc),
+            ),
+            None => (inter, None),
+        };
+        let mut ctx = CheckCtx::new(self.addr, connect, read);
+        ctx.send_proxy = self.send_proxy;
+        let started = ctx.started;
+        let mut out = self.probe.check(&ctx).await;
+        out.duration = started.elapsed();
+        self.apply(
+            out,
+            true,
+            |rf, passed| {
+                if passed { rf.passed() } else { rf.failed() }
+            },
+        );
+    }
+
+    /// Applies a verdict: `step` moves the counter; `active` verdicts show their duration.
+    fn apply(
+        self: &Arc<Self>,
+        out: Outcome,
+        active: bool,
+        step: impl FnOnce(&RiseFall, bool) -> Step,
+    ) {
+        self.apply_excluding(out, active, 0, step)
+    }
+
+    /// [`Checker::apply`]; `own` requests are left out of the server's session count (a
+    /// layer-7 verdict comes from a request HAProxy no longer counts there).
+    fn apply_excluding(
+        self: &Arc<Self>,
+        out: Outcome,
+        active: bool,
+        own: u32,
+        step: impl FnOnce(&RiseFall, bool) -> Step,
+    ) {
+        let mut rec = lock(&self.record);
+        let passed = out.status.passed();
+        let was = self.rf.health();
+        let st = step(&self.rf, passed);
+        if !passed && was == Health::Up {
+            rec.failed += 1;
+        }
+        let who = self.who();
+        // HAProxy logs a check's result only when it moved the counter.
+        if self.log_health && st.moved {
+            let line = events::check_line(who, &out, active, &st);
+            process::warning(&line);
+            self.sink.send(Severity::Notice, &line);
+        }
+        let why = (!self.log_health).then_some((&out, active));
+        match st.changed {
+            Some(Health::Down) => {
+                self.state.up.store(false, Ordering::Release);
+                rec.downs += 1;
+                rec.last_change = SystemTime::now();
+                rec.down_since = Some(Instant::now());
+                let mut c = self.counts();
+                c.sessions = c.sessions.saturating_sub(own);
+                let line = events::change_line(who, Health::Down, why, &c);
+                process::warning(&line);
+                self.sink.send(Severity::Alert, &line);
+                if c.active == 0 && c.backup == 0 {
+                    process::alert(&events::no_server(&self.backend_name, true));
+                    self.sink.send(
+                        Severity::Emerg,
+                        &events::no_server(&self.backend_name, false),
+                    );
+                }
+            }
+            Some(Health::Up) => {
+                if let Some(t) = rec.down_since.take() {
+                    rec.downtime += t.elapsed();
+                }
+                rec.last_change = SystemTime::now();
+                self.start_ramp();
+                self.state.up.store(true, Ordering::Release);
+                let c = self.counts();
+                let line = events::change_line(who, Health::Up, why, &c);
+                process::warning(&line);
+                self.sink.send(Severity::Notice, &line);
+            }
+            None => {}
+        }
+        rec.last = Some(out);
+    }
+
+    fn counts(&self) -> Counts {
+        let mut c = Counts {
+            sessions: self.state.cur(),
+            queued: self.state.queued(),
+            ..Counts::default()
+        };
+        if let Some(be) = self.backend.upgrade() {
+            for s in &be.servers {
+                if s.usable() {
+                    if s.backup {
+                        c.backup += 1;
+                    } else {
+                        c.active += 1;
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    /// `slowstart`: the server's effective weight grows from almost 0 to full, updated as
+    /// HAProxy does every max(1 s, slowstart / 20).
+    fn start_ramp(self: &Arc<Self>) {
+        let Some(ss) = self.slowstart else { return };
+        let gen_now = self.ramp_gen.fetch_add(1, Ordering::AcqRel) + 1;
+        self.state.ramp.store(0, Ordering::Release);
+        let step = (ss / 20).max(Duration::from_secs(1));
+        let start = Instant::now();
+        let me = self.clone();
+        // Spawned only from a checker's own task or a traffic task: a runtime exists.
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(step).await;
+                if me.ramp_gen.load(Ordering::Acquire) != gen_now {
+                    return;
+                }
+                let e = start.elapsed();
+                if e >= ss {
+                    me.state.ramp.store(1000, Ordering::Release);
+                    return;
+                }
+                let pm = (e.as_micros() * 1000 / ss.as_micros().max(1)) as u32;
+                me.state.ramp.store(pm.min(999), Ordering::Release);
+            }
+        });
+    }
+
+    /// Passive health: what live traffic showed. At `error-limit` consecutive errors,
+    /// `on-error` applies (a failed check, one short of down, or down at once) and the
+    /// next check comes at `fastinter`.
+    pub fn observe(self: &Arc<Self>, ev: Observed) {
+        let Some(mode) = self.observe else { return };
+        // Each mode listens to its own layer; in layer 7 an established connection says
+        // nothing yet (the response will), and must not reset the count.
+        match mode {
+            Observe::Layer4 if ev.layer7() => return,
+            Observe::Layer7 if ev == Observed::L4Ok => return,
+            _ => {}
+        }
+        if !ev.error() {
+            self.consecutive.store(0, Ordering::Relaxed);
+            return;
+        }
+        let n = self.consecutive.fetch_add(1, Ordering::AcqRel) + 1;
+        if n < self.error_limit {
+            return;
+        }
+        self.consecutive.store(0, Ordering::Relaxed);
+        let out = Outcome::new(CheckStatus::Hana).with_info(events::hana_info(n, ev.words()));
+        let own = u32::from(ev.layer7());
+        match self.on_error {
+            OnError::FastInter => {}
+            OnError::FailCheck => self.apply_excluding(out, false, own, |rf, _| rf.failed()),
+            OnError::SuddenDeath => {
+                self.apply_excluding(out, false, own, |rf, _| rf.sudden_death())
+            }
+            OnError::MarkDown => self.apply_excluding(out, false, own, |rf, _| rf.mark_down()),
+        }
+        self.hurry.notify_one();
+    }
+}
+
+/// A zero interval would spin; HAProxy refuses it at parse time.
+fn nonzero(d: Duration) -> Duration {
+    d.max(Duration::from_millis(1))
+}
+
+/// A cheap random number (splitmix64 over a seeded counter): only for spreading checks.
+fn random() -> u64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut s = STATE.load(Ordering::Relaxed);
+    if s == 0 {
+        let t = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        s = t ^ (u64::from(std::process::id()) << 32) | 1;
+        let _ = STATE.compare_exchange(0, s, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    let mut z = STATE
+        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer7_errors_as_the_manual_lists() {
+        for ok in [100, 200, 404, 499, 501, 505] {
+            assert!(!Observed::Status(ok).error(), "{ok}");
+        }
+        for bad in [500, 502, 503, 504, 506, 599] {
+            assert!(Observed::Status(bad).error(), "{bad}");
+        }
+        assert!(Observed::L4Err.error() && !Observed::L4Ok.error());
+        assert!(Observed::Timeout.error() && Observed::Timeout.layer7());
+    }
+
+    #[test]
+    fn random_spreads() {
+        let a: Vec<u64> = (0..8).map(|_| random() % 1000).collect();
+        assert!(a.iter().any(|x| *x != a[0]));
+    }
+}
