@@ -262,3 +262,133 @@ fn mysql_check_against_mariadb_as_under_haproxy() {
         assert_eq!(haproxy_verdicts(db.addr(), &kinds), ours);
     }
 }
+
+// ---- end to end through rproxy's check scheduler ------------------------------------------
+
+/// A config with one frontend and backend `b` checking `addr` every 200 ms with `kind`.
+fn e2e_cfg(kind: &str, addr: SocketAddr, server_extra: &str) -> String {
+    let port = common::free_port();
+    format!(
+        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b\nbackend b\n{kind}\n  server s {addr} check inter 200{server_extra}\n"
+    )
+}
+
+/// The raw-format lines (no `[WARNING] (pid) :` copies) that mention `what`.
+fn lines_with(p: &common::Proxy, what: &str) -> Vec<String> {
+    p.stderr_text()
+        .lines()
+        .filter(|l| !l.starts_with('[') && l.contains(what))
+        .map(|l| {
+            // The duration differs from run to run.
+            match (l.find("check duration: "), l.find(", status:")) {
+                (Some(a), Some(b)) if a < b => format!("{}{}", &l[..a], &l[b + 2..]),
+                _ => l.to_string(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn rproxy_smtpchk_keeps_aiosmtpd_up_as_haproxy_does() {
+    let Some(smtpd) = start_smtpd() else { return };
+    let cfg = e2e_cfg("  option smtpchk", smtpd.addr(), "");
+    let want = "Health check for server b/s succeeded, reason: Layer7 check passed, code: 221, info: \"Bye\", status: 3/3 UP.";
+    let mut engines = vec![common::Proxy::start(&cfg)];
+    if common::require_haproxy() {
+        engines.push(common::Proxy::start_haproxy(&cfg));
+    }
+    for p in &engines {
+        assert!(
+            common::eventually(Duration::from_secs(5), || !lines_with(p, "Health check")
+                .is_empty()),
+            "{}: no check result:\n{}",
+            p.engine().name(),
+            p.stderr_text()
+        );
+    }
+    // Several more intervals: the server stays up.
+    std::thread::sleep(Duration::from_millis(1000));
+    for p in &engines {
+        assert_eq!(
+            lines_with(p, "Health check"),
+            vec![want.to_string()],
+            "{}",
+            p.engine().name()
+        );
+        assert!(
+            lines_with(p, "is DOWN").is_empty(),
+            "{}: {}",
+            p.engine().name(),
+            p.stderr_text()
+        );
+    }
+}
+
+#[test]
+fn rproxy_mysql_check_takes_a_dead_mariadb_down_within_fall_intervals() {
+    let Some(mut db) = start_mariadb() else {
+        return;
+    };
+    let cfg = e2e_cfg(
+        "  option mysql-check user haproxy_check",
+        db.addr(),
+        " fall 3",
+    );
+    let mut engines = vec![common::Proxy::start(&cfg)];
+    if common::require_haproxy() {
+        engines.push(common::Proxy::start_haproxy(&cfg));
+    }
+    for p in &engines {
+        assert!(
+            common::eventually(Duration::from_secs(5), || lines_with(p, "Health check")
+                .iter()
+                .any(|l| l.contains("Layer7 check passed, code: 0, info: \"5.5.5-"))),
+            "{}: no passed check:\n{}",
+            p.engine().name(),
+            p.stderr_text()
+        );
+    }
+    db.kill();
+    let t0 = std::time::Instant::now();
+    // When each engine first said the server is down (polled together).
+    let mut took: Vec<Option<Duration>> = vec![None; engines.len()];
+    common::eventually(Duration::from_secs(5), || {
+        for (i, p) in engines.iter().enumerate() {
+            if took[i].is_none() && !lines_with(p, "Server b/s is DOWN").is_empty() {
+                took[i] = Some(t0.elapsed());
+            }
+        }
+        took.iter().all(Option::is_some)
+    });
+    for (p, t) in engines.iter().zip(&took) {
+        assert!(
+            t.is_some(),
+            "{}: server not marked down:\n{}",
+            p.engine().name(),
+            p.stderr_text()
+        );
+    }
+    let took: Vec<Duration> = took.into_iter().flatten().collect();
+    eprintln!("DOWN after {took:?} (rproxy, haproxy)");
+    // fall × inter = 600 ms, plus a check in flight and scheduling slack.
+    assert!(
+        took[0] < Duration::from_millis(600 + 1400),
+        "rproxy took {:?}",
+        took[0]
+    );
+    let down = "Server b/s is DOWN. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.";
+    let fails = [
+        "Health check for server b/s failed, reason: Layer4 connection problem, info: \"Connection refused\", status: 2/3 UP.",
+        "Health check for server b/s failed, reason: Layer4 connection problem, info: \"Connection refused\", status: 1/3 UP.",
+        "Health check for server b/s failed, reason: Layer4 connection problem, info: \"Connection refused\", status: 0/2 DOWN.",
+    ];
+    for p in &engines {
+        let name = p.engine().name();
+        assert_eq!(lines_with(p, "is DOWN"), vec![down.to_string()], "{name}");
+        let failed = lines_with(p, "failed");
+        assert_eq!(failed.len(), 3, "{name}: {failed:?}");
+        // A check in flight when the server died may fail otherwise than "refused".
+        assert!(failed[0].ends_with("status: 2/3 UP."), "{name}: {failed:?}");
+        assert_eq!(&failed[1..], &fails[1..], "{name}");
+    }
+}
