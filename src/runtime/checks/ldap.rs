@@ -83,3 +83,38 @@ pub fn script() -> Script {
         .expect(Expect::custom(bind_response))
         .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any bytes at all: a verdict or a wait, never a panic.
+    #[test]
+    fn arbitrary_replies_never_panic() {
+        let mut x: u32 = 0x1234_5678;
+        for n in 0..3000usize {
+            let len = n % 40;
+            let mut b: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            if n % 3 == 0 && !b.is_empty() {
+                b[0] = 0x30;
+            }
+            if n % 5 == 0 && b.len() > 1 {
+                b[1] = 0x84;
+            }
+            for last in [false, true] {
+                let _ = bind_response(&b, last, true);
+                let e = bind_response(&b, last, true);
+                if last {
+                    assert!(!matches!(e, Eval::Wait));
+                }
+            }
+        }
+    }
+}

@@ -106,3 +106,54 @@ pub fn script(user: Option<&str>, post41: bool) -> Script {
             .build(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_packets_as_captured_from_haproxy() {
+        let hex = |v: Vec<u8>| v.iter().map(|c| format!("{c:02x}")).collect::<String>();
+        assert_eq!(
+            hex(login("haproxy", true)),
+            "290000010082000000800001210000000000000000000000000000000000000000000000686170726f787900000100000001"
+        );
+        assert_eq!(
+            hex(login("haproxy", false)),
+            "0e0000010080000001686170726f787900000100000001"
+        );
+    }
+
+    /// Any bytes at all: a verdict or a wait, never a panic; no wait once the peer closed.
+    #[test]
+    fn arbitrary_replies_never_panic() {
+        let mut x: u32 = 0x9e37_79b9;
+        for n in 0..3000usize {
+            let len = n % 48;
+            let mut b: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            // Small lengths so that packets are often complete.
+            if b.len() > 3 {
+                b[1] = 0;
+                b[2] = 0;
+                b[0] %= 24;
+            }
+            for last in [false, true] {
+                for is_last in [false, true] {
+                    for f in [initial_handshake, ok_after_handshake] {
+                        let e = f(&b, last, is_last);
+                        if last {
+                            assert!(!matches!(e, Eval::Wait));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
