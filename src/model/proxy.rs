@@ -262,6 +262,8 @@ pub struct HttpChk {
     pub uri: String,
     pub version: String,
     pub headers: Vec<(String, String)>,
+    /// What follows the tail's empty line (`\r\n\r\nbody`), sent as the body.
+    pub body: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

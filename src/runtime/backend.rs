@@ -103,9 +103,16 @@ impl ServerState {
     }
     /// The effective connection limit now (`maxconn`, or the `minconn` dynamic limit).
     pub fn limit(&self) -> u32 {
-        match self.limit.load(Ordering::Relaxed) {
+        self.ramped(match self.limit.load(Ordering::Relaxed) {
             0 => self.maxconn,
             l => l,
+        })
+    }
+    /// A connection limit during a `slowstart` ramp: that share of it, at least 1.
+    pub fn ramped(&self, limit: u32) -> u32 {
+        match self.ramp.load(Ordering::Relaxed) {
+            r if r >= 1000 || limit == 0 || limit == u32::MAX => limit,
+            r => (u64::from(limit) * u64::from(r) / 1000).max(1) as u32,
         }
     }
     /// Whether a new request must wait for this server (HAProxy's test in every balancing
@@ -425,8 +432,17 @@ impl Backend {
 
     /// A server's limit with `load` requests on the backend (HAProxy's `beconn`: served,
     /// queued and arriving): `maxconn`, or with `minconn` the dynamic limit
-    /// `max(minconn, maxconn * load / fullconn)`, `maxconn` from `fullconn` on.
+    /// `max(minconn, maxconn * load / fullconn)`, `maxconn` from `fullconn` on; during a
+    /// `slowstart` ramp, that share of it.
     fn limit(&self, s: &ServerState, load: u32) -> u32 {
+        if s.maxconn == 0 {
+            return u32::MAX;
+        }
+        s.ramped(self.dyn_limit(s, load))
+    }
+
+    /// [`Backend::limit`] without the `slowstart` ramp (which [`ServerState::limit`] adds).
+    fn dyn_limit(&self, s: &ServerState, load: u32) -> u32 {
         if s.maxconn == 0 {
             return u32::MAX;
         }
@@ -441,7 +457,7 @@ impl Backend {
     fn refresh_limits(&self, load: u32) {
         for s in &self.servers {
             if s.maxconn != 0 && s.minconn != 0 && s.minconn < s.maxconn {
-                s.limit.store(self.limit(s, load), Ordering::Relaxed);
+                s.limit.store(self.dyn_limit(s, load), Ordering::Relaxed);
             }
         }
     }
@@ -596,6 +612,21 @@ impl Backend {
             .await
     }
 
+    /// The server a persistence cookie names, whatever its state (the caller decided it
+    /// may take the request: running, or `option persist`/`force-persist`), waiting in its
+    /// queue if it is full.
+    pub async fn assign_persistent(
+        self: &Arc<Self>,
+        idx: usize,
+        queue_timeout: Option<Duration>,
+    ) -> Result<Slot, PickError> {
+        if idx >= self.servers.len() {
+            return Err(PickError::NoServer);
+        }
+        self.assign_inner(None, None, Some(idx), queue_timeout)
+            .await
+    }
+
     async fn assign_inner(
         self: &Arc<Self>,
         key: Option<u32>,
@@ -648,9 +679,10 @@ impl Backend {
         }
     }
 
-    /// Server `idx` freed a slot: while it has room, hand slots to the oldest requests
-    /// waiting for it or (if it may take the backend's traffic) for any server.
-    fn dequeue(self: &Arc<Self>, idx: usize) {
+    /// Server `idx` freed a slot (or came back up): while it has room, hand slots to the
+    /// oldest requests waiting for it or (if it may take the backend's traffic) for any
+    /// server.
+    pub(crate) fn dequeue(self: &Arc<Self>, idx: usize) {
         let Some(s) = self.servers.get(idx) else {
             return;
         };

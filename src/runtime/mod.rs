@@ -12,6 +12,7 @@ pub mod http;
 pub mod inherit;
 pub mod listeners;
 pub mod log;
+pub mod persist;
 pub mod process;
 pub mod proxy;
 pub mod readiness;

@@ -82,6 +82,8 @@ pub struct ProxyRt {
     pub counters: ProxyCounters,
     pub disabled: bool,
     pub http_reuse: crate::model::proxy::HttpReuse,
+    /// Cookie persistence, persist rules and captures.
+    pub persist: super::persist::PersistRt,
 }
 
 /// Builds every proxy; problems the runtime finds go to `d`.
@@ -218,6 +220,7 @@ fn build_one(
             })
         })
         .collect();
+    let persist = super::persist::PersistRt::build(p, &acls, d);
     unhonoured(p, d);
     ProxyRt {
         idx,
@@ -243,6 +246,7 @@ fn build_one(
         counters: ProxyCounters::default(),
         disabled: p.disabled,
         http_reuse: p.http_reuse,
+        persist,
     }
 }
 
@@ -261,8 +265,8 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if p.stats.as_ref().is_some_and(|s| s.enabled) {
         say("the stats page (stats enable/uri)");
     }
-    if p.cookie.is_some() {
-        say("cookie persistence (cookie)");
+    if p.cookie.as_ref().is_some_and(|c| c.dynamic) {
+        say("dynamic cookies (cookie ... dynamic)");
     }
     if p.binds.iter().any(|b| b.ssl.is_some()) {
         say("TLS on bind lines (ssl crt)");
@@ -279,11 +283,9 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if !p.tcp_request_content.is_empty() {
         say("tcp-request content rules");
     }
-    if !p.force_persist.is_empty() || !p.ignore_persist.is_empty() {
-        say("force-persist/ignore-persist");
-    }
     if !p.captures.is_empty() || p.log_format.is_some() {
-        say("traffic log formats (log-format, capture)");
+        // Captures are recorded per transaction; no traffic log is written yet.
+        say("traffic logs (log-format, and the values of capture)");
     }
     if p.rate_limit_sessions.is_some() {
         say("rate-limit sessions");
@@ -311,7 +313,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
             o.splice_auto,
             "option splice-auto (data is copied, not spliced)",
         ),
-        (o.persist, "option persist"),
         (o.prefer_last_server, "option prefer-last-server"),
         (
             o.dontlognull || o.dontlog_normal,

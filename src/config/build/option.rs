@@ -325,6 +325,11 @@ fn httpchk(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, _on: bool) -> R {
         (Some(m), Some(u), None) => (m, u, "HTTP/1.0"),
         (Some(m), Some(u), Some(v)) => (m, u, v),
     };
+    // 1.x configs may end the tail with an empty line and a body.
+    let (version, body) = match version.split_once("\r\n\r\n") {
+        Some((v, b)) => (v, (!b.is_empty()).then(|| b.to_string())),
+        None => (version, None),
+    };
     let mut parts = version.split("\r\n");
     let version = parts.next().unwrap_or("HTTP/1.0").to_string();
     let mut headers = Vec::new();
@@ -359,6 +364,7 @@ fn httpchk(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, _on: bool) -> R {
         uri: uri.to_string(),
         version,
         headers,
+        body,
     });
     Ok(())
 }

@@ -22,18 +22,18 @@ pub mod tcpcheck;
 use std::sync::Arc;
 
 pub use health::{Health, RiseFall, Step};
-pub use probe::{CheckConn, CheckCtx, IoFail, Probe, ProbeFuture};
+pub use probe::{CheckConn, CheckCtx, IoFail, Probe, ProbeFuture, ServerView};
 pub use status::{CheckStatus, Outcome};
 
 use crate::model::Proxy;
 use crate::model::proxy::CheckKind;
 
 /// The probe the backend's servers run, from its `option ...check` / `http-check` /
-/// `tcp-check` settings.
-pub fn build_probe(p: &Proxy) -> Arc<dyn Probe> {
+/// `tcp-check` settings; `bufsize` is `tune.bufsize` (how much of an answer HAProxy reads).
+pub fn build_probe(p: &Proxy, bufsize: usize) -> Arc<dyn Probe> {
     match &p.options.check {
         CheckKind::Tcp => tcp::probe(p),
-        CheckKind::Http(_) => http::probe(p),
+        CheckKind::Http(_) => Arc::new(http::HttpProbe::new(p, bufsize)),
         CheckKind::Smtp { .. } => smtp::probe(p),
         CheckKind::Mysql { .. } => mysql::probe(p),
         CheckKind::Pgsql { .. } => pgsql::probe(p),

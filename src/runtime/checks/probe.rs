@@ -43,6 +43,68 @@ pub struct CheckCtx {
     pub read_timeout: Option<Duration>,
     /// When the check started.
     pub started: Instant,
+    /// What the scheduler knows of the server, for kinds that report or use it
+    /// (`http-check send-state`, `disable-on-404`); `None` when not supplied.
+    pub server: Option<ServerView>,
+}
+
+/// The server as HAProxy's `X-Haproxy-Server-State` header describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerView {
+    /// `UP`, `UP 1/3` (going down), `DOWN`, `DOWN 1/2` (going up), `NOLB`, `MAINT`;
+    /// see [`ServerView::state_word`].
+    pub state: String,
+    /// Whether the server is running (up or draining): `disable-on-404` applies only then.
+    pub running: bool,
+    /// The `server` line's address and port.
+    pub address: String,
+    pub port: u16,
+    /// `backend/server`.
+    pub name: String,
+    /// The global `node`, else the host name.
+    pub node: String,
+    /// The server's weight and the backend's total usable weight.
+    pub weight: u32,
+    pub total_weight: u32,
+    /// The server's current connections and the backend's total.
+    pub scur: u64,
+    pub total_scur: u64,
+    /// Requests waiting in the server's queue.
+    pub qcur: u64,
+}
+
+impl ServerView {
+    /// The state word from the rise/fall position: counts only while in transition.
+    pub fn state_word(step: &super::Step, draining: bool, maint: bool) -> String {
+        use super::Health;
+        if maint {
+            return "MAINT".into();
+        }
+        match step.health {
+            Health::Up if draining => "NOLB".into(),
+            Health::Up if step.x < step.y => format!("UP {}/{}", step.x, step.y),
+            Health::Up => "UP".into(),
+            Health::Down if step.x > 0 => format!("DOWN {}/{}", step.x, step.y),
+            Health::Down => "DOWN".into(),
+        }
+    }
+
+    /// The header's value, fields in HAProxy's order.
+    pub fn header_value(&self) -> String {
+        format!(
+            "{}; address={}; port={}; name={}; node={}; weight={}/{}; scur={}/{}; qcur={}",
+            self.state,
+            self.address,
+            self.port,
+            self.name,
+            self.node,
+            self.weight,
+            self.total_weight,
+            self.scur,
+            self.total_scur,
+            self.qcur
+        )
+    }
 }
 
 /// Why a read or write on a check connection stopped.
@@ -66,6 +128,7 @@ impl CheckCtx {
             connect_timeout,
             read_timeout,
             started: Instant::now(),
+            server: None,
         }
     }
 

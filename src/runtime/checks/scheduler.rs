@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::events::{self, Counts, Who};
 use super::health::{Health, RiseFall, Step};
-use super::probe::{CheckCtx, Probe};
+use super::probe::{CheckCtx, Probe, ServerView};
 use super::status::{CheckStatus, Outcome};
 use crate::config::diag::Diags;
 use crate::model::server::{Observe, OnError, ProxyProtocol};
@@ -103,7 +103,13 @@ impl Record {
 pub struct Checker {
     backend_name: String,
     server_name: String,
+    /// The `server` line's address and port, and the node name, for `send-state`.
+    server_addr: String,
+    server_port: u16,
+    node: String,
     backup: bool,
+    /// The server's index in its backend.
+    idx: usize,
     state: Arc<ServerState>,
     backend: Weak<Backend>,
     pub rf: RiseFall,
@@ -139,6 +145,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug, Default)]
 pub struct Checks {
     pub checkers: Vec<Arc<Checker>>,
+    /// The running tasks, so that a reload can stop them.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl Checks {
@@ -151,7 +159,7 @@ impl Checks {
             if !p.servers.iter().any(|s| s.params.check) {
                 continue;
             }
-            let probe = super::build_probe(p);
+            let probe = super::build_probe(p, cfg.global.tune_bufsize.unwrap_or(16384) as usize);
             let sink = Arc::new(LogSink::new(&p.logs, cfg.global.log_tag.as_deref()));
             for (i, s) in p.servers.iter().enumerate() {
                 if !s.params.check {
@@ -185,7 +193,7 @@ impl Checks {
                     p,
                     s,
                     cfg,
-                    state.clone(),
+                    (i, state.clone()),
                     be,
                     addr,
                     &probe,
@@ -195,15 +203,33 @@ impl Checks {
                 checkers.push(c);
             }
         }
-        Checks { checkers }
+        Checks {
+            checkers,
+            tasks: Mutex::new(Vec::new()),
+        }
     }
 
     /// Starts one task per checker (inside the tokio runtime).
     pub fn start(&self) {
+        let mut tasks = lock(&self.tasks);
         for c in &self.checkers {
-            tokio::spawn(c.clone().run());
+            tasks.push(tokio::spawn(c.clone().run()).abort_handle());
         }
     }
+
+    /// Stops every check task (a reload hands over to a new set).
+    pub fn stop(&self) {
+        for t in lock(&self.tasks).drain(..) {
+            t.abort();
+        }
+    }
+}
+
+/// The machine's host name, HAProxy's default `node`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Where a server's checks go: `addr`/`port` when set, else the server's own address.
@@ -230,7 +256,7 @@ impl Checker {
         p: &Proxy,
         s: &crate::model::Server,
         cfg: &Config,
-        state: Arc<ServerState>,
+        (idx, state): (usize, Arc<ServerState>),
         be: &Arc<Backend>,
         addr: SocketAddr,
         probe: &Arc<dyn Probe>,
@@ -249,7 +275,21 @@ impl Checker {
         Checker {
             backend_name: p.name.clone(),
             server_name: s.name.clone(),
+            server_addr: match &s.addr.host {
+                Host::Ip(ip) => ip.to_string(),
+                _ => s
+                    .resolved
+                    .first()
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default(),
+            },
+            server_port: match s.addr.port {
+                PortSpec::Fixed(p) => p,
+                _ => 0,
+            },
+            node: cfg.global.node.clone().unwrap_or_else(host_name),
             backup: sp.backup,
+            idx,
             state,
             backend: Arc::downgrade(be),
             rf: RiseFall::new(sp.rise, sp.fall),
@@ -293,12 +333,12 @@ impl Checker {
     /// The interval before the next check, by HAProxy's rule: `inter` when fully up,
     /// `downinter` when fully down, `fastinter` in between (and before the first check).
     pub fn interval(&self) -> Duration {
-        let n = self.rf.now();
-        match n.health {
-            Health::Up if n.x == n.y => self.inter,
-            Health::Down if n.x == 0 => self.downinter.unwrap_or(self.inter),
-            _ => self.fastinter.unwrap_or(self.inter),
-        }
+        interval_at(&self.rf.now(), self.inter, self.fastinter, self.downinter)
+    }
+
+    /// The last verdict and the counters, for a stats page.
+    pub fn snapshot(&self) -> Record {
+        lock(&self.record).clone()
     }
 
     /// `d` moved at random by up to ±`spread-checks` percent.
@@ -353,6 +393,7 @@ impl Checker {
         };
         let mut ctx = CheckCtx::new(self.addr, connect, read);
         ctx.send_proxy = self.send_proxy;
+        ctx.server = Some(self.view());
         let started = ctx.started;
         let mut out = self.probe.check(&ctx).await;
         out.duration = started.elapsed();
@@ -370,18 +411,6 @@ impl Checker {
         self: &Arc<Self>,
         out: Outcome,
         active: bool,
-        step: impl FnOnce(&RiseFall, bool) -> Step,
-    ) {
-        self.apply_excluding(out, active, 0, step)
-    }
-
-    /// [`Checker::apply`]; `own` requests are left out of the server's session count (a
-    /// layer-7 verdict comes from a request HAProxy no longer counts there).
-    fn apply_excluding(
-        self: &Arc<Self>,
-        out: Outcome,
-        active: bool,
-        own: u32,
         step: impl FnOnce(&RiseFall, bool) -> Step,
     ) {
         let mut rec = lock(&self.record);
@@ -405,8 +434,7 @@ impl Checker {
                 rec.downs += 1;
                 rec.last_change = SystemTime::now();
                 rec.down_since = Some(Instant::now());
-                let mut c = self.counts();
-                c.sessions = c.sessions.saturating_sub(own);
+                let c = self.counts();
                 let line = events::change_line(who, Health::Down, why, &c);
                 process::warning(&line);
                 self.sink.send(Severity::Alert, &line);
@@ -425,7 +453,17 @@ impl Checker {
                 rec.last_change = SystemTime::now();
                 self.start_ramp();
                 self.state.up.store(true, Ordering::Release);
-                let c = self.counts();
+                // As HAProxy, requests waiting for any server may go to this one now.
+                let before = self.state.total.load(Ordering::Relaxed);
+                if let Some(be) = self.backend.upgrade() {
+                    be.dequeue(self.idx);
+                }
+                let mut c = self.counts();
+                c.requeued = self
+                    .state
+                    .total
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(before) as u32;
                 let line = events::change_line(who, Health::Up, why, &c);
                 process::warning(&line);
                 self.sink.send(Severity::Notice, &line);
@@ -433,6 +471,36 @@ impl Checker {
             None => {}
         }
         rec.last = Some(out);
+    }
+
+    /// The server as `http-check send-state` and `disable-on-404` see it.
+    fn view(&self) -> ServerView {
+        let admin = self.state.admin();
+        let mut v = ServerView {
+            state: ServerView::state_word(
+                &self.rf.now(),
+                admin == Admin::Drain,
+                admin == Admin::Maint,
+            ),
+            running: self.rf.health() == Health::Up && admin != Admin::Maint,
+            address: self.server_addr.clone(),
+            port: self.server_port,
+            name: format!("{}/{}", self.backend_name, self.server_name),
+            node: self.node.clone(),
+            weight: self.state.weight(),
+            scur: u64::from(self.state.cur()),
+            qcur: u64::from(self.state.queued()),
+            ..ServerView::default()
+        };
+        if let Some(be) = self.backend.upgrade() {
+            for s in &be.servers {
+                if s.backup == self.backup && s.usable() {
+                    v.total_weight += s.weight();
+                }
+                v.total_scur += u64::from(s.cur());
+            }
+        }
+        v
     }
 
     fn counts(&self) -> Counts {
@@ -504,16 +572,27 @@ impl Checker {
         }
         self.consecutive.store(0, Ordering::Relaxed);
         let out = Outcome::new(CheckStatus::Hana).with_info(events::hana_info(n, ev.words()));
-        let own = u32::from(ev.layer7());
         match self.on_error {
             OnError::FastInter => {}
-            OnError::FailCheck => self.apply_excluding(out, false, own, |rf, _| rf.failed()),
-            OnError::SuddenDeath => {
-                self.apply_excluding(out, false, own, |rf, _| rf.sudden_death())
-            }
-            OnError::MarkDown => self.apply_excluding(out, false, own, |rf, _| rf.mark_down()),
+            OnError::FailCheck => self.apply(out, false, |rf, _| rf.failed()),
+            OnError::SuddenDeath => self.apply(out, false, |rf, _| rf.sudden_death()),
+            OnError::MarkDown => self.apply(out, false, |rf, _| rf.mark_down()),
         }
         self.hurry.notify_one();
+    }
+}
+
+/// HAProxy's interval rule for the counter state `n`.
+fn interval_at(
+    n: &Step,
+    inter: Duration,
+    fastinter: Option<Duration>,
+    downinter: Option<Duration>,
+) -> Duration {
+    match n.health {
+        Health::Up if n.x == n.y => inter,
+        Health::Down if n.x == 0 => downinter.unwrap_or(inter),
+        _ => fastinter.unwrap_or(inter),
     }
 }
 
@@ -556,6 +635,39 @@ mod tests {
         }
         assert!(Observed::L4Err.error() && !Observed::L4Ok.error());
         assert!(Observed::Timeout.error() && Observed::Timeout.layer7());
+    }
+
+    #[test]
+    fn interval_follows_the_manual_table() {
+        let ms = Duration::from_millis;
+        let rf = RiseFall::new(2, 3);
+        let at = |rf: &RiseFall| interval_at(&rf.now(), ms(1000), Some(ms(100)), Some(ms(5000)));
+        // Yet unchecked (one failure from down): fastinter.
+        assert_eq!(at(&rf), ms(100));
+        rf.passed();
+        assert_eq!(at(&rf), ms(1000));
+        rf.failed();
+        assert_eq!(at(&rf), ms(100));
+        rf.failed();
+        rf.failed();
+        assert_eq!(at(&rf), ms(5000));
+        rf.passed();
+        assert_eq!(at(&rf), ms(100));
+        // Unset fastinter/downinter fall back to inter.
+        assert_eq!(interval_at(&rf.now(), ms(1000), None, None), ms(1000));
+    }
+
+    #[test]
+    fn slowstart_ramps_weight_and_maxconn() {
+        let mut s = ServerState::new("s", 1, 2, false, false);
+        s.maxconn = 10;
+        assert_eq!((s.eweight(), s.limit()), (32, 10));
+        s.ramp.store(0, Ordering::Relaxed);
+        assert_eq!((s.eweight(), s.limit()), (1, 1));
+        s.ramp.store(500, Ordering::Relaxed);
+        assert_eq!((s.eweight(), s.limit()), (16, 5));
+        s.ramp.store(1000, Ordering::Relaxed);
+        assert_eq!(s.eweight(), 32);
     }
 
     #[test]

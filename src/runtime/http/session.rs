@@ -478,6 +478,7 @@ impl Session {
         self.req_close = client_close;
         self.body_left = body;
         let mut info = self.base_info();
+        fe.persist.capture_request(&req, &mut info);
         let mut vars = Vars::default();
 
         // `option http-buffer-request`: the body is waited for before anything else looks
@@ -828,7 +829,7 @@ impl Session {
         {
             key = balance::key::url_param_body_key(data, param.as_bytes());
         }
-        let named = {
+        let (named, prst) = {
             let ctx = EvalCtx {
                 conn: &self.conn,
                 req: Some(&req),
@@ -836,14 +837,24 @@ impl Session {
                 vars: &vars,
                 info: &info,
             };
-            bpx.use_servers
+            // force-persist / ignore-persist, which `use-server` obeys too.
+            let prst = bpx.persist.rules(&ctx);
+            let named = bpx
+                .use_servers
                 .iter()
                 .find(|(i, c)| {
-                    be.servers.get(*i).is_some_and(|s| s.usable())
+                    be.servers
+                        .get(*i)
+                        .is_some_and(|s| bpx.persist.may_take(s, prst.0))
                         && c.as_ref().is_none_or(|c| c.eval(&ctx))
                 })
-                .map(|(i, _)| *i)
+                .map(|(i, _)| *i);
+            (named, prst)
         };
+        // Cookie persistence: the server the cookie names, and the cookie as the server
+        // may see it.
+        bpx.persist
+            .on_request(&fe.persist, be, &mut req, named, prst, &mut info);
         let mut head = Vec::with_capacity(1024);
         req.write_to(&mut head);
 
@@ -857,14 +868,17 @@ impl Session {
             let slot = match kept.take() {
                 Some(s) => Ok(s),
                 None => match named {
-                    Some(i) if avoid != Some(i) => match be.assign_named(i, queue_t).await {
+                    Some(i) if avoid != Some(i) => match be.assign_persistent(i, queue_t).await {
                         // Its queue is full: with redispatch, any server will do.
                         Err(PickError::QueueFull) if redispatch_enabled(bpx) => {
                             be.assign(key, Some(i), queue_t).await
                         }
                         r => r,
                     },
-                    _ => be.assign(key, avoid, queue_t).await,
+                    _ => match info.cookie.target {
+                        Some(i) if avoid != Some(i) => be.assign_persistent(i, queue_t).await,
+                        _ => be.assign(key, avoid, queue_t).await,
+                    },
                 },
             };
             let slot = match slot {
@@ -887,8 +901,17 @@ impl Session {
                         return self.unserved(bpx).await;
                     }
                     attempts += 1;
-                    let (redispatch, pause) =
-                        retry_plan(bpx, be, slot.idx, attempts, named.is_some(), &e);
+                    let direct = named.is_some() || info.cookie.target == Some(slot.idx);
+                    let (redispatch, pause) = retry_plan(bpx, be, slot.idx, attempts, direct, &e);
+                    // HAProxy never redispatches a `force-persist` request: it retries the
+                    // same server, after the usual pause unless the attempt timed out.
+                    let (redispatch, pause) = if info.cookie.force && redispatch {
+                        let timed_out = e.kind() == std::io::ErrorKind::TimedOut;
+                        let p = bpx.timeouts.connect.unwrap_or(Duration::from_secs(1));
+                        (false, (!timed_out).then(|| p.min(Duration::from_secs(1))))
+                    } else {
+                        (redispatch, pause)
+                    };
                     if redispatch {
                         bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
                         avoid = Some(slot.idx);
@@ -1128,6 +1151,7 @@ impl Session {
         self.sbuf.advance(n);
         info.status = Some(res.status);
         slot.backend.servers[slot.idx].observed(Observed::Status(res.status));
+        fe.persist.capture_response(&res, info);
 
         if res.status == 101 && upgrade {
             return self.tunnel(fe, bpx, srv, res).await;
@@ -1181,6 +1205,8 @@ impl Session {
             };
         }
 
+        bpx.persist
+            .on_response(&fe.persist, slot.idx, &req.method, &mut res, info);
         if res_body == BodyKind::UntilClose || *self.rt.stopping.borrow() {
             client_close = true;
         }

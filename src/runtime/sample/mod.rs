@@ -100,6 +100,10 @@ pub struct TxnInfo {
     /// The request body as far as it was waited for (`option http-buffer-request`), for
     /// `req.body`.
     pub req_body: Option<Vec<u8>>,
+    /// The frontend's `capture` values.
+    pub captures: crate::runtime::persist::Captures,
+    /// What the request's persistence cookie said (see `runtime::persist`).
+    pub cookie: crate::runtime::persist::CookieTxn,
 }
 
 /// Everything an evaluation can read.

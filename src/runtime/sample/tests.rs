@@ -115,6 +115,7 @@ fn fixture() -> Fixture {
             accept_ms: 1_795_586_274_475,
             request_counter: 7,
             req_body: Some(b"a=1&b=2".to_vec()),
+            ..TxnInfo::default()
         },
     }
 }
