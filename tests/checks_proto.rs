@@ -987,7 +987,7 @@ fn side_by_side_bytes_and_verdicts_with_haproxy() {
         .collect();
     let port = common::free_port();
     let mut cfg = format!(
-        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b0\n"
+        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n  timeout check 1s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b0\n"
     );
     for (i, (c, s)) in cases.iter().zip(&servers).enumerate() {
         cfg.push_str(&format!(

@@ -144,6 +144,8 @@ fn start_mariadb() -> Option<Daemon> {
             "--skip-name-resolve",
             "--skip-log-bin",
             "--innodb-buffer-pool-size=16M",
+            // Checks without a login count as connection errors; never block the host.
+            "--max-connect-errors=1000000",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -176,7 +178,7 @@ fn start_mariadb() -> Option<Daemon> {
 fn haproxy_verdicts(addr: SocketAddr, kinds: &[&str]) -> Vec<String> {
     let port = common::free_port();
     let mut cfg = format!(
-        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b0\n"
+        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n  timeout check 2s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b0\n"
     );
     for (i, k) in kinds.iter().enumerate() {
         cfg.push_str(&format!(
@@ -269,7 +271,7 @@ fn mysql_check_against_mariadb_as_under_haproxy() {
 fn e2e_cfg(kind: &str, addr: SocketAddr, server_extra: &str) -> String {
     let port = common::free_port();
     format!(
-        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b\nbackend b\n{kind}\n  server s {addr} check inter 200{server_extra}\n"
+        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n  timeout check 2s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b\nbackend b\n{kind}\n  server s {addr} check inter 200{server_extra}\n"
     )
 }
 

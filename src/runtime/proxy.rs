@@ -320,10 +320,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
         ),
         (p.max_keep_alive_queue.is_some(), "max-keep-alive-queue"),
         (
-            matches!(p.options.check, crate::model::CheckKind::Http(_)),
-            "the health check kind option httpchk",
-        ),
-        (
             p.tcp_checks
                 .iter()
                 .any(|s| matches!(s, crate::model::TcpCheckStep::Connect { ssl: true, .. })),

@@ -166,7 +166,7 @@ pub fn probe_for(lines: &str) -> Arc<dyn Probe> {
         .iter()
         .find(|p| p.name == "b")
         .expect("backend b");
-    build_probe(p)
+    build_probe(p, 16384)
 }
 
 /// Runs `probe` once against `addr`, with `tout` for the dialogue.

@@ -9,10 +9,11 @@ use super::probe::Probe;
 use super::tcpcheck::engine::{Eval, Expect, Fin, Msg, Script, ScriptBuilder};
 use crate::model::Proxy;
 
-/// Builds this kind's probe for the backend `p`.
-pub fn probe(p: &Proxy) -> Arc<dyn Probe> {
+/// Builds this kind's probe for the backend `p` (`bufsize`: `tune.bufsize`, the most
+/// response a check looks at).
+pub fn probe(p: &Proxy, bufsize: usize) -> Arc<dyn Probe> {
     let _ = p;
-    Arc::new(script())
+    Arc::new(script().bufsize(bufsize))
 }
 
 /// BindRequest: SEQUENCE { messageID 1, [APPLICATION 0] { version 3, name "", simple "" } }.

@@ -13,14 +13,15 @@ use super::tcpcheck::engine::{Eval, Expect, Fin, Script, ScriptBuilder};
 use crate::model::Proxy;
 use crate::model::proxy::CheckKind;
 
-/// Builds this kind's probe for the backend `p`.
-pub fn probe(p: &Proxy) -> Arc<dyn Probe> {
+/// Builds this kind's probe for the backend `p` (`bufsize`: `tune.bufsize`, the most
+/// response a check looks at).
+pub fn probe(p: &Proxy, bufsize: usize) -> Arc<dyn Probe> {
     match &p.options.check {
         CheckKind::Mysql {
             user: Some(u),
             post41,
-        } => Arc::new(script(Some(u), *post41)),
-        _ => Arc::new(script(None, true)),
+        } => Arc::new(script(Some(u), *post41).bufsize(bufsize)),
+        _ => Arc::new(script(None, true).bufsize(bufsize)),
     }
 }
 

@@ -11,13 +11,14 @@ use super::tcpcheck::engine::{Expect, Msg, Script, ScriptBuilder, payload};
 use crate::model::Proxy;
 use crate::model::proxy::CheckKind;
 
-/// Builds this kind's probe for the backend `p`.
-pub fn probe(p: &Proxy) -> Arc<dyn Probe> {
+/// Builds this kind's probe for the backend `p` (`bufsize`: `tune.bufsize`, the most
+/// response a check looks at).
+pub fn probe(p: &Proxy, bufsize: usize) -> Arc<dyn Probe> {
     let user = match &p.options.check {
         CheckKind::Pgsql { user } => user.as_str(),
         _ => "",
     };
-    Arc::new(script(user))
+    Arc::new(script(user).bufsize(bufsize))
 }
 
 /// The StartupMessage: length, version 3.0, `user\0<name>\0`, and the final `\0`.

@@ -9,10 +9,11 @@ use super::probe::Probe;
 use super::tcpcheck::engine::{Expect, Msg, Script, ScriptBuilder, cut_crlf};
 use crate::model::Proxy;
 
-/// Builds this kind's probe for the backend `p`.
-pub fn probe(p: &Proxy) -> Arc<dyn Probe> {
+/// Builds this kind's probe for the backend `p` (`bufsize`: `tune.bufsize`, the most
+/// response a check looks at).
+pub fn probe(p: &Proxy, bufsize: usize) -> Arc<dyn Probe> {
     let _ = p;
-    Arc::new(script())
+    Arc::new(script().bufsize(bufsize))
 }
 
 fn line(b: &[u8]) -> Vec<u8> {

@@ -13,13 +13,14 @@ use super::tcpcheck::engine::{
 use crate::model::Proxy;
 use crate::model::proxy::CheckKind;
 
-/// Builds this kind's probe for the backend `p`.
-pub fn probe(p: &Proxy) -> Arc<dyn Probe> {
+/// Builds this kind's probe for the backend `p` (`bufsize`: `tune.bufsize`, the most
+/// response a check looks at).
+pub fn probe(p: &Proxy, bufsize: usize) -> Arc<dyn Probe> {
     let (verb, domain) = match &p.options.check {
         CheckKind::Smtp { helo, domain } => (helo.as_str(), domain.as_str()),
         _ => ("HELO", "localhost"),
     };
-    Arc::new(script(verb, domain))
+    Arc::new(script(verb, domain).bufsize(bufsize))
 }
 
 /// The whole first line (for a reply that is not SMTP at all).

@@ -22,7 +22,8 @@ use super::super::probe::{CheckConn, CheckCtx, IoFail, io_info};
 use super::super::{CheckStatus, Outcome};
 use crate::model::server::ProxyProtocol;
 
-/// HAProxy's check buffer (`tune.bufsize`): a full buffer counts as the last read.
+/// HAProxy's check buffer (`tune.bufsize` by default): a full buffer counts as the last
+/// read.
 const BUFSIZE: usize = 16384;
 /// HAProxy keeps at most this many bytes of a check's description.
 const DESC_MAX: usize = 127;
@@ -208,6 +209,8 @@ pub struct Script {
     /// connection errors and timeouts say where they happened, and it succeeds with
     /// "(tcp-check)".
     user: bool,
+    /// The most response bytes an expect looks at (`tune.bufsize`).
+    bufsize: usize,
 }
 
 /// Builds a [`Script`].
@@ -285,6 +288,7 @@ impl ScriptBuilder {
         Script {
             rules: self.rules,
             user: self.user,
+            bufsize: BUFSIZE,
         }
     }
 }
@@ -379,6 +383,12 @@ struct Run<'s> {
 impl Script {
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The check buffer's size (`tune.bufsize`): a response filling it is judged as is.
+    pub fn bufsize(mut self, n: usize) -> Script {
+        self.bufsize = n.max(1);
+        self
     }
 
     /// Runs the rules against `ctx`'s server.
@@ -555,7 +565,8 @@ impl Run<'_> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Fin::new(CheckStatus::SockErr, Vec::new()));
         };
-        match conn.recv(&mut self.buf, BUFSIZE).await {
+        let max = self.script.bufsize;
+        match conn.recv(&mut self.buf, max).await {
             Ok(0) => {
                 self.last_read = true;
                 if self.buf.is_empty() {
@@ -567,7 +578,7 @@ impl Run<'_> {
                 }
             }
             Ok(_) => {
-                if self.buf.len() >= BUFSIZE {
+                if self.buf.len() >= max {
                     self.last_read = true;
                 }
             }

@@ -12,9 +12,9 @@ use super::probe::{CheckCtx, Probe, ProbeFuture};
 use crate::model::Proxy;
 use crate::model::proxy::{ExpectMatch, TcpCheckStep};
 
-/// Builds this kind's probe for the backend `p`.
-pub fn probe(p: &Proxy) -> Arc<dyn Probe> {
-    Arc::new(user_script(&p.tcp_checks))
+/// Builds this kind's probe for the backend `p` (`bufsize`: `tune.bufsize`).
+pub fn probe(p: &Proxy, bufsize: usize) -> Arc<dyn Probe> {
+    Arc::new(user_script(&p.tcp_checks).bufsize(bufsize))
 }
 
 /// The user's steps as HAProxy runs them. Without any step the check is a plain connect
