@@ -419,10 +419,7 @@ impl Script {
             Action::Connect { .. } => s.push_str(" (connect)"),
             Action::Send(_) => s.push_str(" (send)"),
             Action::Expect(e) => match &e.matcher {
-                Matcher::String(p) => s.push_str(&format!(
-                    " (expect string '{}')",
-                    String::from_utf8_lossy(p)
-                )),
+                Matcher::String(p) => s.push_str(&format!(" (expect string '{}')", latin(p))),
                 Matcher::Binary(p) => {
                     // HAProxy dumps the pattern up to its first NUL.
                     let p = p.split(|&c| c == 0).next().unwrap_or(&[]);
