@@ -753,7 +753,15 @@ fn case(name: &'static str, lines: &str, steps: Vec<Step>) -> Case {
     }
 }
 
-fn sbs_cases() -> Vec<Case> {
+/// `second`: the server a `tcp-check connect port` case connects to second.
+fn sbs_cases(second: &ScriptServer) -> Vec<Case> {
+    let second_port = second.port();
+    let refused = common::refused_port();
+    let two_ports = |port: u16| {
+        format!(
+            "  option tcp-check\n  tcp-check connect\n  tcp-check send a\n  tcp-check expect string A\n  tcp-check connect port {port}\n  tcp-check send b\n  tcp-check expect string B"
+        )
+    };
     let post41 = POST41_HAPROXY.len() / 2;
     let pg_err = {
         let mut e = b"E\0\0\0\x2fSFATAL\0C28000\0Mno pg_hba.conf entry for host\0\0".to_vec();
@@ -967,6 +975,22 @@ fn sbs_cases() -> Vec<Case> {
             "  option tcp-check\n  tcp-check connect\n  tcp-check comment first\n  tcp-check expect string hi",
             vec![send(b"xx")],
         ),
+        Case {
+            lines: two_ports(second_port),
+            ..case(
+                "tcp-check connect port",
+                "",
+                vec![Step::Bytes(1), send(b"A")],
+            )
+        },
+        Case {
+            lines: two_ports(refused),
+            ..case(
+                "tcp-check connect port refused",
+                "",
+                vec![Step::Bytes(1), send(b"A")],
+            )
+        },
         case(
             "tcp-check binary timeout",
             "  option tcp-check\n  tcp-check expect binary 41420a00",
@@ -980,7 +1004,8 @@ fn side_by_side_bytes_and_verdicts_with_haproxy() {
     if !common::require_haproxy() {
         return;
     }
-    let cases = sbs_cases();
+    let second = ScriptServer::start(vec![Step::Bytes(1), send(b"B")]);
+    let cases = sbs_cases(&second);
     let servers: Vec<ScriptServer> = cases
         .iter()
         .map(|c| ScriptServer::start(c.steps.clone()))
