@@ -1,6 +1,7 @@
-//! Check kinds against real servers: Debian's aiosmtpd for `option smtpchk` and a
-//! throwaway MariaDB for `option mysql-check`, each verdict compared with the one
-//! haproxy 2.6 logs against the same server.
+//! Check kinds against real servers: Debian's aiosmtpd for `option smtpchk`, a throwaway
+//! MariaDB for `option mysql-check` and `openssl s_server` for `option ssl-hello-chk`,
+//! each verdict compared with the one haproxy 2.6 logs against the same server; and end
+//! to end through rproxy's check scheduler (servers kept up, a killed MariaDB taken down).
 
 mod checks_util;
 mod common;
@@ -392,5 +393,58 @@ fn rproxy_mysql_check_takes_a_dead_mariadb_down_within_fall_intervals() {
         // A check in flight when the server died may fail otherwise than "refused".
         assert!(failed[0].ends_with("status: 2/3 UP."), "{name}: {failed:?}");
         assert_eq!(&failed[1..], &fails[1..], "{name}");
+    }
+}
+
+/// `openssl s_server` with a throwaway certificate on a free port.
+fn start_s_server() -> Option<Daemon> {
+    if !common::require(common::have_program("openssl"), "openssl not installed") {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = common::make_pem(dir.path(), "s.pem").expect("certificate");
+    let port = common::free_port();
+    let child = Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+        ])
+        .arg(&pem)
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn openssl s_server");
+    let d = Daemon { child, port, dir };
+    assert!(
+        common::eventually(Duration::from_secs(10), || common::accepts(d.addr())),
+        "s_server did not listen"
+    );
+    Some(d)
+}
+
+#[test]
+fn ssl_hello_chk_against_openssl_and_a_plain_server_as_under_haproxy() {
+    // A TLS server refuses the SSLv3 hello with an alert: that still proves TLS.
+    let Some(tls) = start_s_server() else { return };
+    let o = mine("  option ssl-hello-chk", tls.addr());
+    assert_eq!(o, "reason: Layer6 check passed");
+    // An SMTP banner is no TLS record.
+    let plain = ScriptServer::start(vec![send(b"220 mx ESMTP\r\n")]);
+    let p = mine("  option ssl-hello-chk", plain.addr());
+    assert_eq!(p, "reason: Layer6 invalid response");
+    if common::require_haproxy() {
+        assert_eq!(
+            haproxy_verdicts(tls.addr(), &["  option ssl-hello-chk"]),
+            vec![o]
+        );
+        assert_eq!(
+            haproxy_verdicts(plain.addr(), &["  option ssl-hello-chk"]),
+            vec![p]
+        );
     }
 }
