@@ -320,8 +320,10 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
         ),
         (p.max_keep_alive_queue.is_some(), "max-keep-alive-queue"),
         (
-            p.options.check != Default::default(),
-            "the health check kind (option httpchk/smtpchk/mysql-check/...)",
+            p.tcp_checks
+                .iter()
+                .any(|s| matches!(s, crate::model::TcpCheckStep::Connect { ssl: true, .. })),
+            "tcp-check connect ssl (the check connection stays plain TCP)",
         ),
     ] {
         if on {

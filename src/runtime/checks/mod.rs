@@ -34,12 +34,12 @@ pub fn build_probe(p: &Proxy, bufsize: usize) -> Arc<dyn Probe> {
     match &p.options.check {
         CheckKind::Tcp => tcp::probe(p),
         CheckKind::Http(_) => Arc::new(http::HttpProbe::new(p, bufsize)),
-        CheckKind::Smtp { .. } => smtp::probe(p),
-        CheckKind::Mysql { .. } => mysql::probe(p),
-        CheckKind::Pgsql { .. } => pgsql::probe(p),
-        CheckKind::Redis => redis::probe(p),
-        CheckKind::Ldap => ldap::probe(p),
-        CheckKind::SslHello => sslhello::probe(p),
-        CheckKind::TcpCheck => tcpcheck::probe(p),
+        CheckKind::Smtp { .. } => smtp::probe(p, bufsize),
+        CheckKind::Mysql { .. } => mysql::probe(p, bufsize),
+        CheckKind::Pgsql { .. } => pgsql::probe(p, bufsize),
+        CheckKind::Redis => redis::probe(p, bufsize),
+        CheckKind::Ldap => ldap::probe(p, bufsize),
+        CheckKind::SslHello => sslhello::probe(p, bufsize),
+        CheckKind::TcpCheck => tcpcheck::probe(p, bufsize),
     }
 }

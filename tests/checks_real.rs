@@ -1,0 +1,450 @@
+//! Check kinds against real servers: Debian's aiosmtpd for `option smtpchk`, a throwaway
+//! MariaDB for `option mysql-check` and `openssl s_server` for `option ssl-hello-chk`,
+//! each verdict compared with the one haproxy 2.6 logs against the same server; and end
+//! to end through rproxy's check scheduler (servers kept up, a killed MariaDB taken down).
+
+mod checks_util;
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use checks_util::{ScriptServer, Step, haproxy_verdict, probe_for, render, run_probe, send};
+
+/// A server process, killed and reaped on drop (its tempdir removed after).
+struct Daemon {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn addr(&self) -> SocketAddr {
+        common::local(self.port)
+    }
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+const PY: &str = "/usr/bin/python3";
+
+fn have_aiosmtpd() -> bool {
+    Path::new(PY).exists()
+        && Command::new(PY)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// aiosmtpd on a free port (Debian's python3; pyenv's first `python3` lacks it).
+fn start_smtpd() -> Option<Daemon> {
+    if !common::require(
+        have_aiosmtpd(),
+        "python3-aiosmtpd (/usr/bin/python3) not installed",
+    ) {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = common::free_port();
+    let child = Command::new(PY)
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn aiosmtpd");
+    let d = Daemon { child, port, dir };
+    assert!(
+        common::eventually(Duration::from_secs(10), || common::accepts(d.addr())),
+        "aiosmtpd did not listen on {}",
+        d.addr()
+    );
+    Some(d)
+}
+
+/// A scratch directory on tmpfs when there is one: MariaDB's bootstrap is mostly fsyncs.
+fn scratch() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(d) = tempfile::Builder::new()
+            .prefix("rproxy-mariadb")
+            .tempdir_in(shm)
+    {
+        return d;
+    }
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn mariadb_client(dir: &Path, sql: &str) -> bool {
+    Command::new("mariadb")
+        .arg("--no-defaults")
+        .arg(format!("--socket={}", dir.join("s").display()))
+        .args(["-uroot", "-e", sql])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A fresh MariaDB listening on 127.0.0.1 with the user `haproxy_check`@`127.0.0.1`
+/// (no password).
+fn start_mariadb() -> Option<Daemon> {
+    let have = ["mariadbd", "mariadb-install-db", "mariadb"]
+        .iter()
+        .all(|p| common::have_program(p) || Path::new("/usr/sbin").join(p).exists());
+    if !common::require(have, "mariadb-server not installed") {
+        return None;
+    }
+    let dir = scratch();
+    let data: PathBuf = dir.path().join("data");
+    let root = nix::unistd::geteuid().is_root();
+    let mut install = Command::new("mariadb-install-db");
+    install
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+    if root {
+        install.arg("--user=root");
+    }
+    let out = install.output().expect("run mariadb-install-db");
+    assert!(
+        out.status.success(),
+        "mariadb-install-db failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = common::free_port();
+    let mariadbd = if common::have_program("mariadbd") {
+        PathBuf::from("mariadbd")
+    } else {
+        PathBuf::from("/usr/sbin/mariadbd")
+    };
+    let mut cmd = Command::new(mariadbd);
+    cmd.arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", dir.path().join("s").display()))
+        .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+        .arg(format!(
+            "--log-error={}",
+            dir.path().join("err.log").display()
+        ))
+        .arg(format!("--port={port}"))
+        .args([
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=16M",
+            // Checks without a login count as connection errors; never block the host.
+            "--max-connect-errors=1000000",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if root {
+        cmd.arg("--user=root");
+    }
+    let child = cmd.spawn().expect("spawn mariadbd");
+    let mut d = Daemon { child, port, dir };
+    let up = common::eventually(Duration::from_secs(20), || {
+        common::accepts(d.addr()) && mariadb_client(d.dir.path(), "SELECT 1")
+    });
+    if !up {
+        let log = std::fs::read_to_string(d.dir.path().join("err.log")).unwrap_or_default();
+        d.kill();
+        panic!("mariadbd did not come up:\n{log}");
+    }
+    assert!(
+        mariadb_client(
+            d.dir.path(),
+            "CREATE USER 'haproxy_check'@'127.0.0.1'; FLUSH PRIVILEGES;"
+        ),
+        "CREATE USER failed"
+    );
+    Some(d)
+}
+
+/// haproxy checking `addr` with each backend's `lines`; the first verdict it logs for
+/// each, in order (as `reason: ...[, code: ...][, info: "..."]`).
+fn haproxy_verdicts(addr: SocketAddr, kinds: &[&str]) -> Vec<String> {
+    let port = common::free_port();
+    let mut cfg = format!(
+        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n  timeout check 2s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b0\n"
+    );
+    for (i, k) in kinds.iter().enumerate() {
+        cfg.push_str(&format!(
+            "backend b{i}\n{k}\n  server s {addr} check inter 200\n"
+        ));
+    }
+    let h = common::Proxy::start_haproxy(&cfg);
+    let get = || -> Vec<Option<String>> {
+        let err = h.stderr_text();
+        (0..kinds.len())
+            .map(|i| {
+                let me = format!("b{i}/s");
+                err.lines()
+                    .filter_map(haproxy_verdict)
+                    .find(|(s, _)| *s == me)
+                    .map(|(_, v)| v)
+            })
+            .collect()
+    };
+    assert!(
+        common::eventually(Duration::from_secs(5), || get().iter().all(Option::is_some)),
+        "haproxy did not check every server:\n{}",
+        h.stderr_text()
+    );
+    get().into_iter().map(Option::unwrap_or_default).collect()
+}
+
+fn mine(lines: &str, addr: SocketAddr) -> String {
+    render(&run_probe(&probe_for(lines), addr, Duration::from_secs(2)))
+}
+
+#[test]
+fn smtpchk_passes_against_aiosmtpd_as_under_haproxy() {
+    let Some(smtpd) = start_smtpd() else { return };
+    let kinds = ["  option smtpchk", "  option smtpchk EHLO rproxy.test"];
+    let ours: Vec<String> = kinds.iter().map(|k| mine(k, smtpd.addr())).collect();
+    for o in &ours {
+        assert_eq!(o, r#"reason: Layer7 check passed, code: 221, info: "Bye""#);
+    }
+    if common::require_haproxy() {
+        assert_eq!(haproxy_verdicts(smtpd.addr(), &kinds), ours);
+    }
+}
+
+#[test]
+fn smtpchk_against_a_554_server_is_l7sts() {
+    let srv = ScriptServer::start(vec![
+        send(b"554 5.3.2 Service currently unavailable\r\n"),
+        Step::Close,
+    ]);
+    let o = mine("  option smtpchk", srv.addr());
+    assert_eq!(
+        o,
+        r#"reason: Layer7 wrong status, code: 554, info: "5.3.2 Service currently unavailable""#
+    );
+    if common::require_haproxy() {
+        assert_eq!(haproxy_verdicts(srv.addr(), &["  option smtpchk"]), vec![o]);
+    }
+}
+
+#[test]
+fn mysql_check_against_mariadb_as_under_haproxy() {
+    let Some(db) = start_mariadb() else { return };
+    let kinds = [
+        "  option mysql-check",
+        "  option mysql-check user haproxy_check",
+        "  option mysql-check user haproxy_check post-41",
+        "  option mysql-check user haproxy_check pre-41",
+        "  option mysql-check user nobody",
+    ];
+    let ours: Vec<String> = kinds.iter().map(|k| mine(k, db.addr())).collect();
+    for o in &ours[..4] {
+        assert!(
+            o.starts_with(r#"reason: Layer7 check passed, code: 0, info: "5.5.5-"#),
+            "{o}"
+        );
+    }
+    assert_eq!(
+        ours[4],
+        r##"reason: Layer7 wrong status, code: 1045, info: "#28000Access denied for user 'nobody'@'127.0.0.1' (using password: NO)""##
+    );
+    if common::require_haproxy() {
+        assert_eq!(haproxy_verdicts(db.addr(), &kinds), ours);
+    }
+}
+
+// ---- end to end through rproxy's check scheduler ------------------------------------------
+
+/// A config with one frontend and backend `b` checking `addr` every 200 ms with `kind`.
+fn e2e_cfg(kind: &str, addr: SocketAddr, server_extra: &str) -> String {
+    let port = common::free_port();
+    format!(
+        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n  timeout check 2s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b\nbackend b\n{kind}\n  server s {addr} check inter 200{server_extra}\n"
+    )
+}
+
+/// The raw-format lines (no `[WARNING] (pid) :` copies) that mention `what`.
+fn lines_with(p: &common::Proxy, what: &str) -> Vec<String> {
+    p.stderr_text()
+        .lines()
+        .filter(|l| !l.starts_with('[') && l.contains(what))
+        .map(|l| {
+            // The duration differs from run to run.
+            match (l.find("check duration: "), l.find(", status:")) {
+                (Some(a), Some(b)) if a < b => format!("{}{}", &l[..a], &l[b + 2..]),
+                _ => l.to_string(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn rproxy_smtpchk_keeps_aiosmtpd_up_as_haproxy_does() {
+    let Some(smtpd) = start_smtpd() else { return };
+    let cfg = e2e_cfg("  option smtpchk", smtpd.addr(), "");
+    let want = "Health check for server b/s succeeded, reason: Layer7 check passed, code: 221, info: \"Bye\", status: 3/3 UP.";
+    let mut engines = vec![common::Proxy::start(&cfg)];
+    if common::require_haproxy() {
+        engines.push(common::Proxy::start_haproxy(&cfg));
+    }
+    for p in &engines {
+        assert!(
+            common::eventually(Duration::from_secs(5), || !lines_with(p, "Health check")
+                .is_empty()),
+            "{}: no check result:\n{}",
+            p.engine().name(),
+            p.stderr_text()
+        );
+    }
+    // Several more intervals: the server stays up.
+    std::thread::sleep(Duration::from_millis(1000));
+    for p in &engines {
+        assert_eq!(
+            lines_with(p, "Health check"),
+            vec![want.to_string()],
+            "{}",
+            p.engine().name()
+        );
+        assert!(
+            lines_with(p, "is DOWN").is_empty(),
+            "{}: {}",
+            p.engine().name(),
+            p.stderr_text()
+        );
+    }
+}
+
+#[test]
+fn rproxy_mysql_check_takes_a_dead_mariadb_down_within_fall_intervals() {
+    let Some(mut db) = start_mariadb() else {
+        return;
+    };
+    let cfg = e2e_cfg(
+        "  option mysql-check user haproxy_check",
+        db.addr(),
+        " fall 3",
+    );
+    let mut engines = vec![common::Proxy::start(&cfg)];
+    if common::require_haproxy() {
+        engines.push(common::Proxy::start_haproxy(&cfg));
+    }
+    for p in &engines {
+        assert!(
+            common::eventually(Duration::from_secs(5), || lines_with(p, "Health check")
+                .iter()
+                .any(|l| l.contains("Layer7 check passed, code: 0, info: \"5.5.5-"))),
+            "{}: no passed check:\n{}",
+            p.engine().name(),
+            p.stderr_text()
+        );
+    }
+    db.kill();
+    let t0 = std::time::Instant::now();
+    // When each engine first said the server is down (polled together).
+    let mut took: Vec<Option<Duration>> = vec![None; engines.len()];
+    common::eventually(Duration::from_secs(5), || {
+        for (i, p) in engines.iter().enumerate() {
+            if took[i].is_none() && !lines_with(p, "Server b/s is DOWN").is_empty() {
+                took[i] = Some(t0.elapsed());
+            }
+        }
+        took.iter().all(Option::is_some)
+    });
+    for (p, t) in engines.iter().zip(&took) {
+        assert!(
+            t.is_some(),
+            "{}: server not marked down:\n{}",
+            p.engine().name(),
+            p.stderr_text()
+        );
+    }
+    let took: Vec<Duration> = took.into_iter().flatten().collect();
+    eprintln!("DOWN after {took:?} (rproxy, haproxy)");
+    // fall × inter = 600 ms, plus a check in flight and scheduling slack.
+    assert!(
+        took[0] < Duration::from_millis(600 + 1400),
+        "rproxy took {:?}",
+        took[0]
+    );
+    let down = "Server b/s is DOWN. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.";
+    let fails = [
+        "Health check for server b/s failed, reason: Layer4 connection problem, info: \"Connection refused\", status: 2/3 UP.",
+        "Health check for server b/s failed, reason: Layer4 connection problem, info: \"Connection refused\", status: 1/3 UP.",
+        "Health check for server b/s failed, reason: Layer4 connection problem, info: \"Connection refused\", status: 0/2 DOWN.",
+    ];
+    for p in &engines {
+        let name = p.engine().name();
+        assert_eq!(lines_with(p, "is DOWN"), vec![down.to_string()], "{name}");
+        let failed = lines_with(p, "failed");
+        assert_eq!(failed.len(), 3, "{name}: {failed:?}");
+        // A check in flight when the server died may fail otherwise than "refused".
+        assert!(failed[0].ends_with("status: 2/3 UP."), "{name}: {failed:?}");
+        assert_eq!(&failed[1..], &fails[1..], "{name}");
+    }
+}
+
+/// `openssl s_server` with a throwaway certificate on a free port.
+fn start_s_server() -> Option<Daemon> {
+    if !common::require(common::have_program("openssl"), "openssl not installed") {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = common::make_pem(dir.path(), "s.pem").expect("certificate");
+    let port = common::free_port();
+    let child = Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+        ])
+        .arg(&pem)
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn openssl s_server");
+    let d = Daemon { child, port, dir };
+    assert!(
+        common::eventually(Duration::from_secs(10), || common::accepts(d.addr())),
+        "s_server did not listen"
+    );
+    Some(d)
+}
+
+#[test]
+fn ssl_hello_chk_against_openssl_and_a_plain_server_as_under_haproxy() {
+    // A TLS server refuses the SSLv3 hello with an alert: that still proves TLS.
+    let Some(tls) = start_s_server() else { return };
+    let o = mine("  option ssl-hello-chk", tls.addr());
+    assert_eq!(o, "reason: Layer6 check passed");
+    // An SMTP banner is no TLS record.
+    let plain = ScriptServer::start(vec![send(b"220 mx ESMTP\r\n")]);
+    let p = mine("  option ssl-hello-chk", plain.addr());
+    assert_eq!(p, "reason: Layer6 invalid response");
+    if common::require_haproxy() {
+        assert_eq!(
+            haproxy_verdicts(tls.addr(), &["  option ssl-hello-chk"]),
+            vec![o]
+        );
+        assert_eq!(
+            haproxy_verdicts(plain.addr(), &["  option ssl-hello-chk"]),
+            vec![p]
+        );
+    }
+}
