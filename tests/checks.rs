@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use common::client::try_http_get;
 use common::mock::MockServer;
 use common::ports::{free_port, local};
+use common::proxy::wait_listening;
 use common::proxy::{Engine, Proxy, eventually};
 use common::sbs::require_haproxy;
 
@@ -620,7 +621,10 @@ fn failover_under_load_loses_no_request() {
         "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    retries 3\n    option redispatch\nfrontend fe\n    bind 127.0.0.1:{fe}\n    default_backend app\nbackend app\n    server s1 127.0.0.1:{p1} check inter 200\n    server s2 {} check inter 200\n",
         s2.addr_str()
     );
-    let r = Proxy::start(&cfg);
+    // -d: refused requests and failed server exchanges are told on stderr, shown if any
+    // request fails.
+    let r = Proxy::spawn(Engine::Rproxy, &cfg, &["-d"]);
+    assert!(wait_listening(&[fe]), "rproxy not listening");
     let ok = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(Mutex::new(Vec::<String>::new()));
     let served = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
@@ -673,7 +677,7 @@ fn failover_under_load_loses_no_request() {
     let err = r.stderr_text();
     assert!(err.contains("Server app/s1 is DOWN"), "{err}");
     assert!(err.contains("Server app/s1 is UP"), "{err}");
-    assert!(failed.is_empty(), "failed requests: {failed:?}");
+    assert!(failed.is_empty(), "failed requests: {failed:?}\n{err}");
     assert_eq!(ok.load(Ordering::Relaxed), threads * per);
 }
 
