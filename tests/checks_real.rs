@@ -114,7 +114,10 @@ fn start_mariadb() -> Option<Daemon> {
     install
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
-        .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        // Its own temporary directory: parallel bootstraps sharing /tmp have been seen
+        // to trip over each other's temporary tables.
+        .env("TMPDIR", dir.path());
     if root {
         install.arg("--user=root");
     }
@@ -131,7 +134,8 @@ fn start_mariadb() -> Option<Daemon> {
         PathBuf::from("/usr/sbin/mariadbd")
     };
     let mut cmd = Command::new(mariadbd);
-    cmd.arg("--no-defaults")
+    cmd.env("TMPDIR", dir.path())
+        .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--socket={}", dir.path().join("s").display()))
         .arg(format!("--pid-file={}", dir.path().join("pid").display()))
