@@ -135,7 +135,6 @@ pub const GLOBAL: &[Unmodelled] = &[
     unsupported("ssl-propquery", "-", OPENSSL_PROVIDERS),
     unsupported("ssl-provider", "-", OPENSSL_PROVIDERS),
     unsupported("ssl-provider-path", "-", OPENSSL_PROVIDERS),
-    pending("ssl-server-verify", "-"),
     pending("ssl-skip-self-issued-ca", "-"),
     pending("stats bind-process", "-"),
     pending("strict-limits", "-"),

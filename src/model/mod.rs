@@ -69,6 +69,9 @@ pub struct Global {
     pub tune_http_maxhdr: Option<u32>,
     pub ssl_default_bind: SslDefaults,
     pub ssl_default_server: SslDefaults,
+    /// `ssl-server-verify`: the servers' `verify` when a server line says none
+    /// (`None`: HAProxy's default, required).
+    pub ssl_server_verify: Option<crate::model::proxy::Verify>,
     pub hard_stop_after: Option<Duration>,
     /// Percentage of random spread applied to check intervals.
     pub spread_checks: Option<u32>,

@@ -305,6 +305,8 @@ pub enum TcpCheckStep {
         port: Option<u16>,
         ssl: bool,
         send_proxy: bool,
+        /// `default`: the server's check settings apply (`check-ssl` ...).
+        default: bool,
     },
     Send(Vec<u8>),
     Expect {

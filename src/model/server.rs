@@ -99,6 +99,9 @@ pub enum InitAddr {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServerSsl {
+    /// `ssl`: traffic to the server is TLS. The options below may be set without it
+    /// (for `check-ssl`, `tcp-check connect ssl`).
+    pub enabled: bool,
     pub verify: Option<Verify>,
     pub ca_file: Option<PathBuf>,
     pub crt: Option<PathBuf>,
@@ -110,6 +113,8 @@ pub struct ServerSsl {
     pub max_ver: Option<TlsVersion>,
     pub ciphers: Option<String>,
     pub ciphersuites: Option<String>,
+    /// `check-sni`: the SNI a TLS health check sends.
+    pub check_sni: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

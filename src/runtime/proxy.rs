@@ -271,7 +271,10 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if p.binds.iter().any(|b| b.ssl.is_some()) {
         say("TLS on bind lines (ssl crt)");
     }
-    if p.servers.iter().any(|s| s.params.ssl.is_some()) {
+    if p.servers
+        .iter()
+        .any(|s| s.params.ssl.as_ref().is_some_and(|t| t.enabled))
+    {
         say("TLS to servers (ssl)");
     }
     if p.binds.iter().any(|b| b.accept_proxy) {
@@ -319,12 +322,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
             "log filtering options (dontlognull, dontlog-normal)",
         ),
         (p.max_keep_alive_queue.is_some(), "max-keep-alive-queue"),
-        (
-            p.tcp_checks
-                .iter()
-                .any(|s| matches!(s, crate::model::TcpCheckStep::Connect { ssl: true, .. })),
-            "tcp-check connect ssl (the check connection stays plain TCP)",
-        ),
     ] {
         if on {
             say(what);

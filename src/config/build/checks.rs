@@ -225,7 +225,7 @@ fn tcp_check(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
     let w = s.need(ctx, 1, "connect, send, expect ...")?;
     let step = match w.text.as_str() {
         "connect" => {
-            let (mut port, mut ssl, mut send_proxy) = (None, false, false);
+            let (mut port, mut ssl, mut send_proxy, mut default) = (None, false, false, false);
             let mut i = 2;
             while let Some(o) = s.arg(i) {
                 match o.text.as_str() {
@@ -239,7 +239,8 @@ fn tcp_check(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
                     }
                     "ssl" => ssl = true,
                     "send-proxy" => send_proxy = true,
-                    "linger" | "default" => {}
+                    "default" => default = true,
+                    "linger" => {}
                     "addr" | "sni" | "alpn" | "proto" | "comment" => {
                         ctx.warn(o.span, format!("tcp-check connect option '{}' is accepted but not applied by rproxy yet", o.text));
                         i += 1;
@@ -272,6 +273,7 @@ fn tcp_check(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
                 port,
                 ssl,
                 send_proxy,
+                default,
             }
         }
         "send" | "send-lf" => {

@@ -87,6 +87,21 @@ pub const KEYWORDS: &[GlobalKw] = &[
     kw("ssl-default-server-options", |c, g, s| {
         ssl_opts(c, s, &mut g.ssl_default_server)
     }),
+    kw("ssl-server-verify", |c, g, s| {
+        let w = s.need(c, 1, "none or required")?;
+        g.ssl_server_verify = Some(match w.text.as_str() {
+            "none" => crate::model::proxy::Verify::None,
+            "required" => crate::model::proxy::Verify::Required,
+            o => {
+                return Err(c.err_hint(
+                    w.span,
+                    format!("unknown ssl-server-verify mode '{o}'"),
+                    "modes: none required",
+                ));
+            }
+        });
+        Ok(())
+    }),
     kw("hard-stop-after", |c, g, s| {
         s.time(c, 1).map(|v| g.hard_stop_after = Some(v))
     }),

@@ -259,10 +259,12 @@ fn apply_options(
                         .map_err(|e| ctx.value_err(w, "slowstart", e))?,
                 )
             }
-            "ssl" => {
-                ssl(p);
+            "ssl" => ssl(p).enabled = true,
+            "no-ssl" => {
+                if let Some(s) = &mut p.ssl {
+                    s.enabled = false;
+                }
             }
-            "no-ssl" => p.ssl = None,
             "verify" => ssl(p).verify = Some(super::bind::verify(ctx, arg()?)?),
             "verifyhost" => ssl(p).verifyhost = Some(arg()?.text.clone()),
             "no-verifyhost" => ssl(p).verifyhost = None,
@@ -272,6 +274,8 @@ fn apply_options(
                     let sample = crate::config::sample::parse_sample(&v.text)
                         .map_err(|e| ctx.value_err(v, "sni expression", e))?;
                     ssl(p).sni = Some(sample);
+                } else {
+                    ssl(p).check_sni = Some(v.text.clone());
                 }
             }
             "ca-file" => ssl(p).ca_file = Some(super::readable(ctx, arg()?, "ca-file")?),

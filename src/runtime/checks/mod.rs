@@ -18,6 +18,7 @@ pub mod smtp;
 pub mod sslhello;
 pub mod tcp;
 pub mod tcpcheck;
+pub mod tls;
 
 use std::sync::Arc;
 

@@ -4,18 +4,21 @@
 //!
 //! Time budget as HAProxy 2.6 applies it: without `timeout check`, the whole check
 //! (connect and dialogue) must finish within the current interval; with it, the connect
-//! gets min(`timeout connect`, interval) and the dialogue `timeout check` more.
+//! gets min(`timeout connect`, interval) and the dialogue `timeout check` more. A TLS
+//! handshake (`check-ssl`) is part of the connect and shares its budget.
 
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::tls::{CheckStream, CheckTls};
 use super::{CheckStatus, Outcome};
 use crate::model::server::ProxyProtocol;
 
@@ -46,6 +49,11 @@ pub struct CheckCtx {
     /// What the scheduler knows of the server, for kinds that report or use it
     /// (`http-check send-state`, `disable-on-404`); `None` when not supplied.
     pub server: Option<ServerView>,
+    /// The server's TLS settings for checks, used by connections over TLS.
+    pub tls: Option<Arc<CheckTls>>,
+    /// Whether the check's own connection is TLS (`check-ssl`, or a server's `ssl`
+    /// when no `port`/`addr` sends the checks elsewhere).
+    pub tls_default: bool,
 }
 
 /// The server as HAProxy's `X-Haproxy-Server-State` header describes it.
@@ -129,12 +137,20 @@ impl CheckCtx {
             read_timeout,
             started: Instant::now(),
             server: None,
+            tls: None,
+            tls_default: false,
         }
     }
 
     /// Connects to the check address (or to `port` on its host, for `tcp-check connect
-    /// port N`). A failure is already the check's verdict: `L4TOUT` or `L4CON`.
+    /// port N`), over TLS when the check's connection is. A failure is already the
+    /// check's verdict: `L4TOUT` or `L4CON`, and for TLS `L6TOUT` or `L6RSP`.
     pub async fn connect(&self, port: Option<u16>) -> Result<CheckConn, Outcome> {
+        self.connect_as(port, self.tls_default).await
+    }
+
+    /// [`CheckCtx::connect`], over TLS (with the server's settings) when `tls`.
+    pub async fn connect_as(&self, port: Option<u16>, tls: bool) -> Result<CheckConn, Outcome> {
         let mut addr = self.addr;
         if let Some(p) = port {
             addr.set_port(p);
@@ -149,18 +165,37 @@ impl CheckCtx {
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
-        let deadline = match self.read_timeout {
-            Some(t) => Instant::now() + t,
-            None => connect_deadline,
+        let mut conn = CheckConn {
+            stream: CheckStream::Plain(stream),
+            deadline: connect_deadline,
         };
-        let mut conn = CheckConn { stream, deadline };
+        // The PROXY header goes first, in clear, before any TLS.
         if let Some(v) = self.send_proxy {
-            let local = conn.stream.local_addr().ok();
+            let local = conn.stream.tcp().local_addr().ok();
             let hdr = proxy_header(v, local, Some(addr));
             if let Err(e) = conn.send(&hdr).await {
                 return Err(Outcome::new(CheckStatus::L4Con).with_info(e.to_string()));
             }
         }
+        if tls {
+            let CheckStream::Plain(tcp) = conn.stream else {
+                return Err(Outcome::new(CheckStatus::SockErr));
+            };
+            let hs = async {
+                match &self.tls {
+                    Some(t) => t.handshake(tcp, addr).await,
+                    None => Err(Outcome::new(CheckStatus::L6Rsp)),
+                }
+            };
+            conn.stream = match tokio::time::timeout_at(connect_deadline, hs).await {
+                Err(_) => return Err(Outcome::new(CheckStatus::L6Tout)),
+                Ok(r) => r?,
+            };
+        }
+        conn.deadline = match self.read_timeout {
+            Some(t) => Instant::now() + t,
+            None => connect_deadline,
+        };
         Ok(conn)
     }
 }
@@ -184,7 +219,7 @@ pub fn io_info(e: &std::io::Error) -> String {
 /// A check's connection; every operation ends at the check's deadline.
 #[derive(Debug)]
 pub struct CheckConn {
-    pub stream: TcpStream,
+    pub stream: CheckStream,
     pub deadline: Instant,
 }
 

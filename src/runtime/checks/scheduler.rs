@@ -8,7 +8,8 @@
 //! HAProxy's words ([`super::events`]), and starts the `slowstart` ramp. Passive health
 //! (`observe`) counts errors seen on live traffic and, at `error-limit`, applies `on-error`
 //! through the same path. The last verdict and the counters a stats page shows are kept in
-//! [`Checker::record`].
+//! [`Checker::record`]. TLS on checks (`check-ssl` ...) is set up here from the server
+//! line ([`super::tls`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -22,6 +23,7 @@ use super::events::{self, Counts, Who};
 use super::health::{Health, RiseFall, Step};
 use super::probe::{CheckCtx, Probe, ServerView};
 use super::status::{CheckStatus, Outcome};
+use super::tls::{CheckTls, TlsSettings};
 use crate::config::diag::Diags;
 use crate::model::server::{Observe, OnError, ProxyProtocol};
 use crate::model::types::{Host, PortSpec};
@@ -122,6 +124,9 @@ pub struct Checker {
     timeout_check: Option<Duration>,
     spread: u32,
     probe: Arc<dyn Probe>,
+    /// TLS on the check's own connection, and the settings of TLS connections.
+    tls_default: bool,
+    tls: Option<Arc<CheckTls>>,
     log_health: bool,
     sink: Arc<LogSink>,
     observe: Option<Observe>,
@@ -179,26 +184,11 @@ impl Checks {
                     );
                     continue;
                 };
-                if s.params.check_ssl {
-                    d.warn(
-                        s.span,
-                        format!(
-                            "in '{}': server '{}': TLS on health checks (check-ssl) is not \
-                             applied by this version's runtime yet; the check runs in clear",
-                            p.name, s.name
-                        ),
-                    );
-                }
-                let c = Arc::new(Checker::new(
-                    p,
-                    s,
-                    cfg,
-                    (i, state.clone()),
-                    be,
-                    addr,
-                    &probe,
-                    &sink,
-                ));
+                let (tls_default, tls) = check_tls(cfg, p, s, d);
+                let mut c = Checker::new(p, s, cfg, (i, state.clone()), be, addr, &probe, &sink);
+                c.tls_default = tls_default;
+                c.tls = tls;
+                let c = Arc::new(c);
                 let _ = state.checker.set(c.clone());
                 checkers.push(c);
             }
@@ -223,6 +213,57 @@ impl Checks {
             t.abort();
         }
     }
+}
+
+/// Whether the server's own check connection is TLS, and the TLS settings its checks
+/// use, if any may: HAProxy applies the server's `ssl` options to `check-ssl`, to a
+/// server's `ssl` when no `port`/`addr` sends checks elsewhere, and to `tcp-check
+/// connect ssl`. Problems go to `d` as warnings.
+fn check_tls(
+    cfg: &Config,
+    p: &Proxy,
+    s: &crate::model::Server,
+    d: &mut Diags,
+) -> (bool, Option<Arc<CheckTls>>) {
+    let sp = &s.params;
+    let ssl_on = sp.ssl.as_ref().is_some_and(|t| t.enabled);
+    let tls_default =
+        sp.check_ssl || (ssl_on && sp.check_port.is_none() && sp.check_addr.is_none());
+    let script_tls = p
+        .tcp_checks
+        .iter()
+        .any(|t| matches!(t, crate::model::TcpCheckStep::Connect { ssl: true, .. }));
+    if !tls_default && !script_tls {
+        return (false, None);
+    }
+    let settings = TlsSettings::from_server(sp.ssl.as_ref(), cfg.global.ssl_server_verify);
+    if settings.verify && settings.ca_file.is_none() {
+        d.warn(
+            s.span,
+            format!(
+                "in '{}': server '{}': verify is required by default but no ca-file is set \
+                 (HAProxy refuses this); its TLS health checks fail verification. Set \
+                 'verify none' on the server line, a 'ca-file', or 'ssl-server-verify none' \
+                 in the global section",
+                p.name, s.name
+            ),
+        );
+    }
+    let tls = match CheckTls::new(&settings) {
+        Ok(t) => t,
+        Err(e) => {
+            d.warn(
+                s.span,
+                format!(
+                    "in '{}': server '{}': TLS settings of its health checks: {e}; its TLS \
+                     handshakes fail",
+                    p.name, s.name
+                ),
+            );
+            CheckTls::failing()
+        }
+    };
+    (tls_default, Some(Arc::new(tls)))
 }
 
 /// The machine's host name, HAProxy's default `node`.
@@ -302,6 +343,8 @@ impl Checker {
             timeout_check: p.timeouts.check,
             spread: cfg.global.spread_checks.unwrap_or(0).min(50),
             probe: probe.clone(),
+            tls_default: false,
+            tls: None,
             log_health: p.options.log_health_checks,
             sink: sink.clone(),
             observe: sp.observe,
@@ -393,6 +436,8 @@ impl Checker {
         };
         let mut ctx = CheckCtx::new(self.addr, connect, read);
         ctx.send_proxy = self.send_proxy;
+        ctx.tls = self.tls.clone();
+        ctx.tls_default = self.tls_default;
         ctx.server = Some(self.view());
         let started = ctx.started;
         let mut out = self.probe.check(&ctx).await;

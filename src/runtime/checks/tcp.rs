@@ -5,6 +5,8 @@
 //! application to accept: the handshake's last ACK is held back (`TCP_QUICKACK` off) and
 //! the socket is reset as soon as the server's SYN-ACK arrived, so the server sees
 //! SYN, SYN-ACK, RST and its logs stay free of empty connections.
+//!
+//! Over TLS (`check-ssl`) the check is the handshake: `L6OK` once it completed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +28,12 @@ pub struct Connect;
 impl Probe for Connect {
     fn check<'a>(&'a self, ctx: &'a CheckCtx) -> ProbeFuture<'a> {
         Box::pin(async move {
+            if ctx.tls_default {
+                return match ctx.connect(None).await {
+                    Ok(_conn) => Outcome::new(CheckStatus::L6Ok),
+                    Err(o) => o,
+                };
+            }
             if ctx.send_proxy.is_none() {
                 return half_open(ctx).await;
             }

@@ -19,6 +19,7 @@
 use regex::bytes::Regex;
 
 use super::super::probe::{CheckConn, CheckCtx, IoFail, io_info};
+use super::super::tls::CheckStream;
 use super::super::{CheckStatus, Outcome};
 use crate::model::server::ProxyProtocol;
 
@@ -187,6 +188,8 @@ pub enum Action {
     Connect {
         port: Option<u16>,
         send_proxy: bool,
+        /// TLS or not; `None`: as the check's own connection (`check-ssl`).
+        tls: Option<bool>,
         implicit: bool,
     },
     Send(Payload),
@@ -240,10 +243,16 @@ impl ScriptBuilder {
         });
         self.next_step += 1;
     }
-    pub fn connect(mut self, port: Option<u16>, send_proxy: bool) -> Self {
+    /// A connect as the check's own connection (TLS with `check-ssl`).
+    pub fn connect(self, port: Option<u16>, send_proxy: bool) -> Self {
+        self.connect_tls(port, send_proxy, None)
+    }
+    /// A connect over TLS (`Some(true)`), in clear, or as the check's own (`None`).
+    pub fn connect_tls(mut self, port: Option<u16>, send_proxy: bool, tls: Option<bool>) -> Self {
         self.push(Action::Connect {
             port,
             send_proxy,
+            tls,
             implicit: false,
         });
         self
@@ -278,6 +287,7 @@ impl ScriptBuilder {
                     action: Action::Connect {
                         port: None,
                         send_proxy: false,
+                        tls: None,
                         implicit: true,
                     },
                     step: 0,
@@ -460,18 +470,22 @@ impl Run<'_> {
             let rule = &rules[i];
             match &rule.action {
                 Action::Connect {
-                    port, send_proxy, ..
+                    port,
+                    send_proxy,
+                    tls,
+                    ..
                 } => {
                     self.conn = None;
                     self.buf.clear();
                     self.last_read = false;
                     must_read = true;
+                    let tls = tls.unwrap_or(ctx.tls_default);
                     let res = if *send_proxy && ctx.send_proxy.is_none() {
                         let mut c = ctx.clone();
                         c.send_proxy = Some(ProxyProtocol::V1);
-                        c.connect(*port).await
+                        c.connect_as(*port, tls).await
                     } else {
-                        ctx.connect(*port).await
+                        ctx.connect_as(*port, tls).await
                     };
                     match res {
                         Ok(c) => self.conn = Some(c),
@@ -547,7 +561,17 @@ impl Run<'_> {
                 }
             }
             Some(Action::Connect { implicit, .. }) => {
-                Fin::new(CheckStatus::L4Ok, tc(user && !implicit))
+                // A connection that completed a TLS handshake passed layer 6.
+                let tls = self
+                    .conn
+                    .as_ref()
+                    .is_some_and(|c| matches!(c.stream, CheckStream::Tls(_)));
+                let status = if tls {
+                    CheckStatus::L6Ok
+                } else {
+                    CheckStatus::L4Ok
+                };
+                Fin::new(status, tc(user && !implicit))
             }
             _ => Fin::new(CheckStatus::L7Ok, tc(user)),
         }

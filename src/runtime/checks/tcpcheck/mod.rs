@@ -23,10 +23,13 @@ pub fn user_script(steps: &[TcpCheckStep]) -> Script {
     let mut b = ScriptBuilder::new(true);
     for s in steps {
         b = match s {
-            // `ssl` is not applied: the check connection stays plain TCP.
+            // `default` takes the check's own TLS setting; otherwise `ssl` decides.
             TcpCheckStep::Connect {
-                port, send_proxy, ..
-            } => b.connect(*port, *send_proxy),
+                port,
+                send_proxy,
+                ssl,
+                default,
+            } => b.connect_tls(*port, *send_proxy, (!*default || *ssl).then_some(*ssl)),
             TcpCheckStep::Send(bytes) => b.send(bytes.clone()),
             TcpCheckStep::Comment(c) => b.comment(c.clone()),
             TcpCheckStep::Expect { negate, matcher } => {
