@@ -3,8 +3,8 @@
 //! handshake, and the stream a check then talks over ([`CheckStream`], plain or TLS).
 //!
 //! As HAProxy 2.6 does for checks: the certificate chain is verified against `ca-file`
-//! unless `verify none`; the host name is checked only when there is one to check
-//! (`verifyhost`, else `check-sni`); SNI is sent only with `check-sni`. A failed handshake
+//! unless `verify none`; the host name is checked only when there is one to check (the
+//! SNI sent, else `verifyhost`); SNI is sent only with `check-sni`. A failed handshake
 //! is `L6RSP` "SSL handshake failure" (or, for a name mismatch, HAProxy's words for it);
 //! a handshake still going at the connect deadline is `L6TOUT`.
 
@@ -30,8 +30,10 @@ use super::{CheckStatus, Outcome};
 use crate::model::proxy::{TlsVersion, Verify};
 use crate::model::server::ServerSsl;
 
-/// HAProxy's info for a certificate that does not match the expected name.
-const NAME_MISMATCH: &str = "Server presented an SSL certificate different from the expected one";
+/// HAProxy's info for a certificate that does not match the SNI sent.
+const SNI_MISMATCH: &str = "Server presented an SSL certificate different from the expected one";
+/// HAProxy's info for a certificate that does not match `verifyhost`.
+const NAME_MISMATCH: &str = "Server presented an SSL certificate different from the configured one";
 /// HAProxy's info for any other failed handshake.
 const HANDSHAKE_FAILURE: &str = "SSL handshake failure";
 
@@ -106,12 +108,12 @@ impl CheckTls {
             .sni
             .as_deref()
             .and_then(|n| ServerName::try_from(n.to_string()).ok());
-        // The name the certificate must carry: `verifyhost`, else the SNI sent.
-        let expected = s
-            .verifyhost
-            .as_deref()
-            .and_then(|n| ServerName::try_from(n.to_string()).ok())
-            .or_else(|| sni.clone());
+        // The name the certificate must carry: the SNI sent, else `verifyhost`.
+        let expected = sni.clone().or_else(|| {
+            s.verifyhost
+                .as_deref()
+                .and_then(|n| ServerName::try_from(n.to_string()).ok())
+        });
         let mode = if !s.verify {
             Mode::AcceptAny
         } else {
@@ -191,7 +193,10 @@ impl CheckTls {
         let connector = tokio_rustls::TlsConnector::from(config.clone());
         match connector.connect(name, tcp).await {
             Ok(s) => Ok(CheckStream::Tls(Box::new(s))),
-            Err(e) => Err(Outcome::new(CheckStatus::L6Rsp).with_info(handshake_info(&e))),
+            Err(e) => {
+                Err(Outcome::new(CheckStatus::L6Rsp)
+                    .with_info(handshake_info(&e, self.sni.is_some())))
+            }
         }
     }
 }
@@ -223,10 +228,13 @@ fn versions(
     v
 }
 
-/// HAProxy's info for a failed handshake.
-fn handshake_info(e: &io::Error) -> &'static str {
+/// HAProxy's info for a failed handshake (`sni`: whether the name checked was the SNI).
+fn handshake_info(e: &io::Error, sni: bool) -> &'static str {
     let tls = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
     match tls {
+        Some(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        )) if sni => SNI_MISMATCH,
         Some(rustls::Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
         )) => NAME_MISMATCH,

@@ -1,0 +1,462 @@
+//! Health checks over TLS (`check-ssl`, a server's `ssl`, `tcp-check connect ssl`) through
+//! the real binary, side by side with HAProxy 2.6.12: both proxies check the same origins
+//! at once and the first verdict each logs for every server (reason, code, info) must be
+//! the same.
+//!
+//! Origins: `openssl s_server -www` (answers HTTP over TLS) with certificates the test
+//! makes (a CA, a leaf it signed for `check.example`, a second CA with its own leaf), a
+//! plain HTTP server, a listener that never speaks, and a closed port.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::ports::{free_port, refused_port};
+use common::proxy::{Engine, Proxy, eventually, wait_listening};
+use common::sbs::require_haproxy;
+use common::{have_program, require};
+
+/// The certificates of one test, in a tempdir.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn p(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> bool {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `ca.pem` and `other.pem` (two CAs); `leaf.pem`/`leaf.key` for `check.example` and
+/// 127.0.0.1 signed by `ca`; `dflt.pem`/`dflt.key` for `default.example` signed by
+/// `other`. EC P-256 keys: quick to make.
+fn make_pki() -> Pki {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for ca in ["ca", "other"] {
+        assert!(openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={ca}"),
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ));
+    }
+    for (leaf, ca, names) in [
+        ("leaf", "ca", "DNS:check.example,IP:127.0.0.1"),
+        ("dflt", "other", "DNS:default.example"),
+    ] {
+        std::fs::write(
+            d.join(format!("{leaf}.ext")),
+            format!(
+                "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+                 extendedKeyUsage=serverAuth\nsubjectAltName={names}\n"
+            ),
+        )
+        .expect("ext file");
+        assert!(openssl(
+            d,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                &format!("/CN={leaf}"),
+                "-keyout",
+                &format!("{leaf}.key"),
+                "-out",
+                &format!("{leaf}.csr"),
+            ],
+        ));
+        assert!(openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{leaf}.csr"),
+                "-CA",
+                &format!("{ca}.pem"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{leaf}.ext"),
+                "-out",
+                &format!("{leaf}.pem"),
+            ],
+        ));
+    }
+    Pki { dir }
+}
+
+/// An `openssl s_server -www` origin, killed on drop.
+struct SServer {
+    child: Child,
+    port: u16,
+}
+
+impl SServer {
+    /// Serves `leaf` (signed by `ca`); with `sni`, serves `dflt` (signed by `other`)
+    /// unless the client asks for `check.example`.
+    fn start(pki: &Pki, sni: bool) -> SServer {
+        let port = free_port();
+        let mut cmd = Command::new("openssl");
+        cmd.arg("s_server")
+            .arg("-accept")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-www")
+            .arg("-quiet");
+        if sni {
+            cmd.args(["-cert", &pki.p("dflt.pem"), "-key", &pki.p("dflt.key")])
+                .args(["-cert2", &pki.p("leaf.pem"), "-key2", &pki.p("leaf.key")])
+                .args(["-servername", "check.example"]);
+        } else {
+            cmd.args(["-cert", &pki.p("leaf.pem"), "-key", &pki.p("leaf.key")]);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let s = SServer { child, port };
+        assert!(wait_listening(&[port]), "s_server did not listen");
+        s
+    }
+}
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP server that, as a real one does, answers bytes that are no request (a
+/// TLS ClientHello) with a 400 and closes; runs until the test process ends.
+fn plain_http() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut b = [0u8; 4096];
+            let _ = c.read(&mut b);
+            let _ = c.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+        }
+    });
+    port
+}
+
+fn prerequisites() -> bool {
+    require(have_program("openssl"), "openssl not installed") && require_haproxy()
+}
+
+const HEAD: &str = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  \
+                    timeout server 5s\n  option log-health-checks\nfrontend f\n  bind \
+                    127.0.0.1:{{FE}}\n  default_backend b1\n";
+
+/// Every server's first logged verdict: `backend/server` → the line from "succeeded" or
+/// "failed" on, check duration removed.
+fn verdicts(stderr: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for l in stderr.lines() {
+        let Some(rest) = l.split_once("Health check for server ").map(|x| x.1) else {
+            continue;
+        };
+        let Some((who, what)) = rest.split_once(' ') else {
+            continue;
+        };
+        let what = match what.find(", check duration: ") {
+            Some(i) => &what[..i],
+            None => what,
+        };
+        m.entry(who.to_string()).or_insert_with(|| what.to_string());
+    }
+    m
+}
+
+/// Runs `body` (backends after [`HEAD`]) under both proxies until each has judged every
+/// server in `servers`; returns (haproxy's, rproxy's) verdicts.
+fn both(
+    global: &str,
+    body: &str,
+    servers: &[&str],
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let cfg = |e: Engine| {
+        let c = format!("{global}{HEAD}{body}").replace("{{FE}}", &free_port().to_string());
+        Proxy::start_engine(e, &c)
+    };
+    let h = cfg(Engine::Haproxy);
+    let r = cfg(Engine::Rproxy);
+    let done = |p: &Proxy| {
+        let v = verdicts(&p.stderr_text());
+        servers.iter().all(|s| v.contains_key(*s))
+    };
+    let ok = eventually(Duration::from_secs(6), || done(&h) && done(&r));
+    assert!(
+        ok,
+        "not every server was judged\n--- haproxy:\n{}\n--- rproxy:\n{}",
+        h.stderr_text(),
+        r.stderr_text()
+    );
+    (verdicts(&h.stderr_text()), verdicts(&r.stderr_text()))
+}
+
+const CHK: &str = "check inter 200 fall 2 rise 1";
+
+/// `check-ssl verify none`: the handshake alone passes (`Layer6 check passed`), an
+/// `option httpchk` over it is `L7OK`; a plain HTTP server behind `check-ssl` fails the
+/// handshake (`L6RSP`, "SSL handshake failure"), a closed port stays `L4CON`.
+#[test]
+fn check_ssl_verify_none_and_a_plain_server_match_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let tls = SServer::start(&pki, false);
+    let plain = plain_http();
+    let closed = refused_port();
+    let (t, p) = (tls.port, plain);
+    let body = format!(
+        "backend b1\n  server tls 127.0.0.1:{t} {CHK} check-ssl verify none\n  \
+         server plain 127.0.0.1:{p} {CHK} check-ssl verify none\n  \
+         server closed 127.0.0.1:{closed} {CHK} check-ssl verify none\n\
+         backend b2\n  option httpchk GET /\n  \
+         server tls 127.0.0.1:{t} {CHK} check-ssl verify none\n  \
+         server plain 127.0.0.1:{p} {CHK} check-ssl verify none\n"
+    );
+    let (h, r) = both(
+        "",
+        &body,
+        &["b1/tls", "b1/plain", "b1/closed", "b2/tls", "b2/plain"],
+    );
+    assert_eq!(r["b1/tls"], "succeeded, reason: Layer6 check passed");
+    assert_eq!(
+        r["b1/plain"],
+        "failed, reason: Layer6 invalid response, info: \"SSL handshake failure\""
+    );
+    assert_eq!(
+        r["b2/tls"],
+        "succeeded, reason: Layer7 check passed, code: 200"
+    );
+    assert_eq!(h, r);
+}
+
+/// `verify required` (stated, or HAProxy's default) against `ca-file`: the right CA
+/// passes, another CA fails the handshake; a `check-sni` the certificate does not carry
+/// is HAProxy's "different from the expected one", a `verifyhost` it does not carry
+/// "different from the configured one"; global `ssl-server-verify none` turns
+/// the default off.
+#[test]
+fn verification_against_ca_file_matches_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let tls = SServer::start(&pki, false);
+    let t = tls.port;
+    let (ca, other) = (pki.p("ca.pem"), pki.p("other.pem"));
+    let body = format!(
+        "backend b1\n  \
+         server right 127.0.0.1:{t} {CHK} check-ssl verify required ca-file {ca}\n  \
+         server dflt 127.0.0.1:{t} {CHK} check-ssl ca-file {ca}\n  \
+         server wrong 127.0.0.1:{t} {CHK} check-ssl verify required ca-file {other}\n  \
+         server name 127.0.0.1:{t} {CHK} check-ssl ca-file {ca} check-sni check.example\n  \
+         server badname 127.0.0.1:{t} {CHK} check-ssl ca-file {ca} check-sni bad.example\n  \
+         server host 127.0.0.1:{t} {CHK} check-ssl ca-file {ca} verifyhost bad.example\n"
+    );
+    let all = [
+        "b1/right",
+        "b1/dflt",
+        "b1/wrong",
+        "b1/name",
+        "b1/badname",
+        "b1/host",
+    ];
+    let (h, r) = both("", &body, &all);
+    assert_eq!(r["b1/right"], "succeeded, reason: Layer6 check passed");
+    assert_eq!(r["b1/dflt"], "succeeded, reason: Layer6 check passed");
+    assert_eq!(
+        r["b1/wrong"],
+        "failed, reason: Layer6 invalid response, info: \"SSL handshake failure\""
+    );
+    assert_eq!(
+        r["b1/badname"],
+        "failed, reason: Layer6 invalid response, info: \"Server presented an SSL \
+         certificate different from the expected one\""
+    );
+    assert_eq!(
+        r["b1/host"],
+        "failed, reason: Layer6 invalid response, info: \"Server presented an SSL \
+         certificate different from the configured one\""
+    );
+    assert_eq!(h, r);
+
+    // Verification off for every server by default.
+    let body = format!(
+        "backend b1\n  server any 127.0.0.1:{t} {CHK} check-ssl ca-file {other}\n  \
+         server on 127.0.0.1:{t} {CHK} check-ssl verify required ca-file {other}\n"
+    );
+    let (h, r) = both(
+        "global\n  ssl-server-verify none\n",
+        &body,
+        &["b1/any", "b1/on"],
+    );
+    assert_eq!(r["b1/any"], "succeeded, reason: Layer6 check passed");
+    assert_eq!(h, r);
+}
+
+/// `check-sni` is sent: the origin serves the certificate signed by `ca` only to a client
+/// asking for `check.example`, another one (signed by `other`) otherwise.
+#[test]
+fn check_sni_is_sent_as_by_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let tls = SServer::start(&pki, true);
+    let t = tls.port;
+    let (ca, other) = (pki.p("ca.pem"), pki.p("other.pem"));
+    let body = format!(
+        "backend b1\n  option httpchk GET /\n  \
+         server sni 127.0.0.1:{t} {CHK} check-ssl ca-file {ca} check-sni check.example\n  \
+         server nosni 127.0.0.1:{t} {CHK} check-ssl ca-file {ca}\n  \
+         server othersni 127.0.0.1:{t} {CHK} check-ssl ca-file {other} check-sni no.example\n  \
+         server othernone 127.0.0.1:{t} {CHK} check-ssl ca-file {other}\n"
+    );
+    let all = ["b1/sni", "b1/nosni", "b1/othersni", "b1/othernone"];
+    let (h, r) = both("", &body, &all);
+    assert_eq!(
+        r["b1/sni"],
+        "succeeded, reason: Layer7 check passed, code: 200"
+    );
+    assert_eq!(
+        r["b1/nosni"],
+        "failed, reason: Layer6 invalid response, info: \"SSL handshake failure\""
+    );
+    assert_eq!(
+        r["b1/othernone"],
+        "succeeded, reason: Layer7 check passed, code: 200"
+    );
+    assert_eq!(h, r);
+}
+
+/// `tcp-check connect ssl` uses the server's TLS options; a plain `tcp-check connect`
+/// stays in clear even with `check-ssl`, `connect default` follows `check-ssl`, and the
+/// implicit first connect does too.
+#[test]
+fn tcp_check_connect_ssl_matches_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let tls = SServer::start(&pki, false);
+    let plain = plain_http();
+    let (t, p) = (tls.port, plain);
+    let other = pki.p("other.pem");
+    let get = "tcp-check send \"GET / HTTP/1.0\\r\\n\\r\\n\"\n  tcp-check expect string HTTP/1.0\n";
+    let body = format!(
+        "backend b1\n  option tcp-check\n  tcp-check connect ssl\n  \
+         server only 127.0.0.1:{t} {CHK} verify none\n  \
+         server wrongca 127.0.0.1:{t} {CHK} ca-file {other}\n\
+         backend b2\n  option tcp-check\n  tcp-check connect ssl\n  {get}  \
+         server tls 127.0.0.1:{t} {CHK} verify none\n  \
+         server plain 127.0.0.1:{p} {CHK} verify none\n\
+         backend b3\n  option tcp-check\n  {get}  \
+         server implicit 127.0.0.1:{t} {CHK} check-ssl verify none\n\
+         backend b4\n  option tcp-check\n  tcp-check connect\n  {get}  \
+         server clear 127.0.0.1:{t} {CHK} check-ssl verify none\n\
+         backend b5\n  option tcp-check\n  tcp-check connect default\n  \
+         server dflt 127.0.0.1:{t} {CHK} check-ssl verify none\n"
+    );
+    let all = [
+        "b1/only",
+        "b1/wrongca",
+        "b2/tls",
+        "b2/plain",
+        "b3/implicit",
+        "b4/clear",
+        "b5/dflt",
+    ];
+    let (h, r) = both("", &body, &all);
+    assert_eq!(
+        r["b1/only"],
+        "succeeded, reason: Layer6 check passed, info: \"(tcp-check)\""
+    );
+    assert_eq!(
+        r["b2/plain"],
+        "failed, reason: Layer6 invalid response, info: \"SSL handshake failure at step 1 \
+         of tcp-check (connect)\""
+    );
+    assert_eq!(h, r);
+}
+
+/// A server that never answers the ClientHello: `Layer6 timeout` within the connect
+/// budget; a server's `ssl` makes its checks TLS unless `port` sends them elsewhere.
+#[test]
+fn handshake_timeout_and_ssl_servers_match_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let tls = SServer::start(&pki, false);
+    let plain = plain_http();
+    // Accepted by the kernel, never read: the handshake gets no answer.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let s = silent.local_addr().expect("addr").port();
+    let (t, p) = (tls.port, plain);
+    let body = format!(
+        "backend b1\n  \
+         server silent 127.0.0.1:{s} check inter 500 fall 2 rise 1 check-ssl verify none\n  \
+         server ssl 127.0.0.1:{t} {CHK} ssl verify none\n  \
+         server sslport 127.0.0.1:{t} {CHK} ssl verify none port {p}\n"
+    );
+    let (h, r) = both("", &body, &["b1/silent", "b1/ssl", "b1/sslport"]);
+    assert_eq!(r["b1/silent"], "failed, reason: Layer6 timeout");
+    assert_eq!(r["b1/ssl"], "succeeded, reason: Layer6 check passed");
+    assert_eq!(r["b1/sslport"], "succeeded, reason: Layer4 check passed");
+    assert_eq!(h, r);
+    drop(silent);
+}
