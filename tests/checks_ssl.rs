@@ -434,7 +434,8 @@ fn tcp_check_connect_ssl_matches_haproxy() {
 }
 
 /// A server that never answers the ClientHello: `Layer6 timeout` within the connect
-/// budget; a server's `ssl` makes its checks TLS unless `port` sends them elsewhere.
+/// budget; a server's `ssl` makes its checks TLS unless `port` sends them elsewhere or
+/// `no-check-ssl` says not to; `check-ssl` from `default-server` applies.
 #[test]
 fn handshake_timeout_and_ssl_servers_match_haproxy() {
     if !prerequisites() {
@@ -451,12 +452,18 @@ fn handshake_timeout_and_ssl_servers_match_haproxy() {
         "backend b1\n  \
          server silent 127.0.0.1:{s} check inter 500 fall 2 rise 1 check-ssl verify none\n  \
          server ssl 127.0.0.1:{t} {CHK} ssl verify none\n  \
-         server sslport 127.0.0.1:{t} {CHK} ssl verify none port {p}\n"
+         server sslport 127.0.0.1:{t} {CHK} ssl verify none port {p}\n\
+         backend b2\n  default-server check-ssl verify none\n  \
+         server off 127.0.0.1:{t} {CHK} ssl no-check-ssl\n  \
+         server dflt 127.0.0.1:{t} {CHK}\n"
     );
-    let (h, r) = both("", &body, &["b1/silent", "b1/ssl", "b1/sslport"]);
+    let all = ["b1/silent", "b1/ssl", "b1/sslport", "b2/off", "b2/dflt"];
+    let (h, r) = both("", &body, &all);
     assert_eq!(r["b1/silent"], "failed, reason: Layer6 timeout");
     assert_eq!(r["b1/ssl"], "succeeded, reason: Layer6 check passed");
     assert_eq!(r["b1/sslport"], "succeeded, reason: Layer4 check passed");
+    assert_eq!(r["b2/off"], "succeeded, reason: Layer4 check passed");
+    assert_eq!(r["b2/dflt"], "succeeded, reason: Layer6 check passed");
     assert_eq!(h, r);
     drop(silent);
 }

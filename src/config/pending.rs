@@ -337,7 +337,6 @@ pub const SERVER: &[Unmodelled] = &[
     pending("namespace", "-"),
     pending("no-agent-check", "-"),
     pending("no-check-send-proxy", "-"),
-    pending("no-check-ssl", "-"),
     pending("no-send-proxy-v2", "-"),
     pending("no-send-proxy-v2-ssl", "-"),
     pending("no-send-proxy-v2-ssl-cn", "-"),

@@ -31,7 +31,9 @@ pub struct ServerParams {
     pub error_limit: u32,
     pub on_error: OnError,
     pub ssl: Option<ServerSsl>,
-    pub check_ssl: bool,
+    /// `check-ssl` (`Some(true)`) / `no-check-ssl` (`Some(false)`); `None`: checks follow
+    /// the server's `ssl` when no `port`/`addr` sends them elsewhere.
+    pub check_ssl: Option<bool>,
     pub init_addr: Vec<InitAddr>,
     pub resolvers: Option<String>,
     pub proto: Option<String>,
@@ -61,7 +63,7 @@ impl Default for ServerParams {
             error_limit: 10,
             on_error: OnError::FailCheck,
             ssl: None,
-            check_ssl: false,
+            check_ssl: None,
             init_addr: vec![InitAddr::Last, InitAddr::Libc],
             resolvers: None,
             proto: None,

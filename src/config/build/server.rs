@@ -75,6 +75,7 @@ pub const OPTIONS: &[(&str, usize)] = &[
     ("no-send-proxy", 0),
     ("check-send-proxy", 0),
     ("check-ssl", 0),
+    ("no-check-ssl", 0),
     ("observe", 1),
     ("error-limit", 1),
     ("on-error", 1),
@@ -293,7 +294,8 @@ fn apply_options(
             "send-proxy-v2" => p.send_proxy = Some(ProxyProtocol::V2),
             "no-send-proxy" => p.send_proxy = None,
             "check-send-proxy" => p.check_send_proxy = true,
-            "check-ssl" => p.check_ssl = true,
+            "check-ssl" => p.check_ssl = Some(true),
+            "no-check-ssl" => p.check_ssl = Some(false),
             "observe" => {
                 let v = arg()?;
                 p.observe = Some(match v.text.as_str() {

@@ -227,8 +227,9 @@ fn check_tls(
 ) -> (bool, Option<Arc<CheckTls>>) {
     let sp = &s.params;
     let ssl_on = sp.ssl.as_ref().is_some_and(|t| t.enabled);
-    let tls_default =
-        sp.check_ssl || (ssl_on && sp.check_port.is_none() && sp.check_addr.is_none());
+    let tls_default = sp
+        .check_ssl
+        .unwrap_or(ssl_on && sp.check_port.is_none() && sp.check_addr.is_none());
     let script_tls = p
         .tcp_checks
         .iter()
