@@ -5,7 +5,8 @@
 //!
 //! Origins: `openssl s_server -www` (answers HTTP over TLS) with certificates the test
 //! makes (a CA, a leaf it signed for `check.example`, a second CA with its own leaf), a
-//! plain HTTP server, a listener that never speaks, and a closed port.
+//! plain HTTP server, a listener that never speaks, and a closed port; one origin asks
+//! for a client certificate (`crt`).
 
 mod common;
 
@@ -85,7 +86,7 @@ fn make_pki() -> Pki {
             d.join(format!("{leaf}.ext")),
             format!(
                 "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-                 extendedKeyUsage=serverAuth\nsubjectAltName={names}\n"
+                 extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={names}\n"
             ),
         )
         .expect("ext file");
@@ -127,7 +128,22 @@ fn make_pki() -> Pki {
             ],
         ));
     }
+    // HAProxy's `crt`: the certificate and its key in one file.
+    let mut both = std::fs::read(d.join("leaf.pem")).expect("leaf");
+    both.extend(std::fs::read(d.join("leaf.key")).expect("key"));
+    std::fs::write(d.join("leafkey.pem"), both).expect("leafkey");
     Pki { dir }
+}
+
+/// What an [`SServer`] serves.
+#[derive(Clone, Copy, PartialEq)]
+enum Serve {
+    /// `leaf` (signed by `ca`).
+    Leaf,
+    /// `dflt` (signed by `other`) unless the client asks for `check.example`.
+    BySni,
+    /// `leaf`, to clients with a certificate signed by `ca` only.
+    ClientCert,
 }
 
 /// An `openssl s_server -www` origin, killed on drop.
@@ -137,9 +153,7 @@ struct SServer {
 }
 
 impl SServer {
-    /// Serves `leaf` (signed by `ca`); with `sni`, serves `dflt` (signed by `other`)
-    /// unless the client asks for `check.example`.
-    fn start(pki: &Pki, sni: bool) -> SServer {
+    fn start(pki: &Pki, serve: Serve) -> SServer {
         let port = free_port();
         let mut cmd = Command::new("openssl");
         cmd.arg("s_server")
@@ -147,7 +161,10 @@ impl SServer {
             .arg(format!("127.0.0.1:{port}"))
             .arg("-www")
             .arg("-quiet");
-        if sni {
+        if serve == Serve::ClientCert {
+            cmd.args(["-Verify", "1", "-CAfile", &pki.p("ca.pem")]);
+        }
+        if serve == Serve::BySni {
             cmd.args(["-cert", &pki.p("dflt.pem"), "-key", &pki.p("dflt.key")])
                 .args(["-cert2", &pki.p("leaf.pem"), "-key2", &pki.p("leaf.key")])
                 .args(["-servername", "check.example"]);
@@ -255,7 +272,7 @@ fn check_ssl_verify_none_and_a_plain_server_match_haproxy() {
         return;
     }
     let pki = make_pki();
-    let tls = SServer::start(&pki, false);
+    let tls = SServer::start(&pki, Serve::Leaf);
     let plain = plain_http();
     let closed = refused_port();
     let (t, p) = (tls.port, plain);
@@ -295,7 +312,7 @@ fn verification_against_ca_file_matches_haproxy() {
         return;
     }
     let pki = make_pki();
-    let tls = SServer::start(&pki, false);
+    let tls = SServer::start(&pki, Serve::Leaf);
     let t = tls.port;
     let (ca, other) = (pki.p("ca.pem"), pki.p("other.pem"));
     let body = format!(
@@ -356,7 +373,7 @@ fn check_sni_is_sent_as_by_haproxy() {
         return;
     }
     let pki = make_pki();
-    let tls = SServer::start(&pki, true);
+    let tls = SServer::start(&pki, Serve::BySni);
     let t = tls.port;
     let (ca, other) = (pki.p("ca.pem"), pki.p("other.pem"));
     let body = format!(
@@ -392,7 +409,7 @@ fn tcp_check_connect_ssl_matches_haproxy() {
         return;
     }
     let pki = make_pki();
-    let tls = SServer::start(&pki, false);
+    let tls = SServer::start(&pki, Serve::Leaf);
     let plain = plain_http();
     let (t, p) = (tls.port, plain);
     let other = pki.p("other.pem");
@@ -442,7 +459,7 @@ fn handshake_timeout_and_ssl_servers_match_haproxy() {
         return;
     }
     let pki = make_pki();
-    let tls = SServer::start(&pki, false);
+    let tls = SServer::start(&pki, Serve::Leaf);
     let plain = plain_http();
     // Accepted by the kernel, never read: the handshake gets no answer.
     let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -466,4 +483,35 @@ fn handshake_timeout_and_ssl_servers_match_haproxy() {
     assert_eq!(r["b2/dflt"], "succeeded, reason: Layer6 check passed");
     assert_eq!(h, r);
     drop(silent);
+}
+
+/// `crt`: the check presents a client certificate. The origin insists on one; over TLS
+/// 1.3 it says so only after the client's handshake is done, so a bare handshake passes
+/// either way and an `option httpchk` without `crt` fails on the origin's alert.
+#[test]
+fn client_certificate_matches_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let tls = SServer::start(&pki, Serve::ClientCert);
+    let t = tls.port;
+    let crt = pki.p("leafkey.pem");
+    let body = format!(
+        "backend b1\n  server crt 127.0.0.1:{t} {CHK} check-ssl verify none crt {crt}\n  \
+         server nocrt 127.0.0.1:{t} {CHK} check-ssl verify none\n\
+         backend b2\n  option httpchk GET /\n  \
+         server crt 127.0.0.1:{t} {CHK} check-ssl verify none crt {crt}\n  \
+         server nocrt 127.0.0.1:{t} {CHK} check-ssl verify none\n"
+    );
+    let (h, r) = both("", &body, &["b1/crt", "b1/nocrt", "b2/crt", "b2/nocrt"]);
+    assert_eq!(
+        r["b2/crt"],
+        "succeeded, reason: Layer7 check passed, code: 200"
+    );
+    assert_eq!(
+        r["b2/nocrt"],
+        "failed, reason: Socket error, info: \"SSL fatal error\""
+    );
+    assert_eq!(h, r);
 }

@@ -202,6 +202,10 @@ impl CheckCtx {
 
 /// The text HAProxy puts in `info` for a socket error (the OS's words).
 pub fn io_info(e: &std::io::Error) -> String {
+    // A TLS error after the handshake (an alert, a bad record): HAProxy's words.
+    if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
+        return "SSL fatal error".into();
+    }
     match e.kind() {
         std::io::ErrorKind::ConnectionRefused => "Connection refused".into(),
         std::io::ErrorKind::ConnectionReset => "Connection reset by peer".into(),
