@@ -515,3 +515,23 @@ fn client_certificate_matches_haproxy() {
     );
     assert_eq!(h, r);
 }
+
+/// With `fall 1 rise 1` a passing check cannot move the counter, yet HAProxy logs the
+/// first verdict (and any verdict whose status differs from the last one).
+#[test]
+fn a_check_that_moves_nothing_is_logged_on_a_new_status() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let tls = SServer::start(&pki, Serve::Leaf);
+    let t = tls.port;
+    let body = format!(
+        "backend b1\n  server tls 127.0.0.1:{t} check inter 200 fall 1 rise 1 check-ssl verify none\n  \
+         server tcp 127.0.0.1:{t} check inter 200 fall 1 rise 1\n"
+    );
+    let (h, r) = both("", &body, &["b1/tls", "b1/tcp"]);
+    assert_eq!(r["b1/tls"], "succeeded, reason: Layer6 check passed");
+    assert_eq!(r["b1/tcp"], "succeeded, reason: Layer4 check passed");
+    assert_eq!(h, r);
+}

@@ -467,8 +467,10 @@ impl Checker {
             rec.failed += 1;
         }
         let who = self.who();
-        // HAProxy logs a check's result only when it moved the counter.
-        if self.log_health && st.moved {
+        // HAProxy logs a check's result when it moved the counter or its status differs
+        // from the last one (the first check's always does: nothing came before it).
+        let new_status = rec.last.as_ref().map(|o| o.status) != Some(out.status);
+        if self.log_health && (st.moved || new_status) {
             let line = events::check_line(who, &out, active, &st);
             process::warning(&line);
             self.sink.send(Severity::Notice, &line);
