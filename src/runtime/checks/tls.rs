@@ -47,6 +47,8 @@ pub enum TlsSetupError {
     },
     #[error("'{0}' holds no certificate")]
     NoCert(PathBuf),
+    #[error("'{0}' is not a host name")]
+    BadName(String),
     #[error("{0}")]
     Rustls(#[from] rustls::Error),
     #[error("{0}")]
@@ -104,16 +106,16 @@ impl CheckTls {
     /// Builds the client side from `s`.
     pub fn new(s: &TlsSettings) -> Result<CheckTls, TlsSetupError> {
         let provider = provider();
-        let sni = s
-            .sni
-            .as_deref()
-            .and_then(|n| ServerName::try_from(n.to_string()).ok());
+        let name = |n: &str| {
+            ServerName::try_from(n.to_string()).map_err(|_| TlsSetupError::BadName(n.into()))
+        };
+        let sni = s.sni.as_deref().map(name).transpose()?;
         // The name the certificate must carry: the SNI sent, else `verifyhost`.
-        let expected = sni.clone().or_else(|| {
-            s.verifyhost
-                .as_deref()
-                .and_then(|n| ServerName::try_from(n.to_string()).ok())
-        });
+        let expected = match (&sni, s.verifyhost.as_deref()) {
+            (Some(n), _) => Some(n.clone()),
+            (None, Some(h)) => Some(name(h)?),
+            (None, None) => None,
+        };
         let mode = if !s.verify {
             Mode::AcceptAny
         } else {
@@ -383,6 +385,27 @@ mod tests {
         assert_eq!(versions(None, Some(TlsVersion::Tls12)).len(), 1);
         // Below what rustls has: both rather than none.
         assert_eq!(versions(None, Some(TlsVersion::Tls11)).len(), 2);
+    }
+
+    #[test]
+    fn handshake_errors_in_haproxy_words() {
+        let io = |e: rustls::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+        let name = || rustls::Error::InvalidCertificate(CertificateError::NotValidForName);
+        assert_eq!(handshake_info(&io(name()), true), SNI_MISMATCH);
+        assert_eq!(handshake_info(&io(name()), false), NAME_MISMATCH);
+        let issuer = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        assert_eq!(handshake_info(&io(issuer), true), HANDSHAKE_FAILURE);
+        let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert_eq!(handshake_info(&eof, false), HANDSHAKE_FAILURE);
+    }
+
+    #[test]
+    fn a_bad_check_sni_is_refused() {
+        let s = TlsSettings {
+            sni: Some("not a name".into()),
+            ..TlsSettings::default()
+        };
+        assert!(matches!(CheckTls::new(&s), Err(TlsSetupError::BadName(_))));
     }
 
     #[test]
