@@ -862,6 +862,9 @@ impl Session {
         let mut avoid = None;
         let mut attempts = 0u32;
         let mut reused_retry_left = true;
+        // `retry-on` beyond connection failures replays the request: only one without a
+        // body, whose head is all there is to send again.
+        let replayable = matches!(body, BodyKind::None | BodyKind::Length(0)) && !expect_continue;
         // The slot kept for a retry on the same server (HAProxy keeps its place there).
         let mut kept: Option<Slot> = None;
         loop {
@@ -897,7 +900,7 @@ impl Session {
                 Err(e) => {
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "connect failed: {e}");
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
-                    if attempts >= bpx.retries {
+                    if attempts >= bpx.retries || !bpx.retry_on.conn_failure {
                         return self.unserved(bpx).await;
                     }
                     attempts += 1;
@@ -926,10 +929,12 @@ impl Session {
                     continue;
                 }
             };
+            let l7 = (replayable && attempts < bpx.retries).then_some(&bpx.retry_on);
             match self
                 .exchange(
                     fe,
                     bpx,
+                    l7,
                     &slot,
                     &mut srv,
                     &head,
@@ -969,10 +974,72 @@ impl Session {
                     drop(slot);
                     continue;
                 }
+                Exchange::RetryReused if l7.is_some_and(|r| r.empty_response) => {
+                    self.l7_retry(
+                        bpx,
+                        be,
+                        slot,
+                        "empty response",
+                        &info,
+                        named.is_some(),
+                        &mut attempts,
+                        &mut avoid,
+                        &mut kept,
+                    );
+                    continue;
+                }
+                Exchange::Retry(why) => {
+                    self.l7_retry(
+                        bpx,
+                        be,
+                        slot,
+                        why,
+                        &info,
+                        named.is_some(),
+                        &mut attempts,
+                        &mut avoid,
+                        &mut kept,
+                    );
+                    continue;
+                }
                 Exchange::RetryReused => {
+                    tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "server closed or reset before any response byte -> 502");
                     return self.reply_error(Some(bpx), 502).await;
                 }
             }
+        }
+    }
+
+    /// A `retry-on` retry after the request went to `slot`'s server and failed before any
+    /// response byte reached the client: counted against `retries`, and redispatched as a
+    /// connection failure would be (`retry_plan`), without the pause after a refused
+    /// connection since this server did accept.
+    #[allow(clippy::too_many_arguments)]
+    fn l7_retry(
+        &self,
+        bpx: &ProxyRt,
+        be: &Backend,
+        slot: Slot,
+        why: &str,
+        info: &TxnInfo,
+        named: bool,
+        attempts: &mut u32,
+        avoid: &mut Option<usize>,
+        kept: &mut Option<Slot>,
+    ) {
+        tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "retrying the request (retry-on): {why}");
+        *attempts += 1;
+        let direct = named || info.cookie.target == Some(slot.idx);
+        let failed = std::io::Error::other(why.to_string());
+        let (redispatch, _) = retry_plan(bpx, be, slot.idx, *attempts, direct, &failed);
+        // As for connection failures, a `force-persist` request stays on its server.
+        if redispatch && !info.cookie.force {
+            bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
+            *avoid = Some(slot.idx);
+            drop(slot);
+        } else {
+            bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+            *kept = Some(slot);
         }
     }
 
@@ -1017,6 +1084,7 @@ impl Session {
         &mut self,
         fe: &Arc<ProxyRt>,
         bpx: &Arc<ProxyRt>,
+        l7: Option<&crate::model::RetryOn>,
         slot: &Slot,
         srv: &mut Stream,
         head: &[u8],
@@ -1039,6 +1107,8 @@ impl Session {
         let mut body_sent = body == BodyKind::None;
         let mut early_final: Option<(ResponseHead, usize)> = None;
         let mut relayed_100 = false;
+        // Once an interim answer went to the client, the request is no longer retried.
+        let mut interim_sent = false;
         if expect_continue && !body_sent && self.cbuf.is_empty() {
             // Send the head; the client waits for 100 (or gives up waiting and sends).
             if !matches!(with_timeout(srv_t, srv.write_all(head)).await, Some(Ok(()))) {
@@ -1131,6 +1201,7 @@ impl Session {
                         }
                         let mut b = Vec::new();
                         h.write_to(&mut b);
+                        interim_sent = true;
                         if !self.write_client(&b).await {
                             return Exchange::Done {
                                 next: Next::Close,
@@ -1142,6 +1213,9 @@ impl Session {
                     Err(RespErr::ClosedEmpty) => return Exchange::RetryReused,
                     Err(e) => {
                         slot.backend.servers[slot.idx].observed(e.observed());
+                        if !interim_sent && let Some(why) = l7.and_then(|r| retry_cause(r, e)) {
+                            return Exchange::Retry(why);
+                        }
                         let keep = (!client_close).then_some(req.version);
                         return self.response_failure(bpx, e, keep).await;
                     }
@@ -1151,6 +1225,10 @@ impl Session {
         self.sbuf.advance(n);
         info.status = Some(res.status);
         slot.backend.servers[slot.idx].observed(Observed::Status(res.status));
+        // A status `retry-on` names: the response is dropped before any byte of it left.
+        if !interim_sent && !relayed_100 && l7.is_some_and(|r| r.statuses.contains(&res.status)) {
+            return Exchange::Retry("retry-on status");
+        }
         fe.persist.capture_response(&res, info);
 
         if res.status == 101 && upgrade {
@@ -1159,6 +1237,11 @@ impl Session {
         let res_body = match codec::response_body(&mut res, &req.method) {
             Ok(b) => b,
             Err(_) => {
+                if !interim_sent
+                    && let Some(why) = l7.and_then(|r| retry_cause(r, RespErr::Invalid))
+                {
+                    return Exchange::Retry(why);
+                }
                 let keep = (!client_close).then_some(req.version);
                 return self.response_failure(bpx, RespErr::Invalid, keep).await;
             }
@@ -1370,6 +1453,18 @@ enum Exchange {
     },
     /// The server connection failed before any response byte (a closed idle connection).
     RetryReused,
+    /// A `retry-on` event: nothing went to the client, the request may be sent again.
+    Retry(&'static str),
+}
+
+/// The `retry-on` event a failed response head is, when `r` retries on it.
+fn retry_cause(r: &crate::model::RetryOn, e: RespErr) -> Option<&'static str> {
+    match e {
+        RespErr::Timeout if r.response_timeout => Some("response timeout"),
+        RespErr::ClosedEmpty if r.empty_response => Some("empty response"),
+        RespErr::Closed | RespErr::Invalid if r.junk_response => Some("junk response"),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
