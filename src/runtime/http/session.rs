@@ -981,7 +981,6 @@ impl Session {
                         slot,
                         "empty response",
                         &info,
-                        named.is_some(),
                         &mut attempts,
                         &mut avoid,
                         &mut kept,
@@ -995,7 +994,6 @@ impl Session {
                         slot,
                         why,
                         &info,
-                        named.is_some(),
                         &mut attempts,
                         &mut avoid,
                         &mut kept,
@@ -1011,9 +1009,10 @@ impl Session {
     }
 
     /// A `retry-on` retry after the request went to `slot`'s server and failed before any
-    /// response byte reached the client: counted against `retries`, and redispatched as a
-    /// connection failure would be (`retry_plan`), without the pause after a refused
-    /// connection since this server did accept.
+    /// response byte reached the client: counted against `retries`. With `option
+    /// redispatch` it goes at once to another server (HAProxy 2.6 redispatches every such
+    /// retry, not only at the `redispatch` interval as for connection failures), else to
+    /// the same server; never with a pause, since this server did accept.
     #[allow(clippy::too_many_arguments)]
     fn l7_retry(
         &self,
@@ -1022,18 +1021,14 @@ impl Session {
         slot: Slot,
         why: &str,
         info: &TxnInfo,
-        named: bool,
         attempts: &mut u32,
         avoid: &mut Option<usize>,
         kept: &mut Option<Slot>,
     ) {
         tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "retrying the request (retry-on): {why}");
         *attempts += 1;
-        let direct = named || info.cookie.target == Some(slot.idx);
-        let failed = std::io::Error::other(why.to_string());
-        let (redispatch, _) = retry_plan(bpx, be, slot.idx, *attempts, direct, &failed);
         // As for connection failures, a `force-persist` request stays on its server.
-        if redispatch && !info.cookie.force {
+        if redispatch_enabled(bpx) && !info.cookie.force {
             bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
             *avoid = Some(slot.idx);
             drop(slot);
