@@ -620,10 +620,11 @@ struct Failover {
 
 /// 2,000 GETs over 10 s (the figures) from four client threads while s1 of two
 /// checked servers is killed at 3 s and restarted at 6.5 s, with `retries 3`, `option
-/// redispatch` and `extra` backend lines. The threads start 5 ms apart so that the load is
+/// redispatch` and `extra` backend lines. The threads start `stagger` ms apart so that the load is
 /// a steady 200 requests/s rather than bursts of four: in lockstep, the kill lands on a
-/// burst and loses the requests already handed to s1 (haproxy loses them too).
-fn failover_run(engine: Engine, extra: &str, label: &str) -> Failover {
+/// burst and loses the requests already handed to s1 (haproxy loses them too). `stagger`
+/// is that delay (0: lockstep).
+fn failover_run(engine: Engine, extra: &str, label: &str, stagger: u64) -> Failover {
     let s1 = MockServer::start("s1");
     let s2 = MockServer::start("s2");
     let p1 = s1.port();
@@ -651,7 +652,7 @@ fn failover_run(engine: Engine, extra: &str, label: &str) -> Failover {
             thread::spawn(move || {
                 for i in 0..per {
                     // Paced so that the kill and the restart fall mid-run.
-                    let due = Duration::from_millis(5 * k as u64 + 20 * i as u64);
+                    let due = Duration::from_millis(stagger * k as u64 + 20 * i as u64);
                     if let Some(w) = due.checked_sub(t0.elapsed()) {
                         thread::sleep(w);
                     }
@@ -686,14 +687,22 @@ fn failover_run(engine: Engine, extra: &str, label: &str) -> Failover {
         stderr: r.stderr_text(),
     };
     println!(
-        "failover run: {} {label}: {} requests in {:?}: {} ok, {} failed {:?}, served {:?}",
+        "failover run: {} {label}: {} requests in {:?}: {} ok, {} failed {:?}, served {:?}, {} retry-on retries",
         engine.name(),
         threads * per,
         t0.elapsed(),
         f.ok,
         f.failed.len(),
         f.failed,
-        f.served
+        f.served,
+        match engine {
+            Engine::Rproxy => f
+                .stderr
+                .matches("retrying the request (retry-on)")
+                .count()
+                .to_string(),
+            _ => "n/a".into(),
+        }
     );
     assert_eq!(f.ok + f.failed.len(), threads * per);
     f
@@ -704,7 +713,7 @@ fn failover_run(engine: Engine, extra: &str, label: &str) -> Failover {
 /// default `retry-on conn-failure` does not replay it), so a few may fail.
 #[test]
 fn failover_under_load_loses_at_most_a_few_requests() {
-    let f = failover_run(Engine::Rproxy, "", "retries 3 + redispatch");
+    let f = failover_run(Engine::Rproxy, "", "retries 3 + redispatch", 5);
     assert!(f.stderr.contains("Server app/s1 is DOWN"), "{}", f.stderr);
     assert!(f.stderr.contains("Server app/s1 is UP"), "{}", f.stderr);
     assert!(
@@ -716,13 +725,15 @@ fn failover_under_load_loses_at_most_a_few_requests() {
 }
 
 /// With `retry-on conn-failure empty-response response-timeout`, the requests caught by
-/// the kill are replayed on s2: none is lost.
+/// the kill are replayed on s2: none is lost, even with the four threads in lockstep (no
+/// stagger), which puts a burst of requests on s1 as it dies.
 #[test]
 fn failover_under_load_with_retry_on_loses_no_request() {
     let f = failover_run(
         Engine::Rproxy,
         "    retry-on conn-failure empty-response response-timeout\n",
-        "retry-on",
+        "retry-on, lockstep",
+        0,
     );
     assert!(f.stderr.contains("Server app/s1 is DOWN"), "{}", f.stderr);
     assert!(f.stderr.contains("Server app/s1 is UP"), "{}", f.stderr);
@@ -741,7 +752,7 @@ fn failover_under_load_under_haproxy_for_comparison() {
     if !require_haproxy() {
         return;
     }
-    failover_run(Engine::Haproxy, "", "retries 3 + redispatch");
+    failover_run(Engine::Haproxy, "", "retries 3 + redispatch", 5);
 }
 
 /// A plain TCP check leaves the server nothing to accept (the handshake is reset before
