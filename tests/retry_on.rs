@@ -61,6 +61,7 @@ impl JunkServer {
 /// Runs `retry_lines` (the backend's retry settings) with `bad` first and a good mock
 /// second under both engines; returns (haproxy's, rproxy's) outcome of one GET.
 fn run(
+    body: &[u8],
     retry_lines: &str,
     server_timeout: &str,
     bad_addr: &str,
@@ -82,7 +83,12 @@ fn run(
         good.clear();
         let before = good.requests();
         let res = side
-            .request("GET", "/x", &[], b"")
+            .request(
+                if body.is_empty() { "GET" } else { "POST" },
+                "/x",
+                &[],
+                body,
+            )
             .unwrap_or_else(|e| panic!("{}: {e}", side.name()));
         let o = Outcome {
             status: res.status,
@@ -98,10 +104,21 @@ fn run(
 
 /// A `MockServer` failing with `spec` as the first server.
 fn with_mock(retry_lines: &str, server_timeout: &str, spec: &str) -> Option<(Outcome, Outcome)> {
+    with_mock_body(b"", retry_lines, server_timeout, spec)
+}
+
+/// [`with_mock`] with a POST of `body` (a GET when empty).
+fn with_mock_body(
+    body: &[u8],
+    retry_lines: &str,
+    server_timeout: &str,
+    spec: &str,
+) -> Option<(Outcome, Outcome)> {
     let bad = Arc::new(MockServer::builder("bad").mock(spec).start());
     let base = Arc::new(AtomicUsize::new(0));
     let (b1, b2, base2) = (bad.clone(), bad.clone(), base.clone());
     run(
+        body,
         retry_lines,
         server_timeout,
         &bad.addr_str(),
@@ -147,6 +164,7 @@ fn junk_response_is_retried_then_redispatched_as_under_haproxy() {
     let base = Arc::new(AtomicUsize::new(0));
     let (j1, j2, base2) = (junk.clone(), junk.clone(), base.clone());
     let Some((h, r)) = run(
+        b"",
         "  option redispatch\n  retry-on junk-response\n",
         "2s",
         &format!("127.0.0.1:{}", junk.port),
@@ -190,6 +208,7 @@ fn retry_on_none_never_retries_as_under_haproxy() {
     // A refused connection: not retried either (nothing listens on the bad port).
     let closed = format!("127.0.0.1:{}", free_port());
     let Some((h, r)) = run(
+        b"",
         "  option redispatch\n  retry-on none\n",
         "2s",
         &closed,
@@ -209,7 +228,7 @@ fn default_retries_connection_failures_only_as_under_haproxy() {
     same(&h, &r);
     assert_eq!(r.status, 502);
     let closed = format!("127.0.0.1:{}", free_port());
-    let Some((h, r)) = run("  option redispatch\n", "2s", &closed, &|| 0, &|| {}) else {
+    let Some((h, r)) = run(b"", "  option redispatch\n", "2s", &closed, &|| 0, &|| {}) else {
         return;
     };
     same(&h, &r);
@@ -223,4 +242,29 @@ fn empty_response_without_redispatch_stays_on_the_server_as_under_haproxy() {
     };
     same(&h, &r);
     assert_eq!(r.status, 502);
+}
+
+#[test]
+fn small_post_is_replayed_as_under_haproxy() {
+    // A body that fits in a buffer is kept and sent again, to the other server.
+    let Some((h, r)) = with_mock_body(
+        b"hello",
+        "  option redispatch\n  retry-on empty-response 503\n",
+        "2s",
+        "drop",
+    ) else {
+        return;
+    };
+    same(&h, &r);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.server.as_deref(), Some("good"));
+}
+
+#[test]
+fn post_without_redispatch_is_replayed_on_the_same_server_as_under_haproxy() {
+    let Some((h, r)) = with_mock_body(&[b'x'; 4000], "  retry-on 503\n", "2s", "status=503") else {
+        return;
+    };
+    same(&h, &r);
+    assert_eq!(r.status, 503);
 }

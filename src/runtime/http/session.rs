@@ -805,6 +805,21 @@ impl Session {
         {
             return next;
         }
+        // `retry-on` beyond connection failures replays the request: as HAProxy only does
+        // for a request that fits in its buffer, a Content-Length body that small is read
+        // whole first and kept for a replay.
+        let replay_body = match body {
+            BodyKind::Length(n)
+                if n > 0 && n <= self.rt.limits.max_head as u64 && bpx.retry_on.after_send() =>
+            {
+                if let Err(next) = self.buffer_body(bpx, &mut req, body, &mut info).await {
+                    return next;
+                }
+                let n = n as usize;
+                (self.cbuf.len() >= n).then(|| self.cbuf[..n].to_vec())
+            }
+            _ => None,
+        };
         let mut mode = effective_mode(fe, bpx);
         // HTTP/1.0 with Transfer-Encoding: HAProxy closes both sides after it, and so does
         // not ask the server for keep-alive.
@@ -862,9 +877,10 @@ impl Session {
         let mut avoid = None;
         let mut attempts = 0u32;
         let mut reused_retry_left = true;
-        // `retry-on` beyond connection failures replays the request: only one without a
-        // body, whose head is all there is to send again.
-        let replayable = matches!(body, BodyKind::None | BodyKind::Length(0)) && !expect_continue;
+        // Only a request without a body, or whose body is kept (`replay_body`), can be
+        // sent again after it went out.
+        let replayable = (matches!(body, BodyKind::None | BodyKind::Length(0)) && !expect_continue)
+            || replay_body.is_some();
         // The slot kept for a retry on the same server (HAProxy keeps its place there).
         let mut kept: Option<Slot> = None;
         loop {
@@ -930,6 +946,7 @@ impl Session {
                 }
             };
             let l7 = (replayable && attempts < bpx.retries).then_some(&bpx.retry_on);
+            let cbuf_before = self.cbuf.len();
             match self
                 .exchange(
                     fe,
@@ -975,6 +992,7 @@ impl Session {
                     continue;
                 }
                 Exchange::RetryReused if l7.is_some_and(|r| r.empty_response) => {
+                    self.restore_body(replay_body.as_deref(), cbuf_before, body);
                     self.l7_retry(
                         bpx,
                         be,
@@ -988,6 +1006,7 @@ impl Session {
                     continue;
                 }
                 Exchange::Retry(why) => {
+                    self.restore_body(replay_body.as_deref(), cbuf_before, body);
                     self.l7_retry(
                         bpx,
                         be,
@@ -1036,6 +1055,21 @@ impl Session {
             bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
             *kept = Some(slot);
         }
+    }
+
+    /// Puts back in front of the client buffer the part of a kept request body (`kept`,
+    /// all of which was in the buffer, which held `before` bytes) that an attempt
+    /// consumed, for the next attempt to send it again.
+    fn restore_body(&mut self, kept: Option<&[u8]>, before: usize, body: BodyKind) {
+        let Some(kept) = kept else { return };
+        let used = before.saturating_sub(self.cbuf.len()).min(kept.len());
+        if used > 0 {
+            let mut b = BytesMut::with_capacity(used + self.cbuf.len());
+            b.extend_from_slice(&kept[..used]);
+            b.extend_from_slice(&self.cbuf);
+            self.cbuf = b;
+        }
+        self.body_left = body;
     }
 
     /// A connection to the slot's server: the session's own, an idle one, or a new one;
