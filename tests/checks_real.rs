@@ -331,6 +331,38 @@ fn rproxy_smtpchk_keeps_aiosmtpd_up_as_haproxy_does() {
     }
 }
 
+/// An SMTP server that refuses service (554 banner) is taken DOWN by its first check,
+/// with the same lines under both.
+#[test]
+fn rproxy_smtpchk_takes_a_554_server_down_as_haproxy_does() {
+    let srv = ScriptServer::start(vec![
+        send(b"554 5.3.2 Service currently unavailable\r\n"),
+        Step::Close,
+    ]);
+    let cfg = e2e_cfg("  option smtpchk", srv.addr(), "");
+    let want = vec![
+        "Health check for server b/s failed, reason: Layer7 wrong status, code: 554, info: \"5.3.2 Service currently unavailable\", status: 0/2 DOWN.".to_string(),
+    ];
+    let mut engines = vec![common::Proxy::start(&cfg)];
+    if common::require_haproxy() {
+        engines.push(common::Proxy::start_haproxy(&cfg));
+    }
+    for p in &engines {
+        assert!(
+            common::eventually(Duration::from_secs(5), || !lines_with(p, "is DOWN")
+                .is_empty()),
+            "{}: never DOWN:\n{}",
+            p.engine().name(),
+            p.stderr_text()
+        );
+        assert_eq!(lines_with(p, "Health check"), want, "{}", p.engine().name());
+    }
+    let down: Vec<Vec<String>> = engines.iter().map(|p| lines_with(p, "is DOWN")).collect();
+    if down.len() == 2 {
+        assert_eq!(down[0], down[1]);
+    }
+}
+
 #[test]
 fn rproxy_mysql_check_takes_a_dead_mariadb_down_within_fall_intervals() {
     let Some(mut db) = start_mariadb() else {

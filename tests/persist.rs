@@ -752,3 +752,61 @@ fn use_server_and_persistence_as_under_haproxy() {
     });
     same("use-server", &h, &r);
 }
+
+/// `balance source` + `hash-type consistent` while health checks take a server out and put
+/// it back: only that server's clients move, and they all come back, under both.
+#[test]
+fn source_consistent_hash_stable_while_checks_flap() {
+    if !require_haproxy() {
+        return;
+    }
+    let mut m = mocks(3);
+    let body = format!(
+        "  balance source\n  hash-type consistent\n{}",
+        servers(&m, &["check inter 100 fall 1 rise 1"; 3])
+    );
+    let tpl = template(&[body]);
+    let (ph, pr) = (free_port(), free_port());
+    let h = Proxy::start_haproxy(&render_ports(&tpl, &[ph]));
+    let r = Proxy::start(&render_ports(&tpl, &[pr]));
+    let sources: Vec<Ipv4Addr> = (2..22).map(|i| Ipv4Addr::new(127, 0, 0, i)).collect();
+    let walk = |port: u16| -> Vec<String> {
+        sources
+            .iter()
+            .map(|s| get_from(*s, SocketAddr::from(([127, 0, 0, 1], port))))
+            .collect()
+    };
+    let say = |p: &Proxy, what: &str| {
+        assert!(
+            eventually(std::time::Duration::from_secs(5), || p
+                .stderr_text()
+                .contains(what)),
+            "{:?} never said {what}:\n{}",
+            p.engine(),
+            p.stderr_text()
+        );
+    };
+    let before = (walk(ph), walk(pr));
+    let port2 = m[1].port();
+    m.remove(1);
+    say(&h, "Server b0/s2 is DOWN");
+    say(&r, "Server b0/s2 is DOWN");
+    let during = (walk(ph), walk(pr));
+    m.insert(1, MockServer::builder("s2").port(port2).start());
+    say(&h, "Server b0/s2 is UP");
+    say(&r, "Server b0/s2 is UP");
+    let after = (walk(ph), walk(pr));
+    same("before", &before.0, &before.1);
+    same("during", &during.0, &during.1);
+    same("after", &after.0, &after.1);
+    let (b, d, a) = (&before.1, &during.1, &after.1);
+    assert!(b.iter().any(|s| s == "s2"), "{b:?}");
+    for ((b, d), a) in b.iter().zip(d).zip(a) {
+        if b == "s2" {
+            assert_ne!(d, "s2");
+        } else {
+            assert_eq!(d, b, "a client of another server moved");
+        }
+        assert_eq!(a, b, "a client did not come back");
+    }
+}

@@ -229,7 +229,6 @@ pub const PROXY: &[Unmodelled] = &[
     pending("log-format-sd", "dfl-"),
     pending("max-session-srv-conns", "dfl-"),
     pending("persist", "d-lb"),
-    pending("retry-on", "d-lb"),
     pending("server-state-file-name", "d-lb"),
     pending("server-template", "--lb"),
     pending("source", "d-lb"),

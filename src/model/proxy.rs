@@ -43,6 +43,8 @@ pub struct Proxy {
     pub fullconn: Option<u32>,
     pub backlog: Option<u32>,
     pub retries: u32,
+    /// `retry-on`: which failures an HTTP request is retried on (within `retries`).
+    pub retry_on: RetryOn,
     pub timeouts: Timeouts,
     pub options: Options,
     pub balance: Balance,
@@ -89,6 +91,57 @@ pub struct Proxy {
     pub monitor_net: Vec<ipnet::IpNet>,
     /// 1.x `transparent` / `option transparent`.
     pub transparent: bool,
+}
+
+/// `retry-on` events. `Default` is HAProxy's: connection failures only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryOn {
+    /// The connection failed and the request could not be sent.
+    pub conn_failure: bool,
+    /// The server closed (or reset) after the request was sent, before any response byte.
+    pub empty_response: bool,
+    /// The server sent something that is not a complete, valid response head.
+    pub junk_response: bool,
+    /// `timeout server` struck while waiting for the response head.
+    pub response_timeout: bool,
+    /// Accepted for compatibility; rproxy sends no TLS early data, so it never applies.
+    pub zero_rtt_rejected: bool,
+    /// Response status codes whose response is dropped and the request retried.
+    pub statuses: Vec<u16>,
+}
+
+impl Default for RetryOn {
+    fn default() -> Self {
+        RetryOn {
+            conn_failure: true,
+            ..RetryOn::none()
+        }
+    }
+}
+
+impl RetryOn {
+    /// `retry-on none`: never retry.
+    pub fn none() -> Self {
+        RetryOn {
+            conn_failure: false,
+            empty_response: false,
+            junk_response: false,
+            response_timeout: false,
+            zero_rtt_rejected: false,
+            statuses: Vec::new(),
+        }
+    }
+    /// The status codes `retry-on` accepts.
+    pub const STATUSES: &'static [u16] = &[401, 403, 404, 408, 425, 500, 501, 502, 503, 504];
+
+    /// Whether any event other than a connection failure is retried: those need the
+    /// request kept for a replay.
+    pub fn after_send(&self) -> bool {
+        self.empty_response
+            || self.junk_response
+            || self.response_timeout
+            || !self.statuses.is_empty()
+    }
 }
 
 /// One `bind` line's listener (a line with several addresses gives one per address).

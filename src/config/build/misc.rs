@@ -4,7 +4,7 @@
 use super::{Ctx, ProxyDraft, ProxyKw, R, Stmt};
 use crate::config::lexer::Word;
 use crate::config::logformat::parse_log_format;
-use crate::model::{Capture, ErrorPage, HttpReuse, Mode};
+use crate::model::{Capture, ErrorPage, HttpReuse, Mode, RetryOn};
 use std::path::PathBuf;
 
 use super::supported as kw;
@@ -23,6 +23,7 @@ pub const KEYWORDS: &[ProxyKw] = &[
     kw("retries", "d-lb", |c, d, s| {
         one_uint(c, s).map(|v| d.proxy.retries = v)
     }),
+    kw("retry-on", "d-lb", retry_on),
     kw("description", "-flb", |c, d, s| {
         s.need(c, 1, "a text")?;
         d.proxy.description = Some(s.joined(1));
@@ -127,6 +128,83 @@ fn one_uint(ctx: &mut Ctx, s: &Stmt) -> R<u32> {
     let v = s.uint(ctx, 1, "a number")?;
     s.max_args(ctx, 1, "<number>")?;
     Ok(v)
+}
+
+const RETRY_ON_WORDS: &[&str] = &[
+    "none",
+    "conn-failure",
+    "empty-response",
+    "junk-response",
+    "response-timeout",
+    "0rtt-rejected",
+    "all-retryable-errors",
+];
+
+/// `retry-on <event>...`: replaces any earlier setting (also an inherited one).
+fn retry_on(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
+    s.need(
+        ctx,
+        1,
+        "at least one event (conn-failure, empty-response, ...)",
+    )?;
+    let words = s.args_from(1);
+    let mut r = RetryOn::none();
+    for w in words {
+        match w.text.as_str() {
+            "none" if words.len() > 1 => {
+                return Err(ctx.err_hint(
+                    w.span,
+                    "'retry-on none' must be used alone",
+                    "remove 'none', or the other events",
+                ));
+            }
+            "none" => {}
+            "conn-failure" => r.conn_failure = true,
+            "empty-response" => r.empty_response = true,
+            "junk-response" => r.junk_response = true,
+            "response-timeout" => r.response_timeout = true,
+            "0rtt-rejected" => r.zero_rtt_rejected = true,
+            "all-retryable-errors" => {
+                r.conn_failure = true;
+                r.empty_response = true;
+                r.junk_response = true;
+                r.response_timeout = true;
+                r.zero_rtt_rejected = true;
+                r.statuses.extend([500, 502, 503, 504]);
+            }
+            t => match t.parse::<u16>() {
+                Ok(code) if RetryOn::STATUSES.contains(&code) => r.statuses.push(code),
+                _ => {
+                    let codes = RetryOn::STATUSES
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let hint = match crate::config::diag::did_you_mean(
+                        t,
+                        RETRY_ON_WORDS.iter().copied(),
+                    ) {
+                        Some(m) => format!("did you mean '{m}'?"),
+                        None if t.bytes().all(|b| b.is_ascii_digit()) => {
+                            format!("status codes: {codes}")
+                        }
+                        None => {
+                            format!("events: {} or a status ({codes})", RETRY_ON_WORDS.join(" "))
+                        }
+                    };
+                    return Err(ctx.err_hint(
+                        w.span,
+                        format!("unknown retry-on event '{t}'"),
+                        hint,
+                    ));
+                }
+            },
+        }
+    }
+    r.statuses.sort_unstable();
+    r.statuses.dedup();
+    d.proxy.retry_on = r;
+    Ok(())
 }
 
 fn mode(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
@@ -619,5 +697,118 @@ mod tests {
             &ProcessEnv,
         );
         assert!(!bad.is_valid());
+    }
+
+    fn retry_on_of(lines: &str) -> Result<crate::model::RetryOn, String> {
+        let text = format!(
+            "defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n  retry-on 503\nbackend b\n{lines}  server s 127.0.0.1:1\n"
+        );
+        let l = load_str("t.cfg", &text, &ProcessEnv);
+        if !l.is_valid() {
+            return Err(l
+                .diags
+                .sorted()
+                .iter()
+                .map(|d| crate::config::diag::render(&l.sources, d, false))
+                .collect::<Vec<_>>()
+                .join("\n"));
+        }
+        Ok(l.model.backend("b").expect("b").retry_on.clone())
+    }
+
+    #[test]
+    fn retry_on_events_parse_and_replace() {
+        use crate::model::RetryOn;
+        let codes = |v: &[u16]| RetryOn {
+            statuses: v.to_vec(),
+            ..RetryOn::none()
+        };
+        let ok: &[(&str, RetryOn)] = &[
+            // Inherited from the defaults section.
+            ("", codes(&[503])),
+            ("  retry-on conn-failure\n", RetryOn::default()),
+            ("  retry-on none\n", RetryOn::none()),
+            (
+                "  retry-on empty-response response-timeout\n",
+                RetryOn {
+                    empty_response: true,
+                    response_timeout: true,
+                    ..RetryOn::none()
+                },
+            ),
+            // Not cumulative: the last line wins.
+            (
+                "  retry-on 404 503\n  retry-on junk-response 0rtt-rejected\n",
+                RetryOn {
+                    junk_response: true,
+                    zero_rtt_rejected: true,
+                    ..RetryOn::none()
+                },
+            ),
+            ("  retry-on 504 401 504\n", codes(&[401, 504])),
+            (
+                "  retry-on all-retryable-errors 404\n",
+                RetryOn {
+                    conn_failure: true,
+                    empty_response: true,
+                    junk_response: true,
+                    response_timeout: true,
+                    zero_rtt_rejected: true,
+                    statuses: vec![404, 500, 502, 503, 504],
+                },
+            ),
+        ];
+        for (lines, want) in ok {
+            assert_eq!(retry_on_of(lines).as_ref(), Ok(want), "{lines}");
+        }
+        // (lines, what the rendered error must contain)
+        let fail: &[(&str, &[&str])] = &[
+            (
+                "  retry-on\n",
+                &["t.cfg:8:11", "'retry-on' expects at least one event"],
+            ),
+            (
+                "  retry-on emtpy-response\n",
+                &[
+                    "t.cfg:8:12",
+                    "unknown retry-on event 'emtpy-response'",
+                    "did you mean 'empty-response'?",
+                    "^^^^^^^^^^^^^^",
+                ],
+            ),
+            (
+                "  retry-on 418\n",
+                &["unknown retry-on event '418'", "status codes: 401 403 404"],
+            ),
+            (
+                "  retry-on conn-failure bogus\n",
+                &["t.cfg:8:25", "events: none conn-failure"],
+            ),
+            (
+                "  retry-on none 503\n",
+                &["t.cfg:8:12", "'retry-on none' must be used alone"],
+            ),
+        ];
+        for (lines, want) in fail {
+            let e = retry_on_of(lines).expect_err(lines);
+            for w in *want {
+                assert!(e.contains(w), "{lines}: {w:?} not in\n{e}");
+            }
+        }
+        let fe = load_str(
+            "t.cfg",
+            "defaults\n  mode http\nfrontend f\n  bind 127.0.0.1:1\n  retry-on none\n",
+            &ProcessEnv,
+        );
+        // HAProxy rejects it there; rproxy, as for its other backend keywords, warns.
+        assert!(fe.is_valid(), "{:?}", fe.diags);
+        assert!(
+            fe.diags
+                .list
+                .iter()
+                .any(|d| d.message.contains("'retry-on' ignored")),
+            "{:?}",
+            fe.diags
+        );
     }
 }

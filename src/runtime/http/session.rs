@@ -805,6 +805,21 @@ impl Session {
         {
             return next;
         }
+        // `retry-on` beyond connection failures replays the request: as HAProxy only does
+        // for a request that fits in its buffer, a Content-Length body that small is read
+        // whole first and kept for a replay.
+        let replay_body = match body {
+            BodyKind::Length(n)
+                if n > 0 && n <= self.rt.limits.max_head as u64 && bpx.retry_on.after_send() =>
+            {
+                if let Err(next) = self.buffer_body(bpx, &mut req, body, &mut info).await {
+                    return next;
+                }
+                let n = n as usize;
+                (self.cbuf.len() >= n).then(|| self.cbuf[..n].to_vec())
+            }
+            _ => None,
+        };
         let mut mode = effective_mode(fe, bpx);
         // HTTP/1.0 with Transfer-Encoding: HAProxy closes both sides after it, and so does
         // not ask the server for keep-alive.
@@ -862,6 +877,10 @@ impl Session {
         let mut avoid = None;
         let mut attempts = 0u32;
         let mut reused_retry_left = true;
+        // Only a request without a body, or whose body is kept (`replay_body`), can be
+        // sent again after it went out.
+        let replayable = (matches!(body, BodyKind::None | BodyKind::Length(0)) && !expect_continue)
+            || replay_body.is_some();
         // The slot kept for a retry on the same server (HAProxy keeps its place there).
         let mut kept: Option<Slot> = None;
         loop {
@@ -897,7 +916,7 @@ impl Session {
                 Err(e) => {
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "connect failed: {e}");
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
-                    if attempts >= bpx.retries {
+                    if attempts >= bpx.retries || !bpx.retry_on.conn_failure {
                         return self.unserved(bpx).await;
                     }
                     attempts += 1;
@@ -926,10 +945,13 @@ impl Session {
                     continue;
                 }
             };
+            let l7 = (replayable && attempts < bpx.retries).then_some(&bpx.retry_on);
+            let cbuf_before = self.cbuf.len();
             match self
                 .exchange(
                     fe,
                     bpx,
+                    l7,
                     &slot,
                     &mut srv,
                     &head,
@@ -969,11 +991,85 @@ impl Session {
                     drop(slot);
                     continue;
                 }
+                Exchange::RetryReused if l7.is_some_and(|r| r.empty_response) => {
+                    self.restore_body(replay_body.as_deref(), cbuf_before, body);
+                    self.l7_retry(
+                        bpx,
+                        be,
+                        slot,
+                        "empty response",
+                        &info,
+                        &mut attempts,
+                        &mut avoid,
+                        &mut kept,
+                    );
+                    continue;
+                }
+                Exchange::Retry(why) => {
+                    self.restore_body(replay_body.as_deref(), cbuf_before, body);
+                    self.l7_retry(
+                        bpx,
+                        be,
+                        slot,
+                        why,
+                        &info,
+                        &mut attempts,
+                        &mut avoid,
+                        &mut kept,
+                    );
+                    continue;
+                }
                 Exchange::RetryReused => {
+                    tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "server closed or reset before any response byte -> 502");
                     return self.reply_error(Some(bpx), 502).await;
                 }
             }
         }
+    }
+
+    /// A `retry-on` retry after the request went to `slot`'s server and failed before any
+    /// response byte reached the client: counted against `retries`. With `option
+    /// redispatch` it goes at once to another server (HAProxy 2.6 redispatches every such
+    /// retry, not only at the `redispatch` interval as for connection failures), else to
+    /// the same server; never with a pause, since this server did accept.
+    #[allow(clippy::too_many_arguments)]
+    fn l7_retry(
+        &self,
+        bpx: &ProxyRt,
+        be: &Backend,
+        slot: Slot,
+        why: &str,
+        info: &TxnInfo,
+        attempts: &mut u32,
+        avoid: &mut Option<usize>,
+        kept: &mut Option<Slot>,
+    ) {
+        tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "retrying the request (retry-on): {why}");
+        *attempts += 1;
+        // As for connection failures, a `force-persist` request stays on its server.
+        if redispatch_enabled(bpx) && !info.cookie.force {
+            bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
+            *avoid = Some(slot.idx);
+            drop(slot);
+        } else {
+            bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+            *kept = Some(slot);
+        }
+    }
+
+    /// Puts back in front of the client buffer the part of a kept request body (`kept`,
+    /// all of which was in the buffer, which held `before` bytes) that an attempt
+    /// consumed, for the next attempt to send it again.
+    fn restore_body(&mut self, kept: Option<&[u8]>, before: usize, body: BodyKind) {
+        let Some(kept) = kept else { return };
+        let used = before.saturating_sub(self.cbuf.len()).min(kept.len());
+        if used > 0 {
+            let mut b = BytesMut::with_capacity(used + self.cbuf.len());
+            b.extend_from_slice(&kept[..used]);
+            b.extend_from_slice(&self.cbuf);
+            self.cbuf = b;
+        }
+        self.body_left = body;
     }
 
     /// A connection to the slot's server: the session's own, an idle one, or a new one;
@@ -1017,6 +1113,7 @@ impl Session {
         &mut self,
         fe: &Arc<ProxyRt>,
         bpx: &Arc<ProxyRt>,
+        l7: Option<&crate::model::RetryOn>,
         slot: &Slot,
         srv: &mut Stream,
         head: &[u8],
@@ -1039,6 +1136,8 @@ impl Session {
         let mut body_sent = body == BodyKind::None;
         let mut early_final: Option<(ResponseHead, usize)> = None;
         let mut relayed_100 = false;
+        // Once an interim answer went to the client, the request is no longer retried.
+        let mut interim_sent = false;
         if expect_continue && !body_sent && self.cbuf.is_empty() {
             // Send the head; the client waits for 100 (or gives up waiting and sends).
             if !matches!(with_timeout(srv_t, srv.write_all(head)).await, Some(Ok(()))) {
@@ -1131,6 +1230,7 @@ impl Session {
                         }
                         let mut b = Vec::new();
                         h.write_to(&mut b);
+                        interim_sent = true;
                         if !self.write_client(&b).await {
                             return Exchange::Done {
                                 next: Next::Close,
@@ -1142,6 +1242,9 @@ impl Session {
                     Err(RespErr::ClosedEmpty) => return Exchange::RetryReused,
                     Err(e) => {
                         slot.backend.servers[slot.idx].observed(e.observed());
+                        if !interim_sent && let Some(why) = l7.and_then(|r| retry_cause(r, e)) {
+                            return Exchange::Retry(why);
+                        }
                         let keep = (!client_close).then_some(req.version);
                         return self.response_failure(bpx, e, keep).await;
                     }
@@ -1151,6 +1254,10 @@ impl Session {
         self.sbuf.advance(n);
         info.status = Some(res.status);
         slot.backend.servers[slot.idx].observed(Observed::Status(res.status));
+        // A status `retry-on` names: the response is dropped before any byte of it left.
+        if !interim_sent && !relayed_100 && l7.is_some_and(|r| r.statuses.contains(&res.status)) {
+            return Exchange::Retry("retry-on status");
+        }
         fe.persist.capture_response(&res, info);
 
         if res.status == 101 && upgrade {
@@ -1159,6 +1266,11 @@ impl Session {
         let res_body = match codec::response_body(&mut res, &req.method) {
             Ok(b) => b,
             Err(_) => {
+                if !interim_sent
+                    && let Some(why) = l7.and_then(|r| retry_cause(r, RespErr::Invalid))
+                {
+                    return Exchange::Retry(why);
+                }
                 let keep = (!client_close).then_some(req.version);
                 return self.response_failure(bpx, RespErr::Invalid, keep).await;
             }
@@ -1370,6 +1482,18 @@ enum Exchange {
     },
     /// The server connection failed before any response byte (a closed idle connection).
     RetryReused,
+    /// A `retry-on` event: nothing went to the client, the request may be sent again.
+    Retry(&'static str),
+}
+
+/// The `retry-on` event a failed response head is, when `r` retries on it.
+fn retry_cause(r: &crate::model::RetryOn, e: RespErr) -> Option<&'static str> {
+    match e {
+        RespErr::Timeout if r.response_timeout => Some("response timeout"),
+        RespErr::ClosedEmpty if r.empty_response => Some("empty response"),
+        RespErr::Closed | RespErr::Invalid if r.junk_response => Some("junk response"),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
