@@ -203,6 +203,8 @@ pub struct ServerRt {
     pub state: Arc<ServerState>,
     pub target: Target,
     pool: Mutex<Pool>,
+    /// `send-proxy`/`send-proxy-v2`: the PROXY header opens each connection.
+    pub send_proxy: Option<crate::model::ProxyProtocol>,
 }
 
 /// A server's idle connections, as HAProxy sorts them: `idle` ones served one request,
@@ -383,6 +385,7 @@ impl Backend {
                 state: st,
                 target: Target::from_model(&s.addr.host, &s.resolved, s.addr.port),
                 pool: Mutex::new(Pool::default()),
+                send_proxy: s.params.send_proxy,
             });
         }
         // 1.x `dispatch`: one anonymous server when there is no other.
@@ -395,6 +398,7 @@ impl Backend {
                 state: st,
                 target: Target::from_model(&d.host, &[], d.port),
                 pool: Mutex::new(Pool::default()),
+                send_proxy: None,
             });
         }
         use crate::model::Balance as B;
@@ -769,6 +773,11 @@ impl Backend {
     /// Returns a connection that has served `served` requests to server `idx`'s pool.
     pub fn put_idle(&self, idx: usize, s: Stream, served: u32) {
         if let Some(rt) = self.rt.get(idx) {
+            // Its PROXY header named one client: such a connection is private to its
+            // session, as in HAProxy, never shared.
+            if rt.send_proxy.is_some() {
+                return;
+            }
             let mut pool = rt.pool.lock().unwrap_or_else(|p| p.into_inner());
             if pool.idle.len() + pool.safe.len() < MAX_IDLE_PER_SERVER {
                 if served > 1 {
@@ -781,6 +790,22 @@ impl Backend {
     }
 
     /// Opens a new connection to server `idx` for a client that connected to `dst`.
+    /// [`Self::connect`], then the PROXY header of the server's `send-proxy` (naming the
+    /// client connection `src` → `dst`) when it has one.
+    pub async fn connect_from(
+        &self,
+        idx: usize,
+        src: Option<SocketAddr>,
+        dst: Option<SocketAddr>,
+        timeout: Option<Duration>,
+    ) -> std::io::Result<Stream> {
+        let mut s = self.connect(idx, dst, timeout).await?;
+        if let Some(v) = self.rt.get(idx).and_then(|r| r.send_proxy) {
+            crate::runtime::proxy_protocol::send(&mut s, v, src, dst).await?;
+        }
+        Ok(s)
+    }
+
     pub async fn connect(
         &self,
         idx: usize,

@@ -30,6 +30,8 @@ pub struct BoundListener {
     /// The address as written (`127.0.0.1:8080`, `unix@/run/x`).
     pub label: String,
     pub socket: BoundSocket,
+    /// `accept-proxy`: connections start with a PROXY protocol header.
+    pub accept_proxy: bool,
 }
 
 /// A `bind` that failed, displayed as the tail of HAProxy's alert ("frontend NAME: cannot
@@ -76,6 +78,7 @@ pub fn bind_all(cfg: &Config, default_maxconn: u32) -> Result<Vec<BoundListener>
                     bind: bi,
                     label,
                     socket,
+                    accept_proxy: b.accept_proxy,
                 });
             }
         }

@@ -15,6 +15,7 @@ pub mod log;
 pub mod persist;
 pub mod process;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod readiness;
 pub mod sample;
 pub mod stream;
@@ -157,7 +158,12 @@ impl Runtime {
                     return 1;
                 }
             };
-            accepts.push(tokio::spawn(accept_loop(self.clone(), px, listener)));
+            accepts.push(tokio::spawn(accept_loop(
+                self.clone(),
+                px,
+                listener,
+                b.accept_proxy,
+            )));
         }
         // A timer that always fires within a second. tokio wakes its event loop (an eventfd
         // write and an extra epoll round) whenever a new timer is due before the loop's
@@ -265,7 +271,7 @@ impl Drop for ConnGuard {
     }
 }
 
-async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
+async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener, accept_proxy: bool) {
     let mut stop = rt.stopping.subscribe();
     loop {
         // Take the slots first: beyond maxconn the socket is not read, and new connections
@@ -312,11 +318,42 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
             px: px.clone(),
             _slots: (global, local),
         };
+        if accept_proxy {
+            tokio::spawn(after_proxy_header(rt.clone(), px.clone(), acc, guard));
+            continue;
+        }
         // One spawn per mode: each task is as large as its own session, not the largest.
         match px.mode {
             Mode::Http => tokio::spawn(http::session::serve(rt.clone(), px.clone(), acc, guard)),
             Mode::Tcp => tokio::spawn(tcp::serve(rt.clone(), px.clone(), acc, guard)),
             Mode::Health => tokio::spawn(tcp::health(acc, guard)),
         };
+    }
+}
+
+/// `accept-proxy`: the PROXY header comes first and its addresses become the client's; a
+/// missing or bad one closes the connection, as HAProxy does.
+async fn after_proxy_header(
+    rt: Arc<Runtime>,
+    px: Arc<ProxyRt>,
+    mut acc: listeners::Accepted,
+    guard: ConnGuard,
+) {
+    match proxy_protocol::receive(&mut acc.stream, px.timeouts.client).await {
+        Ok(h) => {
+            if let Some((src, dst)) = h.addrs {
+                acc.src = Some(src);
+                acc.dst = Some(dst);
+            }
+        }
+        Err(e) => {
+            tracing::debug!(proxy = %px.name, "PROXY protocol: {e}");
+            return;
+        }
+    }
+    match px.mode {
+        Mode::Http => http::session::serve(rt, px, acc, guard).await,
+        Mode::Tcp => tcp::serve(rt, px, acc, guard).await,
+        Mode::Health => tcp::health(acc, guard).await,
     }
 }

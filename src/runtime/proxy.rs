@@ -279,12 +279,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     {
         say("TLS to servers (ssl)");
     }
-    if p.binds.iter().any(|b| b.accept_proxy) {
-        say("the PROXY protocol on bind lines (accept-proxy)");
-    }
-    if p.servers.iter().any(|s| s.params.send_proxy.is_some()) {
-        say("the PROXY protocol to servers (send-proxy)");
-    }
     if !p.tcp_request_content.is_empty() {
         say("tcp-request content rules");
     }

@@ -90,7 +90,10 @@ pub async fn serve(
                 }
             },
         };
-        match be.connect(slot.idx, acc.dst, bpx.timeouts.connect).await {
+        match be
+            .connect_from(slot.idx, acc.src, acc.dst, bpx.timeouts.connect)
+            .await
+        {
             Ok(s) => break (s, slot),
             Err(e) => {
                 bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);

@@ -270,49 +270,7 @@ impl CheckConn {
 /// A PROXY protocol header (v1 text or v2 binary) for a check connection: source is the
 /// check's own local address, destination the server.
 pub fn proxy_header(v: ProxyProtocol, src: Option<SocketAddr>, dst: Option<SocketAddr>) -> Vec<u8> {
-    match v {
-        ProxyProtocol::V1 => match (src, dst) {
-            (Some(SocketAddr::V4(s)), Some(SocketAddr::V4(d))) => format!(
-                "PROXY TCP4 {} {} {} {}\r\n",
-                s.ip(),
-                d.ip(),
-                s.port(),
-                d.port()
-            )
-            .into_bytes(),
-            (Some(SocketAddr::V6(s)), Some(SocketAddr::V6(d))) => format!(
-                "PROXY TCP6 {} {} {} {}\r\n",
-                s.ip(),
-                d.ip(),
-                s.port(),
-                d.port()
-            )
-            .into_bytes(),
-            _ => b"PROXY UNKNOWN\r\n".to_vec(),
-        },
-        ProxyProtocol::V2 => {
-            let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
-            match (src, dst) {
-                (Some(SocketAddr::V4(s)), Some(SocketAddr::V4(d))) => {
-                    h.extend_from_slice(&[0x21, 0x11, 0, 12]);
-                    h.extend_from_slice(&s.ip().octets());
-                    h.extend_from_slice(&d.ip().octets());
-                    h.extend_from_slice(&s.port().to_be_bytes());
-                    h.extend_from_slice(&d.port().to_be_bytes());
-                }
-                (Some(SocketAddr::V6(s)), Some(SocketAddr::V6(d))) => {
-                    h.extend_from_slice(&[0x21, 0x21, 0, 36]);
-                    h.extend_from_slice(&s.ip().octets());
-                    h.extend_from_slice(&d.ip().octets());
-                    h.extend_from_slice(&s.port().to_be_bytes());
-                    h.extend_from_slice(&d.port().to_be_bytes());
-                }
-                // LOCAL command: the receiver uses the connection's own addresses.
-                _ => h.extend_from_slice(&[0x20, 0x00, 0, 0]),
-            }
-            h
-        }
-    }
+    crate::runtime::proxy_protocol::header(v, src, dst)
 }
 
 #[cfg(test)]

@@ -1103,7 +1103,7 @@ impl Session {
             return Ok((s, true, served));
         }
         let s = be
-            .connect(slot.idx, self.conn.dst, bpx.timeouts.connect)
+            .connect_from(slot.idx, self.conn.src, self.conn.dst, bpx.timeouts.connect)
             .await?;
         Ok((s, false, 0))
     }
