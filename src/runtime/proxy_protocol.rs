@@ -90,11 +90,14 @@ fn parse_v1(buf: &[u8]) -> Result<Parse, ProxyError> {
     let [proto, s, d, sp, dp] = f.as_slice() else {
         return Err(ProxyError::Malformed);
     };
+    // As HAProxy: decimal digits, the value kept modulo 2^16 (`99999` is port 34463).
     let port = |p: &str| -> Result<u16, ProxyError> {
-        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ProxyError::Malformed);
         }
-        p.parse().map_err(|_| ProxyError::Malformed)
+        Ok(p.bytes().fold(0u32, |v, b| {
+            v.wrapping_mul(10).wrapping_add(u32::from(b - b'0'))
+        }) as u16)
     };
     let (sp, dp) = (port(sp)?, port(dp)?);
     let addrs = match *proto {
@@ -385,8 +388,12 @@ mod tests {
         assert_eq!(parse(b"\r\n\r\n\0"), Ok(Parse::Partial(5)));
         assert_eq!(parse(b"GET / HTTP/1.1\r\n"), Err(ProxyError::NotProxy));
         assert_eq!(parse(b"PRIZE"), Err(ProxyError::NotProxy));
+        assert!(matches!(
+            parse(b"PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n"),
+            Ok(Parse::Done(Header { addrs: Some((s, _)), .. })) if s.port() == 34463
+        ));
         assert_eq!(
-            parse(b"PROXY TCP4 1.2.3.4 5.6.7.8 70000 1\r\n"),
+            parse(b"PROXY TCP4 1.2.3.4 5.6.7.8 1x 1\r\n"),
             Err(ProxyError::Malformed)
         );
         assert_eq!(

@@ -1,0 +1,307 @@
+//! The PROXY protocol: `send-proxy`/`send-proxy-v2` towards servers (HTTP and TCP mode) and
+//! `accept-proxy` on binds, side by side with haproxy 2.6.
+//!
+//! HAProxy 2.6.12 facts these tests pin (observed when writing them):
+//! - `send-proxy` sends `PROXY TCP4 <client ip> <frontend ip> <client port> <frontend
+//!   port>\r\n` first on each server connection; `send-proxy-v2` the 16-byte v2 header with
+//!   command PROXY, family TCP4 and the 12 address bytes, no TLV.
+//! - With `accept-proxy` the header's addresses are the client's everywhere (`src`,
+//!   `src_port`, `dst`, X-Forwarded-For, ACLs), and what the server receives with
+//!   `send-proxy` names them again.
+//! - A connection to an `accept-proxy` bind without a valid header is closed without a byte
+//!   of answer (no 400).
+
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+const DEFAULTS: &str =
+    "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n";
+
+/// A server that records the first bytes of each connection (up to the end of an HTTP head,
+/// or a `hello` line in TCP mode), then answers a small HTTP response and closes.
+struct Capture {
+    addr: SocketAddr,
+    rx: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Capture {
+    fn start() -> Capture {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(mut c) = c else { return };
+                let _ = c.set_read_timeout(Some(Duration::from_secs(3)));
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                // (A v2 header itself starts with CRLF CRLF.)
+                while !contains(&got[got.len().min(16)..], b"\r\n\r\n")
+                    && !contains(&got, b"hello\n")
+                {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = c.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+                if tx.send(got).is_err() {
+                    return;
+                }
+            }
+        });
+        Capture { addr, rx }
+    }
+    fn next(&self) -> Vec<u8> {
+        self.rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the server received a connection")
+    }
+}
+
+fn contains(h: &[u8], n: &[u8]) -> bool {
+    h.windows(n.len()).any(|w| w == n)
+}
+
+/// The PROXY header at the start of `buf` (v1 line or v2 block).
+fn pp_header(buf: &[u8]) -> Vec<u8> {
+    if buf.starts_with(b"PROXY ") {
+        let end = buf.iter().position(|&b| b == b'\n').expect("v1 line end");
+        return buf[..=end].to_vec();
+    }
+    assert!(buf.len() >= 16, "no PROXY header in {buf:?}");
+    let len = 16 + u16::from_be_bytes([buf[14], buf[15]]) as usize;
+    buf[..len.min(buf.len())].to_vec()
+}
+
+fn v1(src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
+    format!(
+        "PROXY TCP4 {} {} {} {}\r\n",
+        src.ip(),
+        dst.ip(),
+        src.port(),
+        dst.port()
+    )
+    .into_bytes()
+}
+
+fn v2(src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
+    let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
+        panic!("IPv4 only here");
+    };
+    let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    h.extend_from_slice(&[0x21, 0x11, 0, 12]);
+    h.extend_from_slice(&s.ip().octets());
+    h.extend_from_slice(&d.ip().octets());
+    h.extend_from_slice(&s.port().to_be_bytes());
+    h.extend_from_slice(&d.port().to_be_bytes());
+    h
+}
+
+#[test]
+fn send_proxy_headers_are_byte_exact_with_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let cap = Capture::start();
+    let srv = cap.addr;
+    let t = format!(
+        "{DEFAULTS}\
+         frontend h1\n  bind 127.0.0.1:{{{{P0}}}}\n  default_backend bh1\n\
+         backend bh1\n  server s {srv} send-proxy\n\
+         frontend h2\n  bind 127.0.0.1:{{{{P1}}}}\n  default_backend bh2\n\
+         backend bh2\n  server s {srv} send-proxy-v2\n\
+         frontend t1\n  mode tcp\n  bind 127.0.0.1:{{{{P2}}}}\n  default_backend bt1\n\
+         backend bt1\n  mode tcp\n  server s {srv} send-proxy\n\
+         frontend t2\n  mode tcp\n  bind 127.0.0.1:{{{{P3}}}}\n  default_backend bt2\n\
+         backend bt2\n  mode tcp\n  server s {srv} send-proxy-v2\n"
+    );
+    let (h, r) = side_by_side(&t, |s| {
+        let mut out = Vec::new();
+        for i in 0..4 {
+            let fe = s.addr(i);
+            let mut c = Conn::open(fe);
+            let me = c.local_addr();
+            if i < 2 {
+                let resp = c.get("/pp").expect("response");
+                assert_eq!(resp.status, 200, "{}", s.name());
+            } else {
+                c.send(b"hello\n").expect("send");
+            }
+            let got = cap.next();
+            let hdr = pp_header(&got);
+            let want = if i % 2 == 0 { v1(me, fe) } else { v2(me, fe) };
+            assert_eq!(hdr, want, "{} frontend {i}", s.name());
+            // What follows the header is the client's data.
+            let rest = &got[hdr.len()..];
+            if i < 2 {
+                assert!(rest.starts_with(b"GET /pp HTTP/1.1\r\n"), "{rest:?}");
+            } else {
+                assert_eq!(rest, b"hello\n");
+            }
+            out.push(hdr.len());
+        }
+        out
+    });
+    assert_eq!(h, r, "header lengths haproxy vs rproxy");
+}
+
+/// Answers with the addresses the proxy took for the client's, and denies 10.6.6.6.
+const WHO: &str = "  http-request deny if { src 10.6.6.6 }\n  http-request return status 200 content-type text/plain lf-string \"src=%[src]:%[src_port] dst=%[dst]:%[dst_port]\" if { path /who }\n";
+
+fn v1_line(src: &str, dst: &str, sp: u16, dp: u16) -> Vec<u8> {
+    format!("PROXY TCP4 {src} {dst} {sp} {dp}\r\n").into_bytes()
+}
+
+#[test]
+fn accept_proxy_addresses_are_the_clients() {
+    if !require_haproxy() {
+        return;
+    }
+    let mock = MockServer::start("m");
+    let t = format!(
+        "{DEFAULTS}frontend fe\n  bind 127.0.0.1:{{{{P0}}}} accept-proxy\n  option forwardfor\n{WHO}  default_backend b\n\
+         backend b\n  server m {}\n",
+        mock.addr_str()
+    );
+    let (h, r) = side_by_side(&t, |s| {
+        let fe = s.addr(0);
+        let req = b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let mut out = Vec::new();
+        // v1 and v2 headers, each followed by the request in the same write.
+        let sa: SocketAddr = "10.1.2.3:4444".parse().unwrap();
+        let da: SocketAddr = "10.9.9.9:80".parse().unwrap();
+        for hdr in [v1_line("10.1.2.3", "10.9.9.9", 4444, 80), v2(sa, da)] {
+            let mut b = hdr.clone();
+            b.extend_from_slice(req);
+            let resp = parse_response(&send_raw(fe, &b)).expect("response");
+            out.push(format!("{} {}", resp.status, resp.body_text()));
+        }
+        // The header sent alone first, the request after.
+        let mut c = Conn::open(fe);
+        c.send(&v1_line("10.1.2.4", "10.9.9.9", 5555, 81)).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        let resp = c.roundtrip(req).expect("response");
+        out.push(format!("{} {}", resp.status, resp.body_text()));
+        // `src`-based ACLs see the header's address.
+        let mut b = v1_line("10.6.6.6", "10.9.9.9", 1, 80);
+        b.extend_from_slice(req);
+        let resp = parse_response(&send_raw(fe, &b)).expect("response");
+        out.push(resp.status.to_string());
+        // X-Forwarded-For names the header's client.
+        let mut b = v1_line("10.7.7.7", "10.9.9.9", 2, 80);
+        b.extend_from_slice(b"GET /fwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let resp = parse_response(&send_raw(fe, &b)).expect("response");
+        assert_eq!(resp.status, 200, "{}", s.name());
+        let xff = mock
+            .last()
+            .and_then(|m| m.header("x-forwarded-for").map(String::from));
+        out.push(format!("xff={}", xff.unwrap_or_default()));
+        out
+    });
+    assert_eq!(h, r, "haproxy vs rproxy");
+    assert_eq!(h[0], "200 src=10.1.2.3:4444 dst=10.9.9.9:80");
+    assert_eq!(h[1], "200 src=10.1.2.3:4444 dst=10.9.9.9:80");
+    assert_eq!(h[2], "200 src=10.1.2.4:5555 dst=10.9.9.9:81");
+    assert_eq!(h[3], "403");
+    assert_eq!(h[4], "xff=10.7.7.7");
+}
+
+#[test]
+fn missing_or_bad_header_closes_like_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let t = format!(
+        "{DEFAULTS}frontend fe\n  bind 127.0.0.1:{{{{P0}}}} accept-proxy\n{WHO}\
+         frontend ft\n  mode tcp\n  bind 127.0.0.1:{{{{P1}}}} accept-proxy\n  default_backend b\n\
+         backend b\n  mode tcp\n  server s 127.0.0.1:{} \n",
+        refused_port()
+    );
+    let cases: [&[u8]; 6] = [
+        b"GET /who HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"PROXY TCP4 1.2.3.4\r\nGET /who HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1x 80\r\nGET /who HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"PROXY FOO 1.2.3.4 5.6.7.8 1 80\r\nGET /who HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"\r\n\r\n\0\r\nQUIT\n\x31\x11\x00\x0c012345678901GET /who HTTP/1.1\r\n\r\n",
+        b"PROXY TCP4 1.2.3.4 5.6.7.8 1 80\nGET /who HTTP/1.1\r\nHost: x\r\n\r\n",
+    ];
+    let (h, r) = side_by_side(&t, |s| {
+        let mut out = Vec::new();
+        for port in [0, 1] {
+            for c in cases {
+                let got = send_raw_timeout(s.addr(port), c, Duration::from_secs(3));
+                out.push(String::from_utf8_lossy(&got).into_owned());
+            }
+        }
+        // A client that says nothing and closes.
+        let mut c = Conn::open(s.addr(0));
+        let _ = c.stream().shutdown(std::net::Shutdown::Write);
+        c.set_timeout(Duration::from_secs(3));
+        assert!(c.wait_closed(), "{}", s.name());
+        out
+    });
+    assert_eq!(h, r, "haproxy vs rproxy");
+    assert!(h.iter().all(|o| o.is_empty()), "{h:?}");
+}
+
+#[test]
+fn chained_send_proxy_v2_into_accept_proxy() {
+    // rproxy's send-proxy-v2 (HTTP and TCP) into its own accept-proxy: the inner frontend
+    // sees the outer client's address and port.
+    let p = free_ports(4);
+    let cfg = format!(
+        "{DEFAULTS}\
+         frontend outer\n  bind 127.0.0.1:{}\n  default_backend to_inner\n\
+         backend to_inner\n  server i 127.0.0.1:{} send-proxy-v2\n\
+         frontend inner\n  bind 127.0.0.1:{} accept-proxy\n{WHO}\
+         frontend outer_tcp\n  mode tcp\n  bind 127.0.0.1:{}\n  default_backend to_inner_tcp\n\
+         backend to_inner_tcp\n  mode tcp\n  server i 127.0.0.1:{} send-proxy\n",
+        p[0], p[1], p[1], p[2], p[1]
+    );
+    let _px = Proxy::start(&cfg);
+    for port in [p[0], p[2]] {
+        let mut c = Conn::open(local(port));
+        let me = c.local_addr();
+        let resp = c.get("/who").expect("response");
+        assert_eq!(resp.status, 200);
+        assert_eq!(
+            resp.body_text(),
+            format!("src=127.0.0.1:{} dst=127.0.0.1:{port}", me.port())
+        );
+    }
+}
+
+#[test]
+fn accept_proxy_then_send_proxy_in_tcp_mode_names_the_original_client() {
+    if !require_haproxy() {
+        return;
+    }
+    let cap = Capture::start();
+    let t = format!(
+        "{DEFAULTS}frontend ft\n  mode tcp\n  bind 127.0.0.1:{{{{P0}}}} accept-proxy\n  default_backend b\n\
+         backend b\n  mode tcp\n  balance source\n  server s {} send-proxy\n",
+        cap.addr
+    );
+    let (h, r) = side_by_side(&t, |s| {
+        let mut c = Conn::open(s.addr(0));
+        let sa: SocketAddr = "10.1.2.3:4444".parse().unwrap();
+        let da: SocketAddr = "10.9.9.9:80".parse().unwrap();
+        let mut b = v2(sa, da);
+        b.extend_from_slice(b"hello\n");
+        c.send(&b).unwrap();
+        let got = cap.next();
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    assert_eq!(h, r, "haproxy vs rproxy");
+    assert_eq!(h, "PROXY TCP4 10.1.2.3 10.9.9.9 4444 80\r\nhello\n");
+    let _ = TcpStream::connect(cap.addr);
+}
