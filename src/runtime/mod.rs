@@ -10,6 +10,7 @@ pub mod balance;
 pub mod checks;
 pub mod http;
 pub mod inherit;
+pub mod inspect;
 pub mod listeners;
 pub mod log;
 pub mod persist;

@@ -78,6 +78,9 @@ pub struct ProxyRt {
     pub monitor_uri: Option<String>,
     pub monitor_fail: Vec<CompiledCond>,
     pub tcp_connection: Vec<TcpRuleRt>,
+    /// `tcp-request content accept|reject` rules and `tcp-request inspect-delay`.
+    pub tcp_content: Vec<TcpRuleRt>,
+    pub inspect_delay: Option<std::time::Duration>,
     /// Frontend `maxconn`.
     pub conn_slots: Option<Arc<Semaphore>>,
     pub counters: ProxyCounters,
@@ -221,6 +224,29 @@ fn build_one(
             })
         })
         .collect();
+    let tcp_content = p
+        .tcp_request_content
+        .iter()
+        .filter_map(|r| {
+            let accept = match &r.action {
+                TcpAction::Accept => true,
+                TcpAction::Reject => false,
+                other => {
+                    d.warn(
+                        r.span,
+                        format!(
+                            "tcp-request content {other:?} is not applied by this version's runtime; the rule is skipped"
+                        ),
+                    );
+                    return None;
+                }
+            };
+            Some(TcpRuleRt {
+                accept,
+                cond: compile_cond(&r.cond, &acls, r.span, d),
+            })
+        })
+        .collect();
     let persist = super::persist::PersistRt::build(p, &acls, d);
     unhonoured(p, d);
     ProxyRt {
@@ -244,6 +270,8 @@ fn build_one(
         monitor_uri: p.monitor_uri.clone(),
         monitor_fail,
         tcp_connection,
+        tcp_content,
+        inspect_delay: p.inspect_delay,
         conn_slots: None,
         counters: ProxyCounters::default(),
         disabled: p.disabled,
@@ -279,8 +307,8 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     {
         say("TLS to servers (ssl)");
     }
-    if !p.tcp_request_content.is_empty() {
-        say("tcp-request content rules");
+    if !p.tcp_request_content.is_empty() && p.mode != Mode::Tcp {
+        say("tcp-request content rules outside mode tcp");
     }
     if !p.captures.is_empty() || p.log_format.is_some() {
         // Captures are recorded per transaction; no traffic log is written yet.

@@ -25,7 +25,7 @@ pub async fn serve(
     mut acc: Accepted,
     _guard: super::ConnGuard,
 ) {
-    let conn = ConnInfo {
+    let mut conn = ConnInfo {
         src: acc.src,
         dst: acc.dst,
         ..Default::default()
@@ -52,6 +52,20 @@ pub async fn serve(
             return;
         }
     }
+    if !fe.tcp_content.is_empty()
+        && !super::inspect::content(&fe, &mut acc.stream, &mut conn, &vars, &info).await
+    {
+        return;
+    }
+    // Fetches over the payload see what inspection buffered (nothing without rules).
+    conn.payload.get_or_insert_with(Vec::new);
+    let ctx = EvalCtx {
+        conn: &conn,
+        req: None,
+        res: None,
+        vars: &vars,
+        info: &info,
+    };
     let mut be_idx = None;
     for (choice, cond) in &fe.use_backends {
         if cond.as_ref().is_none_or(|c| c.eval(&ctx)) {
@@ -126,5 +140,6 @@ pub async fn serve(
         client_fin: fe.timeouts.client_fin,
         server_fin: bpx.timeouts.server_fin,
     };
-    let _ = tunnel::run(&mut acc.stream, &[], &mut srv, &[], t).await;
+    let pending = conn.payload.as_deref().unwrap_or_default();
+    let _ = tunnel::run(&mut acc.stream, pending, &mut srv, &[], t).await;
 }

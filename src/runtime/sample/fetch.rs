@@ -121,6 +121,15 @@ pub(crate) enum Fetch {
     },
     /// `req.body`: what `option http-buffer-request` waited for, else empty.
     ReqBody,
+    /// `req.len`, `req.payload(off,len)`, `req.ssl_hello_type`, `req.ssl_sni`: over the
+    /// bytes buffered by `tcp-request content` inspection.
+    ReqLen,
+    ReqPayload {
+        off: usize,
+        len: usize,
+    },
+    ReqSslHelloType,
+    ReqSslSni,
 }
 
 fn not_implemented(what: &str, name: &str) -> CompileError {
@@ -302,6 +311,15 @@ impl Fetch {
                 range: int_arg(args, 0),
             },
             "req.body" => Fetch::ReqBody,
+            "req.len" | "req_len" => Fetch::ReqLen,
+            "req.payload" => Fetch::ReqPayload {
+                off: usize::try_from(int_arg(args, 0).unwrap_or(0))
+                    .map_err(|_| bad("negative offset".into()))?,
+                len: usize::try_from(int_arg(args, 1).unwrap_or(0))
+                    .map_err(|_| bad("negative length".into()))?,
+            },
+            "req.ssl_hello_type" | "req_ssl_hello_type" => Fetch::ReqSslHelloType,
+            "req.ssl_sni" | "req_ssl_sni" => Fetch::ReqSslSni,
             _ => return Err(not_implemented("sample fetch", name)),
         })
     }
@@ -497,6 +515,45 @@ impl Fetch {
                     Some(n) => ((r as i128 * *n as i128) >> 32) as i64,
                     None => r,
                 })
+            }
+            Fetch::ReqLen => Smp::Int(ctx.conn.payload.as_ref()?.len() as i64),
+            Fetch::ReqPayload { off, len } => {
+                let b = ctx.conn.payload.as_deref()?;
+                // Length 0: everything from the offset on (as HAProxy).
+                let end = if *len == 0 {
+                    b.len().max(*off)
+                } else {
+                    off + len
+                };
+                match b.get(*off..end) {
+                    Some(v) => Smp::Bin(Cow::Borrowed(v)),
+                    None => {
+                        ctx.conn.payload_short.raise();
+                        return None;
+                    }
+                }
+            }
+            Fetch::ReqSslHelloType => {
+                match crate::runtime::inspect::hello_type(ctx.conn.payload.as_deref()?) {
+                    Ok(t) => Smp::Int(i64::from(t)),
+                    Err(short) => {
+                        if short {
+                            ctx.conn.payload_short.raise();
+                        }
+                        return None;
+                    }
+                }
+            }
+            Fetch::ReqSslSni => {
+                match crate::runtime::inspect::client_hello_sni(ctx.conn.payload.as_deref()?) {
+                    Ok(n) => Smp::text(n),
+                    Err(short) => {
+                        if short {
+                            ctx.conn.payload_short.raise();
+                        }
+                        return None;
+                    }
+                }
             }
             Fetch::ReqBody => {
                 req()?;

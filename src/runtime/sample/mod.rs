@@ -68,6 +68,33 @@ pub struct ConnInfo {
     pub sni: Option<String>,
     pub ssl_version: Option<String>,
     pub ssl_cipher: Option<String>,
+    /// The client's bytes buffered by `tcp-request content` inspection (`req.len`,
+    /// `req.payload`, `req.ssl_sni`...); None outside inspection.
+    pub payload: Option<Vec<u8>>,
+    /// Set by a payload fetch that needed more bytes than were buffered: the rule waits.
+    pub payload_short: ShortFlag,
+}
+
+/// A flag a fetch can raise through a shared reference (see [`ConnInfo::payload_short`]).
+#[derive(Debug, Default)]
+pub struct ShortFlag(std::sync::atomic::AtomicBool);
+
+impl ShortFlag {
+    pub fn raise(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// Whether it was raised since the last call.
+    pub fn take(&self) -> bool {
+        self.0.swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Clone for ShortFlag {
+    fn clone(&self) -> Self {
+        ShortFlag(std::sync::atomic::AtomicBool::new(
+            self.0.load(std::sync::atomic::Ordering::Relaxed),
+        ))
+    }
 }
 
 /// Variables (`set-var(txn.x)`); keys are full names with their scope (`txn.x`).

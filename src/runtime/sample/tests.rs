@@ -102,6 +102,7 @@ fn fixture() -> Fixture {
             sni: Some("www.example.com".into()),
             ssl_version: Some("TLSv1.3".into()),
             ssl_cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+            ..Default::default()
         },
         req: Some(req),
         res: Some(res),
@@ -677,7 +678,10 @@ fn compile_errors() {
             "sample fetch 'sc0_conn_cnt' is not implemented by the runtime yet",
         ),
         ("nbsrv(be)", "sample fetch 'nbsrv' is not implemented"),
-        ("req.len", "sample fetch 'req.len' is not implemented"),
+        (
+            "req_ssl_ver",
+            "sample fetch 'req_ssl_ver' is not implemented",
+        ),
         ("unique-id", "sample fetch 'unique-id' is not implemented"),
         (
             "str(a),xxh3",
@@ -703,14 +707,14 @@ fn compile_errors() {
     let c = parse_condition(&words("unknown"), false).expect("parses");
     let e = CompiledCond::compile(&c, &acls).expect_err("unknown ACL");
     assert!(e.0.contains("unknown ACL 'unknown'"), "{e}");
-    let acls = acl_defs(&["bad req.len -m found"]);
+    let acls = acl_defs(&["bad req_ssl_ver -m found"]);
     let c = parse_condition(&words("bad"), false).expect("parses");
     let e = CompiledCond::compile(&c, &acls).expect_err("unimplemented in ACL");
     assert!(
-        e.0.contains("in ACL 'bad'") && e.0.contains("req.len"),
+        e.0.contains("in ACL 'bad'") && e.0.contains("ssl_ver"),
         "{e}"
     );
-    let c = parse_condition(&words("{ req.len gt 0 }"), false).expect("parses");
+    let c = parse_condition(&words("{ req_ssl_ver gt 0 }"), false).expect("parses");
     assert!(CompiledCond::compile(&c, &[]).is_err());
     let lf = parse_log_format("%[sc0_conn_cnt]").expect("parses");
     assert!(CompiledLogFormat::compile(&lf).is_err());
