@@ -19,7 +19,17 @@ const INSPECT_MAX: usize = 16384;
 pub fn hello_type(b: &[u8]) -> Result<u8, bool> {
     match b.first() {
         None => Err(true),
-        Some(0x16) => b.get(5).copied().ok_or(true),
+        // As HAProxy, the whole record must be there (so that `req.ssl_sni` can be read
+        // once a rule on the hello type has matched).
+        Some(0x16) => {
+            let rec_len = b
+                .get(3..5)
+                .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+            match rec_len {
+                Some(n) if b.len() >= 5 + n => b.get(5).copied().ok_or(false),
+                _ => Err(true),
+            }
+        }
         Some(_) => Err(false),
     }
 }
@@ -161,11 +171,13 @@ fn decide(fe: &ProxyRt, conn: &ConnInfo, vars: &Vars, info: &TxnInfo, last: bool
     for r in &fe.tcp_content {
         conn.payload_short.take();
         let hit = r.cond.as_ref().is_none_or(|c| c.eval(&ctx));
-        if conn.payload_short.take() && !last {
-            return None;
-        }
         if hit {
             return Some(r.accept);
+        }
+        // A rule that failed on data that may still change waits for more (HAProxy's
+        // "missing data"). A negated condition decides at once here, where HAProxy waits.
+        if conn.payload_short.take() && !last {
+            return None;
         }
     }
     Some(true)
@@ -213,6 +225,7 @@ mod tests {
         assert_eq!(client_hello_sni(b"GET / HTTP/1.1\r\n"), Err(false));
         assert_eq!(hello_type(b"GET /"), Err(false));
         assert_eq!(hello_type(&[0x16, 3, 1]), Err(true));
+        assert_eq!(hello_type(&h[..h.len() - 1]), Err(true));
     }
 
     proptest::proptest! {

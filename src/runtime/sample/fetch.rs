@@ -516,7 +516,12 @@ impl Fetch {
                     None => r,
                 })
             }
-            Fetch::ReqLen => Smp::Int(ctx.conn.payload.as_ref()?.len() as i64),
+            Fetch::ReqLen => {
+                let n = ctx.conn.payload.as_ref()?.len();
+                // The length may still grow: a rule it fails waits (HAProxy's MAY_CHANGE).
+                ctx.conn.payload_short.raise();
+                Smp::Int(n as i64)
+            }
             Fetch::ReqPayload { off, len } => {
                 let b = ctx.conn.payload.as_deref()?;
                 // Length 0: everything from the offset on (as HAProxy).
