@@ -305,3 +305,173 @@ fn accept_proxy_then_send_proxy_in_tcp_mode_names_the_original_client() {
     assert_eq!(h, "PROXY TCP4 10.1.2.3 10.9.9.9 4444 80\r\nhello\n");
     let _ = TcpStream::connect(cap.addr);
 }
+
+// ---------------------------------------------------------------------------------------
+// A real server reading the header: MariaDB with `proxy_protocol_networks`.
+
+/// A throwaway MariaDB that takes PROXY headers from 127.0.0.0/8, with a user `pp`@`%`
+/// (no password); killed on drop.
+struct MariaDb {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mariadb_admin(dir: &std::path::Path, sql: &str) -> bool {
+    std::process::Command::new("mariadb")
+        .arg("--no-defaults")
+        .arg(format!("--socket={}", dir.join("s").display()))
+        .args(["-uroot", "-e", sql])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn start_mariadb_pp() -> Option<MariaDb> {
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+    let have = ["mariadbd", "mariadb-install-db", "mariadb"]
+        .iter()
+        .all(|p| have_program(p) || Path::new("/usr/sbin").join(p).exists());
+    if !require(have, "mariadb-server not installed") {
+        return None;
+    }
+    // On tmpfs when there is one: the bootstrap is mostly fsyncs.
+    let dir = tempfile::Builder::new()
+        .prefix("rproxy-mariadb-pp")
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("tempdir");
+    let data = dir.path().join("data");
+    let root = nix::unistd::geteuid().is_root();
+    let mut install = Command::new("mariadb-install-db");
+    install
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        .env("TMPDIR", dir.path());
+    if root {
+        install.arg("--user=root");
+    }
+    let out = install.output().expect("run mariadb-install-db");
+    assert!(out.status.success(), "mariadb-install-db failed");
+    let port = free_port();
+    let bin = if have_program("mariadbd") {
+        "mariadbd"
+    } else {
+        "/usr/sbin/mariadbd"
+    };
+    let mut cmd = Command::new(bin);
+    cmd.env("TMPDIR", dir.path())
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", dir.path().join("s").display()))
+        .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+        .arg(format!(
+            "--log-error={}",
+            dir.path().join("err.log").display()
+        ))
+        .arg(format!("--port={port}"))
+        .args([
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=16M",
+            "--proxy-protocol-networks=127.0.0.0/8",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if root {
+        cmd.arg("--user=root");
+    }
+    let child = cmd.spawn().expect("spawn mariadbd");
+    let db = MariaDb { child, port, dir };
+    let up = eventually(Duration::from_secs(20), || {
+        mariadb_admin(db.dir.path(), "SELECT 1")
+    });
+    let log = std::fs::read_to_string(db.dir.path().join("err.log")).unwrap_or_default();
+    assert!(up, "mariadbd did not come up:\n{log}");
+    assert!(
+        mariadb_admin(db.dir.path(), "CREATE USER 'pp'@'%'; FLUSH PRIVILEGES;"),
+        "CREATE USER failed"
+    );
+    Some(db)
+}
+
+/// `SELECT USER()` through `port`.
+fn mariadb_user_via(port: u16) -> String {
+    let out = std::process::Command::new("mariadb")
+        .arg("--no-defaults")
+        .args(["-h", "127.0.0.1", "-P", &port.to_string(), "--protocol=tcp"])
+        .args(["-upp", "-N", "-B", "-e", "SELECT USER()"])
+        .output()
+        .expect("mariadb client");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    )
+}
+
+/// A relay that opens each connection to `to` with a PROXY v1 header naming `client`,
+/// then copies bytes both ways: stands for a load balancer in front of rproxy.
+fn proxy_header_relay(to: SocketAddr, client: &'static str) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(c) = c else { return };
+            let Ok(mut up) = TcpStream::connect(to) else {
+                continue;
+            };
+            let _ = up.write_all(
+                format!("PROXY TCP4 {client} 127.0.0.1 40000 {}\r\n", to.port()).as_bytes(),
+            );
+            let (Ok(mut c2), Ok(mut up2)) = (c.try_clone(), up.try_clone()) else {
+                continue;
+            };
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut up2);
+                let _ = up2.shutdown(std::net::Shutdown::Write);
+            });
+            let mut c = c;
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut up, &mut c);
+                let _ = c.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn mariadb_behind_send_proxy_sees_the_client_address() {
+    let Some(db) = start_mariadb_pp() else {
+        return;
+    };
+    let p = free_ports(2);
+    // A client known only by the PROXY header rproxy accepts (10.1.2.3 / 10.4.5.6),
+    // passed on to MariaDB in v2 and in v1.
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+         listen v2\n  bind 127.0.0.1:{}  accept-proxy\n  option tcpka\n  balance leastconn\n  server db 127.0.0.1:{} send-proxy-v2\n\
+         listen v1\n  bind 127.0.0.1:{} accept-proxy\n  server db 127.0.0.1:{} send-proxy\n",
+        p[0], db.port, p[1], db.port
+    );
+    let _px = Proxy::start(&cfg);
+    let r2 = proxy_header_relay(local(p[0]), "10.1.2.3");
+    let r1 = proxy_header_relay(local(p[1]), "10.4.5.6");
+    assert_eq!(mariadb_user_via(r2.port()), "pp@10.1.2.3");
+    assert_eq!(mariadb_user_via(r1.port()), "pp@10.4.5.6");
+    // Without the header rproxy closes, as haproxy does: MariaDB is never reached.
+    assert_ne!(mariadb_user_via(p[0]), "pp@127.0.0.1");
+}
