@@ -475,3 +475,59 @@ fn mariadb_behind_send_proxy_sees_the_client_address() {
     // Without the header rproxy closes, as haproxy does: MariaDB is never reached.
     assert_ne!(mariadb_user_via(p[0]), "pp@127.0.0.1");
 }
+
+/// A connection to `to` from `from` (any port).
+fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let f: SocketAddr = format!("{from}:0").parse().expect("addr");
+    s.bind(&SockAddr::from(f)).expect("bind");
+    s.connect(&SockAddr::from(to)).expect("connect");
+    s.into()
+}
+
+#[test]
+fn expect_proxy_layer4_applies_where_its_condition_says() {
+    if !require_haproxy() {
+        return;
+    }
+    let t = format!(
+        "{DEFAULTS}frontend fe\n  bind 127.0.0.1:{{{{P0}}}}\n\
+         \x20 tcp-request connection expect-proxy layer4 if {{ src 127.0.0.1 }}\n{WHO}"
+    );
+    let req = b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (h, r) = side_by_side(&t, |s| {
+        let fe = s.addr(0);
+        let mut out = Vec::new();
+        for (from, hdr) in [
+            ("127.0.0.1", true),
+            ("127.0.0.1", false),
+            ("127.0.0.2", false),
+        ] {
+            let mut c = connect_from(from, fe);
+            c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            let mut b = if hdr {
+                v1_line("10.1.2.3", "10.9.9.9", 4444, 80)
+            } else {
+                Vec::new()
+            };
+            b.extend_from_slice(req);
+            c.write_all(&b).unwrap();
+            let mut got = Vec::new();
+            let _ = c.read_to_end(&mut got);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            out.push(
+                text.split("\r\n\r\n")
+                    .nth(1)
+                    .unwrap_or("")
+                    .replace(&format!(":{}", c.local_addr().unwrap().port()), ":PORT")
+                    .replace(&format!(":{}", fe.port()), ":FE"),
+            );
+        }
+        out
+    });
+    assert_eq!(h, r, "haproxy vs rproxy");
+    assert_eq!(h[0], "src=10.1.2.3:4444 dst=10.9.9.9:80");
+    assert_eq!(h[1], "");
+    assert_eq!(h[2], "src=127.0.0.2:PORT dst=127.0.0.1:FE");
+}

@@ -319,7 +319,7 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener, acc
             px: px.clone(),
             _slots: (global, local),
         };
-        if accept_proxy {
+        if accept_proxy || expects_proxy(&rt, &px, &acc) {
             tokio::spawn(after_proxy_header(rt.clone(), px.clone(), acc, guard));
             continue;
         }
@@ -330,6 +330,42 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener, acc
             Mode::Health => tokio::spawn(tcp::health(acc, guard)),
         };
     }
+}
+
+/// `tcp-request connection expect-proxy layer4 [if COND]`: whether the rules, on the
+/// connection's own addresses, ask for a PROXY header (accept/reject end the walk).
+fn expects_proxy(rt: &Runtime, px: &ProxyRt, acc: &listeners::Accepted) -> bool {
+    if px.expect_proxy.is_empty() {
+        return false;
+    }
+    let conn = sample::ConnInfo {
+        src: acc.src,
+        dst: acc.dst,
+        ..Default::default()
+    };
+    let info = sample::TxnInfo {
+        frontend: px.name.clone(),
+        pid: rt.pid,
+        ..Default::default()
+    };
+    let vars = sample::Vars::default();
+    let ctx = sample::EvalCtx {
+        conn: &conn,
+        req: None,
+        res: None,
+        vars: &vars,
+        info: &info,
+    };
+    let mut want = false;
+    for r in &px.expect_proxy {
+        if r.cond.as_ref().is_none_or(|c| c.eval(&ctx)) {
+            if r.stop {
+                break;
+            }
+            want = true;
+        }
+    }
+    want
 }
 
 /// `accept-proxy`: the PROXY header comes first and its addresses become the client's; a

@@ -28,6 +28,14 @@ pub struct TcpRuleRt {
     pub cond: Option<CompiledCond>,
 }
 
+/// `tcp-request connection` rules as seen for `expect-proxy layer4`: `stop` for
+/// accept/reject (evaluation ends there), else an expect-proxy rule.
+#[derive(Debug)]
+pub struct ExpectProxyRule {
+    pub stop: bool,
+    pub cond: Option<CompiledCond>,
+}
+
 /// Counters of a proxy (lock-free).
 #[derive(Debug, Default)]
 pub struct ProxyCounters {
@@ -78,6 +86,8 @@ pub struct ProxyRt {
     pub monitor_uri: Option<String>,
     pub monitor_fail: Vec<CompiledCond>,
     pub tcp_connection: Vec<TcpRuleRt>,
+    /// Empty unless some `tcp-request connection expect-proxy layer4` rule exists.
+    pub expect_proxy: Vec<ExpectProxyRule>,
     /// `tcp-request content accept|reject` rules and `tcp-request inspect-delay`.
     pub tcp_content: Vec<TcpRuleRt>,
     pub inspect_delay: Option<std::time::Duration>,
@@ -208,6 +218,8 @@ fn build_one(
             let accept = match &r.action {
                 TcpAction::Accept => true,
                 TcpAction::Reject => false,
+                // Applied when the connection is accepted (see `expect_proxy`).
+                TcpAction::ExpectProxy => return None,
                 other => {
                     d.warn(
                         r.span,
@@ -224,6 +236,27 @@ fn build_one(
             })
         })
         .collect();
+    let expect_proxy = if p
+        .tcp_request_connection
+        .iter()
+        .any(|r| matches!(r.action, TcpAction::ExpectProxy))
+    {
+        p.tcp_request_connection
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.action,
+                    TcpAction::Accept | TcpAction::Reject | TcpAction::ExpectProxy
+                )
+            })
+            .map(|r| ExpectProxyRule {
+                stop: !matches!(r.action, TcpAction::ExpectProxy),
+                cond: compile_cond(&r.cond, &acls, r.span, d),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let tcp_content = p
         .tcp_request_content
         .iter()
@@ -270,6 +303,7 @@ fn build_one(
         monitor_uri: p.monitor_uri.clone(),
         monitor_fail,
         tcp_connection,
+        expect_proxy,
         tcp_content,
         inspect_delay: p.inspect_delay,
         conn_slots: None,
