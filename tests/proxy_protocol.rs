@@ -531,3 +531,33 @@ fn expect_proxy_layer4_applies_where_its_condition_says() {
     assert_eq!(h[1], "");
     assert_eq!(h[2], "src=127.0.0.2:PORT dst=127.0.0.1:FE");
 }
+
+#[test]
+fn connection_rules_see_the_real_address_not_the_headers() {
+    if !require_haproxy() {
+        return;
+    }
+    let t = format!(
+        "{DEFAULTS}frontend fe\n  bind 127.0.0.1:{{{{P0}}}} accept-proxy\n\
+         \x20 tcp-request connection reject if {{ src 10.0.0.0/8 }}\n\
+         \x20 tcp-request connection reject if {{ src 127.0.0.2 }}\n{WHO}"
+    );
+    let req = b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (h, r) = side_by_side(&t, |s| {
+        let mut out = Vec::new();
+        for from in ["127.0.0.1", "127.0.0.2"] {
+            let mut c = connect_from(from, s.addr(0));
+            c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            let mut b = v1_line("10.1.2.3", "10.9.9.9", 4444, 80);
+            b.extend_from_slice(req);
+            let _ = c.write_all(&b);
+            let mut got = Vec::new();
+            let _ = c.read_to_end(&mut got);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            out.push(text.split("\r\n\r\n").nth(1).unwrap_or("").to_string());
+        }
+        out
+    });
+    assert_eq!(h, r, "haproxy vs rproxy");
+    assert_eq!(h, ["src=10.1.2.3:4444 dst=10.9.9.9:80", ""]);
+}

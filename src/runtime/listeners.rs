@@ -301,6 +301,9 @@ pub struct Accepted {
     pub stream: super::stream::Stream,
     pub src: Option<SocketAddr>,
     pub dst: Option<SocketAddr>,
+    /// `tcp-request connection` rules already ran (on the real addresses, before a PROXY
+    /// header replaced them).
+    pub conn_rules_done: bool,
 }
 
 impl Listener {
@@ -332,6 +335,7 @@ impl Listener {
                     // headers and logs, and its IP matching copes with them.
                     src,
                     dst,
+                    conn_rules_done: false,
                 })
             }
             Listener::Unix(l) => {
@@ -340,6 +344,7 @@ impl Listener {
                     stream: super::stream::Stream::Unix(s),
                     src: None,
                     dst: None,
+                    conn_rules_done: false,
                 })
             }
         }

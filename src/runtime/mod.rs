@@ -319,8 +319,14 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener, acc
             px: px.clone(),
             _slots: (global, local),
         };
-        if accept_proxy || expects_proxy(&rt, &px, &acc) {
-            tokio::spawn(after_proxy_header(rt.clone(), px.clone(), acc, guard));
+        if accept_proxy || !px.expect_proxy.is_empty() {
+            tokio::spawn(after_proxy_header(
+                rt.clone(),
+                px.clone(),
+                acc,
+                guard,
+                accept_proxy,
+            ));
             continue;
         }
         // One spawn per mode: each task is as large as its own session, not the largest.
@@ -332,12 +338,16 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener, acc
     }
 }
 
-/// `tcp-request connection expect-proxy layer4 [if COND]`: whether the rules, on the
-/// connection's own addresses, ask for a PROXY header (accept/reject end the walk).
-fn expects_proxy(rt: &Runtime, px: &ProxyRt, acc: &listeners::Accepted) -> bool {
-    if px.expect_proxy.is_empty() {
-        return false;
-    }
+/// The `tcp-request connection` rules of a frontend whose connections may start with a
+/// PROXY header, run on the connection's real addresses as HAProxy does: None when the
+/// connection is rejected, else whether a header is expected (`accept-proxy`, or an
+/// `expect-proxy layer4` rule that matched before any accept).
+fn connection_rules(
+    rt: &Runtime,
+    px: &ProxyRt,
+    acc: &listeners::Accepted,
+    accept_proxy: bool,
+) -> Option<bool> {
     let conn = sample::ConnInfo {
         src: acc.src,
         dst: acc.dst,
@@ -356,36 +366,54 @@ fn expects_proxy(rt: &Runtime, px: &ProxyRt, acc: &listeners::Accepted) -> bool 
         vars: &vars,
         info: &info,
     };
-    let mut want = false;
-    for r in &px.expect_proxy {
-        if r.cond.as_ref().is_none_or(|c| c.eval(&ctx)) {
-            if r.stop {
-                break;
+    let hit = |c: &Option<sample::CompiledCond>| c.as_ref().is_none_or(|c| c.eval(&ctx));
+    if px.expect_proxy.is_empty() {
+        for r in &px.tcp_connection {
+            if hit(&r.cond) {
+                return r.accept.then_some(accept_proxy);
             }
-            want = true;
+        }
+        return Some(accept_proxy);
+    }
+    let mut want = accept_proxy;
+    for r in &px.expect_proxy {
+        if hit(&r.cond) {
+            match r.accept {
+                Some(a) => return a.then_some(want),
+                None => want = true,
+            }
         }
     }
-    want
+    Some(want)
 }
 
-/// `accept-proxy`: the PROXY header comes first and its addresses become the client's; a
-/// missing or bad one closes the connection, as HAProxy does.
+/// `accept-proxy` / `expect-proxy`: the connection rules run first, then the PROXY header
+/// is read and its addresses become the client's; a missing or bad one closes the
+/// connection, as HAProxy does.
 async fn after_proxy_header(
     rt: Arc<Runtime>,
     px: Arc<ProxyRt>,
     mut acc: listeners::Accepted,
     guard: ConnGuard,
+    accept_proxy: bool,
 ) {
-    match proxy_protocol::receive(&mut acc.stream, px.timeouts.client).await {
-        Ok(h) => {
-            if let Some((src, dst)) = h.addrs {
-                acc.src = Some(src);
-                acc.dst = Some(dst);
+    let Some(want) = connection_rules(&rt, &px, &acc, accept_proxy) else {
+        px.counters.denied.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    acc.conn_rules_done = true;
+    if want {
+        match proxy_protocol::receive(&mut acc.stream, px.timeouts.client).await {
+            Ok(h) => {
+                if let Some((src, dst)) = h.addrs {
+                    acc.src = Some(src);
+                    acc.dst = Some(dst);
+                }
             }
-        }
-        Err(e) => {
-            tracing::debug!(proxy = %px.name, "PROXY protocol: {e}");
-            return;
+            Err(e) => {
+                tracing::debug!(proxy = %px.name, "PROXY protocol: {e}");
+                return;
+            }
         }
     }
     match px.mode {

@@ -28,11 +28,11 @@ pub struct TcpRuleRt {
     pub cond: Option<CompiledCond>,
 }
 
-/// `tcp-request connection` rules as seen for `expect-proxy layer4`: `stop` for
-/// accept/reject (evaluation ends there), else an expect-proxy rule.
+/// `tcp-request connection` rules as seen for `expect-proxy layer4`: `Some(accept)` for
+/// accept/reject (evaluation ends there), None for an expect-proxy rule.
 #[derive(Debug)]
 pub struct ExpectProxyRule {
-    pub stop: bool,
+    pub accept: Option<bool>,
     pub cond: Option<CompiledCond>,
 }
 
@@ -250,7 +250,10 @@ fn build_one(
                 )
             })
             .map(|r| ExpectProxyRule {
-                stop: !matches!(r.action, TcpAction::ExpectProxy),
+                accept: match r.action {
+                    TcpAction::ExpectProxy => None,
+                    _ => Some(matches!(r.action, TcpAction::Accept)),
+                },
                 cond: compile_cond(&r.cond, &acls, r.span, d),
             })
             .collect()

@@ -43,7 +43,7 @@ pub async fn serve(
         vars: &vars,
         info: &info,
     };
-    for r in &fe.tcp_connection {
+    for r in fe.tcp_connection.iter().filter(|_| !acc.conn_rules_done) {
         if r.cond.as_ref().is_none_or(|c| c.eval(&ctx)) {
             if r.accept {
                 break;

@@ -97,7 +97,7 @@ pub async fn serve(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    if !tcp_connection_allowed(&rt, &fe, &conn) {
+    if !acc.conn_rules_done && !tcp_connection_allowed(&rt, &fe, &conn) {
         fe.counters.denied.fetch_add(1, Ordering::Relaxed);
         return;
     }
