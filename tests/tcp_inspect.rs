@@ -275,3 +275,47 @@ fn sni_routing_of_real_tls_passthrough() {
     // An unknown name goes to the default backend (b's origin here).
     assert_eq!(subject_via(port, "zzz.example.com"), "CN=b.example.com");
 }
+
+#[test]
+fn content_rules_in_an_http_frontend_like_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let t = "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+             frontend fe\n  bind 127.0.0.1:{{P0}}\n  tcp-request inspect-delay 1s\n\
+             \x20 tcp-request content reject if { path /deny }\n\
+             \x20 tcp-request content reject if { req.hdr(x-bad) -m found }\n\
+             \x20 http-request return status 200 content-type text/plain lf-string \"ok %[path]\"\n\
+             frontend fe2\n  bind 127.0.0.1:{{P1}}\n  tcp-request content reject if { src 127.0.0.1 }\n\
+             \x20 http-request return status 200 content-type text/plain string ok\n";
+    let (h, r) = side_by_side(t, |s| {
+        let mut out = Vec::new();
+        for (port, raw) in [
+            (
+                0,
+                "GET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            ),
+            (
+                0,
+                "GET /deny HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            ),
+            (
+                0,
+                "GET /h HTTP/1.1\r\nHost: x\r\nX-Bad: 1\r\nConnection: close\r\n\r\n",
+            ),
+            (1, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        ] {
+            let got = send_raw_timeout(s.addr(port), raw.as_bytes(), Duration::from_secs(3));
+            let text = String::from_utf8_lossy(&got).into_owned();
+            out.push(
+                text.lines().next().unwrap_or("").to_string()
+                    + "|"
+                    + text.split("\r\n\r\n").nth(1).unwrap_or(""),
+            );
+        }
+        out
+    });
+    assert_eq!(h, r, "haproxy vs rproxy");
+    assert_eq!(h[0], "HTTP/1.1 200 OK|ok /fine");
+    assert_eq!(h[1], "|");
+}

@@ -158,6 +158,34 @@ pub async fn content(
     }
 }
 
+/// `tcp-request content` rules of an HTTP frontend, per request: HAProxy runs them on the
+/// parsed request (each HTTP/1 request is a stream of its own), so they are evaluated once,
+/// with the request head; payload fetches see nothing there. Returns whether it goes on.
+pub fn http_content(
+    fe: &ProxyRt,
+    conn: &ConnInfo,
+    req: &super::http::head::RequestHead,
+    vars: &Vars,
+    info: &TxnInfo,
+) -> bool {
+    let ctx = EvalCtx {
+        conn,
+        req: Some(req),
+        res: None,
+        vars,
+        info,
+    };
+    for r in &fe.tcp_content {
+        if r.cond.as_ref().is_none_or(|c| c.eval(&ctx)) {
+            if !r.accept {
+                fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+            }
+            return r.accept;
+        }
+    }
+    true
+}
+
 /// One pass over the rules: `Some(accept)` when one decides (or none matches and no more
 /// data can help), None when a rule waits for more bytes.
 fn decide(fe: &ProxyRt, conn: &ConnInfo, vars: &Vars, info: &TxnInfo, last: bool) -> Option<bool> {

@@ -344,9 +344,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     {
         say("TLS to servers (ssl)");
     }
-    if !p.tcp_request_content.is_empty() && p.mode != Mode::Tcp {
-        say("tcp-request content rules outside mode tcp");
-    }
     if !p.captures.is_empty() || p.log_format.is_some() {
         // Captures are recorded per transaction; no traffic log is written yet.
         say("traffic logs (log-format, and the values of capture)");

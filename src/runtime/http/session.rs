@@ -481,6 +481,13 @@ impl Session {
         fe.persist.capture_request(&req, &mut info);
         let mut vars = Vars::default();
 
+        // `tcp-request content` rules come before any HTTP processing; a reject closes.
+        if !fe.tcp_content.is_empty()
+            && !crate::runtime::inspect::http_content(&fe, &self.conn, &req, &vars, &info)
+        {
+            return Next::Close;
+        }
+
         // `option http-buffer-request`: the body is waited for before anything else looks
         // at the request, so that rules see it (`req.body`).
         if fe.options.http_buffer_request
