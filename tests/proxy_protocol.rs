@@ -561,3 +561,33 @@ fn connection_rules_see_the_real_address_not_the_headers() {
     assert_eq!(h, r, "haproxy vs rproxy");
     assert_eq!(h, ["src=10.1.2.3:4444 dst=10.9.9.9:80", ""]);
 }
+
+#[test]
+fn balance_source_hashes_the_headers_client_like_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let ms: Vec<MockServer> = (0..3)
+        .map(|i| MockServer::start(&format!("s{i}")))
+        .collect();
+    let mut t = format!(
+        "{DEFAULTS}frontend fe\n  bind 127.0.0.1:{{{{P0}}}} accept-proxy\n  default_backend b\n\
+         backend b\n  balance source\n"
+    );
+    for (i, m) in ms.iter().enumerate() {
+        t += &format!("  server s{i} {}\n", m.addr_str());
+    }
+    let (h, r) = side_by_side(&t, |s| {
+        (1..=12)
+            .map(|i| {
+                let mut b = v1_line(&format!("10.0.{i}.{}", i * 7), "10.9.9.9", 1000, 80);
+                b.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                let resp = parse_response(&send_raw(s.addr(0), &b)).expect("response");
+                resp.server().unwrap_or("-").to_string()
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(h, r, "haproxy vs rproxy");
+    // The header's address is what is hashed: the clients spread over the servers.
+    assert!(h.iter().any(|s| s != &h[0]), "{h:?}");
+}
