@@ -413,6 +413,49 @@ mod tests {
         ));
     }
 
+    /// A v2 header with 600 bytes of TLVs, sent in pieces: read whole, nothing after it.
+    #[tokio::test]
+    async fn receive_takes_exactly_the_header() {
+        let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        let mut h = header(
+            ProxyProtocol::V2,
+            Some(sa("10.1.2.3:4")),
+            Some(sa("10.5.6.7:8")),
+        );
+        let body = 12 + 600;
+        h[14..16].copy_from_slice(&(body as u16).to_be_bytes());
+        // One TLV of type NOOP (0x04) filling the rest.
+        h.extend_from_slice(&[0x04, 0x02, 0x55]);
+        h.extend(std::iter::repeat_n(0u8, 597));
+        let w = tokio::spawn(async move {
+            for part in h.chunks(100) {
+                b.write_all(part).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            b.write_all(b"rest").await.unwrap();
+            b
+        });
+        let mut s = Stream::Unix(a);
+        let got = receive(&mut s, Some(Duration::from_secs(5))).await.unwrap();
+        assert_eq!(got.len, 16 + body);
+        assert_eq!(got.addrs, Some((sa("10.1.2.3:4"), sa("10.5.6.7:8"))));
+        let _b = w.await.unwrap();
+        let mut rest = [0u8; 4];
+        s.read_exact(&mut rest).await.unwrap();
+        assert_eq!(&rest, b"rest");
+    }
+
+    #[tokio::test]
+    async fn receive_times_out_and_refuses_garbage() {
+        let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        let mut s = Stream::Unix(a);
+        let r = receive(&mut s, Some(Duration::from_millis(50))).await;
+        assert_eq!(r, Err(ProxyError::Timeout));
+        b.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        assert_eq!(receive(&mut s, None).await, Err(ProxyError::NotProxy));
+        drop(b);
+    }
+
     proptest! {
         #[test]
         fn parser_never_panics(b in proptest::collection::vec(any::<u8>(), 0..300)) {
