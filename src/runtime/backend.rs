@@ -203,6 +203,8 @@ pub struct ServerRt {
     pub state: Arc<ServerState>,
     pub target: Target,
     pool: Mutex<Pool>,
+    /// `ssl`: traffic to the server is TLS.
+    tls: Option<crate::runtime::tls_client::ServerTls>,
 }
 
 /// A server's idle connections, as HAProxy sorts them: `idle` ones served one request,
@@ -383,6 +385,7 @@ impl Backend {
                 state: st,
                 target: Target::from_model(&s.addr.host, &s.resolved, s.addr.port),
                 pool: Mutex::new(Pool::default()),
+                tls: None,
             });
         }
         // 1.x `dispatch`: one anonymous server when there is no other.
@@ -395,6 +398,7 @@ impl Backend {
                 state: st,
                 target: Target::from_model(&d.host, &[], d.port),
                 pool: Mutex::new(Pool::default()),
+                tls: None,
             });
         }
         use crate::model::Balance as B;
@@ -751,13 +755,13 @@ impl Backend {
     pub fn take_idle(&self, idx: usize, which: Reuse) -> Option<(Stream, u32)> {
         let rt = self.rt.get(idx)?;
         let mut pool = rt.pool.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some((s, n)) = pool.safe.pop_front() {
+        while let Some((mut s, n)) = pool.safe.pop_front() {
             if s.is_idle_alive() {
                 return Some((s, n));
             }
         }
         if which == Reuse::Any {
-            while let Some((s, n)) = pool.idle.pop_front() {
+            while let Some((mut s, n)) = pool.idle.pop_front() {
                 if s.is_idle_alive() {
                     return Some((s, n));
                 }
@@ -780,12 +784,51 @@ impl Backend {
         }
     }
 
+    /// Sets up TLS to the servers whose line says `ssl` (`default_verify`: the global
+    /// `ssl-server-verify`); returns what to say at start, by server index.
+    pub fn setup_tls(
+        &mut self,
+        p: &Proxy,
+        default_verify: Option<crate::model::proxy::Verify>,
+    ) -> Vec<(usize, crate::runtime::tls_client::ServerTlsError)> {
+        let mut said = Vec::new();
+        for (i, s) in p.servers.iter().enumerate() {
+            let (tls, errs) = crate::runtime::tls_client::ServerTls::from_server(
+                s.params.ssl.as_ref(),
+                default_verify,
+            );
+            said.extend(errs.into_iter().map(|e| (i, e)));
+            if let Some(rt) = self.rt.get_mut(i) {
+                rt.tls = tls;
+            }
+        }
+        said
+    }
+
+    /// The SNI a new TLS connection to server `idx` sends for the transaction in `ctx`
+    /// (`None`: the server is not TLS, or no SNI).
+    pub fn server_sni(&self, idx: usize, ctx: &crate::runtime::sample::EvalCtx) -> Option<String> {
+        self.rt.get(idx)?.tls.as_ref()?.sni(ctx)
+    }
+
     /// Opens a new connection to server `idx` for a client that connected to `dst`.
     pub async fn connect(
         &self,
         idx: usize,
         dst: Option<SocketAddr>,
         timeout: Option<Duration>,
+    ) -> std::io::Result<Stream> {
+        self.connect_sni(idx, dst, timeout, None).await
+    }
+
+    /// As [`Backend::connect`], sending `sni` if the server is TLS; the handshake is
+    /// within the connect timeout.
+    pub async fn connect_sni(
+        &self,
+        idx: usize,
+        dst: Option<SocketAddr>,
+        timeout: Option<Duration>,
+        sni: Option<String>,
     ) -> std::io::Result<Stream> {
         let rt = self
             .rt
@@ -805,7 +848,12 @@ impl Backend {
                     if self.srvtcpka {
                         let _ = socket2::SockRef::from(&s).set_keepalive(true);
                     }
-                    Ok(Stream::Tcp(s))
+                    match &rt.tls {
+                        Some(tls) => Ok(Stream::SrvTls(Box::new(
+                            tls.handshake(s, sa, sni.as_deref()).await?,
+                        ))),
+                        None => Ok(Stream::Tcp(s)),
+                    }
                 }
                 Target::Unix(p) => Ok(Stream::Unix(tokio::net::UnixStream::connect(p).await?)),
                 Target::Abstract(n) => {
