@@ -1,0 +1,265 @@
+//! TLS to servers (`server ... ssl verify none|required ca-file F sni EXPR`) in HTTP mode
+//! through the real binary, side by side with HAProxy 2.6.12: the same requests through
+//! both proxies to `openssl s_server -www` origins must get the same status.
+//!
+//! The SNI sent is observed on the origin through the certificate it picks: one origin
+//! presents `leaf` (signed by `ca`, for `check.example`) only to clients that ask for
+//! `check.example`, else `dflt` (signed by `other`); verifying against `ca.pem` then
+//! succeeds only when that SNI was sent.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::ports::free_port;
+use common::proxy::wait_listening;
+use common::sbs::{fill, require_haproxy, side_by_side};
+use common::{have_program, require};
+
+/// The certificates of one test, in a tempdir.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn p(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> bool {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `ca.pem` and `other.pem` (two CAs); `leaf.pem`/`leaf.key` for `check.example` and
+/// 127.0.0.1 signed by `ca`; `dflt.pem`/`dflt.key` for `default.example` signed by
+/// `other`. EC P-256 keys: quick to make.
+fn make_pki() -> Pki {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for ca in ["ca", "other"] {
+        assert!(openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={ca}"),
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ));
+    }
+    for (leaf, ca, names) in [
+        ("leaf", "ca", "DNS:check.example,IP:127.0.0.1"),
+        ("dflt", "other", "DNS:default.example"),
+    ] {
+        std::fs::write(
+            d.join(format!("{leaf}.ext")),
+            format!(
+                "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+                 extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={names}\n"
+            ),
+        )
+        .expect("ext file");
+        assert!(openssl(
+            d,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                &format!("/CN={leaf}"),
+                "-keyout",
+                &format!("{leaf}.key"),
+                "-out",
+                &format!("{leaf}.csr"),
+            ],
+        ));
+        assert!(openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{leaf}.csr"),
+                "-CA",
+                &format!("{ca}.pem"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{leaf}.ext"),
+                "-out",
+                &format!("{leaf}.pem"),
+            ],
+        ));
+    }
+    Pki { dir }
+}
+
+/// What an [`SServer`] serves.
+#[derive(Clone, Copy, PartialEq)]
+enum Serve {
+    /// `leaf` (signed by `ca`).
+    Leaf,
+    /// `dflt` (signed by `other`) unless the client asks for `check.example`.
+    BySni,
+}
+
+/// An `openssl s_server -www` origin, killed on drop.
+struct SServer {
+    child: Child,
+    port: u16,
+}
+
+impl SServer {
+    fn start(pki: &Pki, serve: Serve) -> SServer {
+        let port = free_port();
+        let mut cmd = Command::new("openssl");
+        cmd.arg("s_server")
+            .arg("-accept")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-www")
+            .arg("-quiet");
+        if serve == Serve::BySni {
+            cmd.args(["-cert", &pki.p("dflt.pem"), "-key", &pki.p("dflt.key")])
+                .args(["-cert2", &pki.p("leaf.pem"), "-key2", &pki.p("leaf.key")])
+                .args(["-servername", "check.example"]);
+        } else {
+            cmd.args(["-cert", &pki.p("leaf.pem"), "-key", &pki.p("leaf.key")]);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let s = SServer { child, port };
+        assert!(wait_listening(&[port]), "s_server did not listen");
+        s
+    }
+}
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn prerequisites() -> bool {
+    require(have_program("openssl"), "openssl not installed") && require_haproxy()
+}
+
+/// One `listen` per case, each on its own port `{{Pn}}`; `{{LEAF}}`/`{{BYSNI}}` are the
+/// origins, `{{CA}}`/`{{OTHER}}` the CA files.
+const CASES: &str = "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  \
+    timeout server 5s\n  retries 0\n\
+listen none\n  bind 127.0.0.1:{{P0}}\n  server s 127.0.0.1:{{LEAF}} ssl verify none\n\
+listen good_ca\n  bind 127.0.0.1:{{P1}}\n  server s 127.0.0.1:{{LEAF}} ssl verify required ca-file {{CA}}\n\
+listen wrong_ca\n  bind 127.0.0.1:{{P2}}\n  server s 127.0.0.1:{{LEAF}} ssl verify required ca-file {{OTHER}}\n\
+listen sni_const\n  bind 127.0.0.1:{{P3}}\n  server s 127.0.0.1:{{BYSNI}} ssl verify required ca-file {{CA}} sni str(check.example)\n\
+listen no_sni\n  bind 127.0.0.1:{{P4}}\n  server s 127.0.0.1:{{BYSNI}} ssl verify required ca-file {{CA}}\n\
+listen sni_host\n  bind 127.0.0.1:{{P5}}\n  server s 127.0.0.1:{{BYSNI}} ssl verify required ca-file {{CA}} sni req.hdr(host)\n\
+listen sni_mismatch\n  bind 127.0.0.1:{{P6}}\n  server s 127.0.0.1:{{LEAF}} ssl verify required ca-file {{CA}} sni str(wrong.example)\n\
+listen alpn\n  bind 127.0.0.1:{{P7}}\n  server s 127.0.0.1:{{LEAF}} ssl verify none alpn http/1.1\n";
+
+/// Every case's status under haproxy and rproxy: the same, and the expected ones.
+#[test]
+fn server_ssl_verify_and_sni_match_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let leaf = SServer::start(&pki, Serve::Leaf);
+    let bysni = SServer::start(&pki, Serve::BySni);
+    let cfg = fill(
+        CASES,
+        &[
+            ("LEAF", &leaf.port.to_string()),
+            ("BYSNI", &bysni.port.to_string()),
+            ("CA", &pki.p("ca.pem")),
+            ("OTHER", &pki.p("other.pem")),
+        ],
+    );
+    // (port index, Host header, expected status)
+    let cases: &[(usize, &str, u16)] = &[
+        (0, "a.example", 200),
+        (1, "a.example", 200),
+        (2, "a.example", 503),
+        (3, "a.example", 200),
+        (4, "a.example", 503),
+        (5, "check.example", 200),
+        (5, "default.example", 503),
+        (6, "a.example", 503),
+        (7, "a.example", 200),
+    ];
+    let (h, r) = side_by_side(&cfg, |side| {
+        cases
+            .iter()
+            .map(|(i, host, _)| {
+                side.request_to(*i, "GET", "/", &[("Host", host)], b"")
+                    .map(|resp| resp.status)
+                    .unwrap_or(0)
+            })
+            .collect::<Vec<u16>>()
+    });
+    let want: Vec<u16> = cases.iter().map(|c| c.2).collect();
+    assert_eq!(h, want, "haproxy's statuses (cases: {cases:?})");
+    assert_eq!(r, want, "rproxy's statuses (cases: {cases:?})");
+}
+
+/// The origin's page comes through whole over a server TLS connection, and several
+/// requests in a row each get it (s_server closes after each answer).
+#[test]
+fn server_ssl_body_comes_through() {
+    if !require(have_program("openssl"), "openssl not installed") {
+        return;
+    }
+    let pki = make_pki();
+    let leaf = SServer::start(&pki, Serve::Leaf);
+    let fe = free_port();
+    let _p = common::proxy::Proxy::start(&format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+         listen l\n  bind 127.0.0.1:{fe}\n  server s 127.0.0.1:{} ssl verify none\n",
+        leaf.port
+    ));
+    for _ in 0..3 {
+        let r = common::client::Conn::open(common::ports::local(fe))
+            .request("GET", "/", &[("Host", "a"), ("Connection", "close")], b"")
+            .expect("response");
+        assert_eq!(r.status, 200);
+        // s_server -www's page names the cipher in use.
+        let body = r.body_text();
+        assert!(body.contains("Cipher"), "body: {body}");
+    }
+}
