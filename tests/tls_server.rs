@@ -123,6 +123,10 @@ fn make_pki() -> Pki {
             ],
         ));
     }
+    // HAProxy's `crt`: the certificate and its key in one file.
+    let mut both = std::fs::read(d.join("leaf.pem")).expect("leaf");
+    both.extend(std::fs::read(d.join("leaf.key")).expect("key"));
+    std::fs::write(d.join("leafkey.pem"), both).expect("leafkey");
     Pki { dir }
 }
 
@@ -261,5 +265,90 @@ fn server_ssl_body_comes_through() {
         // s_server -www's page names the cipher in use.
         let body = r.body_text();
         assert!(body.contains("Cipher"), "body: {body}");
+    }
+}
+
+/// A TLS origin that keeps connections alive: haproxy terminating TLS and answering
+/// with the source port of the connection (which connection carried the request) and
+/// the SNI received.
+fn keepalive_origin(pki: &Pki) -> (common::proxy::Proxy, u16) {
+    let port = free_port();
+    let p = common::proxy::Proxy::start_haproxy(&format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  \
+         timeout server 5s\nfrontend o\n  bind 127.0.0.1:{port} ssl crt {}\n  \
+         http-request return status 200 content-type text/plain string ok \
+         hdr x-src-port %[src_port] hdr x-sni %[ssl_fc_sni]\n",
+        pki.p("leafkey.pem")
+    ));
+    (p, port)
+}
+
+/// Server TLS connections are kept and reused (a client's keep-alive requests ride one
+/// of them), and reused only for requests sending the same SNI (`sni req.hdr(host)`):
+/// the SNI the origin sees is as under haproxy; keep-alive requests with one SNI share
+/// a connection, and no connection carries two SNIs. (Where haproxy 2.6 opens a new
+/// connection for the last request, rproxy takes the idle one of the same SNI: both
+/// are allowed by `http-reuse always`.)
+#[test]
+fn server_tls_connections_are_reused_per_sni_as_by_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let (_origin, oport) = keepalive_origin(&pki);
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  \
+         timeout server 5s\n  http-reuse always\nlisten l\n  bind 127.0.0.1:{{{{P0}}}}\n  \
+         server s 127.0.0.1:{oport} ssl verify none sni req.hdr(host)\n"
+    );
+    let hosts = [
+        "a.example",
+        "a.example",
+        "b.example",
+        "a.example",
+        "b.example",
+    ];
+    let (h, r) = side_by_side(&cfg, |side| {
+        let mut c = side.conn(0);
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        let mut ports: Vec<String> = Vec::new();
+        for host in hosts {
+            let resp = c
+                .request("GET", "/", &[("Host", host)], b"")
+                .unwrap_or_else(|e| panic!("{}: {e}", side.name()));
+            assert_eq!(resp.status, 200, "{}", side.name());
+            let port = resp.header("x-src-port").unwrap_or_default().to_string();
+            // Which server connection, numbered in order of first use.
+            let n = ports.iter().position(|p| *p == port).unwrap_or_else(|| {
+                ports.push(port.clone());
+                ports.len() - 1
+            });
+            seen.push((resp.header("x-sni").unwrap_or_default().to_string(), n));
+        }
+        seen
+    });
+    assert_eq!(
+        h.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        hosts.to_vec(),
+        "haproxy: {h:?}"
+    );
+    let snis = |v: &Vec<(String, usize)>| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        snis(&r),
+        snis(&h),
+        "SNI seen by the origin: rproxy vs haproxy"
+    );
+    // The first two (same SNI, back to back) rode one connection under both.
+    assert_eq!(
+        (r[0].1, r[1].1),
+        (h[0].1, h[1].1),
+        "rproxy: {r:?} haproxy: {h:?}"
+    );
+    assert_eq!(r[0].1, r[1].1, "rproxy: {r:?}");
+    for (sni, n) in &r {
+        assert!(
+            r.iter().all(|(s2, n2)| n2 != n || s2 == sni),
+            "a connection carried two SNIs: {r:?}"
+        );
     }
 }

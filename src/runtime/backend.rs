@@ -752,16 +752,25 @@ impl Backend {
     /// the number of requests it served. Connections that served several requests come
     /// first: HAProxy looks there first and trims idle extras, so a steady load keeps
     /// riding the same few connections.
-    pub fn take_idle(&self, idx: usize, which: Reuse) -> Option<(Stream, u32)> {
+    pub fn take_idle(&self, idx: usize, which: Reuse, sni: Option<&str>) -> Option<(Stream, u32)> {
         let rt = self.rt.get(idx)?;
         let mut pool = rt.pool.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some((mut s, n)) = pool.safe.pop_front() {
-            if s.is_idle_alive() {
-                return Some((s, n));
-            }
-        }
+        let pool = &mut *pool;
+        let mut lists = vec![&mut pool.safe];
         if which == Reuse::Any {
-            while let Some((mut s, n)) = pool.idle.pop_front() {
+            lists.push(&mut pool.idle);
+        }
+        for list in lists {
+            let mut i = 0;
+            while i < list.len() {
+                // A TLS connection opened with another SNI stays for requests sending it.
+                if list[i].0.sni() != sni {
+                    i += 1;
+                    continue;
+                }
+                let Some((mut s, n)) = list.remove(i) else {
+                    break;
+                };
                 if s.is_idle_alive() {
                     return Some((s, n));
                 }
@@ -849,9 +858,10 @@ impl Backend {
                         let _ = socket2::SockRef::from(&s).set_keepalive(true);
                     }
                     match &rt.tls {
-                        Some(tls) => Ok(Stream::SrvTls(Box::new(
-                            tls.handshake(s, sa, sni.as_deref()).await?,
-                        ))),
+                        Some(tls) => {
+                            let t = tls.handshake(s, sa, sni.as_deref()).await?;
+                            Ok(Stream::SrvTls(Box::new(t), sni.map(String::into_boxed_str)))
+                        }
                         None => Ok(Stream::Tcp(s)),
                     }
                 }

@@ -20,8 +20,12 @@ pub enum Stream {
     Fresh(Option<std::net::TcpStream>),
     Tcp(TcpStream),
     Unix(UnixStream),
-    /// TLS to a server (`server ... ssl`).
-    SrvTls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// TLS to a server (`server ... ssl`), with the SNI it was opened with (a connection
+    /// is reused only for a request that would send the same).
+    SrvTls(
+        Box<tokio_rustls::client::TlsStream<TcpStream>>,
+        Option<Box<str>>,
+    ),
 }
 
 /// The error of a [`Stream::Fresh`] caught in the middle of its registration (cannot
@@ -46,7 +50,7 @@ impl Stream {
             Stream::Tcp(s) => s.try_read(buf),
             Stream::Unix(s) => s.try_read(buf),
             // Only the TLS layer knows what the bytes are: nothing to say without waiting.
-            Stream::SrvTls(_) => Err(io::ErrorKind::WouldBlock.into()),
+            Stream::SrvTls(..) => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
     /// Waits until the stream has data (or a close) to read.
@@ -64,12 +68,19 @@ impl Stream {
             Stream::Tcp(s) => s.readable().await,
             Stream::Unix(s) => s.readable().await,
             // The read that follows waits (TLS records may carry no application data).
-            Stream::SrvTls(_) => Ok(()),
+            Stream::SrvTls(..) => Ok(()),
+        }
+    }
+    /// The SNI a TLS server connection was opened with.
+    pub fn sni(&self) -> Option<&str> {
+        match self {
+            Stream::SrvTls(_, n) => n.as_deref(),
+            _ => None,
         }
     }
     /// Whether an idle connection is still usable: no close and no unexpected bytes pending.
     pub fn is_idle_alive(&mut self) -> bool {
-        if let Stream::SrvTls(s) = self {
+        if let Stream::SrvTls(s, _) = self {
             // One read attempt that never waits: pending means nothing arrived (a TLS
             // 1.3 session ticket is taken in by rustls and reads as nothing).
             let mut b = [0u8; 1];
@@ -114,7 +125,7 @@ impl AsyncRead for Stream {
             Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::SrvTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -141,7 +152,7 @@ impl AsyncWrite for Stream {
             Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::SrvTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -149,7 +160,7 @@ impl AsyncWrite for Stream {
             Stream::Fresh(_) => Poll::Ready(Ok(())),
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
             Stream::Unix(s) => Pin::new(s).poll_flush(cx),
-            Stream::SrvTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -157,7 +168,7 @@ impl AsyncWrite for Stream {
             Stream::Fresh(s) => Poll::Ready(s.as_ref().ok_or_else(gone)?.shutdown(Shutdown::Write)),
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::SrvTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
     fn poll_write_vectored(
@@ -181,7 +192,7 @@ impl AsyncWrite for Stream {
             Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::SrvTls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
     fn is_write_vectored(&self) -> bool {

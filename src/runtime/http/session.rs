@@ -1093,7 +1093,11 @@ impl Session {
         sni: Option<String>,
     ) -> std::io::Result<(Stream, bool, u32)> {
         if let Some(mut h) = self.held.take() {
-            if Arc::ptr_eq(&h.be, be) && h.idx == slot.idx && h.stream.is_idle_alive() {
+            if Arc::ptr_eq(&h.be, be)
+                && h.idx == slot.idx
+                && h.stream.sni() == sni.as_deref()
+                && h.stream.is_idle_alive()
+            {
                 return Ok((h.stream, true, h.served));
             }
             if h.be.reuse != HttpReuse::Never {
@@ -1110,7 +1114,7 @@ impl Session {
             HttpReuse::Always => Some(Reuse::Any),
         };
         if let Some(w) = which
-            && let Some((s, served)) = be.take_idle(slot.idx, w)
+            && let Some((s, served)) = be.take_idle(slot.idx, w, sni.as_deref())
         {
             return Ok((s, true, served));
         }
