@@ -352,3 +352,65 @@ fn server_tls_connections_are_reused_per_sni_as_by_haproxy() {
         );
     }
 }
+
+/// `mode tcp` with `ssl` on the server line (verify off by the global
+/// `ssl-server-verify none`): the client speaks plain bytes, the origin TLS; the page
+/// comes back as through haproxy.
+#[test]
+fn tcp_mode_server_ssl_as_through_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let leaf = SServer::start(&pki, Serve::Leaf);
+    let cfg = format!(
+        "global\n  ssl-server-verify none\ndefaults\n  mode tcp\n  timeout connect 2s\n  \
+         timeout client 5s\n  timeout server 5s\nlisten l\n  bind 127.0.0.1:{{{{P0}}}}\n  \
+         server s 127.0.0.1:{} ssl\n",
+        leaf.port
+    );
+    let (h, r) = side_by_side(&cfg, |side| {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(side.addr(0)).expect("connect");
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok();
+        c.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("write");
+        let mut out = Vec::new();
+        let _ = c.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        (
+            text.lines().next().unwrap_or_default().to_string(),
+            text.contains("Cipher"),
+        )
+    });
+    assert!(h.0.starts_with("HTTP/1.0 200") && h.1, "haproxy: {h:?}");
+    assert_eq!(r, h, "rproxy vs haproxy");
+}
+
+/// `ssl` with the default `verify required` and no `ca-file`: HAProxy refuses the
+/// configuration; rproxy says so at start and fails every handshake (503), never
+/// trusting the server unverified.
+#[test]
+fn verify_required_without_ca_file_is_said_and_fails_closed() {
+    if !require(have_program("openssl"), "openssl not installed") {
+        return;
+    }
+    let pki = make_pki();
+    let leaf = SServer::start(&pki, Serve::Leaf);
+    let fe = free_port();
+    let p = common::proxy::Proxy::start(&format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  \
+         timeout server 5s\n  retries 0\nlisten l\n  bind 127.0.0.1:{fe}\n  \
+         server s 127.0.0.1:{} ssl\n",
+        leaf.port
+    ));
+    let r = common::client::Conn::open(common::ports::local(fe))
+        .request("GET", "/", &[("Host", "a"), ("Connection", "close")], b"")
+        .expect("response");
+    assert_eq!(r.status, 503);
+    let err = p.stderr_text();
+    assert!(
+        err.contains("server 's'") && err.contains("no ca-file"),
+        "stderr: {err}"
+    );
+}
