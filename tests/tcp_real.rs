@@ -158,7 +158,7 @@ fn sessions(db: &Daemon) -> usize {
 
 /// The seed's `listen slave` (balance leastconn, option tcpka) in front of two MariaDB
 /// servers: a query succeeds, and four held connections, opened one after the other,
-/// are spread two and two (each reports its server's `@@port`).
+/// are spread two and two (each reports its server's `@@port`) — under haproxy too.
 #[test]
 fn mysql_leastconn_spreads_held_connections() {
     let (a, b) = std::thread::scope(|s| {
@@ -167,48 +167,73 @@ fn mysql_leastconn_spreads_held_connections() {
         (a.join().ok().flatten(), b.join().ok().flatten())
     });
     let (Some(a), Some(b)) = (a, b) else { return };
-    let fe = free_port();
-    let _p = Proxy::start(&tcp_cfg(
-        fe,
-        "  balance leastconn\n  option tcpka\n",
-        &[
-            format!("127.0.0.1:{} weight 1", a.port),
-            format!("127.0.0.1:{} weight 1", b.port),
-        ],
-    ));
-    let one = mariadb_tcp(fe, "SELECT 40+2")
-        .wait_with_output()
-        .expect("mariadb");
-    assert!(
-        one.status.success(),
-        "query failed: {}",
-        String::from_utf8_lossy(&one.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&one.stdout).trim(), "42");
-
-    let mut held = Vec::new();
-    for i in 0..4 {
-        held.push(mariadb_tcp(fe, "SELECT @@port; SELECT SLEEP(3)"));
-        // The next connection is opened only once this one is in place on a server.
+    // Without haproxy (locally) rproxy's run still happens.
+    let engines: &[Engine] = if require_haproxy() {
+        &[Engine::Haproxy, Engine::Rproxy]
+    } else {
+        &[Engine::Rproxy]
+    };
+    for &engine in engines {
+        let fe = free_port();
+        let _p = Proxy::start_engine(
+            engine,
+            &tcp_cfg(
+                fe,
+                "  balance leastconn\n  option tcpka\n",
+                &[
+                    format!("127.0.0.1:{} weight 1", a.port),
+                    format!("127.0.0.1:{} weight 1", b.port),
+                ],
+            ),
+        );
+        let who = engine.name();
+        let one = mariadb_tcp(fe, "SELECT 40+2")
+            .wait_with_output()
+            .expect("mariadb");
         assert!(
-            common::eventually(Duration::from_secs(5), || sessions(&a) + sessions(&b)
-                == i + 1),
-            "connection {i} did not arrive"
+            one.status.success(),
+            "{who}: query failed: {}",
+            String::from_utf8_lossy(&one.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&one.stdout).trim(), "42", "{who}");
+
+        let mut held = Vec::new();
+        for i in 0..4 {
+            held.push(mariadb_tcp(fe, "SELECT @@port; SELECT SLEEP(2)"));
+            // The next connection is opened only once this one is in place on a server.
+            assert!(
+                common::eventually(Duration::from_secs(5), || sessions(&a) + sessions(&b)
+                    == i + 1),
+                "{who}: connection {i} did not arrive"
+            );
+        }
+        assert_eq!(
+            (sessions(&a), sessions(&b)),
+            (2, 2),
+            "{who}: held connections"
+        );
+        let mut ports = Vec::new();
+        for c in held {
+            let o = c.wait_with_output().expect("mariadb");
+            assert!(
+                o.status.success(),
+                "{who}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            ports.push(text.lines().next().unwrap_or_default().trim().to_string());
+        }
+        ports.sort();
+        let (pa, pb) = (a.port.to_string(), b.port.to_string());
+        let mut want = vec![pa.clone(), pa, pb.clone(), pb];
+        want.sort();
+        assert_eq!(ports, want, "{who}: @@port of each held connection");
+        // The sessions end before the next engine's run counts them.
+        assert!(
+            common::eventually(Duration::from_secs(5), || sessions(&a) + sessions(&b) == 0),
+            "{who}: sessions left open"
         );
     }
-    assert_eq!((sessions(&a), sessions(&b)), (2, 2), "held connections");
-    let mut ports = Vec::new();
-    for c in held {
-        let o = c.wait_with_output().expect("mariadb");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let text = String::from_utf8_lossy(&o.stdout).into_owned();
-        ports.push(text.lines().next().unwrap_or_default().trim().to_string());
-    }
-    ports.sort();
-    let (pa, pb) = (a.port.to_string(), b.port.to_string());
-    let mut want = vec![pa.clone(), pa, pb.clone(), pb];
-    want.sort();
-    assert_eq!(ports, want, "@@port of each held connection");
 }
 
 /// An in-test server that reads until the client's FIN, then answers with what it got
