@@ -269,15 +269,15 @@ fn server_ssl_body_comes_through() {
 }
 
 /// A TLS origin that keeps connections alive: haproxy terminating TLS and answering
-/// with the source port of the connection (which connection carried the request) and
-/// the SNI received.
+/// with the source port of the connection (which connection carried the request), the
+/// SNI received and the ALPN protocol agreed.
 fn keepalive_origin(pki: &Pki) -> (common::proxy::Proxy, u16) {
     let port = free_port();
     let p = common::proxy::Proxy::start_haproxy(&format!(
         "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  \
-         timeout server 5s\nfrontend o\n  bind 127.0.0.1:{port} ssl crt {}\n  \
+         timeout server 5s\nfrontend o\n  bind 127.0.0.1:{port} ssl crt {} alpn h2,http/1.1\n  \
          http-request return status 200 content-type text/plain string ok \
-         hdr x-src-port %[src_port] hdr x-sni %[ssl_fc_sni]\n",
+         hdr x-src-port %[src_port] hdr x-sni %[ssl_fc_sni] hdr x-alpn %[ssl_fc_alpn]\n",
         pki.p("leafkey.pem")
     ));
     (p, port)
@@ -413,4 +413,40 @@ fn verify_required_without_ca_file_is_said_and_fails_closed() {
         err.contains("server 's'") && err.contains("no ca-file"),
         "stderr: {err}"
     );
+}
+
+/// `alpn http/1.1` on the server line is offered and agreed (the origin offers h2 too);
+/// without `alpn` none is offered — as by haproxy.
+#[test]
+fn alpn_offered_to_servers_as_by_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let (_origin, oport) = keepalive_origin(&pki);
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  \
+         timeout server 5s\nlisten with\n  bind 127.0.0.1:{{{{P0}}}}\n  \
+         server s 127.0.0.1:{oport} ssl verify none alpn http/1.1\nlisten without\n  \
+         bind 127.0.0.1:{{{{P1}}}}\n  server s 127.0.0.1:{oport} ssl verify none\n"
+    );
+    let (h, r) = side_by_side(&cfg, |side| {
+        (0..2)
+            .map(|i| {
+                let resp = side
+                    .request_to(i, "GET", "/", &[], b"")
+                    .unwrap_or_else(|e| panic!("{}: {e}", side.name()));
+                (
+                    resp.status,
+                    resp.header("x-alpn").unwrap_or_default().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        h,
+        vec![(200, "http/1.1".to_string()), (200, String::new())],
+        "haproxy"
+    );
+    assert_eq!(r, h, "rproxy vs haproxy");
 }
