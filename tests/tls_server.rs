@@ -450,3 +450,83 @@ fn alpn_offered_to_servers_as_by_haproxy() {
     );
     assert_eq!(r, h, "rproxy vs haproxy");
 }
+
+/// An in-test TLS server (rustls, one thread per connection) that reads until the
+/// client's close, then answers with how many bytes it got.
+fn tls_count_server(pki: &Pki) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{Read, Write};
+    let certs = CertificateDer::pem_file_iter(pki.path("leaf.pem"))
+        .expect("leaf.pem")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certs");
+    let key = PrivateKeyDer::from_pem_file(pki.path("leaf.key")).expect("leaf.key");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    let config = std::sync::Arc::new(config);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for tcp in l.incoming().flatten() {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut s = rustls::StreamOwned::new(conn, tcp);
+                let mut n = 0usize;
+                let mut b = vec![0u8; 65536];
+                loop {
+                    match s.read(&mut b) {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(_) => return,
+                    }
+                }
+                let _ = s.write_all(format!("got {n} bytes\n").as_bytes());
+                s.conn.send_close_notify();
+                let _ = s.flush();
+            });
+        }
+    });
+    port
+}
+
+/// `mode tcp` to a TLS server: 4 MiB from the client arrive whole, and the client's
+/// half-close reaches the server as a TLS close, whose answer still comes back — as
+/// through haproxy.
+#[test]
+fn tcp_mode_tls_upload_and_half_close_as_through_haproxy() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = make_pki();
+    let srv = tls_count_server(&pki);
+    let cfg = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 5s\n  \
+         timeout server 5s\nlisten l\n  bind 127.0.0.1:{{{{P0}}}}\n  \
+         server s 127.0.0.1:{srv} ssl verify none\n"
+    );
+    let data = vec![b'z'; 4 << 20];
+    let (h, r) = side_by_side(&cfg, |side| {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(side.addr(0)).expect("connect");
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok();
+        c.write_all(&data).expect("write");
+        c.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        let mut out = Vec::new();
+        let _ = c.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    assert_eq!(h, format!("got {} bytes\n", 4 << 20), "haproxy");
+    assert_eq!(r, h, "rproxy vs haproxy");
+}

@@ -125,7 +125,13 @@ impl AsyncRead for Stream {
             Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::SrvTls(s, _) => {
+                // Pending output first: the caller may be waiting for an answer to it.
+                if let Poll::Ready(Err(e)) = Pin::new(s.as_mut()).poll_flush(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                Pin::new(s.as_mut()).poll_read(cx, buf)
+            }
         }
     }
 }
@@ -152,7 +158,17 @@ impl AsyncWrite for Stream {
             Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::SrvTls(s, _) => {
+                // Callers never flush (plain sockets need not): push the records out now;
+                // what the socket cannot take yet goes with the next read or write.
+                let r = Pin::new(s.as_mut()).poll_write(cx, buf);
+                if let Poll::Ready(Ok(n)) = r
+                    && n > 0
+                {
+                    let _ = Pin::new(s.as_mut()).poll_flush(cx);
+                }
+                r
+            }
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -192,7 +208,17 @@ impl AsyncWrite for Stream {
             Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Stream::SrvTls(s, _) => {
+                // Callers never flush (plain sockets need not): push the records out now;
+                // what the socket cannot take yet goes with the next read or write.
+                let r = Pin::new(s.as_mut()).poll_write_vectored(cx, bufs);
+                if let Poll::Ready(Ok(n)) = r
+                    && n > 0
+                {
+                    let _ = Pin::new(s.as_mut()).poll_flush(cx);
+                }
+                r
+            }
         }
     }
     fn is_write_vectored(&self) -> bool {
