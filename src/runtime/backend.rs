@@ -820,24 +820,57 @@ impl Backend {
         self.rt.get(idx)?.tls.as_ref()?.sni(ctx)
     }
 
-    /// Opens a new connection to server `idx` for a client that connected to `dst`.
-    pub async fn connect(
-        &self,
-        idx: usize,
-        dst: Option<SocketAddr>,
-        timeout: Option<Duration>,
-    ) -> std::io::Result<Stream> {
-        self.connect_sni(idx, dst, timeout, None).await
-    }
-
-    /// As [`Backend::connect`], sending `sni` if the server is TLS; the handshake is
-    /// within the connect timeout.
+    /// [`Backend::connect`], then TLS (sending `sni`) when the server says `ssl`.
     pub async fn connect_sni(
         &self,
         idx: usize,
         dst: Option<SocketAddr>,
         timeout: Option<Duration>,
         sni: Option<String>,
+    ) -> std::io::Result<Stream> {
+        let s = self.connect(idx, dst, timeout).await?;
+        self.start_tls(idx, s, sni, timeout).await
+    }
+
+    /// TLS over a fresh connection to server `idx` when its line says `ssl` (else `s` as
+    /// it is), within `timeout` (the connect timeout). Anything sent in clear first (a
+    /// PROXY header, as HAProxy sends it) goes before this.
+    pub async fn start_tls(
+        &self,
+        idx: usize,
+        s: Stream,
+        sni: Option<String>,
+        timeout: Option<Duration>,
+    ) -> std::io::Result<Stream> {
+        let Some(tls) = self.rt.get(idx).and_then(|r| r.tls.as_ref()) else {
+            return Ok(s);
+        };
+        let Stream::Tcp(tcp) = s else {
+            return Err(std::io::Error::other(
+                "ssl to a server on a UNIX socket is not supported",
+            ));
+        };
+        let addr = tcp.peer_addr()?;
+        let hs = tls.handshake(tcp, addr, sni.as_deref());
+        let t = match timeout {
+            Some(d) => tokio::time::timeout(d, hs).await.unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "TLS handshake timeout",
+                ))
+            })?,
+            None => hs.await?,
+        };
+        Ok(Stream::SrvTls(Box::new(t), sni.map(String::into_boxed_str)))
+    }
+
+    /// Opens a new connection to server `idx` for a client that connected to `dst` (plain:
+    /// TLS, if the server says `ssl`, comes with [`Backend::start_tls`]).
+    pub async fn connect(
+        &self,
+        idx: usize,
+        dst: Option<SocketAddr>,
+        timeout: Option<Duration>,
     ) -> std::io::Result<Stream> {
         let rt = self
             .rt
@@ -857,13 +890,7 @@ impl Backend {
                     if self.srvtcpka {
                         let _ = socket2::SockRef::from(&s).set_keepalive(true);
                     }
-                    match &rt.tls {
-                        Some(tls) => {
-                            let t = tls.handshake(s, sa, sni.as_deref()).await?;
-                            Ok(Stream::SrvTls(Box::new(t), sni.map(String::into_boxed_str)))
-                        }
-                        None => Ok(Stream::Tcp(s)),
-                    }
+                    Ok(Stream::Tcp(s))
                 }
                 Target::Unix(p) => Ok(Stream::Unix(tokio::net::UnixStream::connect(p).await?)),
                 Target::Abstract(n) => {
