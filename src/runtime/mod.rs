@@ -19,6 +19,7 @@ pub mod readiness;
 pub mod sample;
 pub mod stream;
 pub mod tcp;
+pub mod tls_client;
 pub mod tunnel;
 
 use std::collections::HashMap;

@@ -90,7 +90,11 @@ pub async fn serve(
                 }
             },
         };
-        match be.connect(slot.idx, acc.dst, bpx.timeouts.connect).await {
+        let sni = be.server_sni(slot.idx, &ctx);
+        match be
+            .connect_sni(slot.idx, acc.dst, bpx.timeouts.connect, sni)
+            .await
+        {
             Ok(s) => break (s, slot),
             Err(e) => {
                 bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
