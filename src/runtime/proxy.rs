@@ -270,9 +270,7 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if p.cookie.as_ref().is_some_and(|c| c.dynamic) {
         say("dynamic cookies (cookie ... dynamic)");
     }
-    if p.binds.iter().any(|b| b.ssl.is_some()) {
-        say("TLS on bind lines (ssl crt)");
-    }
+    // TLS on bind lines is applied (runtime/tls_bind.rs, which warns for its own gaps).
     if p.servers
         .iter()
         .any(|s| s.params.ssl.as_ref().is_some_and(|t| t.enabled))
