@@ -275,7 +275,7 @@ async fn accept_loop(
     rt: Arc<Runtime>,
     px: Arc<ProxyRt>,
     listener: Listener,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<Arc<tls_bind::BindTls>>,
 ) {
     let mut stop = rt.stopping.subscribe();
     loop {
@@ -341,7 +341,7 @@ async fn tls_serve(
     rt: Arc<Runtime>,
     px: Arc<ProxyRt>,
     acc: listeners::Accepted,
-    cfg: Arc<rustls::ServerConfig>,
+    cfg: Arc<tls_bind::BindTls>,
     guard: ConnGuard,
 ) {
     let Some(acc) = tls_bind::handshake(&px, acc, cfg).await else {

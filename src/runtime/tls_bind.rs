@@ -31,7 +31,16 @@ use crate::runtime::stream::Stream;
 pub static HANDSHAKE_FAILURES: AtomicU64 = AtomicU64::new(0);
 
 /// The TLS settings of each `bind ... ssl`, by (proxy index, bind index).
-pub type BindTlsMap = HashMap<(usize, usize), Arc<ServerConfig>>;
+pub type BindTlsMap = HashMap<(usize, usize), Arc<BindTls>>;
+
+/// One listener's TLS settings.
+#[derive(Debug)]
+pub struct BindTls {
+    cfg: Arc<ServerConfig>,
+    /// The same without ALPN, for clients offering none of the bind's protocols: HAProxy
+    /// then goes on without ALPN where rustls alone would refuse the handshake.
+    no_alpn: Option<Arc<ServerConfig>>,
+}
 
 /// Why a certificate could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +143,12 @@ pub fn build_all(cfg: &Config, d: &mut Diags) -> BindTlsMap {
             if let Some(ssl) = &b.ssl
                 && let Some(c) = build(b, ssl, &cfg.global.ssl_default_bind, d)
             {
-                out.insert((pi, bi), c);
+                let no_alpn = (!c.alpn_protocols.is_empty()).then(|| {
+                    let mut n = (*c).clone();
+                    n.alpn_protocols.clear();
+                    Arc::new(n)
+                });
+                out.insert((pi, bi), Arc::new(BindTls { cfg: c, no_alpn }));
             }
         }
     }
@@ -467,7 +481,7 @@ pub fn handshake_failed(proxy: &str, src: Option<std::net::SocketAddr>, err: &st
 pub async fn handshake(
     fe: &crate::runtime::proxy::ProxyRt,
     acc: Accepted,
-    cfg: Arc<ServerConfig>,
+    tls: Arc<BindTls>,
 ) -> Option<Accepted> {
     let Accepted { stream, src, dst } = acc;
     let tcp = match stream {
@@ -488,7 +502,25 @@ pub async fn handshake(
             });
         }
     };
-    let hs = tokio_rustls::TlsAcceptor::from(cfg).accept(tcp);
+    let hs = async move {
+        let Some(no_alpn) = &tls.no_alpn else {
+            return tokio_rustls::TlsAcceptor::from(tls.cfg.clone())
+                .accept(tcp)
+                .await;
+        };
+        // The ClientHello first: whether the client offers one of the bind's protocols.
+        let start =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+        let offers = start
+            .client_hello()
+            .alpn()
+            .map(|mut it| it.any(|p| tls.cfg.alpn_protocols.iter().any(|a| a.as_slice() == p)));
+        let cfg = match offers {
+            Some(false) => no_alpn.clone(),
+            _ => tls.cfg.clone(),
+        };
+        start.into_stream(cfg).await
+    };
     let r = match fe.timeouts.client {
         Some(t) => match tokio::time::timeout(t, hs).await {
             Ok(r) => r,
