@@ -480,3 +480,68 @@ fn unsupported_settings_are_said_at_start() {
         common::stderr(&out)
     );
 }
+
+/// Over TLS: keep-alive (two requests, one connection), a 3 MB response read slowly (the
+/// proxy's writes wait for the reader), a chunked one, and a 2 MB upload.
+#[test]
+fn bodies_and_keep_alive_over_tls() {
+    if !tools() {
+        return;
+    }
+    let pki = make_pki();
+    let mock = MockServer::start("s1");
+    let port = common::ports::free_port();
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 2s\n\
+         frontend fe\n  bind 127.0.0.1:{port} ssl crt {} alpn http/1.1\n  default_backend be\n\
+         backend be\n  server s1 {}\n",
+        pki.p("dflt.pem"),
+        mock.addr_str()
+    );
+    let _p = Proxy::start(&cfg);
+    let url = format!("https://default.example:{port}/");
+    let base = |c: &mut Command| {
+        c.args(["-s", "--http1.1", "--max-time", "8"])
+            .args(["--cacert", &pki.p("ca.pem")])
+            .args(["--resolve", &format!("default.example:{port}:127.0.0.1")]);
+    };
+    let mut c = Command::new("curl");
+    base(&mut c);
+    let out = c
+        .args(["-H", "x-mock: body=3000000"])
+        .args([&url, &url])
+        .args(["-o", "/dev/null", "-o", "/dev/null"])
+        .args(["-w", "%{http_code} %{size_download} %{num_connects}\n"])
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200 3000000 1\n200 3000000 0\n"
+    );
+    let mut c = Command::new("curl");
+    base(&mut c);
+    let out = c
+        .args([
+            "-H",
+            "x-mock: body=1000000,chunked",
+            "--limit-rate",
+            "4M",
+            &url,
+        ])
+        .args(["-o", "/dev/null", "-w", "%{http_code} %{size_download}"])
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200 1000000");
+    let up = pki.dir.path().join("up.bin");
+    std::fs::write(&up, vec![b'u'; 2_000_000]).unwrap();
+    mock.clear();
+    let mut c = Command::new("curl");
+    base(&mut c);
+    let out = c
+        .args(["--data-binary", &format!("@{}", up.display()), &url])
+        .args(["-o", "/dev/null", "-w", "%{http_code}"])
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    assert_eq!(mock.last().map(|r| r.body.len()), Some(2_000_000));
+}
