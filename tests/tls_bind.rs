@@ -545,3 +545,35 @@ fn bodies_and_keep_alive_over_tls() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
     assert_eq!(mock.last().map(|r| r.body.len()), Some(2_000_000));
 }
+
+/// `mode tcp` behind a TLS bind, with the `ssl-default-bind-options` and
+/// `ssl-default-bind-ciphers` globals deciding the version and the cipher.
+#[test]
+fn tcp_mode_and_global_defaults_side_by_side() {
+    if !tools() || !require_haproxy() {
+        return;
+    }
+    let pki = make_pki();
+    let mock = MockServer::start("s1");
+    let tpl = fill(
+        "global\n  ssl-default-bind-options ssl-max-ver TLSv1.2\n\
+           ssl-default-bind-ciphers ECDHE-ECDSA-CHACHA20-POLY1305\n\
+         defaults\n  mode tcp\n  timeout client 5s\n  timeout server 5s\n  timeout connect 2s\n\
+         frontend fe\n  bind 127.0.0.1:{{P0}} ssl crt {{DFLT}}\n  default_backend be\n\
+         backend be\n  server s1 {{S1}}\n",
+        &[("DFLT", &pki.p("dflt.pem")), ("S1", &mock.addr_str())],
+    );
+    let (h, r) = side_by_side(&tpl, |side| {
+        let (st, _) = curl(&pki, "default.example", side.port(0), "/t", &[]);
+        let o = s_client(side.port(0), Some("x"), &[]);
+        let o13 = s_client(side.port(0), Some("x"), &["-tls1_3"]);
+        vec![format!("curl {st}"), o, o13]
+    });
+    assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
+    assert_eq!(r[0], "curl 200");
+    assert!(
+        r[1].contains("TLSv1.2 ECDHE-ECDSA-CHACHA20-POLY1305"),
+        "{r:?}"
+    );
+    assert_eq!(r[2], "refused");
+}
