@@ -233,6 +233,7 @@ fn redirect_and_forwarded_proto_over_both_binds_side_by_side() {
            http-request set-header X-SNI %[ssl_fc_sni] if { ssl_fc_has_sni }\n\
            http-request set-header X-Proto %[ssl_fc_protocol] if { ssl_fc }\n\
            http-request set-header X-Cipher %[ssl_fc_cipher] if { ssl_fc }\n\
+           http-request set-header X-Alpn %[ssl_fc_alpn] if { ssl_fc }\n\
            default_backend be\n\
          backend be\n  server s1 {{S1}}\n",
         &[
@@ -271,7 +272,7 @@ fn redirect_and_forwarded_proto_over_both_binds_side_by_side() {
             let (st, loc) = curl(&pki, name, side.port(port), "/secure/y", extra);
             let got = mock.last();
             seen.push(format!(
-                "tls {name}: {st} {loc:?} xfp={:?} ssl={:?} sni={:?} proto={:?} cipher={:?}",
+                "tls {name}: {st} {loc:?} xfp={:?} ssl={:?} sni={:?} proto={:?} cipher={:?} alpn={:?}",
                 got.as_ref()
                     .and_then(|g| g.header("x-forwarded-proto").map(String::from)),
                 got.as_ref()
@@ -282,6 +283,8 @@ fn redirect_and_forwarded_proto_over_both_binds_side_by_side() {
                     .and_then(|g| g.header("x-proto").map(String::from)),
                 got.as_ref()
                     .and_then(|g| g.header("x-cipher").map(String::from)),
+                got.as_ref()
+                    .and_then(|g| g.header("x-alpn").map(String::from)),
             ));
         }
         seen
@@ -297,6 +300,9 @@ fn redirect_and_forwarded_proto_over_both_binds_side_by_side() {
     );
     assert!(r[3].contains("TLSv1.2"), "{r:?}");
     assert!(r[4].contains("TLS_CHACHA20_POLY1305_SHA256"), "{r:?}");
+    assert!(r[2].contains("alpn=Some(\"http/1.1\")"), "{r:?}");
+    // No ALPN on that bind: the fetch fails, the header is set empty (as haproxy does).
+    assert!(r[4].contains("alpn=Some(\"\")"), "{r:?}");
 }
 
 /// Which certificate each SNI name gets, and the ALPN outcome.

@@ -548,7 +548,11 @@ pub async fn handshake(
 pub fn note_conn(conn: &mut crate::runtime::sample::ConnInfo, s: &Stream) {
     if let Stream::Tls(t) = s {
         conn.ssl = true;
-        (conn.sni, conn.ssl_version, conn.ssl_cipher) = conn_facts(t.get_ref().1);
+        let c = t.get_ref().1;
+        (conn.sni, conn.ssl_version, conn.ssl_cipher) = conn_facts(c);
+        conn.alpn = c
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned());
     }
 }
 

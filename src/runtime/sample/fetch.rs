@@ -61,6 +61,7 @@ pub(crate) enum Fetch {
     SslFcSni,
     SslFcProtocol,
     SslFcCipher,
+    SslFcAlpn,
     FeName,
     BeName,
     SrvName,
@@ -219,6 +220,7 @@ impl Fetch {
             "ssl_fc_sni" => Fetch::SslFcSni,
             "ssl_fc_protocol" => Fetch::SslFcProtocol,
             "ssl_fc_cipher" => Fetch::SslFcCipher,
+            "ssl_fc_alpn" => Fetch::SslFcAlpn,
             "fe_name" => Fetch::FeName,
             "be_name" => Fetch::BeName,
             "srv_name" => Fetch::SrvName,
@@ -439,6 +441,7 @@ impl Fetch {
             Fetch::SslFcCipher => {
                 Smp::text(ctx.conn.ssl_cipher.as_deref().filter(|_| ctx.conn.ssl)?)
             }
+            Fetch::SslFcAlpn => Smp::text(ctx.conn.alpn.as_deref().filter(|_| ctx.conn.ssl)?),
             Fetch::FeName => Smp::text(&ctx.info.frontend),
             Fetch::BeName => Smp::text(ctx.info.backend.as_deref()?),
             Fetch::SrvName => Smp::text(ctx.info.server.as_deref()?),

@@ -68,6 +68,8 @@ pub struct ConnInfo {
     pub sni: Option<String>,
     pub ssl_version: Option<String>,
     pub ssl_cipher: Option<String>,
+    /// The protocol ALPN agreed on (`ssl_fc_alpn`).
+    pub alpn: Option<String>,
 }
 
 /// Variables (`set-var(txn.x)`); keys are full names with their scope (`txn.x`).
