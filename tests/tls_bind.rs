@@ -583,3 +583,33 @@ fn tcp_mode_and_global_defaults_side_by_side() {
     );
     assert_eq!(r[2], "refused");
 }
+
+/// A client that connects and never starts its handshake is closed at `timeout client`;
+/// one that sends garbage instead of a ClientHello is closed at once; the proxy serves
+/// the next client either way.
+#[test]
+fn stalled_and_garbage_handshakes_are_closed() {
+    if !require(have_program("openssl"), "openssl not installed") {
+        return;
+    }
+    let pki = make_pki();
+    let port = common::ports::free_port();
+    let cfg = format!(
+        "defaults\n  mode http\n  timeout client 1s\n\
+         frontend fe\n  bind 127.0.0.1:{port} ssl crt {}\n  http-request return status 200\n",
+        pki.p("dflt.pem")
+    );
+    let _p = Proxy::start(&cfg);
+    let t0 = std::time::Instant::now();
+    let mut idle = common::Conn::open(common::local(port));
+    let mut junk = common::Conn::open(common::local(port));
+    junk.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert!(junk.wait_closed(), "garbage handshake left open");
+    assert!(idle.wait_closed(), "stalled handshake left open");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(s_client(port, Some("x"), &[]).contains("CN = default.example"));
+}

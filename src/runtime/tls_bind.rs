@@ -680,6 +680,35 @@ mod tests {
     }
 
     #[test]
+    fn versions_come_from_the_bind_over_the_globals() {
+        let d = |o: &[&str]| SslDefaults {
+            options: o.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let none = BindSsl::default();
+        assert_eq!(
+            versions(&none, &d(&[])),
+            (TlsVersion::Tls12, TlsVersion::Tls13)
+        );
+        assert_eq!(
+            versions(&none, &d(&["ssl-max-ver", "TLSv1.2"])),
+            (TlsVersion::Tls12, TlsVersion::Tls12)
+        );
+        assert_eq!(
+            versions(&none, &d(&["no-tlsv12"])),
+            (TlsVersion::Tls13, TlsVersion::Tls13)
+        );
+        let own = BindSsl {
+            max_ver: Some(TlsVersion::Tls13),
+            ..Default::default()
+        };
+        assert_eq!(
+            versions(&own, &d(&["force-tlsv12"])),
+            (TlsVersion::Tls12, TlsVersion::Tls13)
+        );
+    }
+
+    #[test]
     fn der_reader_survives_garbage() {
         assert!(cert_names(&[]).is_empty());
         assert!(cert_names(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_empty());
