@@ -317,13 +317,27 @@ fn sni_certificate_choice_and_alpn_side_by_side() {
          frontend fe\n\
            bind 127.0.0.1:{{P0}} ssl crt {{DFLT}} crt {{A}} crt {{DIR}} alpn http/1.1\n\
            bind 127.0.0.1:{{P1}} ssl crt {{DIR}} crt {{A}}\n\
+           bind 127.0.0.1:{{P2}} ssl crt-list {{LIST}}\n\
            http-request return status 200\n",
         &[
             ("DFLT", &pki.p("dflt.pem")),
             ("A", &pki.p("a.pem")),
             ("DIR", &pki.p("dir")),
+            ("LIST", &pki.p("list.txt")),
         ],
     );
+    // The first line is the default, out of the name lookup; `a` answers only for its
+    // filters, minus one name; `b` for its own names.
+    std::fs::write(
+        pki.dir.path().join("list.txt"),
+        format!(
+            "# test list\n{} !*\n\n{} [alpn http/1.1] other.example *.w.example !secure.w.example\n{}\n",
+            pki.p("dflt.pem"),
+            pki.p("a.pem"),
+            pki.p("dir/b.pem")
+        ),
+    )
+    .unwrap();
     let (h, r) = side_by_side(&tpl, |side| {
         let mut seen = Vec::new();
         for (port, sni, alpn) in [
@@ -339,6 +353,17 @@ fn sni_certificate_choice_and_alpn_side_by_side() {
             let o = s_client(side.port(port), sni, &["-alpn", alpn]);
             seen.push(format!("P{port} {sni:?} alpn {alpn}: {o}"));
         }
+        for sni in [
+            "other.example",
+            "x.w.example",
+            "secure.w.example",
+            "a.example",
+            "b.example",
+            "default.example",
+        ] {
+            let o = s_client(side.port(2), Some(sni), &[]);
+            seen.push(format!("P2 {sni}: {o}"));
+        }
         seen
     });
     assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
@@ -346,6 +371,25 @@ fn sni_certificate_choice_and_alpn_side_by_side() {
     assert!(r[2].contains("No ALPN negotiated"), "{r:?}");
     assert!(r[4].contains("CN = default.example"), "{r:?}");
     assert!(r[6].contains("CN = b.example"), "{r:?}");
+    let list: Vec<&str> = r[8..]
+        .iter()
+        .map(|l| {
+            let cn = l.split("CN = ").nth(1).unwrap_or("");
+            cn.split(' ').next().unwrap_or("")
+        })
+        .collect();
+    assert_eq!(
+        list,
+        [
+            "a.example",
+            "a.example",
+            "default.example",
+            "default.example",
+            "b.example",
+            "default.example"
+        ],
+        "{r:?}"
+    );
 }
 
 /// `strict-sni` refuses names without a certificate (and no SNI at all); version limits

@@ -310,11 +310,30 @@ fn build(
             }
         }
     }
-    if !ssl.crt_lists.is_empty() {
-        d.warn(
-            b.span,
-            "'crt-list' is not applied by this version yet: its certificates are not loaded",
-        );
+    // crt-list files after the crt files (the model keeps no order between the two).
+    for p in &ssl.crt_lists {
+        match load_crt_list(p, &provider) {
+            Ok((list, ignored)) => {
+                for (names, negs, ck) in list {
+                    resolver.add_filtered(names, negs, Arc::new(ck));
+                }
+                if !ignored.is_empty() {
+                    d.warn(
+                        b.span,
+                        format!(
+                            "crt-list '{}': per-certificate SSL settings are not applied yet \
+                             (the bind line's are used): {}",
+                            p.display(),
+                            ignored.join(", ")
+                        ),
+                    );
+                }
+            }
+            Err(e) => {
+                d.error(b.span, e);
+                return None;
+            }
+        }
     }
     if resolver.certs.is_empty() {
         d.error(b.span, "no SSL certificate loaded for this bind line");
@@ -385,6 +404,56 @@ fn load_crt(
     }
 }
 
+/// A certificate of a crt-list: its SNI names, the names excluded, the key.
+type ListEntry = (Vec<String>, Vec<String>, CertifiedKey);
+
+/// Loads a crt-list file: `<crtfile> [[<settings>]] [[!]<snifilter> ...]` per line.
+/// Returns the certificates and, for a warning, the lines whose `[...]` settings are
+/// not applied.
+fn load_crt_list(
+    p: &Path,
+    provider: &CryptoProvider,
+) -> Result<(Vec<ListEntry>, Vec<String>), String> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| format!("unable to read crt-list '{}': {e}", p.display()))?;
+    let mut out = Vec::new();
+    let mut ignored = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let Some(file) = words.next() else { continue };
+        let mut rest: Vec<&str> = words.collect();
+        if rest.first().is_some_and(|w| w.starts_with('[')) {
+            let end = rest
+                .iter()
+                .position(|w| w.ends_with(']'))
+                .ok_or_else(|| format!("crt-list '{}' line {}: missing ']'", p.display(), n + 1))?;
+            let opts = rest[..=end].join(" ");
+            let opts = opts.trim_start_matches('[').trim_end_matches(']').trim();
+            if !opts.is_empty() {
+                ignored.push(format!("line {} [{opts}]", n + 1));
+            }
+            rest.drain(..=end);
+        }
+        let (negs, pos): (Vec<&str>, Vec<&str>) = rest.iter().partition(|w| w.starts_with('!'));
+        for (names, ck) in load_crt(Path::new(file), provider)
+            .map_err(|e| format!("crt-list '{}' line {}: {e}", p.display(), n + 1))?
+        {
+            let names = if pos.is_empty() {
+                names
+            } else {
+                pos.iter().map(|s| s.to_string()).collect()
+            };
+            let negs = negs.iter().map(|s| s[1..].to_ascii_lowercase()).collect();
+            out.push((names, negs, ck));
+        }
+    }
+    Ok((out, ignored))
+}
+
 /// One PEM file: chain and key, or chain with the key in `FILE.key`.
 fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<(Vec<String>, CertifiedKey), CertError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(p)
@@ -419,23 +488,36 @@ fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<(Vec<String>, Certifi
 struct SniResolver {
     certs: Vec<Arc<CertifiedKey>>,
     exact: HashMap<String, usize>,
-    /// Keyed by what follows `*.`.
-    wild: HashMap<String, usize>,
+    /// Keyed by what follows `*.`, in load order.
+    wild: HashMap<String, Vec<usize>>,
+    /// Names a crt-list line excludes from its certificate (`!name`).
+    negs: Vec<Vec<String>>,
     strict: bool,
 }
 
 impl SniResolver {
     fn add(&mut self, names: Vec<String>, ck: Arc<CertifiedKey>) {
+        self.add_filtered(names, Vec::new(), ck)
+    }
+    fn add_filtered(&mut self, names: Vec<String>, negs: Vec<String>, ck: Arc<CertifiedKey>) {
         let i = self.certs.len();
         self.certs.push(ck);
+        // `!*` leaves the certificate out of the name lookup (a fallback only).
+        let all_out = negs.iter().any(|n| n == "*");
         for n in names {
             let n = n.to_ascii_lowercase();
+            if all_out || negs.contains(&n) {
+                continue;
+            }
             // The first certificate with a name keeps it.
             match n.strip_prefix("*.") {
-                Some(rest) => self.wild.entry(rest.to_owned()).or_insert(i),
-                None => self.exact.entry(n).or_insert(i),
-            };
+                Some(rest) => self.wild.entry(rest.to_owned()).or_default().push(i),
+                None => {
+                    self.exact.entry(n).or_insert(i);
+                }
+            }
         }
+        self.negs.push(negs);
     }
     fn pick(&self, sni: Option<&str>) -> Option<usize> {
         if let Some(name) = sni {
@@ -444,7 +526,10 @@ impl SniResolver {
                 return Some(*i);
             }
             if let Some((_, rest)) = name.split_once('.')
-                && let Some(i) = self.wild.get(rest)
+                && let Some(i) = self.wild.get(rest).and_then(|c| {
+                    c.iter()
+                        .find(|i| !self.negs.get(**i).is_some_and(|n| n.contains(&name)))
+                })
             {
                 return Some(*i);
             }
@@ -669,7 +754,7 @@ mod tests {
         let mut r = SniResolver::default();
         r.exact.insert("a.test".into(), 0);
         r.exact.insert("b.test".into(), 1);
-        r.wild.insert("w.test".into(), 1);
+        r.wild.insert("w.test".into(), vec![1]);
         assert_eq!(r.pick(Some("A.Test")), Some(0));
         assert_eq!(r.pick(Some("x.w.test")), Some(1));
         assert_eq!(r.pick(Some("w.test")), Some(0));
