@@ -495,6 +495,7 @@ fn unsupported_settings_are_said_at_start() {
         ("ciphers NOPE-CIPHER", "names no cipher"),
         ("ciphersuites TLS_FOO", "names no cipher"),
         ("ssl-max-ver TLSv1.1", "TLSv1.2 and TLSv1.3 only"),
+        ("verify required", "no CA file"),
     ] {
         let cfg = format!(
             "{base}{port} ssl crt {} {opts}\n  http-request return status 200\n",
@@ -656,4 +657,68 @@ fn stalled_and_garbage_handshakes_are_closed() {
         t0.elapsed()
     );
     assert!(s_client(port, Some("x"), &[]).contains("CN = default.example"));
+}
+
+/// Client certificates: `verify optional` serves clients with and without one,
+/// `verify required` refuses those without; a certificate from another CA is refused on
+/// both. `ssl_c_used` and `ssl_c_verify` as the server sees them.
+#[test]
+fn client_certificates_side_by_side() {
+    if !tools() || !require_haproxy() {
+        return;
+    }
+    let pki = make_pki();
+    let stranger = common::make_pem(pki.dir.path(), "stranger.pem").expect("self-signed");
+    let mock = MockServer::start("s1");
+    let tpl = fill(
+        "defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 2s\n\
+         frontend fe\n\
+           bind 127.0.0.1:{{P0}} ssl crt {{DFLT}} verify optional ca-file {{CA}}\n\
+           bind 127.0.0.1:{{P1}} ssl crt {{DFLT}} verify required ca-file {{CA}}\n\
+           http-request set-header X-Cert %[ssl_c_used]/%[ssl_c_verify]\n\
+           default_backend be\n\
+         backend be\n  server s1 {{S1}}\n",
+        &[
+            ("DFLT", &pki.p("dflt.pem")),
+            ("CA", &pki.p("ca.pem")),
+            ("S1", &mock.addr_str()),
+        ],
+    );
+    let own = ["--cert", &pki.p("a.crt"), "--key", &pki.p("a.key")];
+    let stranger = stranger.display().to_string();
+    let other = ["--cert", stranger.as_str()];
+    let (h, r) = side_by_side(&tpl, |side| {
+        let mut seen = Vec::new();
+        for (port, cert) in [
+            (0, &[][..]),
+            (0, &own[..]),
+            (0, &other[..]),
+            (1, &[][..]),
+            (1, &own[..]),
+        ] {
+            mock.clear();
+            let (st, _) = curl(&pki, "default.example", side.port(port), "/c", cert);
+            let h = mock
+                .last()
+                .and_then(|g| g.header("x-cert").map(String::from));
+            seen.push(format!("P{port} {} cert: {st} {h:?}", cert.len()));
+        }
+        seen
+    });
+    assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
+    let statuses: Vec<&str> = r
+        .iter()
+        .map(|l| l.split(": ").nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "200 Some(\"0/0\")",
+            "200 Some(\"1/0\")",
+            "0 None",
+            "0 None",
+            "200 Some(\"1/0\")"
+        ],
+        "{r:?}"
+    );
 }

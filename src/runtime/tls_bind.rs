@@ -22,7 +22,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{CipherSuite, ProtocolVersion, SupportedCipherSuite};
 
 use crate::config::diag::Diags;
-use crate::model::proxy::{Bind, BindSsl, TlsVersion};
+use crate::model::proxy::{Bind, BindSsl, TlsVersion, Verify};
 use crate::model::{Config, SslDefaults};
 use crate::runtime::listeners::Accepted;
 use crate::runtime::stream::Stream;
@@ -339,17 +339,22 @@ fn build(
         d.error(b.span, "no SSL certificate loaded for this bind line");
         return None;
     }
-    if ssl.verify.is_some() || ssl.ca_file.is_some() {
-        d.warn(
-            b.span,
-            "client certificates ('verify', 'ca-file') on bind lines are not requested by this version yet",
-        );
-    }
+    let client_auth = match client_verifier(ssl, &provider) {
+        Ok(v) => v,
+        Err(e) => {
+            d.error(b.span, e);
+            return None;
+        }
+    };
     let mut cfg = match ServerConfig::builder_with_provider(provider).with_protocol_versions(&vers)
     {
-        Ok(c) => c
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(resolver)),
+        Ok(c) => {
+            let c = match client_auth {
+                Some(v) => c.with_client_cert_verifier(v),
+                None => c.with_no_client_auth(),
+            };
+            c.with_cert_resolver(Arc::new(resolver))
+        }
         Err(e) => {
             d.error(b.span, format!("cannot set up TLS for this bind line: {e}"));
             return None;
@@ -402,6 +407,46 @@ fn load_crt(
     } else {
         Ok(vec![load_pem(p, provider)?])
     }
+}
+
+/// `verify optional|required` with `ca-file`: client certificates are requested and
+/// checked against the file's CAs (`None`: not requested, HAProxy's default).
+fn client_verifier(
+    ssl: &BindSsl,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, String> {
+    let optional = match ssl.verify {
+        None | Some(Verify::None) => return Ok(None),
+        Some(Verify::Optional) => true,
+        Some(Verify::Required) => false,
+    };
+    let Some(ca) = &ssl.ca_file else {
+        return Err("'verify' is enabled but no CA file is given ('ca-file')".into());
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("unable to load ca-file '{}': {e}", ca.display()))?;
+    for c in certs {
+        roots
+            .add(c)
+            .map_err(|e| format!("ca-file '{}': {e}", ca.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("ca-file '{}' holds no certificate", ca.display()));
+    }
+    let b = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    );
+    let b = if optional {
+        b.allow_unauthenticated()
+    } else {
+        b
+    };
+    b.build()
+        .map(|v| Some(v as Arc<dyn rustls::server::danger::ClientCertVerifier>))
+        .map_err(|e| format!("ca-file '{}': {e}", ca.display()))
 }
 
 /// A certificate of a crt-list: its SNI names, the names excluded, the key.
@@ -635,6 +680,7 @@ pub fn note_conn(conn: &mut crate::runtime::sample::ConnInfo, s: &Stream) {
         conn.ssl = true;
         let c = t.get_ref().1;
         (conn.sni, conn.ssl_version, conn.ssl_cipher) = conn_facts(c);
+        conn.client_cert = c.peer_certificates().is_some_and(|p| !p.is_empty());
         conn.alpn = c
             .alpn_protocol()
             .map(|a| String::from_utf8_lossy(a).into_owned());
