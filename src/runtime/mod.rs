@@ -19,6 +19,7 @@ pub mod readiness;
 pub mod sample;
 pub mod stream;
 pub mod tcp;
+pub mod tls_bind;
 pub mod tls_client;
 pub mod tunnel;
 
@@ -55,6 +56,8 @@ pub struct Runtime {
     pub hard_stop_after: Option<Duration>,
     /// Every server's health checker, started by [`Runtime::serve`].
     pub checks: checks::scheduler::Checks,
+    /// The TLS settings of each `bind ... ssl`, by (proxy, bind) index.
+    pub bind_tls: tls_bind::BindTlsMap,
 }
 
 /// The default `maxconn` when `global` sets none: what the descriptor limit allows
@@ -107,6 +110,7 @@ impl Runtime {
             }
         }
         let checks = checks::scheduler::Checks::build(cfg, &proxies, &mut d);
+        let bind_tls = tls_bind::build_all(cfg, &mut d);
         let by_name = cfg
             .proxies
             .iter()
@@ -131,6 +135,7 @@ impl Runtime {
                 pid: std::process::id(),
                 hard_stop_after: cfg.global.hard_stop_after,
                 checks,
+                bind_tls,
             },
             d,
         )
@@ -158,7 +163,8 @@ impl Runtime {
                     return 1;
                 }
             };
-            accepts.push(tokio::spawn(accept_loop(self.clone(), px, listener)));
+            let tls = self.bind_tls.get(&(b.proxy, b.bind)).cloned();
+            accepts.push(tokio::spawn(accept_loop(self.clone(), px, listener, tls)));
         }
         // A timer that always fires within a second. tokio wakes its event loop (an eventfd
         // write and an extra epoll round) whenever a new timer is due before the loop's
@@ -266,7 +272,12 @@ impl Drop for ConnGuard {
     }
 }
 
-async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
+async fn accept_loop(
+    rt: Arc<Runtime>,
+    px: Arc<ProxyRt>,
+    listener: Listener,
+    tls: Option<Arc<tls_bind::BindTls>>,
+) {
     let mut stop = rt.stopping.subscribe();
     loop {
         // Take the slots first: beyond maxconn the socket is not read, and new connections
@@ -314,10 +325,32 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener) {
             _slots: (global, local),
         };
         // One spawn per mode: each task is as large as its own session, not the largest.
+        if let Some(cfg) = &tls {
+            tokio::spawn(tls_serve(rt.clone(), px.clone(), acc, cfg.clone(), guard));
+            continue;
+        }
         match px.mode {
             Mode::Http => tokio::spawn(http::session::serve(rt.clone(), px.clone(), acc, guard)),
             Mode::Tcp => tokio::spawn(tcp::serve(rt.clone(), px.clone(), acc, guard)),
             Mode::Health => tokio::spawn(tcp::health(acc, guard)),
         };
+    }
+}
+
+/// A connection of a `bind ... ssl`: the handshake, then the session of the proxy's mode.
+async fn tls_serve(
+    rt: Arc<Runtime>,
+    px: Arc<ProxyRt>,
+    acc: listeners::Accepted,
+    cfg: Arc<tls_bind::BindTls>,
+    guard: ConnGuard,
+) {
+    let Some(acc) = tls_bind::handshake(&px, acc, cfg).await else {
+        return;
+    };
+    match px.mode {
+        Mode::Http => http::session::serve(rt, px, acc, guard).await,
+        Mode::Tcp => tcp::serve(rt, px, acc, guard).await,
+        Mode::Health => tcp::health(acc, guard).await,
     }
 }

@@ -303,9 +303,7 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if p.cookie.as_ref().is_some_and(|c| c.dynamic) {
         say("dynamic cookies (cookie ... dynamic)");
     }
-    if p.binds.iter().any(|b| b.ssl.is_some()) {
-        say("TLS on bind lines (ssl crt)");
-    }
+    // TLS on bind lines is applied (runtime/tls_bind.rs, which warns for its own gaps).
     let srv_ssl = |s: &crate::model::Server| s.params.ssl.clone().filter(|t| t.enabled);
     if p.servers
         .iter()

@@ -26,6 +26,9 @@ pub enum Stream {
         Box<tokio_rustls::client::TlsStream<TcpStream>>,
         Option<Box<str>>,
     ),
+    /// A client connection of a `bind ... ssl` after its handshake (boxed: the plain
+    /// variants stay small).
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 /// The error of a [`Stream::Fresh`] caught in the middle of its registration (cannot
@@ -51,6 +54,8 @@ impl Stream {
             Stream::Unix(s) => s.try_read(buf),
             // Only the TLS layer knows what the bytes are: nothing to say without waiting.
             Stream::SrvTls(..) => Err(io::ErrorKind::WouldBlock.into()),
+            // Only what is decrypted already: the socket is read by the async path.
+            Stream::Tls(_) => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
     /// Waits until the stream has data (or a close) to read.
@@ -67,6 +72,19 @@ impl Stream {
             Stream::Fresh(_) => Ok(()),
             Stream::Tcp(s) => s.readable().await,
             Stream::Unix(s) => s.readable().await,
+            Stream::Tls(s) => {
+                // What was written is sent before waiting for the peer (see `poll_write`).
+                std::future::poll_fn(|cx| Pin::new(s.as_mut()).poll_flush(cx)).await?;
+                // Decrypted bytes already buffered are readable now; else wait for the socket
+                // (a record may still be partial: the read that follows then waits).
+                let (tcp, conn) = s.get_mut();
+                match conn.process_new_packets() {
+                    Ok(st) if st.plaintext_bytes_to_read() == 0 && !st.peer_has_closed() => {
+                        tcp.readable().await
+                    }
+                    _ => Ok(()),
+                }
+            }
             // The read that follows waits (TLS records may carry no application data).
             Stream::SrvTls(..) => Ok(()),
         }
@@ -132,6 +150,13 @@ impl AsyncRead for Stream {
                 }
                 Pin::new(s.as_mut()).poll_read(cx, buf)
             }
+            Stream::Tls(s) => {
+                // Pending output first: the caller may be waiting for an answer to it.
+                if let Poll::Ready(Err(e)) = Pin::new(s.as_mut()).poll_flush(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                Pin::new(s.as_mut()).poll_read(cx, buf)
+            }
         }
     }
 }
@@ -169,6 +194,17 @@ impl AsyncWrite for Stream {
                 }
                 r
             }
+            Stream::Tls(s) => {
+                // Callers never flush (plain sockets need not): push the records out now;
+                // what the socket cannot take yet goes with the next read or write.
+                let r = Pin::new(s.as_mut()).poll_write(cx, buf);
+                if let Poll::Ready(Ok(n)) = r
+                    && n > 0
+                {
+                    let _ = Pin::new(s.as_mut()).poll_flush(cx);
+                }
+                r
+            }
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -177,6 +213,7 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
             Stream::Unix(s) => Pin::new(s).poll_flush(cx),
             Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -185,6 +222,7 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
     fn poll_write_vectored(
@@ -211,6 +249,15 @@ impl AsyncWrite for Stream {
             Stream::SrvTls(s, _) => {
                 // Callers never flush (plain sockets need not): push the records out now;
                 // what the socket cannot take yet goes with the next read or write.
+                let r = Pin::new(s.as_mut()).poll_write_vectored(cx, bufs);
+                if let Poll::Ready(Ok(n)) = r
+                    && n > 0
+                {
+                    let _ = Pin::new(s.as_mut()).poll_flush(cx);
+                }
+                r
+            }
+            Stream::Tls(s) => {
                 let r = Pin::new(s.as_mut()).poll_write_vectored(cx, bufs);
                 if let Poll::Ready(Ok(n)) = r
                     && n > 0

@@ -25,11 +25,12 @@ pub async fn serve(
     mut acc: Accepted,
     _guard: super::ConnGuard,
 ) {
-    let conn = ConnInfo {
+    let mut conn = ConnInfo {
         src: acc.src,
         dst: acc.dst,
         ..Default::default()
     };
+    crate::runtime::tls_bind::note_conn(&mut conn, &acc.stream);
     let info = TxnInfo {
         frontend: fe.name.clone(),
         pid: rt.pid,

@@ -88,11 +88,12 @@ pub async fn serve(
     acc: Accepted,
     _guard: crate::runtime::ConnGuard,
 ) {
-    let conn = ConnInfo {
+    let mut conn = ConnInfo {
         src: acc.src,
         dst: acc.dst,
         ..Default::default()
     };
+    crate::runtime::tls_bind::note_conn(&mut conn, &acc.stream);
     let accept_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

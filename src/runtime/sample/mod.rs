@@ -68,6 +68,11 @@ pub struct ConnInfo {
     pub sni: Option<String>,
     pub ssl_version: Option<String>,
     pub ssl_cipher: Option<String>,
+    /// The protocol ALPN agreed on (`ssl_fc_alpn`).
+    pub alpn: Option<String>,
+    /// Whether the client presented a certificate (`ssl_c_used`); one that failed
+    /// verification never gets this far.
+    pub client_cert: bool,
 }
 
 /// Variables (`set-var(txn.x)`); keys are full names with their scope (`txn.x`).
