@@ -10,6 +10,11 @@
 #   BENCH_PIN=1       pin the proxy to CPU 0 and wrk to CPU 1 with taskset (0: no pinning)
 #   RPROXY=path       rproxy binary (default: target/release/rproxy under the repo root)
 #   TARGETS="haproxy nginx rproxy direct"   which rows to run, in this order
+#                     (BENCH_MODE=tcp: "haproxy rproxy direct")
+#   BENCH_MODE=http   http, or tcp: haproxy.cfg and rproxy.cfg run in "mode tcp" (a server
+#                     per client connection, bytes forwarded both ways)
+#   BENCH_PATH=/      what wrk requests: "/" (100-byte answers) or "/1m" (1 MiB objects,
+#                     for throughput: the report adds MiB/s and CPU per MiB)
 #   BENCH_PORT_BASE=18000   first loopback port to try; the script takes 5 free ones
 #   BENCH_HTTP_REUSE=always   http-reuse mode in haproxy.cfg / rproxy.cfg (safe: HAProxy's default)
 #   BENCH_QUIET_WAIT=0   up to this many seconds, wait before each target until the
@@ -31,7 +36,13 @@ fi
 CONNECTIONS=${CONNECTIONS:-50}
 BENCH_PIN=${BENCH_PIN:-1}
 RPROXY=${RPROXY:-$ROOT/target/release/rproxy}
-TARGETS=${TARGETS:-haproxy nginx rproxy direct}
+BENCH_MODE=${BENCH_MODE:-http}
+case $BENCH_MODE in
+http) TARGETS=${TARGETS:-haproxy nginx rproxy direct} ;;
+tcp) TARGETS=${TARGETS:-haproxy rproxy direct} ;;
+*) echo "http.sh: BENCH_MODE must be http or tcp" >&2; exit 1 ;;
+esac
+BENCH_PATH=${BENCH_PATH:-/}
 BENCH_PORT_BASE=${BENCH_PORT_BASE:-18000}
 BENCH_HTTP_REUSE=${BENCH_HTTP_REUSE:-always}
 BENCH_QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
@@ -209,6 +220,12 @@ render() {
     sed "${args[@]}" "$HERE/configs/$template" >"$out"
 }
 
+# tcpify FILE: with BENCH_MODE=tcp, the same proxy in "mode tcp" (HTTP-only lines dropped).
+tcpify() {
+    [[ "$BENCH_MODE" == tcp ]] || return 0
+    sed -i -e 's/^\( *\)mode http/\1mode tcp/' -e '/http-reuse/d' -e '/http-keep-alive/d' "$1"
+}
+
 # When run as root, nginx would hand its workers to "nobody": keep them as the current user.
 if (($(id -u) == 0)); then
     NGINX_USER="user $(id -un) $(id -gn);"
@@ -272,6 +289,10 @@ ORIGIN1_PORT=${PORTS[0]}
 ORIGIN2_PORT=${PORTS[1]}
 declare -A PROXY_PORT=([haproxy]=${PORTS[2]} [nginx]=${PORTS[3]} [rproxy]=${PORTS[4]})
 
+# The 1 MiB object the origins serve at /1m (BENCH_PATH=/1m).
+mkdir -p "$WORK/www"
+head -c 1048576 /dev/urandom >"$WORK/www/1m"
+
 ORIGIN_PIDS=()
 for id in 1 2; do
     port_var=ORIGIN${id}_PORT
@@ -310,6 +331,8 @@ cat >"$WORK/meta.json" <<EOF
   "warmup_s": $WARMUP,
   "connections": $CONNECTIONS,
   "http_reuse": $(json_str "$BENCH_HTTP_REUSE"),
+  "mode": $(json_str "$BENCH_MODE"),
+  "path": $(json_str "$BENCH_PATH"),
   "loadavg_at_start": $(json_str "$(cut -d' ' -f1-3 /proc/loadavg)"),
   "wrk_threads": 1,
   "pinned": $([[ "$BENCH_PIN" == 1 ]] && echo '"proxy (for direct: the origin) on CPU 0, wrk on CPU 1, origins unpinned"' || echo null),
@@ -341,7 +364,7 @@ measure() {
     local pids=("$@") extra=() rss_idle=null rss_peak=null rss
     [[ "$scenario" == close ]] && extra=(-H 'Connection: close')
     local out="$WORK/wrk-$target-$scenario.txt"
-    local cmd=(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${extra[@]}" "http://127.0.0.1:$port/")
+    local cmd=(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${extra[@]}" "http://127.0.0.1:$port$BENCH_PATH")
 
     if [[ "$scenario" == keep-alive ]]; then
         rss_idle=$IDLE_RSS
@@ -432,6 +455,7 @@ run_target() {
         fi
         port=${PROXY_PORT[haproxy]}
         render haproxy.cfg "$WORK/haproxy.cfg" "HTTP_REUSE=$BENCH_HTTP_REUSE" "PORT=$port" "ORIGIN1_PORT=$ORIGIN1_PORT" "ORIGIN2_PORT=$ORIGIN2_PORT"
+        tcpify "$WORK/haproxy.cfg"
         start_server haproxy "$port" "${PIN_PROXY[@]}" haproxy -f "$WORK/haproxy.cfg" -db || {
             for scenario in keep-alive close; do record_status "$target" "$scenario" "failed to start" "$FAIL_DETAIL"; done
             return
@@ -452,6 +476,7 @@ run_target() {
     rproxy)
         port=${PROXY_PORT[rproxy]}
         render rproxy.cfg "$WORK/rproxy.cfg" "HTTP_REUSE=$BENCH_HTTP_REUSE" "PORT=$port" "ORIGIN1_PORT=$ORIGIN1_PORT" "ORIGIN2_PORT=$ORIGIN2_PORT"
+        tcpify "$WORK/rproxy.cfg"
         if [[ ! -x "$RPROXY" ]]; then
             log "  rproxy failed to start: no executable at $RPROXY (build it with cargo build --release, or set RPROXY)"
             for scenario in keep-alive close; do record_status "$target" "$scenario" "failed to start" "no executable at $RPROXY"; done
@@ -482,7 +507,7 @@ run_target() {
     fi
     log "  $CHECKED"
     wait_quiet
-    "${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$port/" >/dev/null 2>&1
+    "${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$port$BENCH_PATH" >/dev/null 2>&1
 
     for scenario in keep-alive close; do
         if ! kill -0 "$pid" 2>/dev/null; then

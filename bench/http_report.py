@@ -123,6 +123,9 @@ def parse_wrk(text: str) -> dict:
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if m:
         out["socket_errors"] = dict(zip(["connect", "read", "write", "timeout"], map(int, m.groups())))
+    m = re.search(r"^Transfer/sec:\s+([\d.]+)([KMG]?B)", text, re.M)
+    if m:
+        out["mib_s"] = float(m.group(1)) * {"B": 1 / 1048576, "KB": 1 / 1024, "MB": 1, "GB": 1024}[m.group(2)]
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     if m:
         out["non_2xx_3xx"] = int(m.group(1))
@@ -157,6 +160,10 @@ def build(rec: dict) -> dict:
     row["p99_ms"] = w.get("p99_ms")
     row["cpu_s"] = rec["cpu_ticks"] / hz
     row["cpu_us_per_req"] = rec["cpu_ticks"] / hz * 1e6 / reqs if reqs else None
+    if w.get("mib_s") and w.get("duration_s"):
+        row["mib_s"] = w["mib_s"]
+        mib = w["mib_s"] * w["duration_s"]
+        row["cpu_ms_per_mib"] = rec["cpu_ticks"] / hz * 1e3 / mib if mib else None
     if rec.get("origin_cpu_ticks") is not None and reqs:
         row["origin_cpu_us_per_req"] = rec["origin_cpu_ticks"] / hz * 1e6 / reqs
     if rec.get("rss_idle_kib") is not None and rec.get("rss_peak_kib") is not None:
@@ -225,6 +232,8 @@ def report(records_path: str, out_path: str, meta_path: str) -> int:
     print()
     print("rproxy ratios (req/s: higher is better; CPU us/req: lower is better)")
     for ref in ("haproxy", "nginx"):
+        if not any(r["target"] == ref for r in rows):
+            continue  # not run (BENCH_MODE=tcp has no nginx row)
         for sc in SCENARIOS:
             a, b = by.get(("rproxy", sc)), by.get((ref, sc))
             rr = ratio(a and a["rps"], b and b["rps"])
@@ -251,6 +260,28 @@ def report(records_path: str, out_path: str, meta_path: str) -> int:
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
+    if meta.get("path", "/") != "/":
+        print()
+        print(f"throughput ({meta.get('path')}, mode {meta.get('mode', 'http')}): MiB/s and proxy CPU ms per MiB")
+        for r in rows:
+            if r["status"] == "ok":
+                print(f"  {r['target']:<9} {r['scenario']:<11} {fmt(r.get('mib_s'), ',.0f'):>8} MiB/s "
+                      f"{fmt(r.get('cpu_ms_per_mib'), '.2f'):>7} ms/MiB")
+        for ref in ("haproxy", "direct"):
+            for sc in SCENARIOS:
+                a, b = by.get(("rproxy", sc)), by.get((ref, sc))
+                rt = ratio(a and a.get("mib_s"), b and b.get("mib_s"))
+                rc = ratio(a and a.get("cpu_ms_per_mib"), b and b.get("cpu_ms_per_mib"))
+                ratios.append({"against": ref, "scenario": sc, "mib_s_ratio": rt, "cpu_per_mib_ratio": rc})
+                print(f"  rproxy/{ref:<7} {sc:<11} MiB/s x{fmt(rt, '.2f'):<6} CPU/MiB x{fmt(rc, '.2f')}")
+        for r in ratios:
+            for k, v in r.items():
+                if isinstance(v, float):
+                    r[k] = round(v, 3)
+        doc["ratios"] = ratios
+        with open(out_path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
     print()
     print(f"JSON written to {out_path}")
     return 0

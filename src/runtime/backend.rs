@@ -203,6 +203,8 @@ pub struct ServerRt {
     pub state: Arc<ServerState>,
     pub target: Target,
     pool: Mutex<Pool>,
+    /// `ssl`: traffic to the server is TLS.
+    tls: Option<crate::runtime::tls_client::ServerTls>,
     /// `send-proxy`/`send-proxy-v2`: the PROXY header opens each connection.
     pub send_proxy: Option<crate::model::ProxyProtocol>,
 }
@@ -385,6 +387,7 @@ impl Backend {
                 state: st,
                 target: Target::from_model(&s.addr.host, &s.resolved, s.addr.port),
                 pool: Mutex::new(Pool::default()),
+                tls: None,
                 send_proxy: s.params.send_proxy,
             });
         }
@@ -398,6 +401,7 @@ impl Backend {
                 state: st,
                 target: Target::from_model(&d.host, &[], d.port),
                 pool: Mutex::new(Pool::default()),
+                tls: None,
                 send_proxy: None,
             });
         }
@@ -752,16 +756,25 @@ impl Backend {
     /// the number of requests it served. Connections that served several requests come
     /// first: HAProxy looks there first and trims idle extras, so a steady load keeps
     /// riding the same few connections.
-    pub fn take_idle(&self, idx: usize, which: Reuse) -> Option<(Stream, u32)> {
+    pub fn take_idle(&self, idx: usize, which: Reuse, sni: Option<&str>) -> Option<(Stream, u32)> {
         let rt = self.rt.get(idx)?;
         let mut pool = rt.pool.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some((s, n)) = pool.safe.pop_front() {
-            if s.is_idle_alive() {
-                return Some((s, n));
-            }
-        }
+        let pool = &mut *pool;
+        let mut lists = vec![&mut pool.safe];
         if which == Reuse::Any {
-            while let Some((s, n)) = pool.idle.pop_front() {
+            lists.push(&mut pool.idle);
+        }
+        for list in lists {
+            let mut i = 0;
+            while i < list.len() {
+                // A TLS connection opened with another SNI stays for requests sending it.
+                if list[i].0.sni() != sni {
+                    i += 1;
+                    continue;
+                }
+                let Some((mut s, n)) = list.remove(i) else {
+                    break;
+                };
                 if s.is_idle_alive() {
                     return Some((s, n));
                 }
@@ -789,23 +802,97 @@ impl Backend {
         }
     }
 
-    /// Opens a new connection to server `idx` for a client that connected to `dst`.
-    /// [`Self::connect`], then the PROXY header of the server's `send-proxy` (naming the
-    /// client connection `src` → `dst`) when it has one.
+    /// Sets up TLS to the servers whose line says `ssl` (`default_verify`: the global
+    /// `ssl-server-verify`); returns what to say at start, by server index.
+    pub fn setup_tls(
+        &mut self,
+        p: &Proxy,
+        default_verify: Option<crate::model::proxy::Verify>,
+    ) -> Vec<(usize, crate::runtime::tls_client::ServerTlsError)> {
+        let mut said = Vec::new();
+        for (i, s) in p.servers.iter().enumerate() {
+            let (tls, errs) = crate::runtime::tls_client::ServerTls::from_server(
+                s.params.ssl.as_ref(),
+                default_verify,
+            );
+            said.extend(errs.into_iter().map(|e| (i, e)));
+            if let Some(rt) = self.rt.get_mut(i) {
+                rt.tls = tls;
+            }
+        }
+        said
+    }
+
+    /// The SNI a new TLS connection to server `idx` sends for the transaction in `ctx`
+    /// (`None`: the server is not TLS, or no SNI).
+    pub fn server_sni(&self, idx: usize, ctx: &crate::runtime::sample::EvalCtx) -> Option<String> {
+        self.rt.get(idx)?.tls.as_ref()?.sni(ctx)
+    }
+
+    /// [`Backend::connect`], then TLS (sending `sni`) when the server says `ssl`.
+    pub async fn connect_sni(
+        &self,
+        idx: usize,
+        dst: Option<SocketAddr>,
+        timeout: Option<Duration>,
+        sni: Option<String>,
+    ) -> std::io::Result<Stream> {
+        let s = self.connect(idx, dst, timeout).await?;
+        self.start_tls(idx, s, sni, timeout).await
+    }
+
+    /// TLS over a fresh connection to server `idx` when its line says `ssl` (else `s` as
+    /// it is), within `timeout` (the connect timeout). Anything sent in clear first (a
+    /// PROXY header, as HAProxy sends it) goes before this.
+    pub async fn start_tls(
+        &self,
+        idx: usize,
+        s: Stream,
+        sni: Option<String>,
+        timeout: Option<Duration>,
+    ) -> std::io::Result<Stream> {
+        let Some(tls) = self.rt.get(idx).and_then(|r| r.tls.as_ref()) else {
+            return Ok(s);
+        };
+        let Stream::Tcp(tcp) = s else {
+            return Err(std::io::Error::other(
+                "ssl to a server on a UNIX socket is not supported",
+            ));
+        };
+        let addr = tcp.peer_addr()?;
+        let hs = tls.handshake(tcp, addr, sni.as_deref());
+        let t = match timeout {
+            Some(d) => tokio::time::timeout(d, hs).await.unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "TLS handshake timeout",
+                ))
+            })?,
+            None => hs.await?,
+        };
+        Ok(Stream::SrvTls(Box::new(t), sni.map(String::into_boxed_str)))
+    }
+
+    /// [`Backend::connect`], then the PROXY header of the server's `send-proxy` (naming the
+    /// client connection `src` -> `dst`, in clear as HAProxy sends it), then TLS (sending
+    /// `sni`) when the server says `ssl`.
     pub async fn connect_from(
         &self,
         idx: usize,
         src: Option<SocketAddr>,
         dst: Option<SocketAddr>,
         timeout: Option<Duration>,
+        sni: Option<String>,
     ) -> std::io::Result<Stream> {
         let mut s = self.connect(idx, dst, timeout).await?;
         if let Some(v) = self.rt.get(idx).and_then(|r| r.send_proxy) {
             crate::runtime::proxy_protocol::send(&mut s, v, src, dst).await?;
         }
-        Ok(s)
+        self.start_tls(idx, s, sni, timeout).await
     }
 
+    /// Opens a new connection to server `idx` for a client that connected to `dst` (plain:
+    /// TLS, if the server says `ssl`, comes with [`Backend::start_tls`]).
     pub async fn connect(
         &self,
         idx: usize,

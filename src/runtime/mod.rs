@@ -21,6 +21,8 @@ pub mod readiness;
 pub mod sample;
 pub mod stream;
 pub mod tcp;
+pub mod tls_bind;
+pub mod tls_client;
 pub mod tunnel;
 
 use std::collections::HashMap;
@@ -56,6 +58,8 @@ pub struct Runtime {
     pub hard_stop_after: Option<Duration>,
     /// Every server's health checker, started by [`Runtime::serve`].
     pub checks: checks::scheduler::Checks,
+    /// The TLS settings of each `bind ... ssl`, by (proxy, bind) index.
+    pub bind_tls: tls_bind::BindTlsMap,
 }
 
 /// The default `maxconn` when `global` sets none: what the descriptor limit allows
@@ -108,6 +112,7 @@ impl Runtime {
             }
         }
         let checks = checks::scheduler::Checks::build(cfg, &proxies, &mut d);
+        let bind_tls = tls_bind::build_all(cfg, &mut d);
         let by_name = cfg
             .proxies
             .iter()
@@ -132,6 +137,7 @@ impl Runtime {
                 pid: std::process::id(),
                 hard_stop_after: cfg.global.hard_stop_after,
                 checks,
+                bind_tls,
             },
             d,
         )
@@ -159,10 +165,12 @@ impl Runtime {
                     return 1;
                 }
             };
+            let tls = self.bind_tls.get(&(b.proxy, b.bind)).cloned();
             accepts.push(tokio::spawn(accept_loop(
                 self.clone(),
                 px,
                 listener,
+                tls,
                 b.accept_proxy,
             )));
         }
@@ -272,7 +280,13 @@ impl Drop for ConnGuard {
     }
 }
 
-async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener, accept_proxy: bool) {
+async fn accept_loop(
+    rt: Arc<Runtime>,
+    px: Arc<ProxyRt>,
+    listener: Listener,
+    tls: Option<Arc<tls_bind::BindTls>>,
+    accept_proxy: bool,
+) {
     let mut stop = rt.stopping.subscribe();
     loop {
         // Take the slots first: beyond maxconn the socket is not read, and new connections
@@ -326,10 +340,15 @@ async fn accept_loop(rt: Arc<Runtime>, px: Arc<ProxyRt>, listener: Listener, acc
                 acc,
                 guard,
                 accept_proxy,
+                tls.clone(),
             ));
             continue;
         }
         // One spawn per mode: each task is as large as its own session, not the largest.
+        if let Some(cfg) = &tls {
+            tokio::spawn(tls_serve(rt.clone(), px.clone(), acc, cfg.clone(), guard));
+            continue;
+        }
         match px.mode {
             Mode::Http => tokio::spawn(http::session::serve(rt.clone(), px.clone(), acc, guard)),
             Mode::Tcp => tokio::spawn(tcp::serve(rt.clone(), px.clone(), acc, guard)),
@@ -388,14 +407,15 @@ fn connection_rules(
 }
 
 /// `accept-proxy` / `expect-proxy`: the connection rules run first, then the PROXY header
-/// is read and its addresses become the client's; a missing or bad one closes the
-/// connection, as HAProxy does.
+/// is read (before any TLS handshake) and its addresses become the client's; a missing or
+/// bad one closes the connection, as HAProxy does.
 async fn after_proxy_header(
     rt: Arc<Runtime>,
     px: Arc<ProxyRt>,
     mut acc: listeners::Accepted,
     guard: ConnGuard,
     accept_proxy: bool,
+    tls: Option<Arc<tls_bind::BindTls>>,
 ) {
     let Some(want) = connection_rules(&rt, &px, &acc, accept_proxy) else {
         px.counters.denied.fetch_add(1, Ordering::Relaxed);
@@ -416,6 +436,27 @@ async fn after_proxy_header(
             }
         }
     }
+    match tls {
+        Some(cfg) => tls_serve(rt, px, acc, cfg, guard).await,
+        None => match px.mode {
+            Mode::Http => http::session::serve(rt, px, acc, guard).await,
+            Mode::Tcp => tcp::serve(rt, px, acc, guard).await,
+            Mode::Health => tcp::health(acc, guard).await,
+        },
+    }
+}
+
+/// A connection of a `bind ... ssl`: the handshake, then the session of the proxy's mode.
+async fn tls_serve(
+    rt: Arc<Runtime>,
+    px: Arc<ProxyRt>,
+    acc: listeners::Accepted,
+    cfg: Arc<tls_bind::BindTls>,
+    guard: ConnGuard,
+) {
+    let Some(acc) = tls_bind::handshake(&px, acc, cfg).await else {
+        return;
+    };
     match px.mode {
         Mode::Http => http::session::serve(rt, px, acc, guard).await,
         Mode::Tcp => tcp::serve(rt, px, acc, guard).await,

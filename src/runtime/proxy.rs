@@ -147,7 +147,14 @@ pub fn build_all(cfg: &Config, global_maxconn: u32, d: &mut Diags) -> Vec<Arc<Pr
                 .unwrap_or(0)
                 .div_ceil(10)
                 .clamp(1, u64::from(u32::MAX)) as u32;
-            Arc::new(build_one(i, p, &names, fullconn, d))
+            Arc::new(build_one(
+                i,
+                p,
+                &names,
+                fullconn,
+                cfg.global.ssl_server_verify,
+                d,
+            ))
         })
         .collect()
 }
@@ -157,6 +164,7 @@ fn build_one(
     p: &Proxy,
     names: &HashMap<&str, usize>,
     fullconn: u32,
+    ssl_server_verify: Option<crate::model::proxy::Verify>,
     d: &mut Diags,
 ) -> ProxyRt {
     let errors = ErrorPages::build(p);
@@ -171,10 +179,35 @@ fn build_one(
         &errors,
         d,
     );
-    let backend = p
-        .caps
-        .backend
-        .then(|| Arc::new(Backend::build(p, fullconn)));
+    let backend = p.caps.backend.then(|| {
+        let mut b = Backend::build(p, fullconn);
+        for s in &p.servers {
+            let tls = crate::runtime::tls_client::TlsSettings::from_server(
+                s.params.ssl.as_ref(),
+                ssl_server_verify,
+            );
+            if s.params.ssl.as_ref().is_some_and(|t| t.enabled)
+                && tls.verify
+                && tls.ca_file.is_none()
+            {
+                d.warn(
+                    s.span,
+                    format!(
+                        "in '{}': server '{}': ssl with verify required (the default) but no \
+                         ca-file (HAProxy refuses this); its TLS handshakes fail. Set 'verify \
+                         none', a 'ca-file', or 'ssl-server-verify none' in the global section",
+                        p.name, s.name
+                    ),
+                );
+            }
+        }
+        for (i, e) in b.setup_tls(p, ssl_server_verify) {
+            if let Some(s) = p.servers.get(i) {
+                d.warn(s.span, format!("in '{}': server '{}': {e}", p.name, s.name));
+            }
+        }
+        Arc::new(b)
+    });
     let use_backends = p
         .use_backends
         .iter()
@@ -335,14 +368,21 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if p.cookie.as_ref().is_some_and(|c| c.dynamic) {
         say("dynamic cookies (cookie ... dynamic)");
     }
-    if p.binds.iter().any(|b| b.ssl.is_some()) {
-        say("TLS on bind lines (ssl crt)");
+    // TLS on bind lines is applied (runtime/tls_bind.rs, which warns for its own gaps).
+    let srv_ssl = |s: &crate::model::Server| s.params.ssl.clone().filter(|t| t.enabled);
+    if p.servers
+        .iter()
+        .filter_map(srv_ssl)
+        .any(|t| t.ciphers.is_some() || t.ciphersuites.is_some())
+    {
+        say("ciphers/ciphersuites on TLS server lines (rustls' defaults are used)");
     }
     if p.servers
         .iter()
-        .any(|s| s.params.ssl.as_ref().is_some_and(|t| t.enabled))
+        .filter_map(srv_ssl)
+        .any(|t| t.alpn.iter().any(|a| a != "http/1.1"))
     {
-        say("TLS to servers (ssl)");
+        say("ALPN other than http/1.1 to servers (HTTP/1.1 is spoken whatever is agreed)");
     }
     if !p.captures.is_empty() || p.log_format.is_some() {
         // Captures are recorded per transaction; no traffic log is written yet.

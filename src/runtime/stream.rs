@@ -20,6 +20,15 @@ pub enum Stream {
     Fresh(Option<std::net::TcpStream>),
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// TLS to a server (`server ... ssl`), with the SNI it was opened with (a connection
+    /// is reused only for a request that would send the same).
+    SrvTls(
+        Box<tokio_rustls::client::TlsStream<TcpStream>>,
+        Option<Box<str>>,
+    ),
+    /// A client connection of a `bind ... ssl` after its handshake (boxed: the plain
+    /// variants stay small).
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 /// The error of a [`Stream::Fresh`] caught in the middle of its registration (cannot
@@ -43,6 +52,10 @@ impl Stream {
             Stream::Fresh(s) => s.as_ref().ok_or_else(gone)?.read(buf),
             Stream::Tcp(s) => s.try_read(buf),
             Stream::Unix(s) => s.try_read(buf),
+            // Only the TLS layer knows what the bytes are: nothing to say without waiting.
+            Stream::SrvTls(..) => Err(io::ErrorKind::WouldBlock.into()),
+            // Only what is decrypted already: the socket is read by the async path.
+            Stream::Tls(_) => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
     /// Waits until the stream has data (or a close) to read.
@@ -59,10 +72,42 @@ impl Stream {
             Stream::Fresh(_) => Ok(()),
             Stream::Tcp(s) => s.readable().await,
             Stream::Unix(s) => s.readable().await,
+            Stream::Tls(s) => {
+                // What was written is sent before waiting for the peer (see `poll_write`).
+                std::future::poll_fn(|cx| Pin::new(s.as_mut()).poll_flush(cx)).await?;
+                // Decrypted bytes already buffered are readable now; else wait for the socket
+                // (a record may still be partial: the read that follows then waits).
+                let (tcp, conn) = s.get_mut();
+                match conn.process_new_packets() {
+                    Ok(st) if st.plaintext_bytes_to_read() == 0 && !st.peer_has_closed() => {
+                        tcp.readable().await
+                    }
+                    _ => Ok(()),
+                }
+            }
+            // The read that follows waits (TLS records may carry no application data).
+            Stream::SrvTls(..) => Ok(()),
+        }
+    }
+    /// The SNI a TLS server connection was opened with.
+    pub fn sni(&self) -> Option<&str> {
+        match self {
+            Stream::SrvTls(_, n) => n.as_deref(),
+            _ => None,
         }
     }
     /// Whether an idle connection is still usable: no close and no unexpected bytes pending.
-    pub fn is_idle_alive(&self) -> bool {
+    pub fn is_idle_alive(&mut self) -> bool {
+        if let Stream::SrvTls(s, _) = self {
+            // One read attempt that never waits: pending means nothing arrived (a TLS
+            // 1.3 session ticket is taken in by rustls and reads as nothing).
+            let mut b = [0u8; 1];
+            let mut rb = ReadBuf::new(&mut b);
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            return Pin::new(s.as_mut())
+                .poll_read(&mut cx, &mut rb)
+                .is_pending();
+        }
         let mut b = [0u8; 1];
         matches!(self.try_read(&mut b), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
@@ -98,6 +143,20 @@ impl AsyncRead for Stream {
             Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::SrvTls(s, _) => {
+                // Pending output first: the caller may be waiting for an answer to it.
+                if let Poll::Ready(Err(e)) = Pin::new(s.as_mut()).poll_flush(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                Pin::new(s.as_mut()).poll_read(cx, buf)
+            }
+            Stream::Tls(s) => {
+                // Pending output first: the caller may be waiting for an answer to it.
+                if let Poll::Ready(Err(e)) = Pin::new(s.as_mut()).poll_flush(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                Pin::new(s.as_mut()).poll_read(cx, buf)
+            }
         }
     }
 }
@@ -124,6 +183,28 @@ impl AsyncWrite for Stream {
             Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::SrvTls(s, _) => {
+                // Callers never flush (plain sockets need not): push the records out now;
+                // what the socket cannot take yet goes with the next read or write.
+                let r = Pin::new(s.as_mut()).poll_write(cx, buf);
+                if let Poll::Ready(Ok(n)) = r
+                    && n > 0
+                {
+                    let _ = Pin::new(s.as_mut()).poll_flush(cx);
+                }
+                r
+            }
+            Stream::Tls(s) => {
+                // Callers never flush (plain sockets need not): push the records out now;
+                // what the socket cannot take yet goes with the next read or write.
+                let r = Pin::new(s.as_mut()).poll_write(cx, buf);
+                if let Poll::Ready(Ok(n)) = r
+                    && n > 0
+                {
+                    let _ = Pin::new(s.as_mut()).poll_flush(cx);
+                }
+                r
+            }
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -131,6 +212,8 @@ impl AsyncWrite for Stream {
             Stream::Fresh(_) => Poll::Ready(Ok(())),
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
             Stream::Unix(s) => Pin::new(s).poll_flush(cx),
+            Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -138,6 +221,8 @@ impl AsyncWrite for Stream {
             Stream::Fresh(s) => Poll::Ready(s.as_ref().ok_or_else(gone)?.shutdown(Shutdown::Write)),
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
     fn poll_write_vectored(
@@ -161,6 +246,26 @@ impl AsyncWrite for Stream {
             Stream::Fresh(_) => Poll::Ready(Err(gone())),
             Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::SrvTls(s, _) => {
+                // Callers never flush (plain sockets need not): push the records out now;
+                // what the socket cannot take yet goes with the next read or write.
+                let r = Pin::new(s.as_mut()).poll_write_vectored(cx, bufs);
+                if let Poll::Ready(Ok(n)) = r
+                    && n > 0
+                {
+                    let _ = Pin::new(s.as_mut()).poll_flush(cx);
+                }
+                r
+            }
+            Stream::Tls(s) => {
+                let r = Pin::new(s.as_mut()).poll_write_vectored(cx, bufs);
+                if let Poll::Ready(Ok(n)) = r
+                    && n > 0
+                {
+                    let _ = Pin::new(s.as_mut()).poll_flush(cx);
+                }
+                r
+            }
         }
     }
     fn is_write_vectored(&self) -> bool {

@@ -30,6 +30,7 @@ pub async fn serve(
         dst: acc.dst,
         ..Default::default()
     };
+    crate::runtime::tls_bind::note_conn(&mut conn, &acc.stream);
     let info = TxnInfo {
         frontend: fe.name.clone(),
         pid: rt.pid,
@@ -104,8 +105,9 @@ pub async fn serve(
                 }
             },
         };
+        let sni = be.server_sni(slot.idx, &ctx);
         match be
-            .connect_from(slot.idx, acc.src, acc.dst, bpx.timeouts.connect)
+            .connect_from(slot.idx, acc.src, acc.dst, bpx.timeouts.connect, sni)
             .await
         {
             Ok(s) => break (s, slot),

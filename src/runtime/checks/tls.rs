@@ -10,25 +10,19 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::CertificateError;
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::{CheckStatus, Outcome};
-use crate::model::proxy::{TlsVersion, Verify};
-use crate::model::server::ServerSsl;
+pub use crate::runtime::tls_client::{TlsSettings, TlsSetupError};
+use crate::runtime::tls_client::{client_config, server_name};
 
 /// HAProxy's info for a certificate that does not match the SNI sent.
 const SNI_MISMATCH: &str = "Server presented an SSL certificate different from the expected one";
@@ -36,24 +30,6 @@ const SNI_MISMATCH: &str = "Server presented an SSL certificate different from t
 const NAME_MISMATCH: &str = "Server presented an SSL certificate different from the configured one";
 /// HAProxy's info for any other failed handshake.
 const HANDSHAKE_FAILURE: &str = "SSL handshake failure";
-
-/// Why the TLS settings could not be built as written.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsSetupError {
-    #[error("cannot read '{path}': {err}")]
-    Pem {
-        path: PathBuf,
-        err: rustls::pki_types::pem::Error,
-    },
-    #[error("'{0}' holds no certificate")]
-    NoCert(PathBuf),
-    #[error("'{0}' is not a host name")]
-    BadName(String),
-    #[error("{0}")]
-    Rustls(#[from] rustls::Error),
-    #[error("{0}")]
-    Verifier(#[from] rustls::client::VerifierBuilderError),
-}
 
 /// What a server's TLS checks need: the client configuration and the name sent as SNI.
 #[derive(Debug)]
@@ -63,107 +39,11 @@ pub struct CheckTls {
     sni: Option<ServerName<'static>>,
 }
 
-/// The settings a [`CheckTls`] is built from, out of the server line.
-#[derive(Debug, Clone, Default)]
-pub struct TlsSettings {
-    /// `verify`, after the default (`required`) is applied.
-    pub verify: bool,
-    pub ca_file: Option<PathBuf>,
-    /// `crt`: a client certificate and its key, in one PEM file.
-    pub crt: Option<PathBuf>,
-    /// `check-sni`.
-    pub sni: Option<String>,
-    /// `verifyhost`.
-    pub verifyhost: Option<String>,
-    pub min_ver: Option<TlsVersion>,
-    pub max_ver: Option<TlsVersion>,
-}
-
-impl TlsSettings {
-    /// The settings of a server's `ssl` options (`None`: none written, `check-sni`
-    /// included); `default_verify` is the global `ssl-server-verify`.
-    pub fn from_server(ssl: Option<&ServerSsl>, default_verify: Option<Verify>) -> TlsSettings {
-        let d = ServerSsl::default();
-        let s = ssl.unwrap_or(&d);
-        TlsSettings {
-            // HAProxy's default for servers is `verify required`.
-            verify: s.verify.or(default_verify) != Some(Verify::None),
-            ca_file: s.ca_file.clone(),
-            crt: s.crt.clone(),
-            sni: s.check_sni.clone(),
-            verifyhost: s.verifyhost.clone(),
-            min_ver: s.min_ver,
-            max_ver: s.max_ver,
-        }
-    }
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 impl CheckTls {
     /// Builds the client side from `s`.
     pub fn new(s: &TlsSettings) -> Result<CheckTls, TlsSetupError> {
-        let provider = provider();
-        let name = |n: &str| {
-            ServerName::try_from(n.to_string()).map_err(|_| TlsSetupError::BadName(n.into()))
-        };
-        let sni = s.sni.as_deref().map(name).transpose()?;
-        // The name the certificate must carry: the SNI sent, else `verifyhost`.
-        let expected = match (&sni, s.verifyhost.as_deref()) {
-            (Some(n), _) => Some(n.clone()),
-            (None, Some(h)) => Some(name(h)?),
-            (None, None) => None,
-        };
-        let mode = if !s.verify {
-            Mode::AcceptAny
-        } else {
-            let mut roots = RootCertStore::empty();
-            if let Some(ca) = &s.ca_file {
-                for c in CertificateDer::pem_file_iter(ca).map_err(|err| pem(ca, err))? {
-                    let c = c.map_err(|err| pem(ca, err))?;
-                    // A certificate webpki cannot take as an anchor is skipped, as a
-                    // CA file with one odd entry still verifies with the others.
-                    let _ = roots.add(c);
-                }
-            }
-            if roots.is_empty() {
-                // Nothing to verify against: every handshake fails (HAProxy refuses
-                // such a configuration; the scheduler warns).
-                Mode::RejectAll
-            } else {
-                let v =
-                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                        .build()?;
-                Mode::WebPki(v)
-            }
-        };
-        let verifier = Arc::new(Verifier {
-            mode,
-            expected,
-            algs: provider.signature_verification_algorithms,
-        });
-        let versions = versions(s.min_ver, s.max_ver);
-        let builder = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&versions)?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier);
-        let mut config = match &s.crt {
-            Some(path) => {
-                let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|err| pem(path, err))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|err| pem(path, err))?;
-                if certs.is_empty() {
-                    return Err(TlsSetupError::NoCert(path.clone()));
-                }
-                let key = PrivateKeyDer::from_pem_file(path).map_err(|err| pem(path, err))?;
-                builder.with_client_auth_cert(certs, key)?
-            }
-            None => builder.with_no_client_auth(),
-        };
-        config.enable_sni = sni.is_some();
+        let sni = s.sni.as_deref().map(server_name).transpose()?;
+        let config = client_config(s)?;
         Ok(CheckTls {
             config: Some(Arc::new(config)),
             sni,
@@ -203,33 +83,6 @@ impl CheckTls {
     }
 }
 
-fn pem(path: &Path, err: rustls::pki_types::pem::Error) -> TlsSetupError {
-    TlsSetupError::Pem {
-        path: path.to_path_buf(),
-        err,
-    }
-}
-
-/// rustls knows TLS 1.2 and 1.3 only; a range outside them falls back to both.
-fn versions(
-    min: Option<TlsVersion>,
-    max: Option<TlsVersion>,
-) -> Vec<&'static rustls::SupportedProtocolVersion> {
-    let lo = min.unwrap_or(TlsVersion::Tls12);
-    let hi = max.unwrap_or(TlsVersion::Tls13);
-    let mut v = Vec::new();
-    if lo <= TlsVersion::Tls12 && hi >= TlsVersion::Tls12 {
-        v.push(&rustls::version::TLS12);
-    }
-    if hi >= TlsVersion::Tls13 {
-        v.push(&rustls::version::TLS13);
-    }
-    if v.is_empty() {
-        v = rustls::ALL_VERSIONS.to_vec();
-    }
-    v
-}
-
 /// HAProxy's info for a failed handshake (`sni`: whether the name checked was the SNI).
 fn handshake_info(e: &io::Error, sni: bool) -> &'static str {
     let tls = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
@@ -241,79 +94,6 @@ fn handshake_info(e: &io::Error, sni: bool) -> &'static str {
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
         )) => NAME_MISMATCH,
         _ => HANDSHAKE_FAILURE,
-    }
-}
-
-#[derive(Debug)]
-enum Mode {
-    /// `verify none`.
-    AcceptAny,
-    /// `verify required` with nothing to verify against.
-    RejectAll,
-    WebPki(Arc<WebPkiServerVerifier>),
-}
-
-/// Checks the chain (unless `verify none`) and the name only when one is expected.
-#[derive(Debug)]
-struct Verifier {
-    mode: Mode,
-    expected: Option<ServerName<'static>>,
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Verifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let v = match &self.mode {
-            Mode::AcceptAny => return Ok(ServerCertVerified::assertion()),
-            Mode::RejectAll => {
-                return Err(rustls::Error::InvalidCertificate(
-                    CertificateError::UnknownIssuer,
-                ));
-            }
-            Mode::WebPki(v) => v,
-        };
-        if let Some(name) = &self.expected {
-            return v.verify_server_cert(end_entity, intermediates, name, ocsp, now);
-        }
-        // No name to check: webpki checks the name after the chain, so a name error
-        // means the chain itself was good.
-        let any = ServerName::try_from("check.invalid")
-            .map_err(|_| rustls::Error::General("bad placeholder name".into()))?;
-        match v.verify_server_cert(end_entity, intermediates, &any, ocsp, now) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            r => r,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algs.supported_schemes()
     }
 }
 
@@ -377,15 +157,6 @@ impl AsyncWrite for CheckStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn version_ranges() {
-        assert_eq!(versions(None, None).len(), 2);
-        assert_eq!(versions(Some(TlsVersion::Tls13), None).len(), 1);
-        assert_eq!(versions(None, Some(TlsVersion::Tls12)).len(), 1);
-        // Below what rustls has: both rather than none.
-        assert_eq!(versions(None, Some(TlsVersion::Tls11)).len(), 2);
-    }
 
     #[test]
     fn handshake_errors_in_haproxy_words() {

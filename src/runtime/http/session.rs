@@ -88,11 +88,12 @@ pub async fn serve(
     acc: Accepted,
     _guard: crate::runtime::ConnGuard,
 ) {
-    let conn = ConnInfo {
+    let mut conn = ConnInfo {
         src: acc.src,
         dst: acc.dst,
         ..Default::default()
     };
+    crate::runtime::tls_bind::note_conn(&mut conn, &acc.stream);
     let accept_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -918,7 +919,18 @@ impl Session {
                 }
             };
             info.server = Some(be.servers[slot.idx].name.clone());
-            let (mut srv, reused, served) = match self.server_conn(be, &slot, bpx).await {
+            // `sni EXPR` of a TLS server, evaluated for this request.
+            let sni = be.server_sni(
+                slot.idx,
+                &EvalCtx {
+                    conn: &self.conn,
+                    req: Some(&req),
+                    res: None,
+                    vars: &vars,
+                    info: &info,
+                },
+            );
+            let (mut srv, reused, served) = match self.server_conn(be, &slot, bpx, sni).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "connect failed: {e}");
@@ -1086,9 +1098,14 @@ impl Session {
         be: &Arc<Backend>,
         slot: &Slot,
         bpx: &ProxyRt,
+        sni: Option<String>,
     ) -> std::io::Result<(Stream, bool, u32)> {
-        if let Some(h) = self.held.take() {
-            if Arc::ptr_eq(&h.be, be) && h.idx == slot.idx && h.stream.is_idle_alive() {
+        if let Some(mut h) = self.held.take() {
+            if Arc::ptr_eq(&h.be, be)
+                && h.idx == slot.idx
+                && h.stream.sni() == sni.as_deref()
+                && h.stream.is_idle_alive()
+            {
                 return Ok((h.stream, true, h.served));
             }
             if h.be.reuse != HttpReuse::Never {
@@ -1105,12 +1122,18 @@ impl Session {
             HttpReuse::Always => Some(Reuse::Any),
         };
         if let Some(w) = which
-            && let Some((s, served)) = be.take_idle(slot.idx, w)
+            && let Some((s, served)) = be.take_idle(slot.idx, w, sni.as_deref())
         {
             return Ok((s, true, served));
         }
         let s = be
-            .connect_from(slot.idx, self.conn.src, self.conn.dst, bpx.timeouts.connect)
+            .connect_from(
+                slot.idx,
+                self.conn.src,
+                self.conn.dst,
+                bpx.timeouts.connect,
+                sni,
+            )
             .await?;
         Ok((s, false, 0))
     }

@@ -61,6 +61,9 @@ pub(crate) enum Fetch {
     SslFcSni,
     SslFcProtocol,
     SslFcCipher,
+    SslFcAlpn,
+    SslCUsed,
+    SslCVerify,
     FeName,
     BeName,
     SrvName,
@@ -228,6 +231,9 @@ impl Fetch {
             "ssl_fc_sni" => Fetch::SslFcSni,
             "ssl_fc_protocol" => Fetch::SslFcProtocol,
             "ssl_fc_cipher" => Fetch::SslFcCipher,
+            "ssl_fc_alpn" => Fetch::SslFcAlpn,
+            "ssl_c_used" => Fetch::SslCUsed,
+            "ssl_c_verify" => Fetch::SslCVerify,
             "fe_name" => Fetch::FeName,
             "be_name" => Fetch::BeName,
             "srv_name" => Fetch::SrvName,
@@ -457,6 +463,11 @@ impl Fetch {
             Fetch::SslFcCipher => {
                 Smp::text(ctx.conn.ssl_cipher.as_deref().filter(|_| ctx.conn.ssl)?)
             }
+            Fetch::SslFcAlpn => Smp::text(ctx.conn.alpn.as_deref().filter(|_| ctx.conn.ssl)?),
+            Fetch::SslCUsed => Smp::Bool(ctx.conn.ssl && ctx.conn.client_cert),
+            // A certificate that fails verification aborts the handshake (no
+            // `crt-ignore-err` here): a connection that got this far has none to report.
+            Fetch::SslCVerify => Smp::Int(0),
             Fetch::FeName => Smp::text(&ctx.info.frontend),
             Fetch::BeName => Smp::text(ctx.info.backend.as_deref()?),
             Fetch::SrvName => Smp::text(ctx.info.server.as_deref()?),

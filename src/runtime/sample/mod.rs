@@ -68,6 +68,11 @@ pub struct ConnInfo {
     pub sni: Option<String>,
     pub ssl_version: Option<String>,
     pub ssl_cipher: Option<String>,
+    /// The protocol ALPN agreed on (`ssl_fc_alpn`).
+    pub alpn: Option<String>,
+    /// Whether the client presented a certificate (`ssl_c_used`); one that failed
+    /// verification never gets this far.
+    pub client_cert: bool,
     /// The client's bytes buffered by `tcp-request content` inspection (`req.len`,
     /// `req.payload`, `req.ssl_sni`...); None outside inspection.
     pub payload: Option<Vec<u8>>,

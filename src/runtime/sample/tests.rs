@@ -102,6 +102,8 @@ fn fixture() -> Fixture {
             sni: Some("www.example.com".into()),
             ssl_version: Some("TLSv1.3".into()),
             ssl_cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+            alpn: Some("http/1.1".into()),
+            client_cert: false,
             ..Default::default()
         },
         req: Some(req),
