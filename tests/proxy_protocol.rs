@@ -591,3 +591,49 @@ fn balance_source_hashes_the_headers_client_like_haproxy() {
     // The header's address is what is hashed: the clients spread over the servers.
     assert!(h.iter().any(|s| s != &h[0]), "{h:?}");
 }
+
+/// Through python3's ssl module: the PROXY line in clear, then TLS, then a GET; the body.
+fn get_over_tls_after_header(port: u16, header: &str) -> String {
+    let script = format!(
+        "import socket,ssl\n\
+         s=socket.create_connection(('127.0.0.1',{port}));s.settimeout(3)\n\
+         s.sendall(b'{header}\\r\\n')\n\
+         c=ssl.create_default_context();c.check_hostname=False;c.verify_mode=ssl.CERT_NONE\n\
+         t=c.wrap_socket(s,server_hostname='x')\n\
+         t.sendall(b'GET /who HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')\n\
+         d=b''\n\
+         while True:\n\
+         \x20   try:\n\
+         \x20       x=t.recv(4096)\n\
+         \x20   except Exception:\n\
+         \x20       break\n\
+         \x20   if not x: break\n\
+         \x20   d+=x\n\
+         print(d.split(b'\\r\\n\\r\\n',1)[-1].decode())\n"
+    );
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn accept_proxy_comes_before_the_tls_handshake_like_haproxy() {
+    if !require_haproxy() || !require(have_program("openssl"), "openssl not installed") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(pem) = make_pem(dir.path(), "site.pem") else {
+        panic!("no certificate");
+    };
+    let t = format!(
+        "{DEFAULTS}frontend fe\n  bind 127.0.0.1:{{{{P0}}}} accept-proxy ssl crt {}\n{WHO}",
+        pem.display()
+    );
+    let (h, r) = side_by_side(&t, |s| {
+        get_over_tls_after_header(s.port(0), "PROXY TCP4 10.1.2.3 10.9.9.9 4444 443")
+    });
+    assert_eq!(h, r, "haproxy vs rproxy");
+    assert_eq!(h, "src=10.1.2.3:4444 dst=10.9.9.9:443");
+}
