@@ -637,3 +637,65 @@ fn accept_proxy_comes_before_the_tls_handshake_like_haproxy() {
     assert_eq!(h, r, "haproxy vs rproxy");
     assert_eq!(h, "src=10.1.2.3:4444 dst=10.9.9.9:443");
 }
+
+#[test]
+fn send_proxy_goes_in_clear_before_server_tls_like_haproxy() {
+    if !require_haproxy() || !require(have_program("openssl"), "openssl not installed") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(pem) = make_pem(dir.path(), "origin.pem") else {
+        panic!("no certificate");
+    };
+    let port = free_port();
+    // A TLS origin that first reads a PROXY v1 line in clear, then answers with it.
+    let script = format!(
+        "import socket,ssl\n\
+         l=socket.socket();l.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+         l.bind(('127.0.0.1',{port}));l.listen(8)\n\
+         c=ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER);c.load_cert_chain('{pem}')\n\
+         while True:\n\
+         \x20   s,_=l.accept();s.settimeout(3)\n\
+         \x20   h=b''\n\
+         \x20   while not h.endswith(b'\\n'):\n\
+         \x20       x=s.recv(1)\n\
+         \x20       if not x: break\n\
+         \x20       h+=x\n\
+         \x20   try:\n\
+         \x20       t=c.wrap_socket(s,server_side=True)\n\
+         \x20       r=b''\n\
+         \x20       while b'\\r\\n\\r\\n' not in r: r+=t.recv(4096)\n\
+         \x20       b=h.strip()\n\
+         \x20       t.sendall(b'HTTP/1.1 200 OK\\r\\ncontent-length: %d\\r\\nconnection: close\\r\\n\\r\\n' % len(b) + b)\n\
+         \x20       t.close()\n\
+         \x20   except Exception:\n\
+         \x20       s.close()\n",
+        pem = pem.display()
+    );
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _origin = Kill(
+        std::process::Command::new("/usr/bin/python3")
+            .args(["-c", &script])
+            .spawn()
+            .expect("python3"),
+    );
+    assert!(wait_listening(&[port]), "origin not listening");
+    let t = format!(
+        "{DEFAULTS}frontend fe\n  bind 127.0.0.1:{{{{P0}}}} accept-proxy\n  default_backend b\n\
+         backend b\n  server s 127.0.0.1:{port} ssl verify none send-proxy\n"
+    );
+    let (h, r) = side_by_side(&t, |s| {
+        let mut b = v1_line("10.1.2.3", "10.9.9.9", 4444, 80);
+        b.extend_from_slice(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let resp = parse_response(&send_raw(s.addr(0), &b)).expect("response");
+        format!("{} {}", resp.status, resp.body_text())
+    });
+    assert_eq!(h, r, "haproxy vs rproxy");
+    assert_eq!(h, "200 PROXY TCP4 10.1.2.3 10.9.9.9 4444 80");
+}
