@@ -89,6 +89,10 @@ impl Stream {
             Stream::SrvTls(..) => Ok(()),
         }
     }
+    /// A plain socket (no TLS layer): `readable` and `try_read` tell the whole truth.
+    pub fn is_plain(&self) -> bool {
+        matches!(self, Stream::Fresh(_) | Stream::Tcp(_) | Stream::Unix(_))
+    }
     /// The SNI a TLS server connection was opened with.
     pub fn sni(&self) -> Option<&str> {
         match self {

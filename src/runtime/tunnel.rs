@@ -56,6 +56,9 @@ pub async fn run(
         }
         st.to_client += srv_pending.len() as u64;
     }
+    if cli.is_plain() && srv.is_plain() {
+        return run_plain(cli, srv, t, st).await;
+    }
     let (mut cr, mut cw) = tokio::io::split(cli);
     let (mut sr, mut sw) = tokio::io::split(srv);
     let mut cbuf = vec![0u8; 16384];
@@ -119,6 +122,124 @@ pub async fn run(
             }
             Side::Server(Err(_)) => return (TunnelEnd::ServerError, st),
         }
+    }
+}
+
+/// [`run`] between two plain sockets: it waits for readiness without a buffer and takes
+/// one only to move what has arrived, so an idle tunnel holds no buffer (HAProxy also
+/// releases its buffers when they are empty); a busy one reuses the same buffer.
+async fn run_plain(
+    cli: &mut Stream,
+    srv: &mut Stream,
+    t: TunnelTimeouts,
+    mut st: TunnelStats,
+) -> (TunnelEnd, TunnelStats) {
+    let mut cli_open = true;
+    let mut srv_open = true;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        if !cli_open && !srv_open {
+            return (TunnelEnd::Closed, st);
+        }
+        let idle = idle_timeout(&t, cli_open, srv_open);
+        let step = async {
+            tokio::select! {
+                r = cli.readable(), if cli_open => (true, r),
+                r = srv.readable(), if srv_open => (false, r),
+            }
+        };
+        let (from_cli, ready) = match idle {
+            Some(d) => match tokio::time::timeout(d, step).await {
+                Ok(ev) => ev,
+                Err(_) => {
+                    let end = if cli_open && !srv_open {
+                        TunnelEnd::ClientTimeout
+                    } else if srv_open && !cli_open {
+                        TunnelEnd::ServerTimeout
+                    } else if t.client <= t.server {
+                        TunnelEnd::ClientTimeout
+                    } else {
+                        TunnelEnd::ServerTimeout
+                    };
+                    return (end, st);
+                }
+            },
+            None => step.await,
+        };
+        let (src, dst) = if from_cli {
+            (&mut *cli, &mut *srv)
+        } else {
+            (&mut *srv, &mut *cli)
+        };
+        if ready.is_err() {
+            return (err_end(from_cli), st);
+        }
+        if buf.is_empty() {
+            buf = pool_take();
+        }
+        match src.try_read(&mut buf) {
+            Ok(0) => {
+                if from_cli {
+                    cli_open = false;
+                } else {
+                    srv_open = false;
+                }
+                let _ = dst.shutdown().await;
+            }
+            Ok(n) => {
+                if dst.write_all(&buf[..n]).await.is_err() {
+                    return (err_end(!from_cli), st);
+                }
+                if from_cli {
+                    st.to_server += n as u64;
+                } else {
+                    st.to_client += n as u64;
+                }
+                // A short read drained the socket: let the buffer go while waiting.
+                if n < buf.len() {
+                    pool_give(std::mem::take(&mut buf));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                pool_give(std::mem::take(&mut buf));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return (err_end(from_cli), st),
+        }
+    }
+}
+
+const TUNNEL_BUF: usize = 16384;
+/// Buffers kept per thread for tunnels: a tunnel holds one only while moving bytes, so a
+/// few serve every tunnel of the thread, and none is zeroed again.
+const POOL_MAX: usize = 64;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn pool_take() -> Vec<u8> {
+    POOL.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0u8; TUNNEL_BUF])
+}
+
+fn pool_give(b: Vec<u8>) {
+    if b.len() == TUNNEL_BUF {
+        POOL.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOL_MAX {
+                p.push(b);
+            }
+        });
+    }
+}
+
+/// The end of a tunnel whose client side (or server side) failed.
+fn err_end(client: bool) -> TunnelEnd {
+    if client {
+        TunnelEnd::ClientError
+    } else {
+        TunnelEnd::ServerError
     }
 }
 
