@@ -12,7 +12,9 @@
 //!   of answer (no 400).
 
 mod common;
+mod real_servers;
 use common::*;
+use real_servers::{Daemon, mariadb_client, start_mariadb_with};
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -309,99 +311,11 @@ fn accept_proxy_then_send_proxy_in_tcp_mode_names_the_original_client() {
 // ---------------------------------------------------------------------------------------
 // A real server reading the header: MariaDB with `proxy_protocol_networks`.
 
-/// A throwaway MariaDB that takes PROXY headers from 127.0.0.0/8, with a user `pp`@`%`
-/// (no password); killed on drop.
-struct MariaDb {
-    child: std::process::Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for MariaDb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn mariadb_admin(dir: &std::path::Path, sql: &str) -> bool {
-    std::process::Command::new("mariadb")
-        .arg("--no-defaults")
-        .arg(format!("--socket={}", dir.join("s").display()))
-        .args(["-uroot", "-e", sql])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn start_mariadb_pp() -> Option<MariaDb> {
-    use std::path::Path;
-    use std::process::{Command, Stdio};
-    let have = ["mariadbd", "mariadb-install-db", "mariadb"]
-        .iter()
-        .all(|p| have_program(p) || Path::new("/usr/sbin").join(p).exists());
-    if !require(have, "mariadb-server not installed") {
-        return None;
-    }
-    // On tmpfs when there is one: the bootstrap is mostly fsyncs.
-    let dir = tempfile::Builder::new()
-        .prefix("rproxy-mariadb-pp")
-        .tempdir_in("/dev/shm")
-        .or_else(|_| tempfile::tempdir())
-        .expect("tempdir");
-    let data = dir.path().join("data");
-    let root = nix::unistd::geteuid().is_root();
-    let mut install = Command::new("mariadb-install-db");
-    install
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
-        .env("TMPDIR", dir.path());
-    if root {
-        install.arg("--user=root");
-    }
-    let out = install.output().expect("run mariadb-install-db");
-    assert!(out.status.success(), "mariadb-install-db failed");
-    let port = free_port();
-    let bin = if have_program("mariadbd") {
-        "mariadbd"
-    } else {
-        "/usr/sbin/mariadbd"
-    };
-    let mut cmd = Command::new(bin);
-    cmd.env("TMPDIR", dir.path())
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .arg(format!("--socket={}", dir.path().join("s").display()))
-        .arg(format!("--pid-file={}", dir.path().join("pid").display()))
-        .arg(format!(
-            "--log-error={}",
-            dir.path().join("err.log").display()
-        ))
-        .arg(format!("--port={port}"))
-        .args([
-            "--bind-address=127.0.0.1",
-            "--skip-name-resolve",
-            "--skip-log-bin",
-            "--innodb-buffer-pool-size=16M",
-            "--proxy-protocol-networks=127.0.0.0/8",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if root {
-        cmd.arg("--user=root");
-    }
-    let child = cmd.spawn().expect("spawn mariadbd");
-    let db = MariaDb { child, port, dir };
-    let up = eventually(Duration::from_secs(20), || {
-        mariadb_admin(db.dir.path(), "SELECT 1")
-    });
-    let log = std::fs::read_to_string(db.dir.path().join("err.log")).unwrap_or_default();
-    assert!(up, "mariadbd did not come up:\n{log}");
+/// A throwaway MariaDB that trusts PROXY headers from loopback, with a user `pp`@`%`.
+fn start_mariadb_pp() -> Option<Daemon> {
+    let db = start_mariadb_with(&["--proxy-protocol-networks=127.0.0.0/8"])?;
     assert!(
-        mariadb_admin(db.dir.path(), "CREATE USER 'pp'@'%'; FLUSH PRIVILEGES;"),
+        mariadb_client(db.dir.path(), "CREATE USER 'pp'@'%'; FLUSH PRIVILEGES;"),
         "CREATE USER failed"
     );
     Some(db)

@@ -83,18 +83,7 @@ pub async fn run(
         let ev = match idle {
             Some(d) => match tokio::time::timeout(d, step).await {
                 Ok(ev) => ev,
-                Err(_) => {
-                    let end = if cli_open && !srv_open {
-                        TunnelEnd::ClientTimeout
-                    } else if srv_open && !cli_open {
-                        TunnelEnd::ServerTimeout
-                    } else if t.client <= t.server {
-                        TunnelEnd::ClientTimeout
-                    } else {
-                        TunnelEnd::ServerTimeout
-                    };
-                    return (end, st);
-                }
+                Err(_) => return (timeout_end(&t, cli_open, srv_open), st),
             },
             None => step.await,
         };
@@ -151,18 +140,7 @@ async fn run_plain(
         let (from_cli, ready) = match idle {
             Some(d) => match tokio::time::timeout(d, step).await {
                 Ok(ev) => ev,
-                Err(_) => {
-                    let end = if cli_open && !srv_open {
-                        TunnelEnd::ClientTimeout
-                    } else if srv_open && !cli_open {
-                        TunnelEnd::ServerTimeout
-                    } else if t.client <= t.server {
-                        TunnelEnd::ClientTimeout
-                    } else {
-                        TunnelEnd::ServerTimeout
-                    };
-                    return (end, st);
-                }
+                Err(_) => return (timeout_end(&t, cli_open, srv_open), st),
             },
             None => step.await,
         };
@@ -231,6 +209,20 @@ fn pool_give(b: Vec<u8>) {
                 p.push(b);
             }
         });
+    }
+}
+
+/// Which side's timeout ended the tunnel: the side still awaited, or with both open the
+/// shorter one.
+fn timeout_end(t: &TunnelTimeouts, cli_open: bool, srv_open: bool) -> TunnelEnd {
+    if cli_open && !srv_open {
+        TunnelEnd::ClientTimeout
+    } else if srv_open && !cli_open {
+        TunnelEnd::ServerTimeout
+    } else if t.client <= t.server {
+        TunnelEnd::ClientTimeout
+    } else {
+        TunnelEnd::ServerTimeout
     }
 }
 

@@ -95,6 +95,11 @@ pub fn mariadb_client(dir: &Path, sql: &str) -> bool {
 /// A fresh MariaDB listening on 127.0.0.1 with the user `haproxy_check`@`127.0.0.1`
 /// (no password).
 pub fn start_mariadb() -> Option<Daemon> {
+    start_mariadb_with(&[])
+}
+
+/// [`start_mariadb`] with more `mariadbd` options (e.g. `--proxy-protocol-networks=...`).
+pub fn start_mariadb_with(extra: &[&str]) -> Option<Daemon> {
     let have = ["mariadbd", "mariadb-install-db", "mariadb"]
         .iter()
         .all(|p| crate::common::have_program(p) || Path::new("/usr/sbin").join(p).exists());
@@ -146,6 +151,7 @@ pub fn start_mariadb() -> Option<Daemon> {
             // Checks without a login count as connection errors; never block the host.
             "--max-connect-errors=1000000",
         ])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
