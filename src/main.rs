@@ -101,7 +101,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ignore_resolve_failures: cli.ignore_resolve_failures,
         ..Default::default()
     };
-    let loaded = config::load_files(&paths, &ProcessEnv, &opts);
+    let mut loaded = config::load_files(&paths, &ProcessEnv, &opts);
+    if cli.check && !loaded.diags.has_errors() {
+        // As `haproxy -c`: certificates, keys and CA files are loaded and checked too.
+        rproxy::runtime::tls_bind::check(&loaded.model, &mut loaded.diags);
+    }
     let errors = loaded.diags.count(diag::Severity::Error);
     let warnings = loaded.diags.count(diag::Severity::Warning);
     let mut err = std::io::stderr().lock();

@@ -151,9 +151,21 @@ pub fn bind_addresses(ctx: &mut Ctx, d: &mut ProxyDraft, addr: &Word, opts: &[Wo
             let a = || arg.ok_or(super::Reported);
             match name {
                 "ssl" => ssl_on = true,
-                "crt" => ssl.crts.push(super::readable(ctx, a()?, "certificate")?),
+                "crt" => ssl.crts.push(super::readable_based(
+                    ctx,
+                    a()?,
+                    "certificate",
+                    super::Base::Crt,
+                )?),
                 "crt-list" => ssl.crt_lists.push(super::readable(ctx, a()?, "crt-list")?),
-                "ca-file" => ssl.ca_file = Some(super::readable(ctx, a()?, "ca-file")?),
+                "ca-file" => {
+                    ssl.ca_file = Some(super::readable_based(
+                        ctx,
+                        a()?,
+                        "ca-file",
+                        super::Base::Ca,
+                    )?)
+                }
                 "verify" => ssl.verify = Some(verify(ctx, a()?)?),
                 "alpn" => ssl.alpn = a()?.text.split(',').map(String::from).collect(),
                 "strict-sni" => ssl.strict_sni = true,

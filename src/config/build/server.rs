@@ -279,8 +279,22 @@ fn apply_options(
                     ssl(p).check_sni = Some(v.text.clone());
                 }
             }
-            "ca-file" => ssl(p).ca_file = Some(super::readable(ctx, arg()?, "ca-file")?),
-            "crt" => ssl(p).crt = Some(super::readable(ctx, arg()?, "certificate")?),
+            "ca-file" => {
+                ssl(p).ca_file = Some(super::readable_based(
+                    ctx,
+                    arg()?,
+                    "ca-file",
+                    super::Base::Ca,
+                )?)
+            }
+            "crt" => {
+                ssl(p).crt = Some(super::readable_based(
+                    ctx,
+                    arg()?,
+                    "certificate",
+                    super::Base::Crt,
+                )?)
+            }
             "alpn" => ssl(p).alpn = arg()?.text.split(',').map(String::from).collect(),
             "ssl-min-ver" => ssl(p).min_ver = Some(super::tls_version(ctx, arg()?)?),
             "ssl-max-ver" => ssl(p).max_ver = Some(super::tls_version(ctx, arg()?)?),
