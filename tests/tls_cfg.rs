@@ -495,6 +495,47 @@ fn check_mode_loads_certificates_side_by_side() {
             "{what}: {rt}"
         );
     }
+    // Server lines: the client certificate and the CA file.
+    for (what, opts, want) in [
+        (
+            "server, valid",
+            format!("verify none crt {}", pki.p("b.pem")),
+            "",
+        ),
+        (
+            "server, key of another certificate",
+            format!("verify none crt {}", pki.p("mismatch.pem")),
+            "server 's'",
+        ),
+        (
+            "server, ca-file without a certificate",
+            format!("verify required ca-file {}", pki.p("a.key")),
+            "holds no certificate",
+        ),
+    ] {
+        let cfg = format!(
+            "{DEFAULTS}frontend f\n  bind 127.0.0.1:1\n  default_backend b\n\
+             backend b\n  server s 127.0.0.1:2 ssl {opts}\n"
+        );
+        let ho = check(Engine::Haproxy, &cfg, dir.path());
+        let ro = check(Engine::Rproxy, &cfg, dir.path());
+        assert_eq!(
+            ho.status.code(),
+            ro.status.code(),
+            "{what}: haproxy: {}\nrproxy: {}",
+            text(&ho),
+            text(&ro)
+        );
+        let rt = text(&ro);
+        if want.is_empty() {
+            assert_eq!(ro.status.code(), Some(0), "{what}: {rt}");
+            continue;
+        }
+        assert!(
+            rt.contains(want) && rt.contains("c.cfg:10") && rt.contains("help:"),
+            "{what}: {rt}"
+        );
+    }
 }
 
 /// A replaced certificate file is served after a reload, with no refused connection on

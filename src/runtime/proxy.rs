@@ -203,7 +203,7 @@ fn build_one(
         }
         for (i, e) in b.setup_tls(p, ssl_server_verify) {
             if let Some(s) = p.servers.get(i) {
-                d.warn(s.span, format!("in '{}': server '{}': {e}", p.name, s.name));
+                crate::runtime::tls_bind::say_server_tls(d, &p.name, s, e);
             }
         }
         Arc::new(b)

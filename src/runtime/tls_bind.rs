@@ -187,6 +187,52 @@ pub fn build_all(cfg: &Config, d: &mut Diags) -> BindTlsMap {
 /// for `-c`: what cannot be loaded is an error on the bind line.
 pub fn check(cfg: &Config, d: &mut Diags) {
     build_all(cfg, d);
+    // And each server line's client certificate and CA file.
+    for p in cfg.proxies.iter().filter(|p| p.caps.backend) {
+        for s in &p.servers {
+            let (_, errs) = crate::runtime::tls_client::ServerTls::from_server(
+                s.params.ssl.as_ref(),
+                cfg.global.ssl_server_verify,
+            );
+            for e in errs {
+                say_server_tls(d, &p.name, s, e);
+            }
+        }
+    }
+}
+
+/// Says what is wrong with a server line's TLS: a certificate, key or CA file that cannot
+/// be loaded is an error (HAProxy does not start either), a bad `sni` expression a warning.
+pub fn say_server_tls(
+    d: &mut Diags,
+    proxy: &str,
+    s: &crate::model::server::Server,
+    e: crate::runtime::tls_client::ServerTlsError,
+) {
+    use crate::runtime::tls_client::{ServerTlsError, TlsSetupError};
+    match e {
+        ServerTlsError::Setup(e) => {
+            let hint = match &e {
+                TlsSetupError::Rustls(_) => {
+                    "'crt' on a server line is one PEM file with the client certificate and \
+                     its own private key"
+                }
+                TlsSetupError::NoCert(_) | TlsSetupError::Pem { .. } => {
+                    "'crt' holds the client certificate and key, 'ca-file' the PEM \
+                     certificates of the CAs that sign the server's certificate"
+                }
+                _ => "fix the server line's TLS settings",
+            };
+            d.error_hint(
+                s.span,
+                format!("in '{proxy}': server '{}': {e}", s.name),
+                hint,
+            );
+        }
+        e @ ServerTlsError::Sni(_) => {
+            d.warn(s.span, format!("in '{proxy}': server '{}': {e}", s.name))
+        }
+    }
 }
 
 /// The global `crt-base` and `ca-base`, for the relative paths of crt-list files.

@@ -105,6 +105,10 @@ pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, TlsSetupError> {
                 // with one odd entry still verifies with the others.
                 let _ = roots.add(c);
             }
+            // A ca-file with no usable certificate is refused, as HAProxy refuses it.
+            if roots.is_empty() {
+                return Err(TlsSetupError::NoCert(ca.clone()));
+            }
         }
         if roots.is_empty() {
             // Nothing to verify against: every handshake fails (HAProxy refuses such a
