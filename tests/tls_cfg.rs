@@ -627,3 +627,28 @@ fn reload_with_sf_serves_the_new_certificate_side_by_side() {
         new.stop();
     }
 }
+
+/// SIGUSR2 (master-worker's reload) does not stop a proxy running without a master:
+/// haproxy ignores it, rproxy says how to reload instead and goes on serving.
+#[test]
+fn sigusr2_without_master_worker_keeps_serving_side_by_side() {
+    if !require_haproxy() {
+        return;
+    }
+    let t = format!(
+        "{DEFAULTS}frontend fe\n  bind 127.0.0.1:{{{{P0}}}}\n  http-request return status 200\n"
+    );
+    let (h, r) = side_by_side(&t, |side| {
+        side.proxy.send_signal(common::Signal::SIGUSR2);
+        // rproxy says when it handled the signal; haproxy says nothing (a short wait).
+        let said = eventually(Duration::from_millis(500), || {
+            side.proxy.stderr_text().contains("SIGUSR2")
+        });
+        let statuses: Vec<u16> = (0..3).map(|_| side.get("/").status).collect();
+        (statuses, side.proxy.stderr_text(), said)
+    });
+    assert_eq!(h.0, r.0, "haproxy {:?} vs rproxy {:?}", h.0, r.0);
+    assert_eq!(r.0, [200, 200, 200]);
+    assert!(r.2 && r.1.contains("SIGUSR2 (reload) ignored"), "{}", r.1);
+    assert!(!h.2, "{}", h.1);
+}
