@@ -314,8 +314,8 @@ async fn accept_loop(
             // Soft stop: what the kernel already queued on this socket is served before
             // it closes (closing resets it), for a few ms at most (the kernel still
             // queues new connections here under load until the socket is closed).
-            match tokio::time::timeout(Duration::ZERO, listener.accept()).await {
-                Ok(r) if tokio::time::Instant::now() < until => r,
+            match listener.accept_now() {
+                Some(r) if tokio::time::Instant::now() < until => r,
                 _ => return,
             }
         } else {
