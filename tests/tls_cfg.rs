@@ -460,6 +460,15 @@ fn check_mode_loads_certificates_side_by_side() {
             "holds no certificate",
         ),
         (
+            "ca-file as a directory",
+            format!(
+                "crt {} ca-file {} verify required",
+                pki.p("a.pem"),
+                pki.p("cas")
+            ),
+            "",
+        ),
+        (
             "crt-list naming a missing certificate",
             format!("crt-list {}", pki.p("badlist.txt")),
             "badlist.txt' line 1",
@@ -500,6 +509,11 @@ fn check_mode_loads_certificates_side_by_side() {
         (
             "server, valid",
             format!("verify none crt {}", pki.p("b.pem")),
+            "",
+        ),
+        (
+            "server, ca-file as a directory",
+            format!("verify required ca-file {}", pki.p("cas")),
             "",
         ),
         (

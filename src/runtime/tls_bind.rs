@@ -606,8 +606,7 @@ fn client_verifier(
 /// The CA certificates of a `ca-file`.
 fn load_roots(ca: &Path) -> Result<rustls::RootCertStore, String> {
     let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+    let certs = crate::runtime::tls_client::ca_file_certs(ca)
         .map_err(|e| format!("unable to load ca-file '{}': {e}", ca.display()))?;
     for c in certs {
         roots
