@@ -202,6 +202,16 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
             "master-worker mode (-W/-Ws) is not available in this version: running as a single process.",
         );
     }
+    if let Some(x) = &cli.sockets_from {
+        // HAProxy's seamless reload takes the old process's sockets over its stats
+        // socket; here the new process binds beside the old one (SO_REUSEPORT) instead.
+        process::warning(&format!(
+            "-x {}: taking the listening sockets from the old process is not available in \
+             this version: binding beside it instead (SO_REUSEPORT); with -sf the old process \
+             serves the connections already queued on its sockets before closing them",
+            x.display()
+        ));
+    }
     let bound = match runtime::listeners::bind_all(&model, rt.maxconn) {
         Ok(b) => b,
         Err(e) => {
