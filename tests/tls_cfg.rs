@@ -274,6 +274,14 @@ fn crt_base_and_ca_base_side_by_side() {
             ),
         ),
         (
+            "crl-file missing under ca-base",
+            format!(
+                "global\n  ca-base {}\n{DEFAULTS}frontend f\n  bind 127.0.0.1:1 ssl crt {} ca-file ca.pem crl-file crl.pem verify optional\n",
+                pki.p("cas"),
+                pki.p("a.pem")
+            ),
+        ),
+        (
             "ca-file under crt-base",
             format!(
                 "global\n  crt-base {}\n{DEFAULTS}frontend f\n  bind 127.0.0.1:1 ssl crt a.pem ca-file ca.pem verify optional\n",

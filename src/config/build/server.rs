@@ -170,6 +170,14 @@ fn apply_options(
         let name = w.text.as_str();
         let Some(&(_, nargs)) = OPTIONS.iter().find(|(n, _)| *n == name) else {
             if let Some(u) = pending::find(pending::SERVER, name) {
+                // Not applied yet, but its file must load as HAProxy loads it (under
+                // `ca-base` when relative).
+                if matches!(name, "crl-file" | "ca-verify-file")
+                    && let Some(f) = opts.get(i + 1)
+                    && super::readable_based(ctx, f, name, super::Base::Ca).is_err()
+                {
+                    return Err(Reported);
+                }
                 report_unmodelled(ctx, pending::SERVER, name, "server option", w.span);
                 if u.unsupported.is_some() {
                     return Err(Reported);
