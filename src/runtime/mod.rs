@@ -314,9 +314,12 @@ async fn accept_loop(
             // Soft stop: what the kernel already queued on this socket is served before
             // it closes (closing resets it), for a few ms at most (the kernel still
             // queues new connections here under load until the socket is closed).
+            if tokio::time::Instant::now() >= until {
+                return;
+            }
             match listener.accept_now() {
-                Some(r) if tokio::time::Instant::now() < until => r,
-                _ => return,
+                Some(r) => r,
+                None => return,
             }
         } else {
             tokio::select! {
