@@ -410,10 +410,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     for (on, what) in [
         (o.http_pretend_keepalive, "option http-pretend-keepalive"),
         (o.checkcache, "option checkcache"),
-        (
-            o.splice_auto,
-            "option splice-auto (data is copied, not spliced)",
-        ),
         (o.prefer_last_server, "option prefer-last-server"),
         (
             o.dontlognull || o.dontlog_normal,
