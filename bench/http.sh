@@ -17,6 +17,8 @@
 #                     HTTPS with "Connection: close" (a full TLS handshake per request), or
 #                     https: HTTPS keep-alive; the TLS modes use one RSA-2048 self-signed
 #                     certificate for every target (for "direct", a TLS listener on origin 1)
+#   BENCH_TLS_RESUME=0   TLS modes: 1 leaves session resumption (tickets, caches) as each
+#                     server ships it; 0 turns it off everywhere (wrk resumes when it can)
 #   SCENARIOS="keep-alive close"   which scenarios (tls-handshake: close; https: keep-alive)
 #   BENCH_PATH=/      what wrk requests: "/" (100-byte answers) or "/1m" (1 MiB objects,
 #                     for throughput: the report adds MiB/s and CPU per MiB)
@@ -51,6 +53,7 @@ https) TARGETS=${TARGETS:-haproxy nginx rproxy direct}; SCENARIOS=${SCENARIOS:-k
 *) echo "http.sh: BENCH_MODE must be http, tcp, tls-handshake or https" >&2; exit 1 ;;
 esac
 SCENARIOS=${SCENARIOS:-keep-alive close}
+BENCH_TLS_RESUME=${BENCH_TLS_RESUME:-0}
 BENCH_PATH=${BENCH_PATH:-/}
 BENCH_PORT_BASE=${BENCH_PORT_BASE:-18000}
 BENCH_HTTP_REUSE=${BENCH_HTTP_REUSE:-always}
@@ -241,9 +244,12 @@ tcpify() {
 
 # tlsify FILE: in the TLS modes, haproxy's and rproxy's bind line terminates TLS with the
 # bench certificate (defaults otherwise: session tickets and caches as each ships them).
+# Unless BENCH_TLS_RESUME=1, no session tickets nor session cache: every handshake is full.
 tlsify() {
     [[ $SCHEME == https ]] || return 0
     sed -i -e "s|^\( *bind 127.0.0.1:[0-9]*\)\$|\1 ssl crt $WORK/bench.pem|" "$1"
+    [[ $BENCH_TLS_RESUME == 1 ]] && return 0
+    sed -i -e 's/^global$/&\n    ssl-default-bind-options no-tls-tickets\n    tune.ssl.cachesize 0/' "$1"
 }
 
 # splicify FILE: the "-splice" targets add "option splice-auto" to the defaults section.
@@ -324,6 +330,7 @@ if [[ $SCHEME == https ]]; then
     cat "$WORK/bench.crt" "$WORK/bench.key" >"$WORK/bench.pem"
     NGINX_SSL_LISTEN="ssl "
     printf 'ssl_certificate %s;\nssl_certificate_key %s;\n' "$WORK/bench.crt" "$WORK/bench.key" >"$WORK/nginx-tls.conf"
+    [[ $BENCH_TLS_RESUME == 1 ]] || printf 'ssl_session_tickets off;\nssl_session_cache off;\n' >>"$WORK/nginx-tls.conf"
     { printf 'listen 127.0.0.1:%s ssl backlog=4096;\n' "$ORIGIN_TLS_PORT"; cat "$WORK/nginx-tls.conf"; } >"$WORK/origin1-tls.conf"
 else
     NGINX_SSL_LISTEN=""
@@ -558,6 +565,8 @@ run_target() {
         [[ "$target" != direct ]] && stop_pid "$pid"
         return
     fi
+    # The TLS modes: does the target resume sessions (it should not, unless BENCH_TLS_RESUME=1)?
+    [[ $SCHEME == https ]] && CHECKED="$CHECKED; $(python3 "$HELPER" resume "$port")"
     log "  $CHECKED"
     wait_quiet
     "${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "$SCHEME://127.0.0.1:$port$BENCH_PATH" >/dev/null 2>&1

@@ -8,6 +8,9 @@ Subcommands (all used by http.sh; not meant to be called by hand):
                               connection (SCHEME https: over TLS, certificate not verified);
                               exit 0 if every answer is 200 with an origin body, and print
                               which origins answered
+  resume PORT                 over TLS: one request, then a new connection offering the
+                              session (ticket) of the first; print "resumption accepted" or
+                              "resumption refused"
   hold PORT N SECONDS         open N connections to 127.0.0.1:PORT, make one keep-alive
                               request on each, print "held N", keep them open SECONDS
   report RECORDS OUT META     read the run records (JSON lines written by http.sh), parse
@@ -72,6 +75,30 @@ def check(port: int, n: int, scheme: str = "http") -> int:
             return 1
         seen.append(int(m.group(1)))
     print("origins answering: " + " ".join(str(s) for s in seen))
+    return 0
+
+
+def resume(port: int) -> int:
+    """Whether the server at PORT resumes a TLS session: the figures of BENCH_MODE=
+    tls-handshake are for full handshakes only, and wrk does resume when offered tickets."""
+    import ssl
+    ctx = ssl._create_unverified_context()  # the bench's self-signed certificate
+    req = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    session = None
+    reused = []
+    try:
+        for _ in range(2):
+            raw = socket.create_connection(("127.0.0.1", port), timeout=3)
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+                s.sendall(req)
+                while s.recv(4096):  # TLS 1.3 tickets arrive after the handshake
+                    pass
+                reused.append(s.session_reused)
+                session = s.session
+    except OSError as e:
+        print(f"resumption probe failed: {e}")
+        return 1
+    print("resumption accepted" if reused[-1] else "resumption refused")
     return 0
 
 
@@ -185,6 +212,8 @@ def build(rec: dict) -> dict:
     notes = [f"{k} errors: {v}" for k, v in errs.items() if v]
     if w.get("non_2xx_3xx"):
         notes.append(f"non-2xx/3xx: {w['non_2xx_3xx']}")
+    if "resumption accepted" in (row.get("origin_checked") or ""):
+        notes.append("resumes TLS sessions")
     if row.get("other_cpus", 0) >= OTHER_LOAD_NOTE:
         notes.append(f"other load {row['other_cpus']:.2f} CPU")
     if notes:
@@ -316,6 +345,8 @@ def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "check":
         return check(int(argv[1]), int(argv[2]) if len(argv) > 2 else 4,
                      argv[3] if len(argv) > 3 else "http")
+    if len(argv) == 2 and argv[0] == "resume":
+        return resume(int(argv[1]))
     if len(argv) == 4 and argv[0] == "hold":
         return hold(int(argv[1]), int(argv[2]), float(argv[3]))
     if len(argv) == 4 and argv[0] == "report":

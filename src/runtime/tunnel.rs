@@ -581,4 +581,24 @@ mod tests {
         assert_eq!(idle_timeout(&plain, false, true), Some(ms(3000)));
         assert_eq!(idle_timeout(&plain, true, false), Some(ms(4000)));
     }
+
+    #[test]
+    fn splice_policy_follows_haproxy_options() {
+        use crate::model::proxy::Options;
+        let none = Options::default();
+        assert_eq!(SplicePolicy::of(&none, &none), SplicePolicy::default());
+        let auto = Options {
+            splice_auto: true,
+            ..Options::default()
+        };
+        let req = Options {
+            splice_request: true,
+            ..Options::default()
+        };
+        let p = SplicePolicy::of(&auto, &req);
+        assert_eq!(p.request, Some(0));
+        assert_eq!(p.response, Some(SPLICE_AUTO_AFTER));
+        let p = SplicePolicy::of(&none, &req);
+        assert_eq!((p.request, p.response), (Some(0), None));
+    }
 }
