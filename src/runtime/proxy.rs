@@ -400,6 +400,10 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if !p.monitor_net.is_empty() {
         say("monitor-net");
     }
+    let sp = &p.options;
+    if p.mode == Mode::Http && (sp.splice_auto || sp.splice_request || sp.splice_response) {
+        say("splicing in mode http (data is copied; mode tcp connections are spliced)");
+    }
     if p.binds.iter().any(|b| b.defer_accept || b.tfo) {
         say("bind options defer-accept and tfo");
     }
