@@ -122,6 +122,7 @@ impl Runtime {
             .collect();
         let (stopping, _) = watch::channel(false);
         let (killed, _) = watch::channel(false);
+        tunnel::set_nosplice(cfg.global.nosplice);
         (
             Runtime {
                 proxies,

@@ -400,6 +400,10 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if !p.monitor_net.is_empty() {
         say("monitor-net");
     }
+    let sp = &p.options;
+    if p.mode == Mode::Http && (sp.splice_auto || sp.splice_request || sp.splice_response) {
+        say("splicing in mode http (data is copied; mode tcp connections are spliced)");
+    }
     if p.binds.iter().any(|b| b.defer_accept || b.tfo) {
         say("bind options defer-accept and tfo");
     }
@@ -410,10 +414,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     for (on, what) in [
         (o.http_pretend_keepalive, "option http-pretend-keepalive"),
         (o.checkcache, "option checkcache"),
-        (
-            o.splice_auto,
-            "option splice-auto (data is copied, not spliced)",
-        ),
         (o.prefer_last_server, "option prefer-last-server"),
         (
             o.dontlognull || o.dontlog_normal,

@@ -143,5 +143,6 @@ pub async fn serve(
         server_fin: bpx.timeouts.server_fin,
     };
     let pending = conn.payload.as_deref().unwrap_or_default();
-    let _ = tunnel::run(&mut acc.stream, pending, &mut srv, &[], t).await;
+    let splice = tunnel::SplicePolicy::of(&fe.options, &bpx.options);
+    let _ = tunnel::run_with(&mut acc.stream, pending, &mut srv, &[], t, splice).await;
 }

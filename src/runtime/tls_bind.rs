@@ -435,6 +435,11 @@ fn server_config(
         }
     }
     cfg.alpn_protocols = alpn;
+    // `ssl-default-bind-options no-tls-tickets`: no TLS 1.3 tickets, hence no resumption
+    // (rustls issues no TLS 1.2 tickets; its TLS 1.2 session-id cache stays).
+    if defaults.options.iter().any(|o| o == "no-tls-tickets") {
+        cfg.send_tls13_tickets = 0;
+    }
     // HAProxy prefers its own cipher order unless `prefer-client-ciphers`.
     cfg.ignore_client_order = !defaults
         .options
