@@ -81,12 +81,13 @@ struct Session {
     body_left: BodyKind,
 }
 
-/// Serves one client connection; `_guard` is released when it ends.
-pub async fn serve(
+/// Serves one client connection; `_guard` is released when it ends (a
+/// [`crate::runtime::ConnGuard`], or `()` for an HTTP/2 stream, whose connection holds it).
+pub async fn serve<G: Send + 'static>(
     rt: Arc<Runtime>,
     fe: Arc<ProxyRt>,
     acc: Accepted,
-    _guard: crate::runtime::ConnGuard,
+    _guard: G,
 ) {
     let mut conn = ConnInfo {
         src: acc.src,
@@ -123,7 +124,7 @@ pub async fn serve(
     s.run().await;
 }
 
-fn tcp_connection_allowed(rt: &Runtime, fe: &ProxyRt, conn: &ConnInfo) -> bool {
+pub(crate) fn tcp_connection_allowed(rt: &Runtime, fe: &ProxyRt, conn: &ConnInfo) -> bool {
     if fe.tcp_connection.is_empty() {
         return true;
     }
