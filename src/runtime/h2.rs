@@ -100,7 +100,12 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted, _guard: Co
                 }
                 return;
             }
-            _ = idle, if !closing => {
+            _ = idle => {
+                // GOAWAY first; a connection still idle one period later (a client that
+                // never sent its preface, which hyper waits for) is dropped.
+                if closing {
+                    return;
+                }
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
@@ -238,7 +243,6 @@ fn to_http1(req: Request<Incoming>) -> Result<Request<Incoming>, StreamError> {
     let cookie = (!cookies.is_empty())
         .then(|| HeaderValue::from_bytes(&cookies.join(&b"; "[..])).ok())
         .flatten();
-    let mut cookie_done = false;
     let mut last: Option<HeaderName> = None;
     for (name, v) in parts.headers.drain() {
         // `drain` names a header once, then gives its further values with None.
@@ -256,13 +260,13 @@ fn to_http1(req: Request<Incoming>) -> Result<Request<Incoming>, StreamError> {
             continue;
         }
         if name == header::COOKIE {
-            if !cookie_done && let Some(c) = &cookie {
-                h.append(header::COOKIE, c.clone());
-            }
-            cookie_done = true;
             continue;
         }
         h.append(name, v);
+    }
+    // After the others, where HAProxy puts it.
+    if let Some(c) = cookie {
+        h.append(header::COOKIE, c);
     }
     parts.headers = h;
     Ok(Request::from_parts(parts, body))
