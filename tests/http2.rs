@@ -418,3 +418,51 @@ fn soft_stop_finishes_running_streams() {
         "still running"
     );
 }
+
+/// A download longer than two idle periods is not idle: the stream runs until its body
+/// is through (20 MB read at 6 MiB/s outlasts two 500 ms periods and the socket buffers'
+/// few MB).
+#[test]
+fn long_download_outlives_the_idle_timeout() {
+    if !tools() {
+        return;
+    }
+    const SIZE: usize = 20_000_000;
+    // An origin writing its body in 100 kB blocks as the proxy takes them.
+    let origin = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let oaddr = origin.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        if let Ok((mut c, _)) = origin.accept() {
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n")
+                && std::io::Read::read(&mut c, &mut b).unwrap_or(0) == 1
+            {
+                head.push(b[0]);
+            }
+            let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\n\r\n");
+            let block = vec![b'x'; 100_000];
+            for _ in 0..SIZE / block.len() {
+                if c.write_all(&block).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let pki = make_pki();
+    let srv = MockServer::start("s1");
+    let port = free_port();
+    let cfg = config(&pki, &srv)
+        .replace("{{P0}}", &port.to_string())
+        .replace(&srv.addr_str(), &oaddr.to_string())
+        .replace("timeout client 5s", "timeout client 500ms");
+    let _p = Proxy::start(&cfg);
+    let s = curl(
+        &pki,
+        port,
+        &["/slow-read"],
+        &["--http2", "--limit-rate", "6m"],
+    );
+    assert_eq!(s.w, "200 2\n");
+    assert_eq!(s.body.len(), SIZE);
+}

@@ -72,9 +72,13 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted, _guard: Co
             let running = Running::new(active.clone());
             let fut = stream(rt.clone(), fe.clone(), facts.clone(), req);
             async move {
-                let r = fut.await;
-                drop(running);
-                r
+                // The stream runs until its answer's body is through.
+                fut.await.map(|res| {
+                    res.map(|inner| Counted {
+                        inner,
+                        _running: running,
+                    })
+                })
             }
         })
     };
@@ -160,6 +164,31 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// An answer's body, counted as a running stream until it ends (a long download is not
+/// idle).
+struct Counted {
+    inner: Incoming,
+    _running: Running,
+}
+
+impl hyper::body::Body for Counted {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
