@@ -466,3 +466,44 @@ fn long_download_outlives_the_idle_timeout() {
     assert_eq!(s.w, "200 2\n");
     assert_eq!(s.body.len(), SIZE);
 }
+
+/// HTTP/2 with prior knowledge on a plain HTTP/1 bind: HAProxy 2.6 takes it (unless
+/// `option disable-h2-upgrade`), so does rproxy; HTTP/1.1 still works there.
+#[test]
+fn prior_knowledge_on_a_plain_bind_side_by_side() {
+    if !require(have_program("curl"), "curl not installed") || !require_haproxy() {
+        return;
+    }
+    let srv = MockServer::start("s1");
+    let cfg = fill(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend fe\n  bind 127.0.0.1:{{P0}}\n  default_backend be\n\
+         backend be\n  server s1 {{SRV}}\n",
+        &[("SRV", &srv.addr_str())],
+    );
+    let (h, r) = side_by_side(&cfg, |side| {
+        srv.clear();
+        let mut out = Vec::new();
+        for v in ["--http2-prior-knowledge", "--http1.1"] {
+            let o = Command::new("curl")
+                .args([
+                    "-s",
+                    v,
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code} %{http_version}",
+                ])
+                .args(["-H", "Host: pk.example", "--max-time", "5"])
+                .arg(format!("http://127.0.0.1:{}/pk?x=1", side.port(0)))
+                .output()
+                .expect("curl runs");
+            out.push(String::from_utf8_lossy(&o.stdout).into_owned());
+        }
+        out.extend(srv.received().into_iter().map(|r| r.raw_head));
+        out
+    });
+    assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
+    assert_eq!(r[0], "200 2");
+    assert_eq!(r[1], "200 1.1");
+}

@@ -1,5 +1,6 @@
 //! HTTP/2 to clients: a `bind ... ssl ... alpn h2` connection in HTTP mode whose client
-//! agreed on `h2`.
+//! agreed on `h2`, or any HTTP-mode connection opening with the HTTP/2 preface (prior
+//! knowledge, which HAProxy 2.6 accepts on HTTP/1 binds as well).
 //!
 //! The connection is served by hyper's HTTP/2 server. Each of its streams becomes one
 //! HTTP/1.1 exchange over an in-memory pipe ([`Stream::Mem`]) with the ordinary HTTP/1
@@ -45,8 +46,72 @@ pub enum StreamError {
     Request(&'static str),
 }
 
-/// Serves one TLS client connection that agreed on `h2`; `_guard` is its `maxconn` slot.
-pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted, _guard: ConnGuard) {
+/// The first bytes of an HTTP/2 connection (RFC 9113 3.4).
+pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// A connection the HTTP/1 session found opening with [`PREFACE`] (`read`: what it read
+/// of it, preface included); its connection rules ran already. Boxed with a named type:
+/// the session's future and this one contain each other.
+pub fn serve_upgraded<G: Send + 'static>(
+    rt: Arc<Runtime>,
+    fe: Arc<ProxyRt>,
+    stream: Stream,
+    read: bytes::BytesMut,
+    facts: ConnInfo,
+    guard: G,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    let io = Replay {
+        read: read.freeze(),
+        inner: stream,
+    };
+    Box::pin(run(rt, fe, io, Arc::new(facts), guard))
+}
+
+/// A stream whose first bytes were read already: they are read again first.
+struct Replay {
+    read: bytes::Bytes,
+    inner: Stream,
+}
+
+impl tokio::io::AsyncRead for Replay {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if !self.read.is_empty() {
+            let n = self.read.len().min(buf.remaining());
+            buf.put_slice(&self.read.split_to(n));
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Replay {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Serves one TLS client connection that agreed on `h2`; `guard` is its `maxconn` slot.
+pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted, guard: ConnGuard) {
     let mut facts = ConnInfo {
         src: acc.src,
         dst: acc.dst,
@@ -62,7 +127,15 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted, _guard: Co
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return;
     }
-    let facts = Arc::new(facts);
+    run(rt, fe, acc.stream, Arc::new(facts), guard).await;
+}
+
+/// Serves an HTTP/2 connection whose connection rules ran; `_guard` is its `maxconn` slot.
+async fn run<I, G>(rt: Arc<Runtime>, fe: Arc<ProxyRt>, io: I, facts: Arc<ConnInfo>, _guard: G)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    G: Send + 'static,
+{
     // Streams running, for the idle timeout.
     let (active, mut active_rx) = watch::channel(0usize);
     let active = Arc::new(active);
@@ -88,7 +161,7 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted, _guard: Co
         .max_header_list_size(u32::try_from(rt.limits.bufsize).unwrap_or(u32::MAX))
         // HAProxy adds no Date header of its own.
         .auto_date_header(false);
-    let conn = b.serve_connection(TokioIo::new(acc.stream), svc);
+    let conn = b.serve_connection(TokioIo::new(io), svc);
     let mut conn = std::pin::pin!(conn);
     let t = fe.timeouts;
     let first_idle = t.http_request.or(t.client);
@@ -100,7 +173,7 @@ pub async fn serve(rt: Arc<Runtime>, fe: Arc<ProxyRt>, acc: Accepted, _guard: Co
         tokio::select! {
             r = conn.as_mut() => {
                 if let Err(e) = r {
-                    tracing::debug!(frontend = %fe.name, src = ?acc.src, "HTTP/2 connection: {e}");
+                    tracing::debug!(frontend = %fe.name, src = ?facts.src, "HTTP/2 connection: {e}");
                 }
                 return;
             }
