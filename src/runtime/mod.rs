@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod balance;
 pub mod checks;
+pub mod h2;
 pub mod http;
 pub mod inherit;
 pub mod inspect;
@@ -483,6 +484,9 @@ async fn tls_serve(
     let Some(acc) = tls_bind::handshake(&px, acc, cfg).await else {
         return;
     };
+    if px.mode == Mode::Http && tls_bind::agreed_h2(&acc.stream) {
+        return h2::serve(rt, px, acc, guard).await;
+    }
     match px.mode {
         Mode::Http => http::session::serve(rt, px, acc, guard).await,
         Mode::Tcp => tcp::serve(rt, px, acc, guard).await,

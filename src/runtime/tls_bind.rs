@@ -422,19 +422,14 @@ fn server_config(
             return None;
         }
     };
-    let mut alpn = Vec::new();
-    for a in &ssl.alpn {
-        if a == "h2" {
-            d.warn(
-                span,
-                "alpn: 'h2' is not applied yet (HTTP/2 to clients is not implemented): \
-                 only the other protocols are offered",
-            );
-        } else if !a.is_empty() {
-            alpn.push(a.as_bytes().to_vec());
-        }
-    }
-    cfg.alpn_protocols = alpn;
+    // Offered as listed, as HAProxy does: `h2` is served by runtime/h2.rs in HTTP mode, and
+    // in TCP mode the agreed protocol is the server's business.
+    cfg.alpn_protocols = ssl
+        .alpn
+        .iter()
+        .filter(|a| !a.is_empty())
+        .map(|a| a.as_bytes().to_vec())
+        .collect();
     // `ssl-default-bind-options no-tls-tickets`: no TLS 1.3 tickets, hence no resumption
     // (rustls issues no TLS 1.2 tickets; its TLS 1.2 session-id cache stays).
     if defaults.options.iter().any(|o| o == "no-tls-tickets") {
@@ -1024,8 +1019,22 @@ pub async fn handshake(
     }
 }
 
+/// Whether the client of a TLS connection agreed on HTTP/2 (ALPN `h2`).
+pub fn agreed_h2(s: &Stream) -> bool {
+    matches!(s, Stream::Tls(t) if t.get_ref().1.alpn_protocol() == Some(b"h2"))
+}
+
 /// Fills the `ssl_fc*` facts of a connection from its stream (nothing for plain ones).
 pub fn note_conn(conn: &mut crate::runtime::sample::ConnInfo, s: &Stream) {
+    if let Stream::Mem(m) = s {
+        // An HTTP/2 stream: the facts of its connection, noted when it was accepted.
+        conn.ssl = m.tls.ssl;
+        conn.sni.clone_from(&m.tls.sni);
+        conn.ssl_version.clone_from(&m.tls.ssl_version);
+        conn.ssl_cipher.clone_from(&m.tls.ssl_cipher);
+        conn.client_cert = m.tls.client_cert;
+        conn.alpn.clone_from(&m.tls.alpn);
+    }
     if let Stream::Tls(t) = s {
         conn.ssl = true;
         let c = t.get_ref().1;

@@ -79,14 +79,17 @@ struct Session {
     req_close: bool,
     /// What is left unread of the current request's body.
     body_left: BodyKind,
+    /// The client opened with the HTTP/2 preface: the connection goes to runtime/h2.rs.
+    h2_upgrade: bool,
 }
 
-/// Serves one client connection; `_guard` is released when it ends.
-pub async fn serve(
+/// Serves one client connection; `_guard` is released when it ends (a
+/// [`crate::runtime::ConnGuard`], or `()` for an HTTP/2 stream, whose connection holds it).
+pub async fn serve<G: Send + 'static>(
     rt: Arc<Runtime>,
     fe: Arc<ProxyRt>,
     acc: Accepted,
-    _guard: crate::runtime::ConnGuard,
+    _guard: G,
 ) {
     let mut conn = ConnInfo {
         src: acc.src,
@@ -119,11 +122,15 @@ pub async fn serve(
         req_version: Version::H11,
         req_close: false,
         body_left: BodyKind::None,
+        h2_upgrade: false,
     };
     s.run().await;
+    if s.h2_upgrade {
+        crate::runtime::h2::serve_upgraded(s.rt, s.fe, s.cli, s.cbuf, s.conn, _guard).await;
+    }
 }
 
-fn tcp_connection_allowed(rt: &Runtime, fe: &ProxyRt, conn: &ConnInfo) -> bool {
+pub(crate) fn tcp_connection_allowed(rt: &Runtime, fe: &ProxyRt, conn: &ConnInfo) -> bool {
     if fe.tcp_connection.is_empty() {
         return true;
     }
@@ -278,7 +285,9 @@ impl Session {
         {
             h.be.put_idle(h.idx, h.stream, h.served);
         }
-        let _ = self.cli.shutdown().await;
+        if !self.h2_upgrade {
+            let _ = self.cli.shutdown().await;
+        }
     }
 
     async fn read_head(
@@ -301,7 +310,16 @@ impl Session {
             idle_t.map(|d| now + d)
         };
         loop {
-            if !self.cbuf.is_empty() {
+            // HTTP/2 with prior knowledge, which HAProxy accepts on HTTP/1 binds too.
+            let h2 = crate::runtime::h2::PREFACE;
+            let n = self.cbuf.len().min(h2.len());
+            let preface =
+                first && n > 0 && self.cbuf[..n] == h2[..n] && !matches!(self.cli, Stream::Mem(_));
+            if preface && n == h2.len() {
+                self.h2_upgrade = true;
+                return Err(HeadEnd::Quiet);
+            }
+            if !self.cbuf.is_empty() && !preface {
                 match codec::parse_request(&self.cbuf, &self.rt.limits) {
                     Ok(Some((h, n))) => {
                         self.cbuf.advance(n);
