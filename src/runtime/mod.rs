@@ -24,6 +24,7 @@ pub mod tcp;
 pub mod tls_bind;
 pub mod tls_client;
 pub mod tunnel;
+pub mod txnlog;
 
 use std::collections::HashMap;
 use std::sync::Arc;

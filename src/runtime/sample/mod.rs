@@ -136,6 +136,8 @@ pub struct TxnInfo {
     pub captures: crate::runtime::persist::Captures,
     /// What the request's persistence cookie said (see `runtime::persist`).
     pub cookie: crate::runtime::persist::CookieTxn,
+    /// Timers, byte counts and flags of a finished transaction, for traffic logs.
+    pub log: Option<Box<crate::runtime::txnlog::LogFacts>>,
 }
 
 /// Everything an evaluation can read.
