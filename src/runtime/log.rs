@@ -276,13 +276,7 @@ struct Header<'a> {
 }
 
 /// One message as the target's format frames it, without the final newline.
-fn frame(
-    out: &mut Vec<u8>,
-    format: LogFormatKind,
-    h: &Header,
-    msg: &[u8],
-    sd: Option<&[u8]>,
-) {
+fn frame(out: &mut Vec<u8>, format: LogFormatKind, h: &Header, msg: &[u8], sd: Option<&[u8]>) {
     let pri = u32::from(h.facility) * 8 + h.sev as u32;
     let secs = h.now_us.div_euclid(1_000_000);
     let local = secs + h.offset;
@@ -306,13 +300,7 @@ fn frame(
         LogFormatKind::Rfc5424 => {
             let _ = write!(out, "<{pri}>1 ");
             iso_time(out, h);
-            let _ = write!(
-                out,
-                " {} {} {} - ",
-                h.host.unwrap_or("-"),
-                h.tag,
-                h.pid
-            );
+            let _ = write!(out, " {} {} {} - ", h.host.unwrap_or("-"), h.tag, h.pid);
             match sd.filter(|s| !s.is_empty()) {
                 Some(sd) => out.extend_from_slice(sd),
                 None => out.push(b'-'),

@@ -28,8 +28,7 @@ pub const HTTPLOG: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %C
 /// `option httplog clf`.
 pub const CLF: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl";
 /// `option tcplog`.
-pub const TCPLOG: &str =
-    "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
+pub const TCPLOG: &str = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
 
 /// What the log-format variables read about a finished transaction. Times are in
 /// milliseconds, -1 for a step never reached.
@@ -397,6 +396,11 @@ impl LogCfg {
                 server = Some(s.name.clone());
             }
         }
+        // Every declared capture shows, empty when nothing was taken (`{}`).
+        let mut captures = txn.captures.clone();
+        let cfg = &fe.persist.captures;
+        captures.req_headers.resize(cfg.request.len(), None);
+        captures.res_headers.resize(cfg.response.len(), None);
         let info = TxnInfo {
             frontend: fe.name.clone(),
             backend: txn.backend.as_ref().map(|b| b.name.clone()),
@@ -404,7 +408,7 @@ impl LogCfg {
             status: txn.status,
             pid,
             accept_ms: txn.start_ms,
-            captures: txn.captures.clone(),
+            captures,
             log: Some(Box::new(facts)),
             ..TxnInfo::default()
         };
