@@ -526,3 +526,57 @@ backend bt
     assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
     assert!(r[1].starts_with("Connect from 127.0.0.1:"), "{r:?}");
 }
+
+/// The persistence letters of `%tsc` with an inserted cookie: none, valid, invalid.
+#[test]
+fn cookie_letters_side_by_side() {
+    if !require_haproxy() {
+        return;
+    }
+    let log = Syslog::new();
+    let s1 = MockServer::start("s1");
+    let s2 = MockServer::start("s2");
+    let t = fill(
+        "
+global
+    log {{LOG}} local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 1s
+    timeout client 2s
+    timeout server 2s
+frontend fe
+    bind 127.0.0.1:{{P0}}
+    default_backend be
+backend be
+    balance roundrobin
+    cookie SRV insert indirect nocache
+    server s1 {{S1}} cookie a
+    server s2 {{S2}} cookie b
+",
+        &[
+            ("LOG", &log.addr()),
+            ("S1", &s1.addr_str()),
+            ("S2", &s2.addr_str()),
+        ],
+    );
+    let (h, r) = side_by_side(&t, |side| {
+        let mut v = Vec::new();
+        for cookie in ["", "SRV=b", "SRV=zz"] {
+            let h: Vec<(&str, &str)> = if cookie.is_empty() {
+                vec![]
+            } else {
+                vec![("Cookie", cookie)]
+            };
+            side.request("GET", "/", &h, b"").expect("request");
+            v.push(message(&log.next()).to_string());
+        }
+        log.drain(Duration::from_millis(100));
+        v
+    });
+    let norm = |v: &[String]| v.iter().map(|s| normalise(s)).collect::<Vec<_>>();
+    assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
+    assert!(r[1].contains(" --VN "), "{r:?}");
+}

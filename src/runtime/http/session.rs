@@ -927,6 +927,9 @@ impl Session {
             .on_request(&fe.persist, be, &mut req, named, prst, &mut info);
         self.log.captures.clone_from(&info.captures);
         self.log.stage = b'Q';
+        if bpx.persist.cookie.is_some() {
+            self.log.cookie = [info.cookie.state.letter(), b'N'];
+        }
         let mut head = Vec::with_capacity(1024);
         req.write_to(&mut head);
 
@@ -1416,8 +1419,9 @@ impl Session {
             };
         }
 
-        bpx.persist
-            .on_response(&fe.persist, slot.idx, &req.method, &mut res, info);
+        self.log.cookie =
+            bpx.persist
+                .on_response(&fe.persist, slot.idx, &req.method, &mut res, info);
         self.log.captures.clone_from(&info.captures);
         if res_body == BodyKind::UntilClose || *self.rt.stopping.borrow() {
             client_close = true;
