@@ -580,3 +580,60 @@ backend be
     assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
     assert!(r[1].contains(" --VN "), "{r:?}");
 }
+
+/// `no log` silences a frontend that `log global` would log; `stdout` targets.
+#[test]
+fn no_log_and_stdout() {
+    let log = Syslog::new();
+    let srv = MockServer::start("s1");
+    let (p0, p1) = (free_port(), free_port());
+    let cfg = fill(
+        "
+global
+    log {{LOG}} local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 1s
+    timeout client 2s
+    timeout server 2s
+frontend silent
+    bind 127.0.0.1:{{P0}}
+    no log
+    default_backend be
+frontend out
+    bind 127.0.0.1:{{P1}}
+    no log
+    log stdout format raw local0
+    default_backend be
+frontend loud
+    bind 127.0.0.1:{{P2}}
+    default_backend be
+backend be
+    server s1 {{SRV}}
+",
+        &[
+            ("LOG", &log.addr()),
+            ("SRV", &srv.addr_str()),
+            ("P0", &p0.to_string()),
+            ("P1", &p1.to_string()),
+            ("P2", &free_port().to_string()),
+        ],
+    );
+    let p = Proxy::start(&cfg);
+    for a in p.addrs() {
+        raw(*a, b"GET /x HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n");
+    }
+    let l = log.next();
+    assert!(message(&l).contains(" loud be/s1 "), "{l}");
+    assert_eq!(log.drain(Duration::from_millis(200)), Vec::<String>::new());
+    assert!(
+        common::eventually(Duration::from_secs(3), || p
+            .stdout_text()
+            .lines()
+            .any(|l| l.contains(" out be/s1 ") && l.starts_with("127.0.0.1:"))),
+        "{}",
+        p.stdout_text()
+    );
+}

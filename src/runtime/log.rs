@@ -34,7 +34,7 @@ pub enum Severity {
 
 #[derive(Debug)]
 enum Out {
-    Udp(UdpSocket, SocketAddr),
+    Udp(UdpSocket),
     Unix(UnixDatagram, PathBuf),
     Stdout,
     Stderr,
@@ -165,7 +165,9 @@ impl LogSink {
                         let s = UdpSocket::bind(bind).ok()?;
                         // A full socket buffer drops the message rather than stall.
                         s.set_nonblocking(true).ok()?;
-                        Out::Udp(s, *a)
+                        // Connected: the route is looked up once, not per message.
+                        s.connect(a).ok()?;
+                        Out::Udp(s)
                     }
                     LogDest::Unix(p) => {
                         let s = UnixDatagram::unbound().ok()?;
@@ -253,7 +255,7 @@ impl LogSink {
             line.truncate(t.max_len);
             line.push(b'\n');
             let _ = match &t.out {
-                Out::Udp(s, a) => s.send_to(&line, a).map(|_| ()),
+                Out::Udp(s) => s.send(&line).map(|_| ()),
                 Out::Unix(s, p) => s.send_to(&line, p).map(|_| ()),
                 Out::Stdout => std::io::stdout().write_all(&line),
                 Out::Stderr => std::io::stderr().write_all(&line),
@@ -472,6 +474,26 @@ mod tests {
         let mut b = [0u8; 2048];
         let n = l.recv(&mut b).unwrap();
         String::from_utf8_lossy(&b[..n]).into_owned()
+    }
+
+    #[test]
+    fn unix_datagram_target() {
+        let dir = std::env::temp_dir().join(format!("rproxy-log-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("dev-log");
+        let _ = std::fs::remove_file(&path);
+        let l = UnixDatagram::bind(&path).unwrap();
+        l.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let t = LogTarget {
+            dest: LogDest::Unix(path.clone()),
+            ..target("127.0.0.1:9".parse().unwrap())
+        };
+        LogSink::new(&[t], Some("tag")).send(Severity::Info, "over unix");
+        let mut b = [0u8; 256];
+        let n = l.recv(&mut b).unwrap();
+        assert_eq!(&b[..n], b"over unix\n");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -246,7 +246,22 @@ fn encoded_node(out: &mut Vec<u8>, s: &[u8], o: &Opts) {
 }
 
 fn number(out: &mut Vec<u8>, v: i64) {
-    out.extend_from_slice(v.to_string().as_bytes());
+    // Written in place: a log line has a dozen numbers.
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 fn hex_number(out: &mut Vec<u8>, v: u64, width: usize) {
@@ -267,7 +282,18 @@ fn ip_node(out: &mut Vec<u8>, addr: Option<std::net::SocketAddr>, o: &Opts) {
                 }
             }
         },
-        Some(a) => text_node(out, Some(a.ip().to_string().as_bytes()), o),
+        Some(a) => match a.ip() {
+            // The common case written in place.
+            std::net::IpAddr::V4(ip) if !o.quote => {
+                for (i, b) in ip.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    number(out, i64::from(b));
+                }
+            }
+            ip => text_node(out, Some(ip.to_string().as_bytes()), o),
+        },
         None => text_node(out, None, o),
     }
 }
