@@ -623,7 +623,10 @@ backend be
     );
     let p = Proxy::start(&cfg);
     for a in p.addrs() {
-        raw(*a, b"GET /x HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n");
+        raw(
+            *a,
+            b"GET /x HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n",
+        );
     }
     let l = log.next();
     assert!(message(&l).contains(" loud be/s1 "), "{l}");
@@ -636,4 +639,44 @@ backend be
         "{}",
         p.stdout_text()
     );
+}
+
+/// `log-format-sd`: the structured data of rfc5424 targets, other framings unchanged.
+#[test]
+fn log_format_sd_side_by_side() {
+    if !require_haproxy() {
+        return;
+    }
+    let log = Syslog::new();
+    let srv = MockServer::start("s1");
+    let t = fill(
+        "
+global
+    log {{LOG}} format rfc5424 local0
+defaults
+    mode http
+    log global
+    timeout connect 1s
+    timeout client 2s
+    timeout server 2s
+frontend fe
+    bind 127.0.0.1:{{P0}}
+    log-format \"%ST %HM\"
+    log-format-sd \"[req@1 method=%{+Q,+E}HM status=%{+Q}ST]\"
+    default_backend be
+backend be
+    server s1 {{SRV}}
+",
+        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
+    );
+    let (h, r) = side_by_side(&t, |side| {
+        side.get("/");
+        let l = log.next();
+        log.drain(Duration::from_millis(100));
+        // The header up to the pid differs by time and pid only.
+        l.find(" - [").map(|i| l[i + 3..].to_string()).unwrap_or(l)
+    });
+    assert_eq!(r, h);
+    // Numbers are never quoted.
+    assert_eq!(r, "[req@1 method=\"GET\" status=200] 200 GET\n");
 }
