@@ -310,7 +310,9 @@ fn frame(out: &mut Vec<u8>, format: LogFormatKind, h: &Header, msg: &[u8], sd: O
             out.push(b' ');
         }
         LogFormatKind::Rfc3164 | LogFormatKind::Local => {
-            let _ = write!(out, "<{pri}>{} ", syslog_time(local));
+            let _ = write!(out, "<{pri}>");
+            push_syslog_time(out, local);
+            out.push(b' ');
             if format == LogFormatKind::Rfc3164
                 && let Some(host) = h.host
             {
@@ -355,6 +357,23 @@ fn civil(secs: i64) -> (i64, u32, u32, i64, i64, i64) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+thread_local! {
+    /// The last second [`push_syslog_time`] wrote, per thread.
+    static LAST_TIME: std::cell::RefCell<(i64, String)> =
+        const { std::cell::RefCell::new((i64::MIN, String::new())) };
+}
+
+/// Appends [`syslog_time`] of `secs`, formatted once per second and thread.
+fn push_syslog_time(out: &mut Vec<u8>, secs: i64) {
+    LAST_TIME.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs {
+            *c = (secs, syslog_time(secs));
+        }
+        out.extend_from_slice(c.1.as_bytes());
+    })
 }
 
 /// `Mmm dd HH:MM:SS` (day padded with a space).

@@ -483,7 +483,14 @@ fn render_log_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx, f: &
         LogVar::DateRequest => {
             let secs = (f.req_ms / 1000) as i64;
             let local = secs.saturating_add(LOCAL_OFFSET.load(Ordering::Relaxed));
-            out.extend_from_slice(format!("{}.{:03}", log_date(local), f.req_ms % 1000).as_bytes())
+            push_log_date(out, local);
+            let ms = f.req_ms % 1000;
+            out.extend_from_slice(&[
+                b'.',
+                b'0' + (ms / 100) as u8,
+                b'0' + (ms / 10 % 10) as u8,
+                b'0' + (ms % 10) as u8,
+            ]);
         }
         LogVar::DateRequestGmt => {
             let secs = (f.req_ms / 1000) as i64;
@@ -585,6 +592,23 @@ fn log_date(secs: i64) -> String {
     let (y, m, d, hh, mm, ss, _) = split_time(secs);
     let mon = MONTHS.get(m as usize - 1).copied().unwrap_or("???");
     format!("{d:02}/{mon}/{y:04}:{hh:02}:{mm:02}:{ss:02}")
+}
+
+thread_local! {
+    /// The last second [`push_log_date`] wrote, per thread: log lines come many a second.
+    static LAST_DATE: std::cell::RefCell<(i64, String)> =
+        const { std::cell::RefCell::new((i64::MIN, String::new())) };
+}
+
+/// Appends [`log_date`] of `secs`, formatted once per second and thread.
+fn push_log_date(out: &mut Vec<u8>, secs: i64) {
+    LAST_DATE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs {
+            *c = (secs, log_date(secs));
+        }
+        out.extend_from_slice(c.1.as_bytes());
+    })
 }
 
 /// An HTTP date (RFC 7231 IMF-fixdate), as `http_date` writes it.
