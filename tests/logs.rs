@@ -680,3 +680,45 @@ backend be
     // Numbers are never quoted.
     assert_eq!(r, "[req@1 method=\"GET\" status=200] 200 GET\n");
 }
+
+/// Two requests on one kept-alive connection: one line each, the same fields as haproxy.
+#[test]
+fn keep_alive_side_by_side() {
+    if !require_haproxy() {
+        return;
+    }
+    let log = Syslog::new();
+    let srv = MockServer::start("s1");
+    let t = fill(
+        "
+global
+    log {{LOG}} local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 1s
+    timeout client 2s
+    timeout server 2s
+frontend fe
+    bind 127.0.0.1:{{P0}}
+    default_backend be
+backend be
+    server s1 {{SRV}}
+",
+        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
+    );
+    let (h, r) = side_by_side(&t, |side| {
+        let mut c = side.conn(0);
+        let mut v = Vec::new();
+        for p in ["/one", "/two"] {
+            c.get(p).expect("request");
+            v.push(message(&log.next()).to_string());
+        }
+        drop(c);
+        log.drain(Duration::from_millis(100));
+        v
+    });
+    let norm = |v: &[String]| v.iter().map(|s| normalise(s)).collect::<Vec<_>>();
+    assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
+}
