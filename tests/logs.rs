@@ -153,6 +153,9 @@ fn http_cases(side: &Side, log: &Syslog) -> Vec<String> {
         assert!(r.status >= 200, "{}: {path}", side.name());
         push(&mut out, path);
     }
+    // 400 CR: closed before its first byte.
+    drop(TcpStream::connect(a).expect("connect"));
+    push(&mut out, "empty close");
     // 400: not HTTP.
     raw(a, b"GARBAGE\r\n\r\n");
     push(&mut out, "bad request");

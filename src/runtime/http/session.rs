@@ -237,7 +237,14 @@ impl Session {
             // runs, and an idle keep-alive session stays small.
             let head = match Box::pin(self.read_head(&mut stop)).await {
                 Ok(h) => h,
-                Err(HeadEnd::Quiet) => break,
+                Err(HeadEnd::Quiet) => {
+                    // Only a first request closed before any byte is logged (see
+                    // `read_head`).
+                    if self.log.cause == b'C' {
+                        self.end_txn();
+                    }
+                    break;
+                }
                 Err(HeadEnd::Reply(code)) => {
                     Box::pin(self.send_mux_error(code)).await;
                     self.end_txn();
@@ -360,6 +367,12 @@ impl Session {
                     return Err(HeadEnd::Reply(400));
                 }
                 Some(Ok(0)) | Some(Err(_)) => {
+                    if first && !got_data {
+                        // HAProxy logs a connection closed before its first byte as a
+                        // 400 the client aborted (nothing is sent).
+                        self.log.fail_at(b'C', b'R');
+                        self.log.status = Some(400);
+                    }
                     if got_data {
                         tracing::info!(frontend = %self.fe.name, "client closed during request head");
                         self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
