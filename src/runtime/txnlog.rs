@@ -300,6 +300,8 @@ fn compile(text: &str) -> Option<CompiledLogFormat> {
 impl LogCfg {
     /// The logging of proxy `p` (its `log` lines already resolved against `global`).
     pub fn build(p: &Proxy, global: &Global, d: &mut crate::config::diag::Diags) -> LogCfg {
+        // Local dates (`%t`, `%tr` ...) are also used outside logs (header values).
+        crate::runtime::log::init_local_time();
         if p.logs.is_empty() || !p.caps.frontend {
             return LogCfg::default();
         }
