@@ -439,6 +439,10 @@ mod tests {
     use crate::runtime::http::head::Version;
 
     fn ctx_render(format: &str, facts: LogFacts, req: Option<&RequestHead>, status: u16) -> String {
+        // Another test changes the local offset for a while.
+        let _lock = crate::runtime::sample::OFFSET_TEST_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let f = compile(format).expect("compiles");
         let conn = ConnInfo {
             src: "127.0.0.1:52584".parse().ok(),

@@ -13,6 +13,10 @@ use crate::runtime::txnlog::LogFacts;
 /// The offset of local time from UTC in seconds, for `%t` and `%Tl` (0 until set).
 static LOCAL_OFFSET: AtomicI64 = AtomicI64::new(0);
 
+/// Held by the tests that change or depend on [`LOCAL_OFFSET`].
+#[cfg(test)]
+pub(crate) static OFFSET_TEST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Sets the offset of local time from UTC (seconds east of Greenwich) used by the local
 /// dates of log-format strings (`%t`, `%Tl`). Without it they are rendered in UTC.
 pub fn set_local_utc_offset(seconds: i64) {

@@ -25,6 +25,8 @@ mod value;
 mod tests;
 
 pub use acl::{AclSet, CompiledCond};
+#[cfg(test)]
+pub(crate) use logformat::OFFSET_TEST_LOCK;
 pub use logformat::{CompiledLogFormat, set_local_utc_offset};
 
 use std::collections::HashMap;
