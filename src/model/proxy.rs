@@ -271,6 +271,8 @@ pub struct Options {
     pub abortonclose: bool,
     pub checkcache: bool,
     pub splice_auto: bool,
+    pub splice_request: bool,
+    pub splice_response: bool,
     pub http_buffer_request: bool,
 }
 

@@ -133,6 +133,7 @@ impl Runtime {
             .collect();
         let (stopping, _) = watch::channel(false);
         let (killed, _) = watch::channel(false);
+        tunnel::set_nosplice(cfg.global.nosplice);
         (
             Runtime {
                 proxies,
@@ -204,6 +205,14 @@ impl Runtime {
             process::StopKind::Hard => 0,
             process::StopKind::Soft => {
                 let _ = self.stopping.send(true);
+                // Each accept loop drains its queue and returns (see `accept_loop`); one
+                // stuck on `maxconn` is stopped here.
+                let _ = tokio::time::timeout(Duration::from_millis(100), async {
+                    for a in &mut accepts {
+                        let _ = a.await;
+                    }
+                })
+                .await;
                 for a in &accepts {
                     a.abort();
                 }
@@ -299,6 +308,7 @@ async fn accept_loop(
     accept_proxy: bool,
 ) {
     let mut stop = rt.stopping.subscribe();
+    let mut draining: Option<tokio::time::Instant> = None;
     loop {
         // Take the slots first: beyond maxconn the socket is not read, and new connections
         // wait in the kernel's backlog as in HAProxy.
@@ -312,9 +322,25 @@ async fn accept_loop(
             },
             None => None,
         };
-        let acc = tokio::select! {
-            r = listener.accept() => r,
-            _ = stop.changed() => return,
+        let acc = if let Some(until) = draining {
+            // Soft stop: what the kernel already queued on this socket is served before
+            // it closes (closing resets it), for a few ms at most (the kernel still
+            // queues new connections here under load until the socket is closed).
+            if tokio::time::Instant::now() >= until {
+                return;
+            }
+            match listener.accept_now() {
+                Some(r) => r,
+                None => return,
+            }
+        } else {
+            tokio::select! {
+                r = listener.accept() => r,
+                _ = stop.changed() => {
+                    draining = Some(tokio::time::Instant::now() + Duration::from_millis(20));
+                    continue;
+                }
+            }
         };
         let acc = match acc {
             Ok(a) => a,

@@ -200,7 +200,7 @@ fn build_one(
         }
         for (i, e) in b.setup_tls(p, ssl_server_verify) {
             if let Some(s) = p.servers.get(i) {
-                d.warn(s.span, format!("in '{}': server '{}': {e}", p.name, s.name));
+                crate::runtime::tls_bind::say_server_tls(d, &p.name, s, e);
             }
         }
         Arc::new(b)
@@ -394,6 +394,10 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if !p.monitor_net.is_empty() {
         say("monitor-net");
     }
+    let sp = &p.options;
+    if p.mode == Mode::Http && (sp.splice_auto || sp.splice_request || sp.splice_response) {
+        say("splicing in mode http (data is copied; mode tcp connections are spliced)");
+    }
     if p.binds.iter().any(|b| b.defer_accept || b.tfo) {
         say("bind options defer-accept and tfo");
     }
@@ -404,10 +408,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     for (on, what) in [
         (o.http_pretend_keepalive, "option http-pretend-keepalive"),
         (o.checkcache, "option checkcache"),
-        (
-            o.splice_auto,
-            "option splice-auto (data is copied, not spliced)",
-        ),
         (o.prefer_last_server, "option prefer-last-server"),
         (p.max_keep_alive_queue.is_some(), "max-keep-alive-queue"),
     ] {

@@ -89,6 +89,19 @@ impl Stream {
             Stream::SrvTls(..) => Ok(()),
         }
     }
+    /// The TCP socket under a plain TCP stream, registered with the event loop now if it was
+    /// fresh, for callers that drive readiness themselves (splicing); None for other kinds.
+    pub fn registered_tcp(&mut self) -> Option<&TcpStream> {
+        self.register().ok()?;
+        self.as_tcp()
+    }
+    /// The TCP socket under a registered plain TCP stream (see [`Stream::registered_tcp`]).
+    pub fn as_tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Tcp(s) => Some(s),
+            _ => None,
+        }
+    }
     /// A plain socket (no TLS layer): `readable` and `try_read` tell the whole truth.
     pub fn is_plain(&self) -> bool {
         matches!(self, Stream::Fresh(_) | Stream::Tcp(_) | Stream::Unix(_))

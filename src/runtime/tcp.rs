@@ -168,7 +168,8 @@ pub async fn serve(
         server_fin: bpx.timeouts.server_fin,
     };
     let pending = conn.payload.as_deref().unwrap_or_default();
-    let (end, st) = tunnel::run(&mut acc.stream, pending, &mut srv, &[], t).await;
+    let splice = tunnel::SplicePolicy::of(&fe.options, &bpx.options);
+    let (end, st) = tunnel::run_with(&mut acc.stream, pending, &mut srv, &[], t, splice).await;
     log.tunnel_end(end, st);
     // Logged once the server connection is given back, as HAProxy counts it.
     drop(srv);

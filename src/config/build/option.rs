@@ -221,6 +221,8 @@ pub const OPTIONS: &[OptionDef] = &[
     boolopt!("abortonclose", "d-lb", abortonclose),
     boolopt!("checkcache", "d-lb", checkcache),
     boolopt!("splice-auto", "dflb", splice_auto),
+    boolopt!("splice-request", "dflb", splice_request),
+    boolopt!("splice-response", "dflb", splice_response),
     boolopt!("http-buffer-request", "dflb", http_buffer_request),
     opt("transparent", "d-lb", true, |c, d, s, on| {
         s.max_args(c, 1, "")?;

@@ -535,8 +535,23 @@ impl Session {
         let mut vars = Vars::default();
 
         // `tcp-request content` rules come before any HTTP processing; a reject closes.
+        let received = match body {
+            BodyKind::Length(n) => self
+                .cbuf
+                .len()
+                .min(usize::try_from(n).unwrap_or(usize::MAX)),
+            BodyKind::Chunked => self.cbuf.len(),
+            _ => 0,
+        };
         if !fe.tcp_content.is_empty()
-            && !crate::runtime::inspect::http_content(&fe, &self.conn, &req, &vars, &info)
+            && !crate::runtime::inspect::http_content(
+                &fe,
+                &mut self.conn,
+                &req,
+                received,
+                &vars,
+                &info,
+            )
         {
             self.log.fail(b'P');
             return Next::Close;

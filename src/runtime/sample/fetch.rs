@@ -542,9 +542,17 @@ impl Fetch {
                 })
             }
             Fetch::ReqLen => {
-                let n = ctx.conn.payload.as_ref()?.len();
-                // The length may still grow: a rule it fails waits (HAProxy's MAY_CHANGE).
-                ctx.conn.payload_short.raise();
+                let n = match (&ctx.conn.payload, ctx.conn.http_req_len) {
+                    (Some(p), _) => {
+                        // The length may still grow: a rule it fails waits (HAProxy's
+                        // MAY_CHANGE).
+                        ctx.conn.payload_short.raise();
+                        p.len()
+                    }
+                    // An HTTP request: parsed already, its size is final.
+                    (None, Some(n)) => n,
+                    (None, None) => return None,
+                };
                 Smp::Int(n as i64)
             }
             Fetch::ReqPayload { off, len } => {

@@ -80,6 +80,9 @@ pub struct ConnInfo {
     pub payload: Option<Vec<u8>>,
     /// Set by a payload fetch that needed more bytes than were buffered: the rule waits.
     pub payload_short: ShortFlag,
+    /// In an HTTP frontend's `tcp-request content` rules: what `req.len` returns there,
+    /// the request's size in HAProxy's internal (HTX) form (see `inspect::http_content`).
+    pub http_req_len: Option<usize>,
 }
 
 /// A flag a fetch can raise through a shared reference (see [`ConnInfo::payload_short`]).

@@ -1324,3 +1324,62 @@ proptest::proptest! {
         let _ = render(&f, "%r %HU %HP %HPO %HQ %{+Q,+E}[req.hdr(x)]");
     }
 }
+
+/// HAProxy's three-valued evaluation of a condition on data that may still grow
+/// (`None`: missing data, the rule waits).
+#[test]
+fn partial_evaluation_waits_as_haproxy() {
+    let hello = [0x16u8, 3, 1, 0, 4, 1, 0, 0, 0];
+    let table: &[(&str, &[u8], Option<bool>)] = &[
+        ("if { req.ssl_hello_type 1 }", &[], None),
+        ("if !{ req.ssl_hello_type 1 }", &[], None),
+        ("if !{ req.ssl_hello_type 1 }", &hello[..4], None),
+        ("if !{ req.ssl_hello_type 1 }", &hello, Some(false)),
+        (
+            "if !{ req.ssl_hello_type 1 }",
+            b"GET / HTTP/1.0",
+            Some(true),
+        ),
+        ("unless { req.ssl_hello_type 1 }", &hello[..4], None),
+        ("unless { req.ssl_hello_type 1 }", b"GET", Some(true)),
+        // A length that matched stays matched; one that did not may still.
+        ("if { req.len lt 6 }", b"abc", Some(true)),
+        ("if !{ req.len lt 6 }", b"abc", Some(false)),
+        ("if !{ req.len lt 6 }", b"abcdefgh", None),
+        // OR: a true group decides; AND: a false term decides.
+        (
+            "if { req.payload(0,4) -m bin 41424344 } || { always_true }",
+            b"A",
+            Some(true),
+        ),
+        (
+            "if { req.payload(0,4) -m bin 41424344 } { always_false }",
+            b"A",
+            Some(false),
+        ),
+        (
+            "if { req.payload(0,4) -m bin 41424344 } { always_true }",
+            b"A",
+            None,
+        ),
+        (
+            "if { always_false } || !{ req.payload(0,1) -m bin 41 }",
+            b"A",
+            Some(false),
+        ),
+    ];
+    for (text, data, want) in table {
+        let f = Fixture {
+            conn: ConnInfo {
+                payload: Some(data.to_vec()),
+                ..Default::default()
+            },
+            req: None,
+            res: None,
+            vars: Vars::default(),
+            info: TxnInfo::default(),
+        };
+        let got = cond(text, &[]).eval_partial(&f.ctx());
+        assert_eq!(got, *want, "{text} on {data:?}");
+    }
+}
