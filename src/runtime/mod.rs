@@ -25,6 +25,7 @@ pub mod tcp;
 pub mod tls_bind;
 pub mod tls_client;
 pub mod tunnel;
+pub mod txnlog;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -96,12 +97,22 @@ impl Runtime {
                 "the stats socket (global 'stats socket') is not served by this version's runtime yet",
             ));
         }
-        if !cfg.global.logs.is_empty() || cfg.proxies.iter().any(|p| !p.logs.is_empty()) {
+        if cfg
+            .global
+            .logs
+            .iter()
+            .chain(cfg.proxies.iter().flat_map(|p| &p.logs))
+            .any(|t| {
+                matches!(
+                    t.dest,
+                    crate::model::LogDest::Fd(_) | crate::model::LogDest::Ring(_)
+                )
+            })
+        {
             d.push(crate::config::diag::Diagnostic::global(
                 crate::config::diag::Severity::Warning,
-                "traffic logs are not sent to 'log' targets by this version's runtime yet \
-                 (server events are: health-check results, servers going up and down); \
-                 the proxy's own diagnostics go to standard error",
+                "log targets 'fd@N' (other than 1 and 2) and 'ring@NAME' are not served by this \
+                 version's runtime: messages for them are dropped",
             ));
         }
         for (p, m) in proxies.iter_mut().zip(&cfg.proxies) {

@@ -76,6 +76,7 @@ pub const OPTIONS: &[OptionDef] = &[
     }),
     boolopt!("dontlognull", "dfl-", dontlognull),
     boolopt!("dontlog-normal", "dfl-", dontlog_normal),
+    boolopt!("log-separate-errors", "dfl-", log_separate_errors),
     boolopt!("log-health-checks", "d-lb", log_health_checks),
     opt("http-server-close", "dflb", true, |c, d, s, on| {
         conn_mode(c, d, s, on, HttpConnMode::ServerClose)

@@ -25,6 +25,8 @@ mod value;
 mod tests;
 
 pub use acl::{AclSet, CompiledCond};
+#[cfg(test)]
+pub(crate) use logformat::OFFSET_TEST_LOCK;
 pub use logformat::{CompiledLogFormat, set_local_utc_offset};
 
 use std::collections::HashMap;
@@ -139,6 +141,8 @@ pub struct TxnInfo {
     pub captures: crate::runtime::persist::Captures,
     /// What the request's persistence cookie said (see `runtime::persist`).
     pub cookie: crate::runtime::persist::CookieTxn,
+    /// Timers, byte counts and flags of a finished transaction, for traffic logs.
+    pub log: Option<Box<crate::runtime::txnlog::LogFacts>>,
 }
 
 /// Everything an evaluation can read.

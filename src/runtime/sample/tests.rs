@@ -1217,6 +1217,9 @@ fn log_formats() {
         assert_eq!(render(fx, text), want, "{text}");
     }
     // Local dates follow the configured offset; no other test renders them.
+    let _lock = super::logformat::OFFSET_TEST_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     set_local_utc_offset(3600 + 1800);
     let t = render(&f, "%t|%Tl|%T");
     set_local_utc_offset(0);
