@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod balance;
 pub mod checks;
+pub mod cli;
 pub mod http;
 pub mod inherit;
 pub mod inspect;
@@ -60,6 +61,8 @@ pub struct Runtime {
     pub checks: checks::scheduler::Checks,
     /// The TLS settings of each `bind ... ssl`, by (proxy, bind) index.
     pub bind_tls: tls_bind::BindTlsMap,
+    /// The stats socket service (`stats socket`), started by [`Runtime::serve`].
+    pub cli: cli::Cli,
 }
 
 /// The default `maxconn` when `global` sets none: what the descriptor limit allows
@@ -89,12 +92,6 @@ impl Runtime {
             bufsize,
         };
         let mut proxies = proxy::build_all(cfg, maxconn, &mut d);
-        if !cfg.global.stats_sockets.is_empty() {
-            d.push(crate::config::diag::Diagnostic::global(
-                crate::config::diag::Severity::Warning,
-                "the stats socket (global 'stats socket') is not served by this version's runtime yet",
-            ));
-        }
         if !cfg.global.logs.is_empty() || cfg.proxies.iter().any(|p| !p.logs.is_empty()) {
             d.push(crate::config::diag::Diagnostic::global(
                 crate::config::diag::Severity::Warning,
@@ -138,6 +135,7 @@ impl Runtime {
                 hard_stop_after: cfg.global.hard_stop_after,
                 checks,
                 bind_tls,
+                cli: cli::Cli::build(cfg),
             },
             d,
         )
@@ -186,6 +184,7 @@ impl Runtime {
         });
         process::started();
         self.checks.start();
+        cli::Cli::start(&self);
         let sig = process::wait_stop_signal().await;
         match sig {
             // HAProxy 2.6 (without master-worker) has no handler for these: it dies at
@@ -271,10 +270,15 @@ pub struct ConnGuard {
         tokio::sync::OwnedSemaphorePermit,
         Option<tokio::sync::OwnedSemaphorePermit>,
     ),
+    /// The connection's entry for the stats socket's `show sess` (0: none).
+    sess: u64,
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
+        if self.sess != 0 {
+            self.rt.cli.end_session(self.sess);
+        }
         self.px.counters.current.fetch_sub(1, Ordering::Relaxed);
         self.rt.active.fetch_sub(1, Ordering::AcqRel);
     }
@@ -328,10 +332,12 @@ async fn accept_loop(
             }
         }
         rt.active.fetch_add(1, Ordering::AcqRel);
+        let sess = rt.cli.track(&px.name, acc.src);
         let guard = ConnGuard {
             rt: rt.clone(),
             px: px.clone(),
             _slots: (global, local),
+            sess,
         };
         if accept_proxy || !px.expect_proxy.is_empty() {
             tokio::spawn(after_proxy_header(
