@@ -518,6 +518,16 @@ impl Backend {
         }
     }
 
+    /// Requests waiting in any of the backend's queues now (for statistics).
+    pub fn queued_now(&self) -> u32 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// The backend's `fullconn` (for statistics).
+    pub fn fullconn(&self) -> u32 {
+        self.fullconn
+    }
+
     /// Whether any server could take traffic (ignoring `maxconn`).
     pub fn has_usable(&self) -> bool {
         !self.tier().is_empty()

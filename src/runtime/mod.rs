@@ -16,6 +16,7 @@ pub mod listeners;
 pub mod log;
 pub mod persist;
 pub mod process;
+pub mod prometheus;
 pub mod proxy;
 pub mod proxy_protocol;
 pub mod readiness;

@@ -94,7 +94,7 @@ pub async fn serve(
     let mut attempts = 0u32;
     // The slot kept for a retry on the same server.
     let mut kept = None;
-    let (mut srv, _slot) = loop {
+    let (mut srv, slot) = loop {
         let slot = match kept.take() {
             Some(s) => s,
             None => match be.assign(key, avoid, queue_t).await {
@@ -143,5 +143,11 @@ pub async fn serve(
         server_fin: bpx.timeouts.server_fin,
     };
     let pending = conn.payload.as_deref().unwrap_or_default();
-    let _ = tunnel::run(&mut acc.stream, pending, &mut srv, &[], t).await;
+    // `shutdown sessions server` on the stats socket ends the tunnel.
+    let state = be.servers[slot.idx].clone();
+    tokio::select! {
+        _ = tunnel::run(&mut acc.stream, pending, &mut srv, &[], t) => {}
+        _ = state.killed() => {}
+    }
+    drop(slot);
 }

@@ -55,6 +55,8 @@ pub struct ProxyMeta {
     pub forced_id: bool,
     /// `hash-type consistent`: weights may change at run time with hashing algorithms.
     pub consistent: bool,
+    /// A frontend's `maxconn` (the global one when unset).
+    pub maxconn: u32,
     pub servers: Vec<ServerMeta>,
 }
 
@@ -153,6 +155,10 @@ impl Cli {
                 uuid,
                 forced_id: p.id.is_some(),
                 consistent: p.hash_type == crate::model::HashType::Consistent,
+                maxconn: p
+                    .maxconn
+                    .or(cfg.global.maxconn)
+                    .unwrap_or_else(crate::runtime::default_maxconn),
                 servers: p
                     .servers
                     .iter()

@@ -181,7 +181,9 @@ fn state_row(be_name: &str, pm: &super::ProxyMeta, s: &ServerState, m: &ServerMe
             check_state |= 4;
         }
     }
-    if admin == Admin::Maint {
+    // Checks pause in maintenance; HAProxy shows the flag on unchecked servers only when
+    // the configuration put them there.
+    if admin == Admin::Maint && (m.check || m.cmaint.load(Ordering::Relaxed)) {
         check_state |= 8;
     }
     let check_addr = m.check_addr.as_deref().unwrap_or("-");
@@ -339,11 +341,11 @@ pub fn enable_health(ctx: &mut Ctx, enable: bool, args: &[&str], out: &mut Strin
             c.enabled.store(enable, Ordering::Relaxed);
             out.push('\n');
         }
-        None => out.push_str(if enable {
-            "Health check was not configured on this server, cannot enable.\n\n"
-        } else {
-            "Health check was not configured on this server, cannot disable.\n\n"
-        }),
+        // HAProxy refuses only to enable checks a server does not have.
+        None if enable => {
+            out.push_str("Health check was not configured on this server, cannot enable.\n\n")
+        }
+        None => out.push('\n'),
     }
 }
 

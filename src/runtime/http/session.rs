@@ -667,6 +667,11 @@ impl Session {
                 let close = client_close || body != BodyKind::None;
                 self.answer_local(&bytes, close).await
             }
+            Verdict::Service(super::rules::Service::Prometheus) => {
+                px.counters.status(200);
+                let page = crate::runtime::prometheus::response(&self.rt);
+                self.answer_local(&page, client_close).await
+            }
             Verdict::Continue | Verdict::SetBackend(_) => Next::Close,
         }
     }
@@ -966,25 +971,30 @@ impl Session {
             };
             let l7 = (replayable && attempts < bpx.retries).then_some(&bpx.retry_on);
             let cbuf_before = self.cbuf.len();
-            match self
-                .exchange(
-                    fe,
-                    bpx,
-                    l7,
-                    &slot,
-                    &mut srv,
-                    &head,
-                    &mut req,
-                    body,
-                    expect_continue,
-                    upgrade,
-                    client_close,
-                    mode,
-                    &mut vars,
-                    &mut info,
-                )
-                .await
-            {
+            // `shutdown sessions server` on the stats socket ends the transaction and the
+            // client connection.
+            let state = be.servers[slot.idx].clone();
+            let exchange = self.exchange(
+                fe,
+                bpx,
+                l7,
+                &slot,
+                &mut srv,
+                &head,
+                &mut req,
+                body,
+                expect_continue,
+                upgrade,
+                client_close,
+                mode,
+                &mut vars,
+                &mut info,
+            );
+            let outcome = tokio::select! {
+                r = exchange => r,
+                _ = state.killed() => return Next::Close,
+            };
+            match outcome {
                 Exchange::Done { next, reusable } => {
                     if reusable {
                         let served = served + 1;
@@ -1331,7 +1341,7 @@ impl Session {
             // The answer replaces the server's (whose connection is dropped); the client
             // connection goes on as after any generated answer.
             let page = match verdict {
-                Verdict::Continue | Verdict::SetBackend(_) => continue,
+                Verdict::Continue | Verdict::SetBackend(_) | Verdict::Service(_) => continue,
                 Verdict::Respond(bytes) | Verdict::Redirect(bytes) => bytes,
                 Verdict::Deny(c, reply) | Verdict::Tarpit(c, reply) => {
                     px.counters.denied.fetch_add(1, Ordering::Relaxed);
