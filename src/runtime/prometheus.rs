@@ -549,7 +549,7 @@ fn frontend_value(name: &str, px: &ProxyRt, limit: u32) -> V {
             &["DOWN", "UP"],
             if px.disabled { "DOWN" } else { "UP" },
         ),
-        n if n.starts_with("http_") && !http => V::Skip,
+        n if (n.starts_with("http_") || n == "intercepted_requests_total") && !http => V::Skip,
         "http_responses_total" => codes(px),
         "http_requests_total" => V::I(ld(&c.requests)),
         _ => V::I(0),
@@ -589,13 +589,6 @@ fn backend_value(name: &str, px: &ProxyRt, rt: &Runtime) -> V {
         "weight" | "uweight" => V::I(tier.iter().map(|s| i64::from(s.weight())).sum()),
         "active_servers" => V::I(usable(false).len() as i64),
         "backup_servers" => V::I(usable(true).len() as i64),
-        "check_up_down_total" => V::I(
-            be.servers
-                .iter()
-                .filter_map(|s| s.checker.get())
-                .map(|c| c.snapshot().downs as i64)
-                .sum(),
-        ),
         "check_last_change_seconds" => V::I(secs_since(rt.cli.started)),
         "last_session_seconds" => V::I(-1),
         n if n.ends_with("time_average_seconds")

@@ -668,8 +668,9 @@ impl Session {
                 self.answer_local(&bytes, close).await
             }
             Verdict::Service(super::rules::Service::Prometheus) => {
-                px.counters.status(200);
+                // Counted after rendering: a scrape does not see its own response (HAProxy).
                 let page = crate::runtime::prometheus::response(&self.rt);
+                px.counters.status(200);
                 self.answer_local(&page, client_close).await
             }
             Verdict::Continue | Verdict::SetBackend(_) => Next::Close,
