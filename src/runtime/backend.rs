@@ -50,6 +50,8 @@ pub struct ServerState {
     pub checker: std::sync::OnceLock<Arc<crate::runtime::checks::scheduler::Checker>>,
     /// `slowstart` ramp in per-mille of the weight (1000: full weight).
     pub ramp: AtomicU32,
+    /// The server's counters for the stats (runtime/stats).
+    pub counters: crate::runtime::stats::counters::Counters,
 }
 
 impl ServerState {
@@ -74,6 +76,7 @@ impl ServerState {
             total: AtomicU64::new(0),
             checker: std::sync::OnceLock::new(),
             ramp: AtomicU32::new(1000),
+            counters: Default::default(),
         }
     }
     pub fn weight(&self) -> u32 {
@@ -305,6 +308,8 @@ pub struct Backend {
     pub reuse: crate::model::proxy::HttpReuse,
     /// `option srvtcpka`: TCP keep-alive on server connections.
     srvtcpka: bool,
+    /// The backend's counters for the stats (runtime/stats).
+    pub stat: crate::runtime::stats::counters::Counters,
 }
 
 impl std::fmt::Debug for Backend {
@@ -435,6 +440,7 @@ impl Backend {
             total: AtomicU64::new(0),
             reuse: p.http_reuse,
             srvtcpka: p.options.srvtcpka,
+            stat: Default::default(),
         }
     }
 
@@ -499,6 +505,16 @@ impl Backend {
         }
     }
 
+    /// `fullconn` in force (the stats' backend `slim`).
+    pub fn fullconn(&self) -> u32 {
+        self.fullconn
+    }
+
+    /// Requests waiting in any of the queues.
+    pub fn queued(&self) -> u32 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     /// Whether any server could take traffic (ignoring `maxconn`).
     pub fn has_usable(&self) -> bool {
         !self.tier().is_empty()
@@ -522,10 +538,12 @@ impl Backend {
     /// Takes a slot on server `idx`, whatever its limit (the caller checked it).
     fn reserve(self: &Arc<Self>, idx: usize) -> Slot {
         let s = &self.servers[idx];
-        s.cur.fetch_add(1, Ordering::AcqRel);
+        let scur = s.cur.fetch_add(1, Ordering::AcqRel) + 1;
         s.total.fetch_add(1, Ordering::Relaxed);
-        self.cur.fetch_add(1, Ordering::AcqRel);
+        let bcur = self.cur.fetch_add(1, Ordering::AcqRel) + 1;
         self.total.fetch_add(1, Ordering::Relaxed);
+        s.counters.on_session(u64::from(scur));
+        self.stat.on_session(u64::from(bcur));
         self.algo.taken(&self.servers, idx);
         Slot {
             backend: self.clone(),

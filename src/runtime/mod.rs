@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod proxy_protocol;
 pub mod readiness;
 pub mod sample;
+pub mod stats;
 pub mod stream;
 pub mod tcp;
 pub mod tls_bind;
@@ -60,6 +61,8 @@ pub struct Runtime {
     pub checks: checks::scheduler::Checks,
     /// The TLS settings of each `bind ... ssl`, by (proxy, bind) index.
     pub bind_tls: tls_bind::BindTlsMap,
+    /// What the stats page and exports need from the configuration.
+    pub stats: stats::Info,
 }
 
 /// The default `maxconn` when `global` sets none: what the descriptor limit allows
@@ -113,6 +116,7 @@ impl Runtime {
         }
         let checks = checks::scheduler::Checks::build(cfg, &proxies, &mut d);
         let bind_tls = tls_bind::build_all(cfg, &mut d);
+        let stats = stats::Info::build(cfg, maxconn, &mut d);
         let by_name = cfg
             .proxies
             .iter()
@@ -138,6 +142,7 @@ impl Runtime {
                 hard_stop_after: cfg.global.hard_stop_after,
                 checks,
                 bind_tls,
+                stats,
             },
             d,
         )
@@ -315,7 +320,8 @@ async fn accept_loop(
             }
         };
         px.counters.sessions.fetch_add(1, Ordering::Relaxed);
-        px.counters.current.fetch_add(1, Ordering::Relaxed);
+        let cur = px.counters.current.fetch_add(1, Ordering::Relaxed) + 1;
+        px.counters.fe.on_accept(cur);
         if px.options.clitcpka {
             match &acc.stream {
                 stream::Stream::Fresh(Some(t)) => {

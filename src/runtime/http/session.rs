@@ -452,6 +452,7 @@ impl Session {
     async fn transaction(&mut self, mut req: RequestHead) -> Next {
         let fe = self.fe.clone();
         fe.counters.requests.fetch_add(1, Ordering::Relaxed);
+        fe.counters.fe.on_request();
         self.nreq += 1;
         let framing = match codec::request_framing(&mut req) {
             Ok(f) => f,
@@ -552,6 +553,9 @@ impl Session {
         };
         info.backend = Some(bpx.name.clone());
         bpx.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = &bpx.backend {
+            b.stat.on_request();
+        }
         if bpx.idx != fe.idx
             && bpx.options.http_buffer_request
             && let Err(next) = self.buffer_body(&bpx, &mut req, body, &mut info).await
@@ -575,6 +579,12 @@ impl Session {
             }
             // A backend's `option httpclose` closes the server side only (see
             // `effective_mode`): the client side follows the frontend, as in HAProxy.
+        }
+        if let Some(next) = self
+            .stats_page(&fe, &bpx, &mut req, body, &vars, &mut info, client_close)
+            .await
+        {
+            return next;
         }
         let Some(be) = bpx.backend.clone() else {
             return self.reply_error(Some(&bpx), 503).await;
@@ -669,6 +679,45 @@ impl Session {
             }
             Verdict::Continue | Verdict::SetBackend(_) => Next::Close,
         }
+    }
+
+    /// The stats page (`stats enable`) of the backend, else of the frontend, when the
+    /// request is for it (runtime/stats/page.rs).
+    #[allow(clippy::too_many_arguments)]
+    async fn stats_page(
+        &mut self,
+        fe: &Arc<ProxyRt>,
+        bpx: &Arc<ProxyRt>,
+        req: &mut RequestHead,
+        body: BodyKind,
+        vars: &Vars,
+        info: &mut TxnInfo,
+        client_close: bool,
+    ) -> Option<Next> {
+        use crate::runtime::stats::page;
+        let rt = self.rt.clone();
+        let (px, cfg) = [bpx, fe].into_iter().find_map(|p| {
+            page::config_for(&rt, p)
+                .filter(|c| c.matches(req))
+                .map(|c| (p, c))
+        })?;
+        if req.method == "POST"
+            && let Err(next) = self.buffer_body(px, req, body, info).await
+        {
+            return Some(next);
+        }
+        let ctx = EvalCtx {
+            conn: &self.conn,
+            req: Some(req),
+            res: None,
+            vars,
+            info,
+        };
+        let resp = page::respond(&rt, px, cfg, req, info.req_body.as_deref(), &ctx);
+        let code = status_of(&resp);
+        fe.counters.status(code);
+        fe.counters.fe.intercepted.fetch_add(1, Ordering::Relaxed);
+        Some(self.answer_local(&resp, client_close).await)
     }
 
     /// The backend's 503 for a request no server took (none usable, queue timeout, connect
