@@ -542,8 +542,8 @@ impl Backend {
         s.total.fetch_add(1, Ordering::Relaxed);
         let bcur = self.cur.fetch_add(1, Ordering::AcqRel) + 1;
         self.total.fetch_add(1, Ordering::Relaxed);
-        s.counters.on_session(u64::from(scur));
-        self.stat.on_session(u64::from(bcur));
+        s.counters.on_assigned(u64::from(scur));
+        self.stat.on_assigned(u64::from(bcur));
         self.algo.taken(&self.servers, idx);
         Slot {
             backend: self.clone(),

@@ -94,13 +94,14 @@ pub async fn serve(
     let mut attempts = 0u32;
     // The slot kept for a retry on the same server.
     let mut kept = None;
-    let (mut srv, _slot) = loop {
+    let (mut srv, slot) = loop {
         let slot = match kept.take() {
             Some(s) => s,
             None => match be.assign(key, avoid, queue_t).await {
                 Ok(s) => s,
                 Err(PickError::NoServer | PickError::QueueFull | PickError::QueueTimeout) => {
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
+                    be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
             },
@@ -110,12 +111,17 @@ pub async fn serve(
             .connect_from(slot.idx, acc.src, acc.dst, bpx.timeouts.connect, sni)
             .await
         {
-            Ok(s) => break (s, slot),
+            Ok(s) => {
+                crate::runtime::stats::counters::connected(&be, slot.idx, false);
+                break (s, slot);
+            }
             Err(e) => {
                 bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                 if attempts >= bpx.retries {
+                    crate::runtime::stats::counters::conn_failed(&be, slot.idx);
                     return;
                 }
+                crate::runtime::stats::counters::conn_retry(&be, slot.idx);
                 attempts += 1;
                 let (redispatch, pause) =
                     super::http::session::retry_plan(&bpx, &be, slot.idx, attempts, false, &e);
@@ -143,5 +149,12 @@ pub async fn serve(
         server_fin: bpx.timeouts.server_fin,
     };
     let pending = conn.payload.as_deref().unwrap_or_default();
-    let _ = tunnel::run(&mut acc.stream, pending, &mut srv, &[], t).await;
+    let (_, st) = tunnel::run(&mut acc.stream, pending, &mut srv, &[], t).await;
+    crate::runtime::stats::counters::tunnelled(
+        &fe.counters.fe,
+        &be,
+        slot.idx,
+        st.to_server,
+        st.to_client,
+    );
 }

@@ -79,6 +79,8 @@ struct Session {
     req_close: bool,
     /// What is left unread of the current request's body.
     body_left: BodyKind,
+    /// When the current response head arrived, for the stats' response time.
+    stat_resp_at: Option<std::time::Instant>,
 }
 
 /// Serves one client connection; `_guard` is released when it ends.
@@ -119,6 +121,7 @@ pub async fn serve(
         req_version: Version::H11,
         req_close: false,
         body_left: BodyKind::None,
+        stat_resp_at: None,
     };
     s.run().await;
 }
@@ -305,6 +308,7 @@ impl Session {
                 match codec::parse_request(&self.cbuf, &self.rt.limits) {
                     Ok(Some((h, n))) => {
                         self.cbuf.advance(n);
+                        self.fe.counters.fe.add_bytes(n as u64, 0);
                         return Ok(h);
                     }
                     Ok(None) => {}
@@ -365,6 +369,7 @@ impl Session {
 
     async fn write_client(&mut self, bytes: &[u8]) -> bool {
         self.resp_started = true;
+        crate::runtime::stats::counters::client_write(&self.fe.counters.fe, bytes);
         let t = self.fe.timeouts.client;
         matches!(
             with_timeout(t, self.cli.write_all(bytes)).await,
@@ -403,6 +408,9 @@ impl Session {
 
     async fn send_reply(&mut self, be: Option<&Arc<ProxyRt>>, code: u16, close: bool) -> Next {
         let fe = self.fe.clone();
+        if let Some(b) = be.and_then(|b| b.backend.as_ref()) {
+            b.stat.on_status(code);
+        }
         let be = be.filter(|b| !Arc::ptr_eq(b, &fe));
         let (bytes, close) = ErrorPages::select(be.map(|b| &b.errors), &fe.errors, code)
             .render(self.req_version, close);
@@ -553,9 +561,6 @@ impl Session {
         };
         info.backend = Some(bpx.name.clone());
         bpx.counters.requests.fetch_add(1, Ordering::Relaxed);
-        if let Some(b) = &bpx.backend {
-            b.stat.on_request();
-        }
         if bpx.idx != fe.idx
             && bpx.options.http_buffer_request
             && let Err(next) = self.buffer_body(&bpx, &mut req, body, &mut info).await
@@ -589,6 +594,7 @@ impl Session {
         let Some(be) = bpx.backend.clone() else {
             return self.reply_error(Some(&bpx), 503).await;
         };
+        be.stat.on_request();
         self.add_forwarding_headers(&fe, &bpx, &mut req);
         self.forward(&fe, &bpx, &be, req, body, client_close, vars, info)
             .await
@@ -668,10 +674,20 @@ impl Session {
                 self.answer_local(&auth_page(realm), client_close).await
             }
             Verdict::Respond(bytes) => {
+                self.fe
+                    .counters
+                    .fe
+                    .intercepted
+                    .fetch_add(1, Ordering::Relaxed);
                 px.counters.status(status_of(&bytes));
                 self.answer_local(&bytes, client_close).await
             }
             Verdict::Redirect(bytes) => {
+                self.fe
+                    .counters
+                    .fe
+                    .intercepted
+                    .fetch_add(1, Ordering::Relaxed);
                 px.counters.status(status_of(&bytes));
                 // HAProxy does not read past a request body after a redirect: it closes.
                 let close = client_close || body != BodyKind::None;
@@ -934,6 +950,7 @@ impl Session {
         let mut avoid = None;
         let mut attempts = 0u32;
         let mut reused_retry_left = true;
+        let stat_t0 = std::time::Instant::now();
         // Only a request without a body, or whose body is kept (`replay_body`), can be
         // sent again after it went out.
         let replayable = (matches!(body, BodyKind::None | BodyKind::Length(0)) && !expect_continue)
@@ -963,6 +980,7 @@ impl Session {
                     tracing::info!(backend = %bpx.name, "no server: {e:?}");
                     if e != PickError::NoServer {
                         bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
+                        be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     }
                     return self.unserved(bpx).await;
                 }
@@ -979,14 +997,18 @@ impl Session {
                     info: &info,
                 },
             );
+            let stat_tq = crate::runtime::stats::counters::ms_since(stat_t0);
+            let stat_tc0 = std::time::Instant::now();
             let (mut srv, reused, served) = match self.server_conn(be, &slot, bpx, sni).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "connect failed: {e}");
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     if attempts >= bpx.retries || !bpx.retry_on.conn_failure {
+                        crate::runtime::stats::counters::conn_failed(be, slot.idx);
                         return self.unserved(bpx).await;
                     }
+                    crate::runtime::stats::counters::conn_retry(be, slot.idx);
                     attempts += 1;
                     let direct = named.is_some() || info.cookie.target == Some(slot.idx);
                     let (redispatch, pause) = retry_plan(bpx, be, slot.idx, attempts, direct, &e);
@@ -1013,6 +1035,9 @@ impl Session {
                     continue;
                 }
             };
+            crate::runtime::stats::counters::connected(be, slot.idx, reused);
+            let stat_tc = crate::runtime::stats::counters::ms_since(stat_tc0);
+            self.stat_resp_at = None;
             let l7 = (replayable && attempts < bpx.retries).then_some(&bpx.retry_on);
             let cbuf_before = self.cbuf.len();
             match self
@@ -1035,6 +1060,15 @@ impl Session {
                 .await
             {
                 Exchange::Done { next, reusable } => {
+                    crate::runtime::stats::counters::timed(
+                        be,
+                        slot.idx,
+                        stat_tq,
+                        stat_tc,
+                        self.stat_resp_at
+                            .map(|t| t.duration_since(stat_tc0).as_millis() as u64),
+                        crate::runtime::stats::counters::ms_since(stat_t0),
+                    );
                     if reusable {
                         let served = served + 1;
                         if be.reuse == HttpReuse::Never {
@@ -1331,6 +1365,7 @@ impl Session {
             },
         };
         self.sbuf.advance(n);
+        self.stat_resp_at = Some(std::time::Instant::now());
         info.status = Some(res.status);
         slot.backend.servers[slot.idx].observed(Observed::Status(res.status));
         // A status `retry-on` names: the response is dropped before any byte of it left.
@@ -1409,7 +1444,8 @@ impl Session {
         let mut out = Vec::with_capacity(512 + self.sbuf.len());
         res.write_to(&mut out);
         self.resp_started = true;
-        match copy_body(
+        let stat_head = out.len() as u64;
+        let stat_res = copy_body(
             srv,
             &mut self.sbuf,
             &mut self.cli,
@@ -1419,8 +1455,16 @@ impl Session {
             cli_t,
             &self.rt.limits,
         )
-        .await
-        {
+        .await;
+        crate::runtime::stats::counters::response(
+            &fe.counters.fe,
+            &slot.backend,
+            slot.idx,
+            res.status,
+            head.len() as u64,
+            stat_head + stat_res.as_ref().copied().unwrap_or(0),
+        );
+        match stat_res {
             Ok(_) => {}
             Err(CopyErr::SrcInvalidEarly) => {
                 // The body was bad before the head went out: HAProxy still answers 502.

@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::runtime::backend::Backend;
+
 /// HAProxy 2.6 averages queue/connect/response/total times over this many samples
 /// (`TIME_STATS_SAMPLES`; its manual says "the last 1024 requests").
 pub const TIME_SAMPLES: u64 = 512;
@@ -200,6 +202,11 @@ impl Counters {
             .fetch_max(u64::from(r), Ordering::Relaxed);
         self.last_sess.store(now_ms() + 1, Ordering::Relaxed);
     }
+    /// A session the balancing assigned to a backend and server.
+    pub fn on_assigned(&self, cur: u64) {
+        self.lbtot.fetch_add(1, Ordering::Relaxed);
+        self.on_session(cur);
+    }
     /// A frontend's accepted connection.
     pub fn on_accept(&self, cur: u64) {
         self.conn_tot.fetch_add(1, Ordering::Relaxed);
@@ -254,6 +261,87 @@ impl Counters {
             0 => None,
             t => Some(Duration::from_millis(now_ms().saturating_sub(t - 1))),
         }
+    }
+}
+
+/// Bytes the proxy writes to a client itself (its own answers, interim responses): sent
+/// bytes, and the status of a response head.
+pub fn client_write(fe: &Counters, bytes: &[u8]) {
+    fe.bytes_out
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    if bytes.starts_with(b"HTTP/1.")
+        && let Some(code) = bytes
+            .get(9..12)
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|c| c.parse::<u16>().ok())
+        && code != 100
+    {
+        fe.on_status(code);
+    }
+}
+
+fn server(be: &Backend, idx: usize) -> Option<&Counters> {
+    be.servers.get(idx).map(|s| &s.counters)
+}
+
+/// The last connection attempt to a server failed: the request is given up.
+pub fn conn_failed(be: &Backend, idx: usize) {
+    be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
+    if let Some(s) = server(be, idx) {
+        s.failed_conns.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A connection attempt to a server failed and will be retried.
+pub fn conn_retry(be: &Backend, idx: usize) {
+    if let Some(s) = server(be, idx) {
+        s.retries.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A server connection is ready: a new one or one reused from the pool.
+pub fn connected(be: &Backend, idx: usize, reused: bool) {
+    for c in [Some(&be.stat), server(be, idx)].into_iter().flatten() {
+        let n = if reused { &c.reuse } else { &c.connect };
+        n.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A transaction through a server ended: its queue, connect, response-head and total
+/// times (ms).
+pub fn timed(be: &Backend, idx: usize, q: u64, c: u64, r: Option<u64>, t: u64) {
+    let tm = Timing {
+        queue: Some(q),
+        connect: Some(c),
+        response: r,
+        total: Some(t),
+    };
+    be.stat.on_timing(&tm);
+    if let Some(s) = server(be, idx) {
+        s.on_timing(&tm);
+    }
+}
+
+/// A server's response went to the client: its status, and the bytes each way (request
+/// bytes sent to the server, response bytes sent to the client).
+pub fn response(fe: &Counters, be: &Backend, idx: usize, status: u16, bin: u64, bout: u64) {
+    fe.on_status(status);
+    fe.bytes_out.fetch_add(bout, Ordering::Relaxed);
+    be.stat.on_status(status);
+    be.stat.add_bytes(bin, bout);
+    if let Some(s) = server(be, idx) {
+        s.on_status(status);
+        s.on_request();
+        s.add_bytes(bin, bout);
+    }
+}
+
+/// A TCP-mode connection through a server ended after moving these bytes.
+pub fn tunnelled(fe: &Counters, be: &Backend, idx: usize, bin: u64, bout: u64) {
+    fe.add_bytes(bin, bout);
+    be.stat.add_bytes(bin, bout);
+    if let Some(s) = server(be, idx) {
+        s.add_bytes(bin, bout);
     }
 }
 

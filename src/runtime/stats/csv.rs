@@ -1,6 +1,7 @@
 //! HAProxy 2.6's CSV export (`show stat`, the stats page's `;csv`): the header line, then
-//! one line per row with every field, the `-` separator column, a trailing comma, and an
-//! empty line at the end.
+//! one line per row with every field, the `-` separator column and a trailing comma. (The
+//! stats page ends there; the CLI's `show stat` adds the empty line that ends every CLI
+//! answer.)
 
 use super::{Scope, StatRow, fields};
 
@@ -30,12 +31,11 @@ pub fn line(r: &StatRow) -> String {
     out
 }
 
-/// The header, the rows the scope admits, and the closing empty line.
+/// The header and the rows the scope admits.
 pub fn render(rows: &[StatRow], scope: &Scope) -> String {
     let mut out = fields::csv_header();
     for r in super::scoped(rows, scope) {
         out.push_str(&line(r));
     }
-    out.push('\n');
     out
 }

@@ -330,6 +330,16 @@ pub fn collect(rt: &Runtime) -> Vec<StatRow> {
     rows
 }
 
+/// Clears what HAProxy shows only with `stats show-legends` on the page (and to an
+/// operator-level CLI): server addresses, cookies, the balancing algorithm.
+pub fn hide_legends(rows: &mut [StatRow]) {
+    for r in rows {
+        for f in ["addr", "cookie", "algo"] {
+            r.set(f, Value::Empty);
+        }
+    }
+}
+
 /// The rows the scope admits.
 pub fn scoped<'a>(rows: &'a [StatRow], scope: &'a Scope) -> impl Iterator<Item = &'a StatRow> {
     rows.iter().filter(|r| scope.admits(&r.pxname()))
@@ -411,7 +421,7 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
     r.u32("rate_lim", 0);
     r.u32("rate_max", load(&f.sess_rate_max));
     if http {
-        hrsp(&mut r, &c.responses);
+        hrsp(&mut r, &f.hrsp);
     }
     r.u32("req_rate", u64::from(f.req_rate.read()));
     r.u32("req_rate_max", load(&f.req_rate_max));
@@ -527,12 +537,7 @@ fn server_row(
     r.u64("wretr", load(&c.retries));
     r.u64("wredis", load(&c.redispatches));
     r.str("status", server_status(s));
-    let weight = if s.admin() == Admin::Drain {
-        0
-    } else {
-        s.weight()
-    };
-    r.u32("weight", u64::from(weight));
+    r.u32("weight", u64::from(s.weight()));
     r.u32("act", u64::from(!s.backup));
     r.u32("bck", u64::from(s.backup));
     let rec = s.checker.get().map(|c| c.snapshot());
@@ -644,7 +649,7 @@ fn backend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo, be: &Backend) -> St
     r.u64("bout", load(&b.bytes_out));
     r.u64("dreq", load(&c.denied));
     r.u64("dresp", load(&b.denied_resp));
-    r.u64("econ", load(&c.errors_conn));
+    r.u64("econ", load(&b.failed_conns));
     r.u64("eresp", load(&c.errors_resp));
     r.u64("wretr", load(&c.retries));
     r.u64("wredis", load(&c.redispatches));

@@ -313,6 +313,9 @@ pub fn respond(
         filter: flags.scope.clone(),
     };
     let mut rows = super::collect(rt);
+    if !cfg.show_legends {
+        super::hide_legends(&mut rows);
+    }
     if flags.up {
         hide_down(&mut rows, rt);
     }
