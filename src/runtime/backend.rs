@@ -54,6 +54,8 @@ pub struct ServerState {
     pub maxconn_cli: AtomicU32,
     /// Bumped by `shutdown sessions server`: the sessions using this server end.
     pub kill: tokio::sync::watch::Sender<u64>,
+    /// The server's counters for the stats (runtime/stats).
+    pub counters: crate::runtime::stats::counters::Counters,
 }
 
 impl ServerState {
@@ -80,6 +82,7 @@ impl ServerState {
             ramp: AtomicU32::new(1000),
             maxconn_cli: AtomicU32::new(u32::MAX),
             kill: tokio::sync::watch::Sender::new(0),
+            counters: Default::default(),
         }
     }
     /// The `maxconn` in force: the configured one, or the one the stats socket set.
@@ -323,6 +326,8 @@ pub struct Backend {
     pub reuse: crate::model::proxy::HttpReuse,
     /// `option srvtcpka`: TCP keep-alive on server connections.
     srvtcpka: bool,
+    /// The backend's counters for the stats (runtime/stats).
+    pub stat: crate::runtime::stats::counters::Counters,
 }
 
 impl std::fmt::Debug for Backend {
@@ -453,6 +458,7 @@ impl Backend {
             total: AtomicU64::new(0),
             reuse: p.http_reuse,
             srvtcpka: p.options.srvtcpka,
+            stat: Default::default(),
         }
     }
 
@@ -518,14 +524,14 @@ impl Backend {
         }
     }
 
-    /// Requests waiting in any of the backend's queues now (for statistics).
-    pub fn queued_now(&self) -> u32 {
-        self.queued.load(Ordering::Relaxed)
-    }
-
-    /// The backend's `fullconn` (for statistics).
+    /// `fullconn` in force (the stats' backend `slim`).
     pub fn fullconn(&self) -> u32 {
         self.fullconn
+    }
+
+    /// Requests waiting in any of the queues.
+    pub fn queued(&self) -> u32 {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Whether any server could take traffic (ignoring `maxconn`).
@@ -551,10 +557,12 @@ impl Backend {
     /// Takes a slot on server `idx`, whatever its limit (the caller checked it).
     fn reserve(self: &Arc<Self>, idx: usize) -> Slot {
         let s = &self.servers[idx];
-        s.cur.fetch_add(1, Ordering::AcqRel);
+        let scur = s.cur.fetch_add(1, Ordering::AcqRel) + 1;
         s.total.fetch_add(1, Ordering::Relaxed);
-        self.cur.fetch_add(1, Ordering::AcqRel);
+        let bcur = self.cur.fetch_add(1, Ordering::AcqRel) + 1;
         self.total.fetch_add(1, Ordering::Relaxed);
+        s.counters.on_assigned(u64::from(scur));
+        self.stat.on_assigned(u64::from(bcur));
         self.algo.taken(&self.servers, idx);
         Slot {
             backend: self.clone(),

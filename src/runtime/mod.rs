@@ -21,6 +21,7 @@ pub mod proxy;
 pub mod proxy_protocol;
 pub mod readiness;
 pub mod sample;
+pub mod stats;
 pub mod stream;
 pub mod tcp;
 pub mod tls_bind;
@@ -64,6 +65,8 @@ pub struct Runtime {
     pub bind_tls: tls_bind::BindTlsMap,
     /// The stats socket service (`stats socket`), started by [`Runtime::serve`].
     pub cli: cli::Cli,
+    /// What the stats page and exports need from the configuration.
+    pub stats: stats::Info,
 }
 
 /// The default `maxconn` when `global` sets none: what the descriptor limit allows
@@ -111,6 +114,7 @@ impl Runtime {
         }
         let checks = checks::scheduler::Checks::build(cfg, &proxies, &mut d);
         let bind_tls = tls_bind::build_all(cfg, &mut d);
+        let stats = stats::Info::build(cfg, maxconn, &mut d);
         let by_name = cfg
             .proxies
             .iter()
@@ -137,6 +141,7 @@ impl Runtime {
                 checks,
                 bind_tls,
                 cli: cli::Cli::build(cfg),
+                stats,
             },
             d,
         )
@@ -320,7 +325,8 @@ async fn accept_loop(
             }
         };
         px.counters.sessions.fetch_add(1, Ordering::Relaxed);
-        px.counters.current.fetch_add(1, Ordering::Relaxed);
+        let cur = px.counters.current.fetch_add(1, Ordering::Relaxed) + 1;
+        px.counters.fe.on_accept(cur);
         if px.options.clitcpka {
             match &acc.stream {
                 stream::Stream::Fresh(Some(t)) => {

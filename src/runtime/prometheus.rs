@@ -572,7 +572,7 @@ fn backend_value(name: &str, px: &ProxyRt, rt: &Runtime) -> V {
         if a.is_empty() { usable(true) } else { a }
     };
     match name {
-        "current_queue" => V::I(i64::from(be.queued_now())),
+        "current_queue" => V::I(i64::from(be.queued())),
         "current_sessions" => V::I(i64::from(be.cur.load(Ordering::Relaxed))),
         "limit_sessions" => V::I(i64::from(be.fullconn())),
         "sessions_total" | "loadbalanced_total" => V::I(ld(&be.total)),

@@ -101,6 +101,7 @@ pub async fn serve(
                 Ok(s) => s,
                 Err(PickError::NoServer | PickError::QueueFull | PickError::QueueTimeout) => {
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
+                    be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
             },
@@ -110,12 +111,17 @@ pub async fn serve(
             .connect_from(slot.idx, acc.src, acc.dst, bpx.timeouts.connect, sni)
             .await
         {
-            Ok(s) => break (s, slot),
+            Ok(s) => {
+                crate::runtime::stats::counters::connected(&be, slot.idx, false);
+                break (s, slot);
+            }
             Err(e) => {
                 bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                 if attempts >= bpx.retries {
+                    crate::runtime::stats::counters::conn_failed(&be, slot.idx);
                     return;
                 }
+                crate::runtime::stats::counters::conn_retry(&be, slot.idx);
                 attempts += 1;
                 let (redispatch, pause) =
                     super::http::session::retry_plan(&bpx, &be, slot.idx, attempts, false, &e);
@@ -145,9 +151,18 @@ pub async fn serve(
     let pending = conn.payload.as_deref().unwrap_or_default();
     // `shutdown sessions server` on the stats socket ends the tunnel.
     let state = be.servers[slot.idx].clone();
-    tokio::select! {
-        _ = tunnel::run(&mut acc.stream, pending, &mut srv, &[], t) => {}
-        _ = state.killed() => {}
+    let st = tokio::select! {
+        (_, st) = tunnel::run(&mut acc.stream, pending, &mut srv, &[], t) => Some(st),
+        _ = state.killed() => None,
+    };
+    if let Some(st) = st {
+        crate::runtime::stats::counters::tunnelled(
+            &fe.counters.fe,
+            &be,
+            slot.idx,
+            st.to_server,
+            st.to_client,
+        );
     }
     drop(slot);
 }

@@ -79,6 +79,8 @@ struct Session {
     req_close: bool,
     /// What is left unread of the current request's body.
     body_left: BodyKind,
+    /// When the current response head arrived, for the stats' response time.
+    stat_resp_at: Option<std::time::Instant>,
 }
 
 /// Serves one client connection; `_guard` is released when it ends.
@@ -119,6 +121,7 @@ pub async fn serve(
         req_version: Version::H11,
         req_close: false,
         body_left: BodyKind::None,
+        stat_resp_at: None,
     };
     s.run().await;
 }
@@ -305,6 +308,7 @@ impl Session {
                 match codec::parse_request(&self.cbuf, &self.rt.limits) {
                     Ok(Some((h, n))) => {
                         self.cbuf.advance(n);
+                        self.fe.counters.fe.add_bytes(n as u64, 0);
                         return Ok(h);
                     }
                     Ok(None) => {}
@@ -365,6 +369,7 @@ impl Session {
 
     async fn write_client(&mut self, bytes: &[u8]) -> bool {
         self.resp_started = true;
+        crate::runtime::stats::counters::client_write(&self.fe.counters.fe, bytes);
         let t = self.fe.timeouts.client;
         matches!(
             with_timeout(t, self.cli.write_all(bytes)).await,
@@ -403,6 +408,9 @@ impl Session {
 
     async fn send_reply(&mut self, be: Option<&Arc<ProxyRt>>, code: u16, close: bool) -> Next {
         let fe = self.fe.clone();
+        if let Some(b) = be.and_then(|b| b.backend.as_ref()) {
+            b.stat.on_status(code);
+        }
         let be = be.filter(|b| !Arc::ptr_eq(b, &fe));
         let (bytes, close) = ErrorPages::select(be.map(|b| &b.errors), &fe.errors, code)
             .render(self.req_version, close);
@@ -452,6 +460,7 @@ impl Session {
     async fn transaction(&mut self, mut req: RequestHead) -> Next {
         let fe = self.fe.clone();
         fe.counters.requests.fetch_add(1, Ordering::Relaxed);
+        fe.counters.fe.on_request();
         self.nreq += 1;
         let framing = match codec::request_framing(&mut req) {
             Ok(f) => f,
@@ -576,9 +585,16 @@ impl Session {
             // A backend's `option httpclose` closes the server side only (see
             // `effective_mode`): the client side follows the frontend, as in HAProxy.
         }
+        if let Some(next) = self
+            .stats_page(&fe, &bpx, &mut req, body, &vars, &mut info, client_close)
+            .await
+        {
+            return next;
+        }
         let Some(be) = bpx.backend.clone() else {
             return self.reply_error(Some(&bpx), 503).await;
         };
+        be.stat.on_request();
         self.add_forwarding_headers(&fe, &bpx, &mut req);
         self.forward(&fe, &bpx, &be, req, body, client_close, vars, info)
             .await
@@ -658,10 +674,20 @@ impl Session {
                 self.answer_local(&auth_page(realm), client_close).await
             }
             Verdict::Respond(bytes) => {
+                self.fe
+                    .counters
+                    .fe
+                    .intercepted
+                    .fetch_add(1, Ordering::Relaxed);
                 px.counters.status(status_of(&bytes));
                 self.answer_local(&bytes, client_close).await
             }
             Verdict::Redirect(bytes) => {
+                self.fe
+                    .counters
+                    .fe
+                    .intercepted
+                    .fetch_add(1, Ordering::Relaxed);
                 px.counters.status(status_of(&bytes));
                 // HAProxy does not read past a request body after a redirect: it closes.
                 let close = client_close || body != BodyKind::None;
@@ -675,6 +701,45 @@ impl Session {
             }
             Verdict::Continue | Verdict::SetBackend(_) => Next::Close,
         }
+    }
+
+    /// The stats page (`stats enable`) of the backend, else of the frontend, when the
+    /// request is for it (runtime/stats/page.rs).
+    #[allow(clippy::too_many_arguments)]
+    async fn stats_page(
+        &mut self,
+        fe: &Arc<ProxyRt>,
+        bpx: &Arc<ProxyRt>,
+        req: &mut RequestHead,
+        body: BodyKind,
+        vars: &Vars,
+        info: &mut TxnInfo,
+        client_close: bool,
+    ) -> Option<Next> {
+        use crate::runtime::stats::page;
+        let rt = self.rt.clone();
+        let (px, cfg) = [bpx, fe].into_iter().find_map(|p| {
+            page::config_for(&rt, p)
+                .filter(|c| c.matches(req))
+                .map(|c| (p, c))
+        })?;
+        if req.method == "POST"
+            && let Err(next) = self.buffer_body(px, req, body, info).await
+        {
+            return Some(next);
+        }
+        let ctx = EvalCtx {
+            conn: &self.conn,
+            req: Some(req),
+            res: None,
+            vars,
+            info,
+        };
+        let resp = page::respond(&rt, px, cfg, req, info.req_body.as_deref(), &ctx);
+        let code = status_of(&resp);
+        fe.counters.status(code);
+        fe.counters.fe.intercepted.fetch_add(1, Ordering::Relaxed);
+        Some(self.answer_local(&resp, client_close).await)
     }
 
     /// The backend's 503 for a request no server took (none usable, queue timeout, connect
@@ -891,6 +956,7 @@ impl Session {
         let mut avoid = None;
         let mut attempts = 0u32;
         let mut reused_retry_left = true;
+        let stat_t0 = std::time::Instant::now();
         // Only a request without a body, or whose body is kept (`replay_body`), can be
         // sent again after it went out.
         let replayable = (matches!(body, BodyKind::None | BodyKind::Length(0)) && !expect_continue)
@@ -920,6 +986,7 @@ impl Session {
                     tracing::info!(backend = %bpx.name, "no server: {e:?}");
                     if e != PickError::NoServer {
                         bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
+                        be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     }
                     return self.unserved(bpx).await;
                 }
@@ -936,14 +1003,18 @@ impl Session {
                     info: &info,
                 },
             );
+            let stat_tq = crate::runtime::stats::counters::ms_since(stat_t0);
+            let stat_tc0 = std::time::Instant::now();
             let (mut srv, reused, served) = match self.server_conn(be, &slot, bpx, sni).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "connect failed: {e}");
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     if attempts >= bpx.retries || !bpx.retry_on.conn_failure {
+                        crate::runtime::stats::counters::conn_failed(be, slot.idx);
                         return self.unserved(bpx).await;
                     }
+                    crate::runtime::stats::counters::conn_retry(be, slot.idx);
                     attempts += 1;
                     let direct = named.is_some() || info.cookie.target == Some(slot.idx);
                     let (redispatch, pause) = retry_plan(bpx, be, slot.idx, attempts, direct, &e);
@@ -970,6 +1041,9 @@ impl Session {
                     continue;
                 }
             };
+            crate::runtime::stats::counters::connected(be, slot.idx, reused);
+            let stat_tc = crate::runtime::stats::counters::ms_since(stat_tc0);
+            self.stat_resp_at = None;
             let l7 = (replayable && attempts < bpx.retries).then_some(&bpx.retry_on);
             let cbuf_before = self.cbuf.len();
             // `shutdown sessions server` on the stats socket ends the transaction and the
@@ -997,6 +1071,15 @@ impl Session {
             };
             match outcome {
                 Exchange::Done { next, reusable } => {
+                    crate::runtime::stats::counters::timed(
+                        be,
+                        slot.idx,
+                        stat_tq,
+                        stat_tc,
+                        self.stat_resp_at
+                            .map(|t| t.duration_since(stat_tc0).as_millis() as u64),
+                        crate::runtime::stats::counters::ms_since(stat_t0),
+                    );
                     if reusable {
                         let served = served + 1;
                         if be.reuse == HttpReuse::Never {
@@ -1293,6 +1376,7 @@ impl Session {
             },
         };
         self.sbuf.advance(n);
+        self.stat_resp_at = Some(std::time::Instant::now());
         info.status = Some(res.status);
         slot.backend.servers[slot.idx].observed(Observed::Status(res.status));
         // A status `retry-on` names: the response is dropped before any byte of it left.
@@ -1371,7 +1455,8 @@ impl Session {
         let mut out = Vec::with_capacity(512 + self.sbuf.len());
         res.write_to(&mut out);
         self.resp_started = true;
-        match copy_body(
+        let stat_head = out.len() as u64;
+        let stat_res = copy_body(
             srv,
             &mut self.sbuf,
             &mut self.cli,
@@ -1381,8 +1466,16 @@ impl Session {
             cli_t,
             &self.rt.limits,
         )
-        .await
-        {
+        .await;
+        crate::runtime::stats::counters::response(
+            &fe.counters.fe,
+            &slot.backend,
+            slot.idx,
+            res.status,
+            head.len() as u64,
+            stat_head + stat_res.as_ref().copied().unwrap_or(0),
+        );
+        match stat_res {
             Ok(_) => {}
             Err(CopyErr::SrcInvalidEarly) => {
                 // The body was bad before the head went out: HAProxy still answers 502.
