@@ -198,7 +198,8 @@ fn tag_words(tags: &str) -> (&'static str, &'static str, &'static str) {
         _ => "Product",
     };
     let nature = match b.get(1) {
-        Some(b'a') => "Age",
+        Some(b'a') => "Avg",
+        Some(b'A') => "Age",
         Some(b'C') => "Counter",
         Some(b'D') => "Duration",
         Some(b'G') => "Gauge",
@@ -251,7 +252,7 @@ pub fn show_info(ctx: &mut Ctx, args: &[&str], out: &mut String) {
             .collect();
         out.push('[');
         out.push_str(&items.join(","));
-        out.push_str("]\n");
+        out.push_str("]\n\n");
         return;
     }
     let typed = args.contains(&"typed");

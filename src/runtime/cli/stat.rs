@@ -1,7 +1,7 @@
-//! `show stat [typed|json]`: HAProxy's statistics rows. The rows and their CSV/typed/JSON
-//! renderings belong to the statistics module (`crate::runtime::stats`); this file only
-//! chooses the format and hands over, so that the stats socket and the stats page print the
-//! same bytes.
+//! `show stat [typed|json]`: HAProxy's statistics rows. The rows and their CSV and JSON
+//! renderings belong to the statistics module ([`crate::runtime::stats`]), so that the
+//! stats socket and the stats page print the same bytes; the `typed` form (CLI only) is
+//! written here over the same rows and field tags.
 
 use super::Ctx;
 
@@ -21,16 +21,72 @@ pub fn show_stat(ctx: &mut Ctx, args: &[&str], out: &mut String) {
     } else {
         Format::Csv
     };
-    match render(ctx.rt, fmt) {
-        Some(text) => {
-            out.push_str(&text);
-            out.push('\n');
+    // HAProxy shows addresses, cookies and the algorithm from the operator level up.
+    let legends = ctx.allowed(crate::model::CliLevel::Operator);
+    out.push_str(&render(ctx.rt, fmt, legends));
+    out.push('\n');
+}
+
+/// The rows in `fmt`, from the statistics module.
+fn render(rt: &crate::runtime::Runtime, fmt: Format, legends: bool) -> String {
+    use crate::runtime::stats;
+    let mut rows = stats::collect(rt);
+    if !legends {
+        stats::hide_legends(&mut rows);
+    }
+    let scope = stats::Scope::all();
+    match fmt {
+        Format::Csv => stats::csv::render(&rows, &scope),
+        Format::Json => {
+            let mut j = stats::json::render(&rows, &scope);
+            j.push('\n');
+            j
         }
-        None => out.push_str("show stat: the statistics rows are not available in this build.\n\n"),
+        Format::Typed => typed(&rows),
     }
 }
 
-/// The rows in `fmt`, from the statistics module. The one place to wire it.
-fn render(_rt: &crate::runtime::Runtime, _fmt: Format) -> Option<String> {
-    None
+/// HAProxy's one-letter tag codes.
+fn letter(word: &str) -> char {
+    match word {
+        "Avg" => 'a',
+        "Min" => 'm',
+        "Age" => 'A',
+        w => w.chars().next().unwrap_or('?'),
+    }
+}
+
+/// `show stat typed`: `F.IID.SID.POS.NAME.1:TAGS:TYPE:VALUE` per non-empty field.
+fn typed(rows: &[crate::runtime::stats::StatRow]) -> String {
+    use crate::runtime::stats::{ObjType, Value, fields};
+    let mut out = String::new();
+    for r in rows {
+        let obj = match r.obj {
+            ObjType::Frontend => 'F',
+            ObjType::Backend => 'B',
+            ObjType::Server => 'S',
+            ObjType::Listener => 'L',
+        };
+        let iid = r.get("iid").num();
+        let sid = r.get("sid").num();
+        for (i, v) in r.values.iter().enumerate() {
+            let ty = match v {
+                Value::Empty => continue,
+                Value::Str(_) => "str",
+                Value::U32(_) => "u32",
+                Value::U64(_) => "u64",
+                Value::S32(_) => "s32",
+            };
+            let (o, n, sc) = fields::tags(i, r.obj);
+            out.push_str(&format!(
+                "{obj}.{iid}.{sid}.{i}.{}.1:{}{}{}:{ty}:{}\n",
+                fields::FIELDS[i].0,
+                letter(o),
+                letter(n),
+                letter(sc),
+                v.text()
+            ));
+        }
+    }
+    out
 }
