@@ -173,4 +173,18 @@ fn parsed_values_count_the_traffic_sent() {
         get("haproxy_server_status{proxy=\"be\",server=\"s3\",state=\"MAINT\"}"),
         1.0
     );
+    // Per-server response classes and bytes (from the stats counters); an unset limit is
+    // NaN as in HAProxy.
+    let two = |srv: &str| {
+        get(&format!(
+            "haproxy_server_http_responses_total{{code=\"2xx\",proxy=\"be\",server=\"{srv}\"}}"
+        ))
+    };
+    assert_eq!(two("s1") + two("s2"), 7.0);
+    assert_eq!(
+        get("haproxy_backend_http_responses_total{code=\"2xx\",proxy=\"be\"}"),
+        7.0
+    );
+    assert!(get("haproxy_backend_bytes_out_total{proxy=\"be\"}") > 0.0);
+    assert!(get("haproxy_server_limit_sessions{proxy=\"be\",server=\"s1\"}").is_nan());
 }

@@ -4,9 +4,11 @@
 //! frontends, backends and servers, each metric with its `# HELP` and `# TYPE` lines and
 //! one sample per object. Descriptions are this project's words.
 //!
-//! Counters the runtime does not keep yet (bytes, maxima, rates, times, compression, cache,
-//! connection attempts and reuses) read 0, or NaN where HAProxy gives NaN for an unset
-//! limit; the statistics module is the place to add them.
+//! Values come from the statistics rows ([`crate::runtime::stats::collect`]), the same
+//! fields `show stat` prints, mapped to metrics as HAProxy's exporter maps them: an empty
+//! field is NaN, times in milliseconds become seconds. Status gauges and the backends'
+//! aggregates are computed here from the servers' state. Fields the rows do not carry
+//! (compression, cache) read 0.
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -17,6 +19,7 @@ use crate::runtime::Runtime;
 use crate::runtime::backend::{Admin, ServerState};
 use crate::runtime::cli::info;
 use crate::runtime::proxy::ProxyRt;
+use crate::runtime::stats::{self, StatRow, Value};
 
 /// A sample's value.
 enum V {
@@ -495,6 +498,95 @@ const SERVER: &[(&str, &str, &str)] = &[
     ("uweight", "gauge", "User weight"),
 ];
 
+/// The stats field a metric shows (HAProxy's exporter mapping); `None` for the metrics
+/// computed here.
+fn field_of(metric: &str) -> Option<&'static str> {
+    Some(match metric {
+        "current_queue" => "qcur",
+        "max_queue" => "qmax",
+        "current_sessions" => "scur",
+        "max_sessions" => "smax",
+        "limit_sessions" => "slim",
+        "sessions_total" => "stot",
+        "bytes_in_total" => "bin",
+        "bytes_out_total" => "bout",
+        "requests_denied_total" => "dreq",
+        "responses_denied_total" => "dresp",
+        "request_errors_total" => "ereq",
+        "connection_errors_total" => "econ",
+        "response_errors_total" => "eresp",
+        "retry_warnings_total" => "wretr",
+        "redispatch_warnings_total" => "wredis",
+        "weight" => "weight",
+        "active_servers" => "act",
+        "backup_servers" => "bck",
+        "check_failures_total" => "chkfail",
+        "check_up_down_total" => "chkdown",
+        "check_last_change_seconds" => "lastchg",
+        "downtime_seconds_total" => "downtime",
+        "queue_limit" => "qlimit",
+        "current_throttle" => "throttle",
+        "loadbalanced_total" => "lbtot",
+        "limit_session_rate" => "rate_lim",
+        "max_session_rate" => "rate_max",
+        "check_code" => "check_code",
+        "check_duration_seconds" => "check_duration",
+        "http_requests_rate_max" => "req_rate_max",
+        "http_requests_total" => "req_tot",
+        "client_aborts_total" => "cli_abrt",
+        "server_aborts_total" => "srv_abrt",
+        "http_comp_bytes_in_total" => "comp_in",
+        "http_comp_bytes_out_total" => "comp_out",
+        "http_comp_bytes_bypassed_total" => "comp_byp",
+        "http_comp_responses_total" => "comp_rsp",
+        "last_session_seconds" => "lastsess",
+        "queue_time_average_seconds" => "qtime",
+        "connect_time_average_seconds" => "ctime",
+        "response_time_average_seconds" => "rtime",
+        "total_time_average_seconds" => "ttime",
+        "connections_rate_max" => "conn_rate_max",
+        "connections_total" => "conn_tot",
+        "intercepted_requests_total" => "intercepted",
+        "denied_connections_total" => "dcon",
+        "denied_sessions_total" => "dses",
+        "failed_header_rewriting_total" => "wrew",
+        "connection_attempts_total" => "connect",
+        "connection_reuses_total" => "reuse",
+        "http_cache_lookups_total" => "cache_lookups",
+        "http_cache_hits_total" => "cache_hits",
+        "idle_connections_current" => "srv_icur",
+        "idle_connections_limit" => "src_ilim",
+        "max_queue_time_seconds" => "qtime_max",
+        "max_connect_time_seconds" => "ctime_max",
+        "max_response_time_seconds" => "rtime_max",
+        "max_total_time_seconds" => "ttime_max",
+        "internal_errors_total" => "eint",
+        "unsafe_idle_connections_current" => "idle_conn_cur",
+        "safe_idle_connections_current" => "safe_conn_cur",
+        "used_connections_current" => "used_conn_cur",
+        "need_connections_current" => "need_conn_est",
+        "uweight" => "uweight",
+        _ => return None,
+    })
+}
+
+/// A metric's value from the object's stats row, if the metric is one of its fields.
+fn from_row(metric: &str, row: Option<&StatRow>) -> Option<V> {
+    let field = field_of(metric)?;
+    let row = row?;
+    let ms = metric.ends_with("time_average_seconds")
+        || metric.ends_with("_time_seconds")
+        || metric == "check_duration_seconds";
+    Some(match row.get(field) {
+        // A check without a layer 5-7 code reads 0 in HAProxy's exporter.
+        Value::Empty if field == "check_code" => V::I(0),
+        Value::Empty => V::Nan,
+        Value::S32(n) => V::I(i64::from(*n)),
+        v if ms => V::F(v.num() as f64 / 1000.0),
+        v => V::I(v.num() as i64),
+    })
+}
+
 fn ld(a: &std::sync::atomic::AtomicU64) -> i64 {
     a.load(Ordering::Relaxed) as i64
 }
@@ -535,9 +627,17 @@ fn secs_since(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
-fn frontend_value(name: &str, px: &ProxyRt, limit: u32) -> V {
+fn frontend_value(name: &str, px: &ProxyRt, limit: u32, row: Option<&StatRow>) -> V {
     let c = &px.counters;
     let http = px.mode == Mode::Http;
+    if (name.starts_with("http_") || name == "intercepted_requests_total") && !http {
+        return V::Skip;
+    }
+    if name != "http_responses_total"
+        && let Some(v) = from_row(name, row)
+    {
+        return v;
+    }
     match name {
         "current_sessions" => V::I(ld(&c.current)),
         "limit_sessions" => V::I(i64::from(limit)),
@@ -556,10 +656,18 @@ fn frontend_value(name: &str, px: &ProxyRt, limit: u32) -> V {
     }
 }
 
-fn backend_value(name: &str, px: &ProxyRt, rt: &Runtime) -> V {
+fn backend_value(name: &str, px: &ProxyRt, rt: &Runtime, row: Option<&StatRow>) -> V {
     let Some(be) = &px.backend else {
         return V::Skip;
     };
+    if name.starts_with("http_") && px.mode != Mode::Http {
+        return V::Skip;
+    }
+    if !matches!(name, "http_responses_total" | "status")
+        && let Some(v) = from_row(name, row)
+    {
+        return v;
+    }
     let c = &px.counters;
     let usable = |backup: bool| {
         be.servers
@@ -626,8 +734,43 @@ fn backend_value(name: &str, px: &ProxyRt, rt: &Runtime) -> V {
     }
 }
 
-fn server_value(name: &str, px: &ProxyRt, s: &ServerState, rt: &Runtime, si: usize) -> V {
+fn server_value(
+    name: &str,
+    px: &ProxyRt,
+    s: &ServerState,
+    rt: &Runtime,
+    si: usize,
+    row: Option<&StatRow>,
+) -> V {
     let rec = s.checker.get().map(|c| c.snapshot());
+    if matches!(name, "check_code" | "check_duration_seconds") && rec.is_none() {
+        return V::Skip;
+    }
+    if name == "http_responses_total" {
+        if px.mode != Mode::Http {
+            return V::Skip;
+        }
+        return V::Set(
+            "code",
+            [
+                "hrsp_1xx",
+                "hrsp_2xx",
+                "hrsp_3xx",
+                "hrsp_4xx",
+                "hrsp_5xx",
+                "hrsp_other",
+            ]
+            .iter()
+            .zip(CODES)
+            .map(|(f, c)| (c, row.map_or(0, |r| r.get(f).num() as i64)))
+            .collect(),
+        );
+    }
+    if name != "status"
+        && let Some(v) = from_row(name, row)
+    {
+        return v;
+    }
     let meta = rt
         .cli
         .meta
@@ -774,6 +917,12 @@ fn esc(s: &str) -> String {
 pub fn render(rt: &Runtime) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let fields = info::fields(rt);
+    let stat_rows = stats::collect(rt);
+    let row_of = |obj: stats::ObjType, proxy: usize, server: Option<usize>| {
+        stat_rows
+            .iter()
+            .find(|r| r.obj == obj && r.proxy == proxy && r.server == server)
+    };
     for (name, ty, field, help) in PROCESS {
         let metric = format!("haproxy_process_{name}");
         let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {ty}");
@@ -801,9 +950,10 @@ pub fn render(rt: &Runtime) -> String {
                     .proxies
                     .get(px.idx)
                     .map_or(rt.maxconn, |m| m.maxconn);
+                let row = row_of(stats::ObjType::Frontend, px.idx, None);
                 (
                     format!("proxy=\"{}\"", esc(&px.name)),
-                    frontend_value(name, px, limit),
+                    frontend_value(name, px, limit, row),
                 )
             })
             .collect();
@@ -816,9 +966,10 @@ pub fn render(rt: &Runtime) -> String {
         let rows: Vec<(String, V)> = backends
             .iter()
             .map(|px| {
+                let row = row_of(stats::ObjType::Backend, px.idx, None);
                 (
                     format!("proxy=\"{}\"", esc(&px.name)),
-                    backend_value(name, px, rt),
+                    backend_value(name, px, rt, row),
                 )
             })
             .collect();
@@ -832,7 +983,8 @@ pub fn render(rt: &Runtime) -> String {
             let Some(be) = &px.backend else { continue };
             for (si, s) in be.servers.iter().enumerate() {
                 let labels = format!("proxy=\"{}\",server=\"{}\"", esc(&px.name), esc(&s.name));
-                rows.push((labels, server_value(name, px, s, rt, si)));
+                let row = row_of(stats::ObjType::Server, px.idx, Some(si));
+                rows.push((labels, server_value(name, px, s, rt, si, row)));
             }
         }
         samples(&mut out, &metric, &rows);

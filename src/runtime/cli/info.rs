@@ -1,7 +1,8 @@
 //! `show info [typed|json]`: the process's information fields in HAProxy 2.6's order and
 //! positions (plain `Name: value` lines, `typed` `POS.Name.1:TAGS:type:value`, or JSON).
-//! Fields HAProxy leaves empty are not printed, as in HAProxy. Values this runtime does not
-//! track (SSL, pipes, pools, compression, rates) are 0.
+//! Fields HAProxy leaves empty are not printed, as in HAProxy. Traffic figures come from
+//! the statistics rows (bytes out, connection and session rates summed over frontends);
+//! values this runtime does not track (SSL, pipes, pools, compression, maxima) are 0.
 
 use std::sync::atomic::Ordering;
 
@@ -63,6 +64,11 @@ pub struct Totals {
     pub cum_conns: u64,
     pub cum_req: u64,
     pub listeners: u64,
+    /// Bytes sent to clients (the frontends' `bout`), and the frontends' connection and
+    /// session rates summed.
+    pub bytes_out: u64,
+    pub conn_rate: u64,
+    pub sess_rate: u64,
 }
 
 pub fn totals(rt: &Runtime) -> Totals {
@@ -70,10 +76,21 @@ pub fn totals(rt: &Runtime) -> Totals {
         cum_conns: rt.cli.cli_total.load(Ordering::Relaxed),
         cum_req: 0,
         listeners: rt.cli.listeners,
+        bytes_out: 0,
+        conn_rate: 0,
+        sess_rate: 0,
     };
     for p in rt.proxies.iter().filter(|p| p.caps.frontend) {
         t.cum_conns += p.counters.sessions.load(Ordering::Relaxed);
         t.cum_req += p.counters.requests.load(Ordering::Relaxed);
+    }
+    for r in crate::runtime::stats::collect(rt)
+        .iter()
+        .filter(|r| r.obj == crate::runtime::stats::ObjType::Frontend)
+    {
+        t.bytes_out += r.get("bout").num();
+        t.conn_rate += r.get("conn_rate").num();
+        t.sess_rate += r.get("rate").num();
     }
     t
 }
@@ -136,10 +153,10 @@ pub fn fields(rt: &Runtime) -> Vec<Field> {
         f(23, "Maxpipes", "CLP", U32(0)),
         f(24, "PipesUsed", "MGP", U32(0)),
         f(25, "PipesFree", "MGP", U32(0)),
-        f(26, "ConnRate", "MRP", U32(0)),
+        f(26, "ConnRate", "MRP", U32(t.conn_rate)),
         f(27, "ConnRateLimit", "CLP", U32(0)),
         f(28, "MaxConnRate", "MMP", U32(0)),
-        f(29, "SessRate", "MRP", U32(0)),
+        f(29, "SessRate", "MRP", U32(t.sess_rate)),
         f(30, "SessRateLimit", "CLP", U32(0)),
         f(31, "MaxSessRate", "MRP", U32(0)),
         f(32, "SslRate", "MRP", U32(0)),
@@ -173,7 +190,7 @@ pub fn fields(rt: &Runtime) -> Vec<Field> {
         f(58, "DroppedLogs", "MGP", U32(0)),
         f(59, "BusyPolling", "MGP", U32(0)),
         f(60, "FailedResolutions", "MGP", U32(0)),
-        f(61, "TotalBytesOut", "MGP", U64(0)),
+        f(61, "TotalBytesOut", "MGP", U64(t.bytes_out)),
         f(62, "TotalSplicdedBytesOut", "MGP", U64(0)),
         f(63, "BytesOutRate", "MRP", U64(0)),
         f(64, "DebugCommandsIssued", "MGP", U32(0)),

@@ -694,6 +694,11 @@ impl Session {
                 self.answer_local(&bytes, close).await
             }
             Verdict::Service(super::rules::Service::Prometheus) => {
+                self.fe
+                    .counters
+                    .fe
+                    .intercepted
+                    .fetch_add(1, Ordering::Relaxed);
                 // Counted after rendering: a scrape does not see its own response (HAProxy).
                 let page = crate::runtime::prometheus::response(&self.rt);
                 px.counters.status(200);
