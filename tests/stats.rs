@@ -44,8 +44,11 @@ fn get_auth(port: u16, path: &str) -> Response {
     http_request(local(port), "GET", path, &[AUTH], b"").expect("stats request")
 }
 
-/// Rows of a CSV export by (pxname, svname), each as field name -> value.
-fn parse_csv(text: &str) -> (String, Vec<(String, String, HashMap<String, String>)>) {
+/// A CSV row: pxname, svname, and every field by name.
+type CsvRow = (String, String, HashMap<String, String>);
+
+/// The header line and the rows of a CSV export.
+fn parse_csv(text: &str) -> (String, Vec<CsvRow>) {
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default().to_string();
     let names: Vec<String> = header
@@ -99,7 +102,7 @@ fn csv_rows_and_counters_match_haproxy() {
         t[t.len().saturating_sub(3)..].to_string()
     };
     assert_eq!(tail(&a), tail(&b), "how the export ends");
-    let keys = |r: &[(String, String, HashMap<String, String>)]| {
+    let keys = |r: &[CsvRow]| {
         r.iter()
             .map(|(p, s, _)| (p.clone(), s.clone()))
             .collect::<Vec<_>>()

@@ -288,7 +288,7 @@ pub fn render(v: &PageView) -> String {
     }
     let _ = write!(
         o,
-        "<li><a href=\"{uri}\">Refresh now</a></li><li><a href=\"{}\">CSV export</a></li><li><a href=\"{}\">JSON export</a></li></ul></div></div>\n",
+        "<li><a href=\"{uri}\">Refresh now</a></li><li><a href=\"{}\">CSV export</a></li><li><a href=\"{}\">JSON export</a></li></ul></div></div>",
         keep(";csv"),
         keep(";json")
     );
@@ -307,7 +307,7 @@ pub fn render(v: &PageView) -> String {
     }
     let _ = write!(
         o,
-        "<script>(function(){{var u=location.protocol+'//'+location.host+{};var t={};if(!t)return;setInterval(function(){{fetch(u,{{credentials:'same-origin',cache:'no-store'}}).then(function(r){{return r.json()}}).then(function(d){{d.forEach(function(row){{var m={{}};var k=null;row.forEach(function(f){{m[f.field.name]=f.value.value;}});var tr=document.getElementById('r-'+m.iid+'-'+m.type+'-'+m.sid);if(!tr)return;tr.querySelectorAll('td[data-f]').forEach(function(td){{var n=td.getAttribute('data-f');if(n in m&&['status','last_chk','lastsess','downtime','act','bck'].indexOf(n)<0)td.textContent=m[n];}});}});document.body.setAttribute('data-updated',String(Date.now()));}}).catch(function(){{}});}},t*1000);}})();</script>\n",
+        "<script>(function(){{var u=location.protocol+'//'+location.host+{};var t={};if(!t)return;setInterval(function(){{fetch(u,{{credentials:'same-origin',cache:'no-store'}}).then(function(r){{return r.json()}}).then(function(d){{d.forEach(function(row){{var m={{}};var k=null;row.forEach(function(f){{m[f.field.name]=f.value.value;}});var tr=document.getElementById('r-'+m.iid+'-'+m.type+'-'+m.sid);if(!tr)return;tr.querySelectorAll('td[data-f]').forEach(function(td){{var n=td.getAttribute('data-f');if(n in m&&['status','last_chk','lastsess','downtime','act','bck'].indexOf(n)<0)td.textContent=m[n];}});}});document.body.setAttribute('data-updated',String(Date.now()));}}).catch(function(){{}});}},t*1000);}})();</script>",
         super::json::quote(&format!(
             "{};json;norefresh{}",
             v.cfg.uri,
@@ -325,7 +325,7 @@ pub fn render(v: &PageView) -> String {
             v.cfg.refresh.unwrap_or(2).max(1)
         },
     );
-    o.push_str("</body></html>\n");
+    o.push_str("\n</body></html>\n");
     o
 }
 
