@@ -44,8 +44,11 @@ fn get_auth(port: u16, path: &str) -> Response {
     http_request(local(port), "GET", path, &[AUTH], b"").expect("stats request")
 }
 
-/// Rows of a CSV export by (pxname, svname), each as field name -> value.
-fn parse_csv(text: &str) -> (String, Vec<(String, String, HashMap<String, String>)>) {
+/// A CSV row: pxname, svname, and every field by name.
+type CsvRow = (String, String, HashMap<String, String>);
+
+/// The header line and the rows of a CSV export.
+fn parse_csv(text: &str) -> (String, Vec<CsvRow>) {
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default().to_string();
     let names: Vec<String> = header
@@ -99,7 +102,7 @@ fn csv_rows_and_counters_match_haproxy() {
         t[t.len().saturating_sub(3)..].to_string()
     };
     assert_eq!(tail(&a), tail(&b), "how the export ends");
-    let keys = |r: &[(String, String, HashMap<String, String>)]| {
+    let keys = |r: &[CsvRow]| {
         r.iter()
             .map(|(p, s, _)| (p.clone(), s.clone()))
             .collect::<Vec<_>>()
@@ -261,6 +264,38 @@ fn admin_drain_redirects_and_avoids_the_server() {
     assert!(seen.iter().any(|s| s == "s1"), "{seen:?}");
 }
 
+/// Runs headless Chromium on `url` (bounded: killed after 20 s); its standard output.
+fn chromium(profile: &std::path::Path, extra: &[&str], url: &str) -> String {
+    let mut child = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--window-size=412,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run chromium");
+    let mut out = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut s);
+        s
+    });
+    if !eventually(std::time::Duration::from_secs(20), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    }) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    reader.join().unwrap_or_default()
+}
+
 #[test]
 fn html_page_in_chromium() {
     if !require(
@@ -271,29 +306,20 @@ fn html_page_in_chromium() {
     }
     let s1 = MockServer::start("s1");
     let s2 = MockServer::start("s2");
-    let mine = start(Engine::Rproxy, &s1, &s2);
+    // Without `stats refresh`: the page is not reloaded, only its numbers.
+    let p = free_ports(2);
+    let c = cfg(p[0], p[1], &s1.addr_str(), &s2.addr_str()).replace("  stats refresh 7s\n", "");
+    let mine = Side {
+        _p: Proxy::start(&c),
+        fe: p[0],
+        st: p[1],
+    };
     traffic(&mine);
-    let url = format!("http://admin:secret@127.0.0.1:{}/st;norefresh", mine.st);
+    let url = format!("http://admin:secret@127.0.0.1:{}/st", mine.st);
     let out_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     let _ = std::fs::create_dir_all(&out_dir);
     let profile = tempfile::tempdir().unwrap();
-    let chromium = |extra: &[&str]| {
-        std::process::Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--window-size=412,900",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(extra)
-            .arg(&url)
-            .output()
-            .expect("run chromium")
-    };
-    let dom = chromium(&["--dump-dom"]);
-    let dom = String::from_utf8_lossy(&dom.stdout).to_string();
+    let dom = chromium(profile.path(), &["--dump-dom"], &format!("{url};norefresh"));
     assert!(dom.contains("id=\"px-app\""), "no table for app: {dom}");
     for id in [
         "r-1-0-0", "r-2-2-1", "r-2-2-2", "r-2-2-3", "r-2-1-0", "r-3-0-0",
@@ -306,8 +332,24 @@ fn html_page_in_chromium() {
     );
     assert!(dom.contains("class=\"active_no_check\""));
     assert!(dom.contains("name=\"action\""), "admin form");
+    assert!(!dom.contains("data-updated="));
+    // The inline script refreshes the numbers from `;json` in place.
+    let live = chromium(
+        profile.path(),
+        &["--virtual-time-budget=7000", "--dump-dom"],
+        &url,
+    );
+    assert!(
+        live.contains("data-updated="),
+        "numbers not refreshed in place"
+    );
     let shot = out_dir.join("stats-page.png");
-    let _ = chromium(&[&format!("--screenshot={}", shot.display())]);
+    let _ = std::fs::remove_file(&shot);
+    let _ = chromium(
+        profile.path(),
+        &[&format!("--screenshot={}", shot.display())],
+        &format!("{url};norefresh"),
+    );
     assert!(shot.exists(), "screenshot at {}", shot.display());
 }
 

@@ -696,9 +696,11 @@ impl Backend {
                 },
             };
             list.push_back(Pending { seq, tx });
-            self.queued.fetch_add(1, Ordering::AcqRel);
+            let depth = self.queued.fetch_add(1, Ordering::AcqRel) + 1;
+            self.stat.on_queue(u64::from(depth));
             if let QueueAt::Server(i) = at {
-                self.servers[i].queued.fetch_add(1, Ordering::AcqRel);
+                let d = self.servers[i].queued.fetch_add(1, Ordering::AcqRel) + 1;
+                self.servers[i].counters.on_queue(u64::from(d));
             }
             Waiting {
                 backend: self.clone(),

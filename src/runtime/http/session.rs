@@ -1263,6 +1263,8 @@ impl Session {
         let body_wait = srv_t.or(cli_t);
         self.sbuf.clear();
         let mut body_sent = body == BodyKind::None;
+        // Request body bytes sent, for the stats.
+        let mut stat_req_body = 0u64;
         let mut early_final: Option<(ResponseHead, usize)> = None;
         let mut relayed_100 = false;
         // Once an interim answer went to the client, the request is no longer retried.
@@ -1310,9 +1312,11 @@ impl Session {
                 )
                 .await
                 {
-                    Ok(_) => {
+                    Ok(n) => {
                         body_sent = true;
                         self.body_left = BodyKind::None;
+                        stat_req_body = n;
+                        self.fe.counters.fe.add_bytes(n, 0);
                     }
                     Err(e) => return self.body_failure(bpx, e, true).await,
                 }
@@ -1335,9 +1339,11 @@ impl Session {
             )
             .await
             {
-                Ok(_) => {
+                Ok(n) => {
                     body_sent = true;
                     self.body_left = BodyKind::None;
+                    stat_req_body = n;
+                    self.fe.counters.fe.add_bytes(n, 0);
                 }
                 Err(CopyErr::DstFailed) => return Exchange::RetryReused,
                 Err(e) => return self.body_failure(bpx, e, true).await,
@@ -1371,6 +1377,8 @@ impl Session {
                     Err(RespErr::ClosedEmpty) => return Exchange::RetryReused,
                     Err(e) => {
                         slot.backend.servers[slot.idx].observed(e.observed());
+                        let sc = &slot.backend.servers[slot.idx].counters;
+                        sc.failed_resp.fetch_add(1, Ordering::Relaxed);
                         if !interim_sent && let Some(why) = l7.and_then(|r| retry_cause(r, e)) {
                             return Exchange::Retry(why);
                         }
@@ -1477,7 +1485,7 @@ impl Session {
             &slot.backend,
             slot.idx,
             res.status,
-            head.len() as u64,
+            head.len() as u64 + stat_req_body,
             stat_head + stat_res.as_ref().copied().unwrap_or(0),
         );
         match stat_res {
@@ -1495,6 +1503,8 @@ impl Session {
             Err(CopyErr::SrcTimeout) | Err(CopyErr::SrcClosed) | Err(CopyErr::SrcInvalid) => {
                 tracing::info!(backend = %bpx.name, "server response body failed");
                 bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
+                let sc = &slot.backend.servers[slot.idx].counters;
+                sc.failed_resp.fetch_add(1, Ordering::Relaxed);
                 return Exchange::Done {
                     next: Next::Close,
                     reusable: false,

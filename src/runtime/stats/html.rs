@@ -57,7 +57,9 @@ tr.backup_going_up td{background:#ffd0a0}tr.backup_down td{background:#ff9090}\
 tr.maintain td{background:#c07820}tr.draining td{background:#20a0ff}\
 table.lgd{border-collapse:collapse}table.lgd td{padding:1px 6px;border:1px solid #ccc}\
 .info{display:flex;flex-wrap:wrap;gap:12px}.info div{min-width:260px}\
-ul.opts{margin:2px 0;padding-left:18px}";
+ul.opts{margin:2px 0;padding-left:18px}\
+td.nm{position:sticky;left:0;z-index:1;text-align:left}\
+tr.frontend td.nm,tr.backend td.nm{background:#e8e8d0}";
 
 /// Legend entries: (row class, words).
 const LEGEND: &[(&str, &str)] = &[
@@ -286,7 +288,7 @@ pub fn render(v: &PageView) -> String {
     }
     let _ = write!(
         o,
-        "<li><a href=\"{uri}\">Refresh now</a></li><li><a href=\"{}\">CSV export</a></li><li><a href=\"{}\">JSON export</a></li></ul></div></div>\n",
+        "<li><a href=\"{uri}\">Refresh now</a></li><li><a href=\"{}\">CSV export</a></li><li><a href=\"{}\">JSON export</a></li></ul></div></div>",
         keep(";csv"),
         keep(";json")
     );
@@ -305,7 +307,7 @@ pub fn render(v: &PageView) -> String {
     }
     let _ = write!(
         o,
-        "<script>(function(){{var u={};var t={};if(!t)return;setInterval(function(){{fetch(u,{{credentials:'same-origin',cache:'no-store'}}).then(function(r){{return r.json()}}).then(function(d){{d.forEach(function(row){{var m={{}};var k=null;row.forEach(function(f){{m[f.field.name]=f.value.value;}});var tr=document.getElementById('r-'+m.iid+'-'+m.type+'-'+m.sid);if(!tr)return;tr.querySelectorAll('td[data-f]').forEach(function(td){{var n=td.getAttribute('data-f');if(n in m&&['status','last_chk','lastsess','downtime','act','bck'].indexOf(n)<0)td.textContent=m[n];}});}});}}).catch(function(){{}});}},t*1000);}})();</script>\n",
+        "<script>(function(){{var u=location.protocol+'//'+location.host+{};var t={};if(!t)return;setInterval(function(){{fetch(u,{{credentials:'same-origin',cache:'no-store'}}).then(function(r){{return r.json()}}).then(function(d){{d.forEach(function(row){{var m={{}};var k=null;row.forEach(function(f){{m[f.field.name]=f.value.value;}});var tr=document.getElementById('r-'+m.iid+'-'+m.type+'-'+m.sid);if(!tr)return;tr.querySelectorAll('td[data-f]').forEach(function(td){{var n=td.getAttribute('data-f');if(n in m&&['status','last_chk','lastsess','downtime','act','bck'].indexOf(n)<0)td.textContent=m[n];}});}});document.body.setAttribute('data-updated',String(Date.now()));}}).catch(function(){{}});}},t*1000);}})();</script>",
         super::json::quote(&format!(
             "{};json;norefresh{}",
             v.cfg.uri,
@@ -323,7 +325,7 @@ pub fn render(v: &PageView) -> String {
             v.cfg.refresh.unwrap_or(2).max(1)
         },
     );
-    o.push_str("</body></html>\n");
+    o.push_str("\n</body></html>\n");
     o
 }
 
@@ -381,7 +383,7 @@ fn proxy_table(o: &mut String, v: &PageView, rows: &[&StatRow]) {
                 o.push_str("<td></td>");
             }
         }
-        let _ = write!(o, "<td class=\"ac\">{}</td>", esc(&label));
+        let _ = write!(o, "<td class=\"ac nm\">{}</td>", esc(&label));
         for f in COLS {
             o.push_str(&cell(r, f));
         }
