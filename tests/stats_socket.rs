@@ -146,6 +146,10 @@ const SAME_BYTES: &[&str] = &[
     "prompt\nprompt\nshow backend\n",
     "set weight be/s1 50%\nget weight be/s1\n",
     "quit\n",
+    "set timeout cli 30\n",
+    "set timeout cli\n",
+    "set timeout cli abc\n",
+    "set timeout foo 3\n",
 ];
 
 #[test]
@@ -451,4 +455,140 @@ fn show_stat_and_info_formats_match_haproxy() {
         third(ask_tcp(local(r.user_port), "show stat\n")),
         third(ask_tcp(local(h.user_port), "show stat\n"))
     );
+}
+
+#[test]
+fn stats_timeout_closes_idle_sessions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("s.sock");
+    let port = free_port();
+    let cfg = format!(
+        "global\n    stats socket {} level admin\n    stats timeout 1s\n\
+         defaults\n    mode http\n    timeout client 5s\n    timeout server 5s\n    timeout connect 1s\n\
+         frontend fe\n    bind 127.0.0.1:{port}\n",
+        sock.display()
+    );
+    let _p = Proxy::start(&cfg);
+    assert!(eventually(Duration::from_secs(5), || sock.exists()));
+    // An idle prompt-mode session ends after `stats timeout`...
+    let mut s = UnixStream::connect(&sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(8))).ok();
+    s.write_all(b"prompt\n").expect("write");
+    let t0 = Instant::now();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert_eq!(out, b"\n> ");
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    // ...unless `set timeout cli` gave it longer.
+    let mut s = UnixStream::connect(&sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_millis(2500))).ok();
+    s.write_all(b"prompt\nset timeout cli 10\n").expect("write");
+    let mut buf = [0u8; 64];
+    let mut got = Vec::new();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(2000) {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(got, b"\n> \n> ");
+    s.write_all(b"show backend\n").expect("still open");
+}
+
+/// hatop's own socket client and parsers (imported from /usr/bin/hatop, without its
+/// curses screen) read `show info` and `show stat` from the socket.
+#[test]
+fn hatop_reads_info_and_stats() {
+    if !require(have_program("hatop"), "hatop not installed") {
+        return;
+    }
+    let (m1, m2) = (MockServer::start("s1"), MockServer::start("s2"));
+    let r = start(Engine::Rproxy, &m1, &m2, refused_port());
+    let script = r#"
+import sys, importlib.machinery, importlib.util
+loader = importlib.machinery.SourceFileLoader("hatop", "/usr/bin/hatop")
+spec = importlib.util.spec_from_loader("hatop", loader)
+hatop = importlib.util.module_from_spec(spec)
+loader.exec_module(hatop)
+s = hatop.Socket(sys.argv[1])
+s.connect()
+d = hatop.SocketData(s)
+d.update_info()
+d.update_stat()
+print(d.info["software_name"], d.info["pid"], d.pxcount, d.svcount)
+for iid in sorted(d.stat):
+    for sid in d.stat[iid]:
+        st = d.stat[iid][sid]
+        print(iid, sid, st["pxname"], st["svname"], st["status"])
+s.close()
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .arg(r.admin())
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("HAProxy {} 3 7", r.proxy.pid()).as_str())
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.contains(&"3 1 be s1 -"), "{rows:?}");
+    assert!(rows.contains(&"3 3 be s3 MAINT"), "{rows:?}");
+}
+
+/// Debian's prometheus-haproxy-exporter reads `show stat` from the socket.
+#[test]
+fn prometheus_haproxy_exporter_scrapes_the_socket() {
+    if !require(
+        have_program("prometheus-haproxy-exporter"),
+        "prometheus-haproxy-exporter not installed",
+    ) {
+        return;
+    }
+    let (m1, m2) = (MockServer::start("s1"), MockServer::start("s2"));
+    let r = start(Engine::Rproxy, &m1, &m2, refused_port());
+    for _ in 0..3 {
+        assert_eq!(try_http_get(local(r.port), "/").expect("GET").status, 200);
+    }
+    let listen = free_port();
+    let mut exporter = Command::new("prometheus-haproxy-exporter")
+        .arg(format!("--haproxy.scrape-uri=unix:{}", r.admin().display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{listen}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("exporter");
+    let mut body = String::new();
+    let ok = eventually(Duration::from_secs(5), || {
+        match try_http_get(local(listen), "/metrics") {
+            Ok(resp) => {
+                body = resp.body_text();
+                true
+            }
+            Err(_) => false,
+        }
+    });
+    let _ = exporter.kill();
+    let _ = exporter.wait();
+    assert!(ok, "the exporter did not answer");
+    assert!(body.contains("\nhaproxy_up 1\n"), "{body}");
+    assert!(
+        body.contains("haproxy_backend_sessions_total{backend=\"be\"} 3\n"),
+        "{body}"
+    );
+    assert!(body.contains("haproxy_server_up{backend=\"be\",server=\"s3\"} 0\n"));
 }

@@ -25,6 +25,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "change a server's state or weight",
     ),
     (
+        "set timeout [cli] <delay>",
+        "change this session's idle timeout",
+    ),
+    (
         "set weight <bk>/<srv>  (DEPRECATED)",
         "change a server's weight (use 'set server' instead)",
     ),

@@ -416,6 +416,8 @@ pub struct Ctx<'a> {
     pub level: CliLevel,
     pub interactive: bool,
     pub quit: bool,
+    /// This session's idle timeout (`stats timeout`, or `set timeout cli`).
+    pub timeout: Duration,
 }
 
 impl Ctx<'_> {
@@ -457,6 +459,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         level,
         interactive: false,
         quit: false,
+        timeout: rt.cli.timeout,
     };
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -489,7 +492,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         if buf.len() > 64 * 1024 {
             break;
         }
-        let n = match tokio::time::timeout(rt.cli.timeout, s.read(&mut chunk)).await {
+        let n = match tokio::time::timeout(ctx.timeout, s.read(&mut chunk)).await {
             Ok(Ok(n)) => n,
             _ => break,
         };
@@ -616,6 +619,7 @@ pub fn run(ctx: &mut Ctx, cmd: &str, out: &mut String) {
                 sess::show_sess(ctx, rest, out)
             }
         }
+        ["set", "timeout", rest @ ..] => set_timeout(ctx, rest, out),
         ["get", "weight", rest @ ..] => servers::get_weight(ctx, rest, out),
         ["set", "weight", rest @ ..] => {
             if need(ctx, Admin, out) {
@@ -648,6 +652,24 @@ pub fn run(ctx: &mut Ctx, cmd: &str, out: &mut String) {
             }
         }
         _ => help::unknown(&a, out),
+    }
+}
+
+/// `set timeout cli <delay>`: this session's idle timeout (seconds by default).
+fn set_timeout(ctx: &mut Ctx, args: &[&str], out: &mut String) {
+    match args {
+        ["cli", v, ..] => match crate::config::value::parse_time_default_unit(
+            v,
+            crate::config::value::TimeUnit::S,
+        ) {
+            Ok(d) if !d.is_zero() => {
+                ctx.timeout = d;
+                out.push('\n');
+            }
+            _ => out.push_str("Invalid timeout value.\n\n"),
+        },
+        ["cli"] => out.push_str("Expects an integer value.\n\n"),
+        _ => out.push_str("'set timeout' only supports 'cli'.\n\n"),
     }
 }
 
