@@ -592,3 +592,59 @@ fn prometheus_haproxy_exporter_scrapes_the_socket() {
     );
     assert!(body.contains("haproxy_server_up{backend=\"be\",server=\"s3\"} 0\n"));
 }
+
+/// The same exporter scraping the stats page's `;csv` export over HTTP.
+#[test]
+fn prometheus_haproxy_exporter_scrapes_the_csv_page() {
+    if !require(
+        have_program("prometheus-haproxy-exporter"),
+        "prometheus-haproxy-exporter not installed",
+    ) {
+        return;
+    }
+    let m1 = MockServer::start("s1");
+    let (port, stats_port) = (free_port(), free_port());
+    let cfg = format!(
+        "defaults\n    mode http\n    timeout client 5s\n    timeout server 5s\n    timeout connect 1s\n\
+         frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    server s1 {}\n\
+         listen stats\n    bind 127.0.0.1:{stats_port}\n    stats enable\n    stats uri /stats\n",
+        m1.addr_str()
+    );
+    let _p = Proxy::start(&cfg);
+    for _ in 0..2 {
+        assert_eq!(try_http_get(local(port), "/").expect("GET").status, 200);
+    }
+    let listen = free_port();
+    let mut exporter = Command::new("prometheus-haproxy-exporter")
+        .arg(format!(
+            "--haproxy.scrape-uri=http://127.0.0.1:{stats_port}/stats;csv"
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{listen}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("exporter");
+    let mut body = String::new();
+    let ok = eventually(Duration::from_secs(5), || {
+        match try_http_get(local(listen), "/metrics") {
+            Ok(resp) => {
+                body = resp.body_text();
+                true
+            }
+            Err(_) => false,
+        }
+    });
+    let _ = exporter.kill();
+    let _ = exporter.wait();
+    assert!(ok, "the exporter did not answer");
+    assert!(body.contains("\nhaproxy_up 1\n"), "{body}");
+    assert!(
+        body.contains("haproxy_server_bytes_out_total{backend=\"be\",server=\"s1\"}"),
+        "{body}"
+    );
+    assert!(
+        body.contains("haproxy_backend_sessions_total{backend=\"be\"} 2\n"),
+        "{body}"
+    );
+}
