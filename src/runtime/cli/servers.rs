@@ -125,13 +125,25 @@ pub fn show_state(ctx: &mut Ctx, args: &[&str], out: &mut String) {
             let Some(m) = pm.servers.get(si) else {
                 continue;
             };
-            out.push_str(&state_row(p.name.as_str(), pm, s, m));
+            // Ids as the statistics number them (one source for both).
+            let info = rt.stats.proxies.get(pi);
+            let ids = (
+                info.map_or(pm.uuid, |i| i.iid),
+                info.and_then(|i| i.servers.get(si)).map_or(s.id, |x| x.sid),
+            );
+            out.push_str(&state_row(p.name.as_str(), ids, pm, s, m));
         }
     }
     out.push('\n');
 }
 
-fn state_row(be_name: &str, pm: &super::ProxyMeta, s: &ServerState, m: &ServerMeta) -> String {
+fn state_row(
+    be_name: &str,
+    (be_id, srv_id): (u32, u32),
+    pm: &super::ProxyMeta,
+    s: &ServerState,
+    m: &ServerMeta,
+) -> String {
     let admin = s.admin();
     let checker = s.checker.get();
     let rec = checker.map(|c| c.snapshot());
@@ -189,8 +201,8 @@ fn state_row(be_name: &str, pm: &super::ProxyMeta, s: &ServerState, m: &ServerMe
     let check_addr = m.check_addr.as_deref().unwrap_or("-");
     format!(
         "{} {be_name} {} {} {} {op_state} {admin_state} {} {} {age} {check_status} {check_result} {health} {check_state} 0 {} {} - {} - {} {} {check_addr} {check_addr} {}\n",
-        pm.uuid,
-        s.id,
+        be_id,
+        srv_id,
         s.name,
         m.addr,
         s.weight(),
