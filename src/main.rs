@@ -229,6 +229,15 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
             return Ok(ExitCode::from(1));
         }
     };
+    if let Err(e) = rt.cli.bind() {
+        let at = loaded
+            .sources
+            .get(e.span.file)
+            .map(|f| format!("[{}:{}] ", f.name, e.span.line))
+            .unwrap_or_default();
+        process::alert(&format!("{at}{e}"));
+        return Ok(ExitCode::from(1));
+    }
     if bound.is_empty() {
         process::alert(&format!(
             "[{prog}.main()] No enabled listener found (check for 'bind' directives) ! Exiting."

@@ -50,6 +50,12 @@ pub struct ServerState {
     pub checker: std::sync::OnceLock<Arc<crate::runtime::checks::scheduler::Checker>>,
     /// `slowstart` ramp in per-mille of the weight (1000: full weight).
     pub ramp: AtomicU32,
+    /// `set maxconn server` from the stats socket: replaces `maxconn` (`u32::MAX`: unset).
+    pub maxconn_cli: AtomicU32,
+    /// Bumped by `shutdown sessions server`: the sessions using this server end.
+    pub kill: tokio::sync::watch::Sender<u64>,
+    /// The server's counters for the stats (runtime/stats).
+    pub counters: crate::runtime::stats::counters::Counters,
 }
 
 impl ServerState {
@@ -74,7 +80,22 @@ impl ServerState {
             total: AtomicU64::new(0),
             checker: std::sync::OnceLock::new(),
             ramp: AtomicU32::new(1000),
+            maxconn_cli: AtomicU32::new(u32::MAX),
+            kill: tokio::sync::watch::Sender::new(0),
+            counters: Default::default(),
         }
+    }
+    /// The `maxconn` in force: the configured one, or the one the stats socket set.
+    pub fn maxconn_now(&self) -> u32 {
+        match self.maxconn_cli.load(Ordering::Relaxed) {
+            u32::MAX => self.maxconn,
+            m => m,
+        }
+    }
+    /// Resolves when `shutdown sessions server` is asked for this server after the call.
+    pub async fn killed(&self) {
+        let mut rx = self.kill.subscribe();
+        let _ = rx.changed().await;
     }
     pub fn weight(&self) -> u32 {
         self.weight.load(Ordering::Relaxed)
@@ -104,7 +125,7 @@ impl ServerState {
     /// The effective connection limit now (`maxconn`, or the `minconn` dynamic limit).
     pub fn limit(&self) -> u32 {
         self.ramped(match self.limit.load(Ordering::Relaxed) {
-            0 => self.maxconn,
+            0 => self.maxconn_now(),
             l => l,
         })
     }
@@ -119,7 +140,7 @@ impl ServerState {
     /// algorithm): it has a `maxconn` and either requests already wait for it or it is at
     /// its limit.
     pub fn full(&self) -> bool {
-        self.maxconn != 0 && (self.queued() > 0 || self.cur() >= self.limit())
+        self.maxconn_now() != 0 && (self.queued() > 0 || self.cur() >= self.limit())
     }
     pub fn admin(&self) -> Admin {
         match self.admin.load(Ordering::Relaxed) {
@@ -305,6 +326,8 @@ pub struct Backend {
     pub reuse: crate::model::proxy::HttpReuse,
     /// `option srvtcpka`: TCP keep-alive on server connections.
     srvtcpka: bool,
+    /// The backend's counters for the stats (runtime/stats).
+    pub stat: crate::runtime::stats::counters::Counters,
 }
 
 impl std::fmt::Debug for Backend {
@@ -435,6 +458,7 @@ impl Backend {
             total: AtomicU64::new(0),
             reuse: p.http_reuse,
             srvtcpka: p.options.srvtcpka,
+            stat: Default::default(),
         }
     }
 
@@ -443,7 +467,7 @@ impl Backend {
     /// `max(minconn, maxconn * load / fullconn)`, `maxconn` from `fullconn` on; during a
     /// `slowstart` ramp, that share of it.
     fn limit(&self, s: &ServerState, load: u32) -> u32 {
-        if s.maxconn == 0 {
+        if s.maxconn_now() == 0 {
             return u32::MAX;
         }
         s.ramped(self.dyn_limit(s, load))
@@ -451,14 +475,15 @@ impl Backend {
 
     /// [`Backend::limit`] without the `slowstart` ramp (which [`ServerState::limit`] adds).
     fn dyn_limit(&self, s: &ServerState, load: u32) -> u32 {
-        if s.maxconn == 0 {
+        if s.maxconn_now() == 0 {
             return u32::MAX;
         }
-        if s.minconn == 0 || s.minconn >= s.maxconn || load >= self.fullconn {
-            return s.maxconn;
+        let maxconn = s.maxconn_now();
+        if s.minconn == 0 || s.minconn >= maxconn || load >= self.fullconn {
+            return maxconn;
         }
-        let dynamic = (u64::from(s.maxconn) * u64::from(load) / u64::from(self.fullconn)) as u32;
-        dynamic.clamp(s.minconn, s.maxconn)
+        let dynamic = (u64::from(maxconn) * u64::from(load) / u64::from(self.fullconn)) as u32;
+        dynamic.clamp(s.minconn, maxconn)
     }
 
     /// Stores every server's limit for `load`, for the algorithms' [`ServerState::full`].
@@ -499,6 +524,16 @@ impl Backend {
         }
     }
 
+    /// `fullconn` in force (the stats' backend `slim`).
+    pub fn fullconn(&self) -> u32 {
+        self.fullconn
+    }
+
+    /// Requests waiting in any of the queues.
+    pub fn queued(&self) -> u32 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     /// Whether any server could take traffic (ignoring `maxconn`).
     pub fn has_usable(&self) -> bool {
         !self.tier().is_empty()
@@ -522,10 +557,12 @@ impl Backend {
     /// Takes a slot on server `idx`, whatever its limit (the caller checked it).
     fn reserve(self: &Arc<Self>, idx: usize) -> Slot {
         let s = &self.servers[idx];
-        s.cur.fetch_add(1, Ordering::AcqRel);
+        let scur = s.cur.fetch_add(1, Ordering::AcqRel) + 1;
         s.total.fetch_add(1, Ordering::Relaxed);
-        self.cur.fetch_add(1, Ordering::AcqRel);
+        let bcur = self.cur.fetch_add(1, Ordering::AcqRel) + 1;
         self.total.fetch_add(1, Ordering::Relaxed);
+        s.counters.on_assigned(u64::from(scur));
+        self.stat.on_assigned(u64::from(bcur));
         self.algo.taken(&self.servers, idx);
         Slot {
             backend: self.clone(),
@@ -659,9 +696,11 @@ impl Backend {
                 },
             };
             list.push_back(Pending { seq, tx });
-            self.queued.fetch_add(1, Ordering::AcqRel);
+            let depth = self.queued.fetch_add(1, Ordering::AcqRel) + 1;
+            self.stat.on_queue(u64::from(depth));
             if let QueueAt::Server(i) = at {
-                self.servers[i].queued.fetch_add(1, Ordering::AcqRel);
+                let d = self.servers[i].queued.fetch_add(1, Ordering::AcqRel) + 1;
+                self.servers[i].counters.on_queue(u64::from(d));
             }
             Waiting {
                 backend: self.clone(),

@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod balance;
 pub mod checks;
+pub mod cli;
 pub mod h2;
 pub mod http;
 pub mod inherit;
@@ -16,10 +17,12 @@ pub mod listeners;
 pub mod log;
 pub mod persist;
 pub mod process;
+pub mod prometheus;
 pub mod proxy;
 pub mod proxy_protocol;
 pub mod readiness;
 pub mod sample;
+pub mod stats;
 pub mod stream;
 pub mod tcp;
 pub mod tls_bind;
@@ -62,6 +65,10 @@ pub struct Runtime {
     pub checks: checks::scheduler::Checks,
     /// The TLS settings of each `bind ... ssl`, by (proxy, bind) index.
     pub bind_tls: tls_bind::BindTlsMap,
+    /// The stats socket service (`stats socket`), started by [`Runtime::serve`].
+    pub cli: cli::Cli,
+    /// What the stats page and exports need from the configuration.
+    pub stats: stats::Info,
 }
 
 /// The default `maxconn` when `global` sets none: what the descriptor limit allows
@@ -91,12 +98,6 @@ impl Runtime {
             bufsize,
         };
         let mut proxies = proxy::build_all(cfg, maxconn, &mut d);
-        if !cfg.global.stats_sockets.is_empty() {
-            d.push(crate::config::diag::Diagnostic::global(
-                crate::config::diag::Severity::Warning,
-                "the stats socket (global 'stats socket') is not served by this version's runtime yet",
-            ));
-        }
         if cfg
             .global
             .logs
@@ -125,6 +126,7 @@ impl Runtime {
         }
         let checks = checks::scheduler::Checks::build(cfg, &proxies, &mut d);
         let bind_tls = tls_bind::build_all(cfg, &mut d);
+        let stats = stats::Info::build(cfg, maxconn, &mut d);
         let by_name = cfg
             .proxies
             .iter()
@@ -151,6 +153,8 @@ impl Runtime {
                 hard_stop_after: cfg.global.hard_stop_after,
                 checks,
                 bind_tls,
+                cli: cli::Cli::build(cfg),
+                stats,
             },
             d,
         )
@@ -199,6 +203,7 @@ impl Runtime {
         });
         process::started();
         self.checks.start();
+        cli::Cli::start(&self);
         let sig = process::wait_stop_signal().await;
         match sig {
             // HAProxy 2.6 (without master-worker) has no handler for these: it dies at
@@ -292,10 +297,15 @@ pub struct ConnGuard {
         tokio::sync::OwnedSemaphorePermit,
         Option<tokio::sync::OwnedSemaphorePermit>,
     ),
+    /// The connection's entry for the stats socket's `show sess` (0: none).
+    sess: u64,
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
+        if self.sess != 0 {
+            self.rt.cli.end_session(self.sess);
+        }
         self.px.counters.current.fetch_sub(1, Ordering::Relaxed);
         self.rt.active.fetch_sub(1, Ordering::AcqRel);
     }
@@ -353,7 +363,8 @@ async fn accept_loop(
             }
         };
         px.counters.sessions.fetch_add(1, Ordering::Relaxed);
-        px.counters.current.fetch_add(1, Ordering::Relaxed);
+        let cur = px.counters.current.fetch_add(1, Ordering::Relaxed) + 1;
+        px.counters.fe.on_accept(cur);
         if px.options.clitcpka {
             match &acc.stream {
                 stream::Stream::Fresh(Some(t)) => {
@@ -366,10 +377,12 @@ async fn accept_loop(
             }
         }
         rt.active.fetch_add(1, Ordering::AcqRel);
+        let sess = rt.cli.track(&px.name, acc.src);
         let guard = ConnGuard {
             rt: rt.clone(),
             px: px.clone(),
             _slots: (global, local),
+            sess,
         };
         if accept_proxy || !px.expect_proxy.is_empty() {
             tokio::spawn(after_proxy_header(

@@ -50,6 +50,8 @@ pub struct ProxyCounters {
     pub retries: AtomicU64,
     pub redispatches: AtomicU64,
     pub responses: [AtomicU64; 6],
+    /// The frontend's counters for the stats (runtime/stats).
+    pub fe: super::stats::counters::Counters,
 }
 
 impl ProxyCounters {
@@ -360,9 +362,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
             ),
         );
     };
-    if p.stats.as_ref().is_some_and(|s| s.enabled) {
-        say("the stats page (stats enable/uri)");
-    }
     if p.cookie.as_ref().is_some_and(|c| c.dynamic) {
         say("dynamic cookies (cookie ... dynamic)");
     }

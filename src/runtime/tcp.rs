@@ -102,13 +102,14 @@ pub async fn serve(
     let mut attempts = 0u32;
     // The slot kept for a retry on the same server.
     let mut kept = None;
-    let (mut srv, _slot) = loop {
+    let (mut srv, slot) = loop {
         let slot = match kept.take() {
             Some(s) => s,
             None => match be.assign(key, avoid, queue_t).await {
                 Ok(s) => s,
                 Err(e) => {
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
+                    be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     match e {
                         PickError::NoServer => log.fail_at(b'S', b'C'),
                         PickError::QueueTimeout => log.fail_at(b's', b'Q'),
@@ -128,17 +129,20 @@ pub async fn serve(
         {
             Ok(s) => {
                 log.connected();
+                crate::runtime::stats::counters::connected(&be, slot.idx, false);
                 break (s, slot);
             }
             Err(e) => {
                 bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                 if attempts >= bpx.retries {
+                    crate::runtime::stats::counters::conn_failed(&be, slot.idx);
                     let timed_out = e.kind() == std::io::ErrorKind::TimedOut;
                     log.fail_at(if timed_out { b's' } else { b'S' }, b'C');
                     drop(slot);
                     emit(&rt, &fe, &conn, &log);
                     return;
                 }
+                crate::runtime::stats::counters::conn_retry(&be, slot.idx);
                 attempts += 1;
                 log.retries = attempts;
                 let (redispatch, pause) =
@@ -169,11 +173,24 @@ pub async fn serve(
     };
     let pending = conn.payload.as_deref().unwrap_or_default();
     let splice = tunnel::SplicePolicy::of(&fe.options, &bpx.options);
-    let (end, st) = tunnel::run_with(&mut acc.stream, pending, &mut srv, &[], t, splice).await;
-    log.tunnel_end(end, st);
+    // `shutdown sessions server` on the stats socket ends the tunnel.
+    let state = be.servers[slot.idx].clone();
+    tokio::select! {
+        (end, st) = tunnel::run_with(&mut acc.stream, pending, &mut srv, &[], t, splice) => {
+            crate::runtime::stats::counters::tunnelled(
+                &fe.counters.fe,
+                &be,
+                slot.idx,
+                st.to_server,
+                st.to_client,
+            );
+            log.tunnel_end(end, st);
+        }
+        _ = state.killed() => log.fail_at(b'K', b'D'),
+    }
     // Logged once the server connection is given back, as HAProxy counts it.
     drop(srv);
-    drop(_slot);
+    drop(slot);
     emit(&rt, &fe, &conn, &log);
 }
 

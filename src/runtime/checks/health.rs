@@ -98,6 +98,11 @@ impl RiseFall {
         }
     }
 
+    /// The raw counter (0 ..= rise + fall - 1), the stats' `check_health`.
+    pub fn counter(&self) -> u32 {
+        self.with(|c| *c)
+    }
+
     pub fn health(&self) -> Health {
         self.with(|c| self.state_of(*c))
     }

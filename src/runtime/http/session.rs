@@ -84,6 +84,8 @@ struct Session {
     h2_upgrade: bool,
     /// The current transaction's traffic log record (see `runtime::txnlog`).
     log: Box<TxnLog>,
+    /// When the current response head arrived, for the stats' response time.
+    stat_resp_at: Option<std::time::Instant>,
 }
 
 /// Serves one client connection; `_guard` is released when it ends (a
@@ -128,6 +130,7 @@ pub async fn serve<G: Send + 'static>(
         body_left: BodyKind::None,
         h2_upgrade: false,
         log: Box::default(),
+        stat_resp_at: None,
     };
     s.run().await;
     if s.h2_upgrade {
@@ -345,6 +348,7 @@ impl Session {
                         self.cbuf.advance(n);
                         self.log.request_head(&h);
                         self.log.bytes_in += n as u64;
+                        self.fe.counters.fe.add_bytes(n as u64, 0);
                         return Ok(h);
                     }
                     Ok(None) => {}
@@ -416,6 +420,7 @@ impl Session {
     async fn write_client(&mut self, bytes: &[u8]) -> bool {
         self.resp_started = true;
         self.log.bytes_out += bytes.len() as u64;
+        crate::runtime::stats::counters::client_write(&self.fe.counters.fe, bytes);
         let t = self.fe.timeouts.client;
         matches!(
             with_timeout(t, self.cli.write_all(bytes)).await,
@@ -459,6 +464,9 @@ impl Session {
 
     async fn send_reply(&mut self, be: Option<&Arc<ProxyRt>>, code: u16, close: bool) -> Next {
         let fe = self.fe.clone();
+        if let Some(b) = be.and_then(|b| b.backend.as_ref()) {
+            b.stat.on_status(code);
+        }
         let be = be.filter(|b| !Arc::ptr_eq(b, &fe));
         let (bytes, close) = ErrorPages::select(be.map(|b| &b.errors), &fe.errors, code)
             .render(self.req_version, close);
@@ -521,6 +529,7 @@ impl Session {
     async fn transaction(&mut self, mut req: RequestHead) -> Next {
         let fe = self.fe.clone();
         fe.counters.requests.fetch_add(1, Ordering::Relaxed);
+        fe.counters.fe.on_request();
         self.nreq += 1;
         let framing = match codec::request_framing(&mut req) {
             Ok(f) => f,
@@ -664,9 +673,16 @@ impl Session {
             // A backend's `option httpclose` closes the server side only (see
             // `effective_mode`): the client side follows the frontend, as in HAProxy.
         }
+        if let Some(next) = self
+            .stats_page(&fe, &bpx, &mut req, body, &vars, &mut info, client_close)
+            .await
+        {
+            return next;
+        }
         let Some(be) = bpx.backend.clone() else {
             return self.reply_error(Some(&bpx), 503).await;
         };
+        be.stat.on_request();
         self.add_forwarding_headers(&fe, &bpx, &mut req);
         self.forward(&fe, &bpx, &be, req, body, client_close, vars, info)
             .await
@@ -748,17 +764,77 @@ impl Session {
                 self.answer_local(&auth_page(realm), client_close).await
             }
             Verdict::Respond(bytes) => {
+                self.fe
+                    .counters
+                    .fe
+                    .intercepted
+                    .fetch_add(1, Ordering::Relaxed);
                 px.counters.status(status_of(&bytes));
                 self.answer_local(&bytes, client_close).await
             }
             Verdict::Redirect(bytes) => {
+                self.fe
+                    .counters
+                    .fe
+                    .intercepted
+                    .fetch_add(1, Ordering::Relaxed);
                 px.counters.status(status_of(&bytes));
                 // HAProxy does not read past a request body after a redirect: it closes.
                 let close = client_close || body != BodyKind::None;
                 self.answer_local(&bytes, close).await
             }
+            Verdict::Service(super::rules::Service::Prometheus) => {
+                self.fe
+                    .counters
+                    .fe
+                    .intercepted
+                    .fetch_add(1, Ordering::Relaxed);
+                // Counted after rendering: a scrape does not see its own response (HAProxy).
+                let page = crate::runtime::prometheus::response(&self.rt);
+                px.counters.status(200);
+                self.answer_local(&page, client_close).await
+            }
             Verdict::Continue | Verdict::SetBackend(_) => Next::Close,
         }
+    }
+
+    /// The stats page (`stats enable`) of the backend, else of the frontend, when the
+    /// request is for it (runtime/stats/page.rs).
+    #[allow(clippy::too_many_arguments)]
+    async fn stats_page(
+        &mut self,
+        fe: &Arc<ProxyRt>,
+        bpx: &Arc<ProxyRt>,
+        req: &mut RequestHead,
+        body: BodyKind,
+        vars: &Vars,
+        info: &mut TxnInfo,
+        client_close: bool,
+    ) -> Option<Next> {
+        use crate::runtime::stats::page;
+        let rt = self.rt.clone();
+        let (px, cfg) = [bpx, fe].into_iter().find_map(|p| {
+            page::config_for(&rt, p)
+                .filter(|c| c.matches(req))
+                .map(|c| (p, c))
+        })?;
+        if req.method == "POST"
+            && let Err(next) = self.buffer_body(px, req, body, info).await
+        {
+            return Some(next);
+        }
+        let ctx = EvalCtx {
+            conn: &self.conn,
+            req: Some(req),
+            res: None,
+            vars,
+            info,
+        };
+        let resp = page::respond(&rt, px, cfg, req, info.req_body.as_deref(), &ctx);
+        let code = status_of(&resp);
+        fe.counters.status(code);
+        fe.counters.fe.intercepted.fetch_add(1, Ordering::Relaxed);
+        Some(self.answer_local(&resp, client_close).await)
     }
 
     /// The backend's 503 for a request no server took (none usable, queue timeout, connect
@@ -983,6 +1059,7 @@ impl Session {
         let mut avoid = None;
         let mut attempts = 0u32;
         let mut reused_retry_left = true;
+        let stat_t0 = std::time::Instant::now();
         // Only a request without a body, or whose body is kept (`replay_body`), can be
         // sent again after it went out.
         let replayable = (matches!(body, BodyKind::None | BodyKind::Length(0)) && !expect_continue)
@@ -1017,6 +1094,7 @@ impl Session {
                     tracing::info!(backend = %bpx.name, "no server: {e:?}");
                     if e != PickError::NoServer {
                         bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
+                        be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     }
                     return self.unserved(bpx).await;
                 }
@@ -1035,6 +1113,8 @@ impl Session {
                     info: &info,
                 },
             );
+            let stat_tq = crate::runtime::stats::counters::ms_since(stat_t0);
+            let stat_tc0 = std::time::Instant::now();
             let (mut srv, reused, served) = match self.server_conn(be, &slot, bpx, sni).await {
                 Ok(x) => {
                     self.log.connected();
@@ -1046,8 +1126,10 @@ impl Session {
                     if attempts >= bpx.retries || !bpx.retry_on.conn_failure {
                         let timed_out = e.kind() == std::io::ErrorKind::TimedOut;
                         self.log.fail_at(if timed_out { b's' } else { b'S' }, b'C');
+                        crate::runtime::stats::counters::conn_failed(be, slot.idx);
                         return self.unserved(bpx).await;
                     }
+                    crate::runtime::stats::counters::conn_retry(be, slot.idx);
                     attempts += 1;
                     self.log.retries = attempts;
                     let direct = named.is_some() || info.cookie.target == Some(slot.idx);
@@ -1076,28 +1158,45 @@ impl Session {
                     continue;
                 }
             };
+            crate::runtime::stats::counters::connected(be, slot.idx, reused);
+            let stat_tc = crate::runtime::stats::counters::ms_since(stat_tc0);
+            self.stat_resp_at = None;
             let l7 = (replayable && attempts < bpx.retries).then_some(&bpx.retry_on);
             let cbuf_before = self.cbuf.len();
-            match self
-                .exchange(
-                    fe,
-                    bpx,
-                    l7,
-                    &slot,
-                    &mut srv,
-                    &head,
-                    &mut req,
-                    body,
-                    expect_continue,
-                    upgrade,
-                    client_close,
-                    mode,
-                    &mut vars,
-                    &mut info,
-                )
-                .await
-            {
+            // `shutdown sessions server` on the stats socket ends the transaction and the
+            // client connection.
+            let state = be.servers[slot.idx].clone();
+            let exchange = self.exchange(
+                fe,
+                bpx,
+                l7,
+                &slot,
+                &mut srv,
+                &head,
+                &mut req,
+                body,
+                expect_continue,
+                upgrade,
+                client_close,
+                mode,
+                &mut vars,
+                &mut info,
+            );
+            let outcome = tokio::select! {
+                r = exchange => r,
+                _ = state.killed() => return Next::Close,
+            };
+            match outcome {
                 Exchange::Done { next, reusable } => {
+                    crate::runtime::stats::counters::timed(
+                        be,
+                        slot.idx,
+                        stat_tq,
+                        stat_tc,
+                        self.stat_resp_at
+                            .map(|t| t.duration_since(stat_tc0).as_millis() as u64),
+                        crate::runtime::stats::counters::ms_since(stat_t0),
+                    );
                     if reusable {
                         let served = served + 1;
                         if be.reuse == HttpReuse::Never {
@@ -1277,6 +1376,8 @@ impl Session {
         let body_wait = srv_t.or(cli_t);
         self.sbuf.clear();
         let mut body_sent = body == BodyKind::None;
+        // Request body bytes sent, for the stats.
+        let mut stat_req_body = 0u64;
         let mut early_final: Option<(ResponseHead, usize)> = None;
         let mut relayed_100 = false;
         // Once an interim answer went to the client, the request is no longer retried.
@@ -1328,6 +1429,8 @@ impl Session {
                         self.log.bytes_in += n;
                         body_sent = true;
                         self.body_left = BodyKind::None;
+                        stat_req_body = n;
+                        self.fe.counters.fe.add_bytes(n, 0);
                     }
                     Err(e) => return self.body_failure(bpx, e, true).await,
                 }
@@ -1354,6 +1457,8 @@ impl Session {
                     self.log.bytes_in += n;
                     body_sent = true;
                     self.body_left = BodyKind::None;
+                    stat_req_body = n;
+                    self.fe.counters.fe.add_bytes(n, 0);
                 }
                 Err(CopyErr::DstFailed) => return Exchange::RetryReused,
                 Err(e) => return self.body_failure(bpx, e, true).await,
@@ -1387,6 +1492,8 @@ impl Session {
                     Err(RespErr::ClosedEmpty) => return Exchange::RetryReused,
                     Err(e) => {
                         slot.backend.servers[slot.idx].observed(e.observed());
+                        let sc = &slot.backend.servers[slot.idx].counters;
+                        sc.failed_resp.fetch_add(1, Ordering::Relaxed);
                         if !interim_sent && let Some(why) = l7.and_then(|r| retry_cause(r, e)) {
                             return Exchange::Retry(why);
                         }
@@ -1397,6 +1504,7 @@ impl Session {
             },
         };
         self.sbuf.advance(n);
+        self.stat_resp_at = Some(std::time::Instant::now());
         info.status = Some(res.status);
         self.log.response(res.status);
         slot.backend.servers[slot.idx].observed(Observed::Status(res.status));
@@ -1448,7 +1556,7 @@ impl Session {
             // The answer replaces the server's (whose connection is dropped); the client
             // connection goes on as after any generated answer.
             let page = match verdict {
-                Verdict::Continue | Verdict::SetBackend(_) => continue,
+                Verdict::Continue | Verdict::SetBackend(_) | Verdict::Service(_) => continue,
                 Verdict::Respond(bytes) | Verdict::Redirect(bytes) => bytes,
                 Verdict::Deny(c, reply) | Verdict::Tarpit(c, reply) => {
                     px.counters.denied.fetch_add(1, Ordering::Relaxed);
@@ -1480,8 +1588,9 @@ impl Session {
         let mut out = Vec::with_capacity(512 + self.sbuf.len());
         res.write_to(&mut out);
         self.resp_started = true;
-        self.log.bytes_out += out.len() as u64;
-        let copied = copy_body(
+        let stat_head = out.len() as u64;
+        self.log.bytes_out += stat_head;
+        let stat_res = copy_body(
             srv,
             &mut self.sbuf,
             &mut self.cli,
@@ -1492,7 +1601,15 @@ impl Session {
             &self.rt.limits,
         )
         .await;
-        match copied {
+        crate::runtime::stats::counters::response(
+            &fe.counters.fe,
+            &slot.backend,
+            slot.idx,
+            res.status,
+            head.len() as u64 + stat_req_body,
+            stat_head + stat_res.as_ref().copied().unwrap_or(0),
+        );
+        match stat_res {
             Ok(n) => self.log.bytes_out += n,
             Err(CopyErr::SrcInvalidEarly) => {
                 // The body was bad before the head went out: HAProxy still answers 502.
@@ -1512,6 +1629,8 @@ impl Session {
                 });
                 tracing::info!(backend = %bpx.name, "server response body failed");
                 bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
+                let sc = &slot.backend.servers[slot.idx].counters;
+                sc.failed_resp.fetch_add(1, Ordering::Relaxed);
                 return Exchange::Done {
                     next: Next::Close,
                     reusable: false,
