@@ -107,7 +107,8 @@ fn negated_payload_conditions_wait_like_haproxy() {
         // Part of a record, then nothing: rejected when the delay expires.
         (0, vec![&hello[..7]]),
         (1, vec![b"abc", b"defgh"]),
-        (1, vec![b"abcdefgh"]),
+        // (Not `abcdefgh` in one write: whether the first evaluation sees it or an empty
+        // buffer is a race in both engines, and decides between waiting and rejecting.)
         (2, vec![b"O", b"Kxx"]),
         (2, vec![b"N", b"Oxx"]),
     ];
@@ -135,9 +136,8 @@ fn negated_payload_conditions_wait_like_haproxy() {
     assert_eq!(h[1], "P0: 0 bytes, starts \"\", waited=false");
     assert_eq!(h[2], "P0: 0 bytes, starts \"\", waited=true");
     assert_eq!(h[3], "P1: 0 bytes, starts \"\", waited=false");
-    assert_eq!(h[4], "P1: 0 bytes, starts \"\", waited=false");
-    assert_eq!(h[5], "P2: 6 bytes, starts \"G:\", waited=false");
-    assert_eq!(h[6], "P2: 0 bytes, starts \"\", waited=false");
+    assert_eq!(h[4], "P2: 6 bytes, starts \"G:\", waited=false");
+    assert_eq!(h[5], "P2: 0 bytes, starts \"\", waited=false");
 }
 
 #[test]
