@@ -11,7 +11,9 @@
 #   RPROXY=path       rproxy binary (default: target/release/rproxy under the repo root)
 #   TARGETS="haproxy nginx rproxy direct"   which rows to run, in this order
 #                     (BENCH_MODE=tcp: "haproxy rproxy direct"); "haproxy-splice" and
-#                     "rproxy-splice" are haproxy and rproxy with "option splice-auto"
+#                     "rproxy-splice" are haproxy and rproxy with "option splice-auto";
+#                     "haproxy-log" and "rproxy-log" log every request (option httplog, or
+#                     tcplog in mode tcp) to a UDP syslog sink on loopback
 #   BENCH_MODE=http   http, or tcp: haproxy.cfg and rproxy.cfg run in "mode tcp" (a server
 #                     per client connection, bytes forwarded both ways), or tls-handshake:
 #                     HTTPS with "Connection: close" (a full TLS handshake per request), or
@@ -252,6 +254,15 @@ tlsify() {
     sed -i -e 's/^global$/&\n    ssl-default-bind-options no-tls-tickets\n    tune.ssl.cachesize 0/' "$1"
 }
 
+# logify FILE: the "-log" targets send one HAProxy-format line per request to a loopback UDP
+# socket that never reads (the kernel drops what overflows its queue), so the figure is the
+# proxy's own cost of logging, with no syslog daemon competing for the CPUs.
+logify() {
+    local style=httplog
+    [[ "$BENCH_MODE" == tcp ]] && style=tcplog
+    sed -i -e "s/^\( *\)mode \(tcp\|http\)\$/&\n\1log 127.0.0.1:$LOG_PORT local0\n\1option $style/" "$1"
+}
+
 # splicify FILE: the "-splice" targets add "option splice-auto" to the defaults section.
 splicify() {
     sed -i -e 's/^\( *\)mode \(tcp\|http\)$/&\n\1option splice-auto/' "$1"
@@ -314,12 +325,13 @@ start_server() {
 }
 
 # ---- ports, origins ---------------------------------------------------------------------
-mapfile -t PORTS < <(python3 "$HELPER" ports 6 "$BENCH_PORT_BASE")
-((${#PORTS[@]} == 6)) || die "could not find 6 free loopback ports from $BENCH_PORT_BASE"
+mapfile -t PORTS < <(python3 "$HELPER" ports 7 "$BENCH_PORT_BASE")
+((${#PORTS[@]} == 7)) || die "could not find 7 free loopback ports from $BENCH_PORT_BASE"
 ORIGIN1_PORT=${PORTS[0]}
 ORIGIN2_PORT=${PORTS[1]}
 declare -A PROXY_PORT=([haproxy]=${PORTS[2]} [nginx]=${PORTS[3]} [rproxy]=${PORTS[4]})
 ORIGIN_TLS_PORT=${PORTS[5]}   # origin 1 over TLS: the "direct" row of the TLS modes
+LOG_PORT=${PORTS[6]}          # the "-log" targets' syslog sink
 
 # The TLS modes: one RSA-2048 self-signed certificate for every target (haproxy and rproxy
 # read the key and the certificate from one file, nginx from two).
@@ -354,6 +366,14 @@ for id in 1 2; do
     ORIGIN_PIDS+=("$SERVER_PID")
 done
 python3 "$HELPER" check "$ORIGIN1_PORT" 1 >/dev/null || die "origin 1 answers wrongly"
+# The "-log" targets' syslog sink: bound, never read.
+if [[ " $TARGETS " == *-log\ * ]]; then
+    python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+time.sleep(1e6)' "$LOG_PORT" &
+    PIDS+=("$!")
+fi
 python3 "$HELPER" check "$ORIGIN2_PORT" 1 >/dev/null || die "origin 2 answers wrongly"
 if [[ $SCHEME == https ]]; then
     wait_listen "${ORIGIN_PIDS[0]}" "$ORIGIN_TLS_PORT" || die "origin 1 does not listen for TLS"
@@ -504,7 +524,7 @@ run_target() {
         # the measured server takes the proxy's place, CPU 0, for this row only
         [[ "$BENCH_PIN" == 1 ]] && set_affinity 0 "$pid"
         ;;
-    haproxy | haproxy-splice)
+    haproxy | haproxy-splice | haproxy-log)
         if ! command -v haproxy >/dev/null 2>&1; then
             for scenario in $SCENARIOS; do record_status "$target" "$scenario" missing "haproxy not installed"; done
             return
@@ -514,6 +534,7 @@ run_target() {
         tcpify "$WORK/haproxy.cfg"
         tlsify "$WORK/haproxy.cfg"
         [[ $target == *-splice ]] && splicify "$WORK/haproxy.cfg"
+        [[ $target == *-log ]] && logify "$WORK/haproxy.cfg"
         start_server haproxy "$port" "${PIN_PROXY[@]}" haproxy -f "$WORK/haproxy.cfg" -db || {
             for scenario in $SCENARIOS; do record_status "$target" "$scenario" "failed to start" "$FAIL_DETAIL"; done
             return
@@ -531,12 +552,13 @@ run_target() {
         }
         pid=$SERVER_PID
         ;;
-    rproxy | rproxy-splice)
+    rproxy | rproxy-splice | rproxy-log)
         port=${PROXY_PORT[rproxy]}
         render rproxy.cfg "$WORK/rproxy.cfg" "HTTP_REUSE=$BENCH_HTTP_REUSE" "PORT=$port" "ORIGIN1_PORT=$ORIGIN1_PORT" "ORIGIN2_PORT=$ORIGIN2_PORT"
         tcpify "$WORK/rproxy.cfg"
         tlsify "$WORK/rproxy.cfg"
         [[ $target == *-splice ]] && splicify "$WORK/rproxy.cfg"
+        [[ $target == *-log ]] && logify "$WORK/rproxy.cfg"
         if [[ ! -x "$RPROXY" ]]; then
             log "  rproxy failed to start: no executable at $RPROXY (build it with cargo build --release, or set RPROXY)"
             for scenario in $SCENARIOS; do record_status "$target" "$scenario" "failed to start" "no executable at $RPROXY"; done
@@ -549,7 +571,7 @@ run_target() {
         pid=$SERVER_PID
         ;;
     *)
-        log "  unknown target '$target' (expected haproxy, haproxy-splice, nginx, rproxy, rproxy-splice or direct)"
+        log "  unknown target '$target' (expected haproxy, haproxy-splice, haproxy-log, nginx, rproxy, rproxy-splice, rproxy-log or direct)"
         return
         ;;
     esac

@@ -24,7 +24,8 @@ import socket
 import sys
 
 # Order of rows in the table.
-TARGETS = ["haproxy", "haproxy-splice", "nginx", "rproxy", "rproxy-splice", "direct"]
+TARGETS = ["haproxy", "haproxy-splice", "haproxy-log", "nginx", "rproxy", "rproxy-splice",
+           "rproxy-log", "direct"]
 SCENARIOS = ["keep-alive", "close"]
 
 # Rows during which unrelated processes kept at least this many CPUs busy get a note.
@@ -277,7 +278,8 @@ def report(records_path: str, out_path: str, meta_path: str) -> int:
     # rproxy against each reference; the "-splice" variants against the same with splicing,
     # and rproxy with splicing against its own copy loop.
     pairs = [("rproxy", "haproxy"), ("rproxy", "nginx"), ("rproxy-splice", "haproxy-splice"),
-             ("rproxy-splice", "haproxy"), ("rproxy-splice", "rproxy"), ("haproxy-splice", "haproxy")]
+             ("rproxy-splice", "haproxy"), ("rproxy-splice", "rproxy"), ("haproxy-splice", "haproxy"),
+             ("rproxy-log", "rproxy"), ("haproxy-log", "haproxy"), ("rproxy-log", "haproxy-log")]
     pairs = [(a, b) for a, b in pairs if a in ran and b in ran]
     for mine, ref in pairs:
         for sc in scenarios:
