@@ -377,3 +377,55 @@ fn quickstart_stats_page() {
     assert!(csv.starts_with("# pxname,svname,qcur,"));
     assert!(csv.contains("\nwww,FRONTEND,"));
 }
+
+#[test]
+fn stats_http_request_rules_scope_and_hide_version_as_haproxy() {
+    if !require(have_program("haproxy"), "haproxy is not installed") {
+        return;
+    }
+    let s1 = MockServer::start("s1");
+    let mut ports = Vec::new();
+    let mut sides = Vec::new();
+    for engine in [Engine::Rproxy, Engine::Haproxy] {
+        let p = free_ports(2);
+        let c = format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+             listen web\n  bind 127.0.0.1:{}\n  server s1 {}\n\
+             listen stats\n  bind 127.0.0.1:{}\n  stats enable\n  stats uri /st\n  stats hide-version\n  stats scope .\n\
+             \x20 stats http-request deny if {{ path_end x }}\n\
+             \x20 stats http-request auth realm R2 if {{ path_end y }}\n\
+             \x20 stats http-request allow\n",
+            p[0],
+            s1.addr_str(),
+            p[1]
+        );
+        sides.push(Proxy::start_engine(engine, &c));
+        ports.push(p[1]);
+    }
+    for path in ["/stx", "/sty"] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let a = send_raw(local(ports[0]), req.as_bytes());
+        let b = send_raw(local(ports[1]), req.as_bytes());
+        assert_eq!(
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b),
+            "{path}"
+        );
+    }
+    let rows = |port: u16| {
+        parse_csv(&http_get(local(port), "/st;csv").body_text())
+            .1
+            .into_iter()
+            .map(|(p, s, m)| format!("{p}/{s}/{}/{}", m["dreq"], m["iid"]))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        rows(ports[0]),
+        rows(ports[1]),
+        "scope . and the denied request"
+    );
+    for port in ports {
+        let page = http_get(local(port), "/st").body_text();
+        assert!(!page.contains("version"), "hide-version");
+    }
+}

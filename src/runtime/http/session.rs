@@ -408,7 +408,11 @@ impl Session {
 
     async fn send_reply(&mut self, be: Option<&Arc<ProxyRt>>, code: u16, close: bool) -> Next {
         let fe = self.fe.clone();
-        if let Some(b) = be.and_then(|b| b.backend.as_ref()) {
+        // A backend answers for itself, and a `listen` for its server-side failures.
+        if let Some(b) = be
+            .filter(|b| !Arc::ptr_eq(b, &fe) || code >= 500)
+            .and_then(|b| b.backend.as_ref())
+        {
             b.stat.on_status(code);
         }
         let be = be.filter(|b| !Arc::ptr_eq(b, &fe));
@@ -640,6 +644,9 @@ impl Session {
         body: BodyKind,
         client_close: bool,
     ) -> Next {
+        if matches!(v, Verdict::Deny(..) | Verdict::Tarpit(..)) {
+            crate::runtime::stats::counters::denied(&self.fe, px);
+        }
         match v {
             Verdict::Deny(code, reply) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
@@ -732,7 +739,7 @@ impl Session {
         let resp = page::respond(&rt, px, cfg, req, info.req_body.as_deref(), &ctx);
         let code = status_of(&resp);
         fe.counters.status(code);
-        fe.counters.fe.intercepted.fetch_add(1, Ordering::Relaxed);
+        page::account(fe, px, req, &resp);
         Some(self.answer_local(&resp, client_close).await)
     }
 
@@ -1427,6 +1434,7 @@ impl Session {
                 Verdict::Respond(bytes) | Verdict::Redirect(bytes) => bytes,
                 Verdict::Deny(c, reply) | Verdict::Tarpit(c, reply) => {
                     px.counters.denied.fetch_add(1, Ordering::Relaxed);
+                    crate::runtime::stats::counters::denied_resp(fe, px, &slot.backend, slot.idx);
                     reply.unwrap_or_else(|| px.errors.get(c).into_owned())
                 }
                 Verdict::Auth(_) => px.errors.get(401).into_owned(),

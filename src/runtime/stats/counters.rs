@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::runtime::backend::Backend;
+use crate::runtime::proxy::ProxyRt;
 
 /// HAProxy 2.6 averages queue/connect/response/total times over this many samples
 /// (`TIME_STATS_SAMPLES`; its manual says "the last 1024 requests").
@@ -260,6 +261,28 @@ impl Counters {
         match self.last_change.load(Ordering::Relaxed) {
             0 => None,
             t => Some(Duration::from_millis(now_ms().saturating_sub(t - 1))),
+        }
+    }
+}
+
+/// A request denied by `px`'s rules: the frontend counts every denial, a backend those of
+/// its own rules (a `listen`'s rules are its frontend's).
+pub fn denied(fe: &ProxyRt, px: &ProxyRt) {
+    fe.counters.fe.denied_req.fetch_add(1, Ordering::Relaxed);
+    if px.idx != fe.idx
+        && let Some(b) = &px.backend
+    {
+        b.stat.denied_req.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A response denied by `px`'s `http-response` rules.
+pub fn denied_resp(fe: &ProxyRt, px: &ProxyRt, be: &Backend, idx: usize) {
+    fe.counters.fe.denied_resp.fetch_add(1, Ordering::Relaxed);
+    if px.idx != fe.idx || fe.backend.is_some() {
+        be.stat.denied_resp.fetch_add(1, Ordering::Relaxed);
+        if let Some(s) = server(be, idx) {
+            s.denied_resp.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

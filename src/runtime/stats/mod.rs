@@ -406,7 +406,7 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
     r.u64("stot", load(&c.sessions));
     r.u64("bin", load(&f.bytes_in));
     r.u64("bout", load(&f.bytes_out));
-    r.u64("dreq", load(&c.denied));
+    r.u64("dreq", load(&f.denied_req));
     r.u64("dresp", load(&f.denied_resp));
     r.u64("ereq", load(&c.errors_req));
     let status = if px.disabled {
@@ -647,7 +647,7 @@ fn backend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo, be: &Backend) -> St
     r.u64("stot", load(&be.total));
     r.u64("bin", load(&b.bytes_in));
     r.u64("bout", load(&b.bytes_out));
-    r.u64("dreq", load(&c.denied));
+    r.u64("dreq", load(&b.denied_req));
     r.u64("dresp", load(&b.denied_resp));
     r.u64("econ", load(&b.failed_conns));
     r.u64("eresp", load(&c.errors_resp));
