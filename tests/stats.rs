@@ -429,3 +429,83 @@ fn stats_http_request_rules_scope_and_hide_version_as_haproxy() {
         assert!(!page.contains("version"), "hide-version");
     }
 }
+
+#[test]
+fn checked_servers_and_denials_as_haproxy() {
+    if !require(have_program("haproxy"), "haproxy is not installed") {
+        return;
+    }
+    let up = MockServer::start("up");
+    let dead = refused_port();
+    let mut sides = Vec::new();
+    for engine in [Engine::Rproxy, Engine::Haproxy] {
+        let p = free_ports(3);
+        let c = format!(
+            "defaults\n  mode http\n  timeout connect 500ms\n  timeout client 5s\n  timeout server 5s\n  timeout check 500ms\n\
+             frontend f\n  bind 127.0.0.1:{}\n  http-request deny if {{ path_end x }}\n  default_backend b\n\
+             backend b\n  http-request deny if {{ path_end y }}\n  option httpchk GET /health\n\
+             \x20 server ok {} check inter 100ms rise 2 fall 3\n  server ko 127.0.0.1:{dead} check inter 100ms rise 2 fall 3\n\
+             listen l\n  bind 127.0.0.1:{}\n  http-request deny if {{ path_end x }}\n  server s {}\n\
+             listen stats\n  bind 127.0.0.1:{}\n  stats enable\n  stats uri /st\n",
+            p[0],
+            up.addr_str(),
+            p[1],
+            up.addr_str(),
+            p[2]
+        );
+        let px = Proxy::start_engine(engine, &c);
+        for path in ["/x", "/y", "/z"] {
+            let _ = http_get(local(p[0]), path);
+        }
+        let _ = http_get(local(p[1]), "/x");
+        sides.push((px, p[2]));
+    }
+    let csv = |port: u16| parse_csv(&http_get(local(port), "/st;csv").body_text()).1;
+    // Both have run the checks: the dead server is down, the other fully up.
+    for (_, port) in &sides {
+        assert!(
+            eventually(std::time::Duration::from_secs(5), || {
+                let rows = csv(*port);
+                rows.iter()
+                    .any(|(_, s, m)| s == "ko" && m["status"] == "DOWN")
+                    && rows
+                        .iter()
+                        .any(|(_, s, m)| s == "ok" && m["status"] == "UP")
+            }),
+            "checks did not settle"
+        );
+    }
+    let (a, b) = (csv(sides[0].1), csv(sides[1].1));
+    assert_eq!(a.len(), b.len());
+    for ((px, sv, x), (_, _, y)) in a.iter().zip(&b) {
+        for k in [
+            "status",
+            "check_status",
+            "check_code",
+            "check_desc",
+            "check_rise",
+            "check_fall",
+            "check_health",
+            "chkdown",
+            "dreq",
+            "hrsp_2xx",
+            "hrsp_4xx",
+            "hrsp_5xx",
+            "req_tot",
+            "act",
+            "bck",
+            "weight",
+        ] {
+            assert_eq!(x[k], y[k], "{px}/{sv}: {k}");
+        }
+        for k in [
+            "chkfail",
+            "downtime",
+            "lastchg",
+            "check_duration",
+            "last_chk",
+        ] {
+            assert_eq!(x[k].is_empty(), y[k].is_empty(), "{px}/{sv}: {k} presence");
+        }
+    }
+}

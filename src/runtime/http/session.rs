@@ -565,6 +565,7 @@ impl Session {
         };
         info.backend = Some(bpx.name.clone());
         bpx.counters.requests.fetch_add(1, Ordering::Relaxed);
+        crate::runtime::stats::counters::backend_request(&self.rt, &bpx, &req);
         if bpx.idx != fe.idx
             && bpx.options.http_buffer_request
             && let Err(next) = self.buffer_body(&bpx, &mut req, body, &mut info).await
@@ -598,7 +599,6 @@ impl Session {
         let Some(be) = bpx.backend.clone() else {
             return self.reply_error(Some(&bpx), 503).await;
         };
-        be.stat.on_request();
         self.add_forwarding_headers(&fe, &bpx, &mut req);
         self.forward(&fe, &bpx, &be, req, body, client_close, vars, info)
             .await

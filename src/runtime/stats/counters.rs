@@ -265,6 +265,19 @@ impl Counters {
     }
 }
 
+/// A request reached backend `bpx` (HAProxy does not count those its stats page answers).
+pub fn backend_request(
+    rt: &crate::runtime::Runtime,
+    bpx: &ProxyRt,
+    req: &crate::runtime::http::head::RequestHead,
+) {
+    if let Some(b) = &bpx.backend
+        && !super::page::config_for(rt, bpx).is_some_and(|c| c.matches(req))
+    {
+        b.stat.on_request();
+    }
+}
+
 /// A request denied by `px`'s rules: the frontend counts every denial, a backend those of
 /// its own rules (a `listen`'s rules are its frontend's).
 pub fn denied(fe: &ProxyRt, px: &ProxyRt) {
