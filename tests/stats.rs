@@ -509,3 +509,61 @@ fn checked_servers_and_denials_as_haproxy() {
         }
     }
 }
+
+#[test]
+fn response_times_averaged_as_haproxy() {
+    if !require(have_program("haproxy"), "haproxy is not installed") {
+        return;
+    }
+    let slow = MockServer::builder("slow")
+        .delay(std::time::Duration::from_millis(150))
+        .start();
+    let fast = MockServer::start("fast");
+    let mut got = Vec::new();
+    for engine in [Engine::Rproxy, Engine::Haproxy] {
+        let p = free_ports(2);
+        let c = cfg(p[0], p[1], &slow.addr_str(), &fast.addr_str());
+        let _px = Proxy::start_engine(engine, &c);
+        let side = Side {
+            _p: _px,
+            fe: p[0],
+            st: p[1],
+        };
+        traffic(&side);
+        let rows = parse_csv(&get_auth(side.st, "/st;csv").body_text()).1;
+        let num = |sv: &str, k: &str| -> u64 {
+            rows.iter()
+                .find(|(p, s, _)| p == "app" && s == sv)
+                .map(|(_, _, m)| m[k].parse().unwrap_or(0))
+                .unwrap_or(0)
+        };
+        got.push([
+            num("s1", "rtime"),
+            num("s1", "ttime"),
+            num("s1", "rtime_max"),
+            num("s2", "rtime"),
+            num("BACKEND", "rtime"),
+        ]);
+    }
+    let (a, b) = (got[0], got[1]);
+    // The slow server's times near 150 ms on both, the fast one's near 0, and the
+    // backend's average in between (the same sliding average over the same samples).
+    for (i, what) in [
+        "s1 rtime",
+        "s1 ttime",
+        "s1 rtime_max",
+        "s2 rtime",
+        "backend rtime",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (x, y) = (a[i] as i64, b[i] as i64);
+        assert!(
+            (x - y).abs() <= 40,
+            "{what}: {x} vs haproxy {y} ({a:?} / {b:?})"
+        );
+    }
+    assert!(a[0] >= 140 && a[3] < 50, "{a:?}");
+    eprintln!("rtime/ttime/rtime_max/s2 rtime/backend rtime: rproxy {a:?}, haproxy {b:?}");
+}
