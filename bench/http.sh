@@ -10,9 +10,16 @@
 #   BENCH_PIN=1       pin the proxy to CPU 0 and wrk to CPU 1 with taskset (0: no pinning)
 #   RPROXY=path       rproxy binary (default: target/release/rproxy under the repo root)
 #   TARGETS="haproxy nginx rproxy direct"   which rows to run, in this order
-#                     (BENCH_MODE=tcp: "haproxy rproxy direct")
+#                     (BENCH_MODE=tcp: "haproxy rproxy direct"); "haproxy-splice" and
+#                     "rproxy-splice" are haproxy and rproxy with "option splice-auto"
 #   BENCH_MODE=http   http, or tcp: haproxy.cfg and rproxy.cfg run in "mode tcp" (a server
-#                     per client connection, bytes forwarded both ways)
+#                     per client connection, bytes forwarded both ways), or tls-handshake:
+#                     HTTPS with "Connection: close" (a full TLS handshake per request), or
+#                     https: HTTPS keep-alive; the TLS modes use one RSA-2048 self-signed
+#                     certificate for every target (for "direct", a TLS listener on origin 1)
+#   BENCH_TLS_RESUME=0   TLS modes: 1 leaves session resumption (tickets, caches) as each
+#                     server ships it; 0 turns it off everywhere (wrk resumes when it can)
+#   SCENARIOS="keep-alive close"   which scenarios (tls-handshake: close; https: keep-alive)
 #   BENCH_PATH=/      what wrk requests: "/" (100-byte answers) or "/1m" (1 MiB objects,
 #                     for throughput: the report adds MiB/s and CPU per MiB)
 #   BENCH_PORT_BASE=18000   first loopback port to try; the script takes 5 free ones
@@ -37,16 +44,25 @@ CONNECTIONS=${CONNECTIONS:-50}
 BENCH_PIN=${BENCH_PIN:-1}
 RPROXY=${RPROXY:-$ROOT/target/release/rproxy}
 BENCH_MODE=${BENCH_MODE:-http}
+SCHEME=http
 case $BENCH_MODE in
 http) TARGETS=${TARGETS:-haproxy nginx rproxy direct} ;;
 tcp) TARGETS=${TARGETS:-haproxy rproxy direct} ;;
-*) echo "http.sh: BENCH_MODE must be http or tcp" >&2; exit 1 ;;
+tls-handshake) TARGETS=${TARGETS:-haproxy nginx rproxy direct}; SCENARIOS=${SCENARIOS:-close}; SCHEME=https ;;
+https) TARGETS=${TARGETS:-haproxy nginx rproxy direct}; SCENARIOS=${SCENARIOS:-keep-alive}; SCHEME=https ;;
+*) echo "http.sh: BENCH_MODE must be http, tcp, tls-handshake or https" >&2; exit 1 ;;
 esac
+SCENARIOS=${SCENARIOS:-keep-alive close}
+BENCH_TLS_RESUME=${BENCH_TLS_RESUME:-0}
 BENCH_PATH=${BENCH_PATH:-/}
 BENCH_PORT_BASE=${BENCH_PORT_BASE:-18000}
 BENCH_HTTP_REUSE=${BENCH_HTTP_REUSE:-always}
 BENCH_QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
-IDLE_CONNS=${IDLE_CONNS:-1000}
+if [[ $SCHEME == https ]]; then
+    IDLE_CONNS=${IDLE_CONNS:-0}   # the holder speaks plain HTTP only
+else
+    IDLE_CONNS=${IDLE_CONNS:-1000}
+fi
 WARMUP=1            # seconds of unmeasured keep-alive load before each target's runs
 START_TIMEOUT=5     # seconds for a server to start listening
 
@@ -226,6 +242,21 @@ tcpify() {
     sed -i -e 's/^\( *\)mode http/\1mode tcp/' -e '/http-reuse/d' -e '/http-keep-alive/d' "$1"
 }
 
+# tlsify FILE: in the TLS modes, haproxy's and rproxy's bind line terminates TLS with the
+# bench certificate (defaults otherwise: session tickets and caches as each ships them).
+# Unless BENCH_TLS_RESUME=1, no session tickets nor session cache: every handshake is full.
+tlsify() {
+    [[ $SCHEME == https ]] || return 0
+    sed -i -e "s|^\( *bind 127.0.0.1:[0-9]*\)\$|\1 ssl crt $WORK/bench.pem|" "$1"
+    [[ $BENCH_TLS_RESUME == 1 ]] && return 0
+    sed -i -e 's/^global$/&\n    ssl-default-bind-options no-tls-tickets\n    tune.ssl.cachesize 0/' "$1"
+}
+
+# splicify FILE: the "-splice" targets add "option splice-auto" to the defaults section.
+splicify() {
+    sed -i -e 's/^\( *\)mode \(tcp\|http\)$/&\n\1option splice-auto/' "$1"
+}
+
 # When run as root, nginx would hand its workers to "nobody": keep them as the current user.
 if (($(id -u) == 0)); then
     NGINX_USER="user $(id -un) $(id -gn);"
@@ -283,11 +314,30 @@ start_server() {
 }
 
 # ---- ports, origins ---------------------------------------------------------------------
-mapfile -t PORTS < <(python3 "$HELPER" ports 5 "$BENCH_PORT_BASE")
-((${#PORTS[@]} == 5)) || die "could not find 5 free loopback ports from $BENCH_PORT_BASE"
+mapfile -t PORTS < <(python3 "$HELPER" ports 6 "$BENCH_PORT_BASE")
+((${#PORTS[@]} == 6)) || die "could not find 6 free loopback ports from $BENCH_PORT_BASE"
 ORIGIN1_PORT=${PORTS[0]}
 ORIGIN2_PORT=${PORTS[1]}
 declare -A PROXY_PORT=([haproxy]=${PORTS[2]} [nginx]=${PORTS[3]} [rproxy]=${PORTS[4]})
+ORIGIN_TLS_PORT=${PORTS[5]}   # origin 1 over TLS: the "direct" row of the TLS modes
+
+# The TLS modes: one RSA-2048 self-signed certificate for every target (haproxy and rproxy
+# read the key and the certificate from one file, nginx from two).
+if [[ $SCHEME == https ]]; then
+    command -v openssl >/dev/null 2>&1 || die "openssl is required for BENCH_MODE=$BENCH_MODE"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -keyout "$WORK/bench.key" -out "$WORK/bench.crt" >/dev/null 2>&1 || die "openssl req failed"
+    cat "$WORK/bench.crt" "$WORK/bench.key" >"$WORK/bench.pem"
+    NGINX_SSL_LISTEN="ssl "
+    printf 'ssl_certificate %s;\nssl_certificate_key %s;\n' "$WORK/bench.crt" "$WORK/bench.key" >"$WORK/nginx-tls.conf"
+    [[ $BENCH_TLS_RESUME == 1 ]] || printf 'ssl_session_tickets off;\nssl_session_cache off;\n' >>"$WORK/nginx-tls.conf"
+    { printf 'listen 127.0.0.1:%s ssl backlog=4096;\n' "$ORIGIN_TLS_PORT"; cat "$WORK/nginx-tls.conf"; } >"$WORK/origin1-tls.conf"
+else
+    NGINX_SSL_LISTEN=""
+    : >"$WORK/nginx-tls.conf"
+    : >"$WORK/origin1-tls.conf"
+fi
+: >"$WORK/origin2-tls.conf"
 
 # The 1 MiB object the origins serve at /1m (BENCH_PATH=/1m).
 mkdir -p "$WORK/www"
@@ -305,6 +355,10 @@ for id in 1 2; do
 done
 python3 "$HELPER" check "$ORIGIN1_PORT" 1 >/dev/null || die "origin 1 answers wrongly"
 python3 "$HELPER" check "$ORIGIN2_PORT" 1 >/dev/null || die "origin 2 answers wrongly"
+if [[ $SCHEME == https ]]; then
+    wait_listen "${ORIGIN_PIDS[0]}" "$ORIGIN_TLS_PORT" || die "origin 1 does not listen for TLS"
+    python3 "$HELPER" check "$ORIGIN_TLS_PORT" 1 tls >/dev/null || die "origin 1 answers wrongly over TLS"
+fi
 
 # ---- metadata ---------------------------------------------------------------------------
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -332,6 +386,7 @@ cat >"$WORK/meta.json" <<EOF
   "connections": $CONNECTIONS,
   "http_reuse": $(json_str "$BENCH_HTTP_REUSE"),
   "mode": $(json_str "$BENCH_MODE"),
+  "scenarios": $(json_str "$SCENARIOS"),
   "path": $(json_str "$BENCH_PATH"),
   "loadavg_at_start": $(json_str "$(cut -d' ' -f1-3 /proc/loadavg)"),
   "wrk_threads": 1,
@@ -364,7 +419,7 @@ measure() {
     local pids=("$@") extra=() rss_idle=null rss_peak=null rss
     [[ "$scenario" == close ]] && extra=(-H 'Connection: close')
     local out="$WORK/wrk-$target-$scenario.txt"
-    local cmd=(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${extra[@]}" "http://127.0.0.1:$port$BENCH_PATH")
+    local cmd=(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${extra[@]}" "$SCHEME://127.0.0.1:$port$BENCH_PATH")
 
     if [[ "$scenario" == keep-alive ]]; then
         rss_idle=$IDLE_RSS
@@ -444,20 +499,23 @@ run_target() {
     case $target in
     direct)
         port=$ORIGIN1_PORT
+        [[ $SCHEME == https ]] && port=$ORIGIN_TLS_PORT
         pid=${ORIGIN_PIDS[0]}
         # the measured server takes the proxy's place, CPU 0, for this row only
         [[ "$BENCH_PIN" == 1 ]] && set_affinity 0 "$pid"
         ;;
-    haproxy)
+    haproxy | haproxy-splice)
         if ! command -v haproxy >/dev/null 2>&1; then
-            for scenario in keep-alive close; do record_status "$target" "$scenario" missing "haproxy not installed"; done
+            for scenario in $SCENARIOS; do record_status "$target" "$scenario" missing "haproxy not installed"; done
             return
         fi
         port=${PROXY_PORT[haproxy]}
         render haproxy.cfg "$WORK/haproxy.cfg" "HTTP_REUSE=$BENCH_HTTP_REUSE" "PORT=$port" "ORIGIN1_PORT=$ORIGIN1_PORT" "ORIGIN2_PORT=$ORIGIN2_PORT"
         tcpify "$WORK/haproxy.cfg"
+        tlsify "$WORK/haproxy.cfg"
+        [[ $target == *-splice ]] && splicify "$WORK/haproxy.cfg"
         start_server haproxy "$port" "${PIN_PROXY[@]}" haproxy -f "$WORK/haproxy.cfg" -db || {
-            for scenario in keep-alive close; do record_status "$target" "$scenario" "failed to start" "$FAIL_DETAIL"; done
+            for scenario in $SCENARIOS; do record_status "$target" "$scenario" "failed to start" "$FAIL_DETAIL"; done
             return
         }
         pid=$SERVER_PID
@@ -465,31 +523,33 @@ run_target() {
     nginx)
         port=${PROXY_PORT[nginx]}
         render nginx-proxy.conf "$WORK/nginx-proxy.conf" "DIR=$WORK" "PORT=$port" \
-            "ORIGIN1_PORT=$ORIGIN1_PORT" "ORIGIN2_PORT=$ORIGIN2_PORT" "USER=$NGINX_USER"
+            "ORIGIN1_PORT=$ORIGIN1_PORT" "ORIGIN2_PORT=$ORIGIN2_PORT" "USER=$NGINX_USER" "SSL=$NGINX_SSL_LISTEN"
         start_server nginx-proxy "$port" "${PIN_PROXY[@]}" \
             nginx -p "$WORK" -c "$WORK/nginx-proxy.conf" -e "$WORK/nginx-proxy-error.log" -g 'daemon off;' || {
-            for scenario in keep-alive close; do record_status "$target" "$scenario" "failed to start" "$FAIL_DETAIL"; done
+            for scenario in $SCENARIOS; do record_status "$target" "$scenario" "failed to start" "$FAIL_DETAIL"; done
             return
         }
         pid=$SERVER_PID
         ;;
-    rproxy)
+    rproxy | rproxy-splice)
         port=${PROXY_PORT[rproxy]}
         render rproxy.cfg "$WORK/rproxy.cfg" "HTTP_REUSE=$BENCH_HTTP_REUSE" "PORT=$port" "ORIGIN1_PORT=$ORIGIN1_PORT" "ORIGIN2_PORT=$ORIGIN2_PORT"
         tcpify "$WORK/rproxy.cfg"
+        tlsify "$WORK/rproxy.cfg"
+        [[ $target == *-splice ]] && splicify "$WORK/rproxy.cfg"
         if [[ ! -x "$RPROXY" ]]; then
             log "  rproxy failed to start: no executable at $RPROXY (build it with cargo build --release, or set RPROXY)"
-            for scenario in keep-alive close; do record_status "$target" "$scenario" "failed to start" "no executable at $RPROXY"; done
+            for scenario in $SCENARIOS; do record_status "$target" "$scenario" "failed to start" "no executable at $RPROXY"; done
             return
         fi
         start_server rproxy "$port" "${PIN_PROXY[@]}" "$RPROXY" -f "$WORK/rproxy.cfg" -db || {
-            for scenario in keep-alive close; do record_status "$target" "$scenario" "failed to start" "$FAIL_DETAIL"; done
+            for scenario in $SCENARIOS; do record_status "$target" "$scenario" "failed to start" "$FAIL_DETAIL"; done
             return
         }
         pid=$SERVER_PID
         ;;
     *)
-        log "  unknown target '$target' (expected haproxy, nginx, rproxy or direct)"
+        log "  unknown target '$target' (expected haproxy, haproxy-splice, nginx, rproxy, rproxy-splice or direct)"
         return
         ;;
     esac
@@ -499,17 +559,19 @@ run_target() {
 
     # Four requests on fresh connections must come back 200 with an origin's body; with
     # round robin they alternate between the two origins.
-    if ! CHECKED=$(python3 "$HELPER" check "$port" 4); then
+    if ! CHECKED=$(python3 "$HELPER" check "$port" 4 "$SCHEME"); then
         log "  $target answers wrongly: $CHECKED"
-        for scenario in keep-alive close; do record_status "$target" "$scenario" "bad response" "$CHECKED"; done
+        for scenario in $SCENARIOS; do record_status "$target" "$scenario" "bad response" "$CHECKED"; done
         [[ "$target" != direct ]] && stop_pid "$pid"
         return
     fi
+    # The TLS modes: does the target resume sessions (it should not, unless BENCH_TLS_RESUME=1)?
+    [[ $SCHEME == https ]] && CHECKED="$CHECKED; $(python3 "$HELPER" resume "$port")"
     log "  $CHECKED"
     wait_quiet
-    "${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$port$BENCH_PATH" >/dev/null 2>&1
+    "${PIN_WRK[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "$SCHEME://127.0.0.1:$port$BENCH_PATH" >/dev/null 2>&1
 
-    for scenario in keep-alive close; do
+    for scenario in $SCENARIOS; do
         if ! kill -0 "$pid" 2>/dev/null; then
             record_status "$target" "$scenario" "died" "process exited during the benchmark"
             continue

@@ -4,9 +4,13 @@ and the final table + JSON report. Standard library only.
 
 Subcommands (all used by http.sh; not meant to be called by hand):
   ports N [BASE]              print N free TCP ports on 127.0.0.1 from BASE (18000) up
-  check PORT [N]              send N (default 4) GET / to 127.0.0.1:PORT, each on its own
-                              connection; exit 0 if every answer is 200 with an origin body,
-                              and print which origins answered
+  check PORT [N] [SCHEME]     send N (default 4) GET / to 127.0.0.1:PORT, each on its own
+                              connection (SCHEME https: over TLS, certificate not verified);
+                              exit 0 if every answer is 200 with an origin body, and print
+                              which origins answered
+  resume PORT                 over TLS: one request, then a new connection offering the
+                              session (ticket) of the first; print "resumption accepted" or
+                              "resumption refused"
   hold PORT N SECONDS         open N connections to 127.0.0.1:PORT, make one keep-alive
                               request on each, print "held N", keep them open SECONDS
   report RECORDS OUT META     read the run records (JSON lines written by http.sh), parse
@@ -20,7 +24,7 @@ import socket
 import sys
 
 # Order of rows in the table.
-TARGETS = ["haproxy", "nginx", "rproxy", "direct"]
+TARGETS = ["haproxy", "haproxy-splice", "nginx", "rproxy", "rproxy-splice", "direct"]
 SCENARIOS = ["keep-alive", "close"]
 
 # Rows during which unrelated processes kept at least this many CPUs busy get a note.
@@ -48,11 +52,16 @@ def free_ports(n: int, base: int) -> list[int]:
     return ports
 
 
-def check(port: int, n: int) -> int:
+def check(port: int, n: int, scheme: str = "http") -> int:
     seen = []
     for _ in range(n):
         try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
+            if scheme in ("https", "tls"):
+                import ssl
+                ctx = ssl._create_unverified_context()  # the bench's self-signed certificate
+                c = http.client.HTTPSConnection("127.0.0.1", port, timeout=3, context=ctx)
+            else:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
             c.request("GET", "/", headers={"Connection": "close"})
             r = c.getresponse()
             body = r.read()
@@ -66,6 +75,30 @@ def check(port: int, n: int) -> int:
             return 1
         seen.append(int(m.group(1)))
     print("origins answering: " + " ".join(str(s) for s in seen))
+    return 0
+
+
+def resume(port: int) -> int:
+    """Whether the server at PORT resumes a TLS session: the figures of BENCH_MODE=
+    tls-handshake are for full handshakes only, and wrk does resume when offered tickets."""
+    import ssl
+    ctx = ssl._create_unverified_context()  # the bench's self-signed certificate
+    req = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    session = None
+    reused = []
+    try:
+        for _ in range(2):
+            raw = socket.create_connection(("127.0.0.1", port), timeout=3)
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+                s.sendall(req)
+                while s.recv(4096):  # TLS 1.3 tickets arrive after the handshake
+                    pass
+                reused.append(s.session_reused)
+                session = s.session
+    except OSError as e:
+        print(f"resumption probe failed: {e}")
+        return 1
+    print("resumption accepted" if reused[-1] else "resumption refused")
     return 0
 
 
@@ -179,6 +212,8 @@ def build(rec: dict) -> dict:
     notes = [f"{k} errors: {v}" for k, v in errs.items() if v]
     if w.get("non_2xx_3xx"):
         notes.append(f"non-2xx/3xx: {w['non_2xx_3xx']}")
+    if "resumption accepted" in (row.get("origin_checked") or ""):
+        notes.append("resumes TLS sessions")
     if row.get("other_cpus", 0) >= OTHER_LOAD_NOTE:
         notes.append(f"other load {row['other_cpus']:.2f} CPU")
     if notes:
@@ -211,7 +246,13 @@ def report(records_path: str, out_path: str, meta_path: str) -> int:
     rows.sort(key=lambda r: (TARGETS.index(r["target"]) if r["target"] in TARGETS else 99,
                              SCENARIOS.index(r["scenario"]) if r["scenario"] in SCENARIOS else 99))
 
-    head = (f"{'target':<9} {'scenario':<11} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>11} "
+    mode = meta.get("mode", "http")
+    if mode == "tls-handshake":
+        print("TLS handshakes: every request on a new connection (Connection: close) with a full "
+              "handshake; req/s = handshakes/s, CPU us/req = proxy CPU per handshake + request")
+    elif mode == "https":
+        print("HTTPS keep-alive: requests over established TLS connections")
+    head = (f"{'target':<14} {'scenario':<11} {'req/s':>10} {'p99 ms':>8} {'CPU us/req':>11} "
             f"{'KiB/conn':>9} {'KiB/idle':>9}  note")
     print(head)
     print("-" * len(head))
@@ -219,10 +260,10 @@ def report(records_path: str, out_path: str, meta_path: str) -> int:
         label = "origin" if r["target"] == "direct" else ""
         if r["status"] != "ok":
             note = r["status"] + (f" ({r['detail']})" if r.get("detail") else "")
-            print(f"{r['target']:<9} {r['scenario']:<11} {'-':>10} {'-':>8} {'-':>11} {'-':>9} {'-':>9}  {note}")
+            print(f"{r['target']:<14} {r['scenario']:<11} {'-':>10} {'-':>8} {'-':>11} {'-':>9} {'-':>9}  {note}")
             continue
         note = "; ".join(x for x in [label and "CPU is the origin's", r.get("detail") or ""] if x)
-        print(f"{r['target']:<9} {r['scenario']:<11} {fmt(r['rps'], ',.0f'):>10} "
+        print(f"{r['target']:<14} {r['scenario']:<11} {fmt(r['rps'], ',.0f'):>10} "
               f"{fmt(r['p99_ms'], '.2f'):>8} {fmt(r['cpu_us_per_req'], '.1f'):>11} "
               f"{fmt(r.get('kib_per_conn'), '.1f'):>9} {fmt(r.get('kib_per_idle_conn'), '.1f'):>9}  {note}")
 
@@ -230,23 +271,30 @@ def report(records_path: str, out_path: str, meta_path: str) -> int:
     by = {(r["target"], r["scenario"]): r for r in rows if r["status"] == "ok"}
     ratios = []
     print()
-    print("rproxy ratios (req/s: higher is better; CPU us/req: lower is better)")
-    for ref in ("haproxy", "nginx"):
-        if not any(r["target"] == ref for r in rows):
-            continue  # not run (BENCH_MODE=tcp has no nginx row)
-        for sc in SCENARIOS:
-            a, b = by.get(("rproxy", sc)), by.get((ref, sc))
+    print("ratios (req/s: higher is better; CPU us/req: lower is better)")
+    ran = {r["target"] for r in rows}
+    scenarios = [sc for sc in SCENARIOS if any(r["scenario"] == sc for r in rows)]
+    # rproxy against each reference; the "-splice" variants against the same with splicing,
+    # and rproxy with splicing against its own copy loop.
+    pairs = [("rproxy", "haproxy"), ("rproxy", "nginx"), ("rproxy-splice", "haproxy-splice"),
+             ("rproxy-splice", "haproxy"), ("rproxy-splice", "rproxy"), ("haproxy-splice", "haproxy")]
+    pairs = [(a, b) for a, b in pairs if a in ran and b in ran]
+    for mine, ref in pairs:
+        for sc in scenarios:
+            a, b = by.get((mine, sc)), by.get((ref, sc))
             rr = ratio(a and a["rps"], b and b["rps"])
             rc = ratio(a and a["cpu_us_per_req"], b and b["cpu_us_per_req"])
-            ratios.append({"against": ref, "scenario": sc, "rps_ratio": rr, "cpu_per_req_ratio": rc})
-            lacking = [n for n, x in (("rproxy", a), (ref, b)) if not x]
+            ratios.append({"target": mine, "against": ref, "scenario": sc, "rps_ratio": rr,
+                           "cpu_per_req_ratio": rc})
+            lacking = [n for n, x in ((mine, a), (ref, b)) if not x]
             why = f"  (no result for {' and '.join(lacking)})" if lacking else ""
-            print(f"  rproxy/{ref:<7} {sc:<11} req/s x{fmt(rr, '.2f'):<6} CPU/req x{fmt(rc, '.2f')}{why}")
-        a, b = by.get(("rproxy", "keep-alive")), by.get((ref, "keep-alive"))
+            print(f"  {mine + '/' + ref:<29} {sc:<11} req/s x{fmt(rr, '.2f'):<6} CPU/req x{fmt(rc, '.2f')}{why}")
+        a, b = by.get((mine, "keep-alive")), by.get((ref, "keep-alive"))
         rm = ratio(a and a.get("kib_per_idle_conn"), b and b.get("kib_per_idle_conn"))
         if rm is not None:
-            ratios.append({"against": ref, "scenario": "idle-conns", "kib_per_idle_conn_ratio": rm})
-            print(f"  rproxy/{ref:<7} {'idle conns':<11} memory per idle connection x{fmt(rm, '.2f')}")
+            ratios.append({"target": mine, "against": ref, "scenario": "idle-conns",
+                           "kib_per_idle_conn_ratio": rm})
+            print(f"  {mine + '/' + ref:<29} {'idle conns':<11} memory per idle connection x{fmt(rm, '.2f')}")
 
     for r in rows:
         for k, v in r.items():
@@ -265,15 +313,17 @@ def report(records_path: str, out_path: str, meta_path: str) -> int:
         print(f"throughput ({meta.get('path')}, mode {meta.get('mode', 'http')}): MiB/s and proxy CPU ms per MiB")
         for r in rows:
             if r["status"] == "ok":
-                print(f"  {r['target']:<9} {r['scenario']:<11} {fmt(r.get('mib_s'), ',.0f'):>8} MiB/s "
+                print(f"  {r['target']:<14} {r['scenario']:<11} {fmt(r.get('mib_s'), ',.0f'):>8} MiB/s "
                       f"{fmt(r.get('cpu_ms_per_mib'), '.2f'):>7} ms/MiB")
-        for ref in ("haproxy", "direct"):
-            for sc in SCENARIOS:
-                a, b = by.get(("rproxy", sc)), by.get((ref, sc))
+        tpairs = pairs + [(a, "direct") for a in ("rproxy", "rproxy-splice") if a in ran and "direct" in ran]
+        for mine, ref in tpairs:
+            for sc in scenarios:
+                a, b = by.get((mine, sc)), by.get((ref, sc))
                 rt = ratio(a and a.get("mib_s"), b and b.get("mib_s"))
                 rc = ratio(a and a.get("cpu_ms_per_mib"), b and b.get("cpu_ms_per_mib"))
-                ratios.append({"against": ref, "scenario": sc, "mib_s_ratio": rt, "cpu_per_mib_ratio": rc})
-                print(f"  rproxy/{ref:<7} {sc:<11} MiB/s x{fmt(rt, '.2f'):<6} CPU/MiB x{fmt(rc, '.2f')}")
+                ratios.append({"target": mine, "against": ref, "scenario": sc, "mib_s_ratio": rt,
+                               "cpu_per_mib_ratio": rc})
+                print(f"  {mine + '/' + ref:<29} {sc:<11} MiB/s x{fmt(rt, '.2f'):<6} CPU/MiB x{fmt(rc, '.2f')}")
         for r in ratios:
             for k, v in r.items():
                 if isinstance(v, float):
@@ -293,7 +343,10 @@ def main(argv: list[str]) -> int:
         print("\n".join(map(str, free_ports(int(argv[1]), base))))
         return 0
     if len(argv) >= 2 and argv[0] == "check":
-        return check(int(argv[1]), int(argv[2]) if len(argv) > 2 else 4)
+        return check(int(argv[1]), int(argv[2]) if len(argv) > 2 else 4,
+                     argv[3] if len(argv) > 3 else "http")
+    if len(argv) == 2 and argv[0] == "resume":
+        return resume(int(argv[1]))
     if len(argv) == 4 and argv[0] == "hold":
         return hold(int(argv[1]), int(argv[2]), float(argv[3]))
     if len(argv) == 4 and argv[0] == "report":

@@ -101,7 +101,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ignore_resolve_failures: cli.ignore_resolve_failures,
         ..Default::default()
     };
-    let loaded = config::load_files(&paths, &ProcessEnv, &opts);
+    let mut loaded = config::load_files(&paths, &ProcessEnv, &opts);
+    if cli.check && !loaded.diags.has_errors() {
+        // As `haproxy -c`: certificates, keys and CA files are loaded and checked too.
+        rproxy::runtime::tls_bind::check(&loaded.model, &mut loaded.diags);
+    }
     let errors = loaded.diags.count(diag::Severity::Error);
     let warnings = loaded.diags.count(diag::Severity::Warning);
     let mut err = std::io::stderr().lock();
@@ -198,6 +202,16 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
             "master-worker mode (-W/-Ws) is not available in this version: running as a single process.",
         );
     }
+    if let Some(x) = &cli.sockets_from {
+        // HAProxy's seamless reload takes the old process's sockets over its stats
+        // socket; here the new process binds beside the old one (SO_REUSEPORT) instead.
+        process::warning(&format!(
+            "-x {}: taking the listening sockets from the old process is not available in \
+             this version: binding beside it instead (SO_REUSEPORT); with -sf the old process \
+             serves the connections already queued on its sockets before closing them",
+            x.display()
+        ));
+    }
     let bound = match runtime::listeners::bind_all(&model, rt.maxconn) {
         Ok(b) => b,
         Err(e) => {
@@ -215,6 +229,15 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
             return Ok(ExitCode::from(1));
         }
     };
+    if let Err(e) = rt.cli.bind() {
+        let at = loaded
+            .sources
+            .get(e.span.file)
+            .map(|f| format!("[{}:{}] ", f.name, e.span.line))
+            .unwrap_or_default();
+        process::alert(&format!("{at}{e}"));
+        return Ok(ExitCode::from(1));
+    }
     if bound.is_empty() {
         process::alert(&format!(
             "[{prog}.main()] No enabled listener found (check for 'bind' directives) ! Exiting."

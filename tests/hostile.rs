@@ -37,9 +37,9 @@
 //!
 //! Known differences, deliberately not copied (not in the tables): HAProxy 2.6.12 turns a
 //! `Content-Length` of exactly 2^64 into 0 (an overflow bug; rproxy answers 400), forwards
-//! an explicit `HTTP/0.9` version as such (rproxy sends `HTTP/1.0`), switches to HTTP/2 on
-//! the `PRI * HTTP/2.0` preface (rproxy answers 400) and accepts any number of status
-//! digits from a server (rproxy wants three, else 502).
+//! an explicit `HTTP/0.9` version as such (rproxy sends `HTTP/1.0`) and accepts any
+//! number of status digits from a server (rproxy wants three, else 502). Both switch to
+//! HTTP/2 on the `PRI * HTTP/2.0` preface (tests/http2.rs).
 
 mod common;
 use common::*;

@@ -61,6 +61,8 @@ pub struct Global {
     pub master_worker: bool,
     pub pidfile: Option<PathBuf>,
     pub nbthread: Option<u32>,
+    /// `nosplice`: never use kernel splicing, whatever the proxies' options say.
+    pub nosplice: bool,
     pub stats_sockets: Vec<StatsSocket>,
     pub stats_timeout: Option<Duration>,
     pub stats_maxconn: Option<u32>,

@@ -76,6 +76,8 @@ pub struct Proxy {
     pub captures: Vec<Capture>,
     pub logs: Vec<LogTarget>,
     pub log_format: Option<LogFormat>,
+    /// `log-format-sd`: RFC 5424 structured data of the traffic logs.
+    pub log_format_sd: Option<LogFormat>,
     pub log_tag: Option<String>,
     pub stats: Option<StatsCfg>,
     pub monitor_uri: Option<String>,
@@ -251,6 +253,8 @@ pub struct Options {
     pub log_style: LogStyle,
     pub dontlognull: bool,
     pub dontlog_normal: bool,
+    /// `option log-separate-errors`: errors are logged at `err` rather than `info`.
+    pub log_separate_errors: bool,
     pub log_health_checks: bool,
     pub http_conn_mode: HttpConnMode,
     pub http_pretend_keepalive: bool,
@@ -267,6 +271,8 @@ pub struct Options {
     pub abortonclose: bool,
     pub checkcache: bool,
     pub splice_auto: bool,
+    pub splice_request: bool,
+    pub splice_response: bool,
     pub http_buffer_request: bool,
 }
 

@@ -50,6 +50,10 @@ pub struct ServerState {
     pub checker: std::sync::OnceLock<Arc<crate::runtime::checks::scheduler::Checker>>,
     /// `slowstart` ramp in per-mille of the weight (1000: full weight).
     pub ramp: AtomicU32,
+    /// `set maxconn server` from the stats socket: replaces `maxconn` (`u32::MAX`: unset).
+    pub maxconn_cli: AtomicU32,
+    /// Bumped by `shutdown sessions server`: the sessions using this server end.
+    pub kill: tokio::sync::watch::Sender<u64>,
     /// The server's counters for the stats (runtime/stats).
     pub counters: crate::runtime::stats::counters::Counters,
 }
@@ -76,8 +80,22 @@ impl ServerState {
             total: AtomicU64::new(0),
             checker: std::sync::OnceLock::new(),
             ramp: AtomicU32::new(1000),
+            maxconn_cli: AtomicU32::new(u32::MAX),
+            kill: tokio::sync::watch::Sender::new(0),
             counters: Default::default(),
         }
+    }
+    /// The `maxconn` in force: the configured one, or the one the stats socket set.
+    pub fn maxconn_now(&self) -> u32 {
+        match self.maxconn_cli.load(Ordering::Relaxed) {
+            u32::MAX => self.maxconn,
+            m => m,
+        }
+    }
+    /// Resolves when `shutdown sessions server` is asked for this server after the call.
+    pub async fn killed(&self) {
+        let mut rx = self.kill.subscribe();
+        let _ = rx.changed().await;
     }
     pub fn weight(&self) -> u32 {
         self.weight.load(Ordering::Relaxed)
@@ -107,7 +125,7 @@ impl ServerState {
     /// The effective connection limit now (`maxconn`, or the `minconn` dynamic limit).
     pub fn limit(&self) -> u32 {
         self.ramped(match self.limit.load(Ordering::Relaxed) {
-            0 => self.maxconn,
+            0 => self.maxconn_now(),
             l => l,
         })
     }
@@ -122,7 +140,7 @@ impl ServerState {
     /// algorithm): it has a `maxconn` and either requests already wait for it or it is at
     /// its limit.
     pub fn full(&self) -> bool {
-        self.maxconn != 0 && (self.queued() > 0 || self.cur() >= self.limit())
+        self.maxconn_now() != 0 && (self.queued() > 0 || self.cur() >= self.limit())
     }
     pub fn admin(&self) -> Admin {
         match self.admin.load(Ordering::Relaxed) {
@@ -449,7 +467,7 @@ impl Backend {
     /// `max(minconn, maxconn * load / fullconn)`, `maxconn` from `fullconn` on; during a
     /// `slowstart` ramp, that share of it.
     fn limit(&self, s: &ServerState, load: u32) -> u32 {
-        if s.maxconn == 0 {
+        if s.maxconn_now() == 0 {
             return u32::MAX;
         }
         s.ramped(self.dyn_limit(s, load))
@@ -457,14 +475,15 @@ impl Backend {
 
     /// [`Backend::limit`] without the `slowstart` ramp (which [`ServerState::limit`] adds).
     fn dyn_limit(&self, s: &ServerState, load: u32) -> u32 {
-        if s.maxconn == 0 {
+        if s.maxconn_now() == 0 {
             return u32::MAX;
         }
-        if s.minconn == 0 || s.minconn >= s.maxconn || load >= self.fullconn {
-            return s.maxconn;
+        let maxconn = s.maxconn_now();
+        if s.minconn == 0 || s.minconn >= maxconn || load >= self.fullconn {
+            return maxconn;
         }
-        let dynamic = (u64::from(s.maxconn) * u64::from(load) / u64::from(self.fullconn)) as u32;
-        dynamic.clamp(s.minconn, s.maxconn)
+        let dynamic = (u64::from(maxconn) * u64::from(load) / u64::from(self.fullconn)) as u32;
+        dynamic.clamp(s.minconn, maxconn)
     }
 
     /// Stores every server's limit for `load`, for the algorithms' [`ServerState::full`].

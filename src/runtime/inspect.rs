@@ -160,14 +160,19 @@ pub async fn content(
 
 /// `tcp-request content` rules of an HTTP frontend, per request: HAProxy runs them on the
 /// parsed request (each HTTP/1 request is a stream of its own), so they are evaluated once,
-/// with the request head; payload fetches see nothing there. Returns whether it goes on.
+/// with the request head, and nothing waits. There `req.len` is the request's size in
+/// HAProxy's internal form (see [`htx_len`]) plus the body bytes already received
+/// (`body_received`), and `req.payload`/`req.ssl_*` fail, as in HAProxy 2.6. Returns
+/// whether it goes on.
 pub fn http_content(
     fe: &ProxyRt,
-    conn: &ConnInfo,
+    conn: &mut ConnInfo,
     req: &super::http::head::RequestHead,
+    body_received: usize,
     vars: &Vars,
     info: &TxnInfo,
 ) -> bool {
+    conn.http_req_len = Some(htx_len(req) + body_received);
     let ctx = EvalCtx {
         conn,
         req: Some(req),
@@ -175,15 +180,32 @@ pub fn http_content(
         vars,
         info,
     };
+    let mut go_on = true;
     for r in &fe.tcp_content {
         if r.cond.as_ref().is_none_or(|c| c.eval(&ctx)) {
             if !r.accept {
                 fe.counters.denied.fetch_add(1, Ordering::Relaxed);
             }
-            return r.accept;
+            go_on = r.accept;
+            break;
         }
     }
-    true
+    conn.http_req_len = None;
+    go_on
+}
+
+/// The size of a request head as HAProxy 2.6 stores it (HTX): a 20-byte start-line
+/// record with the method, target and version, each header's name and value, and one
+/// byte marking the end of the headers. Measured on haproxy 2.6.12: `GET / HTTP/1.0`
+/// alone is 33, with `Host: a` 38.
+pub fn htx_len(req: &super::http::head::RequestHead) -> usize {
+    let sl = 20 + req.method.len() + req.uri.len() + req.version.as_str().len();
+    let hdrs: usize = req
+        .headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len())
+        .sum();
+    sl + hdrs + 1
 }
 
 /// One pass over the rules: `Some(accept)` when one decides (or none matches and no more
@@ -197,15 +219,17 @@ fn decide(fe: &ProxyRt, conn: &ConnInfo, vars: &Vars, info: &TxnInfo, last: bool
         info,
     };
     for r in &fe.tcp_content {
-        conn.payload_short.take();
-        let hit = r.cond.as_ref().is_none_or(|c| c.eval(&ctx));
+        let hit = match &r.cond {
+            None => true,
+            // The last pass is final: a fetch short of bytes simply fails.
+            Some(c) if last => c.eval(&ctx),
+            // A rule whose outcome may still change with more data waits for it
+            // (HAProxy's "missing data"), negated or not: `!{ req.ssl_hello_type 1 }`
+            // waits for the whole record as `{ req.ssl_hello_type 1 }` does.
+            Some(c) => c.eval_partial(&ctx)?,
+        };
         if hit {
             return Some(r.accept);
-        }
-        // A rule that failed on data that may still change waits for more (HAProxy's
-        // "missing data"). A negated condition decides at once here, where HAProxy waits.
-        if conn.payload_short.take() && !last {
-            return None;
         }
     }
     Some(true)

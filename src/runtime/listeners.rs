@@ -306,37 +306,40 @@ pub struct Accepted {
     pub conn_rules_done: bool,
 }
 
+/// Non-blocking and close-on-exec from accept4 itself, no extra calls.
+fn accept_flags() -> i32 {
+    (nix::sys::socket::SockFlag::SOCK_NONBLOCK | nix::sys::socket::SockFlag::SOCK_CLOEXEC).bits()
+}
+
 impl Listener {
+    /// A connection the kernel has queued on a TCP listener, taken now without waiting
+    /// for (possibly stale) readiness; None when the queue is empty or for UNIX sockets.
+    /// A soft stop drains the queue with it before closing the socket, as closing resets
+    /// the connections still queued.
+    pub fn accept_now(&self) -> Option<std::io::Result<Accepted>> {
+        let Listener::Tcp(l, fixed) = self else {
+            return None;
+        };
+        match socket2::SockRef::from(l.get_ref()).accept4(accept_flags()) {
+            Ok((s, src)) => Some(Ok(tcp_accepted(s, src, *fixed))),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     pub async fn accept(&self) -> std::io::Result<Accepted> {
         match self {
             Listener::Tcp(l, fixed) => {
                 let (s, src) = loop {
                     let mut ready = l.readable().await?;
-                    // Non-blocking and close-on-exec from accept4 itself, no extra calls.
-                    let flags = (nix::sys::socket::SockFlag::SOCK_NONBLOCK
-                        | nix::sys::socket::SockFlag::SOCK_CLOEXEC)
-                        .bits();
-                    match ready.try_io(|l| socket2::SockRef::from(l.get_ref()).accept4(flags)) {
+                    match ready
+                        .try_io(|l| socket2::SockRef::from(l.get_ref()).accept4(accept_flags()))
+                    {
                         Ok(r) => break r?,
                         Err(_would_block) => continue,
                     }
                 };
-                let _ = s.set_tcp_nodelay(true);
-                let src = src.as_socket();
-                let s: std::net::TcpStream = s.into();
-                let dst = match fixed {
-                    Some(a) => Some(*a),
-                    None => s.local_addr().ok(),
-                };
-                Ok(Accepted {
-                    stream: super::stream::Stream::Fresh(Some(s)),
-                    // IPv4 peers of a dual-stack `:::port` socket stay IPv4-mapped
-                    // (`::ffff:127.0.0.1`): HAProxy 2.6 reports them so in fetches,
-                    // headers and logs, and its IP matching copes with them.
-                    src,
-                    dst,
-                    conn_rules_done: false,
-                })
+                Ok(tcp_accepted(s, src, *fixed))
             }
             Listener::Unix(l) => {
                 let (s, _) = l.accept().await?;
@@ -348,6 +351,25 @@ impl Listener {
                 })
             }
         }
+    }
+}
+
+fn tcp_accepted(s: socket2::Socket, src: socket2::SockAddr, fixed: Option<SocketAddr>) -> Accepted {
+    let _ = s.set_tcp_nodelay(true);
+    let src = src.as_socket();
+    let s: std::net::TcpStream = s.into();
+    let dst = match fixed {
+        Some(a) => Some(a),
+        None => s.local_addr().ok(),
+    };
+    Accepted {
+        stream: super::stream::Stream::Fresh(Some(s)),
+        // IPv4 peers of a dual-stack `:::port` socket stay IPv4-mapped
+        // (`::ffff:127.0.0.1`): HAProxy 2.6 reports them so in fetches,
+        // headers and logs, and its IP matching copes with them.
+        src,
+        dst,
+        conn_rules_done: false,
     }
 }
 

@@ -8,6 +8,8 @@
 pub mod backend;
 pub mod balance;
 pub mod checks;
+pub mod cli;
+pub mod h2;
 pub mod http;
 pub mod inherit;
 pub mod inspect;
@@ -15,6 +17,7 @@ pub mod listeners;
 pub mod log;
 pub mod persist;
 pub mod process;
+pub mod prometheus;
 pub mod proxy;
 pub mod proxy_protocol;
 pub mod readiness;
@@ -25,6 +28,7 @@ pub mod tcp;
 pub mod tls_bind;
 pub mod tls_client;
 pub mod tunnel;
+pub mod txnlog;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +65,8 @@ pub struct Runtime {
     pub checks: checks::scheduler::Checks,
     /// The TLS settings of each `bind ... ssl`, by (proxy, bind) index.
     pub bind_tls: tls_bind::BindTlsMap,
+    /// The stats socket service (`stats socket`), started by [`Runtime::serve`].
+    pub cli: cli::Cli,
     /// What the stats page and exports need from the configuration.
     pub stats: stats::Info,
 }
@@ -92,18 +98,22 @@ impl Runtime {
             bufsize,
         };
         let mut proxies = proxy::build_all(cfg, maxconn, &mut d);
-        if !cfg.global.stats_sockets.is_empty() {
+        if cfg
+            .global
+            .logs
+            .iter()
+            .chain(cfg.proxies.iter().flat_map(|p| &p.logs))
+            .any(|t| {
+                matches!(
+                    t.dest,
+                    crate::model::LogDest::Fd(_) | crate::model::LogDest::Ring(_)
+                )
+            })
+        {
             d.push(crate::config::diag::Diagnostic::global(
                 crate::config::diag::Severity::Warning,
-                "the stats socket (global 'stats socket') is not served by this version's runtime yet",
-            ));
-        }
-        if !cfg.global.logs.is_empty() || cfg.proxies.iter().any(|p| !p.logs.is_empty()) {
-            d.push(crate::config::diag::Diagnostic::global(
-                crate::config::diag::Severity::Warning,
-                "traffic logs are not sent to 'log' targets by this version's runtime yet \
-                 (server events are: health-check results, servers going up and down); \
-                 the proxy's own diagnostics go to standard error",
+                "log targets 'fd@N' (other than 1 and 2) and 'ring@NAME' are not served by this \
+                 version's runtime: messages for them are dropped",
             ));
         }
         for (p, m) in proxies.iter_mut().zip(&cfg.proxies) {
@@ -126,6 +136,7 @@ impl Runtime {
             .collect();
         let (stopping, _) = watch::channel(false);
         let (killed, _) = watch::channel(false);
+        tunnel::set_nosplice(cfg.global.nosplice);
         (
             Runtime {
                 proxies,
@@ -142,6 +153,7 @@ impl Runtime {
                 hard_stop_after: cfg.global.hard_stop_after,
                 checks,
                 bind_tls,
+                cli: cli::Cli::build(cfg),
                 stats,
             },
             d,
@@ -191,6 +203,7 @@ impl Runtime {
         });
         process::started();
         self.checks.start();
+        cli::Cli::start(&self);
         let sig = process::wait_stop_signal().await;
         match sig {
             // HAProxy 2.6 (without master-worker) has no handler for these: it dies at
@@ -198,6 +211,14 @@ impl Runtime {
             process::StopKind::Hard => 0,
             process::StopKind::Soft => {
                 let _ = self.stopping.send(true);
+                // Each accept loop drains its queue and returns (see `accept_loop`); one
+                // stuck on `maxconn` is stopped here.
+                let _ = tokio::time::timeout(Duration::from_millis(100), async {
+                    for a in &mut accepts {
+                        let _ = a.await;
+                    }
+                })
+                .await;
                 for a in &accepts {
                     a.abort();
                 }
@@ -276,10 +297,15 @@ pub struct ConnGuard {
         tokio::sync::OwnedSemaphorePermit,
         Option<tokio::sync::OwnedSemaphorePermit>,
     ),
+    /// The connection's entry for the stats socket's `show sess` (0: none).
+    sess: u64,
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
+        if self.sess != 0 {
+            self.rt.cli.end_session(self.sess);
+        }
         self.px.counters.current.fetch_sub(1, Ordering::Relaxed);
         self.rt.active.fetch_sub(1, Ordering::AcqRel);
     }
@@ -293,6 +319,7 @@ async fn accept_loop(
     accept_proxy: bool,
 ) {
     let mut stop = rt.stopping.subscribe();
+    let mut draining: Option<tokio::time::Instant> = None;
     loop {
         // Take the slots first: beyond maxconn the socket is not read, and new connections
         // wait in the kernel's backlog as in HAProxy.
@@ -306,9 +333,25 @@ async fn accept_loop(
             },
             None => None,
         };
-        let acc = tokio::select! {
-            r = listener.accept() => r,
-            _ = stop.changed() => return,
+        let acc = if let Some(until) = draining {
+            // Soft stop: what the kernel already queued on this socket is served before
+            // it closes (closing resets it), for a few ms at most (the kernel still
+            // queues new connections here under load until the socket is closed).
+            if tokio::time::Instant::now() >= until {
+                return;
+            }
+            match listener.accept_now() {
+                Some(r) => r,
+                None => return,
+            }
+        } else {
+            tokio::select! {
+                r = listener.accept() => r,
+                _ = stop.changed() => {
+                    draining = Some(tokio::time::Instant::now() + Duration::from_millis(20));
+                    continue;
+                }
+            }
         };
         let acc = match acc {
             Ok(a) => a,
@@ -334,10 +377,12 @@ async fn accept_loop(
             }
         }
         rt.active.fetch_add(1, Ordering::AcqRel);
+        let sess = rt.cli.track(&px.name, acc.src);
         let guard = ConnGuard {
             rt: rt.clone(),
             px: px.clone(),
             _slots: (global, local),
+            sess,
         };
         if accept_proxy || !px.expect_proxy.is_empty() {
             tokio::spawn(after_proxy_header(
@@ -463,6 +508,9 @@ async fn tls_serve(
     let Some(acc) = tls_bind::handshake(&px, acc, cfg).await else {
         return;
     };
+    if px.mode == Mode::Http && tls_bind::agreed_h2(&acc.stream) {
+        return h2::serve(rt, px, acc, guard).await;
+    }
     match px.mode {
         Mode::Http => http::session::serve(rt, px, acc, guard).await,
         Mode::Tcp => tcp::serve(rt, px, acc, guard).await,

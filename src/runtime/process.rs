@@ -90,18 +90,27 @@ pub enum StopKind {
 /// Waits for a stop signal. Must run inside the tokio runtime.
 pub async fn wait_stop_signal() -> StopKind {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::user_defined1()),
+        signal(SignalKind::user_defined2()),
     ) else {
         alert("cannot install signal handlers");
         return StopKind::Hard;
     };
-    tokio::select! {
-        _ = term.recv() => StopKind::Hard,
-        _ = int.recv() => StopKind::Hard,
-        _ = usr1.recv() => StopKind::Soft,
+    loop {
+        tokio::select! {
+            _ = term.recv() => return StopKind::Hard,
+            _ = int.recv() => return StopKind::Hard,
+            _ = usr1.recv() => return StopKind::Soft,
+            // SIGUSR2 is HAProxy's master-worker reload. Without a master (HAProxy 2.6
+            // too ignores it then) it must not kill the proxy, as its default action would.
+            _ = usr2.recv() => warning(
+                "SIGUSR2 (reload) ignored: this version has no master-worker mode; reload by \
+                 starting a new process with '-sf <pid>' (it takes over the listening ports)",
+            ),
+        }
     }
 }
 

@@ -100,6 +100,8 @@ pub struct ProxyRt {
     pub http_reuse: crate::model::proxy::HttpReuse,
     /// Cookie persistence, persist rules and captures.
     pub persist: super::persist::PersistRt,
+    /// Traffic logs (frontends).
+    pub log: super::txnlog::LogCfg,
 }
 
 /// Builds every proxy; problems the runtime finds go to `d`.
@@ -149,14 +151,9 @@ pub fn build_all(cfg: &Config, global_maxconn: u32, d: &mut Diags) -> Vec<Arc<Pr
                 .unwrap_or(0)
                 .div_ceil(10)
                 .clamp(1, u64::from(u32::MAX)) as u32;
-            Arc::new(build_one(
-                i,
-                p,
-                &names,
-                fullconn,
-                cfg.global.ssl_server_verify,
-                d,
-            ))
+            let mut px = build_one(i, p, &names, fullconn, cfg.global.ssl_server_verify, d);
+            px.log = super::txnlog::LogCfg::build(p, &cfg.global, d);
+            Arc::new(px)
         })
         .collect()
 }
@@ -205,7 +202,7 @@ fn build_one(
         }
         for (i, e) in b.setup_tls(p, ssl_server_verify) {
             if let Some(s) = p.servers.get(i) {
-                d.warn(s.span, format!("in '{}': server '{}': {e}", p.name, s.name));
+                crate::runtime::tls_bind::say_server_tls(d, &p.name, s, e);
             }
         }
         Arc::new(b)
@@ -349,6 +346,7 @@ fn build_one(
         disabled: p.disabled,
         http_reuse: p.http_reuse,
         persist,
+        log: Default::default(),
     }
 }
 
@@ -383,10 +381,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     {
         say("ALPN other than http/1.1 to servers (HTTP/1.1 is spoken whatever is agreed)");
     }
-    if !p.captures.is_empty() || p.log_format.is_some() {
-        // Captures are recorded per transaction; no traffic log is written yet.
-        say("traffic logs (log-format, and the values of capture)");
-    }
     if p.rate_limit_sessions.is_some() {
         say("rate-limit sessions");
     }
@@ -399,6 +393,10 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if !p.monitor_net.is_empty() {
         say("monitor-net");
     }
+    let sp = &p.options;
+    if p.mode == Mode::Http && (sp.splice_auto || sp.splice_request || sp.splice_response) {
+        say("splicing in mode http (data is copied; mode tcp connections are spliced)");
+    }
     if p.binds.iter().any(|b| b.defer_accept || b.tfo) {
         say("bind options defer-accept and tfo");
     }
@@ -409,15 +407,7 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     for (on, what) in [
         (o.http_pretend_keepalive, "option http-pretend-keepalive"),
         (o.checkcache, "option checkcache"),
-        (
-            o.splice_auto,
-            "option splice-auto (data is copied, not spliced)",
-        ),
         (o.prefer_last_server, "option prefer-last-server"),
-        (
-            o.dontlognull || o.dontlog_normal,
-            "log filtering options (dontlognull, dontlog-normal)",
-        ),
         (p.max_keep_alive_queue.is_some(), "max-keep-alive-queue"),
     ] {
         if on {

@@ -29,6 +29,28 @@ pub enum Stream {
     /// A client connection of a `bind ... ssl` after its handshake (boxed: the plain
     /// variants stay small).
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// One HTTP/2 stream seen as an HTTP/1 connection (see [`crate::runtime::h2`]).
+    Mem(Box<MemConn>),
+}
+
+/// The HTTP/1 side of an in-memory pipe standing for one HTTP/2 stream, with what the
+/// `ssl_fc*` fetches say of the real client connection.
+#[derive(Debug)]
+pub struct MemConn {
+    io: tokio::io::DuplexStream,
+    /// Bytes read ahead by [`Stream::readable`] (a pipe cannot be peeked), served first.
+    ahead: Vec<u8>,
+    pub tls: crate::runtime::sample::ConnInfo,
+}
+
+impl MemConn {
+    pub fn new(io: tokio::io::DuplexStream, tls: crate::runtime::sample::ConnInfo) -> Self {
+        MemConn {
+            io,
+            ahead: Vec::new(),
+            tls,
+        }
+    }
 }
 
 /// The error of a [`Stream::Fresh`] caught in the middle of its registration (cannot
@@ -55,7 +77,7 @@ impl Stream {
             // Only the TLS layer knows what the bytes are: nothing to say without waiting.
             Stream::SrvTls(..) => Err(io::ErrorKind::WouldBlock.into()),
             // Only what is decrypted already: the socket is read by the async path.
-            Stream::Tls(_) => Err(io::ErrorKind::WouldBlock.into()),
+            Stream::Tls(_) | Stream::Mem(_) => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
     /// Waits until the stream has data (or a close) to read.
@@ -87,6 +109,30 @@ impl Stream {
             }
             // The read that follows waits (TLS records may carry no application data).
             Stream::SrvTls(..) => Ok(()),
+            Stream::Mem(m) => {
+                if !m.ahead.is_empty() {
+                    return Ok(());
+                }
+                // Read ahead what comes (a close reads as nothing, and stays a close).
+                let mut b = [0u8; 4096];
+                let mut rb = ReadBuf::new(&mut b);
+                std::future::poll_fn(|cx| Pin::new(&mut m.io).poll_read(cx, &mut rb)).await?;
+                m.ahead.extend_from_slice(rb.filled());
+                Ok(())
+            }
+        }
+    }
+    /// The TCP socket under a plain TCP stream, registered with the event loop now if it was
+    /// fresh, for callers that drive readiness themselves (splicing); None for other kinds.
+    pub fn registered_tcp(&mut self) -> Option<&TcpStream> {
+        self.register().ok()?;
+        self.as_tcp()
+    }
+    /// The TCP socket under a registered plain TCP stream (see [`Stream::registered_tcp`]).
+    pub fn as_tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Tcp(s) => Some(s),
+            _ => None,
         }
     }
     /// A plain socket (no TLS layer): `readable` and `try_read` tell the whole truth.
@@ -161,6 +207,15 @@ impl AsyncRead for Stream {
                 }
                 Pin::new(s.as_mut()).poll_read(cx, buf)
             }
+            Stream::Mem(m) => {
+                if !m.ahead.is_empty() {
+                    let n = m.ahead.len().min(buf.remaining());
+                    buf.put_slice(&m.ahead[..n]);
+                    m.ahead.drain(..n);
+                    return Poll::Ready(Ok(()));
+                }
+                Pin::new(&mut m.io).poll_read(cx, buf)
+            }
         }
     }
 }
@@ -209,6 +264,7 @@ impl AsyncWrite for Stream {
                 }
                 r
             }
+            Stream::Mem(m) => Pin::new(&mut m.io).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -218,6 +274,7 @@ impl AsyncWrite for Stream {
             Stream::Unix(s) => Pin::new(s).poll_flush(cx),
             Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Mem(m) => Pin::new(&mut m.io).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -227,6 +284,7 @@ impl AsyncWrite for Stream {
             Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Stream::SrvTls(s, _) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Mem(m) => Pin::new(&mut m.io).poll_shutdown(cx),
         }
     }
     fn poll_write_vectored(
@@ -270,6 +328,7 @@ impl AsyncWrite for Stream {
                 }
                 r
             }
+            Stream::Mem(m) => Pin::new(&mut m.io).poll_write_vectored(cx, bufs),
         }
     }
     fn is_write_vectored(&self) -> bool {

@@ -13,6 +13,7 @@ use super::listeners::Accepted;
 use super::proxy::ProxyRt;
 use super::sample::{ConnInfo, EvalCtx, TxnInfo, Vars};
 use super::tunnel::{self, TunnelTimeouts};
+use super::txnlog::TxnLog;
 
 pub async fn health(mut acc: Accepted, _guard: super::ConnGuard) {
     let _ = acc.stream.write_all(b"OK\n").await;
@@ -31,6 +32,7 @@ pub async fn serve(
         ..Default::default()
     };
     crate::runtime::tls_bind::note_conn(&mut conn, &acc.stream);
+    let mut log = TxnLog::new();
     let info = TxnInfo {
         frontend: fe.name.clone(),
         pid: rt.pid,
@@ -53,9 +55,12 @@ pub async fn serve(
             return;
         }
     }
+    fe.log.on_accept(&fe.name, &conn);
     if !fe.tcp_content.is_empty()
         && !super::inspect::content(&fe, &mut acc.stream, &mut conn, &vars, &info).await
     {
+        log.fail(b'P');
+        emit(&rt, &fe, &conn, &log);
         return;
     }
     // Fetches over the payload see what inspection buffered (nothing without rules).
@@ -88,6 +93,9 @@ pub async fn serve(
     let Some(be) = bpx.backend.clone() else {
         return;
     };
+    log.backend = Some(bpx.clone());
+    // The connection is ready to go to a server: the queue time starts.
+    log.head = Some(std::time::Instant::now());
     let key = balance::hash_key(&be.balance, None, &conn);
     let queue_t = bpx.timeouts.queue.or(bpx.timeouts.connect);
     let mut avoid = None;
@@ -99,19 +107,28 @@ pub async fn serve(
             Some(s) => s,
             None => match be.assign(key, avoid, queue_t).await {
                 Ok(s) => s,
-                Err(PickError::NoServer | PickError::QueueFull | PickError::QueueTimeout) => {
+                Err(e) => {
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
+                    match e {
+                        PickError::NoServer => log.fail_at(b'S', b'C'),
+                        PickError::QueueTimeout => log.fail_at(b's', b'Q'),
+                        PickError::QueueFull => log.fail_at(b'S', b'Q'),
+                    }
+                    emit(&rt, &fe, &conn, &log);
                     return;
                 }
             },
         };
+        log.server = Some(slot.idx);
+        log.assigned();
         let sni = be.server_sni(slot.idx, &ctx);
         match be
             .connect_from(slot.idx, acc.src, acc.dst, bpx.timeouts.connect, sni)
             .await
         {
             Ok(s) => {
+                log.connected();
                 crate::runtime::stats::counters::connected(&be, slot.idx, false);
                 break (s, slot);
             }
@@ -119,14 +136,20 @@ pub async fn serve(
                 bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                 if attempts >= bpx.retries {
                     crate::runtime::stats::counters::conn_failed(&be, slot.idx);
+                    let timed_out = e.kind() == std::io::ErrorKind::TimedOut;
+                    log.fail_at(if timed_out { b's' } else { b'S' }, b'C');
+                    drop(slot);
+                    emit(&rt, &fe, &conn, &log);
                     return;
                 }
                 crate::runtime::stats::counters::conn_retry(&be, slot.idx);
                 attempts += 1;
+                log.retries = attempts;
                 let (redispatch, pause) =
                     super::http::session::retry_plan(&bpx, &be, slot.idx, attempts, false, &e);
                 if redispatch {
                     bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
+                    log.redispatched = true;
                     avoid = Some(slot.idx);
                     drop(slot);
                 } else {
@@ -149,12 +172,32 @@ pub async fn serve(
         server_fin: bpx.timeouts.server_fin,
     };
     let pending = conn.payload.as_deref().unwrap_or_default();
-    let (_, st) = tunnel::run(&mut acc.stream, pending, &mut srv, &[], t).await;
-    crate::runtime::stats::counters::tunnelled(
-        &fe.counters.fe,
-        &be,
-        slot.idx,
-        st.to_server,
-        st.to_client,
-    );
+    let splice = tunnel::SplicePolicy::of(&fe.options, &bpx.options);
+    // `shutdown sessions server` on the stats socket ends the tunnel.
+    let state = be.servers[slot.idx].clone();
+    tokio::select! {
+        (end, st) = tunnel::run_with(&mut acc.stream, pending, &mut srv, &[], t, splice) => {
+            crate::runtime::stats::counters::tunnelled(
+                &fe.counters.fe,
+                &be,
+                slot.idx,
+                st.to_server,
+                st.to_client,
+            );
+            log.tunnel_end(end, st);
+        }
+        _ = state.killed() => log.fail_at(b'K', b'D'),
+    }
+    // Logged once the server connection is given back, as HAProxy counts it.
+    drop(srv);
+    drop(slot);
+    emit(&rt, &fe, &conn, &log);
+}
+
+/// Sends the connection's traffic log line, when the frontend logs traffic.
+fn emit(rt: &Runtime, fe: &ProxyRt, conn: &ConnInfo, log: &TxnLog) {
+    if fe.log.enabled() {
+        let active = rt.active.load(Ordering::Relaxed);
+        fe.log.emit(log, fe, conn, active, rt.pid);
+    }
 }

@@ -36,6 +36,17 @@ pub type BindTlsMap = HashMap<(usize, usize), Arc<BindTls>>;
 /// One listener's TLS settings.
 #[derive(Debug)]
 pub struct BindTls {
+    /// The bind line's settings.
+    main: Variant,
+    /// The settings of crt-list lines that have their own, by certificate index.
+    per_cert: HashMap<usize, Arc<Variant>>,
+    /// Picks the certificate by SNI (shared by every configuration of the bind).
+    resolver: Arc<SniResolver>,
+}
+
+/// One rustls configuration of a listener.
+#[derive(Debug)]
+struct Variant {
     cfg: Arc<ServerConfig>,
     /// The same without ALPN, for clients offering none of the bind's protocols: HAProxy
     /// then goes on without ALPN where rustls alone would refuse the handshake.
@@ -58,6 +69,24 @@ pub enum CertError {
     Key { path: PathBuf, err: rustls::Error },
     #[error("unable to scan directory '{path}': {err}")]
     Dir { path: PathBuf, err: std::io::Error },
+}
+
+impl CertError {
+    /// What to do about it, for the diagnostic's hint.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            CertError::Pem { .. } | CertError::NoCert(_) => {
+                "a 'crt' file must hold a PEM certificate chain (and its key, or a FILE.key beside it)"
+            }
+            CertError::NoKey(_) => {
+                "append the private key to the PEM file, or put it in a file named FILE.key beside it"
+            }
+            CertError::Key { .. } => {
+                "the private key does not belong to the certificate: pair each certificate with its own key"
+            }
+            CertError::Dir { .. } => "the directory must exist and be readable by rproxy",
+        }
+    }
 }
 
 /// OpenSSL's names of the suites rustls (ring) offers, which HAProxy's `ciphers`,
@@ -135,24 +164,82 @@ pub fn conn_facts(
 /// errors (the proxy does not start) or, for what is accepted but not applied, warnings.
 pub fn build_all(cfg: &Config, d: &mut Diags) -> BindTlsMap {
     let mut out = HashMap::new();
+    let bases = Bases {
+        crt: cfg.global.crt_base.as_deref(),
+        ca: cfg.global.ca_base.as_deref(),
+    };
     for (pi, p) in cfg.proxies.iter().enumerate() {
         if !p.caps.frontend {
             continue;
         }
         for (bi, b) in p.binds.iter().enumerate() {
             if let Some(ssl) = &b.ssl
-                && let Some(c) = build(b, ssl, &cfg.global.ssl_default_bind, d)
+                && let Some(t) = build(b, ssl, &cfg.global.ssl_default_bind, bases, d)
             {
-                let no_alpn = (!c.alpn_protocols.is_empty()).then(|| {
-                    let mut n = (*c).clone();
-                    n.alpn_protocols.clear();
-                    Arc::new(n)
-                });
-                out.insert((pi, bi), Arc::new(BindTls { cfg: c, no_alpn }));
+                out.insert((pi, bi), Arc::new(t));
             }
         }
     }
     out
+}
+
+/// Loads every bind line's certificates, keys, crt-lists and CA files as the start would,
+/// for `-c`: what cannot be loaded is an error on the bind line.
+pub fn check(cfg: &Config, d: &mut Diags) {
+    build_all(cfg, d);
+    // And each server line's client certificate and CA file.
+    for p in cfg.proxies.iter().filter(|p| p.caps.backend) {
+        for s in &p.servers {
+            let (_, errs) = crate::runtime::tls_client::ServerTls::from_server(
+                s.params.ssl.as_ref(),
+                cfg.global.ssl_server_verify,
+            );
+            for e in errs {
+                say_server_tls(d, &p.name, s, e);
+            }
+        }
+    }
+}
+
+/// Says what is wrong with a server line's TLS: a certificate, key or CA file that cannot
+/// be loaded is an error (HAProxy does not start either), a bad `sni` expression a warning.
+pub fn say_server_tls(
+    d: &mut Diags,
+    proxy: &str,
+    s: &crate::model::server::Server,
+    e: crate::runtime::tls_client::ServerTlsError,
+) {
+    use crate::runtime::tls_client::{ServerTlsError, TlsSetupError};
+    match e {
+        ServerTlsError::Setup(e) => {
+            let hint = match &e {
+                TlsSetupError::Rustls(_) => {
+                    "'crt' on a server line is one PEM file with the client certificate and \
+                     its own private key"
+                }
+                TlsSetupError::NoCert(_) | TlsSetupError::Pem { .. } => {
+                    "'crt' holds the client certificate and key, 'ca-file' the PEM \
+                     certificates of the CAs that sign the server's certificate"
+                }
+                _ => "fix the server line's TLS settings",
+            };
+            d.error_hint(
+                s.span,
+                format!("in '{proxy}': server '{}': {e}", s.name),
+                hint,
+            );
+        }
+        e @ ServerTlsError::Sni(_) => {
+            d.warn(s.span, format!("in '{proxy}': server '{}': {e}", s.name))
+        }
+    }
+}
+
+/// The global `crt-base` and `ca-base`, for the relative paths of crt-list files.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bases<'a> {
+    crt: Option<&'a Path>,
+    ca: Option<&'a Path>,
 }
 
 /// The versions range: the bind's own settings over the `ssl-default-bind-options` ones.
@@ -211,12 +298,17 @@ fn map_ciphers(list: &str, tls13: bool) -> (Vec<SupportedCipherSuite>, Vec<Strin
     (out, unmapped)
 }
 
-fn build(
-    b: &Bind,
+/// The protocol versions and the crypto provider (its cipher suites) of one set of
+/// settings: a bind line's, or a crt-list line's over its bind line's.
+fn tls_params(
+    span: crate::config::source::Span,
     ssl: &BindSsl,
     defaults: &SslDefaults,
     d: &mut Diags,
-) -> Option<Arc<ServerConfig>> {
+) -> Option<(
+    CryptoProvider,
+    Vec<&'static rustls::SupportedProtocolVersion>,
+)> {
     let mut provider = rustls::crypto::ring::default_provider();
     let (min, max) = versions(ssl, defaults);
     let mut vers: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
@@ -228,7 +320,7 @@ fn build(
     }
     if vers.is_empty() {
         d.error(
-            b.span,
+            span,
             "SSL/TLS versions on this bind line leave nothing that this proxy implements \
              (TLSv1.2 and TLSv1.3 only)",
         );
@@ -236,7 +328,7 @@ fn build(
     }
     if min < TlsVersion::Tls12 {
         d.warn(
-            b.span,
+            span,
             "SSLv3, TLSv1.0 and TLSv1.1 are not offered by this proxy: TLSv1.2 is the minimum",
         );
     }
@@ -270,7 +362,7 @@ fn build(
                 .filter_map(|s| suite_name(s.suite()))
                 .collect();
             d.warn(
-                b.span,
+                span,
                 format!(
                     "{what}: not offered by this proxy and left out: {} (it offers {})",
                     unmapped.join(":"),
@@ -283,7 +375,7 @@ fn build(
             .any(|v| (v.version == ProtocolVersion::TLSv1_3) == tls13);
         if got.is_empty() && needed {
             d.error(
-                b.span,
+                span,
                 format!("{what} '{list}' names no cipher this proxy can offer"),
             );
             return None;
@@ -291,58 +383,28 @@ fn build(
         suites.extend(got);
     }
     provider.cipher_suites = suites;
+    Some((provider, vers))
+}
+
+/// The rustls configuration of one set of settings over the bind's certificates, and
+/// the same without ALPN (see [`Variant`]).
+fn server_config(
+    span: crate::config::source::Span,
+    ssl: &BindSsl,
+    defaults: &SslDefaults,
+    resolver: &Arc<SniResolver>,
+    d: &mut Diags,
+) -> Option<Variant> {
+    let (provider, vers) = tls_params(span, ssl, defaults, d)?;
     let provider = Arc::new(provider);
-    // Certificates, in order: the first is the default.
-    let mut resolver = SniResolver {
-        strict: ssl.strict_sni,
-        ..Default::default()
-    };
-    for p in &ssl.crts {
-        match load_crt(p, &provider) {
-            Ok(list) => {
-                for (names, ck) in list {
-                    resolver.add(names, Arc::new(ck));
-                }
-            }
-            Err(e) => {
-                d.error(b.span, e.to_string());
-                return None;
-            }
-        }
-    }
-    // crt-list files after the crt files (the model keeps no order between the two).
-    for p in &ssl.crt_lists {
-        match load_crt_list(p, &provider) {
-            Ok((list, ignored)) => {
-                for (names, negs, ck) in list {
-                    resolver.add_filtered(names, negs, Arc::new(ck));
-                }
-                if !ignored.is_empty() {
-                    d.warn(
-                        b.span,
-                        format!(
-                            "crt-list '{}': per-certificate SSL settings are not applied yet \
-                             (the bind line's are used): {}",
-                            p.display(),
-                            ignored.join(", ")
-                        ),
-                    );
-                }
-            }
-            Err(e) => {
-                d.error(b.span, e);
-                return None;
-            }
-        }
-    }
-    if resolver.certs.is_empty() {
-        d.error(b.span, "no SSL certificate loaded for this bind line");
-        return None;
-    }
     let client_auth = match client_verifier(ssl, &provider) {
         Ok(v) => v,
         Err(e) => {
-            d.error(b.span, e);
+            d.error_hint(
+                span,
+                e,
+                "a ca-file holds the PEM certificates of the CAs that sign client certificates",
+            );
             return None;
         }
     };
@@ -353,32 +415,131 @@ fn build(
                 Some(v) => c.with_client_cert_verifier(v),
                 None => c.with_no_client_auth(),
             };
-            c.with_cert_resolver(Arc::new(resolver))
+            c.with_cert_resolver(resolver.clone())
         }
         Err(e) => {
-            d.error(b.span, format!("cannot set up TLS for this bind line: {e}"));
+            d.error(span, format!("cannot set up TLS for this bind line: {e}"));
             return None;
         }
     };
-    let mut alpn = Vec::new();
-    for a in &ssl.alpn {
-        if a == "h2" {
-            d.warn(
-                b.span,
-                "alpn: 'h2' is not applied yet (HTTP/2 to clients is not implemented): \
-                 only the other protocols are offered",
-            );
-        } else if !a.is_empty() {
-            alpn.push(a.as_bytes().to_vec());
-        }
+    // Offered as listed, as HAProxy does: `h2` is served by runtime/h2.rs in HTTP mode, and
+    // in TCP mode the agreed protocol is the server's business.
+    cfg.alpn_protocols = ssl
+        .alpn
+        .iter()
+        .filter(|a| !a.is_empty())
+        .map(|a| a.as_bytes().to_vec())
+        .collect();
+    // `ssl-default-bind-options no-tls-tickets`: no TLS 1.3 tickets, hence no resumption
+    // (rustls issues no TLS 1.2 tickets; its TLS 1.2 session-id cache stays).
+    if defaults.options.iter().any(|o| o == "no-tls-tickets") {
+        cfg.send_tls13_tickets = 0;
     }
-    cfg.alpn_protocols = alpn;
     // HAProxy prefers its own cipher order unless `prefer-client-ciphers`.
     cfg.ignore_client_order = !defaults
         .options
         .iter()
         .any(|o| o == "prefer-client-ciphers");
-    Some(Arc::new(cfg))
+    let no_alpn = (!cfg.alpn_protocols.is_empty()).then(|| {
+        let mut n = cfg.clone();
+        n.alpn_protocols.clear();
+        Arc::new(n)
+    });
+    Some(Variant {
+        cfg: Arc::new(cfg),
+        no_alpn,
+    })
+}
+
+fn build(
+    b: &Bind,
+    ssl: &BindSsl,
+    defaults: &SslDefaults,
+    bases: Bases,
+    d: &mut Diags,
+) -> Option<BindTls> {
+    // Keys are loaded with the default provider: cipher limits do not apply to them.
+    let key_provider = rustls::crypto::ring::default_provider();
+    // Certificates, in order: the first is the default.
+    let mut resolver = SniResolver {
+        strict: ssl.strict_sni,
+        ..Default::default()
+    };
+    for p in &ssl.crts {
+        match load_crt(p, &key_provider) {
+            Ok(list) => {
+                for (names, ck) in list {
+                    resolver.add(names, Arc::new(ck));
+                }
+            }
+            Err(e) => {
+                d.error_hint(b.span, e.to_string(), e.hint());
+                return None;
+            }
+        }
+    }
+    // crt-list files after the crt files (the model keeps no order between the two).
+    let mut lines: Vec<(Vec<usize>, LineSettings)> = Vec::new();
+    for p in &ssl.crt_lists {
+        match load_crt_list(p, &key_provider, bases) {
+            Ok(list) => {
+                for (entries, settings) in list {
+                    let mut idx = Vec::new();
+                    for (names, negs, ck) in entries {
+                        idx.push(resolver.certs.len());
+                        resolver.add_filtered(names, negs, Arc::new(ck));
+                    }
+                    if let Some(s) = settings {
+                        lines.push((idx, s));
+                    }
+                }
+            }
+            Err((msg, hint)) => {
+                d.error_hint(b.span, msg, hint);
+                return None;
+            }
+        }
+    }
+    if resolver.certs.is_empty() {
+        d.error_hint(
+            b.span,
+            "no SSL certificate loaded for this bind line",
+            "'crt' names an empty directory or the crt-list names no certificate: \
+             give at least one PEM file holding a certificate and its key",
+        );
+        return None;
+    }
+    let resolver = Arc::new(resolver);
+    let main = server_config(b.span, ssl, defaults, &resolver, d)?;
+    // Each crt-list line with settings: its own configuration over the bind line's,
+    // chosen by the certificate the client's SNI picks (see `handshake`).
+    let mut per_cert = HashMap::new();
+    for (idx, s) in lines {
+        for (what, _) in &s.not_applied {
+            d.warn_hint(
+                b.span,
+                format!(
+                    "crt-list '{}' line {}: '{what}' is accepted but not applied by this \
+                     proxy (the bind line's setting is used)",
+                    s.file.display(),
+                    s.line
+                ),
+                "rustls offers no such per-certificate setting; remove it to silence this",
+            );
+        }
+        let mut own = ssl.clone();
+        s.apply(&mut own);
+        let v = server_config(b.span, &own, defaults, &resolver, d)?;
+        let v = Arc::new(v);
+        for i in idx {
+            per_cert.insert(i, v.clone());
+        }
+    }
+    Some(BindTls {
+        main,
+        per_cert,
+        resolver,
+    })
 }
 
 /// Loads a `crt` argument: one PEM file, or every file of a directory.
@@ -415,26 +576,19 @@ fn client_verifier(
     ssl: &BindSsl,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, String> {
+    // As HAProxy, a `ca-file` is loaded (and must be valid) even under `verify none`.
+    let roots = match &ssl.ca_file {
+        Some(ca) => Some(load_roots(ca)?),
+        None => None,
+    };
     let optional = match ssl.verify {
         None | Some(Verify::None) => return Ok(None),
         Some(Verify::Optional) => true,
         Some(Verify::Required) => false,
     };
-    let Some(ca) = &ssl.ca_file else {
+    let (Some(roots), Some(ca)) = (roots, &ssl.ca_file) else {
         return Err("'verify' is enabled but no CA file is given ('ca-file')".into());
     };
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("unable to load ca-file '{}': {e}", ca.display()))?;
-    for c in certs {
-        roots
-            .add(c)
-            .map_err(|e| format!("ca-file '{}': {e}", ca.display()))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("ca-file '{}' holds no certificate", ca.display()));
-    }
     let b = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
         provider.clone(),
@@ -449,20 +603,187 @@ fn client_verifier(
         .map_err(|e| format!("ca-file '{}': {e}", ca.display()))
 }
 
+/// The CA certificates of a `ca-file`.
+fn load_roots(ca: &Path) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = crate::runtime::tls_client::ca_file_certs(ca)
+        .map_err(|e| format!("unable to load ca-file '{}': {e}", ca.display()))?;
+    for c in certs {
+        roots
+            .add(c)
+            .map_err(|e| format!("ca-file '{}': {e}", ca.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("ca-file '{}' holds no certificate", ca.display()));
+    }
+    Ok(roots)
+}
+
 /// A certificate of a crt-list: its SNI names, the names excluded, the key.
 type ListEntry = (Vec<String>, Vec<String>, CertifiedKey);
 
+/// The `[...]` settings of one crt-list line (HAProxy 2.6's `sslbindconf`).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct LineSettings {
+    file: PathBuf,
+    line: usize,
+    alpn: Option<Vec<String>>,
+    ciphers: Option<String>,
+    ciphersuites: Option<String>,
+    min_ver: Option<TlsVersion>,
+    max_ver: Option<TlsVersion>,
+    verify: Option<Verify>,
+    ca_file: Option<PathBuf>,
+    /// Accepted as HAProxy does but not applied: (keyword, argument).
+    not_applied: Vec<(String, Option<String>)>,
+}
+
+impl LineSettings {
+    /// The line's settings over a copy of its bind line's.
+    fn apply(&self, ssl: &mut BindSsl) {
+        if let Some(a) = &self.alpn {
+            ssl.alpn.clone_from(a);
+        }
+        if let Some(c) = &self.ciphers {
+            ssl.ciphers = Some(c.clone());
+        }
+        if let Some(c) = &self.ciphersuites {
+            ssl.ciphersuites = Some(c.clone());
+        }
+        // HAProxy: a line's ssl-min-ver/ssl-max-ver replace the bind's whole range.
+        if self.min_ver.is_some() || self.max_ver.is_some() {
+            ssl.min_ver = self.min_ver;
+            ssl.max_ver = self.max_ver;
+        }
+        if let Some(v) = self.verify {
+            ssl.verify = Some(v);
+        }
+        if let Some(c) = &self.ca_file {
+            ssl.ca_file = Some(c.clone());
+        }
+    }
+}
+
+/// The keywords a crt-list line takes in HAProxy 2.6, with their number of arguments.
+const LINE_KEYWORDS: &[(&str, usize)] = &[
+    ("allow-0rtt", 0),
+    ("alpn", 1),
+    ("ca-file", 1),
+    ("ca-verify-file", 1),
+    ("ciphers", 1),
+    ("ciphersuites", 1),
+    ("crl-file", 1),
+    ("curves", 1),
+    ("ecdhe", 1),
+    ("no-ca-names", 0),
+    ("npn", 1),
+    ("ssl-max-ver", 1),
+    ("ssl-min-ver", 1),
+    ("verify", 1),
+];
+
+/// Parses the words between `[` and `]` of a crt-list line. Errors: (message, hint).
+fn parse_line_settings(
+    words: &[&str],
+    file: &Path,
+    line: usize,
+    bases: Bases,
+) -> Result<LineSettings, (String, String)> {
+    let at = format!("crt-list '{}' line {line}", file.display());
+    let mut s = LineSettings {
+        file: file.to_owned(),
+        line,
+        ..Default::default()
+    };
+    let mut i = 0;
+    while let Some(&kw) = words.get(i) {
+        let Some(&(_, nargs)) = LINE_KEYWORDS.iter().find(|(k, _)| *k == kw) else {
+            let hint =
+                if kw.starts_with("no-tls") || kw.starts_with("no-ssl") || kw.starts_with("force-")
+                {
+                    "HAProxy 2.6 takes this on bind lines only: on a crt-list line, use \
+                 'ssl-min-ver'/'ssl-max-ver'"
+                        .to_string()
+                } else {
+                    let names: Vec<&str> = LINE_KEYWORDS.iter().map(|(k, _)| *k).collect();
+                    format!("a crt-list line takes: {}", names.join(", "))
+                };
+            return Err((format!("{at}: unknown SSL setting '{kw}'"), hint));
+        };
+        let arg = if nargs == 1 {
+            let Some(a) = words.get(i + 1) else {
+                return Err((
+                    format!("{at}: '{kw}' expects an argument"),
+                    format!("write '{kw} <value>' inside the brackets"),
+                ));
+            };
+            Some(*a)
+        } else {
+            None
+        };
+        let ver = |a: &str| {
+            TlsVersion::parse(a).ok_or_else(|| {
+                (
+                    format!("{at}: unknown TLS version '{a}'"),
+                    "versions: SSLv3 TLSv1.0 TLSv1.1 TLSv1.2 TLSv1.3".to_string(),
+                )
+            })
+        };
+        let a = arg.unwrap_or_default();
+        match kw {
+            "alpn" => s.alpn = Some(a.split(',').map(String::from).collect()),
+            "ciphers" => s.ciphers = Some(a.to_owned()),
+            "ciphersuites" => s.ciphersuites = Some(a.to_owned()),
+            "ssl-min-ver" => s.min_ver = Some(ver(a)?),
+            "ssl-max-ver" => s.max_ver = Some(ver(a)?),
+            "verify" => {
+                s.verify = Some(match a {
+                    "none" => Verify::None,
+                    "optional" => Verify::Optional,
+                    "required" => Verify::Required,
+                    _ => {
+                        return Err((
+                            format!("{at}: unknown verify mode '{a}'"),
+                            "verify takes none, optional or required".into(),
+                        ));
+                    }
+                })
+            }
+            "ca-file" => {
+                let p = crate::config::build::based(bases.ca, a);
+                if let Err(e) = std::fs::metadata(&p) {
+                    return Err((
+                        format!("{at}: unable to load ca-file '{}': {e}", p.display()),
+                        "the ca-file must exist and be readable by rproxy".into(),
+                    ));
+                }
+                s.ca_file = Some(p);
+            }
+            _ => s.not_applied.push((kw.to_owned(), arg.map(str::to_owned))),
+        }
+        i += 1 + nargs;
+    }
+    Ok(s)
+}
+
+/// One crt-list line's certificates and its own settings, if any.
+type ListLine = (Vec<ListEntry>, Option<LineSettings>);
+
 /// Loads a crt-list file: `<crtfile> [[<settings>]] [[!]<snifilter> ...]` per line.
-/// Returns the certificates and, for a warning, the lines whose `[...]` settings are
-/// not applied.
+/// Certificate paths are taken under `crt-base` when relative, as HAProxy does.
+/// Errors: (message, hint).
 fn load_crt_list(
     p: &Path,
     provider: &CryptoProvider,
-) -> Result<(Vec<ListEntry>, Vec<String>), String> {
-    let text = std::fs::read_to_string(p)
-        .map_err(|e| format!("unable to read crt-list '{}': {e}", p.display()))?;
+    bases: Bases,
+) -> Result<Vec<ListLine>, (String, String)> {
+    let text = std::fs::read_to_string(p).map_err(|e| {
+        (
+            format!("unable to read crt-list '{}': {e}", p.display()),
+            "the crt-list must exist and be readable by rproxy".to_string(),
+        )
+    })?;
     let mut out = Vec::new();
-    let mut ignored = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -471,32 +792,42 @@ fn load_crt_list(
         let mut words = line.split_whitespace();
         let Some(file) = words.next() else { continue };
         let mut rest: Vec<&str> = words.collect();
+        let mut settings = None;
         if rest.first().is_some_and(|w| w.starts_with('[')) {
-            let end = rest
-                .iter()
-                .position(|w| w.ends_with(']'))
-                .ok_or_else(|| format!("crt-list '{}' line {}: missing ']'", p.display(), n + 1))?;
+            let end = rest.iter().position(|w| w.ends_with(']')).ok_or_else(|| {
+                (
+                    format!("crt-list '{}' line {}: missing ']'", p.display(), n + 1),
+                    "settings are written '[name value ...]' after the certificate".to_string(),
+                )
+            })?;
             let opts = rest[..=end].join(" ");
-            let opts = opts.trim_start_matches('[').trim_end_matches(']').trim();
-            if !opts.is_empty() {
-                ignored.push(format!("line {} [{opts}]", n + 1));
+            let opts = opts.trim_start_matches('[').trim_end_matches(']');
+            let words: Vec<&str> = opts.split_whitespace().collect();
+            if !words.is_empty() {
+                settings = Some(parse_line_settings(&words, p, n + 1, bases)?);
             }
             rest.drain(..=end);
         }
         let (negs, pos): (Vec<&str>, Vec<&str>) = rest.iter().partition(|w| w.starts_with('!'));
-        for (names, ck) in load_crt(Path::new(file), provider)
-            .map_err(|e| format!("crt-list '{}' line {}: {e}", p.display(), n + 1))?
-        {
+        let crt = crate::config::build::based(bases.crt, file);
+        let mut entries = Vec::new();
+        for (names, ck) in load_crt(&crt, provider).map_err(|e| {
+            (
+                format!("crt-list '{}' line {}: {e}", p.display(), n + 1),
+                e.hint().to_string(),
+            )
+        })? {
             let names = if pos.is_empty() {
                 names
             } else {
                 pos.iter().map(|s| s.to_string()).collect()
             };
             let negs = negs.iter().map(|s| s[1..].to_ascii_lowercase()).collect();
-            out.push((names, negs, ck));
+            entries.push((names, negs, ck));
         }
+        out.push((entries, settings));
     }
-    Ok((out, ignored))
+    Ok(out)
 }
 
 /// One PEM file: chain and key, or chain with the key in `FILE.key`.
@@ -639,21 +970,28 @@ pub async fn handshake(
         }
     };
     let hs = async move {
-        let Some(no_alpn) = &tls.no_alpn else {
-            return tokio_rustls::TlsAcceptor::from(tls.cfg.clone())
+        if tls.per_cert.is_empty() && tls.main.no_alpn.is_none() {
+            return tokio_rustls::TlsAcceptor::from(tls.main.cfg.clone())
                 .accept(tcp)
                 .await;
-        };
-        // The ClientHello first: whether the client offers one of the bind's protocols.
+        }
+        // The ClientHello first: which certificate its SNI picks (a crt-list line may
+        // have settings of its own), and whether it offers one of the bind's protocols.
         let start =
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
-        let offers = start
-            .client_hello()
+        let hello = start.client_hello();
+        let v = tls
+            .resolver
+            .pick(hello.server_name())
+            .and_then(|i| tls.per_cert.get(&i))
+            .map(|v| &**v)
+            .unwrap_or(&tls.main);
+        let offers = hello
             .alpn()
-            .map(|mut it| it.any(|p| tls.cfg.alpn_protocols.iter().any(|a| a.as_slice() == p)));
-        let cfg = match offers {
-            Some(false) => no_alpn.clone(),
-            _ => tls.cfg.clone(),
+            .map(|mut it| it.any(|p| v.cfg.alpn_protocols.iter().any(|a| a.as_slice() == p)));
+        let cfg = match (offers, &v.no_alpn) {
+            (Some(false), Some(n)) => n.clone(),
+            _ => v.cfg.clone(),
         };
         start.into_stream(cfg).await
     };
@@ -681,8 +1019,22 @@ pub async fn handshake(
     }
 }
 
+/// Whether the client of a TLS connection agreed on HTTP/2 (ALPN `h2`).
+pub fn agreed_h2(s: &Stream) -> bool {
+    matches!(s, Stream::Tls(t) if t.get_ref().1.alpn_protocol() == Some(b"h2"))
+}
+
 /// Fills the `ssl_fc*` facts of a connection from its stream (nothing for plain ones).
 pub fn note_conn(conn: &mut crate::runtime::sample::ConnInfo, s: &Stream) {
+    if let Stream::Mem(m) = s {
+        // An HTTP/2 stream: the facts of its connection, noted when it was accepted.
+        conn.ssl = m.tls.ssl;
+        conn.sni.clone_from(&m.tls.sni);
+        conn.ssl_version.clone_from(&m.tls.ssl_version);
+        conn.ssl_cipher.clone_from(&m.tls.ssl_cipher);
+        conn.client_cert = m.tls.client_cert;
+        conn.alpn.clone_from(&m.tls.alpn);
+    }
     if let Stream::Tls(t) = s {
         conn.ssl = true;
         let c = t.get_ref().1;
@@ -844,6 +1196,42 @@ mod tests {
             versions(&own, &d(&["force-tlsv12"])),
             (TlsVersion::Tls12, TlsVersion::Tls13)
         );
+    }
+
+    #[test]
+    fn crt_list_line_settings_table() {
+        let f = Path::new("/l.txt");
+        let b = Bases::default();
+        let ok = |w: &str| parse_line_settings(&w.split(' ').collect::<Vec<_>>(), f, 3, b);
+        let s = ok("alpn h2,http/1.1 ssl-min-ver TLSv1.3 verify optional curves P-256 no-ca-names")
+            .expect("parses");
+        assert_eq!(s.alpn, Some(vec!["h2".into(), "http/1.1".into()]));
+        assert_eq!(s.min_ver, Some(TlsVersion::Tls13));
+        assert_eq!(s.verify, Some(Verify::Optional));
+        assert_eq!(
+            s.not_applied,
+            vec![
+                ("curves".to_string(), Some("P-256".to_string())),
+                ("no-ca-names".to_string(), None)
+            ]
+        );
+        // The line's range replaces the bind's whole range.
+        let mut ssl = BindSsl {
+            max_ver: Some(TlsVersion::Tls12),
+            ..Default::default()
+        };
+        s.apply(&mut ssl);
+        assert_eq!((ssl.min_ver, ssl.max_ver), (Some(TlsVersion::Tls13), None));
+        for (bad, want) in [
+            ("no-tlsv11", "line 3: unknown SSL setting 'no-tlsv11'"),
+            ("alpn", "'alpn' expects an argument"),
+            ("ssl-max-ver 1.2", "unknown TLS version"),
+            ("verify maybe", "unknown verify mode"),
+            ("ca-file /nonexistent/ca.pem", "unable to load ca-file"),
+        ] {
+            let e = ok(bad).expect_err(bad);
+            assert!(e.0.contains(want), "{bad}: {e:?}");
+        }
     }
 
     #[test]

@@ -99,11 +99,14 @@ pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, TlsSetupError> {
     } else {
         let mut roots = RootCertStore::empty();
         if let Some(ca) = &s.ca_file {
-            for c in CertificateDer::pem_file_iter(ca).map_err(|err| pem(ca, err))? {
-                let c = c.map_err(|err| pem(ca, err))?;
+            for c in ca_file_certs(ca)? {
                 // A certificate webpki cannot take as an anchor is skipped, as a CA file
                 // with one odd entry still verifies with the others.
                 let _ = roots.add(c);
+            }
+            // A ca-file with no usable certificate is refused, as HAProxy refuses it.
+            if roots.is_empty() {
+                return Err(TlsSetupError::NoCert(ca.clone()));
             }
         }
         if roots.is_empty() {
@@ -145,6 +148,30 @@ pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, TlsSetupError> {
     config.enable_sni = true;
     config.alpn_protocols = s.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     Ok(config)
+}
+
+/// The certificates of a `ca-file`: one PEM file, or (as HAProxy 2.6 takes it) a
+/// directory whose files are read in name order.
+pub fn ca_file_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let files = if path.is_dir() {
+        let rd =
+            std::fs::read_dir(path).map_err(|e| pem(path, rustls::pki_types::pem::Error::Io(e)))?;
+        let mut f: Vec<std::path::PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        f.sort();
+        f
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut out = Vec::new();
+    for f in files {
+        for c in CertificateDer::pem_file_iter(&f).map_err(|err| pem(&f, err))? {
+            out.push(c.map_err(|err| pem(&f, err))?);
+        }
+    }
+    Ok(out)
 }
 
 fn pem(path: &Path, err: rustls::pki_types::pem::Error) -> TlsSetupError {

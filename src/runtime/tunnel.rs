@@ -1,9 +1,16 @@
 //! Bidirectional forwarding with inactivity timeouts: TCP mode and upgraded HTTP connections
-//! (WebSocket), with HAProxy's half-close handling (`timeout client-fin`/`server-fin`).
+//! (WebSocket), with HAProxy's half-close handling (`timeout client-fin`/`server-fin`), and
+//! kernel splicing (`option splice-auto|splice-request|splice-response`, `nosplice`) between
+//! plain TCP sockets.
 
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use nix::fcntl::{OFlag, SpliceFFlags, splice};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
 
 use super::stream::Stream;
 
@@ -43,6 +50,67 @@ pub async fn run(
     srv_pending: &[u8],
     t: TunnelTimeouts,
 ) -> (TunnelEnd, TunnelStats) {
+    run_with(
+        cli,
+        cli_pending,
+        srv,
+        srv_pending,
+        t,
+        SplicePolicy::default(),
+    )
+    .await
+}
+
+/// When each direction of a tunnel goes through a kernel pipe (splice(2)) rather than a
+/// buffer: after that many bytes have moved that way (`None`: never).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SplicePolicy {
+    pub request: Option<u64>,
+    pub response: Option<u64>,
+}
+
+/// `option splice-auto` splices a direction once it has moved this much: a pipe costs two
+/// descriptors and a syscall per chunk more than a copy, which pays only on bulk transfers.
+pub const SPLICE_AUTO_AFTER: u64 = 64 * 1024;
+
+/// `nosplice` in `global`: set at start from the configuration.
+static NOSPLICE: AtomicBool = AtomicBool::new(false);
+
+/// Applies the `nosplice` global setting.
+pub fn set_nosplice(on: bool) {
+    NOSPLICE.store(on, Ordering::Relaxed);
+}
+
+impl SplicePolicy {
+    /// The policy of a connection from the frontend's and the backend's options: as in
+    /// HAProxy, an option set on either side applies, `splice-request`/`splice-response`
+    /// splice that direction from the first byte, `splice-auto` both once they carry bulk
+    /// data, and nothing is spliced by default or with `nosplice`.
+    pub fn of(fe: &crate::model::proxy::Options, be: &crate::model::proxy::Options) -> Self {
+        if NOSPLICE.load(Ordering::Relaxed) {
+            return Self::default();
+        }
+        let auto = (fe.splice_auto || be.splice_auto).then_some(SPLICE_AUTO_AFTER);
+        let always = |on: bool| if on { Some(0) } else { auto };
+        SplicePolicy {
+            request: always(fe.splice_request || be.splice_request),
+            response: always(fe.splice_response || be.splice_response),
+        }
+    }
+    fn any(&self) -> bool {
+        self.request.is_some() || self.response.is_some()
+    }
+}
+
+/// [`run`], splicing as `splice` says where both sides are plain TCP sockets.
+pub async fn run_with(
+    cli: &mut Stream,
+    cli_pending: &[u8],
+    srv: &mut Stream,
+    srv_pending: &[u8],
+    t: TunnelTimeouts,
+    splice: SplicePolicy,
+) -> (TunnelEnd, TunnelStats) {
     let mut st = TunnelStats::default();
     if !cli_pending.is_empty() {
         if srv.write_all(cli_pending).await.is_err() {
@@ -55,6 +123,9 @@ pub async fn run(
             return (TunnelEnd::ClientError, st);
         }
         st.to_client += srv_pending.len() as u64;
+    }
+    if splice.any() && cli.registered_tcp().is_some() && srv.registered_tcp().is_some() {
+        return run_splice(cli, srv, t, st, splice).await;
     }
     if cli.is_plain() && srv.is_plain() {
         return run_plain(cli, srv, t, st).await;
@@ -187,6 +258,232 @@ async fn run_plain(
     }
 }
 
+/// One direction of [`run_splice`]: what has been read from its source and not yet written
+/// to its destination sits in a pipe (spliced) or a pooled buffer (copied), never both.
+struct Dir {
+    /// The source has not sent its FIN yet.
+    open: bool,
+    /// Splice once `moved` reaches this (see [`SplicePolicy`]).
+    after: Option<u64>,
+    moved: u64,
+    pipe: Option<Pipe>,
+    buf: Vec<u8>,
+    off: usize,
+    /// Bytes read and not yet written, in `pipe` or at `buf[off..]`.
+    pend: usize,
+}
+
+/// What [`Dir::pump`] stopped on.
+enum Pump {
+    /// Nothing more to do until a socket is ready.
+    Blocked,
+    /// The source sent its FIN (nothing is pending): shut the destination's write side.
+    Eof,
+    SrcErr,
+    DstErr,
+}
+
+/// Rounds of read-then-write per wake-up, so that one busy tunnel lets others run.
+const PUMP_ROUNDS: usize = 8;
+/// What one splice into a pipe asks for: a pipe's default capacity.
+const PIPE_CHUNK: usize = 64 * 1024;
+
+fn splice_flags() -> SpliceFFlags {
+    SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK
+}
+
+impl Dir {
+    fn new(after: Option<u64>) -> Self {
+        Dir {
+            open: true,
+            after,
+            moved: 0,
+            pipe: None,
+            buf: Vec::new(),
+            off: 0,
+            pend: 0,
+        }
+    }
+
+    /// Moves what `src` has to `dst` until one of them would block; `count` grows by what
+    /// was written.
+    fn pump(&mut self, src: &TcpStream, dst: &TcpStream, count: &mut u64) -> Pump {
+        for _ in 0..PUMP_ROUNDS {
+            if self.pend == 0 {
+                if !self.open {
+                    return Pump::Blocked;
+                }
+                if self.pipe.is_none() && self.after.is_some_and(|a| self.moved >= a) {
+                    // No pipe to be had (descriptors exhausted): copy meanwhile.
+                    self.pipe = pipe_take();
+                }
+                let r = match &self.pipe {
+                    // The pipe is empty: EAGAIN can only be the socket's.
+                    Some(p) => src.try_io(Interest::READABLE, || {
+                        splice(src, None, &p.w, None, PIPE_CHUNK, splice_flags())
+                            .map_err(io::Error::from)
+                    }),
+                    None => {
+                        if self.buf.is_empty() {
+                            self.buf = pool_take();
+                        }
+                        src.try_read(&mut self.buf)
+                    }
+                };
+                match r {
+                    Ok(0) => {
+                        self.open = false;
+                        self.release();
+                        return Pump::Eof;
+                    }
+                    Ok(n) => {
+                        self.pend = n;
+                        self.off = 0;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // Drained: an idle tunnel holds neither pipe nor buffer.
+                        self.release();
+                        return Pump::Blocked;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Pump::SrcErr,
+                }
+            }
+            let r = match &self.pipe {
+                Some(p) => dst.try_io(Interest::WRITABLE, || {
+                    splice(&p.r, None, dst, None, self.pend, splice_flags())
+                        .map_err(io::Error::from)
+                }),
+                None => dst.try_write(&self.buf[self.off..self.off + self.pend]),
+            };
+            match r {
+                Ok(n) => {
+                    let n = n.min(self.pend);
+                    self.pend -= n;
+                    self.off += n;
+                    self.moved += n as u64;
+                    *count += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Pump::Blocked,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Pump::DstErr,
+            }
+        }
+        Pump::Blocked
+    }
+
+    /// Gives the pipe and the buffer back to the thread's pools (both are empty).
+    fn release(&mut self) {
+        if let Some(p) = self.pipe.take() {
+            pipe_give(p);
+        }
+        if !self.buf.is_empty() {
+            pool_give(std::mem::take(&mut self.buf));
+        }
+    }
+}
+
+/// [`run`] between two registered TCP sockets, each direction spliced or copied as `policy`
+/// says. Unlike [`run_plain`], writes do not block the loop: each direction waits for its
+/// own readiness (source readable when nothing is pending, destination writable when
+/// something is), all under the same inactivity timeout.
+async fn run_splice(
+    cli: &mut Stream,
+    srv: &mut Stream,
+    t: TunnelTimeouts,
+    mut st: TunnelStats,
+    policy: SplicePolicy,
+) -> (TunnelEnd, TunnelStats) {
+    let mut up = Dir::new(policy.request);
+    let mut down = Dir::new(policy.response);
+    let end = loop {
+        let (Some(c), Some(s)) = (cli.as_tcp(), srv.as_tcp()) else {
+            // Cannot happen: both were registered before the call.
+            break TunnelEnd::ClientError;
+        };
+        let up_r = up.pump(c, s, &mut st.to_server);
+        let down_r = down.pump(s, c, &mut st.to_client);
+        match up_r {
+            Pump::SrcErr => break TunnelEnd::ClientError,
+            Pump::DstErr => break TunnelEnd::ServerError,
+            Pump::Eof => {
+                let _ = srv.shutdown().await;
+            }
+            Pump::Blocked => {}
+        }
+        match down_r {
+            Pump::SrcErr => break TunnelEnd::ServerError,
+            Pump::DstErr => break TunnelEnd::ClientError,
+            Pump::Eof => {
+                let _ = cli.shutdown().await;
+            }
+            Pump::Blocked => {}
+        }
+        if !up.open && !down.open && up.pend == 0 && down.pend == 0 {
+            break TunnelEnd::Closed;
+        }
+        let (Some(c), Some(s)) = (cli.as_tcp(), srv.as_tcp()) else {
+            break TunnelEnd::ClientError;
+        };
+        let idle = idle_timeout(&t, up.open, down.open);
+        let step = async {
+            tokio::select! {
+                r = c.readable(), if up.open && up.pend == 0 => r.map_err(|_| true),
+                r = s.writable(), if up.pend > 0 => r.map_err(|_| false),
+                r = s.readable(), if down.open && down.pend == 0 => r.map_err(|_| false),
+                r = c.writable(), if down.pend > 0 => r.map_err(|_| true),
+            }
+        };
+        let ready = match idle {
+            Some(d) => match tokio::time::timeout(d, step).await {
+                Ok(r) => r,
+                Err(_) => break timeout_end(&t, up.open, down.open),
+            },
+            None => step.await,
+        };
+        if let Err(client) = ready {
+            break err_end(client);
+        }
+    };
+    // Empty ones go back to the pools; a pipe still holding bytes is closed.
+    for d in [&mut up, &mut down] {
+        if d.pend == 0 {
+            d.release();
+        }
+    }
+    (end, st)
+}
+
+/// A pipe for splicing: read end, write end.
+struct Pipe {
+    r: OwnedFd,
+    w: OwnedFd,
+}
+
+/// Pipes kept per thread: a tunnel holds one only while bytes are in flight.
+const PIPE_POOL_MAX: usize = 64;
+
+thread_local! {
+    static PIPES: std::cell::RefCell<Vec<Pipe>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn pipe_take() -> Option<Pipe> {
+    PIPES.with(|p| p.borrow_mut().pop()).or_else(|| {
+        nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)
+            .ok()
+            .map(|(r, w)| Pipe { r, w })
+    })
+}
+
+fn pipe_give(pipe: Pipe) {
+    PIPES.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < PIPE_POOL_MAX {
+            p.push(pipe);
+        }
+    });
+}
+
 const TUNNEL_BUF: usize = 16384;
 /// Buffers kept per thread for tunnels: a tunnel holds one only while moving bytes, so a
 /// few serve every tunnel of the thread, and none is zeroed again.
@@ -283,5 +580,25 @@ mod tests {
         };
         assert_eq!(idle_timeout(&plain, false, true), Some(ms(3000)));
         assert_eq!(idle_timeout(&plain, true, false), Some(ms(4000)));
+    }
+
+    #[test]
+    fn splice_policy_follows_haproxy_options() {
+        use crate::model::proxy::Options;
+        let none = Options::default();
+        assert_eq!(SplicePolicy::of(&none, &none), SplicePolicy::default());
+        let auto = Options {
+            splice_auto: true,
+            ..Options::default()
+        };
+        let req = Options {
+            splice_request: true,
+            ..Options::default()
+        };
+        let p = SplicePolicy::of(&auto, &req);
+        assert_eq!(p.request, Some(0));
+        assert_eq!(p.response, Some(SPLICE_AUTO_AFTER));
+        let p = SplicePolicy::of(&none, &req);
+        assert_eq!((p.request, p.response), (Some(0), None));
     }
 }

@@ -115,6 +115,14 @@ pub fn bind_addresses(ctx: &mut Ctx, d: &mut ProxyDraft, addr: &Word, opts: &[Wo
         let name = w.text.as_str();
         let Some(&(_, nargs)) = OPTIONS.iter().find(|(n, _)| *n == name) else {
             if let Some(u) = pending::find(pending::BIND, name) {
+                // Not applied yet, but its file must load as HAProxy loads it (under
+                // `ca-base` when relative).
+                if matches!(name, "crl-file" | "ca-verify-file")
+                    && let Some(f) = opts.get(i + 1)
+                    && super::readable_based(ctx, f, name, super::Base::Ca).is_err()
+                {
+                    return;
+                }
                 report_unmodelled(ctx, pending::BIND, name, "bind option", w.span);
                 if u.unsupported.is_some() {
                     return;
@@ -151,9 +159,21 @@ pub fn bind_addresses(ctx: &mut Ctx, d: &mut ProxyDraft, addr: &Word, opts: &[Wo
             let a = || arg.ok_or(super::Reported);
             match name {
                 "ssl" => ssl_on = true,
-                "crt" => ssl.crts.push(super::readable(ctx, a()?, "certificate")?),
+                "crt" => ssl.crts.push(super::readable_based(
+                    ctx,
+                    a()?,
+                    "certificate",
+                    super::Base::Crt,
+                )?),
                 "crt-list" => ssl.crt_lists.push(super::readable(ctx, a()?, "crt-list")?),
-                "ca-file" => ssl.ca_file = Some(super::readable(ctx, a()?, "ca-file")?),
+                "ca-file" => {
+                    ssl.ca_file = Some(super::readable_based(
+                        ctx,
+                        a()?,
+                        "ca-file",
+                        super::Base::Ca,
+                    )?)
+                }
                 "verify" => ssl.verify = Some(verify(ctx, a()?)?),
                 "alpn" => ssl.alpn = a()?.text.split(',').map(String::from).collect(),
                 "strict-sni" => ssl.strict_sni = true,

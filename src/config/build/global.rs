@@ -44,6 +44,7 @@ pub const KEYWORDS: &[GlobalKw] = &[
     }),
     kw("chroot", |c, g, s| path(c, s).map(|v| g.chroot = Some(v))),
     kw("daemon", |c, g, s| flag(c, s).map(|_| g.daemon = true)),
+    kw("nosplice", |c, g, s| flag(c, s).map(|_| g.nosplice = true)),
     kw("master-worker", |_, g, _| {
         g.master_worker = true;
         Ok(())

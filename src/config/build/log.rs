@@ -108,7 +108,14 @@ pub fn parse_target(ctx: &mut Ctx, stmt: &Stmt) -> R<Option<LogTarget>> {
     loop {
         match stmt.arg_str(i) {
             Some("len") => {
-                t.max_len = Some(stmt.uint(ctx, i + 1, "a length")?);
+                let n = stmt.uint(ctx, i + 1, "a length")?;
+                if !(80..=65535).contains(&n) {
+                    return Err(ctx.err(
+                        stmt.span_of(i + 1),
+                        format!("invalid log length '{n}', must be between 80 and 65535"),
+                    ));
+                }
+                t.max_len = Some(n);
                 i += 2;
             }
             Some("format") => {

@@ -53,6 +53,14 @@ pub const KEYWORDS: &[ProxyKw] = &[
         d.mark("log-format", s.line.span);
         Ok(())
     }),
+    kw("log-format-sd", "dfl-", |c, d, s| {
+        let w = s.need(c, 1, "a log-format string")?;
+        s.max_args(c, 1, "\"<format>\" (quote it when it has spaces)")?;
+        let lf = parse_log_format(&w.text).map_err(|e| c.value_err(w, "log-format-sd", e))?;
+        log_time_fetches(c, w, &lf)?;
+        d.proxy.log_format_sd = Some(lf);
+        Ok(())
+    }),
     kw("log-tag", "dflb", |c, d, s| {
         let w = s.need(c, 1, "a tag")?;
         d.proxy.log_tag = Some(w.text.clone());

@@ -66,6 +66,10 @@ pub struct Ctx<'a> {
     pub opts: &'a BuildOptions,
     /// `http-errors` sections read so far (`errorfiles` imports from them in place).
     pub http_errors: Vec<crate::model::HttpErrors>,
+    /// `crt-base` and `ca-base` as set so far: HAProxy applies them while parsing, so
+    /// only bind and server lines after them see them.
+    pub crt_base: Option<std::path::PathBuf>,
+    pub ca_base: Option<std::path::PathBuf>,
 }
 
 impl Ctx<'_> {
@@ -452,6 +456,8 @@ pub fn build(ast: &Ast, _sources: &SourceMap, opts: &BuildOptions, diags: &mut D
         diags,
         opts,
         http_errors: Vec::new(),
+        crt_base: None,
+        ca_base: None,
     };
     let mut config = Config::default();
     let mut last_defaults = ProxyDraft::fresh();
@@ -463,6 +469,8 @@ pub fn build(ast: &Ast, _sources: &SourceMap, opts: &BuildOptions, diags: &mut D
                 for stmt in &section.statements {
                     global::statement(&mut ctx, &mut config.global, stmt);
                 }
+                ctx.crt_base.clone_from(&config.global.crt_base);
+                ctx.ca_base.clone_from(&config.global.ca_base);
             }
             SectionKind::Userlist => {
                 if let Some(u) = userlist::section(&mut ctx, section) {
@@ -848,7 +856,42 @@ pub const fn supported(
 
 /// A file (or directory of certificates) named in the configuration, which must be readable.
 pub fn readable(ctx: &mut Ctx, w: &Word, what: &str) -> R<std::path::PathBuf> {
-    let p = std::path::PathBuf::from(&w.text);
+    readable_in(ctx, w, what, None)
+}
+
+/// Which global directory a relative path is taken from (HAProxy 2.6: `crt-base` for
+/// `crt` on binds and servers and for the certificates named in a crt-list, `ca-base`
+/// for `ca-file` and `crl-file`; the crt-list file itself is taken as written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    Crt,
+    Ca,
+}
+
+/// `path` under `base` when it is relative and a base is set.
+pub fn based(base: Option<&std::path::Path>, path: &str) -> std::path::PathBuf {
+    match base {
+        Some(b) if !path.starts_with('/') => b.join(path),
+        _ => std::path::PathBuf::from(path),
+    }
+}
+
+/// [`readable`] for a path that a global base directory applies to.
+pub fn readable_based(ctx: &mut Ctx, w: &Word, what: &str, base: Base) -> R<std::path::PathBuf> {
+    let b = match base {
+        Base::Crt => ctx.crt_base.clone(),
+        Base::Ca => ctx.ca_base.clone(),
+    };
+    readable_in(ctx, w, what, b.as_deref())
+}
+
+fn readable_in(
+    ctx: &mut Ctx,
+    w: &Word,
+    what: &str,
+    base: Option<&std::path::Path>,
+) -> R<std::path::PathBuf> {
+    let p = based(base, &w.text);
     if ctx.opts.check_files
         && let Err(e) = std::fs::metadata(&p).and_then(|m| {
             if m.is_dir() {
@@ -860,8 +903,16 @@ pub fn readable(ctx: &mut Ctx, w: &Word, what: &str) -> R<std::path::PathBuf> {
     {
         return Err(ctx.err_hint(
             w.span,
-            format!("unable to load {what} '{}': {e}", w.text),
-            format!("the {what} must exist and be readable by rproxy"),
+            format!("unable to load {what} '{}': {e}", p.display()),
+            if p.as_os_str() == w.text.as_str() {
+                format!("the {what} must exist and be readable by rproxy")
+            } else {
+                format!(
+                    "'{}' is taken from the global base directory ('crt-base'/'ca-base'); \
+                     the {what} must exist there and be readable by rproxy",
+                    w.text
+                )
+            },
         ));
     }
     Ok(p)

@@ -76,6 +76,7 @@ pub const OPTIONS: &[OptionDef] = &[
     }),
     boolopt!("dontlognull", "dfl-", dontlognull),
     boolopt!("dontlog-normal", "dfl-", dontlog_normal),
+    boolopt!("log-separate-errors", "dfl-", log_separate_errors),
     boolopt!("log-health-checks", "d-lb", log_health_checks),
     opt("http-server-close", "dflb", true, |c, d, s, on| {
         conn_mode(c, d, s, on, HttpConnMode::ServerClose)
@@ -220,6 +221,8 @@ pub const OPTIONS: &[OptionDef] = &[
     boolopt!("abortonclose", "d-lb", abortonclose),
     boolopt!("checkcache", "d-lb", checkcache),
     boolopt!("splice-auto", "dflb", splice_auto),
+    boolopt!("splice-request", "dflb", splice_request),
+    boolopt!("splice-response", "dflb", splice_response),
     boolopt!("http-buffer-request", "dflb", http_buffer_request),
     opt("transparent", "d-lb", true, |c, d, s, on| {
         s.max_args(c, 1, "")?;

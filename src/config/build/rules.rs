@@ -740,8 +740,24 @@ fn tcp_request(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
             TcpAction::SetVar { name, expr: e }
         }
         _ => {
-            next = 4;
-            TcpAction::UseService(s.need(ctx, 3, "a service name")?.text.clone())
+            // As HAProxy 2.6: its one service, the Prometheus exporter, answers HTTP
+            // requests only, and there is no other (Lua services are not supported).
+            let svc = s.need(ctx, 3, "a service name")?;
+            return Err(if svc.text == "prometheus-exporter" {
+                ctx.err_hint(
+                    svc.span,
+                    "the prometheus-exporter service is only available on 'http-request' rules",
+                    "use 'http-request use-service prometheus-exporter' in a 'mode http' \
+                     frontend or backend",
+                )
+            } else {
+                ctx.err_hint(
+                    svc.span,
+                    format!("unknown service name '{}'", svc.text),
+                    "the only service is prometheus-exporter, on 'http-request' rules \
+                     (Lua services are not supported)",
+                )
+            });
         }
     };
     let cond = parse_cond(ctx, s, next, &d.proxy.acls)?;

@@ -170,6 +170,14 @@ fn apply_options(
         let name = w.text.as_str();
         let Some(&(_, nargs)) = OPTIONS.iter().find(|(n, _)| *n == name) else {
             if let Some(u) = pending::find(pending::SERVER, name) {
+                // Not applied yet, but its file must load as HAProxy loads it (under
+                // `ca-base` when relative).
+                if matches!(name, "crl-file" | "ca-verify-file")
+                    && let Some(f) = opts.get(i + 1)
+                    && super::readable_based(ctx, f, name, super::Base::Ca).is_err()
+                {
+                    return Err(Reported);
+                }
                 report_unmodelled(ctx, pending::SERVER, name, "server option", w.span);
                 if u.unsupported.is_some() {
                     return Err(Reported);
@@ -279,8 +287,22 @@ fn apply_options(
                     ssl(p).check_sni = Some(v.text.clone());
                 }
             }
-            "ca-file" => ssl(p).ca_file = Some(super::readable(ctx, arg()?, "ca-file")?),
-            "crt" => ssl(p).crt = Some(super::readable(ctx, arg()?, "certificate")?),
+            "ca-file" => {
+                ssl(p).ca_file = Some(super::readable_based(
+                    ctx,
+                    arg()?,
+                    "ca-file",
+                    super::Base::Ca,
+                )?)
+            }
+            "crt" => {
+                ssl(p).crt = Some(super::readable_based(
+                    ctx,
+                    arg()?,
+                    "certificate",
+                    super::Base::Crt,
+                )?)
+            }
             "alpn" => ssl(p).alpn = arg()?.text.split(',').map(String::from).collect(),
             "ssl-min-ver" => ssl(p).min_ver = Some(super::tls_version(ctx, arg()?)?),
             "ssl-max-ver" => ssl(p).max_ver = Some(super::tls_version(ctx, arg()?)?),

@@ -18,7 +18,8 @@ use crate::runtime::backend::ServerState;
 /// HAProxy's `fwlc_get_next_server` test: no `maxconn`, or served and queued below the
 /// limit plus `maxqueue`.
 fn may_take(s: &ServerState) -> bool {
-    s.maxconn == 0 || s.cur().saturating_add(s.queued()) < s.limit().saturating_add(s.maxqueue)
+    s.maxconn_now() == 0
+        || s.cur().saturating_add(s.queued()) < s.limit().saturating_add(s.maxqueue)
 }
 
 pub struct LeastConn {

@@ -140,6 +140,8 @@ pub struct Checker {
     hurry: Notify,
     /// Also serialises verdicts, so that events come out in order.
     pub record: Mutex<Record>,
+    /// False after `disable health` on the stats socket: checks pause, the state stays.
+    pub enabled: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -363,6 +365,7 @@ impl Checker {
                 downtime: Duration::ZERO,
                 down_since: None,
             }),
+            enabled: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -402,7 +405,7 @@ impl Checker {
         let wait = Duration::from_micros(random() % (first.as_micros() as u64).max(1));
         tokio::time::sleep(wait).await;
         loop {
-            if self.state.admin() != Admin::Maint {
+            if self.state.admin() != Admin::Maint && self.enabled.load(Ordering::Relaxed) {
                 self.check_once().await;
             }
             let next = Instant::now() + self.jitter(self.interval());

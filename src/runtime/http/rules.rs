@@ -28,6 +28,15 @@ pub enum Verdict {
     Auth(Option<String>),
     /// 1.x `reqsetbe`.
     SetBackend(String),
+    /// `use-service`: a service built into the proxy answers.
+    Service(Service),
+}
+
+/// The services `http-request use-service` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// `prometheus-exporter` ([`crate::runtime::prometheus`]).
+    Prometheus,
 }
 
 #[derive(Debug)]
@@ -54,6 +63,7 @@ enum Action {
     SetStatus(u16, Option<String>),
     SetVar(String, CompiledSample),
     UnsetVar(String),
+    Service(Service),
 }
 
 #[derive(Debug)]
@@ -243,6 +253,7 @@ impl Rules {
                 Action::Return(rt) => {
                     return Verdict::Respond(render_return(rt, Some(req), None, vars, base));
                 }
+                Action::Service(sv) => return Verdict::Service(*sv),
                 Action::SetVar(name, s) => {
                     let v = s.eval(&ctx(base, Some(req), None, vars));
                     if let Some(v) = v {
@@ -813,6 +824,9 @@ fn action(
             }
         },
         HttpAction::UnsetVar { name } => Action::UnsetVar(name.clone()),
+        HttpAction::UseService(s) if s == "prometheus-exporter" => {
+            Action::Service(Service::Prometheus)
+        }
         HttpAction::UseService(s) => {
             d.warn(
                 span,

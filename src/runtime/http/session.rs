@@ -23,6 +23,7 @@ use crate::runtime::proxy::{BackendChoice, ProxyRt};
 use crate::runtime::sample::{ConnInfo, EvalCtx, TxnInfo, Vars};
 use crate::runtime::stream::Stream;
 use crate::runtime::tunnel::{self, TunnelTimeouts};
+use crate::runtime::txnlog::TxnLog;
 
 /// Whether the client connection goes on after a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,16 +80,21 @@ struct Session {
     req_close: bool,
     /// What is left unread of the current request's body.
     body_left: BodyKind,
+    /// The client opened with the HTTP/2 preface: the connection goes to runtime/h2.rs.
+    h2_upgrade: bool,
+    /// The current transaction's traffic log record (see `runtime::txnlog`).
+    log: Box<TxnLog>,
     /// When the current response head arrived, for the stats' response time.
     stat_resp_at: Option<std::time::Instant>,
 }
 
-/// Serves one client connection; `_guard` is released when it ends.
-pub async fn serve(
+/// Serves one client connection; `_guard` is released when it ends (a
+/// [`crate::runtime::ConnGuard`], or `()` for an HTTP/2 stream, whose connection holds it).
+pub async fn serve<G: Send + 'static>(
     rt: Arc<Runtime>,
     fe: Arc<ProxyRt>,
     acc: Accepted,
-    _guard: crate::runtime::ConnGuard,
+    _guard: G,
 ) {
     let mut conn = ConnInfo {
         src: acc.src,
@@ -104,6 +110,7 @@ pub async fn serve(
         fe.counters.denied.fetch_add(1, Ordering::Relaxed);
         return;
     }
+    fe.log.on_accept(&fe.name, &conn);
     let mut s = Session {
         rt,
         fe,
@@ -121,12 +128,17 @@ pub async fn serve(
         req_version: Version::H11,
         req_close: false,
         body_left: BodyKind::None,
+        h2_upgrade: false,
+        log: Box::default(),
         stat_resp_at: None,
     };
     s.run().await;
+    if s.h2_upgrade {
+        crate::runtime::h2::serve_upgraded(s.rt, s.fe, s.cli, s.cbuf, s.conn, _guard).await;
+    }
 }
 
-fn tcp_connection_allowed(rt: &Runtime, fe: &ProxyRt, conn: &ConnInfo) -> bool {
+pub(crate) fn tcp_connection_allowed(rt: &Runtime, fe: &ProxyRt, conn: &ConnInfo) -> bool {
     if fe.tcp_connection.is_empty() {
         return true;
     }
@@ -235,9 +247,17 @@ impl Session {
             // runs, and an idle keep-alive session stays small.
             let head = match Box::pin(self.read_head(&mut stop)).await {
                 Ok(h) => h,
-                Err(HeadEnd::Quiet) => break,
+                Err(HeadEnd::Quiet) => {
+                    // Only a first request closed before any byte is logged (see
+                    // `read_head`).
+                    if self.log.cause == b'C' {
+                        self.end_txn();
+                    }
+                    break;
+                }
                 Err(HeadEnd::Reply(code)) => {
                     Box::pin(self.send_mux_error(code)).await;
+                    self.end_txn();
                     break;
                 }
             };
@@ -257,15 +277,19 @@ impl Session {
                 Some(Box::pin(self.transaction(head)).await)
             };
             let Some(next) = next else {
+                self.log.fail(b'K');
                 if !self.resp_started {
+                    self.log.status = Some(502);
                     let fe = self.fe.clone();
                     fe.counters.status(502);
                     let page = with_connection(&fe.errors.get(502), true);
                     let _ = Box::pin(self.write_client(&page)).await;
                 }
                 self.held = None;
+                self.end_txn();
                 break;
             };
+            self.end_txn();
             if next == Next::Close || *stop.borrow() {
                 break;
             }
@@ -281,7 +305,9 @@ impl Session {
         {
             h.be.put_idle(h.idx, h.stream, h.served);
         }
-        let _ = self.cli.shutdown().await;
+        if !self.h2_upgrade {
+            let _ = self.cli.shutdown().await;
+        }
     }
 
     async fn read_head(
@@ -297,6 +323,9 @@ impl Session {
             t.http_keep_alive.or(t.http_request).or(t.client)
         };
         let mut got_data = !self.cbuf.is_empty();
+        if got_data {
+            self.log.first_byte();
+        }
         let now = Instant::now();
         let mut deadline = if got_data && !first {
             req_t.map(|d| now + d)
@@ -304,15 +333,27 @@ impl Session {
             idle_t.map(|d| now + d)
         };
         loop {
-            if !self.cbuf.is_empty() {
+            // HTTP/2 with prior knowledge, which HAProxy accepts on HTTP/1 binds too.
+            let h2 = crate::runtime::h2::PREFACE;
+            let n = self.cbuf.len().min(h2.len());
+            let preface =
+                first && n > 0 && self.cbuf[..n] == h2[..n] && !matches!(self.cli, Stream::Mem(_));
+            if preface && n == h2.len() {
+                self.h2_upgrade = true;
+                return Err(HeadEnd::Quiet);
+            }
+            if !self.cbuf.is_empty() && !preface {
                 match codec::parse_request(&self.cbuf, &self.rt.limits) {
                     Ok(Some((h, n))) => {
                         self.cbuf.advance(n);
+                        self.log.request_head(&h);
+                        self.log.bytes_in += n as u64;
                         self.fe.counters.fe.add_bytes(n as u64, 0);
                         return Ok(h);
                     }
                     Ok(None) => {}
                     Err(e) => {
+                        self.log.fail_at(b'P', b'R');
                         tracing::info!(frontend = %self.fe.name, src = ?self.conn.src, "bad request: {e}");
                         return Err(HeadEnd::Reply(e.request_status()));
                     }
@@ -334,6 +375,7 @@ impl Session {
             match r {
                 None => {
                     return if got_data || first {
+                        self.log.fail_at(b'c', b'R');
                         tracing::info!(frontend = %self.fe.name, src = ?self.conn.src, "request head timed out");
                         Err(HeadEnd::Reply(408))
                     } else {
@@ -342,10 +384,17 @@ impl Session {
                 }
                 Some(Ok(0)) if !self.cbuf.is_empty() => {
                     // HAProxy answers a request cut short by the client's close with 400.
+                    self.log.fail_at(b'C', b'R');
                     tracing::info!(frontend = %self.fe.name, src = ?self.conn.src, "client closed during request head");
                     return Err(HeadEnd::Reply(400));
                 }
                 Some(Ok(0)) | Some(Err(_)) => {
+                    if first && !got_data {
+                        // HAProxy logs a connection closed before its first byte as a
+                        // 400 the client aborted (nothing is sent).
+                        self.log.fail_at(b'C', b'R');
+                        self.log.status = Some(400);
+                    }
                     if got_data {
                         tracing::info!(frontend = %self.fe.name, "client closed during request head");
                         self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
@@ -355,6 +404,7 @@ impl Session {
                 Some(Ok(_)) => {
                     if !got_data {
                         got_data = true;
+                        self.log.first_byte();
                         if !first {
                             deadline = req_t.map(|d| Instant::now() + d);
                         }
@@ -369,6 +419,7 @@ impl Session {
 
     async fn write_client(&mut self, bytes: &[u8]) -> bool {
         self.resp_started = true;
+        self.log.bytes_out += bytes.len() as u64;
         crate::runtime::stats::counters::client_write(&self.fe.counters.fe, bytes);
         let t = self.fe.timeouts.client;
         matches!(
@@ -385,9 +436,14 @@ impl Session {
         fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
         fe.counters.status(code);
         let silent = fe.errors.configured(code).is_some_and(Reply::is_empty);
+        self.log.fail_at(b'P', b'R');
+        self.log.status = Some(code);
+        // HAProxy logs these answers with no byte sent.
+        let sent = self.log.bytes_out;
         if !silent {
             let _ = self.write_client(pages::default_reply(code).raw()).await;
         }
+        self.log.bytes_out = sent;
     }
 
     /// Sends the answer for `code` as HAProxy's message layer does: the page of `be` (when
@@ -419,6 +475,7 @@ impl Session {
         let (bytes, close) = ErrorPages::select(be.map(|b| &b.errors), &fe.errors, code)
             .render(self.req_version, close);
         be.unwrap_or(&fe).counters.status(code);
+        self.log.status = Some(code);
         if !self.write_client(&bytes).await || close {
             Next::Close
         } else {
@@ -449,6 +506,18 @@ impl Session {
         }
         self.body_left = BodyKind::None;
         true
+    }
+
+    /// Logs the transaction that just ended (when the frontend logs traffic) and starts
+    /// the next one's record.
+    fn end_txn(&mut self) {
+        if self.fe.log.enabled() {
+            let active = self.rt.active.load(Ordering::Relaxed);
+            self.fe
+                .log
+                .emit(&self.log, &self.fe, &self.conn, active, self.rt.pid);
+        }
+        self.log.reset();
     }
 
     fn base_info(&self) -> TxnInfo {
@@ -493,12 +562,29 @@ impl Session {
         self.body_left = body;
         let mut info = self.base_info();
         fe.persist.capture_request(&req, &mut info);
+        self.log.captures.clone_from(&info.captures);
         let mut vars = Vars::default();
 
         // `tcp-request content` rules come before any HTTP processing; a reject closes.
+        let received = match body {
+            BodyKind::Length(n) => self
+                .cbuf
+                .len()
+                .min(usize::try_from(n).unwrap_or(usize::MAX)),
+            BodyKind::Chunked => self.cbuf.len(),
+            _ => 0,
+        };
         if !fe.tcp_content.is_empty()
-            && !crate::runtime::inspect::http_content(&fe, &self.conn, &req, &vars, &info)
+            && !crate::runtime::inspect::http_content(
+                &fe,
+                &mut self.conn,
+                &req,
+                received,
+                &vars,
+                &info,
+            )
         {
+            self.log.fail(b'P');
             return Next::Close;
         }
 
@@ -558,12 +644,14 @@ impl Session {
             None => self.choose_backend(&fe, &req, &vars, &info),
         };
         let Some(bpx) = be_idx.and_then(|i| self.rt.proxies.get(i)).cloned() else {
+            self.log.fail_at(b'S', b'C');
             tracing::info!(frontend = %fe.name, "no backend for request");
             fe.counters.status(503);
             let page = fe.errors.get(503).into_owned();
             return self.answer_local(&page, client_close).await;
         };
         info.backend = Some(bpx.name.clone());
+        self.log.backend = Some(bpx.clone());
         bpx.counters.requests.fetch_add(1, Ordering::Relaxed);
         crate::runtime::stats::counters::backend_request(&self.rt, &bpx, &req);
         if bpx.idx != fe.idx
@@ -650,6 +738,7 @@ impl Session {
         match v {
             Verdict::Deny(code, reply) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
+                self.log.fail(b'P');
                 tracing::info!(proxy = %px.name, src = ?self.conn.src, "request denied ({code})");
                 match reply {
                     Some(page) => {
@@ -661,6 +750,7 @@ impl Session {
             }
             Verdict::Tarpit(code, reply) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
+                self.log.fail_at(b'P', b'T');
                 let t = px
                     .timeouts
                     .tarpit
@@ -699,6 +789,17 @@ impl Session {
                 // HAProxy does not read past a request body after a redirect: it closes.
                 let close = client_close || body != BodyKind::None;
                 self.answer_local(&bytes, close).await
+            }
+            Verdict::Service(super::rules::Service::Prometheus) => {
+                self.fe
+                    .counters
+                    .fe
+                    .intercepted
+                    .fetch_add(1, Ordering::Relaxed);
+                // Counted after rendering: a scrape does not see its own response (HAProxy).
+                let page = crate::runtime::prometheus::response(&self.rt);
+                px.counters.status(200);
+                self.answer_local(&page, client_close).await
             }
             Verdict::Continue | Verdict::SetBackend(_) => Next::Close,
         }
@@ -755,6 +856,9 @@ impl Session {
     /// status is 400 or 408. `connection: close` is then the last header, whatever the page
     /// said; an HTTP/1.0 client kept alive is told `connection: keep-alive`.
     async fn answer_local(&mut self, page: &[u8], close: bool) -> Next {
+        self.log.status = Some(status_of(page));
+        // Answered here unless a rule's verdict said otherwise (deny, tarpit).
+        self.log.fail(b'L');
         let close = close || matches!(status_of(page), 400 | 408) || !self.discard_body();
         let page = without_connection(page);
         let page = if close {
@@ -950,6 +1054,11 @@ impl Session {
         // may see it.
         bpx.persist
             .on_request(&fe.persist, be, &mut req, named, prst, &mut info);
+        self.log.captures.clone_from(&info.captures);
+        self.log.stage = b'Q';
+        if bpx.persist.cookie.is_some() {
+            self.log.cookie = [info.cookie.state.letter(), b'N'];
+        }
         let mut head = Vec::with_capacity(1024);
         req.write_to(&mut head);
 
@@ -984,6 +1093,11 @@ impl Session {
             let slot = match slot {
                 Ok(s) => s,
                 Err(e) => {
+                    match e {
+                        PickError::NoServer => self.log.fail_at(b'S', b'C'),
+                        PickError::QueueTimeout => self.log.fail_at(b's', b'Q'),
+                        PickError::QueueFull => self.log.fail_at(b'S', b'Q'),
+                    }
                     tracing::info!(backend = %bpx.name, "no server: {e:?}");
                     if e != PickError::NoServer {
                         bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
@@ -993,6 +1107,8 @@ impl Session {
                 }
             };
             info.server = Some(be.servers[slot.idx].name.clone());
+            self.log.server = Some(slot.idx);
+            self.log.assigned();
             // `sni EXPR` of a TLS server, evaluated for this request.
             let sni = be.server_sni(
                 slot.idx,
@@ -1007,16 +1123,22 @@ impl Session {
             let stat_tq = crate::runtime::stats::counters::ms_since(stat_t0);
             let stat_tc0 = std::time::Instant::now();
             let (mut srv, reused, served) = match self.server_conn(be, &slot, bpx, sni).await {
-                Ok(x) => x,
+                Ok(x) => {
+                    self.log.connected();
+                    x
+                }
                 Err(e) => {
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "connect failed: {e}");
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     if attempts >= bpx.retries || !bpx.retry_on.conn_failure {
+                        let timed_out = e.kind() == std::io::ErrorKind::TimedOut;
+                        self.log.fail_at(if timed_out { b's' } else { b'S' }, b'C');
                         crate::runtime::stats::counters::conn_failed(be, slot.idx);
                         return self.unserved(bpx).await;
                     }
                     crate::runtime::stats::counters::conn_retry(be, slot.idx);
                     attempts += 1;
+                    self.log.retries = attempts;
                     let direct = named.is_some() || info.cookie.target == Some(slot.idx);
                     let (redispatch, pause) = retry_plan(bpx, be, slot.idx, attempts, direct, &e);
                     // HAProxy never redispatches a `force-persist` request: it retries the
@@ -1030,6 +1152,7 @@ impl Session {
                     };
                     if redispatch {
                         bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
+                        self.log.redispatched = true;
                         avoid = Some(slot.idx);
                         drop(slot);
                     } else {
@@ -1047,25 +1170,30 @@ impl Session {
             self.stat_resp_at = None;
             let l7 = (replayable && attempts < bpx.retries).then_some(&bpx.retry_on);
             let cbuf_before = self.cbuf.len();
-            match self
-                .exchange(
-                    fe,
-                    bpx,
-                    l7,
-                    &slot,
-                    &mut srv,
-                    &head,
-                    &mut req,
-                    body,
-                    expect_continue,
-                    upgrade,
-                    client_close,
-                    mode,
-                    &mut vars,
-                    &mut info,
-                )
-                .await
-            {
+            // `shutdown sessions server` on the stats socket ends the transaction and the
+            // client connection.
+            let state = be.servers[slot.idx].clone();
+            let exchange = self.exchange(
+                fe,
+                bpx,
+                l7,
+                &slot,
+                &mut srv,
+                &head,
+                &mut req,
+                body,
+                expect_continue,
+                upgrade,
+                client_close,
+                mode,
+                &mut vars,
+                &mut info,
+            );
+            let outcome = tokio::select! {
+                r = exchange => r,
+                _ = state.killed() => return Next::Close,
+            };
+            match outcome {
                 Exchange::Done { next, reusable } => {
                     crate::runtime::stats::counters::timed(
                         be,
@@ -1129,6 +1257,7 @@ impl Session {
                     continue;
                 }
                 Exchange::RetryReused => {
+                    self.log.fail_at(b'S', b'H');
                     tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "server closed or reset before any response byte -> 502");
                     return self.reply_error(Some(bpx), 502).await;
                 }
@@ -1304,6 +1433,7 @@ impl Session {
                 .await
                 {
                     Ok(n) => {
+                        self.log.bytes_in += n;
                         body_sent = true;
                         self.body_left = BodyKind::None;
                         stat_req_body = n;
@@ -1331,6 +1461,7 @@ impl Session {
             .await
             {
                 Ok(n) => {
+                    self.log.bytes_in += n;
                     body_sent = true;
                     self.body_left = BodyKind::None;
                     stat_req_body = n;
@@ -1382,12 +1513,14 @@ impl Session {
         self.sbuf.advance(n);
         self.stat_resp_at = Some(std::time::Instant::now());
         info.status = Some(res.status);
+        self.log.response(res.status);
         slot.backend.servers[slot.idx].observed(Observed::Status(res.status));
         // A status `retry-on` names: the response is dropped before any byte of it left.
         if !interim_sent && !relayed_100 && l7.is_some_and(|r| r.statuses.contains(&res.status)) {
             return Exchange::Retry("retry-on status");
         }
         fe.persist.capture_response(&res, info);
+        self.log.captures.clone_from(&info.captures);
 
         if res.status == 101 && upgrade {
             return self.tunnel(fe, bpx, srv, res).await;
@@ -1430,11 +1563,12 @@ impl Session {
             // The answer replaces the server's (whose connection is dropped); the client
             // connection goes on as after any generated answer.
             let page = match verdict {
-                Verdict::Continue | Verdict::SetBackend(_) => continue,
+                Verdict::Continue | Verdict::SetBackend(_) | Verdict::Service(_) => continue,
                 Verdict::Respond(bytes) | Verdict::Redirect(bytes) => bytes,
                 Verdict::Deny(c, reply) | Verdict::Tarpit(c, reply) => {
                     px.counters.denied.fetch_add(1, Ordering::Relaxed);
                     crate::runtime::stats::counters::denied_resp(fe, px, &slot.backend, slot.idx);
+                    self.log.fail_at(b'P', b'H');
                     reply.unwrap_or_else(|| px.errors.get(c).into_owned())
                 }
                 Verdict::Auth(_) => px.errors.get(401).into_owned(),
@@ -1447,8 +1581,10 @@ impl Session {
             };
         }
 
-        bpx.persist
-            .on_response(&fe.persist, slot.idx, &req.method, &mut res, info);
+        self.log.cookie =
+            bpx.persist
+                .on_response(&fe.persist, slot.idx, &req.method, &mut res, info);
+        self.log.captures.clone_from(&info.captures);
         if res_body == BodyKind::UntilClose || *self.rt.stopping.borrow() {
             client_close = true;
         }
@@ -1461,6 +1597,7 @@ impl Session {
         res.write_to(&mut out);
         self.resp_started = true;
         let stat_head = out.len() as u64;
+        self.log.bytes_out += stat_head;
         let stat_res = copy_body(
             srv,
             &mut self.sbuf,
@@ -1481,7 +1618,7 @@ impl Session {
             stat_head + stat_res.as_ref().copied().unwrap_or(0),
         );
         match stat_res {
-            Ok(_) => {}
+            Ok(n) => self.log.bytes_out += n,
             Err(CopyErr::SrcInvalidEarly) => {
                 // The body was bad before the head went out: HAProxy still answers 502.
                 return self
@@ -1492,7 +1629,12 @@ impl Session {
                     )
                     .await;
             }
-            Err(CopyErr::SrcTimeout) | Err(CopyErr::SrcClosed) | Err(CopyErr::SrcInvalid) => {
+            Err(e @ (CopyErr::SrcTimeout | CopyErr::SrcClosed | CopyErr::SrcInvalid)) => {
+                self.log.fail(match e {
+                    CopyErr::SrcTimeout => b's',
+                    CopyErr::SrcClosed => b'S',
+                    _ => b'P',
+                });
                 tracing::info!(backend = %bpx.name, "server response body failed");
                 bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
                 let sc = &slot.backend.servers[slot.idx].counters;
@@ -1503,6 +1645,7 @@ impl Session {
                 };
             }
             Err(CopyErr::DstFailed) => {
+                self.log.fail(b'C');
                 return Exchange::Done {
                     next: Next::Close,
                     reusable: false,
@@ -1547,7 +1690,8 @@ impl Session {
         };
         let cpend = self.cbuf.split().freeze();
         let spend = self.sbuf.split().freeze();
-        let _ = tunnel::run(&mut self.cli, &cpend, srv, &spend, t).await;
+        let (end, st) = tunnel::run(&mut self.cli, &cpend, srv, &spend, t).await;
+        self.log.tunnel_end(end, st);
         Exchange::Done {
             next: Next::Close,
             reusable: false,
@@ -1569,6 +1713,11 @@ impl Session {
             RespErr::Timeout => 504,
             _ => 502,
         };
+        match e {
+            RespErr::Timeout => self.log.fail_at(b's', b'H'),
+            RespErr::Invalid => self.log.fail_at(b'P', b'H'),
+            RespErr::ClosedEmpty | RespErr::Closed => self.log.fail_at(b'S', b'H'),
+        }
         tracing::info!(backend = %bpx.name, "server response failed: {e:?} -> {code}");
         // Nothing of the response went out yet: the client connection goes on when the
         // request allows it (`keep`), whatever went wrong with the server's head.
@@ -1586,6 +1735,14 @@ impl Session {
     async fn body_failure(&mut self, bpx: &Arc<ProxyRt>, e: CopyErr, request: bool) -> Exchange {
         let fe = self.fe.clone();
         tracing::info!(frontend = %fe.name, src = ?self.conn.src, "request body failed: {e:?}");
+        let cause = match e {
+            CopyErr::SrcInvalid | CopyErr::SrcInvalidEarly => b'P',
+            CopyErr::SrcTimeout if bpx.timeouts.server.is_some() => b's',
+            CopyErr::SrcTimeout => b'c',
+            CopyErr::DstFailed => b'S',
+            CopyErr::SrcClosed => b'C',
+        };
+        self.log.fail_at(cause, b'D');
         match (e, request) {
             (CopyErr::SrcInvalid | CopyErr::SrcInvalidEarly, true) => {
                 fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);

@@ -189,6 +189,21 @@ pub enum CookieState {
     Unused,
 }
 
+impl CookieState {
+    /// The 3rd letter of the `%tsc` log field.
+    pub fn letter(self) -> u8 {
+        match self {
+            CookieState::None => b'N',
+            CookieState::Invalid => b'I',
+            CookieState::Down => b'D',
+            CookieState::Valid => b'V',
+            CookieState::Expired => b'E',
+            CookieState::Old => b'O',
+            CookieState::Unused => b'U',
+        }
+    }
+}
+
 /// The persistence facts of one transaction, from the request to the response.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CookieTxn {
@@ -388,6 +403,8 @@ impl CookieRt {
 
     /// Writes the response's cookie for a transaction served by server `served`; `direct`
     /// when it is the server the request's cookie named (not redispatched elsewhere).
+    /// Returns what became of it, as the 4th letter of the `%tsc` log field: `N` none,
+    /// `I` inserted, `U` updated, `P` the server's passed as is, `R` rewritten, `D` deleted.
     pub fn response(
         &self,
         txn: &CookieTxn,
@@ -396,13 +413,14 @@ impl CookieRt {
         method: &str,
         res: &mut ResponseHead,
         now: u64,
-    ) {
+    ) -> u8 {
+        let mut letter = b'N';
         // Every `Set-Cookie` loses the blanks around its first `=`, as HAProxy parses them.
         for hd in res.headers.0.iter_mut().filter(|h| h.name == "set-cookie") {
             tighten_first_pair(&mut hd.value);
         }
         if txn.ignore {
-            return;
+            return letter;
         }
         let srv_cookie = self.server_cookie(served);
         let mut found = false;
@@ -425,12 +443,14 @@ impl CookieRt {
                 continue;
             }
             found = true;
+            letter = b'P';
             if self.preserve {
                 continue;
             }
             if self.mode == CookieMode::Insert || (direct && self.indirect) {
                 i -= 1;
                 res.headers.0.remove(i);
+                letter = b'D';
                 continue;
             }
             let Some(c) = srv_cookie else { continue };
@@ -449,20 +469,21 @@ impl CookieRt {
                 _ => continue,
             };
             hd.value.splice(start..end, new);
+            letter = b'R';
         }
 
         if self.mode != CookieMode::Insert || (found && self.preserve) {
-            return;
+            return letter;
         }
         let refresh = ((self.maxidle > 0 || txn.last_date.is_some())
             && txn.last_date.is_none_or(|d| d < now))
             || (self.maxlife > 0 && txn.first_date.is_none())
             || (self.maxlife == 0 && txn.first_date.is_some());
         if direct && !refresh {
-            return;
+            return letter;
         }
         if self.postonly && method != "POST" {
-            return;
+            return letter;
         }
         let mut v = self.name.clone();
         match srv_cookie {
@@ -492,5 +513,6 @@ impl CookieRt {
         if cacheable {
             res.headers.add("cache-control", &b"private"[..]);
         }
+        if direct { b'U' } else { b'I' }
     }
 }

@@ -139,6 +139,7 @@ impl PersistRt {
 
     /// The response's cookie for a transaction served by server `served` (after the
     /// response rules); `fe`'s `capture cookie` sees the server's `Set-Cookie` first.
+    /// Returns the two cookie letters of the `%tsc` log field (`--` without a cookie).
     pub fn on_response(
         &self,
         fe: &PersistRt,
@@ -146,16 +147,17 @@ impl PersistRt {
         method: &str,
         res: &mut ResponseHead,
         info: &mut TxnInfo,
-    ) {
+    ) -> [u8; 2] {
         fe.captures
             .response_cookie(&res.headers, &mut info.captures);
         let Some(c) = &self.cookie else {
-            return;
+            return *b"--";
         };
         // Direct: the server the cookie or `use-server` named; a request redispatched away
         // from it is no longer direct.
         let direct = info.cookie.target == Some(served) || info.cookie.named == Some(served);
-        c.response(&info.cookie, served, direct, method, res, now_secs());
+        let set = c.response(&info.cookie, served, direct, method, res, now_secs());
+        [info.cookie.state.letter(), set]
     }
 }
 

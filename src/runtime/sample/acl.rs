@@ -184,4 +184,38 @@ impl CompiledCond {
         });
         hit != self.unless
     }
+
+    /// As [`CompiledCond::eval`] on data that may still grow (HAProxy's three-valued
+    /// evaluation): `None` (HAProxy's MISS) when the outcome may still change: a term that
+    /// did not match on a payload fetch short of bytes is unknown, so is its negation;
+    /// a group with a false term is false, else unknown with an unknown term; the
+    /// condition is true with a true group, else unknown with an unknown group.
+    pub fn eval_partial(&self, ctx: &EvalCtx) -> Option<bool> {
+        let mut unknown = false;
+        for g in &self.groups {
+            let mut group = Some(true);
+            for (negate, term) in g {
+                ctx.conn.payload_short.take();
+                let r = match term {
+                    Term::Named(acl) => acl.eval(ctx),
+                    Term::Anonymous(t) => t.eval(ctx),
+                };
+                let short = ctx.conn.payload_short.take();
+                match (r, short) {
+                    (false, true) => group = None,
+                    (r, _) if r == *negate => {
+                        group = Some(false);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            match group {
+                Some(true) => return Some(!self.unless),
+                None => unknown = true,
+                Some(false) => {}
+            }
+        }
+        if unknown { None } else { Some(self.unless) }
+    }
 }

@@ -124,6 +124,11 @@ pub(crate) enum Fetch {
     },
     /// `req.body`: what `option http-buffer-request` waited for, else empty.
     ReqBody,
+    /// `capture.req.hdr(N)` / `capture.res.hdr(N)`: the frontend's Nth header capture.
+    CapturedHdr {
+        res: bool,
+        idx: usize,
+    },
     /// `req.len`, `req.payload(off,len)`, `req.ssl_hello_type`, `req.ssl_sni`: over the
     /// bytes buffered by `tcp-request content` inspection.
     ReqLen,
@@ -221,6 +226,10 @@ impl Fetch {
             "var" => Fetch::Var {
                 name: s0(),
                 default: str_arg(args, 1).map(str::to_string),
+            },
+            "capture.req.hdr" | "capture.res.hdr" => Fetch::CapturedHdr {
+                res: name == "capture.res.hdr",
+                idx: int_arg(args, 0).unwrap_or(0).max(0) as usize,
             },
             "src" => Fetch::Src,
             "src_port" => Fetch::SrcPort,
@@ -470,6 +479,11 @@ impl Fetch {
             Fetch::SslCVerify => Smp::Int(0),
             Fetch::FeName => Smp::text(&ctx.info.frontend),
             Fetch::BeName => Smp::text(ctx.info.backend.as_deref()?),
+            Fetch::CapturedHdr { res, idx } => {
+                let c = &ctx.info.captures;
+                let v = if *res { &c.res_headers } else { &c.req_headers };
+                Smp::text(v.get(*idx)?.as_deref()?)
+            }
             Fetch::SrvName => Smp::text(ctx.info.server.as_deref()?),
             Fetch::ProtoHttp => {
                 req()?;
@@ -528,9 +542,17 @@ impl Fetch {
                 })
             }
             Fetch::ReqLen => {
-                let n = ctx.conn.payload.as_ref()?.len();
-                // The length may still grow: a rule it fails waits (HAProxy's MAY_CHANGE).
-                ctx.conn.payload_short.raise();
+                let n = match (&ctx.conn.payload, ctx.conn.http_req_len) {
+                    (Some(p), _) => {
+                        // The length may still grow: a rule it fails waits (HAProxy's
+                        // MAY_CHANGE).
+                        ctx.conn.payload_short.raise();
+                        p.len()
+                    }
+                    // An HTTP request: parsed already, its size is final.
+                    (None, Some(n)) => n,
+                    (None, None) => return None,
+                };
                 Smp::Int(n as i64)
             }
             Fetch::ReqPayload { off, len } => {

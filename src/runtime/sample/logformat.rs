@@ -8,9 +8,14 @@ use super::fetch::hostname;
 use super::http::uri_path;
 use super::{CompileError, CompiledSample, EvalCtx};
 use crate::model::expr::{LfNode, LfOptions, LogFormat, LogVar};
+use crate::runtime::txnlog::LogFacts;
 
 /// The offset of local time from UTC in seconds, for `%t` and `%Tl` (0 until set).
 static LOCAL_OFFSET: AtomicI64 = AtomicI64::new(0);
+
+/// Held by the tests that change or depend on [`LOCAL_OFFSET`].
+#[cfg(test)]
+pub(crate) static OFFSET_TEST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Sets the offset of local time from UTC (seconds east of Greenwich) used by the local
 /// dates of log-format strings (`%t`, `%Tl`). Without it they are rendered in UTC.
@@ -43,6 +48,9 @@ enum Node {
 #[derive(Debug, Clone, Default)]
 pub struct CompiledLogFormat {
     nodes: Vec<Node>,
+    /// A traffic log line: a space is a separator, written once and only after a field
+    /// that wrote something (HAProxy's `LOG_FMT_SEPARATOR`).
+    log: bool,
 }
 
 fn opts(o: &LfOptions, mandatory_default: bool, http: bool) -> Opts {
@@ -97,13 +105,30 @@ impl CompiledLogFormat {
                 }
             });
         }
-        Ok(CompiledLogFormat { nodes })
+        Ok(CompiledLogFormat {
+            nodes,
+            log: mandatory_default,
+        })
     }
 
     /// Renders into bytes, leaving header values and other binary-safe outputs intact.
     pub fn render_bytes(&self, ctx: &EvalCtx, out: &mut Vec<u8>) {
+        let mut last_space = true;
         for n in &self.nodes {
+            let before = out.len();
             match n {
+                Node::Lit(s) if self.log => {
+                    for &c in s {
+                        if c != b' ' {
+                            out.push(c);
+                            last_space = false;
+                        } else if !last_space {
+                            out.push(c);
+                            last_space = true;
+                        }
+                    }
+                    continue;
+                }
                 Node::Lit(s) => out.extend_from_slice(s),
                 Node::Sample(s, o) => {
                     let v = s.eval_smp(ctx);
@@ -115,6 +140,9 @@ impl CompiledLogFormat {
                     }
                 }
                 Node::Var(v, o) => render_var(out, v, o, ctx),
+            }
+            if out.len() > before {
+                last_space = false;
             }
         }
     }
@@ -222,7 +250,22 @@ fn encoded_node(out: &mut Vec<u8>, s: &[u8], o: &Opts) {
 }
 
 fn number(out: &mut Vec<u8>, v: i64) {
-    out.extend_from_slice(v.to_string().as_bytes());
+    // Written in place: a log line has a dozen numbers.
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 fn hex_number(out: &mut Vec<u8>, v: u64, width: usize) {
@@ -243,7 +286,18 @@ fn ip_node(out: &mut Vec<u8>, addr: Option<std::net::SocketAddr>, o: &Opts) {
                 }
             }
         },
-        Some(a) => text_node(out, Some(a.ip().to_string().as_bytes()), o),
+        Some(a) => match a.ip() {
+            // The common case written in place.
+            std::net::IpAddr::V4(ip) if !o.quote => {
+                for (i, b) in ip.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    number(out, i64::from(b));
+                }
+            }
+            ip => text_node(out, Some(ip.to_string().as_bytes()), o),
+        },
         None => text_node(out, None, o),
     }
 }
@@ -380,8 +434,125 @@ fn render_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx) {
             req.map_or(badreq, |r| r.version.as_str().as_bytes()),
             o,
         ),
-        // Not known to the sample engine yet (timers, byte counts, captures ...).
-        _ => out.push(b'-'),
+        _ => match info.log.as_deref() {
+            Some(f) => render_log_var(out, var, o, ctx, f),
+            // Outside a traffic log (header values ...): not known.
+            None => out.push(b'-'),
+        },
+    }
+}
+
+/// A number, `X` in hexadecimal.
+fn num_node(out: &mut Vec<u8>, v: i64, o: &Opts) {
+    if o.hex {
+        hex_number(out, v as u64, 8)
+    } else {
+        number(out, v)
+    }
+}
+
+/// Captured header values: `{a|b}` (`list`: space separated, `-` for a missing one).
+fn captures_node(out: &mut Vec<u8>, v: &[Option<String>], list: bool, f: &LogFacts, o: &Opts) {
+    if v.is_empty() || !f.has_request {
+        return;
+    }
+    let text = if list {
+        crate::runtime::persist::Captures {
+            req_headers: v.to_vec(),
+            ..Default::default()
+        }
+        .hrl()
+    } else {
+        crate::runtime::persist::Captures {
+            req_headers: v.to_vec(),
+            ..Default::default()
+        }
+        .hr()
+    };
+    if o.quote {
+        out.push(b'"');
+    }
+    out.extend_from_slice(text.as_bytes());
+    if o.quote {
+        out.push(b'"');
+    }
+}
+
+/// The variables only a finished transaction knows: timers, byte counts, flags, counters
+/// and captures.
+fn render_log_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx, f: &LogFacts) {
+    let info = ctx.info;
+    let caps = &info.captures;
+    match var {
+        LogVar::DateRequest => {
+            let secs = (f.req_ms / 1000) as i64;
+            let local = secs.saturating_add(LOCAL_OFFSET.load(Ordering::Relaxed));
+            push_log_date(out, local);
+            let ms = f.req_ms % 1000;
+            out.extend_from_slice(&[
+                b'.',
+                b'0' + (ms / 100) as u8,
+                b'0' + (ms / 10 % 10) as u8,
+                b'0' + (ms % 10) as u8,
+            ]);
+        }
+        LogVar::DateRequestGmt => {
+            let secs = (f.req_ms / 1000) as i64;
+            out.extend_from_slice(format!("{} +0000", log_date(secs)).as_bytes())
+        }
+        LogVar::DateRequestLocal => {
+            let secs = (f.req_ms / 1000) as i64;
+            let off = LOCAL_OFFSET.load(Ordering::Relaxed);
+            let sign = if off < 0 { '-' } else { '+' };
+            let a = off.unsigned_abs();
+            let date = log_date(secs.saturating_add(off));
+            out.extend_from_slice(
+                format!("{date} {sign}{:02}{:02}", a / 3600, a % 3600 / 60).as_bytes(),
+            )
+        }
+        LogVar::TimeHandshake => num_node(out, f.th, o),
+        LogVar::TimeIdle => num_node(out, f.ti, o),
+        LogVar::TimeRequest => num_node(out, f.treq, o),
+        LogVar::TimeQ => num_node(out, f.tq(), o),
+        LogVar::TimeWait => num_node(out, f.tw, o),
+        LogVar::TimeConnect => num_node(out, f.tc, o),
+        LogVar::TimeResponse => num_node(out, f.tr, o),
+        LogVar::TimeData => num_node(out, f.td(), o),
+        LogVar::TimeActive => num_node(out, f.ta, o),
+        LogVar::TimeTotal => num_node(out, f.tt, o),
+        LogVar::TimeUser => num_node(out, f.tt - f.ti, o),
+        LogVar::BytesRead => num_node(out, f.bytes_out as i64, o),
+        LogVar::BytesUploaded => num_node(out, f.bytes_in as i64, o),
+        LogVar::CapturedReqCookie => {
+            text_node(out, caps.req_cookie.as_deref().map(str::as_bytes), o)
+        }
+        LogVar::CapturedResCookie => {
+            text_node(out, caps.res_cookie.as_deref().map(str::as_bytes), o)
+        }
+        // Never quoted, as in HAProxy.
+        LogVar::TermState => out.extend_from_slice(&f.flags[..2]),
+        LogVar::TermStateCookie => out.extend_from_slice(&f.flags[..]),
+        LogVar::ActConn => num_node(out, f.actconn as i64, o),
+        LogVar::FeConn => num_node(out, f.feconn as i64, o),
+        LogVar::BeConn => num_node(out, f.beconn as i64, o),
+        LogVar::SrvConn => num_node(out, f.srvconn as i64, o),
+        LogVar::Retries => {
+            if f.redispatched {
+                out.push(b'+');
+            }
+            num_node(out, i64::from(f.retries), o)
+        }
+        LogVar::ServerQueue => num_node(out, f.srv_queue as i64, o),
+        LogVar::BackendQueue => num_node(out, f.be_queue as i64, o),
+        LogVar::LogCounter => num_node(out, f.log_counter as i64, o),
+        LogVar::HeadersReq => captures_node(out, &caps.req_headers, false, f, o),
+        LogVar::HeadersReqList => captures_node(out, &caps.req_headers, true, f, o),
+        LogVar::HeadersRes => captures_node(out, &caps.res_headers, false, f, o),
+        LogVar::HeadersResList => captures_node(out, &caps.res_headers, true, f, o),
+        LogVar::ServerIp => ip_node(out, f.srv_addr, o),
+        LogVar::ServerPort => port_node(out, f.srv_addr, o),
+        // Not recorded: the server connection's source, the unique id.
+        _ => text_node(out, None, o),
     }
 }
 
@@ -425,6 +596,23 @@ fn log_date(secs: i64) -> String {
     let (y, m, d, hh, mm, ss, _) = split_time(secs);
     let mon = MONTHS.get(m as usize - 1).copied().unwrap_or("???");
     format!("{d:02}/{mon}/{y:04}:{hh:02}:{mm:02}:{ss:02}")
+}
+
+thread_local! {
+    /// The last second [`push_log_date`] wrote, per thread: log lines come many a second.
+    static LAST_DATE: std::cell::RefCell<(i64, String)> =
+        const { std::cell::RefCell::new((i64::MIN, String::new())) };
+}
+
+/// Appends [`log_date`] of `secs`, formatted once per second and thread.
+fn push_log_date(out: &mut Vec<u8>, secs: i64) {
+    LAST_DATE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs {
+            *c = (secs, log_date(secs));
+        }
+        out.extend_from_slice(c.1.as_bytes());
+    })
 }
 
 /// An HTTP date (RFC 7231 IMF-fixdate), as `http_date` writes it.

@@ -25,6 +25,8 @@ mod value;
 mod tests;
 
 pub use acl::{AclSet, CompiledCond};
+#[cfg(test)]
+pub(crate) use logformat::OFFSET_TEST_LOCK;
 pub use logformat::{CompiledLogFormat, set_local_utc_offset};
 
 use std::collections::HashMap;
@@ -78,6 +80,9 @@ pub struct ConnInfo {
     pub payload: Option<Vec<u8>>,
     /// Set by a payload fetch that needed more bytes than were buffered: the rule waits.
     pub payload_short: ShortFlag,
+    /// In an HTTP frontend's `tcp-request content` rules: what `req.len` returns there,
+    /// the request's size in HAProxy's internal (HTX) form (see `inspect::http_content`).
+    pub http_req_len: Option<usize>,
 }
 
 /// A flag a fetch can raise through a shared reference (see [`ConnInfo::payload_short`]).
@@ -136,6 +141,8 @@ pub struct TxnInfo {
     pub captures: crate::runtime::persist::Captures,
     /// What the request's persistence cookie said (see `runtime::persist`).
     pub cookie: crate::runtime::persist::CookieTxn,
+    /// Timers, byte counts and flags of a finished transaction, for traffic logs.
+    pub log: Option<Box<crate::runtime::txnlog::LogFacts>>,
 }
 
 /// Everything an evaluation can read.

@@ -1217,6 +1217,9 @@ fn log_formats() {
         assert_eq!(render(fx, text), want, "{text}");
     }
     // Local dates follow the configured offset; no other test renders them.
+    let _lock = super::logformat::OFFSET_TEST_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     set_local_utc_offset(3600 + 1800);
     let t = render(&f, "%t|%Tl|%T");
     set_local_utc_offset(0);
@@ -1319,5 +1322,64 @@ proptest::proptest! {
             let _ = check(&f, c);
         }
         let _ = render(&f, "%r %HU %HP %HPO %HQ %{+Q,+E}[req.hdr(x)]");
+    }
+}
+
+/// HAProxy's three-valued evaluation of a condition on data that may still grow
+/// (`None`: missing data, the rule waits).
+#[test]
+fn partial_evaluation_waits_as_haproxy() {
+    let hello = [0x16u8, 3, 1, 0, 4, 1, 0, 0, 0];
+    let table: &[(&str, &[u8], Option<bool>)] = &[
+        ("if { req.ssl_hello_type 1 }", &[], None),
+        ("if !{ req.ssl_hello_type 1 }", &[], None),
+        ("if !{ req.ssl_hello_type 1 }", &hello[..4], None),
+        ("if !{ req.ssl_hello_type 1 }", &hello, Some(false)),
+        (
+            "if !{ req.ssl_hello_type 1 }",
+            b"GET / HTTP/1.0",
+            Some(true),
+        ),
+        ("unless { req.ssl_hello_type 1 }", &hello[..4], None),
+        ("unless { req.ssl_hello_type 1 }", b"GET", Some(true)),
+        // A length that matched stays matched; one that did not may still.
+        ("if { req.len lt 6 }", b"abc", Some(true)),
+        ("if !{ req.len lt 6 }", b"abc", Some(false)),
+        ("if !{ req.len lt 6 }", b"abcdefgh", None),
+        // OR: a true group decides; AND: a false term decides.
+        (
+            "if { req.payload(0,4) -m bin 41424344 } || { always_true }",
+            b"A",
+            Some(true),
+        ),
+        (
+            "if { req.payload(0,4) -m bin 41424344 } { always_false }",
+            b"A",
+            Some(false),
+        ),
+        (
+            "if { req.payload(0,4) -m bin 41424344 } { always_true }",
+            b"A",
+            None,
+        ),
+        (
+            "if { always_false } || !{ req.payload(0,1) -m bin 41 }",
+            b"A",
+            Some(false),
+        ),
+    ];
+    for (text, data, want) in table {
+        let f = Fixture {
+            conn: ConnInfo {
+                payload: Some(data.to_vec()),
+                ..Default::default()
+            },
+            req: None,
+            res: None,
+            vars: Vars::default(),
+            info: TxnInfo::default(),
+        };
+        let got = cond(text, &[]).eval_partial(&f.ctx());
+        assert_eq!(got, *want, "{text} on {data:?}");
     }
 }

@@ -1,0 +1,163 @@
+//! `help` and the answers to unknown commands: the commands this version serves, in
+//! HAProxy's layout (syntax padded to 40 columns, then `: ` and a description), with
+//! HAProxy's headers. The syntax column is HAProxy's; descriptions are this project's.
+
+/// (syntax, description), in HAProxy's order; `help`, `prompt`, `quit` come last there.
+const COMMANDS: &[(&str, &str)] = &[
+    ("disable health", "stop running a server's health checks"),
+    (
+        "disable server (DEPRECATED)",
+        "put a server in maintenance (use 'set server' instead)",
+    ),
+    ("enable health", "run a server's health checks again"),
+    (
+        "enable server  (DEPRECATED)",
+        "take a server out of maintenance (use 'set server' instead)",
+    ),
+    (
+        "get weight <bk>/<srv>",
+        "print a server's weight now and as configured",
+    ),
+    ("operator", "lower this session's level to operator"),
+    ("set maxconn server <bk>/<srv>", "change a server's maxconn"),
+    (
+        "set server <bk>/<srv> [opts]",
+        "change a server's state or weight",
+    ),
+    (
+        "set timeout [cli] <delay>",
+        "change this session's idle timeout",
+    ),
+    (
+        "set weight <bk>/<srv>  (DEPRECATED)",
+        "change a server's weight (use 'set server' instead)",
+    ),
+    ("show backend", "list the backends"),
+    (
+        "show info [desc|json|typed|float]*",
+        "process information and counters",
+    ),
+    (
+        "show servers state [<backend>]",
+        "servers' state, weights and checks (all or one backend)",
+    ),
+    ("show sess [id]", "list the sessions being served"),
+    (
+        "show stat [desc|json|no-maint|typed|up]*",
+        "counters of each proxy and server",
+    ),
+    (
+        "shutdown sessions server <bk>/<srv>",
+        "end every session using a server",
+    ),
+    ("user", "lower this session's level to user"),
+    ("help [<command>]", "list matching or all commands"),
+    ("prompt", "toggle interactive mode with prompt"),
+    ("quit", "disconnect"),
+];
+
+const HEADER: &str = "The following commands are valid at this level:\n";
+
+fn line(out: &mut String, (syntax, desc): (&str, &str)) {
+    out.push_str(&format!("  {syntax:<40}: {desc}\n"));
+}
+
+/// `help [words]`: every command, or those starting with the given words (else the
+/// closest ones, as HAProxy does).
+pub fn help(args: &[&str], out: &mut String) {
+    out.push_str(HEADER);
+    if args.is_empty() {
+        for c in COMMANDS {
+            line(out, *c);
+        }
+    } else {
+        let prefix = args.join(" ");
+        let hits: Vec<_> = COMMANDS
+            .iter()
+            .filter(|(s, _)| s.starts_with(&prefix))
+            .collect();
+        if hits.is_empty() {
+            suggestions(args, out);
+        } else {
+            for c in hits {
+                line(out, *c);
+            }
+        }
+    }
+    out.push('\n');
+}
+
+/// An empty command.
+pub fn unknown_empty(out: &mut String) {
+    out.push_str("Unknown command. Please enter one of the following commands only:\n");
+    for c in COMMANDS {
+        line(out, *c);
+    }
+    out.push('\n');
+}
+
+/// A command no entry matches: the closest ones, then `help`, `prompt` and `quit`.
+pub fn unknown(args: &[&str], out: &mut String) {
+    out.push_str("Unknown command, but maybe one of the following ones is a better match:\n");
+    suggestions(args, out);
+    out.push('\n');
+}
+
+fn suggestions(args: &[&str], out: &mut String) {
+    let typed = args.join(" ");
+    let n = COMMANDS.len() - 3;
+    let mut scored: Vec<(usize, usize)> = COMMANDS[..n]
+        .iter()
+        .enumerate()
+        .map(|(i, (s, _))| (similarity(&typed, s), i))
+        .filter(|(sc, _)| *sc > 0)
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut best: Vec<usize> = scored.iter().take(5).map(|(_, i)| *i).collect();
+    best.sort_unstable();
+    for i in best {
+        line(out, COMMANDS[i]);
+    }
+    for c in &COMMANDS[n..] {
+        line(out, *c);
+    }
+}
+
+/// Shared character pairs between what was typed and a command's first words.
+fn similarity(typed: &str, syntax: &str) -> usize {
+    let pairs = |s: &str| -> Vec<(char, char)> {
+        let c: Vec<char> = s.chars().collect();
+        c.windows(2).map(|w| (w[0], w[1])).collect()
+    };
+    let head: String = syntax
+        .split(' ')
+        .take_while(|w| !w.starts_with(['<', '[', '(']))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let a = pairs(typed);
+    let b = pairs(&head);
+    a.iter().filter(|p| b.contains(p)).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_lines_are_padded_like_haproxy() {
+        let mut o = String::new();
+        help(&["get"], &mut o);
+        assert_eq!(
+            o,
+            "The following commands are valid at this level:\n  get weight <bk>/<srv>                   : print a server's weight now and as configured\n\n"
+        );
+    }
+
+    #[test]
+    fn unknown_ends_with_help_prompt_quit() {
+        let mut o = String::new();
+        unknown(&["shwo", "stat"], &mut o);
+        assert!(o.contains("show stat"), "{o}");
+        assert!(o.ends_with("  quit                                    : disconnect\n\n"));
+    }
+}

@@ -1,0 +1,604 @@
+//! Traffic logs, as HAProxy 2.6 writes them: what a frontend logs ([`LogCfg`]: `option
+//! httplog [clf]`, `option tcplog`, `log-format`, `log-format-sd`, or without any of them
+//! the "Connect from" line at accept), the per-transaction record the sessions fill in
+//! place ([`TxnLog`]: timestamps, bytes, status, termination state) and the one call that
+//! renders and sends the line at the end ([`LogCfg::emit`]).
+//!
+//! The session code only stamps times and sets the termination cause where it already
+//! knows why a transaction ended; everything else (timers, counters, flags, severity,
+//! `dontlognull`, `log-separate-errors`, `dontlog-normal`) is worked out here.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::config::logformat::parse_log_format_merging_spaces;
+use crate::model::proxy::{LogStyle, Mode, Proxy};
+use crate::model::{Global, expr::LogFormat};
+use crate::runtime::http::head::RequestHead;
+use crate::runtime::log::{LogSink, Severity};
+use crate::runtime::persist::Captures;
+use crate::runtime::proxy::ProxyRt;
+use crate::runtime::sample::{CompiledLogFormat, ConnInfo, EvalCtx, TxnInfo, Vars};
+use crate::runtime::tunnel::{TunnelEnd, TunnelStats};
+
+/// HAProxy 2.6's `option httplog` format.
+pub const HTTPLOG: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
+/// `option httplog clf`.
+pub const CLF: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl";
+/// `option tcplog`.
+pub const TCPLOG: &str = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
+
+/// What the log-format variables read about a finished transaction. Times are in
+/// milliseconds, -1 for a step never reached.
+#[derive(Debug, Clone, Default)]
+pub struct LogFacts {
+    /// Wall-clock milliseconds when the request began (after the idle time): `%tr`.
+    pub req_ms: u64,
+    /// `%Th` `%Ti` `%TR` `%Tw` `%Tc` `%Tr` `%Ta` `%Tt`
+    pub th: i64,
+    pub ti: i64,
+    pub treq: i64,
+    pub tw: i64,
+    pub tc: i64,
+    pub tr: i64,
+    pub ta: i64,
+    pub tt: i64,
+    /// `%U`, `%B`
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Termination state and cookie letters (`%ts` is the first two, `%tsc` all four).
+    pub flags: [u8; 4],
+    pub actconn: u64,
+    pub feconn: u64,
+    pub beconn: u64,
+    pub srvconn: u64,
+    pub retries: u32,
+    pub redispatched: bool,
+    pub srv_queue: u64,
+    pub be_queue: u64,
+    pub srv_addr: Option<SocketAddr>,
+    pub log_counter: u64,
+    /// Whether a request head was parsed (else `%hr` and friends log nothing).
+    pub has_request: bool,
+}
+
+impl LogFacts {
+    /// `%Tq`: handshake, idle and request times, -1 when the request never came.
+    pub fn tq(&self) -> i64 {
+        if self.treq < 0 {
+            -1
+        } else {
+            self.th + self.ti + self.treq
+        }
+    }
+
+    /// `%Td`: the data transfer time, -1 without a response.
+    pub fn td(&self) -> i64 {
+        if self.tr < 0 {
+            return -1;
+        }
+        (self.tt - self.tq().max(0) - self.tw.max(0) - self.tc.max(0) - self.tr).max(0)
+    }
+}
+
+/// One transaction's record, filled in place by the session as it goes.
+#[derive(Debug)]
+pub struct TxnLog {
+    /// The accept (or, for a later request of a kept-alive connection, the end of the
+    /// previous transaction).
+    pub start: Instant,
+    pub start_ms: u64,
+    /// The first byte of the request.
+    pub first: Option<Instant>,
+    /// The request head parsed.
+    pub head: Option<Instant>,
+    /// A server assigned (out of the queue).
+    pub queued: Option<Instant>,
+    pub connected: Option<Instant>,
+    /// The response head received.
+    pub response: Option<Instant>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub status: Option<u16>,
+    /// Termination cause (`C` `S` `P` `R` `I` `D` `L` `K` `c` `s`, `-`): the first one
+    /// set wins, as in HAProxy.
+    pub cause: u8,
+    /// How far the transaction got (`R` `Q` `C` `H` `D` `L` `T`), used with a cause.
+    pub stage: u8,
+    pub backend: Option<Arc<ProxyRt>>,
+    pub server: Option<usize>,
+    pub retries: u32,
+    pub redispatched: bool,
+    /// The request line as received, for `%r` and `%H*` (headers left out).
+    pub request: Option<RequestHead>,
+    pub captures: Captures,
+    /// The two persistence cookie letters of `%tsc`.
+    pub cookie: [u8; 2],
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl TxnLog {
+    pub fn new() -> TxnLog {
+        TxnLog {
+            start: Instant::now(),
+            start_ms: wall_ms(),
+            first: None,
+            head: None,
+            queued: None,
+            connected: None,
+            response: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            status: None,
+            cause: b'-',
+            stage: b'R',
+            backend: None,
+            server: None,
+            retries: 0,
+            redispatched: false,
+            request: None,
+            captures: Captures::default(),
+            cookie: *b"--",
+        }
+    }
+
+    /// A new record for the next request of the same connection.
+    pub fn reset(&mut self) {
+        *self = TxnLog::new();
+    }
+
+    /// The first byte of the request arrived (kept if already stamped).
+    pub fn first_byte(&mut self) {
+        self.first.get_or_insert_with(Instant::now);
+    }
+
+    /// The request head is parsed: keeps its line for the log.
+    pub fn request_head(&mut self, req: &RequestHead) {
+        let now = Instant::now();
+        self.first.get_or_insert(now);
+        self.head = Some(now);
+        self.request = Some(RequestHead {
+            method: req.method.clone(),
+            uri: req.uri.clone(),
+            version: req.version,
+            headers: Default::default(),
+        });
+    }
+
+    /// A server is assigned: the queue is left (the first time), the connection starts.
+    pub fn assigned(&mut self) {
+        self.queued.get_or_insert_with(Instant::now);
+        self.stage = b'C';
+    }
+
+    /// The server connection is established (or an idle one taken).
+    pub fn connected(&mut self) {
+        self.connected = Some(Instant::now());
+        self.stage = b'H';
+    }
+
+    /// The response head arrived with `status`.
+    pub fn response(&mut self, status: u16) {
+        self.response = Some(Instant::now());
+        self.status = Some(status);
+        self.stage = b'D';
+    }
+
+    /// Records why the transaction ended, unless a cause is already known.
+    pub fn fail(&mut self, cause: u8) {
+        if self.cause == b'-' {
+            self.cause = cause;
+        }
+    }
+
+    /// [`TxnLog::fail`] at a given stage.
+    pub fn fail_at(&mut self, cause: u8, stage: u8) {
+        if self.cause == b'-' {
+            self.cause = cause;
+            self.stage = stage;
+        }
+    }
+
+    /// A tunnel (TCP mode, upgraded connection) ended: how, and the bytes it moved.
+    pub fn tunnel_end(&mut self, end: TunnelEnd, st: TunnelStats) {
+        self.bytes_in += st.to_server;
+        self.bytes_out += st.to_client;
+        match end {
+            TunnelEnd::Closed => {}
+            TunnelEnd::ClientTimeout => self.fail_at(b'c', b'D'),
+            TunnelEnd::ServerTimeout => self.fail_at(b's', b'D'),
+            TunnelEnd::ClientError => self.fail_at(b'C', b'D'),
+            TunnelEnd::ServerError => self.fail_at(b'S', b'D'),
+        }
+    }
+
+    fn ms(a: Option<Instant>, b: Option<Instant>) -> i64 {
+        match (a, b) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a).as_millis() as i64,
+            _ => -1,
+        }
+    }
+
+    /// The rendered facts at `end`.
+    fn facts(&self, end: Instant) -> LogFacts {
+        // Without a byte of request, the idle time is nil and all is active time.
+        let first = self.first.unwrap_or(self.start);
+        let ti = first.saturating_duration_since(self.start).as_millis() as i64;
+        let flags = [
+            self.cause,
+            if self.cause == b'-' { b'-' } else { self.stage },
+            self.cookie[0],
+            self.cookie[1],
+        ];
+        LogFacts {
+            req_ms: self.start_ms + ti as u64,
+            th: 0,
+            ti,
+            treq: Self::ms(self.first, self.head),
+            tw: Self::ms(self.head, self.queued),
+            tc: Self::ms(self.queued, self.connected),
+            tr: Self::ms(self.connected, self.response),
+            ta: Self::ms(Some(first), Some(end)),
+            tt: Self::ms(Some(self.start), Some(end)),
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            flags,
+            retries: self.retries,
+            redispatched: self.redispatched,
+            has_request: self.request.is_some(),
+            ..LogFacts::default()
+        }
+    }
+
+    /// Whether HAProxy counts the transaction as an error (`log-separate-errors`,
+    /// `dontlog-normal`).
+    fn is_error(&self) -> bool {
+        self.redispatched
+            || !matches!(self.cause, b'-' | b'L')
+            || self.status.is_some_and(|s| s >= 500)
+    }
+}
+
+impl Default for TxnLog {
+    fn default() -> Self {
+        TxnLog::new()
+    }
+}
+
+/// What a frontend logs and where.
+#[derive(Debug, Default)]
+pub struct LogCfg {
+    /// None without log targets: nothing is logged, nothing is formatted.
+    pub sink: Option<Arc<LogSink>>,
+    /// The end-of-transaction format; None: the "Connect from" line at accept.
+    pub format: Option<CompiledLogFormat>,
+    /// `log-format-sd`.
+    pub sd: Option<CompiledLogFormat>,
+    pub dontlognull: bool,
+    pub separate_errors: bool,
+    pub dontlog_normal: bool,
+    /// `%lc`.
+    counter: AtomicU64,
+    /// "HTTP" or "TCP" in the "Connect from" line.
+    mode_name: &'static str,
+}
+
+fn compile(text: &str) -> Option<CompiledLogFormat> {
+    parse_log_format_merging_spaces(text)
+        .ok()
+        .and_then(|lf| CompiledLogFormat::compile_log(&lf).ok())
+}
+
+impl LogCfg {
+    /// The logging of proxy `p` (its `log` lines already resolved against `global`).
+    pub fn build(p: &Proxy, global: &Global, d: &mut crate::config::diag::Diags) -> LogCfg {
+        // Local dates (`%t`, `%tr` ...) are also used outside logs (header values).
+        crate::runtime::log::init_local_time();
+        if p.logs.is_empty() || !p.caps.frontend {
+            return LogCfg::default();
+        }
+        let tag = p.log_tag.as_deref().or(global.log_tag.as_deref());
+        let sink = LogSink::new(&p.logs, tag).with_hostname(global.log_send_hostname.as_deref());
+        let own = |lf: &Option<LogFormat>, d: &mut crate::config::diag::Diags| {
+            lf.as_ref()
+                .and_then(|lf| match CompiledLogFormat::compile_log(lf) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        d.warn(p.span, format!("in '{}': log-format not used: {e}", p.name));
+                        None
+                    }
+                })
+        };
+        let format = match (&p.log_format, p.options.log_style, p.mode) {
+            (Some(_), _, _) => own(&p.log_format, d),
+            (None, LogStyle::Default, _) => None,
+            // httplog in a TCP frontend falls back to tcplog, as in HAProxy.
+            (None, LogStyle::Tcp, _) | (None, LogStyle::Http | LogStyle::HttpClf, Mode::Tcp) => {
+                compile(TCPLOG)
+            }
+            (None, LogStyle::Http, _) => compile(HTTPLOG),
+            (None, LogStyle::HttpClf, _) => compile(CLF),
+        };
+        LogCfg {
+            sink: (!sink.is_empty()).then(|| Arc::new(sink)),
+            format,
+            sd: own(&p.log_format_sd, d),
+            dontlognull: p.options.dontlognull,
+            separate_errors: p.options.log_separate_errors,
+            dontlog_normal: p.options.dontlog_normal,
+            counter: AtomicU64::new(0),
+            mode_name: if p.mode == Mode::Http { "HTTP" } else { "TCP" },
+        }
+    }
+
+    /// Whether transactions are logged at their end (the session then keeps a record).
+    pub fn enabled(&self) -> bool {
+        self.sink.is_some() && self.format.is_some()
+    }
+
+    /// The "Connect from" line HAProxy sends at accept when no format is set.
+    pub fn on_accept(&self, fe: &str, conn: &ConnInfo) {
+        let Some(sink) = &self.sink else { return };
+        if self.format.is_some() || !sink.wants(Severity::Info) {
+            return;
+        }
+        let (Some(src), Some(dst)) = (conn.src, conn.dst) else {
+            return;
+        };
+        let msg = format!(
+            "Connect from {}:{} to {}:{} ({fe}/{})",
+            src.ip(),
+            src.port(),
+            dst.ip(),
+            dst.port(),
+            self.mode_name
+        );
+        sink.send(Severity::Info, &msg);
+    }
+
+    /// Renders and sends the line of a finished transaction. `actconn`: the process's
+    /// connections, `fe`: the frontend.
+    pub fn emit(&self, txn: &TxnLog, fe: &ProxyRt, conn: &ConnInfo, actconn: u64, pid: u32) {
+        let (Some(sink), Some(format)) = (&self.sink, &self.format) else {
+            return;
+        };
+        let error = txn.is_error();
+        if self.dontlog_normal && !error {
+            return;
+        }
+        // `option dontlognull`: nothing came from the client.
+        if self.dontlognull && txn.bytes_in == 0 && txn.request.is_none() {
+            return;
+        }
+        let sev = if error && self.separate_errors {
+            Severity::Err
+        } else {
+            Severity::Info
+        };
+        if !sink.wants(sev) {
+            return;
+        }
+        let mut facts = txn.facts(Instant::now());
+        facts.actconn = actconn;
+        facts.feconn = fe.counters.current.load(Ordering::Relaxed);
+        facts.log_counter = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut server = None;
+        if let Some(be) = txn.backend.as_ref().and_then(|b| b.backend.as_ref()) {
+            facts.beconn = u64::from(be.cur.load(Ordering::Relaxed));
+            if let Some(s) = txn.server.and_then(|i| be.servers.get(i)) {
+                facts.srvconn = u64::from(s.cur.load(Ordering::Relaxed));
+                server = Some(s.name.clone());
+            }
+        }
+        // Every declared capture shows, empty when nothing was taken (`{}`).
+        let mut captures = txn.captures.clone();
+        let cfg = &fe.persist.captures;
+        captures.req_headers.resize(cfg.request.len(), None);
+        captures.res_headers.resize(cfg.response.len(), None);
+        let info = TxnInfo {
+            frontend: fe.name.clone(),
+            backend: txn.backend.as_ref().map(|b| b.name.clone()),
+            server,
+            status: txn.status,
+            pid,
+            accept_ms: txn.start_ms,
+            captures,
+            log: Some(Box::new(facts)),
+            ..TxnInfo::default()
+        };
+        let vars = Vars::default();
+        let ctx = EvalCtx {
+            conn,
+            req: txn.request.as_ref(),
+            res: None,
+            vars: &vars,
+            info: &info,
+        };
+        let mut line = Vec::with_capacity(256);
+        format.render_bytes(&ctx, &mut line);
+        let sd = self.sd.as_ref().map(|f| {
+            let mut b = Vec::new();
+            f.render_bytes(&ctx, &mut b);
+            b
+        });
+        sink.send_sd(sev, &line, sd.as_deref());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::http::head::Version;
+
+    fn ctx_render(format: &str, facts: LogFacts, req: Option<&RequestHead>, status: u16) -> String {
+        // Another test changes the local offset for a while.
+        let _lock = crate::runtime::sample::OFFSET_TEST_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let f = compile(format).expect("compiles");
+        let conn = ConnInfo {
+            src: "127.0.0.1:52584".parse().ok(),
+            dst: "127.0.0.1:25080".parse().ok(),
+            ..ConnInfo::default()
+        };
+        let mut captures = Captures::default();
+        if facts.has_request {
+            captures.req_headers = vec![Some("127.0.0.1:25080".into())];
+            captures.res_headers = vec![Some("s1".into())];
+        }
+        let info = TxnInfo {
+            frontend: "fe".into(),
+            backend: Some("be".into()),
+            server: Some("s1".into()),
+            status: Some(status),
+            pid: 1,
+            // 03/Dec/2026:05:57:42.031 UTC
+            accept_ms: 1_796_277_462_031,
+            captures,
+            log: Some(Box::new(facts)),
+            ..TxnInfo::default()
+        };
+        let vars = Vars::default();
+        let ctx = EvalCtx {
+            conn: &conn,
+            req,
+            res: None,
+            vars: &vars,
+            info: &info,
+        };
+        f.render_string(&ctx)
+    }
+
+    fn facts() -> LogFacts {
+        LogFacts {
+            req_ms: 1_796_277_462_031,
+            treq: 0,
+            tw: 0,
+            tc: 1010,
+            tr: 17,
+            ta: 1027,
+            tt: 1027,
+            bytes_out: 82,
+            flags: *b"----",
+            actconn: 1,
+            feconn: 1,
+            retries: 1,
+            has_request: true,
+            ..LogFacts::default()
+        }
+    }
+
+    fn get(uri: &str) -> RequestHead {
+        RequestHead {
+            method: "GET".into(),
+            uri: uri.into(),
+            version: Version::H11,
+            headers: Default::default(),
+        }
+    }
+
+    /// Lines haproxy 2.6.12 wrote for the same facts.
+    #[test]
+    fn golden_httplog() {
+        assert_eq!(
+            ctx_render(HTTPLOG, facts(), Some(&get("/ok")), 200),
+            "127.0.0.1:52584 [03/Dec/2026:05:57:42.031] fe be/s1 0/0/1010/17/1027 200 82 - - ---- 1/1/0/0/1 0/0 {127.0.0.1:25080} {s1} \"GET /ok HTTP/1.1\""
+        );
+        // A bad request: no captures at all, timers -1, `<BADREQ>`.
+        let bad = LogFacts {
+            treq: -1,
+            tw: -1,
+            tc: -1,
+            tr: -1,
+            ta: 0,
+            tt: 0,
+            bytes_out: 0,
+            flags: *b"PR--",
+            retries: 0,
+            has_request: false,
+            ..facts()
+        };
+        let line = ctx_render(HTTPLOG, bad, None, 400);
+        assert!(
+            line.ends_with(" -1/-1/-1/-1/0 400 0 - - PR-- 1/1/0/0/0 0/0 \"<BADREQ>\""),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn golden_clf_and_tcplog() {
+        let f = LogFacts {
+            tc: 0,
+            tr: 16,
+            ta: 16,
+            tt: 16,
+            retries: 0,
+            has_request: false,
+            ..facts()
+        };
+        assert_eq!(
+            ctx_render(CLF, f.clone(), Some(&get("/ok?x=1")), 200),
+            "127.0.0.1 - - [03/Dec/2026:05:57:42 +0000] \"GET /ok?x=1 HTTP/1.1\" 200 82 \"\" \"\" 52584 031 \"fe\" \"be\" \"s1\" 0 0 0 16 16 ---- 1 1 0 0 0 0 0 \"\" \"\" "
+        );
+        let t = LogFacts {
+            tw: 1,
+            tc: 0,
+            tt: 343,
+            bytes_out: 79,
+            ..f
+        };
+        assert_eq!(
+            ctx_render(TCPLOG, t, None, 0),
+            "127.0.0.1:52584 [03/Dec/2026:05:57:42.031] fe be/s1 1/0/343 79 -- 1/1/0/0/0 0/0"
+        );
+    }
+
+    #[test]
+    fn derived_timers() {
+        let f = LogFacts {
+            th: 0,
+            ti: 5,
+            treq: 2,
+            tw: 1,
+            tc: 3,
+            tr: 10,
+            tt: 30,
+            ..LogFacts::default()
+        };
+        assert_eq!(f.tq(), 7);
+        assert_eq!(f.td(), 9);
+        let none = LogFacts {
+            treq: -1,
+            tr: -1,
+            ..LogFacts::default()
+        };
+        assert_eq!((none.tq(), none.td()), (-1, -1));
+    }
+
+    #[test]
+    fn errors_and_flags() {
+        let mut t = TxnLog::new();
+        assert!(!t.is_error());
+        t.fail(b'L');
+        t.fail(b'S');
+        assert_eq!(t.cause, b'L');
+        assert!(!t.is_error());
+        let mut t = TxnLog::new();
+        t.stage = b'H';
+        t.fail(b's');
+        assert_eq!(&t.facts(Instant::now()).flags, b"sH--");
+        assert!(t.is_error());
+        let mut t = TxnLog::new();
+        t.status = Some(503);
+        assert!(t.is_error());
+        assert_eq!(&t.facts(Instant::now()).flags, b"----");
+    }
+}

@@ -1,0 +1,246 @@
+//! Kernel splicing in `mode tcp` (`option splice-auto|splice-request|splice-response`,
+//! `global nosplice`): bytes arrive intact both ways and half-close still works, side by
+//! side with HAProxy 2.6.12; and rproxy opens pipes only when an option asks for them.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::Duration;
+
+use common::proxy::{Engine, Proxy};
+use common::sbs::require_haproxy;
+use common::{free_port, local};
+
+/// An echo server with a large buffer, until the client closes.
+fn echo_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut b = vec![0u8; 65536];
+                while let Ok(n) = c.read(&mut b) {
+                    if n == 0 || c.write_all(&b[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Reads until the client's FIN, then answers with the count and closes.
+fn half_close_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut got = Vec::new();
+                if c.read_to_end(&mut got).is_ok() {
+                    let _ = c.write_all(format!("got {} bytes\n", got.len()).as_bytes());
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Bytes that differ from one offset to the next (a shifted or dropped chunk shows).
+fn pattern(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x1234_5678;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Sends `data` through `port` to the echo server while reading it back: whether all of
+/// it came back unchanged.
+fn echo_intact(port: u16, data: &[u8]) -> bool {
+    let mut c = TcpStream::connect(local(port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let mut w = c.try_clone().expect("clone");
+    let out = data.to_vec();
+    let writer = std::thread::spawn(move || {
+        let ok = w.write_all(&out).is_ok();
+        let _ = w.shutdown(Shutdown::Write);
+        ok
+    });
+    let mut back = Vec::with_capacity(data.len());
+    let _ = c.read_to_end(&mut back);
+    writer.join().unwrap_or(false) && back == data
+}
+
+/// Sends `data`, shuts down the write side, reads the answer to the end.
+fn send_then_fin(port: u16, data: &[u8]) -> String {
+    let mut c = TcpStream::connect(local(port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    c.write_all(data).expect("write");
+    c.shutdown(Shutdown::Write).expect("shutdown");
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+const OPTION_SETS: [&str; 4] = [
+    "",
+    "  option splice-auto\n",
+    "  option splice-request\n",
+    "  option splice-request\n  option splice-response\n",
+];
+
+/// For each option set, a listen section to the echo server and one to the half-close
+/// server; returns the config and the (echo, half-close) frontend ports.
+fn config(global: &str, echo: u16, hc: u16) -> (String, Vec<(u16, u16)>) {
+    let mut c = format!(
+        "global\n{global}defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  \
+         timeout server 10s\n"
+    );
+    let mut ports = Vec::new();
+    for (i, opts) in OPTION_SETS.iter().enumerate() {
+        let (e, h) = (free_port(), free_port());
+        c.push_str(&format!(
+            "listen e{i}\n  bind 127.0.0.1:{e}\n{opts}  server s 127.0.0.1:{echo}\n\
+             listen h{i}\n  bind 127.0.0.1:{h}\n{opts}  server s 127.0.0.1:{hc}\n"
+        ));
+        ports.push((e, h));
+    }
+    (c, ports)
+}
+
+/// 2 MiB each way through every splice option, and 1 MB then a FIN whose answer must still
+/// come back: as through haproxy.
+#[test]
+fn spliced_tunnels_carry_bytes_and_half_close_as_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let (echo, hc) = (echo_server(), half_close_server());
+    let data = pattern(2 << 20);
+    let small = vec![b'x'; 1_000_000];
+    let mut results = Vec::new();
+    for engine in [Engine::Haproxy, Engine::Rproxy] {
+        let (cfg, ports) = config("", echo, hc);
+        let _p = Proxy::start_engine(engine, &cfg);
+        let got: Vec<(bool, String)> = ports
+            .iter()
+            .map(|&(e, h)| (echo_intact(e, &data), send_then_fin(h, &small)))
+            .collect();
+        results.push((engine.name(), got));
+    }
+    for (i, opts) in OPTION_SETS.iter().enumerate() {
+        let hap = &results[0].1[i];
+        assert_eq!(
+            hap,
+            &(true, "got 1000000 bytes\n".to_string()),
+            "haproxy with {opts:?}"
+        );
+        assert_eq!(&results[1].1[i], hap, "rproxy with {opts:?}");
+    }
+}
+
+/// Pipe descriptors rproxy holds (its per-thread pool keeps them after use).
+fn pipes(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .map(|l| l.to_string_lossy().starts_with("pipe:"))
+                        .unwrap_or(false)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Pipes are opened only where an option asks for splicing, with `splice-auto` only once a
+/// direction carries bulk data, and never under `nosplice`.
+#[test]
+fn pipes_only_where_splicing_is_asked_for() {
+    let (echo, hc) = (echo_server(), half_close_server());
+    let big = pattern(1 << 20);
+    let (cfg, ports) = config("", echo, hc);
+    let p = Proxy::start(&cfg);
+    let base = pipes(p.pid());
+    // No option: copied.
+    assert!(echo_intact(ports[0].0, &big));
+    assert_eq!(pipes(p.pid()), base, "no splice option, yet pipes");
+    // splice-auto with a few bytes: still copied.
+    assert!(echo_intact(ports[1].0, b"hello"));
+    assert_eq!(pipes(p.pid()), base, "splice-auto on 5 bytes, yet pipes");
+    // splice-auto with 1 MiB each way: a pipe per direction.
+    assert!(echo_intact(ports[1].0, &big));
+    assert!(pipes(p.pid()) >= base + 2, "splice-auto on 1 MiB: no pipe");
+    drop(p);
+
+    let (cfg, ports) = config("  nosplice\n", echo, hc);
+    let p = Proxy::start(&cfg);
+    let base = pipes(p.pid());
+    for &(e, _) in &ports {
+        assert!(echo_intact(e, &big));
+    }
+    assert_eq!(pipes(p.pid()), base, "nosplice, yet pipes");
+}
+
+/// Idles `idle` on a fresh connection after one echoed line, then sends another: whether
+/// it came back (false when the proxy closed the connection meanwhile).
+fn echo_after_idle(port: u16, idle: Duration) -> bool {
+    let mut c = TcpStream::connect(local(port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
+    c.write_all(b"one\n").expect("write");
+    let mut b = [0u8; 16];
+    if c.read(&mut b).unwrap_or(0) != 4 {
+        return false;
+    }
+    c.set_read_timeout(Some(idle)).ok();
+    if c.read(&mut b).is_ok() {
+        return false;
+    }
+    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
+    if c.write_all(b"two\n").is_err() {
+        return false;
+    }
+    matches!(c.read(&mut b), Ok(4))
+}
+
+/// With both directions spliced, `timeout tunnel` still replaces the client and server
+/// timeouts: a long one keeps an idle connection, a short one closes it — as in haproxy.
+#[test]
+fn timeout_tunnel_applies_to_spliced_connections_as_in_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let srv = echo_server();
+    let cfg = |fe: u16, client: &str, tunnel: &str| {
+        format!(
+            "defaults\n  mode tcp\n  option splice-request\n  option splice-response\n  \
+             timeout connect 2s\n  timeout client {client}\n  timeout server {client}\n  \
+             timeout tunnel {tunnel}\nlisten l\n  bind 127.0.0.1:{fe}\n  server s \
+             127.0.0.1:{srv}\n"
+        )
+    };
+    let mut got = Vec::new();
+    for engine in [Engine::Haproxy, Engine::Rproxy] {
+        let (f1, f2) = (free_port(), free_port());
+        let _long = Proxy::start_engine(engine, &cfg(f1, "200ms", "10s"));
+        let _short = Proxy::start_engine(engine, &cfg(f2, "10s", "300ms"));
+        let long = echo_after_idle(f1, Duration::from_millis(1000));
+        let short = echo_after_idle(f2, Duration::from_millis(1500));
+        got.push((engine.name(), long, short));
+    }
+    assert_eq!((got[0].1, got[0].2), (true, false), "haproxy: {got:?}");
+    assert_eq!(
+        (got[1].1, got[1].2),
+        (got[0].1, got[0].2),
+        "rproxy: {got:?}"
+    );
+}
