@@ -377,3 +377,193 @@ fn quickstart_stats_page() {
     assert!(csv.starts_with("# pxname,svname,qcur,"));
     assert!(csv.contains("\nwww,FRONTEND,"));
 }
+
+#[test]
+fn stats_http_request_rules_scope_and_hide_version_as_haproxy() {
+    if !require(have_program("haproxy"), "haproxy is not installed") {
+        return;
+    }
+    let s1 = MockServer::start("s1");
+    let mut ports = Vec::new();
+    let mut sides = Vec::new();
+    for engine in [Engine::Rproxy, Engine::Haproxy] {
+        let p = free_ports(2);
+        let c = format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+             listen web\n  bind 127.0.0.1:{}\n  server s1 {}\n\
+             listen stats\n  bind 127.0.0.1:{}\n  stats enable\n  stats uri /st\n  stats hide-version\n  stats scope .\n\
+             \x20 stats http-request deny if {{ path_end x }}\n\
+             \x20 stats http-request auth realm R2 if {{ path_end y }}\n\
+             \x20 stats http-request allow\n",
+            p[0],
+            s1.addr_str(),
+            p[1]
+        );
+        sides.push(Proxy::start_engine(engine, &c));
+        ports.push(p[1]);
+    }
+    for path in ["/stx", "/sty"] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let a = send_raw(local(ports[0]), req.as_bytes());
+        let b = send_raw(local(ports[1]), req.as_bytes());
+        assert_eq!(
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b),
+            "{path}"
+        );
+    }
+    let rows = |port: u16| {
+        parse_csv(&http_get(local(port), "/st;csv").body_text())
+            .1
+            .into_iter()
+            .map(|(p, s, m)| format!("{p}/{s}/{}/{}", m["dreq"], m["iid"]))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        rows(ports[0]),
+        rows(ports[1]),
+        "scope . and the denied request"
+    );
+    for port in ports {
+        let page = http_get(local(port), "/st").body_text();
+        assert!(!page.contains("version"), "hide-version");
+    }
+}
+
+#[test]
+fn checked_servers_and_denials_as_haproxy() {
+    if !require(have_program("haproxy"), "haproxy is not installed") {
+        return;
+    }
+    let up = MockServer::start("up");
+    let dead = refused_port();
+    let mut sides = Vec::new();
+    for engine in [Engine::Rproxy, Engine::Haproxy] {
+        let p = free_ports(3);
+        let c = format!(
+            "defaults\n  mode http\n  timeout connect 500ms\n  timeout client 5s\n  timeout server 5s\n  timeout check 500ms\n\
+             frontend f\n  bind 127.0.0.1:{}\n  http-request deny if {{ path_end x }}\n  default_backend b\n\
+             backend b\n  http-request deny if {{ path_end y }}\n  option httpchk GET /health\n\
+             \x20 server ok {} check inter 100ms rise 2 fall 3\n  server ko 127.0.0.1:{dead} check inter 100ms rise 2 fall 3\n\
+             listen l\n  bind 127.0.0.1:{}\n  http-request deny if {{ path_end x }}\n  server s {}\n\
+             listen stats\n  bind 127.0.0.1:{}\n  stats enable\n  stats uri /st\n",
+            p[0],
+            up.addr_str(),
+            p[1],
+            up.addr_str(),
+            p[2]
+        );
+        let px = Proxy::start_engine(engine, &c);
+        for path in ["/x", "/y", "/z"] {
+            let _ = http_get(local(p[0]), path);
+        }
+        let _ = http_get(local(p[1]), "/x");
+        sides.push((px, p[2]));
+    }
+    let csv = |port: u16| parse_csv(&http_get(local(port), "/st;csv").body_text()).1;
+    // Both have run the checks: the dead server is down, the other fully up.
+    for (_, port) in &sides {
+        assert!(
+            eventually(std::time::Duration::from_secs(5), || {
+                let rows = csv(*port);
+                rows.iter()
+                    .any(|(_, s, m)| s == "ko" && m["status"] == "DOWN")
+                    && rows
+                        .iter()
+                        .any(|(_, s, m)| s == "ok" && m["status"] == "UP")
+            }),
+            "checks did not settle"
+        );
+    }
+    let (a, b) = (csv(sides[0].1), csv(sides[1].1));
+    assert_eq!(a.len(), b.len());
+    for ((px, sv, x), (_, _, y)) in a.iter().zip(&b) {
+        for k in [
+            "status",
+            "check_status",
+            "check_code",
+            "check_desc",
+            "check_rise",
+            "check_fall",
+            "check_health",
+            "chkdown",
+            "dreq",
+            "hrsp_2xx",
+            "hrsp_4xx",
+            "hrsp_5xx",
+            "req_tot",
+            "act",
+            "bck",
+            "weight",
+        ] {
+            assert_eq!(x[k], y[k], "{px}/{sv}: {k}");
+        }
+        for k in [
+            "chkfail",
+            "downtime",
+            "lastchg",
+            "check_duration",
+            "last_chk",
+        ] {
+            assert_eq!(x[k].is_empty(), y[k].is_empty(), "{px}/{sv}: {k} presence");
+        }
+    }
+}
+
+#[test]
+fn response_times_averaged_as_haproxy() {
+    if !require(have_program("haproxy"), "haproxy is not installed") {
+        return;
+    }
+    let slow = MockServer::builder("slow")
+        .delay(std::time::Duration::from_millis(150))
+        .start();
+    let fast = MockServer::start("fast");
+    let mut got = Vec::new();
+    for engine in [Engine::Rproxy, Engine::Haproxy] {
+        let p = free_ports(2);
+        let c = cfg(p[0], p[1], &slow.addr_str(), &fast.addr_str());
+        let _px = Proxy::start_engine(engine, &c);
+        let side = Side {
+            _p: _px,
+            fe: p[0],
+            st: p[1],
+        };
+        traffic(&side);
+        let rows = parse_csv(&get_auth(side.st, "/st;csv").body_text()).1;
+        let num = |sv: &str, k: &str| -> u64 {
+            rows.iter()
+                .find(|(p, s, _)| p == "app" && s == sv)
+                .map(|(_, _, m)| m[k].parse().unwrap_or(0))
+                .unwrap_or(0)
+        };
+        got.push([
+            num("s1", "rtime"),
+            num("s1", "ttime"),
+            num("s1", "rtime_max"),
+            num("s2", "rtime"),
+            num("BACKEND", "rtime"),
+        ]);
+    }
+    let (a, b) = (got[0], got[1]);
+    // The slow server's times near 150 ms on both, the fast one's near 0, and the
+    // backend's average in between (the same sliding average over the same samples).
+    for (i, what) in [
+        "s1 rtime",
+        "s1 ttime",
+        "s1 rtime_max",
+        "s2 rtime",
+        "backend rtime",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (x, y) = (a[i] as i64, b[i] as i64);
+        assert!(
+            (x - y).abs() <= 40,
+            "{what}: {x} vs haproxy {y} ({a:?} / {b:?})"
+        );
+    }
+    assert!(a[0] >= 140 && a[3] < 50, "{a:?}");
+    eprintln!("rtime/ttime/rtime_max/s2 rtime/backend rtime: rproxy {a:?}, haproxy {b:?}");
+}

@@ -464,7 +464,11 @@ impl Session {
 
     async fn send_reply(&mut self, be: Option<&Arc<ProxyRt>>, code: u16, close: bool) -> Next {
         let fe = self.fe.clone();
-        if let Some(b) = be.and_then(|b| b.backend.as_ref()) {
+        // A backend answers for itself, and a `listen` for its server-side failures.
+        if let Some(b) = be
+            .filter(|b| !Arc::ptr_eq(b, &fe) || code >= 500)
+            .and_then(|b| b.backend.as_ref())
+        {
             b.stat.on_status(code);
         }
         let be = be.filter(|b| !Arc::ptr_eq(b, &fe));
@@ -649,6 +653,7 @@ impl Session {
         info.backend = Some(bpx.name.clone());
         self.log.backend = Some(bpx.clone());
         bpx.counters.requests.fetch_add(1, Ordering::Relaxed);
+        crate::runtime::stats::counters::backend_request(&self.rt, &bpx, &req);
         if bpx.idx != fe.idx
             && bpx.options.http_buffer_request
             && let Err(next) = self.buffer_body(&bpx, &mut req, body, &mut info).await
@@ -682,7 +687,6 @@ impl Session {
         let Some(be) = bpx.backend.clone() else {
             return self.reply_error(Some(&bpx), 503).await;
         };
-        be.stat.on_request();
         self.add_forwarding_headers(&fe, &bpx, &mut req);
         self.forward(&fe, &bpx, &be, req, body, client_close, vars, info)
             .await
@@ -728,6 +732,9 @@ impl Session {
         body: BodyKind,
         client_close: bool,
     ) -> Next {
+        if matches!(v, Verdict::Deny(..) | Verdict::Tarpit(..)) {
+            crate::runtime::stats::counters::denied(&self.fe, px);
+        }
         match v {
             Verdict::Deny(code, reply) => {
                 px.counters.denied.fetch_add(1, Ordering::Relaxed);
@@ -833,7 +840,7 @@ impl Session {
         let resp = page::respond(&rt, px, cfg, req, info.req_body.as_deref(), &ctx);
         let code = status_of(&resp);
         fe.counters.status(code);
-        fe.counters.fe.intercepted.fetch_add(1, Ordering::Relaxed);
+        page::account(fe, px, req, &resp);
         Some(self.answer_local(&resp, client_close).await)
     }
 
@@ -1560,6 +1567,7 @@ impl Session {
                 Verdict::Respond(bytes) | Verdict::Redirect(bytes) => bytes,
                 Verdict::Deny(c, reply) | Verdict::Tarpit(c, reply) => {
                     px.counters.denied.fetch_add(1, Ordering::Relaxed);
+                    crate::runtime::stats::counters::denied_resp(fe, px, &slot.backend, slot.idx);
                     self.log.fail_at(b'P', b'H');
                     reply.unwrap_or_else(|| px.errors.get(c).into_owned())
                 }

@@ -406,7 +406,7 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
     r.u64("stot", load(&c.sessions));
     r.u64("bin", load(&f.bytes_in));
     r.u64("bout", load(&f.bytes_out));
-    r.u64("dreq", load(&c.denied));
+    r.u64("dreq", load(&f.denied_req));
     r.u64("dresp", load(&f.denied_resp));
     r.u64("ereq", load(&c.errors_req));
     let status = if px.disabled {
@@ -647,7 +647,7 @@ fn backend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo, be: &Backend) -> St
     r.u64("stot", load(&be.total));
     r.u64("bin", load(&b.bytes_in));
     r.u64("bout", load(&b.bytes_out));
-    r.u64("dreq", load(&c.denied));
+    r.u64("dreq", load(&b.denied_req));
     r.u64("dresp", load(&b.denied_resp));
     r.u64("econ", load(&b.failed_conns));
     r.u64("eresp", load(&c.errors_resp));
@@ -717,4 +717,53 @@ fn backend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo, be: &Backend) -> St
     };
     modules(&mut r, true, h1);
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_skip_forced_ones() {
+        assert_eq!(
+            assign_ids(&[None, Some(2), None, None], 1),
+            vec![1, 2, 3, 4]
+        );
+        assert_eq!(
+            assign_ids(&[Some(1), None, Some(3), None], 1),
+            vec![1, 2, 3, 4]
+        );
+        assert_eq!(assign_ids(&[None, None], 2), vec![2, 3]);
+    }
+
+    #[test]
+    fn scope_filter_is_a_case_insensitive_part() {
+        let s = Scope {
+            names: vec![],
+            filter: Some("AP".into()),
+        };
+        assert!(s.admits("app1") && !s.admits("www"));
+        let s = Scope {
+            names: vec!["stats".into()],
+            filter: None,
+        };
+        assert!(s.admits("stats") && !s.admits("stats2"));
+    }
+
+    #[test]
+    fn csv_shape() {
+        let h = fields::csv_header();
+        assert!(h.starts_with("# pxname,svname,qcur,") && h.ends_with("h1_spliced_bytes_out,\n"));
+        assert_eq!(h.matches(',').count(), 128);
+        let mut r = StatRow::new(ObjType::Frontend, 0);
+        r.str("pxname", "a,b");
+        r.str("svname", "FRONTEND");
+        let l = csv::line(&r);
+        assert!(l.starts_with("\"a,b\",FRONTEND,"));
+        assert_eq!(l.matches(',').count(), 129);
+        assert!(l.contains(",-,"));
+        let j = json::render(&[r], &Scope::all());
+        assert!(j.starts_with("[[{\"objType\":\"Frontend\",\"proxyId\":0,\"id\":0,\"field\":{\"pos\":0,\"name\":\"pxname\"}"));
+        assert!(j.contains("\"value\":{\"type\":\"str\",\"value\":\"a,b\"}"));
+    }
 }

@@ -340,6 +340,24 @@ pub fn respond(
     ok("text/html", refresh, &page)
 }
 
+/// Counts a request the page answered: intercepted by the frontend, denied when refused,
+/// and, as HAProxy counts its stats applet, a session of the page's backend.
+pub fn account(fe: &ProxyRt, px: &ProxyRt, req: &RequestHead, resp: &[u8]) {
+    fe.counters.fe.intercepted.fetch_add(1, Ordering::Relaxed);
+    if resp.starts_with(b"HTTP/1.1 403") {
+        fe.counters.fe.denied_req.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Some(b) = &px.backend {
+        let mut head = Vec::new();
+        req.write_to(&mut head);
+        b.stat.add_bytes(head.len() as u64, resp.len() as u64);
+        b.stat.cli_abrt.fetch_add(1, Ordering::Relaxed);
+        b.stat
+            .last_sess
+            .store(super::counters::now_ms() + 1, Ordering::Relaxed);
+    }
+}
+
 /// `;up`: servers neither up nor draining are left out, and each backend's status says how
 /// many of its servers are up, as HAProxy shows it then.
 fn hide_down(rows: &mut Vec<super::StatRow>, rt: &Runtime) {
