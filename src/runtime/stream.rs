@@ -113,12 +113,16 @@ impl Stream {
                 if !m.ahead.is_empty() {
                     return Ok(());
                 }
-                // Read ahead what comes (a close reads as nothing, and stays a close).
-                let mut b = [0u8; 4096];
-                let mut rb = ReadBuf::new(&mut b);
-                std::future::poll_fn(|cx| Pin::new(&mut m.io).poll_read(cx, &mut rb)).await?;
-                m.ahead.extend_from_slice(rb.filled());
-                Ok(())
+                // Read ahead what comes (a close reads as nothing, and stays a close), into
+                // the heap: a buffer on this future's stack would be part of every idle
+                // session's state, whatever its stream kind.
+                let MemConn { io, ahead, .. } = &mut **m;
+                ahead.resize(4096, 0);
+                let mut rb = ReadBuf::new(ahead);
+                let r = std::future::poll_fn(|cx| Pin::new(&mut *io).poll_read(cx, &mut rb)).await;
+                let n = rb.filled().len();
+                ahead.truncate(n);
+                r
             }
         }
     }
