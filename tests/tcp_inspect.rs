@@ -264,16 +264,33 @@ fn sni_routing_of_real_tls_passthrough() {
         panic!("openssl s_server did not start");
     };
     let port = free_port();
+    let stats = free_port();
+    // The seed's passthrough: `option ssl-hello-chk` checks both TLS origins.
     let (oa, ob) = (
-        format!("127.0.0.1:{}", a.port),
-        format!("127.0.0.1:{}", b.port),
+        format!("127.0.0.1:{} check inter 200", a.port),
+        format!("127.0.0.1:{} check inter 200", b.port),
     );
-    let cfg = sni_config(&oa, &ob, &ob, &port.to_string());
+    let cfg = sni_config(&oa, &ob, &ob, &port.to_string())
+        .replace("  server s ", "  option ssl-hello-chk\n  server s ")
+        + &format!(
+            "listen st\n  mode http\n  bind 127.0.0.1:{stats}\n  stats enable\n  stats uri /st\n"
+        );
     let _p = Proxy::start(&cfg);
     assert_eq!(subject_via(port, "a.example.com"), "CN=a.example.com");
     assert_eq!(subject_via(port, "b.example.com"), "CN=b.example.com");
     // An unknown name goes to the default backend (b's origin here).
     assert_eq!(subject_via(port, "zzz.example.com"), "CN=b.example.com");
+    // The SSL hello checks pass against the real origins (L6OK in the stats CSV).
+    let mut last = String::new();
+    let ok = eventually(Duration::from_secs(5), || {
+        last = http_get(("127.0.0.1", stats), "/st;csv").body_text();
+        let l6 = last
+            .lines()
+            .filter(|l| l.contains(",s,") && l.contains(",L6OK,"))
+            .count();
+        l6 == 3
+    });
+    assert!(ok, "servers not checked L6OK:\n{last}");
 }
 
 #[test]

@@ -229,6 +229,7 @@ fn redirect_and_forwarded_proto_over_both_binds_side_by_side() {
            bind 127.0.0.1:{{P2}} ssl crt {{DFLT}} ciphersuites TLS_CHACHA20_POLY1305_SHA256\n\
            http-request redirect scheme https if !{ ssl_fc } { path_beg /secure }\n\
            http-request add-header X-Forwarded-Proto https if { ssl_fc }\n\
+           http-request set-header X-Forwarded-Port %[dst_port]\n\
            http-request set-header X-SSL %[ssl_fc]\n\
            http-request set-header X-SNI %[ssl_fc_sni] if { ssl_fc_has_sni }\n\
            http-request set-header X-Proto %[ssl_fc_protocol] if { ssl_fc }\n\
@@ -271,8 +272,13 @@ fn redirect_and_forwarded_proto_over_both_binds_side_by_side() {
             mock.clear();
             let (st, loc) = curl(&pki, name, side.port(port), "/secure/y", extra);
             let got = mock.last();
+            // The port the client connected to (each engine has its own ports).
+            let xfport = got
+                .as_ref()
+                .and_then(|g| g.header("x-forwarded-port").map(String::from))
+                == Some(side.port(port).to_string());
             seen.push(format!(
-                "tls {name}: {st} {loc:?} xfp={:?} ssl={:?} sni={:?} proto={:?} cipher={:?} alpn={:?}",
+                "tls {name}: {st} {loc:?} xfport={xfport} xfp={:?} ssl={:?} sni={:?} proto={:?} cipher={:?} alpn={:?}",
                 got.as_ref()
                     .and_then(|g| g.header("x-forwarded-proto").map(String::from)),
                 got.as_ref()
@@ -295,7 +301,9 @@ fn redirect_and_forwarded_proto_over_both_binds_side_by_side() {
     assert!(r[0].contains("https://"), "{r:?}");
     assert!(r[1].contains("xfp=None"), "{r:?}");
     assert!(
-        r[2].contains("xfp=Some(\"https\")") && r[2].contains("TLSv1.3"),
+        r[2].contains("xfp=Some(\"https\")")
+            && r[2].contains("TLSv1.3")
+            && r[2].contains("xfport=true"),
         "{r:?}"
     );
     assert!(r[3].contains("TLSv1.2"), "{r:?}");

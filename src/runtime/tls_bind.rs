@@ -267,32 +267,176 @@ fn versions(ssl: &BindSsl, defaults: &SslDefaults) -> (TlsVersion, TlsVersion) {
     )
 }
 
+/// Whether OpenSSL's cipher-string word `word` (an alias such as `HIGH`, `aRSA`, `AESGCM`)
+/// selects the TLS 1.2 suite OpenSSL calls `name`; `None` for a word that is no alias.
+/// Every suite rustls offers is ECDHE with an AEAD cipher, so most aliases select all of
+/// them or none (checked against `openssl ciphers` 3.0 in the tests).
+fn alias_selects(word: &str, name: &str) -> Option<bool> {
+    const ALL: &[&str] = &[
+        "ALL", "DEFAULT", "HIGH", "ECDH", "ECDHE", "EECDH", "kECDHE", "kEECDH", "TLSv1.2",
+    ];
+    // OpenSSL aliases that select none of rustls's suites (weak, other key exchanges or
+    // ciphers, PSK, other protocol versions...).
+    const NONE: &[&str] = &[
+        "MEDIUM",
+        "LOW",
+        "EXPORT",
+        "NULL",
+        "eNULL",
+        "aNULL",
+        "COMPLEMENTOFDEFAULT",
+        "COMPLEMENTOFALL",
+        "RSA",
+        "kRSA",
+        "DH",
+        "DHE",
+        "EDH",
+        "kDHE",
+        "kEDH",
+        "ADH",
+        "AECDH",
+        "aECDH",
+        "kECDH",
+        "aDSS",
+        "DSS",
+        "PSK",
+        "kPSK",
+        "aPSK",
+        "kECDHEPSK",
+        "kDHEPSK",
+        "kRSAPSK",
+        "ECDHEPSK",
+        "DHEPSK",
+        "RSAPSK",
+        "SRP",
+        "kSRP",
+        "aSRP",
+        "3DES",
+        "DES",
+        "RC4",
+        "RC2",
+        "IDEA",
+        "SEED",
+        "MD5",
+        "SHA1",
+        "SHA",
+        "SHA256",
+        "SHA384",
+        "AEAD",
+        "CAMELLIA",
+        "CAMELLIA128",
+        "CAMELLIA256",
+        "ARIA",
+        "ARIA128",
+        "ARIA256",
+        "ARIAGCM",
+        "CCM",
+        "CCM8",
+        "AESCCM",
+        "AESCCM8",
+        "SSLv3",
+        "TLSv1",
+        "TLSv1.0",
+        "GOST94",
+        "GOST89MAC",
+        "kGOST",
+        "aGOST",
+        "aGOST01",
+        "SUITEB128",
+        "SUITEB128ONLY",
+        "SUITEB192",
+        "CBC",
+    ];
+    Some(match word {
+        w if ALL.contains(&w) => true,
+        "AES" | "AESGCM" | "FIPS" => name.contains("-AES"),
+        "AES128" => name.contains("-AES128"),
+        "AES256" => name.contains("-AES256"),
+        "CHACHA20" => name.contains("-CHACHA20"),
+        "aRSA" => name.starts_with("ECDHE-RSA-"),
+        "aECDSA" | "ECDSA" => name.starts_with("ECDHE-ECDSA-"),
+        w if NONE.contains(&w) => false,
+        _ => return None,
+    })
+}
+
 /// Maps an OpenSSL cipher list onto the rustls suites of one protocol family.
-/// Returns the suites and the names that could not be mapped.
+/// Returns the suites and the names that could not be mapped. In TLS 1.2 lists
+/// (`ciphers`), OpenSSL's aliases and `+` combinations are understood (`HIGH:!aNULL`,
+/// `ECDHE+AESGCM`, `kEECDH+aRSA`); `@STRENGTH`/`@SECLEVEL=n` change nothing here. As
+/// with OpenSSL, a word nothing knows is left out (the caller warns of it).
 fn map_ciphers(list: &str, tls13: bool) -> (Vec<SupportedCipherSuite>, Vec<String>) {
     let all = rustls::crypto::ring::ALL_CIPHER_SUITES;
     let family =
         |s: &SupportedCipherSuite| (s.version().version == ProtocolVersion::TLSv1_3) == tls13;
     let mut out: Vec<SupportedCipherSuite> = Vec::new();
+    let mut banned: Vec<CipherSuite> = Vec::new();
     let mut unmapped = Vec::new();
     for w in list.split([':', ',', ' ']).filter(|w| !w.is_empty()) {
-        let (neg, name) = match w.strip_prefix(['!', '-']) {
-            Some(n) => (true, n),
-            None => (false, w.strip_prefix('+').unwrap_or(w)),
+        if w.starts_with('@') {
+            continue;
+        }
+        let (op, name) = match w.as_bytes()[0] {
+            b'!' | b'-' | b'+' => (w.as_bytes()[0], &w[1..]),
+            _ => (b' ', w),
         };
-        let found = all
+        let exact = all
             .iter()
-            .find(|s| family(s) && suite_name(s.suite()) == Some(name));
-        match (found, neg) {
-            (Some(s), false) => {
-                if !out.iter().any(|o| o.suite() == s.suite()) {
-                    out.push(*s);
+            .filter(|s| family(s) && suite_name(s.suite()) == Some(name))
+            .copied()
+            .collect::<Vec<_>>();
+        let chosen: Vec<SupportedCipherSuite> = if !exact.is_empty() || tls13 {
+            exact
+        } else {
+            let mut sel = Vec::new();
+            let mut known = true;
+            for s in all.iter().filter(|s| family(s)) {
+                let n = suite_name(s.suite()).unwrap_or_default();
+                let mut every = true;
+                for word in name.split('+') {
+                    match alias_selects(word, n) {
+                        Some(b) => every &= b,
+                        None => known = false,
+                    }
+                }
+                if every {
+                    sel.push(*s);
                 }
             }
-            (Some(s), true) => out.retain(|o| o.suite() != s.suite()),
-            // Excluding what rustls never offers (`!aNULL`, `!MD5`) changes nothing.
-            (None, true) => {}
-            (None, false) => unmapped.push(name.to_owned()),
+            if !known {
+                // Excluding what no one offers (`!FOO`) changes nothing either way.
+                if op != b'!' && op != b'-' {
+                    unmapped.push(name.to_owned());
+                }
+                continue;
+            }
+            sel
+        };
+        if chosen.is_empty() && op == b' ' && alias_selects(name, "").is_none() {
+            // A suite name OpenSSL knows and rustls does not offer.
+            unmapped.push(name.to_owned());
+            continue;
+        }
+        match op {
+            b'!' => {
+                banned.extend(chosen.iter().map(|s| s.suite()));
+                out.retain(|o| !banned.contains(&o.suite()));
+            }
+            b'-' => out.retain(|o| !chosen.iter().any(|c| c.suite() == o.suite())),
+            b'+' => {
+                // Moved to the end, in their order (only those already in the list).
+                let (moved, rest): (Vec<_>, Vec<_>) = out
+                    .iter()
+                    .partition(|o| chosen.iter().any(|c| c.suite() == o.suite()));
+                out = rest.into_iter().chain(moved).collect();
+            }
+            _ => {
+                for s in chosen {
+                    if !banned.contains(&s.suite()) && !out.iter().any(|o| o.suite() == s.suite()) {
+                        out.push(s);
+                    }
+                }
+            }
         }
     }
     (out, unmapped)
@@ -1152,6 +1296,64 @@ mod tests {
         // A TLSv1.3 name in the TLSv1.2 list is not one of its ciphers.
         let (s, _) = map_ciphers("TLS_AES_256_GCM_SHA384", false);
         assert!(s.is_empty());
+    }
+
+    /// OpenSSL's aliases select what `openssl ciphers -s -tls1_2 LIST` (OpenSSL 3.0) selects
+    /// among the suites rustls offers; unknown words are reported, as OpenSSL skips them.
+    #[test]
+    fn cipher_aliases_select_as_openssl() {
+        let names = |list: &str| {
+            let (s, bad) = map_ciphers(list, false);
+            let mut n: Vec<&str> = s.iter().filter_map(|s| suite_name(s.suite())).collect();
+            n.sort_unstable();
+            (n.join(" "), bad)
+        };
+        let rsa =
+            "ECDHE-RSA-AES128-GCM-SHA256 ECDHE-RSA-AES256-GCM-SHA384 ECDHE-RSA-CHACHA20-POLY1305";
+        let all6 = "ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-AES256-GCM-SHA384 \
+                    ECDHE-ECDSA-CHACHA20-POLY1305 ECDHE-RSA-AES128-GCM-SHA256 \
+                    ECDHE-RSA-AES256-GCM-SHA384 ECDHE-RSA-CHACHA20-POLY1305"
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let table: &[(&str, &str)] = &[
+            ("HIGH:!aNULL:!MD5", &all6),
+            ("DEFAULT", &all6),
+            ("kEECDH+aRSA", rsa),
+            (
+                "ECDHE+AESGCM:!ECDSA",
+                "ECDHE-RSA-AES128-GCM-SHA256 ECDHE-RSA-AES256-GCM-SHA384",
+            ),
+            (
+                "HIGH:!CHACHA20:!AES128",
+                "ECDHE-ECDSA-AES256-GCM-SHA384 ECDHE-RSA-AES256-GCM-SHA384",
+            ),
+            (
+                "EECDH+CHACHA20:@STRENGTH",
+                "ECDHE-ECDSA-CHACHA20-POLY1305 ECDHE-RSA-CHACHA20-POLY1305",
+            ),
+            ("MEDIUM:LOW:RC4:SHA256", ""),
+            ("aRSA:-AES", "ECDHE-RSA-CHACHA20-POLY1305"),
+            (
+                "!aRSA:HIGH",
+                "ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-AES256-GCM-SHA384 ECDHE-ECDSA-CHACHA20-POLY1305",
+            ),
+        ];
+        for (list, want) in table {
+            let (got, bad) = names(list);
+            assert_eq!(&got, want, "{list}");
+            assert!(bad.is_empty(), "{list}: {bad:?}");
+        }
+        // Moved to the end with `+`.
+        let (s, _) = map_ciphers("HIGH:+aRSA", false);
+        let first = s
+            .first()
+            .and_then(|s| suite_name(s.suite()))
+            .unwrap_or_default();
+        assert!(first.starts_with("ECDHE-ECDSA-"), "{first}");
+        // A word OpenSSL does not know is reported; `!` of one is harmless.
+        let (_, bad) = names("HIGH:NOPE+aRSA:!NOPE2");
+        assert_eq!(bad, vec!["NOPE+aRSA".to_string()]);
     }
 
     #[test]
