@@ -732,3 +732,69 @@ backend be
     let norm = |v: &[String]| v.iter().map(|s| normalise(s)).collect::<Vec<_>>();
     assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
 }
+
+/// A failed TLS handshake is logged at the connection level as HAProxy 2.6 logs it:
+/// `CI:CP [DATE] FE/LISTENER: SSL handshake failure`.
+#[test]
+fn ssl_handshake_failure_side_by_side() {
+    if !require_haproxy()
+        || !common::require(common::have_program("openssl"), "openssl not installed")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = dir.path().join("c.pem");
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=x", "-keyout"])
+        .arg(dir.path().join("k"))
+        .arg("-out")
+        .arg(dir.path().join("c"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "openssl req failed");
+    let both = [
+        std::fs::read(dir.path().join("c")).expect("cert"),
+        std::fs::read(dir.path().join("k")).expect("key"),
+    ]
+    .concat();
+    std::fs::write(&pem, both).expect("pem");
+    let log = Syslog::new();
+    let t = fill(
+        "
+global
+    log {{LOG}} local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 1s
+    timeout client 2s
+    timeout server 2s
+frontend fe
+    bind 127.0.0.1:{{P0}} ssl crt {{PEM}}
+    default_backend be
+backend be
+",
+        &[("LOG", &log.addr()), ("PEM", &pem.display().to_string())],
+    );
+    let (h, r) = side_by_side(&t, |side| {
+        log.drain(Duration::from_millis(100));
+        // Plain HTTP on the TLS port: the handshake fails.
+        raw(side.addr(0), b"GET / HTTP/1.0\r\n\r\n");
+        let line = log.next();
+        assert!(line.starts_with("<134>"), "{line}");
+        normalise(message(&line))
+    });
+    assert_eq!(h, r, "haproxy (left) vs rproxy (right)");
+    assert_eq!(r, "127.0.0.1:PORT [DATE] fe/1: SSL handshake failure");
+}

@@ -42,6 +42,9 @@ pub struct BindTls {
     per_cert: HashMap<usize, Arc<Variant>>,
     /// Picks the certificate by SNI (shared by every configuration of the bind).
     resolver: Arc<SniResolver>,
+    /// The listener's id in its frontend (`id`, or its rank), which the log line of a
+    /// failed handshake names as HAProxy does (`fe/1: SSL handshake failure`).
+    id: u32,
 }
 
 /// One rustls configuration of a listener.
@@ -174,8 +177,9 @@ pub fn build_all(cfg: &Config, d: &mut Diags) -> BindTlsMap {
         }
         for (bi, b) in p.binds.iter().enumerate() {
             if let Some(ssl) = &b.ssl
-                && let Some(t) = build(b, ssl, &cfg.global.ssl_default_bind, bases, d)
+                && let Some(mut t) = build(b, ssl, &cfg.global.ssl_default_bind, bases, d)
             {
+                t.id = b.id.unwrap_or(bi as u32 + 1);
                 out.insert((pi, bi), Arc::new(t));
             }
         }
@@ -683,6 +687,7 @@ fn build(
         main,
         per_cert,
         resolver,
+        id: 0,
     })
 }
 
@@ -1071,9 +1076,19 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
-/// Counts and logs (under `-d`) a failed handshake; never fatal to the proxy.
-pub fn handshake_failed(proxy: &str, src: Option<std::net::SocketAddr>, err: &std::io::Error) {
+/// Counts a failed handshake, logs it to the frontend's `log` targets as HAProxy does
+/// (`CI:CP [DATE] FE/ID: SSL handshake failure`, info) and tells it under `-d`; never
+/// fatal to the proxy.
+pub fn handshake_failed(
+    fe: &crate::runtime::proxy::ProxyRt,
+    id: u32,
+    src: Option<std::net::SocketAddr>,
+    err: &std::io::Error,
+) {
     HANDSHAKE_FAILURES.fetch_add(1, Ordering::Relaxed);
+    fe.log
+        .conn_error(&fe.name, id, src, "SSL handshake failure");
+    let proxy = &*fe.name;
     tracing::debug!(
         proxy,
         client = %src.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
@@ -1094,11 +1109,12 @@ pub async fn handshake(
         dst,
         conn_rules_done,
     } = acc;
+    let id = tls.id;
     let tcp = match stream {
         Stream::Fresh(Some(s)) => match tokio::net::TcpStream::from_std(s) {
             Ok(t) => t,
             Err(e) => {
-                handshake_failed(&fe.name, src, &e);
+                handshake_failed(fe, id, src, &e);
                 return None;
             }
         },
@@ -1157,7 +1173,7 @@ pub async fn handshake(
             conn_rules_done,
         }),
         Err(e) => {
-            handshake_failed(&fe.name, src, &e);
+            handshake_failed(fe, id, src, &e);
             None
         }
     }

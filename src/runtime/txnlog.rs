@@ -344,6 +344,24 @@ impl LogCfg {
         self.sink.is_some() && self.format.is_some()
     }
 
+    /// A connection that failed before any transaction (a TLS handshake), logged as
+    /// HAProxy's default error format does: `CI:CP [DATE] FE/LISTENER: MESSAGE` (info).
+    pub fn conn_error(&self, fe: &str, listener: u32, src: Option<SocketAddr>, msg: &str) {
+        let Some(sink) = &self.sink else { return };
+        if !sink.wants(Severity::Info) {
+            return;
+        }
+        let (ip, port) = match src {
+            Some(a) => (a.ip().to_string(), a.port()),
+            None => ("unix".to_string(), 0),
+        };
+        let date = crate::runtime::sample::logformat::local_date_now();
+        sink.send(
+            Severity::Info,
+            &format!("{ip}:{port} [{date}] {fe}/{listener}: {msg}"),
+        );
+    }
+
     /// The "Connect from" line HAProxy sends at accept when no format is set.
     pub fn on_accept(&self, fe: &str, conn: &ConnInfo) {
         let Some(sink) = &self.sink else { return };

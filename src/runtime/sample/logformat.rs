@@ -591,6 +591,16 @@ fn split_time(secs: i64) -> (i64, u32, u32, i64, i64, i64, usize) {
     )
 }
 
+/// Now as `%tr` prints a date: local `dd/Mon/yyyy:HH:MM:SS.mmm`.
+pub fn local_date_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = i64::try_from(now.as_secs()).unwrap_or(0);
+    let local = secs.saturating_add(LOCAL_OFFSET.load(Ordering::Relaxed));
+    format!("{}.{:03}", log_date(local), now.subsec_millis())
+}
+
 /// `dd/Mon/yyyy:HH:MM:SS`, the date of HAProxy's logs.
 fn log_date(secs: i64) -> String {
     let (y, m, d, hh, mm, ss, _) = split_time(secs);

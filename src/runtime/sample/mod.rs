@@ -16,7 +16,7 @@ mod acl;
 mod conv;
 mod fetch;
 mod http;
-mod logformat;
+pub mod logformat;
 mod map;
 mod pattern;
 mod value;
