@@ -173,10 +173,20 @@ pub async fn serve(
     };
     let pending = conn.payload.as_deref().unwrap_or_default();
     let splice = tunnel::SplicePolicy::of(&fe.options, &bpx.options);
-    // `shutdown sessions server` on the stats socket ends the tunnel.
-    let state = be.servers[slot.idx].clone();
-    tokio::select! {
-        (end, st) = tunnel::run_with(&mut acc.stream, pending, &mut srv, &[], t, splice) => {
+    let tunnel = tunnel::run_with(&mut acc.stream, pending, &mut srv, &[], t, splice);
+    // `shutdown sessions server` on the stats socket ends the tunnel (listened for only
+    // when there is a stats socket).
+    let outcome = if rt.cli.serves() {
+        let state = be.servers[slot.idx].clone();
+        tokio::select! {
+            r = tunnel => Some(r),
+            _ = state.killed() => None,
+        }
+    } else {
+        Some(tunnel.await)
+    };
+    match outcome {
+        Some((end, st)) => {
             crate::runtime::stats::counters::tunnelled(
                 &fe.counters.fe,
                 &be,
@@ -186,7 +196,7 @@ pub async fn serve(
             );
             log.tunnel_end(end, st);
         }
-        _ = state.killed() => log.fail_at(b'K', b'D'),
+        None => log.fail_at(b'K', b'D'),
     }
     // Logged once the server connection is given back, as HAProxy counts it.
     drop(srv);

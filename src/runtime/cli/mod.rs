@@ -401,6 +401,13 @@ impl Cli {
         })
     }
 
+    /// Whether any stats socket is configured: only then can `shutdown sessions server`
+    /// cut a live transfer, and only then do sessions listen for it (a subscription per
+    /// transfer costs a lock).
+    pub fn serves(&self) -> bool {
+        !self.sockets.is_empty()
+    }
+
     pub fn end_session(&self, id: u64) {
         lock(&self.sessions).remove(&id);
     }

@@ -346,7 +346,7 @@ impl Session {
                 match codec::parse_request(&self.cbuf, &self.rt.limits) {
                     Ok(Some((h, n))) => {
                         self.cbuf.advance(n);
-                        self.log.request_head(&h);
+                        self.log.request_head(&h, self.fe.log.enabled());
                         self.log.bytes_in += n as u64;
                         self.fe.counters.fe.add_bytes(n as u64, 0);
                         return Ok(h);
@@ -1172,7 +1172,7 @@ impl Session {
             let cbuf_before = self.cbuf.len();
             // `shutdown sessions server` on the stats socket ends the transaction and the
             // client connection.
-            let state = be.servers[slot.idx].clone();
+            let kill = self.rt.cli.serves().then(|| be.servers[slot.idx].clone());
             let exchange = self.exchange(
                 fe,
                 bpx,
@@ -1189,9 +1189,12 @@ impl Session {
                 &mut vars,
                 &mut info,
             );
-            let outcome = tokio::select! {
-                r = exchange => r,
-                _ = state.killed() => return Next::Close,
+            let outcome = match kill {
+                Some(state) => tokio::select! {
+                    r = exchange => r,
+                    _ = state.killed() => return Next::Close,
+                },
+                None => exchange.await,
             };
             match outcome {
                 Exchange::Done { next, reusable } => {
