@@ -567,3 +567,81 @@ fn response_times_averaged_as_haproxy() {
     assert!(a[0] >= 140 && a[3] < 50, "{a:?}");
     eprintln!("rtime/ttime/rtime_max/s2 rtime/backend rtime: rproxy {a:?}, haproxy {b:?}");
 }
+
+/// The admin form driven by a real browser: headless Chromium loads the stats page in a
+/// frame of a page served from the same origin, ticks s1, picks "Set state to DRAIN" and
+/// submits the page's own form; the 303 brings the page back with `;st=DONE` and s1's row
+/// in DRAIN, and traffic then avoids s1.
+#[test]
+fn admin_drain_in_chromium() {
+    if !require(
+        have_program("chromium"),
+        "chromium is not installed (apt-get install chromium)",
+    ) {
+        return;
+    }
+    let s1 = MockServer::start("s1");
+    let s2 = MockServer::start("s2");
+    let dir = tempfile::tempdir().unwrap();
+    let wrap = dir.path().join("wrap.html");
+    std::fs::write(
+        &wrap,
+        r#"<html><body><div id="out">pending</div>
+<iframe id="f" src="/st;norefresh" width="1000" height="800"></iframe>
+<script>
+let step = 0;
+document.getElementById('f').onload = function () {
+  const d = this.contentDocument;
+  const box = d.querySelector('input[type=checkbox][name=s][value=s1]');
+  if (step === 0) {
+    step = 1;
+    if (!box) { document.getElementById('out').textContent = 'no checkbox'; return; }
+    box.checked = true;
+    box.form.querySelector('select[name=action]').value = 'drain';
+    box.form.submit();
+  } else {
+    const row = box ? box.closest('tr').textContent : 'no row';
+    document.getElementById('out').textContent = 'after: ' + d.location.href + ' | ' + row;
+  }
+};
+</script></body></html>
+"#,
+    )
+    .unwrap();
+    let p = free_ports(2);
+    // No `stats auth` here (the credentials are the other test's part): `admin if TRUE`.
+    let c = cfg(p[0], p[1], &s1.addr_str(), &s2.addr_str())
+        .replace("  stats refresh 7s\n", "")
+        .replace("  stats auth admin:secret\n", "")
+        + &format!(
+            "  http-request return status 200 content-type text/html file {} if {{ path /wrap }}\n",
+            wrap.display()
+        );
+    let _p = Proxy::start(&c);
+    let profile = tempfile::tempdir().unwrap();
+    let dom = chromium(
+        profile.path(),
+        &["--virtual-time-budget=8000", "--dump-dom"],
+        &format!("http://127.0.0.1:{}/wrap", p[1]),
+    );
+    let out = dom
+        .split("<div id=\"out\">")
+        .nth(1)
+        .and_then(|s| s.split("</div>").next())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        out.starts_with("after: "),
+        "the form was not submitted: {out:?}"
+    );
+    assert!(out.contains(";st=DONE"), "{out}");
+    assert!(out.contains("DRAIN"), "s1's row: {out}");
+    // Applied: the CSV says DRAIN and new requests go to s2 only.
+    let csv = http_get(local(p[1]), "/st;csv").body_text();
+    let row = csv.lines().find(|l| l.starts_with("app,s1,")).unwrap_or("");
+    assert!(row.contains(",DRAIN,"), "{row}");
+    for _ in 0..6 {
+        assert_eq!(http_get(local(p[0]), "/").status, 200);
+    }
+    assert_eq!(s1.requests(), 0, "a drained server gets no new traffic");
+}
