@@ -98,6 +98,7 @@ pub fn make_pem(dir: &Path, name: &str) -> Option<PathBuf> {
 
 pub mod client;
 pub mod mock;
+pub mod payload;
 pub mod ports;
 pub mod proxy;
 pub mod sbs;
