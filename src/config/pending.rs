@@ -161,7 +161,6 @@ pub const GLOBAL: &[Unmodelled] = &[
     pending("tune.maxaccept", "-"),
     pending("tune.maxpollevents", "-"),
     pending("tune.pattern.cache-size", "-"),
-    pending("tune.pipesize", "-"),
     pending("tune.pool-high-fd-ratio", "-"),
     pending("tune.pool-low-fd-ratio", "-"),
     pending("tune.quic.frontend.conn-tx-buffers.limit", "-"),

@@ -68,6 +68,8 @@ pub struct Global {
     pub stats_maxconn: Option<u32>,
     pub tune_bufsize: Option<u64>,
     pub tune_maxrewrite: Option<u64>,
+    /// `tune.pipesize`: the kernel pipe size for splicing (None: the system's default).
+    pub tune_pipesize: Option<u64>,
     pub tune_http_maxhdr: Option<u32>,
     pub ssl_default_bind: SslDefaults,
     pub ssl_default_server: SslDefaults,

@@ -137,6 +137,7 @@ impl Runtime {
         let (stopping, _) = watch::channel(false);
         let (killed, _) = watch::channel(false);
         tunnel::set_nosplice(cfg.global.nosplice);
+        tunnel::set_pipesize(cfg.global.tune_pipesize.unwrap_or(0));
         (
             Runtime {
                 proxies,

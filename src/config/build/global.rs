@@ -67,6 +67,9 @@ pub const KEYWORDS: &[GlobalKw] = &[
     kw("tune.maxrewrite", |c, g, s| {
         size(c, s).map(|v| g.tune_maxrewrite = Some(v))
     }),
+    kw("tune.pipesize", |c, g, s| {
+        size(c, s).map(|v| g.tune_pipesize = Some(v))
+    }),
     kw("tune.http.maxhdr", |c, g, s| {
         positive(c, s).map(|v| g.tune_http_maxhdr = Some(v))
     }),
