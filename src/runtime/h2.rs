@@ -37,6 +37,46 @@ use crate::runtime::{ConnGuard, Runtime};
 /// default).
 pub const MAX_STREAMS: u32 = 100;
 
+/// What the connection announces in its SETTINGS frame, from `tune.h2.*`,
+/// `tune.bufsize` and `h2-workaround-bogus-websocket-clients`, with HAProxy 2.6's
+/// defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// `None`: the RFC's 4096, not announced (as HAProxy leaves it out).
+    pub header_table_size: Option<u32>,
+    pub initial_window_size: u32,
+    /// `None`: no limit (`tune.h2.max-concurrent-streams 0`).
+    pub max_concurrent_streams: Option<u32>,
+    pub max_frame_size: u32,
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSocket over HTTP/2 (RFC 8441).
+    pub connect_protocol: bool,
+}
+
+impl Settings {
+    pub fn new(g: &crate::model::Global, bufsize: usize) -> Settings {
+        let t = g.tune_h2;
+        // Never larger than a buffer, never below the RFC's minimum.
+        let buf = u32::try_from(bufsize).unwrap_or(u32::MAX).clamp(16384, 16_777_215);
+        Settings {
+            header_table_size: t.header_table_size.filter(|&n| n != 4096),
+            initial_window_size: t.initial_window_size.unwrap_or(65535),
+            max_concurrent_streams: match t.max_concurrent_streams {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => Some(MAX_STREAMS),
+            },
+            max_frame_size: t.max_frame_size.unwrap_or(buf).clamp(16384, buf),
+            connect_protocol: !g.h2_no_websocket,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::new(&crate::model::Global::default(), 16384)
+    }
+}
+
 /// Why a stream could not be answered; the client sees the stream reset.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
@@ -143,7 +183,7 @@ where
         let (rt, fe, facts, active) = (rt.clone(), fe.clone(), facts.clone(), active.clone());
         hyper::service::service_fn(move |req| {
             let running = Running::new(active.clone());
-            let fut = stream(rt.clone(), fe.clone(), facts.clone(), req);
+            let fut = stream(rt.clone(), fe.clone(), facts.clone(), active.clone(), req);
             async move {
                 // The stream runs until its answer's body is through.
                 fut.await.map(|res| {
@@ -156,11 +196,20 @@ where
         })
     };
     let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    let set = rt.h2;
     b.timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_STREAMS)
+        .max_concurrent_streams(set.max_concurrent_streams)
+        .initial_stream_window_size(set.initial_window_size)
+        // The connection's window stays hyper's (HAProxy's grows as it reads).
+        .initial_connection_window_size(set.initial_window_size.max(1 << 20))
+        .max_frame_size(set.max_frame_size)
+        .header_table_size(set.header_table_size)
         .max_header_list_size(u32::try_from(rt.limits.bufsize).unwrap_or(u32::MAX))
         // HAProxy adds no Date header of its own.
         .auto_date_header(false);
+    if set.connect_protocol {
+        b.enable_connect_protocol();
+    }
     let conn = b.serve_connection(TokioIo::new(io), svc);
     let mut conn = std::pin::pin!(conn);
     let t = fe.timeouts;
@@ -277,14 +326,23 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// One stream: its request through an HTTP/1 session, its answer back.
+/// One stream: its request through an HTTP/1 session, its answer back. A WebSocket
+/// stream (RFC 8441) the server accepts becomes a tunnel between the stream and the
+/// session, counted in `active` while it lasts.
 async fn stream(
     rt: Arc<Runtime>,
     fe: Arc<ProxyRt>,
     facts: Arc<ConnInfo>,
-    req: Request<Incoming>,
+    active: Arc<watch::Sender<usize>>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<Incoming>, StreamError> {
-    let req = to_http1(req)?;
+    let websocket = req.method() == http::Method::CONNECT
+        && req
+            .extensions()
+            .get::<hyper::ext::Protocol>()
+            .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"));
+    let client_side = websocket.then(|| hyper::upgrade::on(&mut req));
+    let req = to_http1(req, websocket)?;
     let bufsize = rt.limits.bufsize.max(4096);
     let max_headers = rt.limits.max_headers;
     let (ours, theirs) = tokio::io::duplex(bufsize);
@@ -302,17 +360,38 @@ async fn stream(
         .await?;
     // The HTTP/1 side runs apart: it ends once the answer's body is through (or dropped).
     let mut side = AbortOnDrop(Some(tokio::spawn(async move {
-        let _ = conn.await;
+        let _ = conn.with_upgrades().await;
     })));
-    let res = tx.send_request(req).await?;
+    let mut res = tx.send_request(req).await?;
     side.0 = None;
+    if let Some(client_side) = client_side
+        && res.status() == http::StatusCode::SWITCHING_PROTOCOLS
+    {
+        let server_side = hyper::upgrade::on(&mut res);
+        let running = Running::new(active);
+        tokio::spawn(async move {
+            let _running = running;
+            if let (Ok(c), Ok(s)) = (client_side.await, server_side.await) {
+                let (mut c, mut s) = (TokioIo::new(c), TokioIo::new(s));
+                // The session on the other end applies the tunnel's timeouts.
+                let _ = tokio::io::copy_bidirectional(&mut c, &mut s).await;
+            }
+        });
+        let mut res = to_http2(res);
+        // RFC 8441 5: the stream is accepted with a 2xx, not 101.
+        *res.status_mut() = http::StatusCode::OK;
+        res.headers_mut().remove(header::SEC_WEBSOCKET_ACCEPT);
+        return Ok(res);
+    }
     Ok(to_http2(res))
 }
 
-/// The HTTP/1.1 form of an HTTP/2 request, as HAProxy writes it for a server.
-fn to_http1(req: Request<Incoming>) -> Result<Request<Incoming>, StreamError> {
+/// The HTTP/1.1 form of an HTTP/2 request, as HAProxy writes it for a server; a
+/// `websocket` extended CONNECT becomes an HTTP/1.1 WebSocket handshake (`GET` with
+/// `connection: upgrade`, `upgrade: websocket`).
+fn to_http1(req: Request<Incoming>, websocket: bool) -> Result<Request<Incoming>, StreamError> {
     let (mut parts, body) = req.into_parts();
-    if parts.method == http::Method::CONNECT {
+    if parts.method == http::Method::CONNECT && !websocket {
         // A tunnel over one stream is not relayed (the client sees a reset).
         return Err(StreamError::Request("CONNECT"));
     }
@@ -369,6 +448,11 @@ fn to_http1(req: Request<Incoming>) -> Result<Request<Incoming>, StreamError> {
     // After the others, where HAProxy puts it.
     if let Some(c) = cookie {
         h.append(header::COOKIE, c);
+    }
+    if websocket {
+        parts.method = http::Method::GET;
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
     parts.headers = h;
     Ok(Request::from_parts(parts, body))
