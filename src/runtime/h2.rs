@@ -56,7 +56,9 @@ impl Settings {
     pub fn new(g: &crate::model::Global, bufsize: usize) -> Settings {
         let t = g.tune_h2;
         // Never larger than a buffer, never below the RFC's minimum.
-        let buf = u32::try_from(bufsize).unwrap_or(u32::MAX).clamp(16384, 16_777_215);
+        let buf = u32::try_from(bufsize)
+            .unwrap_or(u32::MAX)
+            .clamp(16384, 16_777_215);
         Settings {
             header_table_size: t.header_table_size.filter(|&n| n != 4096),
             initial_window_size: t.initial_window_size.unwrap_or(65535),
@@ -342,7 +344,7 @@ async fn stream(
             .get::<hyper::ext::Protocol>()
             .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"));
     let client_side = websocket.then(|| hyper::upgrade::on(&mut req));
-    let req = to_http1(req, websocket)?;
+    let (req, ws_key) = to_http1(req, websocket)?;
     let bufsize = rt.limits.bufsize.max(4096);
     let max_headers = rt.limits.max_headers;
     let (ours, theirs) = tokio::io::duplex(bufsize);
@@ -356,7 +358,7 @@ async fn stream(
     let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
         // The session may relay as many headers as it accepts (plus its own).
         .max_headers(max_headers.saturating_add(16).max(100))
-        .handshake::<_, Incoming>(TokioIo::new(ours))
+        .handshake::<_, ReqBody>(TokioIo::new(ours))
         .await?;
     // The HTTP/1 side runs apart: it ends once the answer's body is through (or dropped).
     let mut side = AbortOnDrop(Some(tokio::spawn(async move {
@@ -367,6 +369,13 @@ async fn stream(
     if let Some(client_side) = client_side
         && res.status() == http::StatusCode::SWITCHING_PROTOCOLS
     {
+        // As HAProxy, the key it made up must be answered right (RFC 6455 4.1).
+        if let Some(key) = ws_key {
+            let accept = res.headers().get(header::SEC_WEBSOCKET_ACCEPT);
+            if accept.map(HeaderValue::as_bytes) != Some(accept_for(&key).as_bytes()) {
+                return Err(StreamError::Request("sec-websocket-accept"));
+            }
+        }
         let server_side = hyper::upgrade::on(&mut res);
         let running = Running::new(active);
         tokio::spawn(async move {
@@ -380,16 +389,88 @@ async fn stream(
         let mut res = to_http2(res);
         // RFC 8441 5: the stream is accepted with a 2xx, not 101.
         *res.status_mut() = http::StatusCode::OK;
-        res.headers_mut().remove(header::SEC_WEBSOCKET_ACCEPT);
         return Ok(res);
     }
     Ok(to_http2(res))
 }
 
+/// A request body for the HTTP/1 side: the stream's, or none for a WebSocket handshake
+/// (its stream carries the tunnel's bytes, after the answer).
+enum ReqBody {
+    Stream(Incoming),
+    Empty,
+}
+
+impl hyper::body::Body for ReqBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        match self.get_mut() {
+            ReqBody::Stream(b) => std::pin::Pin::new(b).poll_frame(cx),
+            ReqBody::Empty => std::task::Poll::Ready(None),
+        }
+    }
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ReqBody::Stream(b) => b.is_end_stream(),
+            ReqBody::Empty => true,
+        }
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            ReqBody::Stream(b) => b.size_hint(),
+            ReqBody::Empty => hyper::body::SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// `sec-websocket-accept` for `key` (RFC 6455 4.2.2).
+fn accept_for(key: &str) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    ctx.update(key.as_bytes());
+    ctx.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64(ctx.finish().as_ref())
+}
+
+/// Standard base64 with padding.
+fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
+    for ch in b.chunks(3) {
+        let n = ch
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, x)| n | u32::from(*x) << (16 - 8 * i));
+        for i in 0..4 {
+            s.push(if i <= ch.len() {
+                A[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    s
+}
+
+/// A fresh `sec-websocket-key`: 16 random bytes in base64.
+fn new_ws_key() -> Option<String> {
+    let mut k = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k).ok()?;
+    Some(base64(&k))
+}
+
 /// The HTTP/1.1 form of an HTTP/2 request, as HAProxy writes it for a server; a
 /// `websocket` extended CONNECT becomes an HTTP/1.1 WebSocket handshake (`GET` with
-/// `connection: upgrade`, `upgrade: websocket`).
-fn to_http1(req: Request<Incoming>, websocket: bool) -> Result<Request<Incoming>, StreamError> {
+/// `upgrade: websocket`, `connection: upgrade`, and a `sec-websocket-key` when the
+/// client gave none, returned to check the answer with).
+fn to_http1(
+    req: Request<Incoming>,
+    websocket: bool,
+) -> Result<(Request<ReqBody>, Option<String>), StreamError> {
     let (mut parts, body) = req.into_parts();
     if parts.method == http::Method::CONNECT && !websocket {
         // A tunnel over one stream is not relayed (the client sees a reset).
@@ -449,13 +530,22 @@ fn to_http1(req: Request<Incoming>, websocket: bool) -> Result<Request<Incoming>
     if let Some(c) = cookie {
         h.append(header::COOKIE, c);
     }
-    if websocket {
-        parts.method = http::Method::GET;
-        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if !websocket {
+        parts.headers = h;
+        return Ok((Request::from_parts(parts, ReqBody::Stream(body)), None));
+    }
+    parts.method = http::Method::GET;
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    let mut key = None;
+    if !h.contains_key(header::SEC_WEBSOCKET_KEY) {
+        let k = new_ws_key().ok_or(StreamError::Request("no random key"))?;
+        let v = HeaderValue::from_str(&k).map_err(|_| StreamError::Request("key"))?;
+        h.insert(header::SEC_WEBSOCKET_KEY, v);
+        key = Some(k);
     }
     parts.headers = h;
-    Ok(Request::from_parts(parts, body))
+    Ok((Request::from_parts(parts, ReqBody::Empty), key))
 }
 
 /// The HTTP/2 form of the session's answer: its hop-by-hop headers dropped.
