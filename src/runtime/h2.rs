@@ -294,8 +294,45 @@ impl Drop for Running {
 /// An answer's body, counted as a running stream until it ends (a long download is not
 /// idle).
 struct Counted {
-    inner: Incoming,
+    inner: ResBody,
     _running: Running,
+}
+
+/// An answer's body: the server's (through the session), or one rproxy makes.
+enum ResBody {
+    Stream(Incoming),
+    Full(Option<bytes::Bytes>),
+}
+
+impl hyper::body::Body for ResBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        match self.get_mut() {
+            ResBody::Stream(b) => std::pin::Pin::new(b).poll_frame(cx),
+            ResBody::Full(b) => {
+                std::task::Poll::Ready(b.take().map(|d| Ok(hyper::body::Frame::data(d))))
+            }
+        }
+    }
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResBody::Stream(b) => b.is_end_stream(),
+            ResBody::Full(b) => b.is_none(),
+        }
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            ResBody::Stream(b) => b.size_hint(),
+            ResBody::Full(b) => {
+                hyper::body::SizeHint::with_exact(b.as_ref().map_or(0, |d| d.len() as u64))
+            }
+        }
+    }
 }
 
 impl hyper::body::Body for Counted {
@@ -337,7 +374,7 @@ async fn stream(
     facts: Arc<ConnInfo>,
     active: Arc<watch::Sender<usize>>,
     mut req: Request<Incoming>,
-) -> Result<Response<Incoming>, StreamError> {
+) -> Result<Response<ResBody>, StreamError> {
     let websocket = req.method() == http::Method::CONNECT
         && req
             .extensions()
@@ -354,7 +391,12 @@ async fn stream(
         dst: facts.dst,
         conn_rules_done: true,
     };
-    tokio::spawn(crate::runtime::http::session::serve(rt, fe, acc, ()));
+    tokio::spawn(crate::runtime::http::session::serve(
+        rt,
+        fe.clone(),
+        acc,
+        (),
+    ));
     let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
         // The session may relay as many headers as it accepts (plus its own).
         .max_headers(max_headers.saturating_add(16).max(100))
@@ -373,7 +415,7 @@ async fn stream(
         if let Some(key) = ws_key {
             let accept = res.headers().get(header::SEC_WEBSOCKET_ACCEPT);
             if accept.map(HeaderValue::as_bytes) != Some(accept_for(&key).as_bytes()) {
-                return Err(StreamError::Request("sec-websocket-accept"));
+                return Ok(error_answer(&fe, 502));
             }
         }
         let server_side = hyper::upgrade::on(&mut res);
@@ -548,8 +590,37 @@ fn to_http1(
     Ok((Request::from_parts(parts, ReqBody::Empty), key))
 }
 
+/// The frontend's page for `status` as an HTTP/2 answer.
+fn error_answer(fe: &ProxyRt, status: u16) -> Response<ResBody> {
+    let (raw, _) = fe
+        .errors
+        .reply(status)
+        .render(crate::runtime::http::head::Version::H11, true);
+    let split = memchr::memmem::find(&raw, b"\r\n\r\n").unwrap_or(raw.len());
+    let (head, body) = raw.split_at(split);
+    let body = body.get(4..).unwrap_or_default();
+    let mut res = Response::new(ResBody::Full(
+        (!body.is_empty()).then(|| bytes::Bytes::copy_from_slice(body)),
+    ));
+    *res.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    for line in head.split(|b| *b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let (n, v) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n), HeaderValue::from_bytes(v)) {
+            res.headers_mut().append(n, v);
+        }
+    }
+    to_http2(res)
+}
+
 /// The HTTP/2 form of the session's answer: its hop-by-hop headers dropped.
-fn to_http2(res: Response<Incoming>) -> Response<Incoming> {
+fn to_http2<B>(res: Response<B>) -> Response<ResBody>
+where
+    ResBody: From<B>,
+{
     let (mut parts, body) = res.into_parts();
     let named: Vec<String> = parts
         .headers
@@ -574,5 +645,11 @@ fn to_http2(res: Response<Incoming>) -> Response<Incoming> {
         parts.headers.remove(n);
     }
     parts.version = Version::HTTP_2;
-    Response::from_parts(parts, body)
+    Response::from_parts(parts, ResBody::from(body))
+}
+
+impl From<Incoming> for ResBody {
+    fn from(b: Incoming) -> Self {
+        ResBody::Stream(b)
+    }
 }
