@@ -12,8 +12,20 @@
 //! `content-length` when the client gave one and chunked otherwise; the hop-by-hop
 //! headers of the answer are dropped.
 //!
+//! The SETTINGS frame carries `tune.h2.header-table-size`, `initial-window-size`,
+//! `max-concurrent-streams` and `max-frame-size` (see [`Settings`]) and, unless
+//! `h2-workaround-bogus-websocket-clients`, SETTINGS_ENABLE_CONNECT_PROTOCOL: a
+//! `CONNECT` stream with `:protocol websocket` (RFC 8441) goes to the session as an
+//! HTTP/1.1 WebSocket handshake (`GET`, `upgrade: websocket`, `connection: upgrade`, a
+//! random `sec-websocket-key` when the client sent none), and a `101` back becomes a
+//! `200` after which the stream and the session exchange bytes (a wrong
+//! `sec-websocket-accept` for rproxy's key becomes a 502). hyper's server cannot send
+//! interim (1xx) answers: a server's 103 or 100 is not relayed to an HTTP/2 client,
+//! which gets the final answer only (a client waiting for `100-continue` sends its body
+//! once it stops waiting).
+//!
 //! The client connection holds the frontend's `maxconn` slot (its streams take none);
-//! at most [`MAX_STREAMS`] streams run at once; an idle connection (no stream running)
+//! at most `max-concurrent-streams` streams run at once; an idle connection (no stream running)
 //! closes after `timeout http-request` before its first request and `timeout
 //! http-keep-alive` after one (each falling back to `timeout client`), and a soft stop
 //! closes it gracefully (GOAWAY, running streams end).
