@@ -508,3 +508,94 @@ fn interim_answers_side_by_side() {
     assert!(h.0.0.contains(&"HTTP/2 103".to_string()), "{h:?}");
     assert!(!r.0.0.contains(&"HTTP/2 103".to_string()), "{r:?}");
 }
+
+/// One WebSocket stream (prior knowledge, no warm-up: hyper's client sends the
+/// extended CONNECT whatever the server announced) echoing `a`, then `b` after `pause`.
+async fn websocket_pause(port: u16, pause: Duration) -> Vec<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut out = Vec::new();
+    let Ok(tcp) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return vec!["connect failed".into()];
+    };
+    let Ok((mut tx, conn)) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .handshake::<_, String>(hyper_util::rt::TokioIo::new(tcp))
+            .await
+    else {
+        return vec!["handshake failed".into()];
+    };
+    tokio::spawn(conn);
+    let mut req = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(format!("http://ws.example:{port}/idle"))
+        .header("sec-websocket-version", "13")
+        .body(String::new())
+        .expect("request");
+    req.extensions_mut()
+        .insert(hyper::ext::Protocol::from_static("websocket"));
+    let mut res = match tx.send_request(req).await {
+        Ok(r) => r,
+        Err(e) => return vec![format!("connect: {e}")],
+    };
+    out.push(res.status().to_string());
+    let Ok(up) = hyper::upgrade::on(&mut res).await else {
+        out.push("no tunnel".into());
+        return out;
+    };
+    let mut io = hyper_util::rt::TokioIo::new(up);
+    for (i, msg) in [b"a", b"b"].iter().enumerate() {
+        if i > 0 {
+            // Idle longer than two `timeout client` periods, within `timeout tunnel`.
+            tokio::time::sleep(pause).await;
+        }
+        let _ = io.write_all(*msg).await;
+        let mut got = [0u8; 1];
+        let r = tokio::time::timeout(Duration::from_secs(3), io.read_exact(&mut got)).await;
+        out.push(match r {
+            Ok(Ok(_)) => format!("echo {}", got[0] as char),
+            _ => "no echo".into(),
+        });
+    }
+    out
+}
+
+/// A WebSocket stream idle longer than `timeout client` lives on under `timeout tunnel`
+/// (the connection is not idle while it runs), with both engines.
+#[test]
+fn idle_websocket_stream_lives_under_timeout_tunnel_side_by_side() {
+    if !require_haproxy() {
+        return;
+    }
+    let be = Backend::start();
+    let cfg = config("", &be.addr).replace(
+        "timeout client 5s",
+        "timeout client 400ms\n  timeout tunnel 5s",
+    );
+    let (h, r) = side_by_side(&cfg, |side| {
+        runtime().block_on(websocket_pause(side.port(0), Duration::from_millis(1000)))
+    });
+    assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
+    assert_eq!(r, ["200 OK", "echo a", "echo b"]);
+}
+
+/// Under `h2-workaround-bogus-websocket-clients` (no RFC 8441 announced), an extended
+/// CONNECT sent anyway: HAProxy still relays it, rproxy resets the stream (hyper's
+/// server accepts `:protocol` only when it announced it; a client following RFC 8441
+/// never sends one then). A known difference.
+#[test]
+fn websocket_without_announcement_side_by_side() {
+    if !require_haproxy() {
+        return;
+    }
+    let be = Backend::start();
+    let cfg = config("  h2-workaround-bogus-websocket-clients", &be.addr);
+    let (h, r) = side_by_side(&cfg, |side| {
+        let out = runtime().block_on(websocket_pause(side.port(0), Duration::ZERO));
+        (out, be.take().len())
+    });
+    assert_eq!(h.0, ["200 OK", "echo a", "echo b"], "haproxy: {h:?}");
+    assert_eq!(h.1, 1);
+    assert_eq!(r.0.len(), 1, "rproxy: {r:?}");
+    assert!(r.0[0].starts_with("connect: "), "rproxy: {r:?}");
+    assert_eq!(r.1, 0, "the server saw nothing");
+}
