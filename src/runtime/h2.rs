@@ -665,3 +665,54 @@ impl From<Incoming> for ResBody {
         ResBody::Stream(b)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Global, TuneH2};
+
+    #[test]
+    fn settings_follow_haproxy_defaults_and_caps() {
+        let d = Settings::default();
+        assert_eq!(d.header_table_size, None);
+        assert_eq!(d.initial_window_size, 65535);
+        assert_eq!(d.max_concurrent_streams, Some(100));
+        assert_eq!(d.max_frame_size, 16384);
+        assert!(d.connect_protocol);
+        let mut g = Global {
+            tune_h2: TuneH2 {
+                header_table_size: Some(8192),
+                initial_window_size: Some(0),
+                max_concurrent_streams: Some(0),
+                max_frame_size: Some(100_000),
+            },
+            h2_no_websocket: true,
+            ..Global::default()
+        };
+        let s = Settings::new(&g, 16384);
+        assert_eq!(s.header_table_size, Some(8192));
+        assert_eq!(s.initial_window_size, 0);
+        assert_eq!(s.max_concurrent_streams, None);
+        // Never more than a buffer.
+        assert_eq!(s.max_frame_size, 16384);
+        assert!(!s.connect_protocol);
+        assert_eq!(Settings::new(&g, 65536).max_frame_size, 65536);
+        g.tune_h2.max_frame_size = None;
+        assert_eq!(Settings::new(&g, 65536).max_frame_size, 65536);
+        // A buffer below the RFC's minimum frame size still announces the minimum.
+        assert_eq!(Settings::new(&g, 8192).max_frame_size, 16384);
+    }
+
+    #[test]
+    fn websocket_accept_and_key() {
+        // RFC 6455 1.3's example.
+        assert_eq!(
+            accept_for("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(base64(b"ab"), "YWI=");
+        let k = new_ws_key().expect("random");
+        assert_eq!(k.len(), 24);
+        assert_ne!(Some(k), new_ws_key());
+    }
+}
