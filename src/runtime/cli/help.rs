@@ -4,6 +4,14 @@
 
 /// (syntax, description), in HAProxy's order; `help`, `prompt`, `quit` come last there.
 const COMMANDS: &[(&str, &str)] = &[
+    (
+        "abort ssl cert <certfile>",
+        "drop the certificate transaction",
+    ),
+    (
+        "commit ssl cert <certfile>",
+        "serve the certificate of the transaction",
+    ),
     ("disable health", "stop running a server's health checks"),
     (
         "disable server (DEPRECATED)",
@@ -25,6 +33,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "change a server's state or weight",
     ),
     (
+        "set ssl cert <certfile> <payload>",
+        "prepare a new certificate for a file",
+    ),
+    (
         "set timeout [cli] <delay>",
         "change this session's idle timeout",
     ),
@@ -42,6 +54,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "servers' state, weights and checks (all or one backend)",
     ),
     ("show sess [id]", "list the sessions being served"),
+    (
+        "show ssl cert [<certfile>]",
+        "list the certificate files, or describe one",
+    ),
     (
         "show stat [desc|json|no-maint|typed|up]*",
         "counters of each proxy and server",
