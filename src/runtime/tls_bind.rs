@@ -16,8 +16,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -991,12 +991,11 @@ fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<Ckch, CertError> {
                 .map_err(|_| CertError::NoKey(p.to_owned()))?
         }
     };
-    let ck = CertifiedKey::from_der(certs, key.clone_key(), provider).map_err(|err| {
-        CertError::Key {
+    let ck =
+        CertifiedKey::from_der(certs, key.clone_key(), provider).map_err(|err| CertError::Key {
             path: p.to_owned(),
             err,
-        }
-    })?;
+        })?;
     Ok(Ckch {
         path: p.display().to_string(),
         ck: Arc::new(ck),

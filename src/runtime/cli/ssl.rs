@@ -71,14 +71,13 @@ pub fn show_cert(ctx: &Ctx, args: &[&str], out: &mut String) {
             .as_ref()
             .filter(|t| t.path == p)
             .map(|t| (t.chain.clone(), "Unused")),
-        None => files(ctx)
-            .get(*name)
-            .map(|c| (c.ck.cert.clone(), "Used")),
+        None => files(ctx).get(*name).map(|c| (c.ck.cert.clone(), "Used")),
     };
     match found {
         Some((chain, status)) => describe(name, status, &chain, out),
-        None => out
-            .push_str("Can't display the certificate: Not found or the certificate is a bundle!\n\n"),
+        None => out.push_str(
+            "Can't display the certificate: Not found or the certificate is a bundle!\n\n",
+        ),
     }
 }
 
