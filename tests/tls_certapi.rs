@@ -129,6 +129,15 @@ fn make_files() -> tempfile::TempDir {
     self_signed(d, "sep", "/CN=sep.example", "DNS:sep.example,IP:127.0.0.1");
     cat(d, "sep.pem", &["sep.crt"]);
     cat(d, "sep.pem.key", &["sep.key"]);
+    // A crt-list: the default certificate, then b.pem under a name of the line's own.
+    std::fs::write(
+        d.join("list.txt"),
+        format!(
+            "{0}/sep.pem\n{0}/b.pem [alpn http/1.1] named.example\n",
+            d.display()
+        ),
+    )
+    .expect("crt-list");
     dir
 }
 
@@ -136,17 +145,18 @@ fn text(d: &Path, name: &str) -> String {
     std::fs::read_to_string(d.join(name)).expect(name)
 }
 
-/// One engine with two TLS binds and admin, operator and user stats sockets.
+/// One engine with three TLS binds (the third with a crt-list) and admin, operator and
+/// user stats sockets.
 struct Setup {
     proxy: Proxy,
     socks: tempfile::TempDir,
-    ports: [u16; 2],
+    ports: [u16; 3],
 }
 
 impl Setup {
     fn start(engine: Engine, files: &Path) -> Setup {
         let socks = tempfile::tempdir().expect("tempdir");
-        let ports = [free_port(), free_port()];
+        let ports = [free_port(), free_port(), free_port()];
         let (s, f) = (socks.path().display(), files.display());
         let cfg = format!(
             "global\n\
@@ -161,9 +171,11 @@ impl Setup {
              frontend fe\n\
              \x20   bind 127.0.0.1:{p0} ssl crt {f}/a.pem crt {f}/b.pem\n\
              \x20   bind 127.0.0.1:{p1} ssl crt {f}/sep.pem crt {f}/a.pem\n\
+             \x20   bind 127.0.0.1:{p2} ssl crt-list {f}/list.txt\n\
              \x20   http-request return status 200 content-type text/plain string ok\n",
             p0 = ports[0],
             p1 = ports[1],
+            p2 = ports[2],
         );
         let proxy = Proxy::start_engine(engine, &cfg);
         Setup {
@@ -424,7 +436,7 @@ fn commit_serves_the_new_certificate_to_new_handshakes_only() {
     let d = files.path();
     let s = Setup::start(Engine::Rproxy, d);
     let a = d.join("a.pem").display().to_string();
-    let [p0, p1] = s.ports;
+    let [p0, p1, _] = s.ports;
     assert_eq!(served(p0, "a.example"), "subject=/CN=a.example/O=Test a");
     assert_eq!(served(p1, "a.example"), "subject=/CN=a.example/O=Test a");
     // A connection established before the commit.
@@ -476,6 +488,8 @@ fn abort_and_failed_commits_leave_the_certificate_served() {
     let b = d.join("b.pem").display().to_string();
     let p0 = s.ports[0];
     assert_eq!(served(p0, "b.example"), "subject=/CN=b.example");
+    assert_eq!(served(s.ports[2], "named.example"), "subject=/CN=b.example");
+    assert_eq!(served(s.ports[2], "b.example"), "subject=/CN=sep.example");
     // Aborted.
     s.admin(&set(&b, &text(d, "c.pem")));
     let ok = s.admin(&format!("abort ssl cert {b}\n"));
@@ -499,8 +513,15 @@ fn abort_and_failed_commits_leave_the_certificate_served() {
     // The transaction is still there to fix: the right key, and it commits.
     s.admin(&set(&b, &text(d, "c.pem")));
     let ok = s.admin(&format!("commit ssl cert {b}\n"));
-    assert_eq!(ok, format!("Committing {b}.\nSuccess!\n\n"));
+    assert_eq!(ok, format!("Committing {b}..\nSuccess!\n\n"));
     assert_eq!(served(p0, "c.example"), "subject=/CN=c.example/O=Test c");
     assert_eq!(served(p0, "a.example"), "subject=/CN=a.example/O=Test a");
     assert_eq!(served(p0, "b.example"), "subject=/CN=a.example/O=Test a");
+    // Through the crt-list, the certificate keeps the name its line gives it, not its own.
+    let p2 = s.ports[2];
+    assert_eq!(
+        served(p2, "named.example"),
+        "subject=/CN=c.example/O=Test c"
+    );
+    assert_eq!(served(p2, "c.example"), "subject=/CN=sep.example");
 }
