@@ -12,6 +12,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "commit ssl cert <certfile>",
         "serve the certificate of the transaction",
     ),
+    (
+        "del ssl cert <certfile>",
+        "delete a certificate file no bind uses",
+    ),
     ("disable health", "stop running a server's health checks"),
     (
         "disable server (DEPRECATED)",
@@ -26,6 +30,7 @@ const COMMANDS: &[(&str, &str)] = &[
         "get weight <bk>/<srv>",
         "print a server's weight now and as configured",
     ),
+    ("new ssl cert <certfile>", "make an empty certificate file"),
     ("operator", "lower this session's level to operator"),
     ("set maxconn server <bk>/<srv>", "change a server's maxconn"),
     (

@@ -694,6 +694,8 @@ pub fn run(ctx: &mut Ctx, cmd: &str, out: &mut String) {
         ["set", "ssl", "cert", rest @ ..] => ssl::set_cert(ctx, rest, out),
         ["commit", "ssl", "cert", rest @ ..] => ssl::commit_cert(ctx, rest, out),
         ["abort", "ssl", "cert", rest @ ..] => ssl::abort_cert(ctx, rest, out),
+        ["new", "ssl", "cert", rest @ ..] => ssl::new_cert(ctx, rest, out),
+        ["del", "ssl", "cert", rest @ ..] => ssl::del_cert(ctx, rest, out),
         ["get", "weight", rest @ ..] => servers::get_weight(ctx, rest, out),
         ["set", "weight", rest @ ..] => {
             if need(ctx, Admin, out) {

@@ -1,7 +1,8 @@
 //! The certificate commands of the runtime API, as HAProxy 2.6 answers them:
 //! `show ssl cert [<file>]`, `set ssl cert <file> <<` (PEM payload), `commit ssl cert
-//! <file>` and `abort ssl cert <file>`. This module owns the one transaction HAProxy
-//! allows at a time (a replacement certificate being prepared) and the description of a
+//! <file>`, `abort ssl cert <file>`, `new ssl cert <file>` and `del ssl cert <file>`. This
+//! module owns the one transaction HAProxy allows at a time (a replacement certificate
+//! being prepared), the certificate files made by `new ssl cert`, and the description of a
 //! certificate (serial, dates, names, key algorithm, fingerprint, subject, issuer, chain),
 //! read from the DER with a few lines of parsing rather than an X.509 crate.
 //!
@@ -36,14 +37,43 @@ fn txn() -> std::sync::MutexGuard<'static, Option<Txn>> {
     TXN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Every certificate file the binds loaded, by path (in HAProxy's order, which is the
-/// paths' byte order).
-fn files(ctx: &Ctx) -> BTreeMap<String, Arc<Ckch>> {
+/// Certificate files made by `new ssl cert`, which no bind uses (this version has no
+/// `add ssl crt-list`): empty until a commit gives them a certificate.
+static SPARE: Mutex<BTreeMap<String, Option<Arc<Ckch>>>> = Mutex::new(BTreeMap::new());
+
+fn spare() -> std::sync::MutexGuard<'static, BTreeMap<String, Option<Arc<Ckch>>>> {
+    SPARE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A certificate file as the commands see it.
+#[derive(Debug, Clone)]
+enum Store {
+    /// Loaded by binds.
+    Used(Arc<Ckch>),
+    /// Made by `new ssl cert` (`None`: no certificate committed yet).
+    Spare(Option<Arc<Ckch>>),
+}
+
+impl Store {
+    fn chain(&self) -> Option<&[CertificateDer<'static>]> {
+        match self {
+            Store::Used(c) | Store::Spare(Some(c)) => Some(&c.ck.cert),
+            Store::Spare(None) => None,
+        }
+    }
+}
+
+/// Every certificate file, by path (in HAProxy's order, which is the paths' byte order).
+fn files(ctx: &Ctx) -> BTreeMap<String, Store> {
     let mut out = BTreeMap::new();
     for t in ctx.rt.bind_tls.values() {
         for c in t.cert_files() {
-            out.entry(c.path.clone()).or_insert(c);
+            out.entry(c.path.clone()).or_insert(Store::Used(c));
         }
+    }
+    for (p, c) in spare().iter() {
+        out.entry(p.clone())
+            .or_insert_with(|| Store::Spare(c.clone()));
     }
     out
 }
@@ -71,7 +101,18 @@ pub fn show_cert(ctx: &Ctx, args: &[&str], out: &mut String) {
             .as_ref()
             .filter(|t| t.path == p)
             .map(|t| (t.chain.clone(), "Unused")),
-        None => files(ctx).get(*name).map(|c| (c.ck.cert.clone(), "Used")),
+        None => match files(ctx).get(*name) {
+            Some(Store::Spare(None)) => {
+                let _ = write!(
+                    out,
+                    "Filename: {name}\nStatus: Empty\nOCSP Response Key: \n\n"
+                );
+                return;
+            }
+            Some(Store::Used(c)) => Some((c.ck.cert.clone(), "Used")),
+            Some(Store::Spare(Some(c))) => Some((c.ck.cert.clone(), "Unused")),
+            None => None,
+        },
     };
     match found {
         Some((chain, status)) => describe(name, status, &chain, out),
@@ -132,7 +173,7 @@ pub fn set_cert(ctx: &mut Ctx, args: &[&str], out: &mut String) {
         };
         let chain = match &*t {
             Some(cur) => cur.chain.clone(),
-            None => current.ck.cert.clone(),
+            None => current.chain().unwrap_or_default().to_vec(),
         };
         Txn {
             path: path.to_owned(),
@@ -221,6 +262,9 @@ pub fn commit_cert(ctx: &Ctx, args: &[&str], out: &mut String) {
     for b in ctx.rt.bind_tls.values() {
         n += b.replace_cert(&ckch);
     }
+    if let Some(s) = spare().get_mut(*path) {
+        *s = Some(ckch);
+    }
     *t = None;
     let _ = write!(out, "Committing {path}{}\nSuccess!\n\n", ".".repeat(n));
 }
@@ -249,6 +293,62 @@ pub fn abort_cert(ctx: &Ctx, args: &[&str], out: &mut String) {
         Some(_) => {
             *t = None;
             let _ = write!(out, "Transaction aborted for certificate '{path}'!\n\n");
+        }
+    }
+}
+
+/// `new ssl cert <file>`: an empty certificate file, to be given a certificate with
+/// `set` and `commit`.
+pub fn new_cert(ctx: &Ctx, args: &[&str], out: &mut String) {
+    if !ctx.allowed(CliLevel::Admin) {
+        out.push_str(DENIED);
+        return;
+    }
+    let Some(path) = args.first() else {
+        out.push_str("'new ssl cert' expects a filename\n\n");
+        return;
+    };
+    if files(ctx).contains_key(*path) {
+        let _ = write!(out, "Certificate '{path}' already exists!\n\n");
+        return;
+    }
+    spare().insert(path.to_string(), None);
+    let _ = write!(out, "New empty certificate store '{path}'!\n\n");
+}
+
+/// `del ssl cert <file>`: forgets a file made by `new ssl cert` (one a bind uses stays).
+pub fn del_cert(ctx: &Ctx, args: &[&str], out: &mut String) {
+    if !ctx.allowed(CliLevel::Admin) {
+        out.push_str(DENIED);
+        return;
+    }
+    let Some(path) = args.first() else {
+        out.push_str("'del ssl cert' expects a certificate name\n\n");
+        return;
+    };
+    if txn().as_ref().is_some_and(|t| t.path == *path) {
+        let _ = write!(
+            out,
+            "Can't remove the certificate: ongoing transaction for the certificate '{path}'\n\n"
+        );
+        return;
+    }
+    match files(ctx).get(*path) {
+        None => {
+            let _ = write!(
+                out,
+                "Can't remove the certificate: certificate '{path}' doesn't exist!\n\n\n"
+            );
+        }
+        Some(Store::Used(_)) => {
+            let _ = write!(
+                out,
+                "Can't remove the certificate: certificate '{path}' in use, can't be deleted!\n\n\n"
+            );
+        }
+        Some(Store::Spare(_)) => {
+            spare().remove(*path);
+            let _ = write!(out, "Certificate '{path}' deleted!\n\n");
         }
     }
 }
