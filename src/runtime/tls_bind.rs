@@ -991,15 +991,13 @@ fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<Ckch, CertError> {
                 .map_err(|_| CertError::NoKey(p.to_owned()))?
         }
     };
-    let ck =
-        CertifiedKey::from_der(certs, key.clone_key(), provider).map_err(|err| CertError::Key {
-            path: p.to_owned(),
-            err,
-        })?;
+    let ck = CertifiedKey::from_der(certs, key, provider).map_err(|err| CertError::Key {
+        path: p.to_owned(),
+        err,
+    })?;
     Ok(Ckch {
         path: p.display().to_string(),
         ck: Arc::new(ck),
-        key,
     })
 }
 
@@ -1010,7 +1008,6 @@ pub struct Ckch {
     /// The path as the configuration gives it (under `crt-base`, or `DIR/FILE`).
     pub path: String,
     pub ck: Arc<CertifiedKey>,
-    pub key: PrivateKeyDer<'static>,
 }
 
 impl Ckch {
@@ -1022,11 +1019,10 @@ impl Ckch {
         key: PrivateKeyDer<'static>,
     ) -> Result<Ckch, rustls::Error> {
         let provider = rustls::crypto::ring::default_provider();
-        let ck = CertifiedKey::from_der(chain, key.clone_key(), &provider)?;
+        let ck = CertifiedKey::from_der(chain, key, &provider)?;
         Ok(Ckch {
             path: path.to_owned(),
             ck: Arc::new(ck),
-            key,
         })
     }
 }
@@ -1039,7 +1035,8 @@ impl BindTls {
 
     /// Serves `new` instead of every certificate this bind loaded from its path, with the
     /// SNI names of the new certificate (unless a crt-list line gives names); returns how
-    /// many were replaced. Handshakes under way keep what they picked.
+    /// many were replaced. Handshakes under way keep what they picked. Callers serialize
+    /// their calls (`commit ssl cert` holds the transaction's lock).
     pub fn replace_cert(&self, new: &Arc<Ckch>) -> usize {
         let r = &self.resolver;
         let mut certs = r.current().certs.clone();
