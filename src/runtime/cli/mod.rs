@@ -765,6 +765,34 @@ mod tests {
     }
 
     #[test]
+    fn payloads_run_at_the_empty_line() {
+        let mut p = None;
+        assert!(matches!(payload_step(&mut p, "show info"), Step::Plain));
+        assert!(matches!(
+            payload_step(&mut p, "set ssl cert f <<"),
+            Step::More
+        ));
+        assert!(matches!(payload_step(&mut p, "line 1"), Step::More));
+        assert!(matches!(payload_step(&mut p, "line 2"), Step::More));
+        match payload_step(&mut p, "") {
+            Step::Run(cmd, Some(body)) => {
+                assert_eq!(
+                    (cmd.as_str(), body.as_str()),
+                    ("set ssl cert f ", "line 1\nline 2\n")
+                )
+            }
+            _ => panic!("no payload"),
+        }
+        assert!(p.is_none());
+        // `<<` glued to the last word: HAProxy takes the lines but gives no payload.
+        assert!(matches!(
+            payload_step(&mut p, "set ssl cert f<<"),
+            Step::More
+        ));
+        assert!(matches!(payload_step(&mut p, ""), Step::Run(_, None)));
+    }
+
+    #[test]
     fn proxy_ids_as_haproxy_numbers_them() {
         let mut cfg = Config::default();
         for (n, id) in [("a", None), ("b", Some(3)), ("c", None), ("d", Some(20))] {
