@@ -8,11 +8,16 @@
 //! beside it, the private key; a directory loads each file in name order except the
 //! reserved extensions; the first certificate loaded is the default one; SNI picks a
 //! certificate by its SAN DNS names and subject CN (wildcards `*.example.com` too).
+//!
+//! The certificates a bind serves can be replaced at run time (`commit ssl cert` on the
+//! stats socket, see `cli/ssl.rs`): the SNI index each handshake consults sits behind a
+//! lock that is only written by a commit, so new handshakes get the new certificate while
+//! established connections keep theirs.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -609,17 +614,10 @@ fn build(
     // Keys are loaded with the default provider: cipher limits do not apply to them.
     let key_provider = rustls::crypto::ring::default_provider();
     // Certificates, in order: the first is the default.
-    let mut resolver = SniResolver {
-        strict: ssl.strict_sni,
-        ..Default::default()
-    };
+    let mut entries = Vec::new();
     for p in &ssl.crts {
         match load_crt(p, &key_provider) {
-            Ok(list) => {
-                for (names, ck) in list {
-                    resolver.add(names, Arc::new(ck));
-                }
-            }
+            Ok(list) => entries.extend(list.into_iter().map(|ck| (None, Vec::new(), ck))),
             Err(e) => {
                 d.error_hint(b.span, e.to_string(), e.hint());
                 return None;
@@ -631,11 +629,11 @@ fn build(
     for p in &ssl.crt_lists {
         match load_crt_list(p, &key_provider, bases) {
             Ok(list) => {
-                for (entries, settings) in list {
+                for (list_entries, settings) in list {
                     let mut idx = Vec::new();
-                    for (names, negs, ck) in entries {
-                        idx.push(resolver.certs.len());
-                        resolver.add_filtered(names, negs, Arc::new(ck));
+                    for e in list_entries {
+                        idx.push(entries.len());
+                        entries.push(e);
                     }
                     if let Some(s) = settings {
                         lines.push((idx, s));
@@ -648,7 +646,7 @@ fn build(
             }
         }
     }
-    if resolver.certs.is_empty() {
+    if entries.is_empty() {
         d.error_hint(
             b.span,
             "no SSL certificate loaded for this bind line",
@@ -657,7 +655,7 @@ fn build(
         );
         return None;
     }
-    let resolver = Arc::new(resolver);
+    let resolver = Arc::new(SniResolver::new(ssl.strict_sni, entries));
     let main = server_config(b.span, ssl, defaults, &resolver, d)?;
     // Each crt-list line with settings: its own configuration over the bind line's,
     // chosen by the certificate the client's SNI picks (see `handshake`).
@@ -692,10 +690,7 @@ fn build(
 }
 
 /// Loads a `crt` argument: one PEM file, or every file of a directory.
-fn load_crt(
-    p: &Path,
-    provider: &CryptoProvider,
-) -> Result<Vec<(Vec<String>, CertifiedKey)>, CertError> {
+fn load_crt(p: &Path, provider: &CryptoProvider) -> Result<Vec<Ckch>, CertError> {
     if p.is_dir() {
         let rd = std::fs::read_dir(p).map_err(|err| CertError::Dir {
             path: p.to_owned(),
@@ -768,8 +763,9 @@ fn load_roots(ca: &Path) -> Result<rustls::RootCertStore, String> {
     Ok(roots)
 }
 
-/// A certificate of a crt-list: its SNI names, the names excluded, the key.
-type ListEntry = (Vec<String>, Vec<String>, CertifiedKey);
+/// A certificate of a crt-list: the SNI names its line gives it (`None`: its own), the
+/// names excluded, the certificate.
+type ListEntry = (Option<Vec<String>>, Vec<String>, Ckch);
 
 /// The `[...]` settings of one crt-list line (HAProxy 2.6's `sslbindconf`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -960,17 +956,13 @@ fn load_crt_list(
         let (negs, pos): (Vec<&str>, Vec<&str>) = rest.iter().partition(|w| w.starts_with('!'));
         let crt = crate::config::build::based(bases.crt, file);
         let mut entries = Vec::new();
-        for (names, ck) in load_crt(&crt, provider).map_err(|e| {
+        for ck in load_crt(&crt, provider).map_err(|e| {
             (
                 format!("crt-list '{}' line {}: {e}", p.display(), n + 1),
                 e.hint().to_string(),
             )
         })? {
-            let names = if pos.is_empty() {
-                names
-            } else {
-                pos.iter().map(|s| s.to_string()).collect()
-            };
+            let names = (!pos.is_empty()).then(|| pos.iter().map(|s| s.to_string()).collect());
             let negs = negs.iter().map(|s| s[1..].to_ascii_lowercase()).collect();
             entries.push((names, negs, ck));
         }
@@ -980,17 +972,16 @@ fn load_crt_list(
 }
 
 /// One PEM file: chain and key, or chain with the key in `FILE.key`.
-fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<(Vec<String>, CertifiedKey), CertError> {
+fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<Ckch, CertError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(p)
         .and_then(|it| it.collect::<Result<_, _>>())
         .map_err(|err| CertError::Pem {
             path: p.to_owned(),
             err,
         })?;
-    let Some(leaf) = certs.first() else {
+    if certs.is_empty() {
         return Err(CertError::NoCert(p.to_owned()));
-    };
-    let names = cert_names(leaf);
+    }
     let key = match PrivateKeyDer::from_pem_file(p) {
         Ok(k) => k,
         Err(_) => {
@@ -1004,29 +995,127 @@ fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<(Vec<String>, Certifi
         path: p.to_owned(),
         err,
     })?;
-    Ok((names, ck))
+    Ok(Ckch {
+        path: p.display().to_string(),
+        ck: Arc::new(ck),
+    })
+}
+
+/// One certificate file as loaded (HAProxy's "ckch"): its chain and key, which
+/// `show ssl cert` describes and `commit ssl cert` replaces.
+#[derive(Debug)]
+pub struct Ckch {
+    /// The path as the configuration gives it (under `crt-base`, or `DIR/FILE`).
+    pub path: String,
+    pub ck: Arc<CertifiedKey>,
+}
+
+impl Ckch {
+    /// A certificate file made of a chain and a key (`commit ssl cert`): fails when the key
+    /// cannot sign or is not the certificate's.
+    pub fn new(
+        path: &str,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Ckch, rustls::Error> {
+        let provider = rustls::crypto::ring::default_provider();
+        let ck = CertifiedKey::from_der(chain, key, &provider)?;
+        Ok(Ckch {
+            path: path.to_owned(),
+            ck: Arc::new(ck),
+        })
+    }
+}
+
+impl BindTls {
+    /// The certificate files this bind serves now, in load order.
+    pub fn cert_files(&self) -> Vec<Arc<Ckch>> {
+        self.resolver.current().certs.clone()
+    }
+
+    /// Serves `new` instead of every certificate this bind loaded from its path, with the
+    /// SNI names of the new certificate (unless a crt-list line gives names); returns how
+    /// many were replaced. Handshakes under way keep what they picked. Callers serialize
+    /// their calls (`commit ssl cert` holds the transaction's lock).
+    pub fn replace_cert(&self, new: &Arc<Ckch>) -> usize {
+        let r = &self.resolver;
+        let mut certs = r.current().certs.clone();
+        let mut n = 0;
+        for c in certs.iter_mut().filter(|c| c.path == new.path) {
+            *c = new.clone();
+            n += 1;
+        }
+        if n > 0 {
+            let idx = SniIndex::build(certs, &r.filters);
+            *r.index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(idx);
+        }
+        n
+    }
 }
 
 /// Picks the certificate by SNI: exact names first, then wildcards, else the default
 /// (the first loaded) unless `strict-sni`.
 #[derive(Debug, Default)]
 struct SniResolver {
-    certs: Vec<Arc<CertifiedKey>>,
+    strict: bool,
+    /// By certificate, in load order: the names its crt-list line gives it (`None`: its
+    /// SAN DNS names and CN) and the names it excludes (`!name`).
+    filters: Vec<(Option<Vec<String>>, Vec<String>)>,
+    /// What handshakes consult; replaced whole by `commit ssl cert` (a read lock per
+    /// handshake, uncontended but for the instant of a commit).
+    index: RwLock<Arc<SniIndex>>,
+}
+
+/// The certificates of a bind and the names that pick them.
+#[derive(Debug, Default)]
+struct SniIndex {
+    certs: Vec<Arc<Ckch>>,
     exact: HashMap<String, usize>,
     /// Keyed by what follows `*.`, in load order.
     wild: HashMap<String, Vec<usize>>,
     /// Names a crt-list line excludes from its certificate (`!name`).
     negs: Vec<Vec<String>>,
-    strict: bool,
 }
 
 impl SniResolver {
-    fn add(&mut self, names: Vec<String>, ck: Arc<CertifiedKey>) {
-        self.add_filtered(names, Vec::new(), ck)
+    fn new(strict: bool, entries: Vec<(Option<Vec<String>>, Vec<String>, Ckch)>) -> SniResolver {
+        let mut certs = Vec::new();
+        let mut filters = Vec::new();
+        for (names, negs, ck) in entries {
+            certs.push(Arc::new(ck));
+            filters.push((names, negs));
+        }
+        let index = SniIndex::build(certs, &filters);
+        SniResolver {
+            strict,
+            filters,
+            index: RwLock::new(Arc::new(index)),
+        }
     }
-    fn add_filtered(&mut self, names: Vec<String>, negs: Vec<String>, ck: Arc<CertifiedKey>) {
-        let i = self.certs.len();
-        self.certs.push(ck);
+    fn current(&self) -> Arc<SniIndex> {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn pick(&self, sni: Option<&str>) -> Option<usize> {
+        let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
+        idx.pick(sni, self.strict)
+    }
+}
+
+impl SniIndex {
+    fn build(certs: Vec<Arc<Ckch>>, filters: &[(Option<Vec<String>>, Vec<String>)]) -> SniIndex {
+        let mut idx = SniIndex::default();
+        for (i, c) in certs.iter().enumerate() {
+            let (names, negs) = match filters.get(i) {
+                Some((Some(n), negs)) => (n.clone(), negs.clone()),
+                Some((None, negs)) => (leaf_names(c), negs.clone()),
+                None => (leaf_names(c), Vec::new()),
+            };
+            idx.add_filtered(i, names, negs);
+        }
+        idx.certs = certs;
+        idx
+    }
+    fn add_filtered(&mut self, i: usize, names: Vec<String>, negs: Vec<String>) {
         // `!*` leaves the certificate out of the name lookup (a fallback only).
         let all_out = negs.iter().any(|n| n == "*");
         for n in names {
@@ -1044,7 +1133,7 @@ impl SniResolver {
         }
         self.negs.push(negs);
     }
-    fn pick(&self, sni: Option<&str>) -> Option<usize> {
+    fn pick(&self, sni: Option<&str>, strict: bool) -> Option<usize> {
         if let Some(name) = sni {
             let name = name.to_ascii_lowercase();
             if let Some(i) = self.exact.get(&name) {
@@ -1059,20 +1148,26 @@ impl SniResolver {
                 return Some(*i);
             }
         }
-        if self.strict { None } else { Some(0) }
+        if strict { None } else { Some(0) }
     }
+}
+
+/// The names a loaded certificate is valid for (SAN DNS names, subject CN).
+fn leaf_names(c: &Ckch) -> Vec<String> {
+    c.ck.cert.first().map(|l| cert_names(l)).unwrap_or_default()
 }
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let i = self.pick(hello.server_name());
+        let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let i = idx.pick(hello.server_name(), self.strict);
         if i.is_none() {
             tracing::debug!(
                 sni = hello.server_name().unwrap_or("-"),
                 "strict-sni: no certificate for this name, handshake refused"
             );
         }
-        i.and_then(|i| self.certs.get(i).cloned())
+        i.and_then(|i| idx.certs.get(i)).map(|c| c.ck.clone())
     }
 }
 
@@ -1209,7 +1304,7 @@ pub fn note_conn(conn: &mut crate::runtime::sample::ConnInfo, s: &Stream) {
 // ---- The names a certificate is valid for (minimal DER reading, no dependency) ----
 
 /// One DER element: (tag, contents, rest of the input).
-fn tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, d) = d.split_first()?;
     let (&l0, mut d) = d.split_first()?;
     let len = if l0 < 0x80 {
@@ -1374,17 +1469,16 @@ mod tests {
 
     #[test]
     fn sni_picks_exact_then_wildcard_then_default() {
-        let mut r = SniResolver::default();
+        let mut r = SniIndex::default();
         r.exact.insert("a.test".into(), 0);
         r.exact.insert("b.test".into(), 1);
         r.wild.insert("w.test".into(), vec![1]);
-        assert_eq!(r.pick(Some("A.Test")), Some(0));
-        assert_eq!(r.pick(Some("x.w.test")), Some(1));
-        assert_eq!(r.pick(Some("w.test")), Some(0));
-        assert_eq!(r.pick(None), Some(0));
-        r.strict = true;
-        assert_eq!(r.pick(Some("nope.test")), None);
-        assert_eq!(r.pick(None), None);
+        assert_eq!(r.pick(Some("A.Test"), false), Some(0));
+        assert_eq!(r.pick(Some("x.w.test"), false), Some(1));
+        assert_eq!(r.pick(Some("w.test"), false), Some(0));
+        assert_eq!(r.pick(None, false), Some(0));
+        assert_eq!(r.pick(Some("nope.test"), true), None);
+        assert_eq!(r.pick(None, true), None);
     }
 
     #[test]

@@ -4,6 +4,18 @@
 
 /// (syntax, description), in HAProxy's order; `help`, `prompt`, `quit` come last there.
 const COMMANDS: &[(&str, &str)] = &[
+    (
+        "abort ssl cert <certfile>",
+        "drop the certificate transaction",
+    ),
+    (
+        "commit ssl cert <certfile>",
+        "serve the certificate of the transaction",
+    ),
+    (
+        "del ssl cert <certfile>",
+        "delete a certificate file no bind uses",
+    ),
     ("disable health", "stop running a server's health checks"),
     (
         "disable server (DEPRECATED)",
@@ -18,11 +30,16 @@ const COMMANDS: &[(&str, &str)] = &[
         "get weight <bk>/<srv>",
         "print a server's weight now and as configured",
     ),
+    ("new ssl cert <certfile>", "make an empty certificate file"),
     ("operator", "lower this session's level to operator"),
     ("set maxconn server <bk>/<srv>", "change a server's maxconn"),
     (
         "set server <bk>/<srv> [opts]",
         "change a server's state or weight",
+    ),
+    (
+        "set ssl cert <certfile> <payload>",
+        "prepare a new certificate for a file",
     ),
     (
         "set timeout [cli] <delay>",
@@ -42,6 +59,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "servers' state, weights and checks (all or one backend)",
     ),
     ("show sess [id]", "list the sessions being served"),
+    (
+        "show ssl cert [<certfile>]",
+        "list the certificate files, or describe one",
+    ),
     (
         "show stat [desc|json|no-maint|typed|up]*",
         "counters of each proxy and server",

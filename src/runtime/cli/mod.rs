@@ -11,6 +11,7 @@ pub mod help;
 pub mod info;
 pub mod servers;
 pub mod sess;
+pub mod ssl;
 pub mod stat;
 
 use std::collections::HashMap;
@@ -425,6 +426,8 @@ pub struct Ctx<'a> {
     pub quit: bool,
     /// This session's idle timeout (`stats timeout`, or `set timeout cli`).
     pub timeout: Duration,
+    /// The lines that followed a command ending with `<<`, up to an empty line.
+    pub payload: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -467,7 +470,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         interactive: false,
         quit: false,
         timeout: rt.cli.timeout,
+        payload: None,
     };
+    // A command line ending with `<<` waits for its payload (see [`payload_step`]).
+    let mut pending: Option<(String, String)> = None;
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 4096];
     'conn: loop {
@@ -479,7 +485,21 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             let line = String::from_utf8_lossy(&line[..nl]);
             let line = line.strip_suffix('\r').unwrap_or(&line);
             let mut out = String::new();
-            run_line(&mut ctx, line, &mut out);
+            match payload_step(&mut pending, line) {
+                Step::Plain => run_line(&mut ctx, line, &mut out),
+                Step::More => {
+                    // HAProxy prompts for each payload line in interactive mode.
+                    if ctx.interactive && s.write_all(b"+ ").await.is_err() {
+                        break 'conn;
+                    }
+                    continue;
+                }
+                Step::Run(cmd, payload) => {
+                    ctx.payload = payload;
+                    run_line(&mut ctx, &cmd, &mut out);
+                    ctx.payload = None;
+                }
+            }
             if ctx.quit {
                 let _ = s.write_all(out.as_bytes()).await;
                 break 'conn;
@@ -504,8 +524,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             _ => break,
         };
         if n == 0 {
-            // A last command without its newline still counts, as with HAProxy.
-            if !buf.is_empty() && !ctx.quit {
+            // A last command without its newline still counts, as with HAProxy (not a
+            // payload cut short: HAProxy drops it).
+            if !buf.is_empty() && !ctx.quit && pending.is_none() {
                 let line = String::from_utf8_lossy(&buf).into_owned();
                 buf.clear();
                 let mut out = String::new();
@@ -519,6 +540,48 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = s.shutdown().await;
     rt.cli.end_session(id);
     rt.cli.cli_active.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// What a received line is to a session that may be collecting a payload.
+enum Step {
+    /// A command line.
+    Plain,
+    /// Taken into the payload (or the start of one).
+    More,
+    /// The end of a payload: the command and its payload (`None` when `<<` was not a
+    /// word of its own, which HAProxy does not take as a payload).
+    Run(String, Option<String>),
+}
+
+/// The longest payload taken (HAProxy's is bounded by its buffer size).
+const MAX_PAYLOAD: usize = 1 << 20;
+
+/// HAProxy 2.6's multi-line commands: a line ending with `<<` starts a payload, the lines
+/// after it are the payload, an empty line ends it.
+fn payload_step(pending: &mut Option<(String, String)>, line: &str) -> Step {
+    match pending {
+        None => match line.strip_suffix("<<") {
+            Some(cmd) => {
+                *pending = Some((cmd.to_owned(), String::new()));
+                Step::More
+            }
+            None => Step::Plain,
+        },
+        Some((_, p)) if !line.is_empty() => {
+            if p.len() + line.len() < MAX_PAYLOAD {
+                p.push_str(line);
+                p.push('\n');
+            }
+            Step::More
+        }
+        Some(_) => {
+            let Some((cmd, p)) = pending.take() else {
+                return Step::Plain;
+            };
+            let word = cmd.is_empty() || cmd.ends_with([' ', '\t']);
+            Step::Run(cmd, word.then_some(p))
+        }
+    }
 }
 
 /// Splits a line into commands at unescaped `;` and runs each.
@@ -627,6 +690,12 @@ pub fn run(ctx: &mut Ctx, cmd: &str, out: &mut String) {
             }
         }
         ["set", "timeout", rest @ ..] => set_timeout(ctx, rest, out),
+        ["show", "ssl", "cert", rest @ ..] => ssl::show_cert(ctx, rest, out),
+        ["set", "ssl", "cert", rest @ ..] => ssl::set_cert(ctx, rest, out),
+        ["commit", "ssl", "cert", rest @ ..] => ssl::commit_cert(ctx, rest, out),
+        ["abort", "ssl", "cert", rest @ ..] => ssl::abort_cert(ctx, rest, out),
+        ["new", "ssl", "cert", rest @ ..] => ssl::new_cert(ctx, rest, out),
+        ["del", "ssl", "cert", rest @ ..] => ssl::del_cert(ctx, rest, out),
         ["get", "weight", rest @ ..] => servers::get_weight(ctx, rest, out),
         ["set", "weight", rest @ ..] => {
             if need(ctx, Admin, out) {
@@ -693,6 +762,34 @@ mod tests {
             vec!["set", "weight", "be/s1 x", "3"]
         );
         assert!(words("   ").is_empty());
+    }
+
+    #[test]
+    fn payloads_run_at_the_empty_line() {
+        let mut p = None;
+        assert!(matches!(payload_step(&mut p, "show info"), Step::Plain));
+        assert!(matches!(
+            payload_step(&mut p, "set ssl cert f <<"),
+            Step::More
+        ));
+        assert!(matches!(payload_step(&mut p, "line 1"), Step::More));
+        assert!(matches!(payload_step(&mut p, "line 2"), Step::More));
+        match payload_step(&mut p, "") {
+            Step::Run(cmd, Some(body)) => {
+                assert_eq!(
+                    (cmd.as_str(), body.as_str()),
+                    ("set ssl cert f ", "line 1\nline 2\n")
+                )
+            }
+            _ => panic!("no payload"),
+        }
+        assert!(p.is_none());
+        // `<<` glued to the last word: HAProxy takes the lines but gives no payload.
+        assert!(matches!(
+            payload_step(&mut p, "set ssl cert f<<"),
+            Step::More
+        ));
+        assert!(matches!(payload_step(&mut p, ""), Step::Run(_, None)));
     }
 
     #[test]
