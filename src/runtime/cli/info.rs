@@ -142,7 +142,12 @@ pub fn fields(rt: &Runtime) -> Vec<Field> {
         f(12, "PoolFailed", "MCP", U32(0)),
         f(13, "Ulimit-n", "CLP", U32(nofile())),
         f(14, "Maxsock", "CLP", U32(nofile())),
-        f(15, "Maxconn", "CLP", U32(u64::from(rt.maxconn))),
+        f(
+            15,
+            "Maxconn",
+            "CLP",
+            U32(u64::from(super::admin::global_maxconn(rt))),
+        ),
         f(16, "Hard_maxconn", "CLP", U32(u64::from(rt.maxconn))),
         f(17, "CurrConns", "MGP", U32(cur)),
         f(18, "CumConns", "MCP", U32(t.cum_conns)),
