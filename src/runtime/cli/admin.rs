@@ -337,14 +337,21 @@ pub fn shutdown_session(ctx: &mut Ctx, args: &[&str], out: &mut String) {
         out.push_str(EXPECTED);
         return;
     };
-    let hex = a
-        .strip_prefix("0x")
-        .or_else(|| a.strip_prefix("0X"))
-        .unwrap_or(a);
-    let Ok(id) = u64::from_str_radix(hex, 16) else {
+    // As C's strtoul in base 0: `0x` hex, `0` octal, else decimal; what does not read
+    // as a number is 0, which names no session.
+    let (digits, radix) = match a.strip_prefix("0x").or_else(|| a.strip_prefix("0X")) {
+        Some(h) => (h, 16),
+        None if a.starts_with('0') => (*a, 8),
+        None => (*a, 10),
+    };
+    let end = digits
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(digits.len());
+    let id = u64::from_str_radix(&digits[..end], radix).unwrap_or(0);
+    if id == 0 {
         out.push_str(EXPECTED);
         return;
-    };
+    }
     let abort = lock(&ctx.rt.cli.sessions).get(&id).map(|s| s.abort.clone());
     match abort {
         None => out.push_str("No such session (use 'show sess').\n\n"),
