@@ -898,6 +898,28 @@ mod tests {
     }
 
     #[test]
+    fn messages_have_haproxys_severities() {
+        assert_eq!(
+            severity_of(&["get", "weight", "b/s"], "1 (initial 1)\n\n"),
+            None
+        );
+        assert_eq!(
+            severity_of(&["get", "weight", "b/z"], "No such server.\n\n"),
+            Some(3)
+        );
+        assert_eq!(severity_of(&["set", "weight", "b/s", "1"], "\n"), None);
+        assert_eq!(
+            severity_of(&["set", "server", "b/s", "addr", "::1"], "IP changed from"),
+            Some(4)
+        );
+        assert_eq!(
+            severity_of(&["disable", "frontend", "x"], "No such frontend.\n\n"),
+            Some(3)
+        );
+        assert_eq!(severity_of(&["foo"], "Unknown command, but maybe"), Some(6));
+    }
+
+    #[test]
     fn proxy_ids_as_haproxy_numbers_them() {
         let mut cfg = Config::default();
         for (n, id) in [("a", None), ("b", Some(3)), ("c", None), ("d", Some(20))] {

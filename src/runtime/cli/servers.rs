@@ -628,3 +628,21 @@ fn set_health(f: &Found, arg: Option<&str>, out: &mut String) {
     }
     out.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::strtol;
+
+    #[test]
+    fn ports_read_as_strtol_reads_them() {
+        assert_eq!(strtol("80"), Some(80));
+        assert_eq!(strtol("1a"), Some(1));
+        assert_eq!(strtol("0x10"), Some(0));
+        assert_eq!(strtol("+5"), Some(5));
+        assert_eq!(strtol("-1"), Some(-1));
+        assert_eq!(strtol(""), None);
+        assert_eq!(strtol("abc"), None);
+        assert_eq!(strtol("+abc"), None);
+        assert_eq!(strtol("99999999999999999999"), None);
+    }
+}

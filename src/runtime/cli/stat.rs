@@ -216,3 +216,17 @@ fn typed(rows: &[crate::runtime::stats::StatRow]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::atoi;
+
+    #[test]
+    fn filter_words_read_as_atoi_reads_them() {
+        assert_eq!(atoi("-1"), -1);
+        assert_eq!(atoi("4"), 4);
+        assert_eq!(atoi("6x"), 6);
+        assert_eq!(atoi("x"), 0);
+        assert_eq!(atoi(""), 0);
+    }
+}
