@@ -666,13 +666,14 @@ fn words(cmd: &str) -> Vec<String> {
 /// Runs one command, appending its whole answer (with the final empty line) to `out`,
 /// its message prefixed as the session's `severity-output` asks.
 pub fn run(ctx: &mut Ctx, cmd: &str, out: &mut String) {
+    if ctx.severity == CliSeverity::None {
+        return dispatch(ctx, cmd, out);
+    }
     let w = words(cmd);
     let a: Vec<&str> = w.iter().map(String::as_str).collect();
     let mut ans = String::new();
-    dispatch(ctx, &a, &mut ans);
-    if ctx.severity != CliSeverity::None
-        && let Some(sev) = severity_of(&a, &ans)
-    {
+    dispatch(ctx, cmd, &mut ans);
+    if let Some(sev) = severity_of(&a, &ans) {
         match ctx.severity {
             CliSeverity::Number => out.push_str(&format!("[{sev}]: ")),
             _ => out.push_str(match sev {
@@ -724,7 +725,10 @@ fn severity_of(cmd: &[&str], ans: &str) -> Option<u8> {
     }
 }
 
-fn dispatch(ctx: &mut Ctx, a: &[&str], out: &mut String) {
+/// Runs one command, appending its whole answer (with the final empty line) to `out`.
+fn dispatch(ctx: &mut Ctx, cmd: &str, out: &mut String) {
+    let w = words(cmd);
+    let a: Vec<&str> = w.iter().map(String::as_str).collect();
     let need = |ctx: &Ctx, l: CliLevel, out: &mut String| {
         if ctx.allowed(l) {
             true
@@ -734,7 +738,7 @@ fn dispatch(ctx: &mut Ctx, a: &[&str], out: &mut String) {
         }
     };
     use CliLevel::*;
-    match a {
+    match a.as_slice() {
         [] => help::unknown_empty(out),
         ["help", rest @ ..] => help::help(rest, out),
         ["prompt", ..] => {
@@ -762,37 +766,6 @@ fn dispatch(ctx: &mut Ctx, a: &[&str], out: &mut String) {
             }
         }
         ["set", "timeout", rest @ ..] => set_timeout(ctx, rest, out),
-        ["get", "weight", rest @ ..] => servers::get_weight(ctx, rest, out),
-        ["set", "weight", rest @ ..] => {
-            if need(ctx, Admin, out) {
-                servers::set_weight(ctx, rest, out)
-            }
-        }
-        ["set", "server", rest @ ..] => {
-            if need(ctx, Admin, out) {
-                servers::set_server(ctx, rest, out)
-            }
-        }
-        ["set", "maxconn", "server", rest @ ..] => {
-            if need(ctx, Admin, out) {
-                servers::set_maxconn(ctx, rest, out)
-            }
-        }
-        [op @ ("enable" | "disable"), "server", rest @ ..] => {
-            if need(ctx, Admin, out) {
-                servers::enable_server(ctx, *op == "enable", rest, out)
-            }
-        }
-        [op @ ("enable" | "disable"), "health", rest @ ..] => {
-            if need(ctx, Admin, out) {
-                servers::enable_health(ctx, *op == "enable", rest, out)
-            }
-        }
-        ["shutdown", "sessions", "server", rest @ ..] => {
-            if need(ctx, Admin, out) {
-                servers::shutdown_sessions(ctx, rest, out)
-            }
-        }
         ["show", "errors", rest @ ..] => {
             if need(ctx, Operator, out) {
                 admin::show_errors(ctx, rest, out)
@@ -860,7 +833,38 @@ fn dispatch(ctx: &mut Ctx, a: &[&str], out: &mut String) {
             }
             _ => out.push_str("one of 'none', 'number', 'string' is a required argument\n\n"),
         },
-        _ => help::unknown(a, out),
+        ["get", "weight", rest @ ..] => servers::get_weight(ctx, rest, out),
+        ["set", "weight", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                servers::set_weight(ctx, rest, out)
+            }
+        }
+        ["set", "server", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                servers::set_server(ctx, rest, out)
+            }
+        }
+        ["set", "maxconn", "server", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                servers::set_maxconn(ctx, rest, out)
+            }
+        }
+        [op @ ("enable" | "disable"), "server", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                servers::enable_server(ctx, *op == "enable", rest, out)
+            }
+        }
+        [op @ ("enable" | "disable"), "health", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                servers::enable_health(ctx, *op == "enable", rest, out)
+            }
+        }
+        ["shutdown", "sessions", "server", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                servers::shutdown_sessions(ctx, rest, out)
+            }
+        }
+        _ => help::unknown(&a, out),
     }
 }
 
