@@ -339,6 +339,34 @@ fn set_server_check_health_agent_answers_match_haproxy() {
         servers_state(&r.sock("admin")),
         servers_state(&h.sock("admin"))
     );
+    // Back to the server's port: checks follow a server moved by `set server ... addr`.
+    let m4 = MockServer::start("m4");
+    same(
+        &h,
+        &r,
+        "admin",
+        &[
+            "set server be/s2 check-port 0\n",
+            &format!("set server be/s2 addr 127.0.0.1 port {}\n", m4.port()),
+        ],
+    );
+    for s in [&h, &r] {
+        assert!(
+            eventually(Duration::from_secs(5), || stat_field(
+                s, "be", "s2", "status"
+            )
+            .starts_with("UP")),
+            "{}: {}",
+            s.proxy.engine().name(),
+            stat_field(s, "be", "s2", "status")
+        );
+    }
+    // A frontend maxconn of 0 shows as such, the frontend still OPEN.
+    same(&h, &r, "admin", &["set maxconn frontend fe 0\n"]);
+    for s in [&h, &r] {
+        assert_eq!(stat_field(s, "fe", "FRONTEND", "slim"), "0");
+        assert_eq!(stat_field(s, "fe", "FRONTEND", "status"), "OPEN");
+    }
 }
 
 /// Row keys (`pxname,svname`) of a CSV answer, or the whole answer when it is not CSV.

@@ -414,7 +414,7 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
         "STOP"
     } else if let Some(s) = rt.cli.fe_status(px.idx) {
         s
-    } else if scur >= u64::from(slim) {
+    } else if slim > 0 && scur >= u64::from(slim) {
         "FULL"
     } else {
         "OPEN"
