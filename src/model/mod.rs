@@ -131,7 +131,20 @@ pub struct StatsSocket {
     pub mode: Option<u32>,
     pub level: CliLevel,
     pub expose_fd_listeners: bool,
+    /// `severity-output`: how messages of the runtime API are prefixed.
+    pub severity_output: CliSeverity,
     pub span: Span,
+}
+
+/// `severity-output none|number|string` of a stats socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CliSeverity {
+    #[default]
+    None,
+    /// `[3]: message`
+    Number,
+    /// `[err]: message`
+    String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -228,6 +228,23 @@ pub struct ServerRt {
     tls: Option<crate::runtime::tls_client::ServerTls>,
     /// `send-proxy`/`send-proxy-v2`: the PROXY header opens each connection.
     pub send_proxy: Option<crate::model::ProxyProtocol>,
+    /// `set server ... addr` on the stats socket: replaces `target` for new connections.
+    pub cli_target: Mutex<Option<Target>>,
+}
+
+impl ServerRt {
+    /// Where new connections go now (`set server ... addr` may have moved it).
+    pub fn target_now(&self) -> Target {
+        lock(&self.cli_target)
+            .clone()
+            .unwrap_or_else(|| self.target.clone())
+    }
+
+    /// Moves the server (stats socket): idle connections to the old address are closed.
+    pub fn set_target(&self, t: Target) {
+        *lock(&self.cli_target) = Some(t);
+        *lock(&self.pool) = Pool::default();
+    }
 }
 
 /// A server's idle connections, as HAProxy sorts them: `idle` ones served one request,
@@ -412,6 +429,7 @@ impl Backend {
                 pool: Mutex::new(Pool::default()),
                 tls: None,
                 send_proxy: s.params.send_proxy,
+                cli_target: Mutex::new(None),
             });
         }
         // 1.x `dispatch`: one anonymous server when there is no other.
@@ -426,6 +444,7 @@ impl Backend {
                 pool: Mutex::new(Pool::default()),
                 tls: None,
                 send_proxy: None,
+                cli_target: Mutex::new(None),
             });
         }
         use crate::model::Balance as B;
@@ -942,10 +961,13 @@ impl Backend {
             .rt
             .get(idx)
             .ok_or_else(|| std::io::Error::other("no such server"))?;
+        // Set by `set server ... addr`; None (no clone) otherwise.
+        let moved = lock(&rt.cli_target).clone();
+        let target = moved.as_ref().unwrap_or(&rt.target);
         let fut = async {
-            match &rt.target {
+            match target {
                 Target::Inet { .. } => {
-                    let sa = rt.target.resolve(dst).ok_or_else(|| {
+                    let sa = target.resolve(dst).ok_or_else(|| {
                         std::io::Error::new(
                             std::io::ErrorKind::AddrNotAvailable,
                             "server address unknown",

@@ -312,6 +312,31 @@ fn accept_flags() -> i32 {
 }
 
 impl Listener {
+    /// `disable frontend`: a TCP socket stops listening (the kernel refuses new
+    /// connections, as with HAProxy); a UNIX one is just not accepted from.
+    pub fn pause(&self) {
+        if let Listener::Tcp(l, _) = self {
+            let _ = socket2::SockRef::from(l.get_ref()).shutdown(std::net::Shutdown::Read);
+        }
+    }
+
+    /// `enable frontend`: listening again (the backlog the kernel allows at most). The
+    /// socket is registered anew: the event loop keeps reporting the shutdown otherwise.
+    pub fn resume(&mut self) {
+        if let Listener::Tcp(l, _) = self {
+            let max = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+                .ok()
+                .and_then(|v| v.trim().parse::<i32>().ok())
+                .unwrap_or(4096);
+            let _ = socket2::SockRef::from(l.get_ref()).listen(max);
+            if let Ok(fd) = l.get_ref().try_clone()
+                && let Ok(fresh) = crate::runtime::readiness::watch_listener(fd)
+            {
+                *l = fresh;
+            }
+        }
+    }
+
     /// A connection the kernel has queued on a TCP listener, taken now without waiting
     /// for (possibly stale) readiness; None when the queue is empty or for UNIX sockets.
     /// A soft stop drains the queue with it before closing the socket, as closing resets

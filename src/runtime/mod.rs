@@ -51,7 +51,7 @@ pub struct Runtime {
     pub by_name: HashMap<String, usize>,
     pub limits: Limits,
     pub maxconn: u32,
-    global_slots: Arc<Semaphore>,
+    pub(crate) global_slots: Arc<Semaphore>,
     /// Becomes true on a soft stop: idle connections close, busy ones after their response.
     pub stopping: watch::Sender<bool>,
     /// Becomes true when `hard-stop-after` expires during a soft stop: transactions still
@@ -318,12 +318,14 @@ impl Drop for ConnGuard {
 async fn accept_loop(
     rt: Arc<Runtime>,
     px: Arc<ProxyRt>,
-    listener: Listener,
+    mut listener: Listener,
     tls: Option<Arc<tls_bind::BindTls>>,
     accept_proxy: bool,
 ) {
     let mut stop = rt.stopping.subscribe();
     let mut draining: Option<tokio::time::Instant> = None;
+    // `disable|enable|shutdown frontend` on the stats socket.
+    let mut fe_ctl = rt.cli.fe_watch(px.idx);
     loop {
         // Take the slots first: beyond maxconn the socket is not read, and new connections
         // wait in the kernel's backlog as in HAProxy.
@@ -353,6 +355,14 @@ async fn accept_loop(
                 r = listener.accept() => r,
                 _ = stop.changed() => {
                     draining = Some(tokio::time::Instant::now() + Duration::from_millis(20));
+                    continue;
+                }
+                _ = cli::admin::fe_changed(&mut fe_ctl) => {
+                    if let Some(rx) = &mut fe_ctl
+                        && !cli::admin::hold(&rt, rx, &mut listener).await
+                    {
+                        return;
+                    }
                     continue;
                 }
             }
@@ -389,7 +399,7 @@ async fn accept_loop(
             sess,
         };
         if accept_proxy || !px.expect_proxy.is_empty() {
-            tokio::spawn(after_proxy_header(
+            let task = tokio::spawn(after_proxy_header(
                 rt.clone(),
                 px.clone(),
                 acc,
@@ -397,18 +407,21 @@ async fn accept_loop(
                 accept_proxy,
                 tls.clone(),
             ));
+            rt.cli.set_abort(sess, task.abort_handle());
             continue;
         }
         // One spawn per mode: each task is as large as its own session, not the largest.
         if let Some(cfg) = &tls {
-            tokio::spawn(tls_serve(rt.clone(), px.clone(), acc, cfg.clone(), guard));
+            let task = tokio::spawn(tls_serve(rt.clone(), px.clone(), acc, cfg.clone(), guard));
+            rt.cli.set_abort(sess, task.abort_handle());
             continue;
         }
-        match px.mode {
+        let task = match px.mode {
             Mode::Http => tokio::spawn(http::session::serve(rt.clone(), px.clone(), acc, guard)),
             Mode::Tcp => tokio::spawn(tcp::serve(rt.clone(), px.clone(), acc, guard)),
             Mode::Health => tokio::spawn(tcp::health(acc, guard)),
         };
+        rt.cli.set_abort(sess, task.abort_handle());
     }
 }
 

@@ -374,6 +374,7 @@ fn stats_socket(ctx: &mut Ctx, g: &mut Global, s: &Stmt) -> R {
         mode: None,
         level: CliLevel::Admin,
         expose_fd_listeners: false,
+        severity_output: crate::model::CliSeverity::None,
         span: s.line.span,
     };
     let mut i = 3;
@@ -403,9 +404,31 @@ fn stats_socket(ctx: &mut Ctx, g: &mut Global, s: &Stmt) -> R {
                 };
                 i += 2;
             }
+            "severity-output" => {
+                let v = s.need(ctx, i + 1, "none, number or string")?;
+                sock.severity_output = match v.text.as_str() {
+                    "none" => crate::model::CliSeverity::None,
+                    "number" => crate::model::CliSeverity::Number,
+                    "string" => crate::model::CliSeverity::String,
+                    _ => {
+                        return Err(ctx.err_hint(
+                            v.span,
+                            format!("unknown severity-output '{}'", v.text),
+                            "severity-output: none number string",
+                        ));
+                    }
+                };
+                i += 2;
+            }
             "expose-fd" => {
                 let l = s.need(ctx, i + 1, "listeners")?;
                 sock.expose_fd_listeners = l.text == "listeners";
+                // Seamless reloads (`-x`, `_getsocks`) are not served: a new process
+                // binds its own sockets.
+                ctx.warn(
+                    o.span,
+                    "stats socket option 'expose-fd listeners' is accepted but not applied by rproxy: listening sockets are not passed to a new process",
+                );
                 i += 2;
             }
             // Other bind options on a stats socket: accepted, not applied yet.

@@ -142,6 +142,8 @@ pub struct Checker {
     pub record: Mutex<Record>,
     /// False after `disable health` on the stats socket: checks pause, the state stays.
     pub enabled: std::sync::atomic::AtomicBool,
+    /// Where checks go after `set server ... addr|check-port` on the stats socket.
+    pub cli_addr: Mutex<Option<SocketAddr>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -366,6 +368,7 @@ impl Checker {
                 down_since: None,
             }),
             enabled: std::sync::atomic::AtomicBool::new(true),
+            cli_addr: Mutex::new(None),
         }
     }
 
@@ -438,7 +441,7 @@ impl Checker {
             ),
             None => (inter, None),
         };
-        let mut ctx = CheckCtx::new(self.addr, connect, read);
+        let mut ctx = CheckCtx::new(self.addr_now(), connect, read);
         ctx.send_proxy = self.send_proxy;
         ctx.tls = self.tls.clone();
         ctx.tls_default = self.tls_default;
@@ -670,6 +673,64 @@ fn random() -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// What the stats socket changes on a checker (`set server ... addr|check-port|health`).
+impl Checker {
+    /// Where the next check goes.
+    pub fn addr_now(&self) -> SocketAddr {
+        lock(&self.cli_addr).unwrap_or(self.addr)
+    }
+
+    pub fn set_addr(&self, a: SocketAddr) {
+        *lock(&self.cli_addr) = Some(a);
+    }
+
+    /// `set server ... health up|down`: the counter jumps to its end and the state
+    /// follows at once, logged as HAProxy logs a change "from CLI".
+    pub fn force_health(self: &Arc<Self>, up: bool) {
+        let mut rec = lock(&self.record);
+        let st = if up {
+            self.rf.mark_up()
+        } else {
+            self.rf.mark_down()
+        };
+        let Some(to) = st.changed else { return };
+        rec.last_change = SystemTime::now();
+        match to {
+            Health::Down => {
+                self.state.up.store(false, Ordering::Release);
+                rec.downs += 1;
+                rec.down_since = Some(Instant::now());
+            }
+            Health::Up => {
+                if let Some(t) = rec.down_since.take() {
+                    rec.downtime += t.elapsed();
+                }
+                self.state.up.store(true, Ordering::Release);
+                if let Some(be) = self.backend.upgrade() {
+                    be.dequeue(self.idx);
+                }
+            }
+        }
+        let c = self.counts();
+        let line = events::change_line(self.who(), to, None, &c);
+        let word = if up { "UP" } else { "DOWN" };
+        let line = line.replacen(
+            &format!(" is {word}."),
+            &format!(" is {word}, changed from CLI."),
+            1,
+        );
+        process::warning(&line);
+        self.sink.send(
+            if up {
+                Severity::Notice
+            } else {
+                Severity::Alert
+            },
+            &line,
+        );
+    }
 }
 
 #[cfg(test)]

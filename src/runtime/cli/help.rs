@@ -9,6 +9,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "drop the certificate transaction",
     ),
     (
+        "clear counters [all]",
+        "reset the maxima (or every counter) of the statistics",
+    ),
+    (
         "commit ssl cert <certfile>",
         "serve the certificate of the transaction",
     ),
@@ -16,10 +20,18 @@ const COMMANDS: &[(&str, &str)] = &[
         "del ssl cert <certfile>",
         "delete a certificate file no bind uses",
     ),
+    (
+        "disable frontend <frontend>",
+        "stop a frontend's listening sockets for a while",
+    ),
     ("disable health", "stop running a server's health checks"),
     (
         "disable server (DEPRECATED)",
         "put a server in maintenance (use 'set server' instead)",
+    ),
+    (
+        "enable frontend <frontend>",
+        "listen again on a disabled frontend's sockets",
     ),
     ("enable health", "run a server's health checks again"),
     (
@@ -32,10 +44,23 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     ("new ssl cert <certfile>", "make an empty certificate file"),
     ("operator", "lower this session's level to operator"),
+    (
+        "set maxconn frontend <frontend> <value>",
+        "change a frontend's maxconn",
+    ),
+    ("set maxconn global <value>", "change the process's maxconn"),
     ("set maxconn server <bk>/<srv>", "change a server's maxconn"),
+    (
+        "set rate-limit <setting> <value>",
+        "accepted; rate limits are not enforced",
+    ),
     (
         "set server <bk>/<srv> [opts]",
         "change a server's state or weight",
+    ),
+    (
+        "set severity-output [none|number|string]",
+        "prefix messages with their severity",
     ),
     (
         "set ssl cert <certfile> <payload>",
@@ -50,6 +75,11 @@ const COMMANDS: &[(&str, &str)] = &[
         "change a server's weight (use 'set server' instead)",
     ),
     ("show backend", "list the backends"),
+    ("show env [var]", "the process's environment variables"),
+    (
+        "show errors [<px>] [request|response]",
+        "captured protocol errors (none are captured)",
+    ),
     (
         "show info [desc|json|typed|float]*",
         "process information and counters",
@@ -68,6 +98,11 @@ const COMMANDS: &[(&str, &str)] = &[
         "counters of each proxy and server",
     ),
     (
+        "shutdown frontend <frontend>",
+        "close a frontend's sockets for good",
+    ),
+    ("shutdown session [id]", "end one session"),
+    (
         "shutdown sessions server <bk>/<srv>",
         "end every session using a server",
     ),
@@ -77,7 +112,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("quit", "disconnect"),
 ];
 
-const HEADER: &str = "The following commands are valid at this level:\n";
+pub const HEADER: &str = "The following commands are valid at this level:\n";
 
 fn line(out: &mut String, (syntax, desc): (&str, &str)) {
     out.push_str(&format!("  {syntax:<40}: {desc}\n"));
@@ -109,6 +144,9 @@ pub fn help(args: &[&str], out: &mut String) {
 }
 
 /// An empty command.
+/// How HAProxy's answers to unknown commands begin.
+pub const UNKNOWN: &str = "Unknown command";
+
 pub fn unknown_empty(out: &mut String) {
     out.push_str("Unknown command. Please enter one of the following commands only:\n");
     for c in COMMANDS {

@@ -1,8 +1,9 @@
 //! `show info [typed|json]`: the process's information fields in HAProxy 2.6's order and
 //! positions (plain `Name: value` lines, `typed` `POS.Name.1:TAGS:type:value`, or JSON).
 //! Fields HAProxy leaves empty are not printed, as in HAProxy. Traffic figures come from
-//! the statistics rows (bytes out, connection and session rates summed over frontends);
-//! values this runtime does not track (SSL, pipes, pools, compression, maxima) are 0.
+//! the statistics rows (bytes out, connection and session rates summed over frontends,
+//! their maxima the highest of the frontends'); values this runtime does not track (SSL,
+//! pipes, pools, compression) are 0. `Maxconn` follows `set maxconn global`.
 
 use std::sync::atomic::Ordering;
 
@@ -69,6 +70,10 @@ pub struct Totals {
     pub bytes_out: u64,
     pub conn_rate: u64,
     pub sess_rate: u64,
+    /// The highest frontend connection and session rates seen (HAProxy keeps
+    /// process-wide maxima; with one frontend they are the same).
+    pub conn_rate_max: u64,
+    pub sess_rate_max: u64,
 }
 
 pub fn totals(rt: &Runtime) -> Totals {
@@ -79,6 +84,8 @@ pub fn totals(rt: &Runtime) -> Totals {
         bytes_out: 0,
         conn_rate: 0,
         sess_rate: 0,
+        conn_rate_max: 0,
+        sess_rate_max: 0,
     };
     for p in rt.proxies.iter().filter(|p| p.caps.frontend) {
         t.cum_conns += p.counters.sessions.load(Ordering::Relaxed);
@@ -91,6 +98,8 @@ pub fn totals(rt: &Runtime) -> Totals {
         t.bytes_out += r.get("bout").num();
         t.conn_rate += r.get("conn_rate").num();
         t.sess_rate += r.get("rate").num();
+        t.conn_rate_max = t.conn_rate_max.max(r.get("conn_rate_max").num());
+        t.sess_rate_max = t.sess_rate_max.max(r.get("rate_max").num());
     }
     t
 }
@@ -142,7 +151,12 @@ pub fn fields(rt: &Runtime) -> Vec<Field> {
         f(12, "PoolFailed", "MCP", U32(0)),
         f(13, "Ulimit-n", "CLP", U32(nofile())),
         f(14, "Maxsock", "CLP", U32(nofile())),
-        f(15, "Maxconn", "CLP", U32(u64::from(rt.maxconn))),
+        f(
+            15,
+            "Maxconn",
+            "CLP",
+            U32(u64::from(super::admin::global_maxconn(rt))),
+        ),
         f(16, "Hard_maxconn", "CLP", U32(u64::from(rt.maxconn))),
         f(17, "CurrConns", "MGP", U32(cur)),
         f(18, "CumConns", "MCP", U32(t.cum_conns)),
@@ -155,10 +169,10 @@ pub fn fields(rt: &Runtime) -> Vec<Field> {
         f(25, "PipesFree", "MGP", U32(0)),
         f(26, "ConnRate", "MRP", U32(t.conn_rate)),
         f(27, "ConnRateLimit", "CLP", U32(0)),
-        f(28, "MaxConnRate", "MMP", U32(0)),
+        f(28, "MaxConnRate", "MMP", U32(t.conn_rate_max)),
         f(29, "SessRate", "MRP", U32(t.sess_rate)),
         f(30, "SessRateLimit", "CLP", U32(0)),
-        f(31, "MaxSessRate", "MRP", U32(0)),
+        f(31, "MaxSessRate", "MRP", U32(t.sess_rate_max)),
         f(32, "SslRate", "MRP", U32(0)),
         f(33, "SslRateLimit", "CLP", U32(0)),
         f(34, "MaxSslRate", "MMP", U32(0)),

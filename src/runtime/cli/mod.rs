@@ -7,6 +7,7 @@
 //!
 //! Every answer ends with an empty line, byte for byte as HAProxy's do.
 
+pub mod admin;
 pub mod help;
 pub mod info;
 pub mod servers;
@@ -25,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 use crate::model::types::{BindKind, Family, Host, PortSpec};
-use crate::model::{CliLevel, Config, StatsSocket};
+use crate::model::{CliLevel, CliSeverity, Config, StatsSocket};
 use crate::runtime::Runtime;
 use crate::runtime::listeners::BoundSocket;
 
@@ -58,13 +59,34 @@ pub struct ProxyMeta {
     pub consistent: bool,
     /// A frontend's `maxconn` (the global one when unset).
     pub maxconn: u32,
+    /// The frontend's `maxconn` now (`set maxconn frontend`).
+    pub maxconn_now: AtomicU32,
+    /// `disable|enable|shutdown frontend`: its accept loops follow this.
+    pub fe_ctl: tokio::sync::watch::Sender<FeCtl>,
     pub servers: Vec<ServerMeta>,
+}
+
+/// A frontend's state as the stats socket sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FeCtl {
+    #[default]
+    Ready,
+    /// `disable frontend`: the listeners stop listening until `enable frontend`.
+    Paused,
+    /// `shutdown frontend`: the listeners are closed for good.
+    Stopped,
 }
 
 #[derive(Debug, Default)]
 pub struct ServerMeta {
-    pub addr: String,
-    pub port: u16,
+    /// The address `show servers state` prints (`set server ... addr` changes it).
+    pub addr: Mutex<String>,
+    pub port: AtomicU32,
+    /// The port is relative to the client's (`+N`, `-N`) or absent: HAProxy's port map.
+    pub mapped: bool,
+    /// The check's port and address now (`set server ... check-port|check-addr`).
+    pub check_port_now: AtomicU32,
+    pub check_addr_now: Mutex<Option<String>>,
     pub forced_id: bool,
     /// The configured weight (`get weight`'s "initial").
     pub iweight: u32,
@@ -73,6 +95,7 @@ pub struct ServerMeta {
     pub check_addr: Option<String>,
     pub ssl: bool,
     pub rise: u32,
+    pub fall: u32,
     /// In maintenance because the configuration says `disabled` (HAProxy's `CMAINT`),
     /// until the stats socket changes its state.
     pub cmaint: AtomicBool,
@@ -98,15 +121,19 @@ pub struct SessInfo {
     pub src: Option<SocketAddr>,
     pub frontend: String,
     pub since: Instant,
+    /// Ends the session's task (`shutdown session`); proxied sessions only.
+    pub abort: Option<tokio::task::AbortHandle>,
 }
 
 /// The stats socket service of a runtime.
 #[derive(Debug)]
 pub struct Cli {
     sockets: Vec<StatsSocket>,
+    /// `set maxconn global` (0: as configured).
+    pub maxconn_global: AtomicU32,
     timeout: Duration,
     slots: Arc<Semaphore>,
-    bound: Mutex<Vec<(BoundSocket, CliLevel, String)>>,
+    bound: Mutex<Vec<(BoundSocket, CliLevel, CliSeverity, String)>>,
     pub meta: Meta,
     pub started: SystemTime,
     pub started_at: Instant,
@@ -160,11 +187,17 @@ impl Cli {
                     .maxconn
                     .or(cfg.global.maxconn)
                     .unwrap_or_else(crate::runtime::default_maxconn),
+                maxconn_now: AtomicU32::new(
+                    p.maxconn
+                        .or(cfg.global.maxconn)
+                        .unwrap_or_else(crate::runtime::default_maxconn),
+                ),
+                fe_ctl: tokio::sync::watch::Sender::new(FeCtl::Ready),
                 servers: p
                     .servers
                     .iter()
                     .map(|s| ServerMeta {
-                        addr: match &s.addr.host {
+                        addr: Mutex::new(match &s.addr.host {
                             Host::Ip(ip) => ip.to_string(),
                             Host::Name(n) => s
                                 .resolved
@@ -174,11 +207,14 @@ impl Cli {
                             Host::Unix(p) => p.display().to_string(),
                             Host::Abstract(n) => format!("abns@{n}"),
                             _ => "-".into(),
-                        },
-                        port: match s.addr.port {
-                            PortSpec::Fixed(p) => p,
+                        }),
+                        port: AtomicU32::new(match s.addr.port {
+                            PortSpec::Fixed(p) => u32::from(p),
                             _ => 0,
-                        },
+                        }),
+                        mapped: !matches!(s.addr.port, PortSpec::Fixed(_)),
+                        check_port_now: AtomicU32::new(u32::from(s.params.check_port.unwrap_or(0))),
+                        check_addr_now: Mutex::new(s.params.check_addr.map(|a| a.to_string())),
                         forced_id: s.id.is_some(),
                         iweight: s.params.weight,
                         check: s.params.check,
@@ -186,6 +222,7 @@ impl Cli {
                         check_addr: s.params.check_addr.map(|a| a.to_string()),
                         ssl: s.params.ssl.as_ref().is_some_and(|t| t.enabled),
                         rise: s.params.rise.max(1),
+                        fall: s.params.fall.max(1),
                         cmaint: AtomicBool::new(s.params.disabled),
                         health_nocheck: AtomicU32::new(if s.params.disabled {
                             0
@@ -204,6 +241,7 @@ impl Cli {
         });
         Cli {
             sockets: cfg.global.stats_sockets.clone(),
+            maxconn_global: AtomicU32::new(0),
             timeout: cfg.global.stats_timeout.unwrap_or(Duration::from_secs(10)),
             slots: Arc::new(Semaphore::new(
                 cfg.global.stats_maxconn.unwrap_or(10).max(1) as usize,
@@ -312,7 +350,7 @@ impl Cli {
                     return Err(err("sockpair@ is not supported by this version".into()));
                 }
             };
-            out.push((sock, s.level, label));
+            out.push((sock, s.level, s.severity_output, label));
         }
         *lock(&self.bound) = out;
         Ok(())
@@ -321,7 +359,7 @@ impl Cli {
     /// Starts serving the bound sockets (inside the tokio runtime).
     pub fn start(rt: &Arc<Runtime>) {
         let bound = std::mem::take(&mut *lock(&rt.cli.bound));
-        for (sock, level, label) in bound {
+        for (sock, level, sev, label) in bound {
             let rt = rt.clone();
             match sock {
                 BoundSocket::Unix(l) => match tokio::net::UnixListener::from_std(l) {
@@ -335,7 +373,8 @@ impl Cli {
                                     Ok((s, _)) => {
                                         let rt = rt.clone();
                                         tokio::spawn(async move {
-                                            session(&rt, s, level, "unix_stream", None).await;
+                                            let how = (level, sev, "unix_stream", None);
+                                            session(&rt, s, how).await;
                                             drop(permit);
                                         });
                                     }
@@ -360,7 +399,7 @@ impl Cli {
                                         let rt = rt.clone();
                                         let proto = if src.is_ipv4() { "tcpv4" } else { "tcpv6" };
                                         tokio::spawn(async move {
-                                            session(&rt, s, level, proto, Some(src)).await;
+                                            session(&rt, s, (level, sev, proto, Some(src))).await;
                                             drop(permit);
                                         });
                                     }
@@ -399,7 +438,43 @@ impl Cli {
             src,
             frontend: frontend.to_string(),
             since: Instant::now(),
+            abort: None,
         })
+    }
+
+    /// Lets `shutdown session` end session `id` (its connection's task).
+    pub fn set_abort(&self, id: u64, h: tokio::task::AbortHandle) {
+        if id == 0 {
+            return;
+        }
+        if let Some(s) = lock(&self.sessions).get_mut(&id) {
+            s.abort = Some(h);
+        }
+    }
+
+    /// What a frontend's accept loops watch for `disable|enable|shutdown frontend`
+    /// (None without a stats socket: nothing can change it).
+    pub fn fe_watch(&self, proxy: usize) -> Option<tokio::sync::watch::Receiver<FeCtl>> {
+        if self.sockets.is_empty() {
+            return None;
+        }
+        self.meta.proxies.get(proxy).map(|p| p.fe_ctl.subscribe())
+    }
+
+    /// A frontend's `maxconn` when `set maxconn frontend` changed it.
+    pub fn fe_maxconn(&self, proxy: usize) -> Option<u32> {
+        let p = self.meta.proxies.get(proxy)?;
+        let now = p.maxconn_now.load(Ordering::Relaxed);
+        (now != p.maxconn).then_some(now)
+    }
+
+    /// The frontend's status word for the statistics when the stats socket changed it.
+    pub fn fe_status(&self, proxy: usize) -> Option<&'static str> {
+        match *self.meta.proxies.get(proxy)?.fe_ctl.borrow() {
+            FeCtl::Ready => None,
+            FeCtl::Paused => Some("PAUSED"),
+            FeCtl::Stopped => Some("STOP"),
+        }
     }
 
     /// Whether any stats socket is configured: only then can `shutdown sessions server`
@@ -428,6 +503,8 @@ pub struct Ctx<'a> {
     pub timeout: Duration,
     /// The lines that followed a command ending with `<<`, up to an empty line.
     pub payload: Option<String>,
+    /// How messages are prefixed (`severity-output`, `set severity-output`).
+    pub severity: CliSeverity,
 }
 
 impl Ctx<'_> {
@@ -452,9 +529,7 @@ pub const DENIED: &str = "Permission denied\n\n";
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     rt: &Arc<Runtime>,
     mut s: S,
-    level: CliLevel,
-    proto: &'static str,
-    src: Option<SocketAddr>,
+    (level, severity, proto, src): (CliLevel, CliSeverity, &'static str, Option<SocketAddr>),
 ) {
     rt.cli.cli_active.fetch_add(1, Ordering::Relaxed);
     rt.cli.cli_total.fetch_add(1, Ordering::Relaxed);
@@ -463,6 +538,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         src,
         frontend: "GLOBAL".into(),
         since: Instant::now(),
+        abort: None,
     });
     let mut ctx = Ctx {
         rt,
@@ -471,6 +547,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         quit: false,
         timeout: rt.cli.timeout,
         payload: None,
+        severity,
     };
     // A command line ending with `<<` waits for its payload (see [`payload_step`]).
     let mut pending: Option<(String, String)> = None;
@@ -649,8 +726,70 @@ fn words(cmd: &str) -> Vec<String> {
     out
 }
 
-/// Runs one command, appending its whole answer (with the final empty line) to `out`.
+/// Runs one command, appending its whole answer (with the final empty line) to `out`,
+/// its message prefixed as the session's `severity-output` asks.
 pub fn run(ctx: &mut Ctx, cmd: &str, out: &mut String) {
+    if ctx.severity == CliSeverity::None {
+        return dispatch(ctx, cmd, out);
+    }
+    let w = words(cmd);
+    let a: Vec<&str> = w.iter().map(String::as_str).collect();
+    let mut ans = String::new();
+    dispatch(ctx, cmd, &mut ans);
+    if let Some(sev) = severity_of(&a, &ans) {
+        match ctx.severity {
+            CliSeverity::Number => out.push_str(&format!("[{sev}]: ")),
+            _ => out.push_str(match sev {
+                3 => "[err]: ",
+                4 => "[warning]: ",
+                _ => "[info]: ",
+            }),
+        }
+    }
+    out.push_str(&ans);
+}
+
+/// Errors `show` and `get` commands answer instead of their output.
+const SHOW_ERRORS: &[&str] = &[
+    DENIED,
+    "No such proxy.\n\n",
+    "No such server.\n\n",
+    "No such backend.\n\n",
+    "Require 'backend/server'.\n\n",
+    "Can't find backend.\n\n",
+    "Variable not found\n\n",
+];
+
+/// Messages HAProxy sends as warnings (the `set server` ones it builds step by step).
+const WARNINGS: &[&str] = &[
+    "IP changed from",
+    "no need to change the addr",
+    "Invalid addr '",
+    "invalid addr '",
+    "provided port is",
+    "health checks are not enabled on this server\n",
+    "agent checks are not enabled on this server\n",
+];
+
+/// The syslog severity HAProxy gives an answer when it is a message rather than output:
+/// 3 (err) for refusals, 4 (warning) for the `set server` accounts, 6 (info) for the
+/// list of commands; None for output and for the empty answer of a success.
+fn severity_of(cmd: &[&str], ans: &str) -> Option<u8> {
+    if ans == "\n" || ans.is_empty() {
+        return None;
+    }
+    if ans.starts_with(help::UNKNOWN) || ans.starts_with(help::HEADER) {
+        return Some(6);
+    }
+    match cmd.first() {
+        Some(&("show" | "get" | "help")) => SHOW_ERRORS.contains(&ans).then_some(3),
+        _ if WARNINGS.iter().any(|w| ans.starts_with(w)) => Some(4),
+        _ => Some(3),
+    }
+}
+
+/// Runs one command, appending its whole answer (with the final empty line) to `out`.
+fn dispatch(ctx: &mut Ctx, cmd: &str, out: &mut String) {
     let w = words(cmd);
     let a: Vec<&str> = w.iter().map(String::as_str).collect();
     let need = |ctx: &Ctx, l: CliLevel, out: &mut String| {
@@ -696,6 +835,73 @@ pub fn run(ctx: &mut Ctx, cmd: &str, out: &mut String) {
         ["abort", "ssl", "cert", rest @ ..] => ssl::abort_cert(ctx, rest, out),
         ["new", "ssl", "cert", rest @ ..] => ssl::new_cert(ctx, rest, out),
         ["del", "ssl", "cert", rest @ ..] => ssl::del_cert(ctx, rest, out),
+        ["show", "errors", rest @ ..] => {
+            if need(ctx, Operator, out) {
+                admin::show_errors(ctx, rest, out)
+            }
+        }
+        ["show", "env", rest @ ..] => {
+            if need(ctx, Operator, out) {
+                admin::show_env(rest, out)
+            }
+        }
+        ["clear", "counters", "all", ..] => {
+            if need(ctx, Admin, out) {
+                admin::clear_counters(ctx, true);
+                out.push('\n');
+            }
+        }
+        ["clear", "counters", ..] => {
+            if need(ctx, Operator, out) {
+                admin::clear_counters(ctx, false);
+                out.push('\n');
+            }
+        }
+        [op @ ("enable" | "disable"), "frontend", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                admin::pause_frontend(ctx, *op == "enable", rest, out)
+            }
+        }
+        ["shutdown", "frontend", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                admin::shutdown_frontend(ctx, rest, out)
+            }
+        }
+        ["set", "maxconn", "frontend", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                admin::set_maxconn_frontend(ctx, rest, out)
+            }
+        }
+        ["set", "maxconn", "global", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                admin::set_maxconn_global(ctx, rest, out)
+            }
+        }
+        ["set", "rate-limit", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                admin::set_rate_limit(rest, out)
+            }
+        }
+        ["shutdown", "session", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                admin::shutdown_session(ctx, rest, out)
+            }
+        }
+        ["set", "severity-output", rest @ ..] => match rest.first().copied() {
+            Some("none") => {
+                ctx.severity = CliSeverity::None;
+                out.push('\n');
+            }
+            Some("number") => {
+                ctx.severity = CliSeverity::Number;
+                out.push('\n');
+            }
+            Some("string") => {
+                ctx.severity = CliSeverity::String;
+                out.push('\n');
+            }
+            _ => out.push_str("one of 'none', 'number', 'string' is a required argument\n\n"),
+        },
         ["get", "weight", rest @ ..] => servers::get_weight(ctx, rest, out),
         ["set", "weight", rest @ ..] => {
             if need(ctx, Admin, out) {
@@ -790,6 +996,28 @@ mod tests {
             Step::More
         ));
         assert!(matches!(payload_step(&mut p, ""), Step::Run(_, None)));
+    }
+
+    #[test]
+    fn messages_have_haproxys_severities() {
+        assert_eq!(
+            severity_of(&["get", "weight", "b/s"], "1 (initial 1)\n\n"),
+            None
+        );
+        assert_eq!(
+            severity_of(&["get", "weight", "b/z"], "No such server.\n\n"),
+            Some(3)
+        );
+        assert_eq!(severity_of(&["set", "weight", "b/s", "1"], "\n"), None);
+        assert_eq!(
+            severity_of(&["set", "server", "b/s", "addr", "::1"], "IP changed from"),
+            Some(4)
+        );
+        assert_eq!(
+            severity_of(&["disable", "frontend", "x"], "No such frontend.\n\n"),
+            Some(3)
+        );
+        assert_eq!(severity_of(&["foo"], "Unknown command, but maybe"), Some(6));
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! error texts. The state they change is the servers' run-time state
 //! ([`crate::runtime::backend::ServerState`]) and their checkers.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use super::{Ctx, ServerMeta};
-use crate::runtime::backend::{Admin, Backend, ServerState};
+use crate::model::types::PortSpec;
+use crate::runtime::backend::{Admin, Backend, ServerState, Target};
 use crate::runtime::checks::health::Health;
 use crate::runtime::checks::status::CheckStatus;
 
@@ -198,20 +200,25 @@ fn state_row(
     if admin == Admin::Maint && (m.check || m.cmaint.load(Ordering::Relaxed)) {
         check_state |= 8;
     }
-    let check_addr = m.check_addr.as_deref().unwrap_or("-");
+    // The agent columns show the configured check address and port; the check ones
+    // follow `set server ... check-addr|check-port`.
+    let agent_addr = m.check_addr.as_deref().unwrap_or("-");
+    let check_addr = super::lock(&m.check_addr_now)
+        .clone()
+        .unwrap_or_else(|| "-".into());
     format!(
-        "{} {be_name} {} {} {} {op_state} {admin_state} {} {} {age} {check_status} {check_result} {health} {check_state} 0 {} {} - {} - {} {} {check_addr} {check_addr} {}\n",
+        "{} {be_name} {} {} {} {op_state} {admin_state} {} {} {age} {check_status} {check_result} {health} {check_state} 0 {} {} - {} - {} {} {check_addr} {agent_addr} {}\n",
         be_id,
         srv_id,
         s.name,
-        m.addr,
+        super::lock(&m.addr),
         s.weight(),
         m.iweight,
         u8::from(pm.forced_id),
         u8::from(m.forced_id),
-        m.port,
+        m.port.load(Ordering::Relaxed),
         u8::from(m.ssl),
-        m.check_port,
+        m.check_port_now.load(Ordering::Relaxed),
         m.check_port,
     )
 }
@@ -324,10 +331,33 @@ pub fn set_server(ctx: &mut Ctx, args: &[&str], out: &mut String) {
             _ => out.push_str("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n\n"),
         },
         Some("weight") => apply_weight(&f, args.get(2), out),
-        Some(
-            "addr" | "agent" | "agent-addr" | "agent-port" | "agent-send" | "check-addr"
-            | "check-port" | "fqdn" | "health" | "ssl",
-        ) => out.push_str("This 'set server' option is not supported by rproxy yet.\n\n"),
+        Some("addr") => set_addr(&f, args, out),
+        Some("check-port") => set_check_port(&f, args.get(2).copied(), out),
+        Some("check-addr") => set_check_addr(&f, args, out),
+        Some("health") => set_health(&f, args.get(2).copied(), out),
+        // Agent checks are not run by this version: HAProxy's answers for a server
+        // without them.
+        Some("agent" | "agent-send") => {
+            out.push_str("agent checks are not enabled on this server.\n\n")
+        }
+        Some("agent-addr") if args.len() < 3 => out.push_str(
+            "set server <b>/<s> agent-addr requires an address and optionally a port.\n\n",
+        ),
+        Some("agent-port") if args.len() < 3 => {
+            out.push_str("set server <b>/<s> agent-port requires a port.\n\n")
+        }
+        Some("agent-addr" | "agent-port") => {
+            out.push_str("agent checks are not enabled on this server\n")
+        }
+        Some("fqdn") if args.len() < 3 => {
+            out.push_str("set server <b>/<s> fqdn requires a FQDN.\n\n")
+        }
+        Some("fqdn") => out.push_str(
+            "set server <b>/<s> fqdn failed because no resolution is configured.\n\n",
+        ),
+        Some("ssl") => out.push_str(
+            "'set server <srv> ssl' cannot be set.  default-server should define ssl settings\n\n",
+        ),
         _ => out.push_str(
             "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n\n",
         ),
@@ -393,4 +423,226 @@ pub fn shutdown_sessions(ctx: &mut Ctx, args: &[&str], out: &mut String) {
     let f = found!(ctx, args.first(), out);
     f.state.kill.send_modify(|g| *g = g.wrapping_add(1));
     out.push('\n');
+}
+
+/// The index of a found server in its backend.
+fn index_of(f: &Found) -> Option<usize> {
+    f.backend
+        .servers
+        .iter()
+        .position(|s| Arc::ptr_eq(s, f.state))
+}
+
+/// A port as C's `strtol` reads it (leading digits; an optional sign): None when no
+/// digit comes first or the number overflows, as HAProxy then refuses it.
+fn strtol(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let n: i64 = digits[..end].parse().ok()?;
+    Some(if neg { -n } else { n })
+}
+
+/// Where checks go after the server or its check settings moved: the check address, else
+/// the server's; the check port, else the server's.
+fn retarget_checks(f: &Found, m: &ServerMeta) {
+    let Some(c) = f.state.checker.get() else {
+        return;
+    };
+    let ip = super::lock(&m.check_addr_now)
+        .clone()
+        .unwrap_or_else(|| super::lock(&m.addr).clone());
+    let Ok(ip) = ip.parse::<IpAddr>() else { return };
+    let port = match m.check_port_now.load(Ordering::Relaxed) {
+        0 => m.port.load(Ordering::Relaxed),
+        p => p,
+    };
+    c.set_addr(SocketAddr::new(ip, port as u16));
+}
+
+/// `set server B/S addr IP [port P]`: new connections (and checks) go to the new address;
+/// the answer is HAProxy's account of what changed.
+fn set_addr(f: &Found, args: &[&str], out: &mut String) {
+    let Some(addr) = args.get(2) else {
+        out.push_str("set server <b>/<s> addr requires an address and optionally a port.\n\n");
+        return;
+    };
+    // The first `port` word counts; a missing value is an empty one.
+    let port = args
+        .iter()
+        .skip(3)
+        .position(|w| *w == "port")
+        .map(|i| args.get(i + 4).copied().unwrap_or(""));
+    let Ok(ip) = addr.parse::<IpAddr>() else {
+        out.push_str(&format!(
+            "Invalid addr '{addr}' by 'stats socket command'\n\n"
+        ));
+        return;
+    };
+    let (Some(m), Some(idx)) = (f.meta, index_of(f)) else {
+        out.push_str(NO_SERVER);
+        return;
+    };
+    let mut msg = Vec::new();
+    {
+        let mut cur = super::lock(&m.addr);
+        if cur.parse::<IpAddr>().ok() == Some(ip) {
+            msg.push("no need to change the addr".to_string());
+        } else {
+            msg.push(format!("IP changed from '{cur}' to '{ip}'"));
+            *cur = ip.to_string();
+        }
+    }
+    if let Some(p) = port {
+        match strtol(p) {
+            None => msg.push(format!("problem converting port '{p}' to an int")),
+            Some(_) if p.starts_with(['+', '-']) => msg.push(
+                "can't change <port> to port map because it is incompatible with current health check port configuration (use 'port' statement from the 'server' directive.".into(),
+            ),
+            Some(n) => {
+                // HAProxy keeps the low 16 bits of what it read.
+                let n = (n & 0xffff) as u32;
+                let old = m.port.swap(n, Ordering::Relaxed);
+                if old == n {
+                    msg.push("no need to change the port".into());
+                } else {
+                    msg.push(format!("port changed from '{old}' to '{n}'"));
+                }
+            }
+        }
+    }
+    out.push_str(&msg.join(", "));
+    out.push_str(" by 'stats socket command'\n\n");
+    if let Some(rt) = f.backend.rt.get(idx) {
+        let port = match rt.target {
+            // A port map stays one: only the address moves.
+            Target::Inet { port, .. } if m.mapped => port,
+            _ => PortSpec::Fixed(m.port.load(Ordering::Relaxed) as u16),
+        };
+        let ip: IpAddr = super::lock(&m.addr).parse().unwrap_or(ip);
+        rt.set_target(Target::Inet { ip: Some(ip), port });
+    }
+    m.touch();
+    retarget_checks(f, m);
+}
+
+/// `set server B/S check-port N`.
+fn set_check_port(f: &Found, arg: Option<&str>, out: &mut String) {
+    let Some(arg) = arg else {
+        out.push_str("set server <b>/<s> check-port requires a port.\n\n");
+        return;
+    };
+    let (Some(_), Some(m)) = (f.state.checker.get(), f.meta) else {
+        out.push_str("health checks are not enabled on this server\n");
+        return;
+    };
+    let Ok(n) = arg.parse::<i64>() else {
+        out.push_str("provided port is not an integer\n");
+        return;
+    };
+    if !(0..=65535).contains(&n) {
+        out.push_str("provided port is invalid\n");
+        return;
+    }
+    m.check_port_now.store(n as u32, Ordering::Relaxed);
+    retarget_checks(f, m);
+    out.push('\n');
+}
+
+/// `set server B/S check-addr IP [port P]`.
+fn set_check_addr(f: &Found, args: &[&str], out: &mut String) {
+    let Some(addr) = args.get(2) else {
+        out.push_str(
+            "set server <b>/<s> check-addr requires an address and optionally a port.\n\n",
+        );
+        return;
+    };
+    let (Some(_), Some(m)) = (f.state.checker.get(), f.meta) else {
+        out.push_str("health checks are not enabled on this server\n");
+        return;
+    };
+    let Ok(ip) = addr.parse::<IpAddr>() else {
+        out.push_str(&format!("invalid addr '{addr}'\n"));
+        return;
+    };
+    let port = match args.get(3..) {
+        Some(["port", p, ..]) => match p.parse::<i64>() {
+            Ok(n) if (0..=65535).contains(&n) => Some(n as u32),
+            Ok(_) => {
+                out.push_str("provided port is invalid\n");
+                return;
+            }
+            Err(_) => {
+                out.push_str("provided port is not an integer\n");
+                return;
+            }
+        },
+        _ => None,
+    };
+    *super::lock(&m.check_addr_now) = Some(ip.to_string());
+    if let Some(p) = port {
+        m.check_port_now.store(p, Ordering::Relaxed);
+    }
+    retarget_checks(f, m);
+    out.push('\n');
+}
+
+/// `set server B/S health up|stopping|down`: the health a check would have found.
+fn set_health(f: &Found, arg: Option<&str>, out: &mut String) {
+    let up = match arg {
+        Some("up") => true,
+        Some("down") => false,
+        // HAProxy's NOLB state has no equivalent here: accepted, no effect.
+        Some("stopping") => {
+            out.push('\n');
+            return;
+        }
+        _ => {
+            out.push_str("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n\n");
+            return;
+        }
+    };
+    match f.state.checker.get() {
+        Some(c) => c.force_health(up),
+        None => {
+            let was = f.state.up.swap(up, Ordering::AcqRel);
+            if let Some(m) = f.meta {
+                m.health_nocheck
+                    .store(if up { m.rise + m.fall - 1 } else { 0 }, Ordering::Relaxed);
+                if was != up {
+                    m.touch();
+                }
+            }
+            if up
+                && !was
+                && let Some(i) = index_of(f)
+            {
+                f.backend.dequeue(i);
+            }
+        }
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strtol;
+
+    #[test]
+    fn ports_read_as_strtol_reads_them() {
+        assert_eq!(strtol("80"), Some(80));
+        assert_eq!(strtol("1a"), Some(1));
+        assert_eq!(strtol("0x10"), Some(0));
+        assert_eq!(strtol("+5"), Some(5));
+        assert_eq!(strtol("-1"), Some(-1));
+        assert_eq!(strtol(""), None);
+        assert_eq!(strtol("abc"), None);
+        assert_eq!(strtol("+abc"), None);
+        assert_eq!(strtol("99999999999999999999"), None);
+    }
 }

@@ -167,6 +167,77 @@ pub struct Counters {
     pub ttime: SwRate,
 }
 
+impl FreqCtr {
+    /// Forgets every event (`clear counters all`).
+    pub fn reset(&self) {
+        self.curr.store(0, Ordering::Relaxed);
+        self.prev.store(0, Ordering::Relaxed);
+    }
+}
+
+impl SwRate {
+    /// Forgets the maximum (`clear counters`), or everything.
+    pub fn reset(&self, all: bool) {
+        self.max.store(0, Ordering::Relaxed);
+        if all {
+            self.sum.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Counters {
+    /// The stats socket's `clear counters`: the maxima go back to zero; with `all`, every
+    /// counter does (HAProxy clears the same blocks).
+    pub fn clear(&self, all: bool) {
+        let zero = |a: &AtomicU64| a.store(0, Ordering::Relaxed);
+        for a in [
+            &self.sess_max,
+            &self.sess_rate_max,
+            &self.conn_rate_max,
+            &self.req_rate_max,
+            &self.qmax,
+        ] {
+            zero(a);
+        }
+        for t in [&self.qtime, &self.ctime, &self.rtime, &self.ttime] {
+            t.reset(all);
+        }
+        if !all {
+            return;
+        }
+        for a in [
+            &self.conn_tot,
+            &self.req_tot,
+            &self.bytes_in,
+            &self.bytes_out,
+            &self.denied_req,
+            &self.denied_resp,
+            &self.failed_req,
+            &self.failed_conns,
+            &self.failed_resp,
+            &self.retries,
+            &self.redispatches,
+            &self.cli_abrt,
+            &self.srv_abrt,
+            &self.intercepted,
+            &self.wrew,
+            &self.connect,
+            &self.reuse,
+            &self.lbtot,
+            &self.last_sess,
+            &self.timed,
+        ] {
+            zero(a);
+        }
+        for a in &self.hrsp {
+            zero(a);
+        }
+        for f in [&self.sess_rate, &self.conn_rate, &self.req_rate] {
+            f.reset();
+        }
+    }
+}
+
 /// Index in [`Counters::hrsp`] for a status code.
 pub fn hrsp_index(code: u16) -> usize {
     match code {

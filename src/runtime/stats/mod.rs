@@ -402,7 +402,8 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
     let scur = load(&c.current);
     r.u32("scur", scur);
     r.u32("smax", load(&f.sess_max).max(scur));
-    r.u32("slim", u64::from(info.maxconn));
+    let slim = rt.cli.fe_maxconn(px.idx).unwrap_or(info.maxconn);
+    r.u32("slim", u64::from(slim));
     r.u64("stot", load(&c.sessions));
     r.u64("bin", load(&f.bytes_in));
     r.u64("bout", load(&f.bytes_out));
@@ -411,7 +412,9 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
     r.u64("ereq", load(&c.errors_req));
     let status = if px.disabled {
         "STOP"
-    } else if scur >= u64::from(info.maxconn) {
+    } else if let Some(s) = rt.cli.fe_status(px.idx) {
+        s
+    } else if slim > 0 && scur >= u64::from(slim) {
         "FULL"
     } else {
         "OPEN"
@@ -597,7 +600,7 @@ fn server_row(
     r.set("lastsess", Value::S32(c.last_sess_age()));
     timings(&mut r, c);
     if let Some(t) = be.rt.get(i) {
-        r.str("addr", addr_text(&t.target));
+        r.str("addr", addr_text(&t.target_now()));
     }
     if let Some(k) = si.and_then(|x| x.cookie.clone()) {
         r.str("cookie", k);
