@@ -278,6 +278,13 @@ impl Default for TxnLog {
     }
 }
 
+thread_local! {
+    /// The line and structured data being rendered, reused from one transaction to the
+    /// next.
+    static LINE_BUF: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
+        std::cell::RefCell::new((Vec::with_capacity(512), Vec::new()));
+}
+
 /// What a frontend logs and where.
 #[derive(Debug, Default)]
 pub struct LogCfg {
@@ -445,14 +452,17 @@ impl LogCfg {
             vars: &vars,
             info: &info,
         };
-        let mut line = Vec::with_capacity(256);
-        format.render_bytes(&ctx, &mut line);
-        let sd = self.sd.as_ref().map(|f| {
-            let mut b = Vec::new();
-            f.render_bytes(&ctx, &mut b);
-            b
+        LINE_BUF.with(|b| {
+            let (line, sd) = &mut *b.borrow_mut();
+            line.clear();
+            format.render_bytes(&ctx, line);
+            let sd = self.sd.as_ref().map(|f| {
+                sd.clear();
+                f.render_bytes(&ctx, sd);
+                &sd[..]
+            });
+            sink.send_sd(sev, line, sd);
         });
-        sink.send_sd(sev, &line, sd.as_deref());
     }
 }
 

@@ -394,12 +394,41 @@ fn render_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx) {
         ),
         LogVar::Request => match req {
             Some(r) => {
-                let line = format!("{} {} {}", r.method, r.uri, r.version.as_str());
-                let mut end = line.len().min(REQURI_LEN);
-                while !line.is_char_boundary(end) {
+                // The three parts written in place, cut at REQURI_LEN bytes (on a
+                // character boundary).
+                let parts: [&[u8]; 5] = [
+                    r.method.as_bytes(),
+                    b" ",
+                    r.uri.as_bytes(),
+                    b" ",
+                    r.version.as_str().as_bytes(),
+                ];
+                let byte_at = |mut i: usize| {
+                    for p in &parts {
+                        if i < p.len() {
+                            return p[i];
+                        }
+                        i -= p.len();
+                    }
+                    0
+                };
+                let total: usize = parts.iter().map(|p| p.len()).sum();
+                let mut end = total.min(REQURI_LEN);
+                while end > 0 && end < total && (byte_at(end) & 0xC0) == 0x80 {
                     end -= 1;
                 }
-                encoded_node(out, &line.as_bytes()[..end], o)
+                if o.quote {
+                    out.push(b'"');
+                }
+                let unquoted = Opts { quote: false, ..*o };
+                for p in parts {
+                    let n = p.len().min(end);
+                    encoded_node(out, &p[..n], &unquoted);
+                    end -= n;
+                }
+                if o.quote {
+                    out.push(b'"');
+                }
             }
             None => encoded_node(out, badreq, o),
         },
