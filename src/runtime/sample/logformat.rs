@@ -355,7 +355,14 @@ fn render_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx) {
         LogVar::RequestCounter if o.hex => hex_number(out, info.request_counter, 4),
         LogVar::RequestCounter => number(out, info.request_counter as i64),
         LogVar::Hostname => text_node(out, Some(hostname().as_bytes()), o),
-        LogVar::UniqueId => text_node(out, None, o),
+        LogVar::UniqueId => text_node(
+            out,
+            info.log
+                .as_deref()
+                .and_then(|f| f.unique_id.as_deref())
+                .map(str::as_bytes),
+            o,
+        ),
         LogVar::Timestamp if o.hex => hex_number(out, secs as u64, 4),
         LogVar::Timestamp => number(out, secs),
         LogVar::AcceptMs if o.hex => hex_number(out, ms, 2),
@@ -547,10 +554,26 @@ fn render_log_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx, f: &
         LogVar::TimeConnect => num_node(out, f.tc, o),
         LogVar::TimeResponse => num_node(out, f.tr, o),
         LogVar::TimeData => num_node(out, f.td(), o),
-        LogVar::TimeActive => num_node(out, f.ta, o),
-        LogVar::TimeTotal => num_node(out, f.tt, o),
+        // `option logasap`: the line is sent before the end, the totals so far marked `+`.
+        LogVar::TimeActive => {
+            if f.asap {
+                out.push(b'+');
+            }
+            num_node(out, f.ta, o)
+        }
+        LogVar::TimeTotal => {
+            if f.asap {
+                out.push(b'+');
+            }
+            num_node(out, f.tt, o)
+        }
         LogVar::TimeUser => num_node(out, f.tt - f.ti, o),
-        LogVar::BytesRead => num_node(out, f.bytes_out as i64, o),
+        LogVar::BytesRead => {
+            if f.asap {
+                out.push(b'+');
+            }
+            num_node(out, f.bytes_out as i64, o)
+        }
         LogVar::BytesUploaded => num_node(out, f.bytes_in as i64, o),
         LogVar::CapturedReqCookie => {
             text_node(out, caps.req_cookie.as_deref().map(str::as_bytes), o)
@@ -580,7 +603,8 @@ fn render_log_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx, f: &
         LogVar::HeadersResList => captures_node(out, &caps.res_headers, true, f, o),
         LogVar::ServerIp => ip_node(out, f.srv_addr, o),
         LogVar::ServerPort => port_node(out, f.srv_addr, o),
-        // Not recorded: the server connection's source, the unique id.
+        LogVar::BackendIp => ip_node(out, f.be_src, o),
+        LogVar::BackendPort => port_node(out, f.be_src, o),
         _ => text_node(out, None, o),
     }
 }
