@@ -304,8 +304,6 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
     let code = tokio_rt.block_on(rt.serve(bound));
     // Connections still open after a stop are dropped with the runtime.
     tokio_rt.shutdown_timeout(std::time::Duration::from_millis(100));
-    // Log lines still queued for the sender thread go out before the process ends.
-    rproxy::runtime::log::flush(std::time::Duration::from_millis(500));
     Ok(ExitCode::from(code as u8))
 }
 

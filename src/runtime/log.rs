@@ -6,21 +6,20 @@
 //! error; rings and file descriptors are not served. Server events (checks) and traffic
 //! logs (`runtime::txnlog`) both go through it.
 //!
-//! Sessions do not send: they frame the message into a per-thread buffer and append it to
-//! one bounded in-memory queue, which a dedicated sender thread drains about every
-//! millisecond, a batch of datagrams per `sendmmsg` call (UDP) — one system call for
-//! dozens of lines instead of one each. A full queue drops the message and counts it
-//! ([`dropped_messages`]), as HAProxy drops what its socket cannot take: logging never
-//! blocks the proxy. Standard output and error are written in the calling thread.
+//! Sending takes no lock and allocates nothing: a datagram socket per target
+//! (non-blocking: a full socket buffer drops the message, counted in
+//! [`dropped_messages`], rather than stall a session, as HAProxy drops it too), the
+//! message framed into a buffer the thread reuses, an atomic counter for `sample`.
+//! (A sender thread batching with `sendmmsg` was measured and dropped: with the proxy
+//! on one CPU its wake-ups cost more than the system calls it saved.)
 
-use std::io::{IoSlice, Write};
+use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::model::{LogDest, LogFormatKind, LogTarget};
 
@@ -48,8 +47,7 @@ enum Out {
 
 #[derive(Debug)]
 struct Target {
-    /// Shared with the queued messages bound for it.
-    out: Arc<Out>,
+    out: Out,
     facility: u8,
     /// Highest severity number sent (`log ... local0 notice` sends emerg..notice).
     max: u8,
@@ -174,15 +172,15 @@ impl LogSink {
                         s.set_nonblocking(true).ok()?;
                         // Connected: the route is looked up once, not per message.
                         s.connect(a).ok()?;
-                        Arc::new(Out::Udp(s))
+                        Out::Udp(s)
                     }
                     LogDest::Unix(p) => {
                         let s = UnixDatagram::unbound().ok()?;
                         s.set_nonblocking(true).ok()?;
-                        Arc::new(Out::Unix(s, p.clone()))
+                        Out::Unix(s, p.clone())
                     }
-                    LogDest::Stdout => Arc::new(Out::Stdout),
-                    LogDest::Stderr => Arc::new(Out::Stderr),
+                    LogDest::Stdout => Out::Stdout,
+                    LogDest::Stderr => Out::Stderr,
                     LogDest::Fd(_) | LogDest::Ring(_) => return None,
                 };
                 Some(Target {
@@ -262,14 +260,14 @@ impl LogSink {
                 // Cut to `len` bytes; the newline stays.
                 line.truncate(t.max_len);
                 line.push(b'\n');
-                match &*t.out {
-                    Out::Stdout => {
-                        let _ = std::io::stdout().write_all(&line);
-                    }
-                    Out::Stderr => {
-                        let _ = std::io::stderr().write_all(&line);
-                    }
-                    Out::Udp(_) | Out::Unix(..) => sender().push(&t.out, &line),
+                let sent = match &t.out {
+                    Out::Udp(s) => s.send(&line).map(|_| ()),
+                    Out::Unix(s, p) => s.send_to(&line, p).map(|_| ()),
+                    Out::Stdout => std::io::stdout().write_all(&line),
+                    Out::Stderr => std::io::stderr().write_all(&line),
+                };
+                if sent.is_err() {
+                    DROPPED.fetch_add(1, Ordering::Relaxed);
                 }
             }
         });
@@ -289,196 +287,12 @@ thread_local! {
         std::cell::RefCell::new(Vec::with_capacity(1024));
 }
 
-/// Messages queued at most (beyond: dropped), and their bytes at most.
-const QUEUE_MSGS: usize = 16_384;
-const QUEUE_BYTES: usize = 4 << 20;
-/// How long the sender lets messages gather after a batch before it looks again: under
-/// load a batch per millisecond, and the sessions never have to wake it.
-const BATCH_WINDOW: Duration = Duration::from_millis(1);
-/// Datagrams per `sendmmsg` call.
-const MMSG_BATCH: usize = 64;
+/// Messages a full socket buffer dropped.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-/// Queued datagrams: their bytes end to end, and where each goes.
-#[derive(Default)]
-struct Batch {
-    bytes: Vec<u8>,
-    msgs: Vec<(Arc<Out>, usize, usize)>,
-}
-
-/// The queue between the sessions and the sender thread.
-struct Sender {
-    queue: Mutex<Batch>,
-    /// The sender thread is parked until a message comes (set by the sender).
-    sleeping: AtomicBool,
-    /// The sender holds a batch it has not finished sending.
-    busy: AtomicBool,
-    thread: std::thread::Thread,
-    dropped: AtomicU64,
-}
-
-static SENDER: OnceLock<Arc<Sender>> = OnceLock::new();
-
-fn sender() -> &'static Arc<Sender> {
-    SENDER.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Arc<Sender>>();
-        let spawned = std::thread::Builder::new()
-            .name("rproxy-log".into())
-            .spawn(move || {
-                if let Ok(s) = rx.recv() {
-                    s.run();
-                }
-            });
-        let thread = match &spawned {
-            Ok(h) => h.thread().clone(),
-            Err(_) => std::thread::current(),
-        };
-        let s = Arc::new(Sender {
-            queue: Mutex::new(Batch::default()),
-            sleeping: AtomicBool::new(false),
-            busy: AtomicBool::new(false),
-            thread,
-            dropped: AtomicU64::new(0),
-        });
-        if spawned.is_ok() {
-            let _ = tx.send(s.clone());
-        }
-        s
-    })
-}
-
-/// Messages dropped because the sender's queue was full.
+/// Messages dropped because a target's socket buffer was full (or the send failed).
 pub fn dropped_messages() -> u64 {
-    SENDER
-        .get()
-        .map_or(0, |s| s.dropped.load(Ordering::Relaxed))
-}
-
-/// Waits (up to `max`) until every queued message has been handed to the kernel: at exit.
-pub fn flush(max: Duration) {
-    let Some(s) = SENDER.get() else { return };
-    let end = Instant::now() + max;
-    loop {
-        let empty = s.queue.lock().map(|q| q.msgs.is_empty()).unwrap_or(true);
-        if empty && !s.busy.load(Ordering::Acquire) {
-            return;
-        }
-        s.thread.unpark();
-        if Instant::now() >= end {
-            return;
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-}
-
-impl Sender {
-    /// Queues one datagram for `out`; drops it when the queue is full.
-    fn push(&self, out: &Arc<Out>, line: &[u8]) {
-        {
-            let Ok(mut q) = self.queue.lock() else { return };
-            if q.msgs.len() >= QUEUE_MSGS || q.bytes.len() + line.len() > QUEUE_BYTES {
-                drop(q);
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            let start = q.bytes.len();
-            q.bytes.extend_from_slice(line);
-            q.msgs.push((out.clone(), start, line.len()));
-        }
-        if self.sleeping.load(Ordering::Acquire) && self.sleeping.swap(false, Ordering::AcqRel) {
-            self.thread.unpark();
-        }
-    }
-
-    /// The sender thread: swaps the queue for an empty one and sends what it took.
-    fn run(&self) {
-        let mut batch = Batch::default();
-        let mut hdrs = nix::sys::socket::MultiHeaders::<()>::preallocate(MMSG_BATCH, None);
-        loop {
-            {
-                let Ok(mut q) = self.queue.lock() else { return };
-                std::mem::swap(&mut *q, &mut batch);
-                self.busy.store(!batch.msgs.is_empty(), Ordering::Release);
-            }
-            if !batch.msgs.is_empty() {
-                self.send_batch(&batch, &mut hdrs);
-                batch.msgs.clear();
-                batch.bytes.clear();
-                self.busy.store(false, Ordering::Release);
-                std::thread::park_timeout(BATCH_WINDOW);
-                continue;
-            }
-            // Nothing came within a window: sleep until a session wakes us.
-            self.sleeping.store(true, Ordering::SeqCst);
-            let pending = self
-                .queue
-                .lock()
-                .map(|q| !q.msgs.is_empty())
-                .unwrap_or(false);
-            if pending {
-                self.sleeping.store(false, Ordering::SeqCst);
-                continue;
-            }
-            std::thread::park();
-            self.sleeping.store(false, Ordering::SeqCst);
-        }
-    }
-
-    /// Sends a batch in order, consecutive datagrams to the same UDP target per
-    /// `sendmmsg` call.
-    fn send_batch(&self, b: &Batch, hdrs: &mut nix::sys::socket::MultiHeaders<()>) {
-        let mut i = 0;
-        while i < b.msgs.len() {
-            let out = &b.msgs[i].0;
-            match &**out {
-                Out::Udp(sock) => {
-                    let mut j = i + 1;
-                    while j < b.msgs.len() && j - i < MMSG_BATCH && Arc::ptr_eq(&b.msgs[j].0, out) {
-                        j += 1;
-                    }
-                    let slices: Vec<[IoSlice<'_>; 1]> = b.msgs[i..j]
-                        .iter()
-                        .map(|(_, s, l)| [IoSlice::new(&b.bytes[*s..*s + *l])])
-                        .collect();
-                    let mut done = 0;
-                    while done < slices.len() {
-                        let addrs = vec![None::<()>; slices.len() - done];
-                        match nix::sys::socket::sendmmsg(
-                            sock.as_raw_fd(),
-                            hdrs,
-                            &slices[done..],
-                            &addrs,
-                            [],
-                            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
-                        ) {
-                            Ok(r) => {
-                                let n = r.count();
-                                if n == 0 {
-                                    break;
-                                }
-                                done += n;
-                            }
-                            Err(nix::errno::Errno::EINTR) => {}
-                            // A full socket buffer (or an unreachable sink): drop the rest.
-                            Err(_) => break,
-                        }
-                    }
-                    if done < slices.len() {
-                        self.dropped
-                            .fetch_add((slices.len() - done) as u64, Ordering::Relaxed);
-                    }
-                    i = j;
-                }
-                Out::Unix(sock, path) => {
-                    let (_, s, l) = &b.msgs[i];
-                    if sock.send_to(&b.bytes[*s..*s + *l], path).is_err() {
-                        self.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    i += 1;
-                }
-                Out::Stdout | Out::Stderr => i += 1,
-            }
-        }
-    }
+    DROPPED.load(Ordering::Relaxed)
 }
 
 /// What a syslog header says besides the message.
