@@ -78,6 +78,8 @@ pub struct Proxy {
     pub log_format: Option<LogFormat>,
     /// `log-format-sd`: RFC 5424 structured data of the traffic logs.
     pub log_format_sd: Option<LogFormat>,
+    /// `error-log-format`: the line of a connection that failed before any transaction.
+    pub error_log_format: Option<LogFormat>,
     pub log_tag: Option<String>,
     pub stats: Option<StatsCfg>,
     pub monitor_uri: Option<String>,
@@ -245,12 +247,16 @@ pub enum LogStyle {
     Tcp,
     Http,
     HttpClf,
+    /// `option httpslog`.
+    Https,
 }
 
 /// `option` settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     pub log_style: LogStyle,
+    /// `option logasap`: the line is sent when the response head is forwarded.
+    pub logasap: bool,
     pub dontlognull: bool,
     pub dontlog_normal: bool,
     /// `option log-separate-errors`: errors are logged at `err` rather than `info`.

@@ -384,9 +384,6 @@ fn unhonoured(p: &Proxy, d: &mut Diags) {
     if p.rate_limit_sessions.is_some() {
         say("rate-limit sessions");
     }
-    if p.unique_id_format.is_some() {
-        say("unique-id-format");
-    }
     if p.transparent || p.binds.iter().any(|b| b.transparent) {
         say("transparent proxying");
     }

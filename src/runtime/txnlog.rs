@@ -27,6 +27,8 @@ use crate::runtime::tunnel::{TunnelEnd, TunnelStats};
 pub const HTTPLOG: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
 /// `option httplog clf`.
 pub const CLF: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl";
+/// `option httpslog`: httplog and the TLS facts of the client connection.
+pub const HTTPSLOG: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc";
 /// `option tcplog`.
 pub const TCPLOG: &str = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
 
@@ -58,8 +60,14 @@ pub struct LogFacts {
     pub redispatched: bool,
     pub srv_queue: u64,
     pub be_queue: u64,
+    /// `%si:%sp`: the server connection's peer; `%bi:%bp`: its local address.
     pub srv_addr: Option<SocketAddr>,
+    pub be_src: Option<SocketAddr>,
     pub log_counter: u64,
+    /// `%ID`.
+    pub unique_id: Option<String>,
+    /// Sent early (`option logasap`): `%Ta`, `%Tt` and `%B` are marked `+`.
+    pub asap: bool,
     /// Whether a request head was parsed (else `%hr` and friends log nothing).
     pub has_request: bool,
 }
@@ -116,6 +124,14 @@ pub struct TxnLog {
     pub captures: Captures,
     /// The two persistence cookie letters of `%tsc`.
     pub cookie: [u8; 2],
+    /// The server connection's local and peer addresses (only when the format logs them).
+    pub srv_conn: Option<(Option<SocketAddr>, Option<SocketAddr>)>,
+    /// `unique-id-format`'s value, once generated.
+    pub unique_id: Option<String>,
+    /// `set-log-level`: a severity (0-7), or -1 for `silent`.
+    pub level: Option<i8>,
+    /// The line was already sent (`option logasap`).
+    pub logged: bool,
 }
 
 fn wall_ms() -> u64 {
@@ -147,6 +163,29 @@ impl TxnLog {
             request: None,
             captures: Captures::default(),
             cookie: *b"--",
+            srv_conn: None,
+            unique_id: None,
+            level: None,
+            logged: false,
+        }
+    }
+
+    /// Records the server connection's addresses (for `%bi %bp %si %sp`).
+    pub fn server_stream(&mut self, s: &crate::runtime::stream::Stream) {
+        use crate::runtime::stream::Stream;
+        let addrs = |t: &tokio::net::TcpStream| (t.local_addr().ok(), t.peer_addr().ok());
+        self.srv_conn = Some(match s {
+            Stream::Fresh(Some(t)) => (t.local_addr().ok(), t.peer_addr().ok()),
+            Stream::Tcp(t) => addrs(t),
+            Stream::SrvTls(t, _) => addrs(t.get_ref().0),
+            _ => (None, None),
+        });
+    }
+
+    /// Takes the level an HTTP rule's `set-log-level` left in `vars`.
+    pub fn take_level(&mut self, vars: &Vars) {
+        if let Some(crate::runtime::sample::Value::Int(l)) = vars.get(LOG_LEVEL_VAR) {
+            self.level = Some(*l as i8);
         }
     }
 
@@ -259,6 +298,9 @@ impl TxnLog {
             retries: self.retries,
             redispatched: self.redispatched,
             has_request: self.request.is_some(),
+            srv_addr: self.srv_conn.and_then(|c| c.1),
+            be_src: self.srv_conn.and_then(|c| c.0),
+            unique_id: self.unique_id.clone(),
             ..LogFacts::default()
         }
     }
@@ -278,6 +320,27 @@ impl Default for TxnLog {
     }
 }
 
+thread_local! {
+    /// The line and structured data being rendered, reused from one transaction to the
+    /// next.
+    static LINE_BUF: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
+        std::cell::RefCell::new((Vec::with_capacity(512), Vec::new()));
+}
+
+/// The severity of a level number (0 emerg .. 7 debug).
+fn severity(l: u8) -> Severity {
+    match l {
+        0 => Severity::Emerg,
+        1 => Severity::Alert,
+        2 => Severity::Crit,
+        3 => Severity::Err,
+        4 => Severity::Warning,
+        5 => Severity::Notice,
+        6 => Severity::Info,
+        _ => Severity::Debug,
+    }
+}
+
 /// What a frontend logs and where.
 #[derive(Debug, Default)]
 pub struct LogCfg {
@@ -294,6 +357,37 @@ pub struct LogCfg {
     counter: AtomicU64,
     /// "HTTP" or "TCP" in the "Connect from" line.
     mode_name: &'static str,
+    /// `option logasap`.
+    pub asap: bool,
+    /// `error-log-format`.
+    error_format: Option<CompiledLogFormat>,
+    /// `unique-id-format` and `unique-id-header`.
+    unique_id: Option<CompiledLogFormat>,
+    unique_id_header: Option<String>,
+    /// The format logs the server connection's addresses (`%bi %bp %si %sp`): they are
+    /// read from the socket, two system calls, only then.
+    pub wants_srv_addrs: bool,
+}
+
+/// Where an HTTP rule's `set-log-level` leaves its level for the session (a name no
+/// configuration can give a variable).
+pub const LOG_LEVEL_VAR: &str = " set-log-level";
+
+/// Whether a format uses one of the server connection's addresses.
+fn uses_srv_addrs(lf: &LogFormat) -> bool {
+    use crate::model::expr::{LfNode, LogVar};
+    lf.0.iter().any(|n| {
+        matches!(
+            n,
+            LfNode::Var {
+                var: LogVar::BackendIp
+                    | LogVar::BackendPort
+                    | LogVar::ServerIp
+                    | LogVar::ServerPort,
+                ..
+            }
+        )
+    })
 }
 
 fn compile(text: &str) -> Option<CompiledLogFormat> {
@@ -307,8 +401,29 @@ impl LogCfg {
     pub fn build(p: &Proxy, global: &Global, d: &mut crate::config::diag::Diags) -> LogCfg {
         // Local dates (`%t`, `%tr` ...) are also used outside logs (header values).
         crate::runtime::log::init_local_time();
-        if p.logs.is_empty() || !p.caps.frontend {
+        if !p.caps.frontend {
             return LogCfg::default();
+        }
+        let unique_id =
+            p.unique_id_format
+                .as_ref()
+                .and_then(|lf| match CompiledLogFormat::compile_log(lf) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        d.warn(
+                            p.span,
+                            format!("in '{}': unique-id-format not used: {e}", p.name),
+                        );
+                        None
+                    }
+                });
+        let unique_id_header = p.unique_id_header.clone().filter(|_| unique_id.is_some());
+        if p.logs.is_empty() {
+            return LogCfg {
+                unique_id,
+                unique_id_header,
+                ..LogCfg::default()
+            };
         }
         let tag = p.log_tag.as_deref().or(global.log_tag.as_deref());
         let sink = LogSink::new(&p.logs, tag).with_hostname(global.log_send_hostname.as_deref());
@@ -322,16 +437,26 @@ impl LogCfg {
                     }
                 })
         };
-        let format = match (&p.log_format, p.options.log_style, p.mode) {
-            (Some(_), _, _) => own(&p.log_format, d),
-            (None, LogStyle::Default, _) => None,
+        let text = match (&p.log_format, p.options.log_style, p.mode) {
+            (Some(_), _, _) | (None, LogStyle::Default, _) => None,
             // httplog in a TCP frontend falls back to tcplog, as in HAProxy.
-            (None, LogStyle::Tcp, _) | (None, LogStyle::Http | LogStyle::HttpClf, Mode::Tcp) => {
-                compile(TCPLOG)
+            (None, LogStyle::Tcp, _)
+            | (None, LogStyle::Http | LogStyle::HttpClf | LogStyle::Https, Mode::Tcp) => {
+                Some(TCPLOG)
             }
-            (None, LogStyle::Http, _) => compile(HTTPLOG),
-            (None, LogStyle::HttpClf, _) => compile(CLF),
+            (None, LogStyle::Http, _) => Some(HTTPLOG),
+            (None, LogStyle::HttpClf, _) => Some(CLF),
+            (None, LogStyle::Https, _) => Some(HTTPSLOG),
         };
+        let model = match text {
+            Some(t) => parse_log_format_merging_spaces(t).ok(),
+            None => p.log_format.clone(),
+        };
+        let format = match text {
+            Some(t) => compile(t),
+            None => own(&p.log_format, d),
+        };
+        let wants_srv_addrs = model.as_ref().is_some_and(uses_srv_addrs);
         LogCfg {
             sink: (!sink.is_empty()).then(|| Arc::new(sink)),
             format,
@@ -341,6 +466,54 @@ impl LogCfg {
             dontlog_normal: p.options.dontlog_normal,
             counter: AtomicU64::new(0),
             mode_name: if p.mode == Mode::Http { "HTTP" } else { "TCP" },
+            asap: p.options.logasap,
+            error_format: own(&p.error_log_format, d),
+            unique_id,
+            unique_id_header,
+            wants_srv_addrs,
+        }
+    }
+
+    /// Generates the transaction's unique id (`unique-id-format`) unless it has one, and
+    /// adds it to the request as `unique-id-header` (HAProxy does both once the
+    /// request's rules have run).
+    pub fn unique_id(
+        &self,
+        txn: &mut TxnLog,
+        req: &mut RequestHead,
+        conn: &ConnInfo,
+        info: &TxnInfo,
+    ) {
+        let Some(f) = &self.unique_id else { return };
+        if txn.unique_id.is_none() {
+            let vars = Vars::default();
+            let ctx = EvalCtx {
+                conn,
+                req: Some(req),
+                res: None,
+                vars: &vars,
+                info,
+            };
+            txn.unique_id = Some(f.render_string(&ctx));
+        }
+        if let (Some(h), Some(id)) = (&self.unique_id_header, &txn.unique_id) {
+            req.headers.add(h, id.as_bytes().to_vec());
+        }
+    }
+
+    /// `option logasap`: sends the line now (the response head is being forwarded),
+    /// once per transaction.
+    pub fn emit_early(
+        &self,
+        txn: &mut TxnLog,
+        fe: &ProxyRt,
+        conn: &ConnInfo,
+        actconn: u64,
+        pid: u32,
+    ) {
+        if self.asap && !txn.logged {
+            self.render_send(txn, fe, conn, actconn, pid, true);
+            txn.logged = true;
         }
     }
 
@@ -354,6 +527,42 @@ impl LogCfg {
     pub fn conn_error(&self, fe: &str, listener: u32, src: Option<SocketAddr>, msg: &str) {
         let Some(sink) = &self.sink else { return };
         if !sink.wants(Severity::Info) {
+            return;
+        }
+        if let Some(f) = &self.error_format {
+            // Only a TLS handshake fails before a transaction.
+            let conn = ConnInfo {
+                src,
+                ssl: true,
+                ..ConnInfo::default()
+            };
+            let now = wall_ms();
+            let info = TxnInfo {
+                frontend: fe.to_string(),
+                accept_ms: now,
+                log: Some(Box::new(LogFacts {
+                    req_ms: now,
+                    treq: -1,
+                    tw: -1,
+                    tc: -1,
+                    tr: -1,
+                    flags: *b"CR--",
+                    ..LogFacts::default()
+                })),
+                status: Some(0),
+                ..TxnInfo::default()
+            };
+            let vars = Vars::default();
+            let ctx = EvalCtx {
+                conn: &conn,
+                req: None,
+                res: None,
+                vars: &vars,
+                info: &info,
+            };
+            let mut line = Vec::new();
+            f.render_bytes(&ctx, &mut line);
+            sink.send_sd(Severity::Info, &line, None);
             return;
         }
         let (ip, port) = match src {
@@ -390,9 +599,27 @@ impl LogCfg {
     /// Renders and sends the line of a finished transaction. `actconn`: the process's
     /// connections, `fe`: the frontend.
     pub fn emit(&self, txn: &TxnLog, fe: &ProxyRt, conn: &ConnInfo, actconn: u64, pid: u32) {
+        if !txn.logged {
+            self.render_send(txn, fe, conn, actconn, pid, false);
+        }
+    }
+
+    fn render_send(
+        &self,
+        txn: &TxnLog,
+        fe: &ProxyRt,
+        conn: &ConnInfo,
+        actconn: u64,
+        pid: u32,
+        asap: bool,
+    ) {
         let (Some(sink), Some(format)) = (&self.sink, &self.format) else {
             return;
         };
+        // `set-log-level silent`.
+        if txn.level == Some(-1) {
+            return;
+        }
         let error = txn.is_error();
         if self.dontlog_normal && !error {
             return;
@@ -401,10 +628,10 @@ impl LogCfg {
         if self.dontlognull && txn.bytes_in == 0 && txn.request.is_none() {
             return;
         }
-        let sev = if error && self.separate_errors {
-            Severity::Err
-        } else {
-            Severity::Info
+        let sev = match txn.level {
+            Some(l) => severity(l as u8),
+            None if error && self.separate_errors => Severity::Err,
+            None => Severity::Info,
         };
         if !sink.wants(sev) {
             return;
@@ -413,6 +640,28 @@ impl LogCfg {
         facts.actconn = actconn;
         facts.feconn = fe.counters.current.load(Ordering::Relaxed);
         facts.log_counter = self.counter.fetch_add(1, Ordering::Relaxed);
+        facts.asap = asap;
+        if facts.unique_id.is_none()
+            && txn.request.is_some()
+            && let Some(f) = &self.unique_id
+        {
+            // Not generated during the request (none was parsed): now, as HAProxy does.
+            let info = TxnInfo {
+                frontend: fe.name.clone(),
+                pid,
+                accept_ms: txn.start_ms,
+                ..TxnInfo::default()
+            };
+            let vars = Vars::default();
+            let ctx = EvalCtx {
+                conn,
+                req: txn.request.as_ref(),
+                res: None,
+                vars: &vars,
+                info: &info,
+            };
+            facts.unique_id = Some(f.render_string(&ctx));
+        }
         let mut server = None;
         if let Some(be) = txn.backend.as_ref().and_then(|b| b.backend.as_ref()) {
             facts.beconn = u64::from(be.cur.load(Ordering::Relaxed));
@@ -445,14 +694,17 @@ impl LogCfg {
             vars: &vars,
             info: &info,
         };
-        let mut line = Vec::with_capacity(256);
-        format.render_bytes(&ctx, &mut line);
-        let sd = self.sd.as_ref().map(|f| {
-            let mut b = Vec::new();
-            f.render_bytes(&ctx, &mut b);
-            b
+        LINE_BUF.with(|b| {
+            let (line, sd) = &mut *b.borrow_mut();
+            line.clear();
+            format.render_bytes(&ctx, line);
+            let sd = self.sd.as_ref().map(|f| {
+                sd.clear();
+                f.render_bytes(&ctx, sd);
+                &sd[..]
+            });
+            sink.send_sd(sev, line, sd);
         });
-        sink.send_sd(sev, &line, sd.as_deref());
     }
 }
 

@@ -61,6 +61,13 @@ pub const KEYWORDS: &[ProxyKw] = &[
         d.proxy.log_format_sd = Some(lf);
         Ok(())
     }),
+    kw("error-log-format", "dfl-", |c, d, s| {
+        let w = s.need(c, 1, "a log-format string")?;
+        s.max_args(c, 1, "\"<format>\" (quote it when it has spaces)")?;
+        let lf = parse_log_format(&w.text).map_err(|e| c.value_err(w, "error-log-format", e))?;
+        d.proxy.error_log_format = Some(lf);
+        Ok(())
+    }),
     kw("log-tag", "dflb", |c, d, s| {
         let w = s.need(c, 1, "a tag")?;
         d.proxy.log_tag = Some(w.text.clone());

@@ -69,6 +69,20 @@ pub const OPTIONS: &[OptionDef] = &[
         };
         Ok(())
     }),
+    opt("httpslog", "dfl-", true, |c, d, s, on| {
+        s.max_args(c, 1, "")?;
+        d.proxy.options.log_style = if on {
+            LogStyle::Https
+        } else {
+            LogStyle::Default
+        };
+        // "option httpslog" overrides any previous "log-format" (HAProxy's manual).
+        if on {
+            d.proxy.log_format = None;
+        }
+        Ok(())
+    }),
+    boolopt!("logasap", "dfl-", logasap),
     opt("tcplog", "dflb", true, |c, d, s, on| {
         s.max_args(c, 1, "")?;
         d.proxy.options.log_style = if on { LogStyle::Tcp } else { LogStyle::Default };
@@ -234,6 +248,7 @@ pub const OPTIONS: &[OptionDef] = &[
 /// Options that only make sense for HTTP proxies (warned about in TCP mode).
 pub const HTTP_ONLY: &[&str] = &[
     "httplog",
+    "httpslog",
     "http-server-close",
     "httpclose",
     "http-keep-alive",

@@ -64,6 +64,8 @@ enum Action {
     SetVar(String, CompiledSample),
     UnsetVar(String),
     Service(Service),
+    /// `set-log-level`: a severity, -1 for `silent` (see `txnlog::LOG_LEVEL_VAR`).
+    SetLogLevel(i8),
 }
 
 #[derive(Debug)]
@@ -261,6 +263,10 @@ impl Rules {
                     }
                 }
                 Action::UnsetVar(name) => vars.unset(name),
+                Action::SetLogLevel(l) => vars.set(
+                    crate::runtime::txnlog::LOG_LEVEL_VAR,
+                    crate::runtime::sample::Value::Int(i64::from(*l)),
+                ),
                 a => {
                     let edit = eval_edit(a, &ctx(base, Some(req), None, vars));
                     apply_req_edit(req, edit);
@@ -379,6 +385,10 @@ impl Rules {
                     }
                 }
                 Action::UnsetVar(name) => vars.unset(name),
+                Action::SetLogLevel(l) => vars.set(
+                    crate::runtime::txnlog::LOG_LEVEL_VAR,
+                    crate::runtime::sample::Value::Int(i64::from(*l)),
+                ),
                 a => {
                     let edit = eval_edit(a, &ctx(base, Some(req), Some(res), vars));
                     apply_headers_edit(&mut res.headers, edit);
@@ -836,13 +846,12 @@ fn action(
             );
             return None;
         }
-        HttpAction::SetLogLevel(_) => {
-            d.warn(
-                span,
-                "set-log-level is not applied by this version's runtime; the rule is skipped",
-            );
-            return None;
-        }
+        HttpAction::SetLogLevel(l) => Action::SetLogLevel(
+            crate::model::LEVELS
+                .iter()
+                .position(|x| x == l)
+                .map_or(-1, |i| i as i8),
+        ),
         HttpAction::Capture { .. } => {
             d.warn(
                 span,

@@ -631,6 +631,7 @@ impl Session {
             };
             fe.rules.apply_request(&mut req, &mut vars, &base)
         };
+        self.log.take_level(&vars);
         let mut forced = None;
         match verdict {
             Verdict::Continue => {}
@@ -671,6 +672,7 @@ impl Session {
                 };
                 bpx.rules.apply_request(&mut req, &mut vars, &base)
             };
+            self.log.take_level(&vars);
             match verdict {
                 Verdict::Continue | Verdict::SetBackend(_) => {}
                 v => return self.local_answer(&bpx, v, body, client_close).await,
@@ -688,6 +690,7 @@ impl Session {
             return self.reply_error(Some(&bpx), 503).await;
         };
         self.add_forwarding_headers(&fe, &bpx, &mut req);
+        fe.log.unique_id(&mut self.log, &mut req, &self.conn, &info);
         self.forward(&fe, &bpx, &be, req, body, client_close, vars, info)
             .await
     }
@@ -1125,6 +1128,9 @@ impl Session {
             let (mut srv, reused, served) = match self.server_conn(be, &slot, bpx, sni).await {
                 Ok(x) => {
                     self.log.connected();
+                    if self.fe.log.wants_srv_addrs {
+                        self.log.server_stream(&x.0);
+                    }
                     x
                 }
                 Err(e) => {
@@ -1563,6 +1569,7 @@ impl Session {
                 };
                 px.rules.apply_response(req, &mut res, vars, &base)
             };
+            self.log.take_level(vars);
             // The answer replaces the server's (whose connection is dropped); the client
             // connection goes on as after any generated answer.
             let page = match verdict {
@@ -1601,6 +1608,11 @@ impl Session {
         self.resp_started = true;
         let stat_head = out.len() as u64;
         self.log.bytes_out += stat_head;
+        if fe.log.asap {
+            let active = self.rt.active.load(Ordering::Relaxed);
+            fe.log
+                .emit_early(&mut self.log, fe, &self.conn, active, self.rt.pid);
+        }
         let stat_res = copy_body(
             srv,
             &mut self.sbuf,

@@ -57,6 +57,12 @@ pub(crate) enum Fetch {
     Dst,
     DstPort,
     SslFc,
+    /// `fc_err`, `ssl_fc_err`, `ssl_c_err`, `ssl_c_ca_err`: a connection that carries a
+    /// transaction had no error (0); the TLS ones have no value on a plain connection.
+    FcErr,
+    SslErr,
+    /// `ssl_fc_is_resumed`: resumption is not tracked, 0.
+    SslFcIsResumed,
     SslFcHasSni,
     SslFcSni,
     SslFcProtocol,
@@ -236,6 +242,9 @@ impl Fetch {
             "dst" => Fetch::Dst,
             "dst_port" => Fetch::DstPort,
             "ssl_fc" => Fetch::SslFc,
+            "fc_err" => Fetch::FcErr,
+            "ssl_fc_err" | "ssl_c_err" | "ssl_c_ca_err" => Fetch::SslErr,
+            "ssl_fc_is_resumed" => Fetch::SslFcIsResumed,
             "ssl_fc_has_sni" => Fetch::SslFcHasSni,
             "ssl_fc_sni" => Fetch::SslFcSni,
             "ssl_fc_protocol" => Fetch::SslFcProtocol,
@@ -464,6 +473,10 @@ impl Fetch {
             Fetch::Dst => Smp::Ip(ctx.conn.dst?.ip()),
             Fetch::DstPort => Smp::Int(ctx.conn.dst?.port() as i64),
             Fetch::SslFc => Smp::Bool(ctx.conn.ssl),
+            Fetch::FcErr => Smp::Int(0),
+            Fetch::SslErr if ctx.conn.ssl => Smp::Int(0),
+            Fetch::SslErr => return None,
+            Fetch::SslFcIsResumed => Smp::Bool(false),
             Fetch::SslFcHasSni => Smp::Bool(ctx.conn.ssl && ctx.conn.sni.is_some()),
             Fetch::SslFcSni => Smp::text(ctx.conn.sni.as_deref().filter(|_| ctx.conn.ssl)?),
             Fetch::SslFcProtocol => {

@@ -355,7 +355,14 @@ fn render_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx) {
         LogVar::RequestCounter if o.hex => hex_number(out, info.request_counter, 4),
         LogVar::RequestCounter => number(out, info.request_counter as i64),
         LogVar::Hostname => text_node(out, Some(hostname().as_bytes()), o),
-        LogVar::UniqueId => text_node(out, None, o),
+        LogVar::UniqueId => text_node(
+            out,
+            info.log
+                .as_deref()
+                .and_then(|f| f.unique_id.as_deref())
+                .map(str::as_bytes),
+            o,
+        ),
         LogVar::Timestamp if o.hex => hex_number(out, secs as u64, 4),
         LogVar::Timestamp => number(out, secs),
         LogVar::AcceptMs if o.hex => hex_number(out, ms, 2),
@@ -394,12 +401,41 @@ fn render_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx) {
         ),
         LogVar::Request => match req {
             Some(r) => {
-                let line = format!("{} {} {}", r.method, r.uri, r.version.as_str());
-                let mut end = line.len().min(REQURI_LEN);
-                while !line.is_char_boundary(end) {
+                // The three parts written in place, cut at REQURI_LEN bytes (on a
+                // character boundary).
+                let parts: [&[u8]; 5] = [
+                    r.method.as_bytes(),
+                    b" ",
+                    r.uri.as_bytes(),
+                    b" ",
+                    r.version.as_str().as_bytes(),
+                ];
+                let byte_at = |mut i: usize| {
+                    for p in &parts {
+                        if i < p.len() {
+                            return p[i];
+                        }
+                        i -= p.len();
+                    }
+                    0
+                };
+                let total: usize = parts.iter().map(|p| p.len()).sum();
+                let mut end = total.min(REQURI_LEN);
+                while end > 0 && end < total && (byte_at(end) & 0xC0) == 0x80 {
                     end -= 1;
                 }
-                encoded_node(out, &line.as_bytes()[..end], o)
+                if o.quote {
+                    out.push(b'"');
+                }
+                let unquoted = Opts { quote: false, ..*o };
+                for p in parts {
+                    let n = p.len().min(end);
+                    encoded_node(out, &p[..n], &unquoted);
+                    end -= n;
+                }
+                if o.quote {
+                    out.push(b'"');
+                }
             }
             None => encoded_node(out, badreq, o),
         },
@@ -518,10 +554,26 @@ fn render_log_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx, f: &
         LogVar::TimeConnect => num_node(out, f.tc, o),
         LogVar::TimeResponse => num_node(out, f.tr, o),
         LogVar::TimeData => num_node(out, f.td(), o),
-        LogVar::TimeActive => num_node(out, f.ta, o),
-        LogVar::TimeTotal => num_node(out, f.tt, o),
+        // `option logasap`: the line is sent before the end, the totals so far marked `+`.
+        LogVar::TimeActive => {
+            if f.asap {
+                out.push(b'+');
+            }
+            num_node(out, f.ta, o)
+        }
+        LogVar::TimeTotal => {
+            if f.asap {
+                out.push(b'+');
+            }
+            num_node(out, f.tt, o)
+        }
         LogVar::TimeUser => num_node(out, f.tt - f.ti, o),
-        LogVar::BytesRead => num_node(out, f.bytes_out as i64, o),
+        LogVar::BytesRead => {
+            if f.asap {
+                out.push(b'+');
+            }
+            num_node(out, f.bytes_out as i64, o)
+        }
         LogVar::BytesUploaded => num_node(out, f.bytes_in as i64, o),
         LogVar::CapturedReqCookie => {
             text_node(out, caps.req_cookie.as_deref().map(str::as_bytes), o)
@@ -551,7 +603,8 @@ fn render_log_var(out: &mut Vec<u8>, var: &LogVar, o: &Opts, ctx: &EvalCtx, f: &
         LogVar::HeadersResList => captures_node(out, &caps.res_headers, true, f, o),
         LogVar::ServerIp => ip_node(out, f.srv_addr, o),
         LogVar::ServerPort => port_node(out, f.srv_addr, o),
-        // Not recorded: the server connection's source, the unique id.
+        LogVar::BackendIp => ip_node(out, f.be_src, o),
+        LogVar::BackendPort => port_node(out, f.be_src, o),
         _ => text_node(out, None, o),
     }
 }
