@@ -420,9 +420,7 @@ fn apply_options(
                 }
                 p.on_marked_up_shutdown_backup = true;
             }
-            "check-alpn" => {
-                p.check_alpn = Some(arg()?.text.split(',').map(String::from).collect())
-            }
+            "check-alpn" => p.check_alpn = Some(arg()?.text.split(',').map(String::from).collect()),
             _ => {}
         }
         i += 1 + nargs;

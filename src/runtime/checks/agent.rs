@@ -214,9 +214,7 @@ pub struct Agent {
 fn dynamic_weights(p: &Proxy) -> bool {
     match &p.balance {
         Balance::StaticRr => false,
-        Balance::RoundRobin | Balance::LeastConn | Balance::First | Balance::Random { .. } => {
-            true
-        }
+        Balance::RoundRobin | Balance::LeastConn | Balance::First | Balance::Random { .. } => true,
         _ => p.hash_type == HashType::Consistent,
     }
 }
@@ -289,7 +287,10 @@ pub fn build(
 /// Whether the server's agent lets it be UP: no agent, a disabled one, or one whose
 /// health is up.
 pub fn allows_up(state: &ServerState) -> bool {
-    state.agent.get().is_none_or(|a| !a.counts() || a.rf.health() == Health::Up)
+    state
+        .agent
+        .get()
+        .is_none_or(|a| !a.counts() || a.rf.health() == Health::Up)
 }
 
 /// Whether the server's health check lets it be UP.
@@ -422,18 +423,29 @@ impl Agent {
 
     /// `set server B/S agent up|down`: the agent's health forced, and the server state
     /// following it.
-    pub fn force(self: &Arc<Self>, up: bool) {
+    pub fn force(self: &Arc<Self>, up: bool, from: Option<&str>) {
         if up {
             self.rf.mark_up();
         } else {
             self.rf.mark_down();
         }
-        self.settle(None);
+        self.settle_as(None, from);
+    }
+
+    /// `disable agent`: the agent pauses and no longer counts; as in HAProxy, the
+    /// server's state stays as it is until a check changes it.
+    pub fn disable(&self) {
+        self.enabled.store(false, Ordering::Relaxed);
     }
 
     /// Brings the server's `up` flag in line with its health check and agent, saying the
     /// change as HAProxy does (`why`: the agent result that caused it).
     pub fn settle(self: &Arc<Self>, why: Option<&Outcome>) {
+        self.settle_as(why, None)
+    }
+
+    /// [`Agent::settle`]; `from` names who forced it (`CLI`), said as HAProxy does.
+    fn settle_as(self: &Arc<Self>, why: Option<&Outcome>, from: Option<&str>) {
         let want = allows_up(&self.state) && check_allows_up(&self.state);
         let was = self.state.up.load(Ordering::Acquire);
         if want == was {
@@ -456,7 +468,7 @@ impl Agent {
                 .total
                 .load(Ordering::Relaxed)
                 .saturating_sub(before) as u32;
-            let line = events::change_line(who, Health::Up, why, &c);
+            let line = forced(events::change_line(who, Health::Up, why, &c), from);
             process::warning(&line);
             self.sink.send(Severity::Notice, &line);
             on_marked_up(&self.state, self.backend.upgrade().as_deref());
@@ -466,7 +478,7 @@ impl Agent {
                 c.note_change(Health::Down);
             }
             let c = self.counts_now();
-            let line = events::change_line(who, Health::Down, why, &c);
+            let line = forced(events::change_line(who, Health::Down, why, &c), from);
             process::warning(&line);
             self.sink.send(Severity::Alert, &line);
             if c.active == 0 && c.backup == 0 {
@@ -510,6 +522,10 @@ impl Agent {
         };
         let line = match (before, to) {
             (_, Admin::Maint) if up => {
+                // HAProxy counts going to maintenance as a transition to DOWN.
+                if let Some(c) = self.state.checker.get() {
+                    c.note_maint();
+                }
                 format!("{name} is going DOWN for maintenance. {}", tail(&c, false))
             }
             (_, Admin::Maint) => format!("{name} was DOWN and now enters maintenance."),
@@ -554,6 +570,34 @@ impl Agent {
     }
 }
 
+/// The stats page's agent actions on one server (`dagent`, `eagent`, `arunn`, `adown`);
+/// false when the server has no agent.
+pub fn page_action(state: &ServerState, action: &str) -> bool {
+    let Some(a) = state.agent.get() else {
+        return false;
+    };
+    match action {
+        "dagent" => a.disable(),
+        "eagent" => a.enabled.store(true, Ordering::Relaxed),
+        "arunn" => a.force(true, None),
+        "adown" => a.force(false, None),
+        _ => return false,
+    }
+    true
+}
+
+/// `Server B/S is DOWN, changed from CLI. ...`: the change line of a forced change.
+fn forced(line: String, from: Option<&str>) -> String {
+    let Some(from) = from else { return line };
+    for state in [" is DOWN.", " is UP."] {
+        if let Some(i) = line.find(state) {
+            let at = i + state.len() - 1;
+            return format!("{}, changed from {from}{}", &line[..at], &line[at..]);
+        }
+    }
+    line
+}
+
 /// Connects, sends, and reads the first line (`Ok(None)`: the agent closed before a
 /// whole line); a failure is the agent's status.
 async fn talk(ctx: &CheckCtx, send: &[u8]) -> Result<Option<String>, Outcome> {
@@ -569,7 +613,9 @@ async fn talk(ctx: &CheckCtx, send: &[u8]) -> Result<Option<String>, Outcome> {
     }
     let mut buf = Vec::new();
     let eol = |b: &[u8]| b.iter().any(|c| *c == b'\n' || *c == b'\r');
-    conn.recv_until(&mut buf, 16384, eol).await.map_err(io_err)?;
+    conn.recv_until(&mut buf, 16384, eol)
+        .await
+        .map_err(io_err)?;
     match buf.iter().position(|c| *c == b'\n' || *c == b'\r') {
         Some(i) => Ok(Some(String::from_utf8_lossy(&buf[..i]).into_owned())),
         None => Ok(None),
@@ -609,9 +655,24 @@ mod tests {
         assert_eq!(r.desc, "all good ");
         assert_eq!(r.error, None);
         let r = parse("foo bar down");
-        assert_eq!((r.health, r.error.as_deref()), (Some(Word::Down), Some("foo")));
+        assert_eq!(
+            (r.health, r.error.as_deref()),
+            (Some(Word::Down), Some("foo"))
+        );
         assert_eq!(parse("#only").health, None);
         assert_eq!(parse(""), Reply::default());
+    }
+
+    #[test]
+    fn forced_lines() {
+        assert_eq!(
+            forced("Server b/s is DOWN. 2 active".into(), Some("CLI")),
+            "Server b/s is DOWN, changed from CLI. 2 active"
+        );
+        assert_eq!(
+            forced("Server b/s is UP. x".into(), None),
+            "Server b/s is UP. x"
+        );
     }
 
     #[test]

@@ -562,6 +562,11 @@ impl Checker {
         }
     }
 
+    /// The server went to maintenance: HAProxy counts it in `chkdown`.
+    pub(crate) fn note_maint(&self) {
+        lock(&self.record).downs += 1;
+    }
+
     /// The server as `http-check send-state` and `disable-on-404` see it.
     fn view(&self) -> ServerView {
         let admin = self.state.admin();

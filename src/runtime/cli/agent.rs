@@ -28,7 +28,11 @@ pub fn enable_agent(ctx: &mut Ctx, enable: bool, args: &[&str], out: &mut String
     };
     match f.state.agent.get() {
         Some(a) => {
-            a.enabled.store(enable, Ordering::Relaxed);
+            if enable {
+                a.enabled.store(true, Ordering::Relaxed);
+            } else {
+                a.disable();
+            }
             out.push('\n');
         }
         None if enable => {
@@ -63,8 +67,8 @@ pub fn set_server(ctx: &mut Ctx, args: &[&str], out: &mut String) {
                 return;
             };
             match args.get(2).copied() {
-                Some("up") => a.force(true),
-                Some("down") => a.force(false),
+                Some("up") => a.force(true, Some("CLI")),
+                Some("down") => a.force(false, Some("CLI")),
                 _ => {
                     out.push_str("'set server <srv> agent' expects 'up' or 'down'.\n\n");
                     return;
@@ -77,7 +81,10 @@ pub fn set_server(ctx: &mut Ctx, args: &[&str], out: &mut String) {
                 out.push_str(NOT_ENABLED);
                 return;
             };
-            *lock(&a.send) = args.get(2).map(|s| s.as_bytes().to_vec()).unwrap_or_default();
+            *lock(&a.send) = args
+                .get(2)
+                .map(|s| s.as_bytes().to_vec())
+                .unwrap_or_default();
             out.push('\n');
         }
         Some("agent-addr") => {

@@ -607,7 +607,8 @@ fn server_row(
     r.u64("lbtot", load(&c.lbtot));
     r.u32("rate", u64::from(c.sess_rate.read()));
     r.u32("rate_max", load(&c.sess_rate_max));
-    if let (Some(rec), Some(chk)) = (&rec, s.checker.get()) {
+    // Checks pause in maintenance and HAProxy then leaves their columns empty.
+    if let (Some(rec), Some(chk), false) = (&rec, s.checker.get(), s.admin() == Admin::Maint) {
         if let Some(o) = &rec.last {
             r.str("check_status", o.status.code());
             if let Some(code) = o.code {
