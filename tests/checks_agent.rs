@@ -137,15 +137,19 @@ struct Side {
     _dir: tempfile::TempDir,
     sock: PathBuf,
     port: u16,
+    /// The stats page's port, for templates with `{ST}`.
+    st: u16,
 }
 
 fn start(engine: Engine, template: &str) -> Side {
     let dir = tempfile::tempdir().expect("tempdir");
     let sock = dir.path().join("admin.sock");
     let port = free_port();
+    let st = free_port();
     let cfg = template
         .replace("{SOCK}", &sock.display().to_string())
-        .replace("{PORT}", &port.to_string());
+        .replace("{PORT}", &port.to_string())
+        .replace("{ST}", &st.to_string());
     let proxy = Proxy::start_engine(engine, &cfg);
     assert!(
         eventually(Duration::from_secs(3), || sock.exists()),
@@ -157,6 +161,7 @@ fn start(engine: Engine, template: &str) -> Side {
         _dir: dir,
         sock,
         port,
+        st,
     }
 }
 
@@ -624,4 +629,47 @@ fn config_accepts_agent_and_alpn_keywords() {
     let out = common::rproxy(&["-c", "-f", &cfg.display().to_string()], dir.path());
     assert!(!out.status.success());
     assert!(common::stderr(&out).contains("on-marked-down"));
+}
+
+#[test]
+fn stats_page_agent_actions_like_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m1 = MockServer::start("m1");
+    let m2 = MockServer::start("m2");
+    let a1 = Agent::start("up");
+    let a2 = Agent::start("up");
+    let cfg = template(m1.port(), m2.port(), a1.port, a2.port)
+        + "listen stats\n  mode http\n  bind 127.0.0.1:{ST}\n  stats enable\n  stats uri /st\n  \
+           stats admin if TRUE\n";
+    let h = start(Engine::Haproxy, &cfg);
+    let r = start(Engine::Rproxy, &cfg);
+    let sides = [&h, &r];
+    settle_same(&sides, "b/s2", &[("agent_status", "L7OK")], "start");
+    // The agent now leaves the health alone, so what the page forces stays.
+    a2.say("#idle");
+    settle_same(&sides, "b/s2", &[("agent_status", "CHECKED")], "idle");
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let post = |s: &Side, body: &str| {
+        common::client::http_request(local(s.st), "POST", "/st", &form, body.as_bytes())
+            .expect("stats page")
+    };
+    let steps: &[(&str, &[(&str, &str)])] = &[
+        (
+            "adown",
+            &[("status", "DOWN (agent)"), ("agent_health", "0")],
+        ),
+        ("arunn", &[("status", "no check"), ("agent_health", "1")]),
+        ("dagent", &[("agent_status", "")]),
+        ("eagent", &[("agent_status", "CHECKED")]),
+    ];
+    for (action, want) in steps {
+        let body = format!("s=s2&action={action}&b=b");
+        let (a, b) = (post(&h, &body), post(&r, &body));
+        assert_eq!(a.status, b.status, "{action}");
+        assert_eq!(a.header("location"), b.header("location"), "{action}");
+        assert_eq!(a.header("location"), Some("/st;st=DONE"), "{action}");
+        settle_same(&sides, "b/s2", want, action);
+    }
 }
