@@ -3,9 +3,11 @@
 //! answer the servers' stats rows (state, weights, the check and agent columns) and the
 //! state-change lines on standard error must match. Also the stats socket's agent
 //! commands (`enable/disable agent`, `set server ... agent ...`), answer for answer, and
-//! `on-marked-down shutdown-sessions` / `on-marked-up shutdown-backup-sessions`.
+//! `on-marked-down shutdown-sessions` / `on-marked-up shutdown-backup-sessions`, and
+//! `check-alpn` (against an `openssl s_server` that accepts only `h2`).
 
 mod common;
+mod tls_util;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -672,4 +674,70 @@ fn stats_page_agent_actions_like_haproxy() {
         assert_eq!(a.header("location"), Some("/st;st=DONE"), "{action}");
         settle_same(&sides, "b/s2", want, action);
     }
+}
+
+/// `check-alpn`: the TLS check offers these protocols instead of `alpn`. A server that
+/// accepts only `h2` fails a check offering `http/1.1` and passes one offering `h2`.
+#[test]
+fn check_alpn_is_offered_like_haproxy() {
+    if !(common::require(common::have_program("openssl"), "openssl not installed")
+        && require_haproxy())
+    {
+        return;
+    }
+    let pki = tls_util::make_pki();
+    let port = free_port();
+    let mut child = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-www",
+            "-quiet",
+        ])
+        .args(["-cert", &pki.p("leaf.pem"), "-key", &pki.p("leaf.key")])
+        .args(["-alpn", "h2"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    assert!(
+        common::proxy::wait_listening(&[port]),
+        "s_server did not listen"
+    );
+    let cfg = format!(
+        "
+global
+  stats socket {{SOCK}} level admin
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+backend b
+  server good 127.0.0.1:{port} check inter 200 rise 1 fall 1 check-ssl verify none alpn http/1.1 check-alpn h2
+  server bad 127.0.0.1:{port} check inter 200 rise 1 fall 1 check-ssl verify none alpn h2 check-alpn http/1.1
+frontend f
+  bind 127.0.0.1:{{PORT}}
+  default_backend b
+"
+    );
+    let h = start(Engine::Haproxy, &cfg);
+    let r = start(Engine::Rproxy, &cfg);
+    let sides = [&h, &r];
+    settle_same(
+        &sides,
+        "b/good",
+        &[("check_status", "L6OK")],
+        "check-alpn h2",
+    );
+    settle_same(
+        &sides,
+        "b/bad",
+        &[("check_status", "L6RSP")],
+        "check-alpn http/1.1",
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }
