@@ -445,6 +445,11 @@ fn stats_socket_agent_commands_like_haproxy() {
     for c in cmds {
         assert_eq!(ask(&h.sock, c), ask(&r.sock, c), "answer to '{c}'");
     }
+    assert_eq!(
+        agent_state(&h.sock),
+        agent_state(&r.sock),
+        "show servers state"
+    );
     // Forced down and up from the socket, said as HAProxy says it.
     for s in sides {
         assert_eq!(ask(&s.sock, "set server b/s2 agent down"), "\n");
@@ -468,6 +473,11 @@ fn stats_socket_agent_commands_like_haproxy() {
         "b/s2",
         &[("agent_status", ""), ("status", "DOWN")],
         "disabled",
+    );
+    assert_eq!(
+        agent_state(&h.sock),
+        agent_state(&r.sock),
+        "disabled agent's state"
     );
     for s in sides {
         assert_eq!(ask(&s.sock, "enable agent b/s2"), "\n");
@@ -507,6 +517,20 @@ fn stats_socket_agent_commands_like_haproxy() {
             a2.got().last()
         );
     }
+}
+
+/// The agent fields of `show servers state` (srv_agent_state, srv_agent_addr,
+/// srv_agent_port) per server.
+fn agent_state(sock: &Path) -> Vec<String> {
+    ask(sock, "show servers state")
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(' '))
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let at = |i: usize| f.get(i).copied().unwrap_or("?");
+            format!("{} {} {} {}", at(3), at(14), at(23), at(24))
+        })
+        .collect()
 }
 
 /// A held TCP connection through the proxy to a server that never answers.

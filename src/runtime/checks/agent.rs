@@ -196,6 +196,8 @@ pub struct Agent {
     pub rf: RiseFall,
     /// `agent-addr` / `agent-port`, changeable from the stats socket.
     pub addr: Mutex<SocketAddr>,
+    /// Whether `agent-addr` (configured or from the socket) chose the address.
+    pub addr_set: AtomicBool,
     /// `agent-send`, changeable from the stats socket.
     pub send: Mutex<Vec<u8>>,
     inter: Duration,
@@ -263,6 +265,7 @@ pub fn build(
                 backend: Arc::downgrade(be),
                 rf: RiseFall::new(1, 1),
                 addr: Mutex::new(SocketAddr::new(ip, port)),
+                addr_set: AtomicBool::new(sp.agent_addr.is_some()),
                 send: Mutex::new(sp.agent_send.clone().unwrap_or_default().into_bytes()),
                 inter: sp
                     .agent_inter
@@ -584,6 +587,23 @@ pub fn page_action(state: &ServerState, action: &str) -> bool {
         _ => return false,
     }
     true
+}
+
+/// `show servers state`'s `srv_agent_state` (HAProxy's check flags: agent, configured,
+/// enabled), `srv_agent_addr` (`-` unless `agent-addr` set it) and `srv_agent_port`.
+pub fn state_fields(state: &ServerState) -> (u32, String, u16) {
+    match state.agent.get() {
+        None => (0, "-".into(), 0),
+        Some(a) => {
+            let addr = *lock(&a.addr);
+            let shown = if a.addr_set.load(Ordering::Relaxed) {
+                addr.ip().to_string()
+            } else {
+                "-".into()
+            };
+            (if a.counts() { 0x16 } else { 0x12 }, shown, addr.port())
+        }
+    }
 }
 
 /// `Server B/S is DOWN, changed from CLI. ...`: the change line of a forced change.

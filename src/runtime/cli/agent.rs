@@ -114,6 +114,7 @@ pub fn set_server(ctx: &mut Ctx, args: &[&str], out: &mut String) {
             };
             let mut cur = lock(&a.addr);
             *cur = SocketAddr::new(ip, port.unwrap_or(cur.port()));
+            a.addr_set.store(true, Ordering::Relaxed);
             out.push('\n');
         }
         Some("agent-port") => {

@@ -199,8 +199,9 @@ fn state_row(
         check_state |= 8;
     }
     let check_addr = m.check_addr.as_deref().unwrap_or("-");
+    let (agent_state, agent_addr, agent_port) = crate::runtime::checks::agent::state_fields(s);
     format!(
-        "{} {be_name} {} {} {} {op_state} {admin_state} {} {} {age} {check_status} {check_result} {health} {check_state} 0 {} {} - {} - {} {} {check_addr} {check_addr} {}\n",
+        "{} {be_name} {} {} {} {op_state} {admin_state} {} {} {age} {check_status} {check_result} {health} {check_state} {agent_state} {} {} - {} - {} {} {check_addr} {agent_addr} {agent_port}\n",
         be_id,
         srv_id,
         s.name,
@@ -211,7 +212,6 @@ fn state_row(
         u8::from(m.forced_id),
         m.port,
         u8::from(m.ssl),
-        m.check_port,
         m.check_port,
     )
 }
