@@ -339,6 +339,7 @@ fn agent_answers_move_state_and_weight_like_haproxy() {
             ("status", status2),
             ("weight", *weight),
             ("agent_status", *ast),
+            ("last_agt", *lagt),
         ];
         settle_same(&sides, "b/s2", &want2, line);
     }
@@ -450,7 +451,10 @@ fn stats_socket_agent_commands_like_haproxy() {
         agent_state(&r.sock),
         "show servers state"
     );
-    // Forced down and up from the socket, said as HAProxy says it.
+    // Forced down from the socket, said as HAProxy says it; the agent now leaves the
+    // health alone so that the forced state stays.
+    a2.say("#idle");
+    settle_same(&sides, "b/s2", &[("agent_status", "CHECKED")], "idle");
     for s in sides {
         assert_eq!(ask(&s.sock, "set server b/s2 agent down"), "\n");
     }
@@ -483,6 +487,7 @@ fn stats_socket_agent_commands_like_haproxy() {
         assert_eq!(ask(&s.sock, "enable agent b/s2"), "\n");
     }
     // The agent says up again: UP.
+    a2.say("up");
     settle_same(
         &sides,
         "b/s2",
