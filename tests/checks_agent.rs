@@ -660,6 +660,11 @@ fn config_accepts_agent_and_alpn_keywords() {
     let out = common::rproxy(&["-c", "-f", &cfg.display().to_string()], dir.path());
     assert!(!out.status.success());
     assert!(common::stderr(&out).contains("on-marked-down"));
+    // As HAProxy: an agent check needs its port.
+    std::fs::write(&cfg, "backend b\n  server s1 127.0.0.1:8080 agent-check\n").expect("write");
+    let out = common::rproxy(&["-c", "-f", &cfg.display().to_string()], dir.path());
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("agent port"));
 }
 
 #[test]

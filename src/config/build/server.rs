@@ -114,6 +114,13 @@ fn server(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
     };
     apply_options(ctx, &mut params, Some(&mut srv), s.args_from(3))?;
     srv.params = params;
+    if srv.params.agent_check && srv.params.agent_port.is_none() {
+        return Err(ctx.err_hint(
+            s.line.span,
+            format!("server '{}' has 'agent-check' but no agent port", srv.name),
+            "add 'agent-port <port>' (HAProxy refuses this too)",
+        ));
+    }
     if let Host::Name(h) = &srv.addr.host
         && ctx.opts.resolve_hosts
     {

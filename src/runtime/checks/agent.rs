@@ -681,6 +681,15 @@ mod tests {
         );
         assert_eq!(parse("#only").health, None);
         assert_eq!(parse(""), Reply::default());
+        // Anything an agent may send is cut without trouble.
+        let r = parse("\u{e9}t\u{e9} 5\u{e9}% maxconn:\u{fc} #\u{fc}");
+        assert_eq!(r.error.as_deref(), Some("\u{e9}t\u{e9}"));
+        assert_eq!(r.weight.as_deref(), Some("5\u{e9}%"));
+        assert_eq!(
+            weight_of("5\u{e9}%", 1, true),
+            Err("Trailing garbage in weight string")
+        );
+        assert!(maxconn_of("\u{fc}").is_err());
     }
 
     #[test]
