@@ -172,7 +172,7 @@ fn start(engine: Engine, template: &str) -> Side {
 fn changes(stderr: &str) -> Vec<String> {
     stderr
         .lines()
-        .filter(|l| l.contains("erver b/"))
+        .filter(|l| l.contains("erver b/") || l.contains("check for server b/"))
         .map(|l| {
             let text = l.split_once(") : ").map(|x| x.1).unwrap_or(l);
             let text = match text.find(" active and ") {
@@ -774,4 +774,46 @@ frontend f
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// `option log-health-checks`: each agent result that moves the agent's health or
+/// changes its status is said (`Agent check for server ...`), in HAProxy's words.
+#[test]
+fn agent_results_are_logged_like_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m1 = MockServer::start("m1");
+    let m2 = MockServer::start("m2");
+    let a1 = Agent::start("up");
+    let a2 = Agent::start("up");
+    let cfg = template(m1.port(), m2.port(), a1.port, a2.port)
+        .replace("defaults\n", "defaults\n  option log-health-checks\n");
+    let h = start(Engine::Haproxy, &cfg);
+    let r = start(Engine::Rproxy, &cfg);
+    let sides = [&h, &r];
+    settle_same(&sides, "b/s1", &[("agent_status", "L7OK")], "start");
+    for (line, ast, lagt) in [
+        ("down #going", "L7STS", "via agent : down (going)"),
+        ("75%", "CHECKED", ""),
+        ("foo", "CHECKED", "agent reports an error : foo"),
+        ("up", "L7OK", "via agent : up"),
+    ] {
+        a1.say(line);
+        let want = [("agent_status", ast), ("last_agt", lagt)];
+        settle_same(&sides, "b/s1", &want, line);
+    }
+    let pick = |p: &Proxy| -> Vec<String> {
+        changes(&p.stderr_text())
+            .into_iter()
+            .filter(|l| l.contains("Agent check for server b/s1 ") || l.contains("Server b/s1 "))
+            .collect()
+    };
+    let (hl, rl) = (pick(&h.proxy), pick(&r.proxy));
+    assert_eq!(hl, rl);
+    assert!(
+        rl.iter()
+            .any(|l| l.contains("Agent check for server b/s1 failed, reason: Layer7 wrong status")),
+        "{rl:?}"
+    );
 }

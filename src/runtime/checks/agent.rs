@@ -363,8 +363,10 @@ impl Agent {
             Err(mut o) => {
                 o.duration = elapsed;
                 let mut rec = lock(&self.record);
+                let prev = prev_status(&rec);
                 rec.checked = false;
-                rec.desc = o.info.take();
+                rec.desc = o.info.clone();
+                self.log_result(&o, prev, false);
                 rec.last = Some(o);
             }
         }
@@ -413,15 +415,29 @@ impl Agent {
         if let Some(d) = &desc {
             out.info = Some(d.clone());
         }
+        let prev = prev_status(&rec);
         rec.checked = false;
         rec.last = Some(out.clone());
-        drop(rec);
-        if r.health == Some(Word::Up) {
-            self.rf.mark_up();
+        let step = if r.health == Some(Word::Up) {
+            self.rf.mark_up()
         } else {
-            self.rf.mark_down();
-        }
+            self.rf.mark_down()
+        };
+        self.log_result(&out, prev, step.moved);
+        drop(rec);
         self.settle(Some(&out));
+    }
+
+    /// `option log-health-checks`: an agent result is said when it moved the agent's
+    /// health or its status differs from the last one.
+    fn log_result(&self, out: &Outcome, prev: Option<CheckStatus>, moved: bool) {
+        if !self.log_health || !(moved || prev != Some(out.status)) {
+            return;
+        }
+        let line = events::check_line(self.who(), out, true, &self.rf.now());
+        let line = line.replacen("Health check for", "Agent check for", 1);
+        process::warning(&line);
+        self.sink.send(Severity::Notice, &line);
     }
 
     /// `set server B/S agent up|down`: the agent's health forced, and the server state
@@ -616,6 +632,15 @@ fn forced(line: String, from: Option<&str>) -> String {
         }
     }
     line
+}
+
+/// The status the last result left, for telling a new one (`None`: none yet, or
+/// HAProxy's `CHECKED`).
+fn prev_status(rec: &AgentRecord) -> Option<CheckStatus> {
+    if rec.checked {
+        return None;
+    }
+    rec.last.as_ref().map(|o| o.status)
 }
 
 /// Connects, sends, and reads the first line (`Ok(None)`: the agent closed before a
