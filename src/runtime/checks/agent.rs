@@ -8,6 +8,7 @@
 //! when both its health check and its agent say so. Failing to reach the agent changes
 //! nothing (the health check judges connectivity). The reply parser ([`parse`]) and the
 //! texts HAProxy shows are pure and unit-tested; [`Agent`] runs the task and applies.
+//! Intervals follow `agent-inter` (2 s by default), jittered by `spread-checks`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -205,6 +206,8 @@ pub struct Agent {
     timeout_check: Option<Duration>,
     iweight: u32,
     dynamic: bool,
+    /// `spread-checks`: each interval moved at random by up to this percentage.
+    spread: u32,
     sink: Arc<LogSink>,
     log_health: bool,
     /// False after `disable agent`: the agent pauses and no longer counts.
@@ -275,6 +278,7 @@ pub fn build(
                 timeout_check: p.timeouts.check,
                 iweight: sp.weight,
                 dynamic: dynamic_weights(p),
+                spread: cfg.global.spread_checks.unwrap_or(0).min(50),
                 sink: sink.clone(),
                 log_health: p.options.log_health_checks,
                 enabled: AtomicBool::new(true),
@@ -333,8 +337,19 @@ impl Agent {
             if self.counts() {
                 self.check_once().await;
             }
-            tokio::time::sleep(self.inter).await;
+            tokio::time::sleep(self.jittered()).await;
         }
+    }
+
+    /// The interval, moved at random by up to ±`spread-checks` percent.
+    fn jittered(&self) -> Duration {
+        let us = self.inter.as_micros() as u64;
+        let rv = us * u64::from(self.spread) / 100;
+        if rv == 0 {
+            return self.inter;
+        }
+        let r = super::scheduler::random_below(2 * rv + 1);
+        Duration::from_micros((us + r).saturating_sub(rv))
     }
 
     /// One agent check: connect, send, read a line, apply.
