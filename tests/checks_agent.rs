@@ -206,7 +206,7 @@ defaults
   timeout server 5s
 backend b
   balance roundrobin
-  server s1 127.0.0.1:{M1} weight 40 check inter 200 agent-check agent-port {A1} agent-inter 100 agent-send \"ping\\n\"
+  server s1 127.0.0.1:{M1} weight 40 check inter 1000 agent-check agent-port {A1} agent-inter 100 agent-send \"ping\\n\"
   server s2 127.0.0.1:{M2} weight 40 agent-check agent-addr 127.0.0.1 agent-port {A2} agent-inter 100 agent-send \"hello s2\\n\"
 frontend f
   bind 127.0.0.1:{PORT}
@@ -370,7 +370,9 @@ fn health_check_and_agent_both_count() {
     let a1 = Agent::start("up");
     let a2 = Agent::start("up");
     let m1_port = m1.port();
-    let cfg = template(m1_port, m2.port(), a1.port, a2.port);
+    // Quick health checks here: the test waits for the server to go and come back.
+    let cfg = template(m1_port, m2.port(), a1.port, a2.port)
+        .replace("check inter 1000", "check inter 200");
     let h = start(Engine::Haproxy, &cfg);
     let r = start(Engine::Rproxy, &cfg);
     let sides = [&h, &r];
