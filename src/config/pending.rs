@@ -302,13 +302,7 @@ pub const BIND: &[Unmodelled] = &[
 
 /// Unmodelled `server` / `default-server` options (family `server` of the catalogue).
 pub const SERVER: &[Unmodelled] = &[
-    pending("agent-addr", "-"),
-    pending("agent-check", "-"),
-    pending("agent-inter", "-"),
-    pending("agent-port", "-"),
-    pending("agent-send", "-"),
     pending("allow-0rtt", "-"),
-    pending("check-alpn", "-"),
     pending("check-proto", "-"),
     pending("check-via-socks4", "-"),
     pending("crl-file", "-"),
@@ -320,7 +314,6 @@ pub const SERVER: &[Unmodelled] = &[
     pending("log-proto", "-"),
     pending("max-reuse", "-"),
     pending("namespace", "-"),
-    pending("no-agent-check", "-"),
     pending("no-check-send-proxy", "-"),
     pending("no-send-proxy-v2", "-"),
     pending("no-send-proxy-v2-ssl", "-"),
@@ -332,8 +325,6 @@ pub const SERVER: &[Unmodelled] = &[
     pending("no-tlsv13", "-"),
     pending("non-stick", "-"),
     unsupported("npn", "-", NPN),
-    pending("on-marked-down", "-"),
-    pending("on-marked-up", "-"),
     pending("pool-low-conn", "-"),
     pending("pool-max-conn", "-"),
     pending("pool-purge-delay", "-"),

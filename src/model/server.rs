@@ -37,6 +37,23 @@ pub struct ServerParams {
     pub init_addr: Vec<InitAddr>,
     pub resolvers: Option<String>,
     pub proto: Option<String>,
+    /// `agent-check` / `no-agent-check`: run the auxiliary agent check.
+    pub agent_check: bool,
+    /// `agent-port`: where the agent listens (required by `agent-check`).
+    pub agent_port: Option<u16>,
+    /// `agent-addr`: the agent's address (else the server's).
+    pub agent_addr: Option<std::net::IpAddr>,
+    /// `agent-inter`: the agent's interval (HAProxy's default 2 s).
+    pub agent_inter: Option<Duration>,
+    /// `agent-send`: bytes sent to the agent once connected.
+    pub agent_send: Option<String>,
+    /// `on-marked-down shutdown-sessions`: sessions on the server end when it goes DOWN.
+    pub on_marked_down_shutdown: bool,
+    /// `on-marked-up shutdown-backup-sessions`: an active server coming UP ends the
+    /// sessions on the backend's backup servers.
+    pub on_marked_up_shutdown_backup: bool,
+    /// `check-alpn`: the ALPN protocols TLS checks offer (instead of `alpn`).
+    pub check_alpn: Option<Vec<String>>,
 }
 
 impl Default for ServerParams {
@@ -67,6 +84,14 @@ impl Default for ServerParams {
             init_addr: vec![InitAddr::Last, InitAddr::Libc],
             resolvers: None,
             proto: None,
+            agent_check: false,
+            agent_port: None,
+            agent_addr: None,
+            agent_inter: None,
+            agent_send: None,
+            on_marked_down_shutdown: false,
+            on_marked_up_shutdown_backup: false,
+            check_alpn: None,
         }
     }
 }

@@ -56,6 +56,12 @@ pub struct ServerState {
     pub kill: tokio::sync::watch::Sender<u64>,
     /// The server's counters for the stats (runtime/stats).
     pub counters: crate::runtime::stats::counters::Counters,
+    /// The agent check, for servers with `agent-check`.
+    pub agent: std::sync::OnceLock<Arc<crate::runtime::checks::agent::Agent>>,
+    /// `on-marked-down shutdown-sessions`.
+    pub on_marked_down_shutdown: bool,
+    /// `on-marked-up shutdown-backup-sessions`.
+    pub on_marked_up_shutdown_backup: bool,
 }
 
 impl ServerState {
@@ -83,6 +89,9 @@ impl ServerState {
             maxconn_cli: AtomicU32::new(u32::MAX),
             kill: tokio::sync::watch::Sender::new(0),
             counters: Default::default(),
+            agent: std::sync::OnceLock::new(),
+            on_marked_down_shutdown: false,
+            on_marked_up_shutdown_backup: false,
         }
     }
     /// The `maxconn` in force: the configured one, or the one the stats socket set.
@@ -421,6 +430,8 @@ impl Backend {
                 st.maxconn = st.minconn;
             }
             st.maxqueue = s.params.maxqueue.unwrap_or(0);
+            st.on_marked_down_shutdown = s.params.on_marked_down_shutdown;
+            st.on_marked_up_shutdown_backup = s.params.on_marked_up_shutdown_backup;
             let st = Arc::new(st);
             servers.push(st.clone());
             rt.push(ServerRt {

@@ -83,6 +83,15 @@ pub const OPTIONS: &[(&str, usize)] = &[
     ("resolvers", 1),
     ("id", 1),
     ("proto", 1),
+    ("agent-check", 0),
+    ("no-agent-check", 0),
+    ("agent-port", 1),
+    ("agent-addr", 1),
+    ("agent-inter", 1),
+    ("agent-send", 1),
+    ("on-marked-down", 1),
+    ("on-marked-up", 1),
+    ("check-alpn", 1),
 ];
 
 const USAGE: &str =
@@ -105,6 +114,13 @@ fn server(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
     };
     apply_options(ctx, &mut params, Some(&mut srv), s.args_from(3))?;
     srv.params = params;
+    if srv.params.agent_check && srv.params.agent_port.is_none() {
+        return Err(ctx.err_hint(
+            s.line.span,
+            format!("server '{}' has 'agent-check' but no agent port", srv.name),
+            "add 'agent-port <port>' (HAProxy refuses this too)",
+        ));
+    }
     if let Host::Name(h) = &srv.addr.host
         && ctx.opts.resolve_hosts
     {
@@ -370,6 +386,48 @@ fn apply_options(
             }
             "resolvers" => p.resolvers = Some(arg()?.text.clone()),
             "proto" => p.proto = Some(arg()?.text.clone()),
+            "agent-check" => p.agent_check = true,
+            "no-agent-check" => p.agent_check = false,
+            "agent-port" => {
+                let v = parse_u32(ctx, arg()?, "a port")?;
+                p.agent_port =
+                    Some(u16::try_from(v).map_err(|_| ctx.err(w.span, "a port is at most 65535"))?);
+            }
+            "agent-addr" => {
+                let v = arg()?;
+                p.agent_addr = Some(v.text.parse().map_err(|_| {
+                    ctx.err_hint(
+                        v.span,
+                        format!("invalid agent address '{}'", v.text),
+                        "an IPv4 or IPv6 address (rproxy does not resolve names here)",
+                    )
+                })?);
+            }
+            "agent-inter" => p.agent_inter = Some(time(ctx, arg()?)?),
+            "agent-send" => p.agent_send = Some(arg()?.text.clone()),
+            "on-marked-down" => {
+                let v = arg()?;
+                if v.text != "shutdown-sessions" {
+                    return Err(ctx.err_hint(
+                        v.span,
+                        format!("unknown on-marked-down action '{}'", v.text),
+                        "the only action is shutdown-sessions",
+                    ));
+                }
+                p.on_marked_down_shutdown = true;
+            }
+            "on-marked-up" => {
+                let v = arg()?;
+                if v.text != "shutdown-backup-sessions" {
+                    return Err(ctx.err_hint(
+                        v.span,
+                        format!("unknown on-marked-up action '{}'", v.text),
+                        "the only action is shutdown-backup-sessions",
+                    ));
+                }
+                p.on_marked_up_shutdown_backup = true;
+            }
+            "check-alpn" => p.check_alpn = Some(arg()?.text.split(',').map(String::from).collect()),
             _ => {}
         }
         i += 1 + nargs;

@@ -3,6 +3,7 @@
 //! shared rise/fall state ([`health`]), and the scheduler that runs them and takes servers
 //! out and puts them back.
 
+pub mod agent;
 pub mod events;
 pub mod health;
 pub mod probe;

@@ -154,6 +154,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug, Default)]
 pub struct Checks {
     pub checkers: Vec<Arc<Checker>>,
+    /// The agents (`agent-check`), run beside the checkers.
+    pub agents: Vec<Arc<super::agent::Agent>>,
     /// The running tasks, so that a reload can stop them.
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
@@ -199,6 +201,7 @@ impl Checks {
         }
         Checks {
             checkers,
+            agents: super::agent::build(cfg, proxies, d),
             tasks: Mutex::new(Vec::new()),
         }
     }
@@ -208,6 +211,9 @@ impl Checks {
         let mut tasks = lock(&self.tasks);
         for c in &self.checkers {
             tasks.push(tokio::spawn(c.clone().run()).abort_handle());
+        }
+        for a in &self.agents {
+            tasks.push(tokio::spawn(a.clone().run()).abort_handle());
         }
     }
 
@@ -241,7 +247,11 @@ fn check_tls(
     if !tls_default && !script_tls {
         return (false, None);
     }
-    let settings = TlsSettings::from_server(sp.ssl.as_ref(), cfg.global.ssl_server_verify);
+    let mut settings = TlsSettings::from_server(sp.ssl.as_ref(), cfg.global.ssl_server_verify);
+    // `check-alpn` replaces the server's `alpn` on its checks.
+    if let Some(a) = &sp.check_alpn {
+        settings.alpn = a.clone();
+    }
     if settings.verify && settings.ca_file.is_none() {
         d.warn(
             s.span,
@@ -482,7 +492,13 @@ impl Checker {
             self.sink.send(Severity::Notice, &line);
         }
         let why = (!self.log_health).then_some((&out, active));
-        match st.changed {
+        // The agent may hold the server down already, or keep it from coming up.
+        let changed = match st.changed {
+            Some(Health::Down) if !self.state.up.load(Ordering::Acquire) => None,
+            Some(Health::Up) if !super::agent::allows_up(&self.state) => None,
+            c => c,
+        };
+        match changed {
             Some(Health::Down) => {
                 self.state.up.store(false, Ordering::Release);
                 rec.downs += 1;
@@ -499,6 +515,7 @@ impl Checker {
                         &events::no_server(&self.backend_name, false),
                     );
                 }
+                super::agent::on_marked_down(&self.state);
             }
             Some(Health::Up) => {
                 if let Some(t) = rec.down_since.take() {
@@ -521,10 +538,36 @@ impl Checker {
                 let line = events::change_line(who, Health::Up, why, &c);
                 process::warning(&line);
                 self.sink.send(Severity::Notice, &line);
+                super::agent::on_marked_up(&self.state, self.backend.upgrade().as_deref());
             }
             None => {}
         }
         rec.last = Some(out);
+    }
+
+    /// The server changed state for another reason than this check (its agent): the
+    /// counters a stats page shows follow, and an UP starts the `slowstart` ramp.
+    pub(crate) fn note_change(self: &Arc<Self>, to: Health) {
+        let mut rec = lock(&self.record);
+        rec.last_change = SystemTime::now();
+        match to {
+            Health::Down => {
+                rec.downs += 1;
+                rec.down_since = Some(Instant::now());
+            }
+            Health::Up => {
+                if let Some(t) = rec.down_since.take() {
+                    rec.downtime += t.elapsed();
+                }
+                drop(rec);
+                self.start_ramp();
+            }
+        }
+    }
+
+    /// The server went to maintenance: HAProxy counts it in `chkdown`.
+    pub(crate) fn note_maint(&self) {
+        lock(&self.record).downs += 1;
     }
 
     /// The server as `http-check send-state` and `disable-on-404` see it.
@@ -653,6 +696,11 @@ fn interval_at(
 /// A zero interval would spin; HAProxy refuses it at parse time.
 fn nonzero(d: Duration) -> Duration {
     d.max(Duration::from_millis(1))
+}
+
+/// A random number below `n` (0 when `n` is 0), for spreading first checks.
+pub(crate) fn random_below(n: u64) -> u64 {
+    random() % n.max(1)
 }
 
 /// A cheap random number (splitmix64 over a seeded counter): only for spreading checks.

@@ -8,6 +8,7 @@
 //! Every answer ends with an empty line, byte for byte as HAProxy's do.
 
 pub mod admin;
+pub mod agent;
 pub mod help;
 pub mod info;
 pub mod servers;
@@ -906,6 +907,16 @@ fn dispatch(ctx: &mut Ctx, cmd: &str, out: &mut String) {
         ["set", "weight", rest @ ..] => {
             if need(ctx, Admin, out) {
                 servers::set_weight(ctx, rest, out)
+            }
+        }
+        ["set", "server", rest @ ..] if agent::handles(rest.get(1)) => {
+            if need(ctx, Admin, out) {
+                agent::set_server(ctx, rest, out)
+            }
+        }
+        [op @ ("enable" | "disable"), "agent", rest @ ..] => {
+            if need(ctx, Admin, out) {
+                agent::enable_agent(ctx, *op == "enable", rest, out)
             }
         }
         ["set", "server", rest @ ..] => {

@@ -200,14 +200,24 @@ fn state_row(
     if admin == Admin::Maint && (m.check || m.cmaint.load(Ordering::Relaxed)) {
         check_state |= 8;
     }
-    // The agent columns show the configured check address and port; the check ones
-    // follow `set server ... check-addr|check-port`.
-    let agent_addr = m.check_addr.as_deref().unwrap_or("-");
+    // The check columns follow `set server ... check-addr|check-port`. Without an agent,
+    // the agent columns show the configured check address and port (HAProxy's `addr` and
+    // `port` serve both probes).
     let check_addr = super::lock(&m.check_addr_now)
         .clone()
         .unwrap_or_else(|| "-".into());
+    let (agent_state, agent_addr, agent_port) = if s.agent.get().is_some() {
+        let (st, a, p) = crate::runtime::checks::agent::state_fields(s);
+        (st, a, p.to_string())
+    } else {
+        (
+            0,
+            m.check_addr.as_deref().unwrap_or("-").to_string(),
+            m.check_port.to_string(),
+        )
+    };
     format!(
-        "{} {be_name} {} {} {} {op_state} {admin_state} {} {} {age} {check_status} {check_result} {health} {check_state} 0 {} {} - {} - {} {} {check_addr} {agent_addr} {}\n",
+        "{} {be_name} {} {} {} {op_state} {admin_state} {} {} {age} {check_status} {check_result} {health} {check_state} {agent_state} {} {} - {} - {} {} {check_addr} {agent_addr} {agent_port}\n",
         be_id,
         srv_id,
         s.name,
@@ -219,7 +229,6 @@ fn state_row(
         m.port.load(Ordering::Relaxed),
         u8::from(m.ssl),
         m.check_port_now.load(Ordering::Relaxed),
-        m.check_port,
     )
 }
 

@@ -462,14 +462,53 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
     r
 }
 
+/// The agent columns, as HAProxy fills them while the agent is enabled.
+fn agent_columns(r: &mut StatRow, a: &crate::runtime::checks::agent::Agent) {
+    let rec = a.snapshot();
+    match &rec.last {
+        Some(_) if rec.checked => {
+            r.str("agent_status", "CHECKED");
+            r.str("agent_desc", "No status change");
+        }
+        Some(o) => {
+            r.str("agent_status", o.status.code());
+            r.str("agent_desc", o.status.reason());
+            if let Some(c) = o.code {
+                r.u32("agent_code", u64::from(c));
+            }
+        }
+        None => {
+            r.str("agent_status", "INI");
+            r.str("agent_desc", "Initializing");
+        }
+    }
+    if let Some(o) = &rec.last {
+        r.u64("agent_duration", o.duration.as_millis() as u64);
+    }
+    if let Some(d) = rec.desc {
+        r.str("last_agt", d);
+    }
+    r.u32("agent_rise", 1);
+    r.u32("agent_fall", 1);
+    r.u32("agent_health", u64::from(a.rf.counter()));
+}
+
 /// The server's status text, as HAProxy words it.
 pub fn server_status(s: &ServerState) -> String {
     if s.admin() == Admin::Maint {
         return "MAINT".into();
     }
     let up = s.up.load(Ordering::Relaxed);
+    // HAProxy marks states its agent has a say in with " (agent)".
+    let agent = s.agent.get().filter(|a| a.counts());
+    if up && s.admin() == Admin::Drain && agent.is_some() {
+        return "DRAIN (agent)".into();
+    }
     if up && (s.admin() == Admin::Drain || s.weight() == 0) {
         return "DRAIN".into();
+    }
+    if !up && agent.is_some_and(|a| a.rf.health() == Health::Down) {
+        return "DOWN (agent)".into();
     }
     match s.checker.get() {
         None => {
@@ -571,7 +610,8 @@ fn server_row(
     r.u64("lbtot", load(&c.lbtot));
     r.u32("rate", u64::from(c.sess_rate.read()));
     r.u32("rate_max", load(&c.sess_rate_max));
-    if let (Some(rec), Some(chk)) = (&rec, s.checker.get()) {
+    // Checks pause in maintenance and HAProxy then leaves their columns empty.
+    if let (Some(rec), Some(chk), false) = (&rec, s.checker.get(), s.admin() == Admin::Maint) {
         if let Some(o) = &rec.last {
             r.str("check_status", o.status.code());
             if let Some(code) = o.code {
@@ -590,6 +630,9 @@ fn server_row(
         r.u32("check_rise", u64::from(rise));
         r.u32("check_fall", u64::from(fall));
         r.u32("check_health", u64::from(chk.rf.counter()));
+    }
+    if let Some(a) = s.agent.get().filter(|a| a.counts()) {
+        agent_columns(&mut r, a);
     }
     if http {
         hrsp(&mut r, &c.hrsp);

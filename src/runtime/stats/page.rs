@@ -445,6 +445,9 @@ pub fn apply_admin(rt: &Runtime, body: &[u8]) -> &'static str {
                     _ => true,
                 }
             }
+            "dagent" | "eagent" | "arunn" | "adown" => {
+                crate::runtime::checks::agent::page_action(s, action.as_str())
+            }
             "shutdown" => true,
             _ => return "ERRP",
         };
