@@ -794,7 +794,14 @@ fn agent_results_are_logged_like_haproxy() {
     let h = start(Engine::Haproxy, &cfg);
     let r = start(Engine::Rproxy, &cfg);
     let sides = [&h, &r];
-    settle_same(&sides, "b/s1", &[("agent_status", "L7OK")], "start");
+    // Health check and agent each run first at a random point of their interval: wait for
+    // both results.
+    settle_same(
+        &sides,
+        "b/s1",
+        &[("agent_status", "L7OK"), ("check_status", "L4OK")],
+        "start",
+    );
     for (line, ast, lagt) in [
         ("down #going", "L7STS", "via agent : down (going)"),
         ("75%", "CHECKED", ""),
