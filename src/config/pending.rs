@@ -262,7 +262,6 @@ pub const OPTION: &[Unmodelled] = &[
     pending("independent-streams", "dflb"),
     pending("logasap", "dfl-"),
     pending("nolinger", "dflb"),
-    pending("socket-stats", "dfl-"),
     pending("spop-check", "---b"),
     pending("tcp-smart-accept", "dfl-"),
     pending("tcp-smart-connect", "d-lb"),

@@ -294,7 +294,10 @@ async fn stream(
         dst: facts.dst,
         conn_rules_done: true,
     };
-    tokio::spawn(crate::runtime::http::session::serve(rt, fe, acc, ()));
+    tokio::spawn(crate::runtime::stats::listener::scope(
+        crate::runtime::stats::listener::current(),
+        crate::runtime::http::session::serve(rt, fe, acc, ()),
+    ));
     let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
         // The session may relay as many headers as it accepts (plus its own).
         .max_headers(max_headers.saturating_add(16).max(100))

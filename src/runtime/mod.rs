@@ -183,12 +183,14 @@ impl Runtime {
                 }
             };
             let tls = self.bind_tls.get(&(b.proxy, b.bind)).cloned();
+            let lst = self.stats.listener(b.proxy, b.bind, &b.label);
             accepts.push(tokio::spawn(accept_loop(
                 self.clone(),
                 px,
                 listener,
                 tls,
                 b.accept_proxy,
+                lst,
             )));
         }
         // A timer that always fires within a second. tokio wakes its event loop (an eventfd
@@ -299,6 +301,8 @@ pub struct ConnGuard {
     ),
     /// The connection's entry for the stats socket's `show sess` (0: none).
     sess: u64,
+    /// The listener's stats (`option socket-stats`).
+    lst: Option<Arc<stats::listener::ListenerStat>>,
 }
 
 impl Drop for ConnGuard {
@@ -307,6 +311,9 @@ impl Drop for ConnGuard {
             self.rt.cli.end_session(self.sess);
         }
         self.px.counters.current.fetch_sub(1, Ordering::Relaxed);
+        if let Some(l) = &self.lst {
+            l.on_close();
+        }
         self.rt.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -317,6 +324,7 @@ async fn accept_loop(
     listener: Listener,
     tls: Option<Arc<tls_bind::BindTls>>,
     accept_proxy: bool,
+    lst: Option<Arc<stats::listener::ListenerStat>>,
 ) {
     let mut stop = rt.stopping.subscribe();
     let mut draining: Option<tokio::time::Instant> = None;
@@ -365,6 +373,9 @@ async fn accept_loop(
         px.counters.sessions.fetch_add(1, Ordering::Relaxed);
         let cur = px.counters.current.fetch_add(1, Ordering::Relaxed) + 1;
         px.counters.fe.on_accept(cur);
+        if let Some(l) = &lst {
+            l.on_accept();
+        }
         if px.options.clitcpka {
             match &acc.stream {
                 stream::Stream::Fresh(Some(t)) => {
@@ -383,26 +394,39 @@ async fn accept_loop(
             px: px.clone(),
             _slots: (global, local),
             sess,
+            lst: lst.clone(),
         };
         if accept_proxy || !px.expect_proxy.is_empty() {
-            tokio::spawn(after_proxy_header(
-                rt.clone(),
-                px.clone(),
-                acc,
-                guard,
-                accept_proxy,
-                tls.clone(),
+            tokio::spawn(stats::listener::scope(
+                lst.clone(),
+                after_proxy_header(
+                    rt.clone(),
+                    px.clone(),
+                    acc,
+                    guard,
+                    accept_proxy,
+                    tls.clone(),
+                ),
             ));
             continue;
         }
         // One spawn per mode: each task is as large as its own session, not the largest.
         if let Some(cfg) = &tls {
-            tokio::spawn(tls_serve(rt.clone(), px.clone(), acc, cfg.clone(), guard));
+            tokio::spawn(stats::listener::scope(
+                lst.clone(),
+                tls_serve(rt.clone(), px.clone(), acc, cfg.clone(), guard),
+            ));
             continue;
         }
         match px.mode {
-            Mode::Http => tokio::spawn(http::session::serve(rt.clone(), px.clone(), acc, guard)),
-            Mode::Tcp => tokio::spawn(tcp::serve(rt.clone(), px.clone(), acc, guard)),
+            Mode::Http => tokio::spawn(stats::listener::scope(
+                lst.clone(),
+                http::session::serve(rt.clone(), px.clone(), acc, guard),
+            )),
+            Mode::Tcp => tokio::spawn(stats::listener::scope(
+                lst.clone(),
+                tcp::serve(rt.clone(), px.clone(), acc, guard),
+            )),
             Mode::Health => tokio::spawn(tcp::health(acc, guard)),
         };
     }
@@ -469,7 +493,7 @@ async fn after_proxy_header(
     tls: Option<Arc<tls_bind::BindTls>>,
 ) {
     let Some(want) = connection_rules(&rt, &px, &acc, accept_proxy) else {
-        px.counters.denied.fetch_add(1, Ordering::Relaxed);
+        stats::counters::conn_denied(&px);
         return;
     };
     acc.conn_rules_done = true;

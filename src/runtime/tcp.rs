@@ -51,7 +51,7 @@ pub async fn serve(
             if r.accept {
                 break;
             }
-            fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+            crate::runtime::stats::counters::conn_denied(&fe);
             return;
         }
     }

@@ -107,7 +107,7 @@ pub async fn serve<G: Send + 'static>(
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     if !acc.conn_rules_done && !tcp_connection_allowed(&rt, &fe, &conn) {
-        fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+        crate::runtime::stats::counters::conn_denied(&fe);
         return;
     }
     fe.log.on_accept(&fe.name, &conn);
@@ -348,7 +348,10 @@ impl Session {
                         self.cbuf.advance(n);
                         self.log.request_head(&h, self.fe.log.enabled());
                         self.log.bytes_in += n as u64;
-                        self.fe.counters.fe.add_bytes(n as u64, 0);
+                        crate::runtime::stats::counters::client_read(
+                            &self.fe.counters.fe,
+                            n as u64,
+                        );
                         return Ok(h);
                     }
                     Ok(None) => {}
@@ -397,7 +400,7 @@ impl Session {
                     }
                     if got_data {
                         tracing::info!(frontend = %self.fe.name, "client closed during request head");
-                        self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                        crate::runtime::stats::counters::req_error(&self.fe);
                     }
                     return Err(HeadEnd::Quiet);
                 }
@@ -433,7 +436,7 @@ impl Session {
     /// frontend's errorfile for it is empty; the connection closes after it.
     async fn send_mux_error(&mut self, code: u16) {
         let fe = self.fe.clone();
-        fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+        crate::runtime::stats::counters::req_error(&fe);
         fe.counters.status(code);
         let silent = fe.errors.configured(code).is_some_and(Reply::is_empty);
         self.log.fail_at(b'P', b'R');
@@ -638,6 +641,15 @@ impl Session {
             v => return self.local_answer(&fe, v, body, client_close).await,
         }
 
+        // The frontend's stats page answers after its rules and before any backend
+        // switching, as HAProxy checks `stats uri` (runtime/stats/page.rs).
+        if let Some(next) = self
+            .stats_page(&fe, &fe, &mut req, body, &vars, &mut info, client_close)
+            .await
+        {
+            return next;
+        }
+
         // Backend choice: reqsetbe, use_backend (first match), default_backend, the listen.
         let be_idx = match forced {
             Some(i) => Some(i),
@@ -678,9 +690,11 @@ impl Session {
             // A backend's `option httpclose` closes the server side only (see
             // `effective_mode`): the client side follows the frontend, as in HAProxy.
         }
-        if let Some(next) = self
-            .stats_page(&fe, &bpx, &mut req, body, &vars, &mut info, client_close)
-            .await
+        // A backend's own stats page, after its rules (the frontend's was tried before).
+        if bpx.idx != fe.idx
+            && let Some(next) = self
+                .stats_page(&fe, &bpx, &mut req, body, &vars, &mut info, client_close)
+                .await
         {
             return next;
         }
@@ -805,13 +819,13 @@ impl Session {
         }
     }
 
-    /// The stats page (`stats enable`) of the backend, else of the frontend, when the
-    /// request is for it (runtime/stats/page.rs).
+    /// The stats page (`stats enable`) of `px` when the request is for it
+    /// (runtime/stats/page.rs).
     #[allow(clippy::too_many_arguments)]
     async fn stats_page(
         &mut self,
         fe: &Arc<ProxyRt>,
-        bpx: &Arc<ProxyRt>,
+        px: &Arc<ProxyRt>,
         req: &mut RequestHead,
         body: BodyKind,
         vars: &Vars,
@@ -820,11 +834,12 @@ impl Session {
     ) -> Option<Next> {
         use crate::runtime::stats::page;
         let rt = self.rt.clone();
-        let (px, cfg) = [bpx, fe].into_iter().find_map(|p| {
-            page::config_for(&rt, p)
-                .filter(|c| c.matches(req))
-                .map(|c| (p, c))
-        })?;
+        let cfg = page::config_for(&rt, px).filter(|c| c.matches(req))?;
+        if Arc::ptr_eq(px, fe) {
+            // No backend was chosen: the stream's backend is the frontend, as in HAProxy.
+            info.backend = Some(fe.name.clone());
+            self.log.backend = Some(fe.clone());
+        }
         if req.method == "POST"
             && let Err(next) = self.buffer_body(px, req, body, info).await
         {
@@ -900,7 +915,7 @@ impl Session {
                 BodyKind::Chunked => match dechunk(&self.cbuf, &self.rt.limits) {
                     Some((data, complete)) => (complete || full).then_some(data),
                     None => {
-                        self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                        crate::runtime::stats::counters::req_error(&self.fe);
                         return Err(self.reply_error(None, 400).await);
                     }
                 },
@@ -929,7 +944,7 @@ impl Session {
                 Some(Ok(n)) if n > 0 => {}
                 Some(_) => return Err(Next::Close),
                 None => {
-                    self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                    crate::runtime::stats::counters::req_error(&self.fe);
                     return Err(self.reply_error(None, 408).await);
                 }
             }
@@ -1440,7 +1455,7 @@ impl Session {
                         body_sent = true;
                         self.body_left = BodyKind::None;
                         stat_req_body = n;
-                        self.fe.counters.fe.add_bytes(n, 0);
+                        crate::runtime::stats::counters::client_read(&self.fe.counters.fe, n);
                     }
                     Err(e) => return self.body_failure(bpx, e, true).await,
                 }
@@ -1468,7 +1483,7 @@ impl Session {
                     body_sent = true;
                     self.body_left = BodyKind::None;
                     stat_req_body = n;
-                    self.fe.counters.fe.add_bytes(n, 0);
+                    crate::runtime::stats::counters::client_read(&self.fe.counters.fe, n);
                 }
                 Err(CopyErr::DstFailed) => return Exchange::RetryReused,
                 Err(e) => return self.body_failure(bpx, e, true).await,
@@ -1748,7 +1763,7 @@ impl Session {
         self.log.fail_at(cause, b'D');
         match (e, request) {
             (CopyErr::SrcInvalid | CopyErr::SrcInvalidEarly, true) => {
-                fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                crate::runtime::stats::counters::req_error(&fe);
                 self.reply_error_close(Some(bpx), 400).await;
             }
             (CopyErr::SrcTimeout, true) if bpx.timeouts.server.is_some() => {
@@ -1758,7 +1773,7 @@ impl Session {
                 self.reply_error_close(Some(bpx), 504).await;
             }
             (CopyErr::SrcTimeout, true) => {
-                fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                crate::runtime::stats::counters::req_error(&fe);
                 self.reply_error_close(Some(bpx), 408).await;
             }
             (CopyErr::DstFailed, true) => {
@@ -1766,7 +1781,7 @@ impl Session {
                 self.reply_error_close(Some(bpx), 502).await;
             }
             _ => {
-                fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                crate::runtime::stats::counters::req_error(&fe);
             }
         }
         Exchange::Done {

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::listener;
 use crate::runtime::backend::Backend;
 use crate::runtime::proxy::ProxyRt;
 
@@ -144,6 +145,9 @@ pub struct Counters {
     pub redispatches: AtomicU64,
     /// 1xx .. 5xx, other.
     pub hrsp: [AtomicU64; 6],
+    /// Connections and sessions refused by `tcp-request connection` / `session` rules.
+    pub denied_conn: AtomicU64,
+    pub denied_sess: AtomicU64,
     pub cli_abrt: AtomicU64,
     pub srv_abrt: AtomicU64,
     /// Requests answered by the proxy itself (stats page, monitor, return, redirect).
@@ -282,6 +286,9 @@ pub fn backend_request(
 /// its own rules (a `listen`'s rules are its frontend's).
 pub fn denied(fe: &ProxyRt, px: &ProxyRt) {
     fe.counters.fe.denied_req.fetch_add(1, Ordering::Relaxed);
+    listener::with(|l| {
+        l.denied_req.fetch_add(1, Ordering::Relaxed);
+    });
     if px.idx != fe.idx
         && let Some(b) = &px.backend
     {
@@ -292,6 +299,9 @@ pub fn denied(fe: &ProxyRt, px: &ProxyRt) {
 /// A response denied by `px`'s `http-response` rules.
 pub fn denied_resp(fe: &ProxyRt, px: &ProxyRt, be: &Backend, idx: usize) {
     fe.counters.fe.denied_resp.fetch_add(1, Ordering::Relaxed);
+    listener::with(|l| {
+        l.denied_resp.fetch_add(1, Ordering::Relaxed);
+    });
     if px.idx != fe.idx || fe.backend.is_some() {
         be.stat.denied_resp.fetch_add(1, Ordering::Relaxed);
         if let Some(s) = server(be, idx) {
@@ -305,6 +315,7 @@ pub fn denied_resp(fe: &ProxyRt, px: &ProxyRt, be: &Backend, idx: usize) {
 pub fn client_write(fe: &Counters, bytes: &[u8]) {
     fe.bytes_out
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    listener::with(|l| l.add_bytes(0, bytes.len() as u64));
     if bytes.starts_with(b"HTTP/1.")
         && let Some(code) = bytes
             .get(9..12)
@@ -314,6 +325,38 @@ pub fn client_write(fe: &Counters, bytes: &[u8]) {
     {
         fe.on_status(code);
     }
+}
+
+/// Request bytes read from a client.
+pub fn client_read(fe: &Counters, n: u64) {
+    fe.add_bytes(n, 0);
+    listener::with(|l| l.add_bytes(n, 0));
+}
+
+/// An invalid request from a client (`ereq`).
+pub fn req_error(fe: &ProxyRt) {
+    fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+    listener::with(|l| {
+        l.failed_req.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// A connection refused by `tcp-request connection` rules (`dcon`).
+pub fn conn_denied(fe: &ProxyRt) {
+    fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+    fe.counters.fe.denied_conn.fetch_add(1, Ordering::Relaxed);
+    listener::with(|l| {
+        l.denied_conn.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// A connection refused by `tcp-request content` rules: a denied request for HAProxy.
+pub fn content_denied(fe: &ProxyRt) {
+    fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+    fe.counters.fe.denied_req.fetch_add(1, Ordering::Relaxed);
+    listener::with(|l| {
+        l.denied_req.fetch_add(1, Ordering::Relaxed);
+    });
 }
 
 fn server(be: &Backend, idx: usize) -> Option<&Counters> {
@@ -363,6 +406,7 @@ pub fn timed(be: &Backend, idx: usize, q: u64, c: u64, r: Option<u64>, t: u64) {
 pub fn response(fe: &Counters, be: &Backend, idx: usize, status: u16, bin: u64, bout: u64) {
     fe.on_status(status);
     fe.bytes_out.fetch_add(bout, Ordering::Relaxed);
+    listener::with(|l| l.add_bytes(0, bout));
     be.stat.on_status(status);
     be.stat.add_bytes(bin, bout);
     if let Some(s) = server(be, idx) {
@@ -375,6 +419,7 @@ pub fn response(fe: &Counters, be: &Backend, idx: usize, status: u16, bin: u64, 
 /// A TCP-mode connection through a server ended after moving these bytes.
 pub fn tunnelled(fe: &Counters, be: &Backend, idx: usize, bin: u64, bout: u64) {
     fe.add_bytes(bin, bout);
+    listener::with(|l| l.add_bytes(bin, bout));
     be.stat.add_bytes(bin, bout);
     if let Some(s) = server(be, idx) {
         s.add_bytes(bin, bout);

@@ -365,7 +365,7 @@ fn proxy_table(o: &mut String, v: &PageView, rows: &[&StatRow]) {
         let (class, label) = match r.obj {
             ObjType::Frontend => ("frontend".to_string(), "Frontend".to_string()),
             ObjType::Backend => ("backend".to_string(), "Backend".to_string()),
-            ObjType::Listener => ("frontend".to_string(), r.svname()),
+            ObjType::Listener => ("socket".to_string(), r.svname()),
             ObjType::Server => (
                 server_class(&r.get("status").text(), r.get("bck").num() > 0).to_string(),
                 r.svname(),
