@@ -852,6 +852,8 @@ impl Session {
             vars,
             info,
         };
+        // Counted before the page is drawn, so that it shows itself (as HAProxy does).
+        page::intercepted(fe);
         let resp = page::respond(&rt, px, cfg, req, info.req_body.as_deref(), &ctx);
         let code = status_of(&resp);
         fe.counters.status(code);
@@ -1116,8 +1118,9 @@ impl Session {
                     tracing::info!(backend = %bpx.name, "no server: {e:?}");
                     if e != PickError::NoServer {
                         bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
-                        be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     }
+                    // HAProxy's backend `econ` counts "no server available" too.
+                    be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     return self.unserved(bpx).await;
                 }
             };
@@ -1151,7 +1154,6 @@ impl Session {
                         crate::runtime::stats::counters::conn_failed(be, slot.idx);
                         return self.unserved(bpx).await;
                     }
-                    crate::runtime::stats::counters::conn_retry(be, slot.idx);
                     attempts += 1;
                     self.log.retries = attempts;
                     let direct = named.is_some() || info.cookie.target == Some(slot.idx);
@@ -1165,6 +1167,7 @@ impl Session {
                     } else {
                         (redispatch, pause)
                     };
+                    crate::runtime::stats::counters::conn_retry(be, slot.idx, redispatch);
                     if redispatch {
                         bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
                         self.log.redispatched = true;
@@ -1655,6 +1658,9 @@ impl Session {
                 });
                 tracing::info!(backend = %bpx.name, "server response body failed");
                 bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
+                if matches!(e, CopyErr::SrcClosed) {
+                    crate::runtime::stats::counters::aborted(&slot.backend, slot.idx, true);
+                }
                 let sc = &slot.backend.servers[slot.idx].counters;
                 sc.failed_resp.fetch_add(1, Ordering::Relaxed);
                 return Exchange::Done {
@@ -1664,6 +1670,7 @@ impl Session {
             }
             Err(CopyErr::DstFailed) => {
                 self.log.fail(b'C');
+                crate::runtime::stats::counters::aborted(&slot.backend, slot.idx, false);
                 return Exchange::Done {
                     next: Next::Close,
                     reusable: false,

@@ -148,6 +148,13 @@ pub struct Counters {
     /// Connections and sessions refused by `tcp-request connection` / `session` rules.
     pub denied_conn: AtomicU64,
     pub denied_sess: AtomicU64,
+    /// A backend's transitions to DOWN (no server up), when the current DOWN period
+    /// started ([`now_ms`] + 1, 0: up) and the milliseconds of the periods that ended.
+    pub downs: AtomicU64,
+    pub down_since: AtomicU64,
+    pub downtime_ms: AtomicU64,
+    /// HTTP requests that reached a backend (its `stot` in HTTP mode).
+    pub streams: AtomicU64,
     pub cli_abrt: AtomicU64,
     pub srv_abrt: AtomicU64,
     /// Requests answered by the proxy itself (stats page, monitor, return, redirect).
@@ -275,10 +282,12 @@ pub fn backend_request(
     bpx: &ProxyRt,
     req: &crate::runtime::http::head::RequestHead,
 ) {
-    if let Some(b) = &bpx.backend
-        && !super::page::config_for(rt, bpx).is_some_and(|c| c.matches(req))
-    {
-        b.stat.on_request();
+    if let Some(b) = &bpx.backend {
+        // Each HTTP request is a stream of the backend (its `stot`), served or not.
+        b.stat.streams.fetch_add(1, Ordering::Relaxed);
+        if !super::page::config_for(rt, bpx).is_some_and(|c| c.matches(req)) {
+            b.stat.on_request();
+        }
     }
 }
 
@@ -327,6 +336,55 @@ pub fn client_write(fe: &Counters, bytes: &[u8]) {
     }
 }
 
+/// A server of `be` changed state: the backend goes DOWN when none of its servers is up
+/// (HAProxy's backend `chkdown`, `downtime`, `lastchg`), and UP again with the first.
+pub fn backend_health(be: &Backend) {
+    let any_up = be.servers.iter().any(|s| {
+        s.up.load(Ordering::Relaxed) && s.admin() != crate::runtime::backend::Admin::Maint
+    });
+    let c = &be.stat;
+    let now = now_ms();
+    let since = c.down_since.load(Ordering::Relaxed);
+    if !any_up && since == 0 {
+        if c.down_since
+            .compare_exchange(0, now + 1, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            c.downs.fetch_add(1, Ordering::Relaxed);
+            c.changed();
+        }
+    } else if any_up
+        && since != 0
+        && c.down_since
+            .compare_exchange(since, 0, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        c.downtime_ms
+            .fetch_add(now.saturating_sub(since - 1), Ordering::Relaxed);
+        c.changed();
+    }
+}
+
+/// A backend's total DOWN time so far, the current period included, in seconds.
+pub fn backend_downtime(c: &Counters) -> u64 {
+    let since = c.down_since.load(Ordering::Relaxed);
+    let now = if since == 0 {
+        0
+    } else {
+        now_ms().saturating_sub(since - 1)
+    };
+    (c.downtime_ms.load(Ordering::Relaxed) + now) / 1000
+}
+
+/// A response transfer through server `idx` of `be` was cut: by the server (`srv_abrt`)
+/// or by the client (`cli_abrt`).
+pub fn aborted(be: &Backend, idx: usize, by_server: bool) {
+    for c in [Some(&be.stat), server(be, idx)].into_iter().flatten() {
+        let n = if by_server { &c.srv_abrt } else { &c.cli_abrt };
+        n.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Request bytes read from a client.
 pub fn client_read(fe: &Counters, n: u64) {
     fe.add_bytes(n, 0);
@@ -363,18 +421,29 @@ fn server(be: &Backend, idx: usize) -> Option<&Counters> {
     be.servers.get(idx).map(|s| &s.counters)
 }
 
-/// The last connection attempt to a server failed: the request is given up.
+/// The last connection attempt to a server failed: the request is given up. (HAProxy
+/// counts every attempt in `connect`, failed ones included.)
 pub fn conn_failed(be: &Backend, idx: usize) {
     be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
+    be.stat.connect.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = server(be, idx) {
         s.failed_conns.fetch_add(1, Ordering::Relaxed);
+        s.connect.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// A connection attempt to a server failed and will be retried.
-pub fn conn_retry(be: &Backend, idx: usize) {
+/// A connection attempt to a server failed and will be retried: on another server
+/// (`redispatch`, the server's `wredis`) or on the same one (its `wretr`).
+pub fn conn_retry(be: &Backend, idx: usize, redispatch: bool) {
+    be.stat.connect.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = server(be, idx) {
-        s.retries.fetch_add(1, Ordering::Relaxed);
+        s.connect.fetch_add(1, Ordering::Relaxed);
+        let n = if redispatch {
+            &s.redispatches
+        } else {
+            &s.retries
+        };
+        n.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -435,7 +435,9 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
     r.u32("scur", scur);
     r.u32("smax", load(&f.sess_max).max(scur));
     r.u32("slim", u64::from(info.maxconn));
-    r.u64("stot", load(&c.sessions));
+    // Connections refused by `tcp-request connection` rules never became sessions.
+    let refused = load(&f.denied_conn);
+    r.u64("stot", load(&c.sessions).saturating_sub(refused));
     r.u64("bin", load(&f.bytes_in));
     r.u64("bout", load(&f.bytes_out));
     r.u64("dreq", load(&f.denied_req));
@@ -479,7 +481,7 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
         [
             scur,
             scur,
-            load(&f.conn_tot),
+            load(&f.conn_tot).saturating_sub(refused),
             load(&f.req_tot),
             load(&f.bytes_in),
             load(&f.bytes_out),
@@ -505,7 +507,7 @@ fn listener_row(
     r.u32("scur", scur);
     r.u32("smax", load(&c.sess_max).max(scur));
     r.u32("slim", u64::from(l.maxconn));
-    r.u64("stot", load(&l.total));
+    r.u64("stot", load(&l.total).saturating_sub(load(&c.denied_conn)));
     r.u64("bin", load(&c.bytes_in));
     r.u64("bout", load(&c.bytes_out));
     r.u64("dreq", load(&c.denied_req));
@@ -649,7 +651,9 @@ fn server_row(
     r.u64("lbtot", load(&c.lbtot));
     r.u32("rate", u64::from(c.sess_rate.read()));
     r.u32("rate_max", load(&c.sess_rate_max));
-    if let (Some(rec), Some(chk)) = (&rec, checker) {
+    // Checks pause in maintenance: HAProxy then leaves out the last check's columns.
+    let paused = s.admin() == Admin::Maint;
+    if let (Some(rec), Some(chk), false) = (&rec, checker, paused) {
         if let Some(o) = &rec.last {
             r.str("check_status", o.status.code());
             if let Some(code) = o.code {
@@ -725,7 +729,14 @@ fn backend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo, be: &Backend) -> St
     r.u32("scur", scur);
     r.u32("smax", load(&b.sess_max).max(scur));
     r.u32("slim", u64::from(be.fullconn()));
-    r.u64("stot", load(&be.total));
+    // HAProxy counts a backend's sessions per stream: each HTTP request routed to it
+    // (redispatches and retries are not new ones); in TCP mode, each connection.
+    let stot = if http {
+        load(&b.streams)
+    } else {
+        load(&be.total)
+    };
+    r.u64("stot", stot);
     r.u64("bin", load(&b.bytes_in));
     r.u64("bout", load(&b.bytes_out));
     r.u64("dreq", load(&b.denied_req));
@@ -752,10 +763,11 @@ fn backend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo, be: &Backend) -> St
     r.u32("weight", weight);
     r.u32("act", act);
     r.u32("bck", bck);
-    r.u64("chkdown", 0);
-    r.u32("lastchg", rt.stats.uptime());
+    r.u64("chkdown", load(&b.downs));
+    let lastchg = b.change_age().map_or(rt.stats.uptime(), |a| a.as_secs());
+    r.u32("lastchg", lastchg);
     if !be.servers.is_empty() {
-        r.u32("downtime", 0);
+        r.u32("downtime", counters::backend_downtime(b));
     }
     r.u64("lbtot", load(&b.lbtot));
     r.u32("rate", u64::from(b.sess_rate.read()));

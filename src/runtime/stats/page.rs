@@ -340,10 +340,14 @@ pub fn respond(
     ok("text/html", refresh, &page)
 }
 
-/// Counts a request the page answered: intercepted by the frontend, denied when refused,
+/// A request the page is about to answer: intercepted by the frontend.
+pub fn intercepted(fe: &ProxyRt) {
+    fe.counters.fe.intercepted.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts a request the page answered: denied when refused,
 /// and, as HAProxy counts its stats applet, a session of the page's backend.
 pub fn account(fe: &ProxyRt, px: &ProxyRt, req: &RequestHead, resp: &[u8]) {
-    fe.counters.fe.intercepted.fetch_add(1, Ordering::Relaxed);
     if resp.starts_with(b"HTTP/1.1 403") {
         fe.counters.fe.denied_req.fetch_add(1, Ordering::Relaxed);
         super::listener::with(|l| {
@@ -470,6 +474,7 @@ pub fn apply_admin(rt: &Runtime, body: &[u8]) -> &'static str {
         };
         if applied {
             s.counters.changed();
+            super::counters::backend_health(be);
             done += 1;
         } else {
             failed += 1;
