@@ -39,6 +39,8 @@ pub struct ListenerStat {
 #[derive(Debug, Default)]
 pub struct Listeners {
     list: Mutex<Vec<Arc<ListenerStat>>>,
+    /// Per proxy, where the next automatic id is looked for.
+    next: Mutex<std::collections::HashMap<usize, u32>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -63,19 +65,25 @@ impl Listeners {
             .filter(|l| l.proxy == proxy)
             .map(|l| l.luid)
             .collect();
-        // The first socket of a bind takes its `id`; the others the next free number
-        // (HAProxy skips the ids forced anywhere in the proxy).
+        // HAProxy's numbering: a running counter that moves on after every listener; a
+        // listener without `id` takes the first number from it that no other listener
+        // has or was given (the first socket of a bind takes the bind's `id`).
+        let mut next = lock(&self.next);
+        let counter = next.entry(proxy).or_insert(1);
         let first_of_bind = !list.iter().any(|l| l.proxy == proxy && l.bind == bind);
         let luid = match forced.get(bind).copied().flatten() {
             Some(id) if first_of_bind => id,
             _ => {
-                let mut n = 1;
+                let mut n = *counter;
                 while mine.contains(&n) || forced.iter().flatten().any(|f| *f == n) {
                     n += 1;
                 }
+                *counter = n;
                 n
             }
         };
+        *counter += 1;
+        drop(next);
         let l = Arc::new(ListenerStat {
             proxy,
             luid,
