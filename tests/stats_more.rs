@@ -234,7 +234,12 @@ fn counters_under_failures_match_haproxy() {
             local(p[0]),
             b"GET /trunc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         );
-        let _ = send_raw(local(p[1]), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        // Refused at once: the reset may even come before the connect returns.
+        if let Ok(mut c) = std::net::TcpStream::connect(local(p[1])) {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            let _ = c.read(&mut [0u8; 64]);
+        }
         // Both servers of `dn` fail their checks: the backend goes down.
         assert!(eventually(Duration::from_secs(5), || {
             find(&csv(p[2], "/st;csv"), "dn", "BACKEND")["status"] == "DOWN"
