@@ -185,8 +185,11 @@ pub struct ProxyInfo {
     /// The stats page this proxy serves, if any.
     pub page: Option<page::PageCfg>,
     /// `option socket-stats`: the `name`, `id` and `maxconn` of each `bind`.
-    pub socket_stats: Option<Vec<(Option<String>, Option<u32>, u32)>>,
+    pub socket_stats: Option<Vec<BindInfo>>,
 }
+
+/// A `bind`'s `name`, `id` and `maxconn` (0: none), for its listeners' rows.
+pub type BindInfo = (Option<String>, Option<u32>, u32);
 
 #[derive(Debug, Default)]
 pub struct SrvInfo {
