@@ -99,6 +99,12 @@ fn listener_rows_match_haproxy() {
         assert_eq!(http_get(local(p[1]), "/deny").status, 403);
         assert_eq!(http_get(local(p[2]), "/").status, 200);
         assert_eq!(http_get(local(p[4]), "/").status, 200);
+        // A malformed request: an error of the listener (and frontend) it came in on.
+        let bad = send_raw(
+            local(p[3]),
+            b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        );
+        assert!(bad.starts_with(b"HTTP/1.1 400"));
         let rows = csv(p[6], "/st;csv");
         let json = http_get(local(p[6]), "/st;json").body_text();
         let metrics = http_get(local(p[1]), "/metrics").body_text();
@@ -145,6 +151,12 @@ fn listener_rows_match_haproxy() {
                 );
             }
         }
+    }
+    // The frontend counts the malformed request as HAProxy does (no bytes out: its HTTP
+    // layer answered, not a stream).
+    let (x, y) = (find(&ra, "www", "FRONTEND"), find(&rb, "www", "FRONTEND"));
+    for k in ["ereq", "req_tot", "hrsp_4xx", "dreq", "stot"] {
+        assert_eq!(x[k], y[k], "www/FRONTEND: {k}");
     }
     // JSON: the same objects (type, ids, field names and tags) for listener rows.
     let listener_fields = |j: &str| -> Vec<String> {

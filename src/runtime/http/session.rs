@@ -444,7 +444,9 @@ impl Session {
         // HAProxy logs these answers with no byte sent.
         let sent = self.log.bytes_out;
         if !silent {
-            let _ = self.write_client(pages::default_reply(code).raw()).await;
+            let page = pages::default_reply(code).raw();
+            let _ = self.write_client(page).await;
+            crate::runtime::stats::counters::mux_error(&fe.counters.fe, page.len() as u64);
         }
         self.log.bytes_out = sent;
     }

@@ -385,6 +385,24 @@ pub fn aborted(be: &Backend, idx: usize, by_server: bool) {
     }
 }
 
+/// An error page HAProxy's HTTP/1 layer sent itself (`n` bytes): a request of the
+/// frontend, but no bytes out in its stats (nor the listener's).
+pub fn mux_error(fe: &Counters, n: u64) {
+    fe.on_request();
+    let _ = fe
+        .bytes_out
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            Some(v.saturating_sub(n))
+        });
+    listener::with(|l| {
+        let _ = l
+            .bytes_out
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
+    });
+}
+
 /// Request bytes read from a client.
 pub fn client_read(fe: &Counters, n: u64) {
     fe.add_bytes(n, 0);
