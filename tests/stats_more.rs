@@ -420,10 +420,14 @@ fn admin_form_actions_match_haproxy() {
                 let rows = csv(port, "/st;csv");
                 let row = find(&rows, "app", srv);
                 // The checked server's status moves on with its checks: its first word.
-                let status = match srv {
+                let mut status = match srv {
                     "nc" => row["status"].clone(),
                     _ => row["status"].split(' ').next().unwrap_or("").to_string(),
                 };
+                // Maintenance counts as a DOWN transition of a checked server.
+                if seen.len() < 8 {
+                    status = format!("{status} chkdown={}", row["chkdown"]);
+                }
                 seen.push(format!(
                     "{act} {srv}: {} {} -> {status}",
                     r.status,

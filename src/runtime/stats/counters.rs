@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::listener;
-use crate::runtime::backend::Backend;
+use crate::runtime::backend::{Admin, Backend};
 use crate::runtime::proxy::ProxyRt;
 
 /// HAProxy 2.6 averages queue/connect/response/total times over this many samples
@@ -339,9 +339,10 @@ pub fn client_write(fe: &Counters, bytes: &[u8]) {
 /// A server of `be` changed state: the backend goes DOWN when none of its servers is up
 /// (HAProxy's backend `chkdown`, `downtime`, `lastchg`), and UP again with the first.
 pub fn backend_health(be: &Backend) {
-    let any_up = be.servers.iter().any(|s| {
-        s.up.load(Ordering::Relaxed) && s.admin() != crate::runtime::backend::Admin::Maint
-    });
+    let any_up = be
+        .servers
+        .iter()
+        .any(|s| s.up.load(Ordering::Relaxed) && s.admin() != Admin::Maint);
     let c = &be.stat;
     let now = now_ms();
     let since = c.down_since.load(Ordering::Relaxed);
@@ -362,6 +363,32 @@ pub fn backend_health(be: &Backend) {
         c.downtime_ms
             .fetch_add(now.saturating_sub(since - 1), Ordering::Relaxed);
         c.changed();
+    }
+}
+
+/// A checked server's administrative state went from `before` to `after`: entering
+/// maintenance while up is a DOWN transition for its `chkdown` and `downtime`, as in
+/// HAProxy, and leaving it ends that period. (For the stats page and the stats socket.)
+pub fn admin_changed(s: &crate::runtime::backend::ServerState, before: Admin, after: Admin) {
+    if s.checker.get().is_none() || (before == Admin::Maint) == (after == Admin::Maint) {
+        return;
+    }
+    let c = &s.counters;
+    let now = now_ms();
+    if after == Admin::Maint {
+        if s.up.load(Ordering::Relaxed)
+            && c.down_since
+                .compare_exchange(0, now + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            c.downs.fetch_add(1, Ordering::Relaxed);
+        }
+    } else {
+        let since = c.down_since.swap(0, Ordering::Relaxed);
+        if since != 0 {
+            c.downtime_ms
+                .fetch_add(now.saturating_sub(since - 1), Ordering::Relaxed);
+        }
     }
 }
 

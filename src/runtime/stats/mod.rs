@@ -638,11 +638,15 @@ fn server_row(
     }
     if let Some(rec) = &rec {
         r.u64("chkfail", rec.failed);
-        r.u64("chkdown", rec.downs);
+        // Maintenance is a DOWN period of a checked server too (HAProxy).
+        r.u64("chkdown", rec.downs + load(&c.downs));
     }
     r.u32("lastchg", lastchg);
     if let Some(rec) = &rec {
-        r.u32("downtime", rec.downtime_now().as_secs());
+        r.u32(
+            "downtime",
+            rec.downtime_now().as_secs() + counters::backend_downtime(c),
+        );
     }
     if let Some(q) = si.and_then(|x| x.maxqueue) {
         r.u32("qlimit", u64::from(q));

@@ -507,6 +507,7 @@ fn set_admin(be: &std::sync::Arc<crate::runtime::backend::Backend>, i: usize, a:
     };
     let before = s.admin();
     s.admin.store(a as u8, Ordering::Release);
+    super::counters::admin_changed(s, before, a);
     if before == Admin::Maint && a != Admin::Maint {
         be.dequeue(i);
     }
