@@ -7,6 +7,7 @@
 //! `openssl s_client`.
 
 mod common;
+mod tls_util;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -17,73 +18,21 @@ use std::time::Duration;
 use common::proxy::{Engine, Proxy, eventually};
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::{have_program, require};
-
-/// The certificates of one test, in a tempdir.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn p(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use tls_util::{Pki, make_ca, make_leaf};
 
 /// Makes a leaf `NAME.pem` (chain and key) for `NAME.example`, plus `NAME.crt` and
 /// `NAME.key`, signed by `ca`.
 fn leaf(d: &Path, name: &str) {
-    assert!(openssl(
+    let ext =
+        format!("subjectAltName=DNS:{name}.example\nextendedKeyUsage=serverAuth,clientAuth\n");
+    make_leaf(
         d,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            &format!("/CN={name}.example"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-        ],
-    ));
-    std::fs::write(
-        d.join(format!("{name}.ext")),
-        format!("subjectAltName=DNS:{name}.example\nextendedKeyUsage=serverAuth,clientAuth\n"),
-    )
-    .expect("ext");
-    assert!(openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &format!("{name}.ext"),
-            "-out",
-            &format!("{name}.crt"),
-        ],
-    ));
+        name,
+        &format!("{name}.crt"),
+        "ca",
+        &format!("{name}.example"),
+        &ext,
+    );
     let read = |n: &str| std::fs::read(d.join(n)).expect("read");
     std::fs::write(
         d.join(format!("{name}.pem")),
@@ -97,30 +46,7 @@ fn leaf(d: &Path, name: &str) {
 fn make_pki() -> Pki {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    assert!(openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=test-ca",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    ));
+    make_ca(d, "ca", "test-ca");
     for n in ["a", "b", "c"] {
         leaf(d, n);
     }

@@ -68,7 +68,14 @@ pub struct Global {
     pub stats_maxconn: Option<u32>,
     pub tune_bufsize: Option<u64>,
     pub tune_maxrewrite: Option<u64>,
+    /// `tune.pipesize`: the kernel pipe size for splicing (None: the system's default).
+    pub tune_pipesize: Option<u64>,
     pub tune_http_maxhdr: Option<u32>,
+    /// `tune.h2.*`: the HTTP/2 settings announced to clients.
+    pub tune_h2: TuneH2,
+    /// `h2-workaround-bogus-websocket-clients`: no RFC 8441 WebSocket announced to
+    /// HTTP/2 clients.
+    pub h2_no_websocket: bool,
     pub ssl_default_bind: SslDefaults,
     pub ssl_default_server: SslDefaults,
     /// `ssl-server-verify`: the servers' `verify` when a server line says none
@@ -86,6 +93,19 @@ pub struct Global {
     pub crt_base: Option<PathBuf>,
     /// `setenv`/`presetenv`/`resetenv`/`unsetenv`, in order, applied at start.
     pub env_ops: Vec<EnvOp>,
+}
+
+/// `tune.h2.*` as written (`None`: HAProxy's default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TuneH2 {
+    /// `tune.h2.header-table-size`, 4096 to 65536.
+    pub header_table_size: Option<u32>,
+    /// `tune.h2.initial-window-size`, 0 to 2^31-1.
+    pub initial_window_size: Option<u32>,
+    /// `tune.h2.max-concurrent-streams`, 0 (no limit) to 2^31-1.
+    pub max_concurrent_streams: Option<u32>,
+    /// `tune.h2.max-frame-size`, 16384 to 16777215.
+    pub max_frame_size: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

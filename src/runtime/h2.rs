@@ -12,8 +12,20 @@
 //! `content-length` when the client gave one and chunked otherwise; the hop-by-hop
 //! headers of the answer are dropped.
 //!
+//! The SETTINGS frame carries `tune.h2.header-table-size`, `initial-window-size`,
+//! `max-concurrent-streams` and `max-frame-size` (see [`Settings`]) and, unless
+//! `h2-workaround-bogus-websocket-clients`, SETTINGS_ENABLE_CONNECT_PROTOCOL: a
+//! `CONNECT` stream with `:protocol websocket` (RFC 8441) goes to the session as an
+//! HTTP/1.1 WebSocket handshake (`GET`, `upgrade: websocket`, `connection: upgrade`, a
+//! random `sec-websocket-key` when the client sent none), and a `101` back becomes a
+//! `200` after which the stream and the session exchange bytes (a wrong
+//! `sec-websocket-accept` for rproxy's key becomes a 502). hyper's server cannot send
+//! interim (1xx) answers: a server's 103 or 100 is not relayed to an HTTP/2 client,
+//! which gets the final answer only (a client waiting for `100-continue` sends its body
+//! once it stops waiting).
+//!
 //! The client connection holds the frontend's `maxconn` slot (its streams take none);
-//! at most [`MAX_STREAMS`] streams run at once; an idle connection (no stream running)
+//! at most `max-concurrent-streams` streams run at once; an idle connection (no stream running)
 //! closes after `timeout http-request` before its first request and `timeout
 //! http-keep-alive` after one (each falling back to `timeout client`), and a soft stop
 //! closes it gracefully (GOAWAY, running streams end).
@@ -36,6 +48,48 @@ use crate::runtime::{ConnGuard, Runtime};
 /// Streams one connection may run at once (HAProxy's `tune.h2.max-concurrent-streams`
 /// default).
 pub const MAX_STREAMS: u32 = 100;
+
+/// What the connection announces in its SETTINGS frame, from `tune.h2.*`,
+/// `tune.bufsize` and `h2-workaround-bogus-websocket-clients`, with HAProxy 2.6's
+/// defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// `None`: the RFC's 4096, not announced (as HAProxy leaves it out).
+    pub header_table_size: Option<u32>,
+    pub initial_window_size: u32,
+    /// `None`: no limit (`tune.h2.max-concurrent-streams 0`).
+    pub max_concurrent_streams: Option<u32>,
+    pub max_frame_size: u32,
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSocket over HTTP/2 (RFC 8441).
+    pub connect_protocol: bool,
+}
+
+impl Settings {
+    pub fn new(g: &crate::model::Global, bufsize: usize) -> Settings {
+        let t = g.tune_h2;
+        // Never larger than a buffer, never below the RFC's minimum.
+        let buf = u32::try_from(bufsize)
+            .unwrap_or(u32::MAX)
+            .clamp(16384, 16_777_215);
+        Settings {
+            header_table_size: t.header_table_size.filter(|&n| n != 4096),
+            initial_window_size: t.initial_window_size.unwrap_or(65535),
+            max_concurrent_streams: match t.max_concurrent_streams {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => Some(MAX_STREAMS),
+            },
+            max_frame_size: t.max_frame_size.unwrap_or(buf).clamp(16384, buf),
+            connect_protocol: !g.h2_no_websocket,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::new(&crate::model::Global::default(), 16384)
+    }
+}
 
 /// Why a stream could not be answered; the client sees the stream reset.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +197,7 @@ where
         let (rt, fe, facts, active) = (rt.clone(), fe.clone(), facts.clone(), active.clone());
         hyper::service::service_fn(move |req| {
             let running = Running::new(active.clone());
-            let fut = stream(rt.clone(), fe.clone(), facts.clone(), req);
+            let fut = stream(rt.clone(), fe.clone(), facts.clone(), active.clone(), req);
             async move {
                 // The stream runs until its answer's body is through.
                 fut.await.map(|res| {
@@ -156,11 +210,20 @@ where
         })
     };
     let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    let set = rt.h2;
     b.timer(TokioTimer::new())
-        .max_concurrent_streams(MAX_STREAMS)
+        .max_concurrent_streams(set.max_concurrent_streams)
+        .initial_stream_window_size(set.initial_window_size)
+        // The connection's window stays hyper's (HAProxy's grows as it reads).
+        .initial_connection_window_size(set.initial_window_size.max(1 << 20))
+        .max_frame_size(set.max_frame_size)
+        .header_table_size(set.header_table_size)
         .max_header_list_size(u32::try_from(rt.limits.bufsize).unwrap_or(u32::MAX))
         // HAProxy adds no Date header of its own.
         .auto_date_header(false);
+    if set.connect_protocol {
+        b.enable_connect_protocol();
+    }
     let conn = b.serve_connection(TokioIo::new(io), svc);
     let mut conn = std::pin::pin!(conn);
     let t = fe.timeouts;
@@ -243,8 +306,45 @@ impl Drop for Running {
 /// An answer's body, counted as a running stream until it ends (a long download is not
 /// idle).
 struct Counted {
-    inner: Incoming,
+    inner: ResBody,
     _running: Running,
+}
+
+/// An answer's body: the server's (through the session), or one rproxy makes.
+enum ResBody {
+    Stream(Incoming),
+    Full(Option<bytes::Bytes>),
+}
+
+impl hyper::body::Body for ResBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        match self.get_mut() {
+            ResBody::Stream(b) => std::pin::Pin::new(b).poll_frame(cx),
+            ResBody::Full(b) => {
+                std::task::Poll::Ready(b.take().map(|d| Ok(hyper::body::Frame::data(d))))
+            }
+        }
+    }
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResBody::Stream(b) => b.is_end_stream(),
+            ResBody::Full(b) => b.is_none(),
+        }
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            ResBody::Stream(b) => b.size_hint(),
+            ResBody::Full(b) => {
+                hyper::body::SizeHint::with_exact(b.as_ref().map_or(0, |d| d.len() as u64))
+            }
+        }
+    }
 }
 
 impl hyper::body::Body for Counted {
@@ -277,14 +377,23 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// One stream: its request through an HTTP/1 session, its answer back.
+/// One stream: its request through an HTTP/1 session, its answer back. A WebSocket
+/// stream (RFC 8441) the server accepts becomes a tunnel between the stream and the
+/// session, counted in `active` while it lasts.
 async fn stream(
     rt: Arc<Runtime>,
     fe: Arc<ProxyRt>,
     facts: Arc<ConnInfo>,
-    req: Request<Incoming>,
-) -> Result<Response<Incoming>, StreamError> {
-    let req = to_http1(req)?;
+    active: Arc<watch::Sender<usize>>,
+    mut req: Request<Incoming>,
+) -> Result<Response<ResBody>, StreamError> {
+    let websocket = req.method() == http::Method::CONNECT
+        && req
+            .extensions()
+            .get::<hyper::ext::Protocol>()
+            .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"));
+    let client_side = websocket.then(|| hyper::upgrade::on(&mut req));
+    let (req, ws_key) = to_http1(req, websocket)?;
     let bufsize = rt.limits.bufsize.max(4096);
     let max_headers = rt.limits.max_headers;
     let (ours, theirs) = tokio::io::duplex(bufsize);
@@ -296,26 +405,126 @@ async fn stream(
     };
     tokio::spawn(crate::runtime::stats::listener::scope(
         crate::runtime::stats::listener::current(),
-        crate::runtime::http::session::serve(rt, fe, acc, ()),
+        crate::runtime::http::session::serve(rt, fe.clone(), acc, ()),
     ));
     let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
         // The session may relay as many headers as it accepts (plus its own).
         .max_headers(max_headers.saturating_add(16).max(100))
-        .handshake::<_, Incoming>(TokioIo::new(ours))
+        .handshake::<_, ReqBody>(TokioIo::new(ours))
         .await?;
     // The HTTP/1 side runs apart: it ends once the answer's body is through (or dropped).
     let mut side = AbortOnDrop(Some(tokio::spawn(async move {
-        let _ = conn.await;
+        let _ = conn.with_upgrades().await;
     })));
-    let res = tx.send_request(req).await?;
+    let mut res = tx.send_request(req).await?;
     side.0 = None;
+    if let Some(client_side) = client_side
+        && res.status() == http::StatusCode::SWITCHING_PROTOCOLS
+    {
+        // As HAProxy, the key it made up must be answered right (RFC 6455 4.1).
+        if let Some(key) = ws_key {
+            let accept = res.headers().get(header::SEC_WEBSOCKET_ACCEPT);
+            if accept.map(HeaderValue::as_bytes) != Some(accept_for(&key).as_bytes()) {
+                return Ok(error_answer(&fe, 502));
+            }
+        }
+        let server_side = hyper::upgrade::on(&mut res);
+        let running = Running::new(active);
+        tokio::spawn(async move {
+            let _running = running;
+            if let (Ok(c), Ok(s)) = (client_side.await, server_side.await) {
+                let (mut c, mut s) = (TokioIo::new(c), TokioIo::new(s));
+                // The session on the other end applies the tunnel's timeouts.
+                let _ = tokio::io::copy_bidirectional(&mut c, &mut s).await;
+            }
+        });
+        let mut res = to_http2(res);
+        // RFC 8441 5: the stream is accepted with a 2xx, not 101.
+        *res.status_mut() = http::StatusCode::OK;
+        return Ok(res);
+    }
     Ok(to_http2(res))
 }
 
-/// The HTTP/1.1 form of an HTTP/2 request, as HAProxy writes it for a server.
-fn to_http1(req: Request<Incoming>) -> Result<Request<Incoming>, StreamError> {
+/// A request body for the HTTP/1 side: the stream's, or none for a WebSocket handshake
+/// (its stream carries the tunnel's bytes, after the answer).
+enum ReqBody {
+    Stream(Incoming),
+    Empty,
+}
+
+impl hyper::body::Body for ReqBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        match self.get_mut() {
+            ReqBody::Stream(b) => std::pin::Pin::new(b).poll_frame(cx),
+            ReqBody::Empty => std::task::Poll::Ready(None),
+        }
+    }
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ReqBody::Stream(b) => b.is_end_stream(),
+            ReqBody::Empty => true,
+        }
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            ReqBody::Stream(b) => b.size_hint(),
+            ReqBody::Empty => hyper::body::SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// `sec-websocket-accept` for `key` (RFC 6455 4.2.2).
+fn accept_for(key: &str) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    ctx.update(key.as_bytes());
+    ctx.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64(ctx.finish().as_ref())
+}
+
+/// Standard base64 with padding.
+fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
+    for ch in b.chunks(3) {
+        let n = ch
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, x)| n | u32::from(*x) << (16 - 8 * i));
+        for i in 0..4 {
+            s.push(if i <= ch.len() {
+                A[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    s
+}
+
+/// A fresh `sec-websocket-key`: 16 random bytes in base64.
+fn new_ws_key() -> Option<String> {
+    let mut k = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k).ok()?;
+    Some(base64(&k))
+}
+
+/// The HTTP/1.1 form of an HTTP/2 request, as HAProxy writes it for a server; a
+/// `websocket` extended CONNECT becomes an HTTP/1.1 WebSocket handshake (`GET` with
+/// `upgrade: websocket`, `connection: upgrade`, and a `sec-websocket-key` when the
+/// client gave none, returned to check the answer with).
+fn to_http1(
+    req: Request<Incoming>,
+    websocket: bool,
+) -> Result<(Request<ReqBody>, Option<String>), StreamError> {
     let (mut parts, body) = req.into_parts();
-    if parts.method == http::Method::CONNECT {
+    if parts.method == http::Method::CONNECT && !websocket {
         // A tunnel over one stream is not relayed (the client sees a reset).
         return Err(StreamError::Request("CONNECT"));
     }
@@ -373,12 +582,55 @@ fn to_http1(req: Request<Incoming>) -> Result<Request<Incoming>, StreamError> {
     if let Some(c) = cookie {
         h.append(header::COOKIE, c);
     }
+    if !websocket {
+        parts.headers = h;
+        return Ok((Request::from_parts(parts, ReqBody::Stream(body)), None));
+    }
+    parts.method = http::Method::GET;
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    let mut key = None;
+    if !h.contains_key(header::SEC_WEBSOCKET_KEY) {
+        let k = new_ws_key().ok_or(StreamError::Request("no random key"))?;
+        let v = HeaderValue::from_str(&k).map_err(|_| StreamError::Request("key"))?;
+        h.insert(header::SEC_WEBSOCKET_KEY, v);
+        key = Some(k);
+    }
     parts.headers = h;
-    Ok(Request::from_parts(parts, body))
+    Ok((Request::from_parts(parts, ReqBody::Empty), key))
+}
+
+/// The frontend's page for `status` as an HTTP/2 answer.
+fn error_answer(fe: &ProxyRt, status: u16) -> Response<ResBody> {
+    let (raw, _) = fe
+        .errors
+        .reply(status)
+        .render(crate::runtime::http::head::Version::H11, true);
+    let split = memchr::memmem::find(&raw, b"\r\n\r\n").unwrap_or(raw.len());
+    let (head, body) = raw.split_at(split);
+    let body = body.get(4..).unwrap_or_default();
+    let mut res = Response::new(ResBody::Full(
+        (!body.is_empty()).then(|| bytes::Bytes::copy_from_slice(body)),
+    ));
+    *res.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    for line in head.split(|b| *b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let (n, v) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n), HeaderValue::from_bytes(v)) {
+            res.headers_mut().append(n, v);
+        }
+    }
+    to_http2(res)
 }
 
 /// The HTTP/2 form of the session's answer: its hop-by-hop headers dropped.
-fn to_http2(res: Response<Incoming>) -> Response<Incoming> {
+fn to_http2<B>(res: Response<B>) -> Response<ResBody>
+where
+    ResBody: From<B>,
+{
     let (mut parts, body) = res.into_parts();
     let named: Vec<String> = parts
         .headers
@@ -403,5 +655,62 @@ fn to_http2(res: Response<Incoming>) -> Response<Incoming> {
         parts.headers.remove(n);
     }
     parts.version = Version::HTTP_2;
-    Response::from_parts(parts, body)
+    Response::from_parts(parts, ResBody::from(body))
+}
+
+impl From<Incoming> for ResBody {
+    fn from(b: Incoming) -> Self {
+        ResBody::Stream(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Global, TuneH2};
+
+    #[test]
+    fn settings_follow_haproxy_defaults_and_caps() {
+        let d = Settings::default();
+        assert_eq!(d.header_table_size, None);
+        assert_eq!(d.initial_window_size, 65535);
+        assert_eq!(d.max_concurrent_streams, Some(100));
+        assert_eq!(d.max_frame_size, 16384);
+        assert!(d.connect_protocol);
+        let mut g = Global {
+            tune_h2: TuneH2 {
+                header_table_size: Some(8192),
+                initial_window_size: Some(0),
+                max_concurrent_streams: Some(0),
+                max_frame_size: Some(100_000),
+            },
+            h2_no_websocket: true,
+            ..Global::default()
+        };
+        let s = Settings::new(&g, 16384);
+        assert_eq!(s.header_table_size, Some(8192));
+        assert_eq!(s.initial_window_size, 0);
+        assert_eq!(s.max_concurrent_streams, None);
+        // Never more than a buffer.
+        assert_eq!(s.max_frame_size, 16384);
+        assert!(!s.connect_protocol);
+        assert_eq!(Settings::new(&g, 65536).max_frame_size, 65536);
+        g.tune_h2.max_frame_size = None;
+        assert_eq!(Settings::new(&g, 65536).max_frame_size, 65536);
+        // A buffer below the RFC's minimum frame size still announces the minimum.
+        assert_eq!(Settings::new(&g, 8192).max_frame_size, 16384);
+    }
+
+    #[test]
+    fn websocket_accept_and_key() {
+        // RFC 6455 1.3's example.
+        assert_eq!(
+            accept_for("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(base64(b"ab"), "YWI=");
+        let k = new_ws_key().expect("random");
+        assert_eq!(k.len(), 24);
+        assert_ne!(Some(k), new_ws_key());
+    }
 }

@@ -69,6 +69,8 @@ pub struct Runtime {
     pub cli: cli::Cli,
     /// What the stats page and exports need from the configuration.
     pub stats: stats::Info,
+    /// The HTTP/2 settings announced to clients.
+    pub h2: h2::Settings,
 }
 
 /// The default `maxconn` when `global` sets none: what the descriptor limit allows
@@ -137,6 +139,7 @@ impl Runtime {
         let (stopping, _) = watch::channel(false);
         let (killed, _) = watch::channel(false);
         tunnel::set_nosplice(cfg.global.nosplice);
+        tunnel::set_pipesize(cfg.global.tune_pipesize.unwrap_or(0));
         (
             Runtime {
                 proxies,
@@ -155,6 +158,7 @@ impl Runtime {
                 bind_tls,
                 cli: cli::Cli::build(cfg),
                 stats,
+                h2: h2::Settings::new(&cfg.global, bufsize),
             },
             d,
         )

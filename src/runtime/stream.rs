@@ -55,6 +55,23 @@ impl MemConn {
 
 /// The error of a [`Stream::Fresh`] caught in the middle of its registration (cannot
 /// happen: registration replaces the variant before returning).
+/// One read for [`Stream::try_read_drain`]: its count goes to `got`, and a short read is
+/// reported as "would block" so that `try_io` clears the readiness.
+fn read_or_drained(
+    fd: std::os::fd::RawFd,
+    buf: &mut [u8],
+    got: &mut Option<usize>,
+) -> io::Result<usize> {
+    let want = buf.len();
+    let n = nix::sys::socket::recv(fd, buf, nix::sys::socket::MsgFlags::empty())
+        .map_err(io::Error::from)?;
+    *got = Some(n);
+    if n > 0 && n < want {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    Ok(n)
+}
+
 fn gone() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "socket being registered")
 }
@@ -78,6 +95,31 @@ impl Stream {
             Stream::SrvTls(..) => Err(io::ErrorKind::WouldBlock.into()),
             // Only what is decrypted already: the socket is read by the async path.
             Stream::Tls(_) | Stream::Mem(_) => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+    /// [`Stream::try_read`], where a short read also forgets the socket's read readiness.
+    ///
+    /// A stream socket's read returns less than asked only when its queue is empty, so the
+    /// next `readable` would only cost a read that fails with EAGAIN (one syscall per
+    /// wake-up; HAProxy skips it the same way). The read runs inside `try_io`, which clears
+    /// readiness only if no event arrived since it was sampled: data that comes after the
+    /// read still wakes the next `readable` (the event loop is edge-triggered).
+    pub fn try_read_drain(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        use tokio::io::Interest;
+        let mut got = None;
+        let r = match self {
+            Stream::Tcp(s) => s.try_io(Interest::READABLE, || {
+                read_or_drained(s.as_raw_fd(), buf, &mut got)
+            }),
+            Stream::Unix(s) => s.try_io(Interest::READABLE, || {
+                read_or_drained(s.as_raw_fd(), buf, &mut got)
+            }),
+            _ => return self.try_read(buf),
+        };
+        match got {
+            Some(n) => Ok(n),
+            None => r,
         }
     }
     /// Waits until the stream has data (or a close) to read.

@@ -5,7 +5,7 @@
 
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nix::fcntl::{OFlag, SpliceFFlags, splice};
@@ -75,6 +75,25 @@ pub const SPLICE_AUTO_AFTER: u64 = 64 * 1024;
 
 /// `nosplice` in `global`: set at start from the configuration.
 static NOSPLICE: AtomicBool = AtomicBool::new(false);
+
+/// `tune.pipesize`: pipes are resized to this many bytes (0: the system's default).
+static PIPESIZE: AtomicUsize = AtomicUsize::new(0);
+
+/// Applies the `tune.pipesize` global setting.
+pub fn set_pipesize(bytes: u64) {
+    PIPESIZE.store(
+        usize::try_from(bytes).unwrap_or(usize::MAX),
+        Ordering::Relaxed,
+    );
+}
+
+/// What one splice into an empty pipe asks for: the pipe's capacity.
+fn pipe_chunk() -> usize {
+    match PIPESIZE.load(Ordering::Relaxed) {
+        0 => PIPE_CHUNK,
+        n => n,
+    }
+}
 
 /// Applies the `nosplice` global setting.
 pub fn set_nosplice(on: bool) {
@@ -197,24 +216,33 @@ async fn run_plain(
     let mut cli_open = true;
     let mut srv_open = true;
     let mut buf: Vec<u8> = Vec::new();
+    // One timer for the whole tunnel, re-armed only when it fires early: activity just
+    // moves `last`, so a busy tunnel does not add and remove a timer entry per event.
+    let mut last = tokio::time::Instant::now();
+    let far = Duration::from_secs(86_400 * 365);
+    let mut timer = Box::pin(tokio::time::sleep_until(
+        last + idle_timeout(&t, cli_open, srv_open).unwrap_or(far),
+    ));
     loop {
         if !cli_open && !srv_open {
             return (TunnelEnd::Closed, st);
         }
         let idle = idle_timeout(&t, cli_open, srv_open);
-        let step = async {
-            tokio::select! {
-                r = cli.readable(), if cli_open => (true, r),
-                r = srv.readable(), if srv_open => (false, r),
+        let ev = tokio::select! {
+            r = cli.readable(), if cli_open => Some((true, r)),
+            r = srv.readable(), if srv_open => Some((false, r)),
+            () = timer.as_mut(), if idle.is_some() => None,
+        };
+        let Some((from_cli, ready)) = ev else {
+            let deadline = last + idle.unwrap_or(far);
+            if tokio::time::Instant::now() >= deadline {
+                return (timeout_end(&t, cli_open, srv_open), st);
             }
+            timer.as_mut().reset(deadline);
+            continue;
         };
-        let (from_cli, ready) = match idle {
-            Some(d) => match tokio::time::timeout(d, step).await {
-                Ok(ev) => ev,
-                Err(_) => return (timeout_end(&t, cli_open, srv_open), st),
-            },
-            None => step.await,
-        };
+        let before = idle;
+        last = tokio::time::Instant::now();
         let (src, dst) = if from_cli {
             (&mut *cli, &mut *srv)
         } else {
@@ -226,7 +254,7 @@ async fn run_plain(
         if buf.is_empty() {
             buf = pool_take();
         }
-        match src.try_read(&mut buf) {
+        match src.try_read_drain(&mut buf) {
             Ok(0) => {
                 if from_cli {
                     cli_open = false;
@@ -254,6 +282,12 @@ async fn run_plain(
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return (err_end(from_cli), st),
+        }
+        let now_idle = idle_timeout(&t, cli_open, srv_open);
+        if now_idle != before {
+            // A side closed: the other side's (fin) timeout counts from now, and may be
+            // shorter than what the timer waits for.
+            timer.as_mut().reset(last + now_idle.unwrap_or(far));
         }
     }
 }
@@ -320,7 +354,7 @@ impl Dir {
                 let r = match &self.pipe {
                     // The pipe is empty: EAGAIN can only be the socket's.
                     Some(p) => src.try_io(Interest::READABLE, || {
-                        splice(src, None, &p.w, None, PIPE_CHUNK, splice_flags())
+                        splice(src, None, &p.w, None, pipe_chunk(), splice_flags())
                             .map_err(io::Error::from)
                     }),
                     None => {
@@ -469,9 +503,15 @@ thread_local! {
 
 fn pipe_take() -> Option<Pipe> {
     PIPES.with(|p| p.borrow_mut().pop()).or_else(|| {
-        nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)
-            .ok()
-            .map(|(r, w)| Pipe { r, w })
+        let (r, w) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).ok()?;
+        let size = PIPESIZE.load(Ordering::Relaxed);
+        if size > 0 {
+            // As in HAProxy, a size the kernel refuses (above fs.pipe-max-size for an
+            // unprivileged process) leaves the pipe at its default size.
+            let size = i32::try_from(size).unwrap_or(i32::MAX);
+            let _ = nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(size));
+        }
+        Some(Pipe { r, w })
     })
 }
 

@@ -32,6 +32,77 @@ pub fn openssl(dir: &Path, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// A self-signed CA in `DIR/NAME.pem` with its key in `NAME.key` (EC P-256: quick to make).
+pub fn make_ca(d: &Path, name: &str, cn: &str) {
+    assert!(openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    ));
+}
+
+/// A leaf certificate `DIR/OUT` for subject `/CN=CN`, with its key in `NAME.key`, signed by
+/// the CA `CA` (from [`make_ca`]); `ext` holds its X.509v3 extensions, one per line.
+pub fn make_leaf(d: &Path, name: &str, out: &str, ca: &str, cn: &str, ext: &str) {
+    assert!(openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+        ],
+    ));
+    std::fs::write(d.join(format!("{name}.ext")), ext).expect("ext file");
+    assert!(openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+            "-out",
+            out,
+        ],
+    ));
+}
+
 /// `ca.pem` and `other.pem` (two CAs); `leaf.pem`/`leaf.key` for `check.example` and
 /// 127.0.0.1 signed by `ca`; `dflt.pem`/`dflt.key` for `default.example` signed by
 /// `other`. EC P-256 keys: quick to make.
@@ -39,80 +110,17 @@ pub fn make_pki() -> Pki {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     for ca in ["ca", "other"] {
-        assert!(openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN={ca}"),
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.pem"),
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        ));
+        make_ca(d, ca, ca);
     }
     for (leaf, ca, names) in [
         ("leaf", "ca", "DNS:check.example,IP:127.0.0.1"),
         ("dflt", "other", "DNS:default.example"),
     ] {
-        std::fs::write(
-            d.join(format!("{leaf}.ext")),
-            format!(
-                "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-                 extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={names}\n"
-            ),
-        )
-        .expect("ext file");
-        assert!(openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-subj",
-                &format!("/CN={leaf}"),
-                "-keyout",
-                &format!("{leaf}.key"),
-                "-out",
-                &format!("{leaf}.csr"),
-            ],
-        ));
-        assert!(openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{leaf}.csr"),
-                "-CA",
-                &format!("{ca}.pem"),
-                "-CAkey",
-                &format!("{ca}.key"),
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{leaf}.ext"),
-                "-out",
-                &format!("{leaf}.pem"),
-            ],
-        ));
+        let ext = format!(
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={names}\n"
+        );
+        make_leaf(d, leaf, &format!("{leaf}.pem"), ca, leaf, &ext);
     }
     // HAProxy's `crt`: the certificate and its key in one file.
     let mut both = std::fs::read(d.join("leaf.pem")).expect("leaf");

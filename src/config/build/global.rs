@@ -67,8 +67,26 @@ pub const KEYWORDS: &[GlobalKw] = &[
     kw("tune.maxrewrite", |c, g, s| {
         size(c, s).map(|v| g.tune_maxrewrite = Some(v))
     }),
+    kw("tune.pipesize", |c, g, s| {
+        size(c, s).map(|v| g.tune_pipesize = Some(v))
+    }),
     kw("tune.http.maxhdr", |c, g, s| {
         positive(c, s).map(|v| g.tune_http_maxhdr = Some(v))
+    }),
+    kw("tune.h2.header-table-size", |c, g, s| {
+        h2_num(c, s, 4096, 65536).map(|v| g.tune_h2.header_table_size = Some(v))
+    }),
+    kw("tune.h2.initial-window-size", |c, g, s| {
+        h2_num(c, s, 0, i32::MAX as u32).map(|v| g.tune_h2.initial_window_size = Some(v))
+    }),
+    kw("tune.h2.max-concurrent-streams", |c, g, s| {
+        h2_num(c, s, 0, i32::MAX as u32).map(|v| g.tune_h2.max_concurrent_streams = Some(v))
+    }),
+    kw("tune.h2.max-frame-size", |c, g, s| {
+        h2_num(c, s, 16384, 16_777_215).map(|v| g.tune_h2.max_frame_size = Some(v))
+    }),
+    kw("h2-workaround-bogus-websocket-clients", |c, g, s| {
+        flag(c, s).map(|_| g.h2_no_websocket = true)
     }),
     kw("ssl-default-bind-ciphers", |c, g, s| {
         ssl_str(c, s, &mut g.ssl_default_bind, false)
@@ -199,6 +217,21 @@ fn positive(ctx: &mut Ctx, s: &Stmt) -> R<u32> {
         return Err(ctx.err(
             s.span_of(1),
             format!("'{}' must be at least 1", s.keyword()),
+        ));
+    }
+    Ok(v)
+}
+
+/// A `tune.h2.*` number within `lo..=hi` (HAProxy's ranges: the frame and table sizes
+/// RFC 9113 allows, the others what a signed 32-bit number holds).
+fn h2_num(ctx: &mut Ctx, s: &Stmt, lo: u32, hi: u32) -> R<u32> {
+    let what = format!("a number between {lo} and {hi}");
+    let v = s.uint(ctx, 1, &what)?;
+    s.max_args(ctx, 1, "<number>")?;
+    if !(lo..=hi).contains(&v) {
+        return Err(ctx.err(
+            s.span_of(1),
+            format!("'{}' expects {what}, got {v}", s.keyword()),
         ));
     }
     Ok(v)
