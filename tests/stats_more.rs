@@ -132,9 +132,11 @@ fn listener_rows_match_haproxy() {
         }
         let addr_port = |r: &HashMap<String, String>| r["addr"].rsplit(':').next().map(str::len);
         assert_eq!(addr_port(x), addr_port(y), "{px}/{sv}: addr");
+        // (`smax` is left out: HAProxy may still count a closing connection when the
+        // next one arrives, on a loaded machine.)
         for k in [
-            "iid", "sid", "type", "pid", "status", "slim", "smax", "dreq", "dresp", "ereq", "dcon",
-            "dses", "wrew", "eint", "mode",
+            "iid", "sid", "type", "pid", "status", "slim", "dreq", "dresp", "ereq", "dcon", "dses",
+            "wrew", "eint", "mode",
         ] {
             assert_eq!(x[k], y[k], "{px}/{sv}: {k}");
         }
