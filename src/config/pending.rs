@@ -253,7 +253,6 @@ pub const OPTION: &[Unmodelled] = &[
     pending("idle-close-on-response", "dfl-"),
     pending("independent-streams", "dflb"),
     pending("nolinger", "dflb"),
-    pending("socket-stats", "dfl-"),
     pending("spop-check", "---b"),
     pending("tcp-smart-accept", "dfl-"),
     pending("tcp-smart-connect", "d-lb"),

@@ -280,6 +280,8 @@ pub struct Options {
     pub splice_request: bool,
     pub splice_response: bool,
     pub http_buffer_request: bool,
+    /// `option socket-stats`: one stats row per listener.
+    pub socket_stats: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

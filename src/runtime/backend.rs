@@ -44,6 +44,9 @@ pub struct ServerState {
     pub cur: AtomicU32,
     /// Health: set by checks; all servers start up.
     pub up: AtomicBool,
+    /// Forced NOLB (stopping) by the stats page's "Health: force NOLB": up, but takes no
+    /// new load-balanced traffic.
+    pub nolb: AtomicBool,
     pub admin: AtomicU8,
     pub total: AtomicU64,
     /// The health checker, for servers with `check` (passive health reports to it).
@@ -78,6 +81,7 @@ impl ServerState {
             weight: AtomicU32::new(weight),
             cur: AtomicU32::new(0),
             up: AtomicBool::new(true),
+            nolb: AtomicBool::new(false),
             admin: AtomicU8::new(if disabled {
                 Admin::Maint as u8
             } else {
@@ -160,7 +164,10 @@ impl ServerState {
     }
     /// Whether new traffic may be balanced onto it (up, ready, weight > 0).
     pub fn usable(&self) -> bool {
-        self.up.load(Ordering::Relaxed) && self.admin() == Admin::Ready && self.weight() > 0
+        self.up.load(Ordering::Relaxed)
+            && self.admin() == Admin::Ready
+            && self.weight() > 0
+            && !self.nolb.load(Ordering::Relaxed)
     }
 }
 

@@ -403,11 +403,9 @@ async fn stream(
         dst: facts.dst,
         conn_rules_done: true,
     };
-    tokio::spawn(crate::runtime::http::session::serve(
-        rt,
-        fe.clone(),
-        acc,
-        (),
+    tokio::spawn(crate::runtime::stats::listener::scope(
+        crate::runtime::stats::listener::current(),
+        crate::runtime::http::session::serve(rt, fe.clone(), acc, ()),
     ));
     let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
         // The session may relay as many headers as it accepts (plus its own).

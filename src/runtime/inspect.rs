@@ -3,8 +3,6 @@
 //! delay expires, the buffer is full or the client closes. Also the TLS ClientHello reading
 //! behind `req.ssl_sni` and `req.ssl_hello_type`.
 
-use std::sync::atomic::Ordering;
-
 use tokio::io::AsyncReadExt;
 
 use super::proxy::ProxyRt;
@@ -136,7 +134,7 @@ pub async fn content(
         if let Some(v) = verdict {
             conn.payload = Some(buf);
             if !v {
-                fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+                crate::runtime::stats::counters::content_denied(fe);
             }
             return v;
         }
@@ -184,7 +182,7 @@ pub fn http_content(
     for r in &fe.tcp_content {
         if r.cond.as_ref().is_none_or(|c| c.eval(&ctx)) {
             if !r.accept {
-                fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+                crate::runtime::stats::counters::content_denied(fe);
             }
             go_on = r.accept;
             break;

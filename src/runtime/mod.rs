@@ -187,12 +187,14 @@ impl Runtime {
                 }
             };
             let tls = self.bind_tls.get(&(b.proxy, b.bind)).cloned();
+            let lst = self.stats.listener(b.proxy, b.bind, &b.label);
             accepts.push(tokio::spawn(accept_loop(
                 self.clone(),
                 px,
                 listener,
                 tls,
                 b.accept_proxy,
+                lst,
             )));
         }
         // A timer that always fires within a second. tokio wakes its event loop (an eventfd
@@ -303,6 +305,8 @@ pub struct ConnGuard {
     ),
     /// The connection's entry for the stats socket's `show sess` (0: none).
     sess: u64,
+    /// The listener's stats (`option socket-stats`).
+    lst: Option<Arc<stats::listener::ListenerStat>>,
 }
 
 impl Drop for ConnGuard {
@@ -311,6 +315,9 @@ impl Drop for ConnGuard {
             self.rt.cli.end_session(self.sess);
         }
         self.px.counters.current.fetch_sub(1, Ordering::Relaxed);
+        if let Some(l) = &self.lst {
+            l.on_close();
+        }
         self.rt.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -321,6 +328,7 @@ async fn accept_loop(
     mut listener: Listener,
     tls: Option<Arc<tls_bind::BindTls>>,
     accept_proxy: bool,
+    lst: Option<Arc<stats::listener::ListenerStat>>,
 ) {
     let mut stop = rt.stopping.subscribe();
     let mut draining: Option<tokio::time::Instant> = None;
@@ -379,6 +387,9 @@ async fn accept_loop(
         px.counters.sessions.fetch_add(1, Ordering::Relaxed);
         let cur = px.counters.current.fetch_add(1, Ordering::Relaxed) + 1;
         px.counters.fe.on_accept(cur);
+        if let Some(l) = &lst {
+            l.on_accept();
+        }
         if px.options.clitcpka {
             match &acc.stream {
                 stream::Stream::Fresh(Some(t)) => {
@@ -397,28 +408,41 @@ async fn accept_loop(
             px: px.clone(),
             _slots: (global, local),
             sess,
+            lst: lst.clone(),
         };
         if accept_proxy || !px.expect_proxy.is_empty() {
-            let task = tokio::spawn(after_proxy_header(
-                rt.clone(),
-                px.clone(),
-                acc,
-                guard,
-                accept_proxy,
-                tls.clone(),
+            let task = tokio::spawn(stats::listener::scope(
+                lst.clone(),
+                after_proxy_header(
+                    rt.clone(),
+                    px.clone(),
+                    acc,
+                    guard,
+                    accept_proxy,
+                    tls.clone(),
+                ),
             ));
             rt.cli.set_abort(sess, task.abort_handle());
             continue;
         }
         // One spawn per mode: each task is as large as its own session, not the largest.
         if let Some(cfg) = &tls {
-            let task = tokio::spawn(tls_serve(rt.clone(), px.clone(), acc, cfg.clone(), guard));
+            let task = tokio::spawn(stats::listener::scope(
+                lst.clone(),
+                tls_serve(rt.clone(), px.clone(), acc, cfg.clone(), guard),
+            ));
             rt.cli.set_abort(sess, task.abort_handle());
             continue;
         }
         let task = match px.mode {
-            Mode::Http => tokio::spawn(http::session::serve(rt.clone(), px.clone(), acc, guard)),
-            Mode::Tcp => tokio::spawn(tcp::serve(rt.clone(), px.clone(), acc, guard)),
+            Mode::Http => tokio::spawn(stats::listener::scope(
+                lst.clone(),
+                http::session::serve(rt.clone(), px.clone(), acc, guard),
+            )),
+            Mode::Tcp => tokio::spawn(stats::listener::scope(
+                lst.clone(),
+                tcp::serve(rt.clone(), px.clone(), acc, guard),
+            )),
             Mode::Health => tokio::spawn(tcp::health(acc, guard)),
         };
         rt.cli.set_abort(sess, task.abort_handle());
@@ -486,7 +510,7 @@ async fn after_proxy_header(
     tls: Option<Arc<tls_bind::BindTls>>,
 ) {
     let Some(want) = connection_rules(&rt, &px, &acc, accept_proxy) else {
-        px.counters.denied.fetch_add(1, Ordering::Relaxed);
+        stats::counters::conn_denied(&px);
         return;
     };
     acc.conn_rules_done = true;

@@ -391,6 +391,25 @@ const FRONTEND: &[(&str, &str, &str)] = &[
     ("internal_errors_total", "counter", "Internal errors"),
 ];
 
+/// Listener metrics (frontends with `option socket-stats`), in HAProxy's order.
+#[rustfmt::skip]
+const LISTENER: &[(&str, &str, &str)] = &[
+    ("current_sessions", "gauge", "Sessions now"),
+    ("max_sessions", "gauge", "Highest number of sessions"),
+    ("limit_sessions", "gauge", "Limit on sessions (the bind's maxconn)"),
+    ("sessions_total", "counter", "Sessions since start"),
+    ("bytes_in_total", "counter", "Request bytes"),
+    ("bytes_out_total", "counter", "Response bytes"),
+    ("requests_denied_total", "counter", "Requests denied"),
+    ("responses_denied_total", "counter", "Responses denied"),
+    ("request_errors_total", "counter", "Invalid requests"),
+    ("status", "gauge", "Status, one sample per state"),
+    ("denied_connections_total", "counter", "Connections denied by tcp-request connection rules"),
+    ("denied_sessions_total", "counter", "Sessions denied by tcp-request session rules"),
+    ("failed_header_rewriting_total", "counter", "Failed HTTP header rewrites"),
+    ("internal_errors_total", "counter", "Internal errors"),
+];
+
 #[rustfmt::skip]
 const BACKEND: &[(&str, &str, &str)] = &[
     ("current_queue", "gauge", "Requests queued now"),
@@ -955,6 +974,34 @@ pub fn render(rt: &Runtime) -> String {
                     format!("proxy=\"{}\"", esc(&px.name)),
                     frontend_value(name, px, limit, row),
                 )
+            })
+            .collect();
+        samples(&mut out, &metric, &rows);
+    }
+    let listeners: Vec<&StatRow> = stat_rows
+        .iter()
+        .filter(|r| r.obj == stats::ObjType::Listener)
+        .collect();
+    for (name, ty, help) in LISTENER.iter().filter(|_| !listeners.is_empty()) {
+        let metric = format!("haproxy_listener_{name}");
+        let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {ty}");
+        let rows: Vec<(String, V)> = listeners
+            .iter()
+            .map(|r| {
+                let labels = format!(
+                    "proxy=\"{}\",listener=\"{}\"",
+                    esc(&r.pxname()),
+                    esc(&r.svname())
+                );
+                let v = match *name {
+                    "status" => one_of(
+                        "state",
+                        &["WAITING", "OPEN", "FULL"],
+                        &r.get("status").text(),
+                    ),
+                    n => from_row(n, Some(r)).unwrap_or(V::I(0)),
+                };
+                (labels, v)
             })
             .collect();
         samples(&mut out, &metric, &rows);

@@ -51,7 +51,7 @@ pub async fn serve(
             if r.accept {
                 break;
             }
-            fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+            crate::runtime::stats::counters::conn_denied(&fe);
             return;
         }
     }
@@ -142,11 +142,11 @@ pub async fn serve(
                     emit(&rt, &fe, &conn, &log);
                     return;
                 }
-                crate::runtime::stats::counters::conn_retry(&be, slot.idx);
                 attempts += 1;
                 log.retries = attempts;
                 let (redispatch, pause) =
                     super::http::session::retry_plan(&bpx, &be, slot.idx, attempts, false, &e);
+                crate::runtime::stats::counters::conn_retry(&be, slot.idx, redispatch);
                 if redispatch {
                     bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
                     log.redispatched = true;

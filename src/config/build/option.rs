@@ -238,6 +238,7 @@ pub const OPTIONS: &[OptionDef] = &[
     boolopt!("splice-request", "dflb", splice_request),
     boolopt!("splice-response", "dflb", splice_response),
     boolopt!("http-buffer-request", "dflb", http_buffer_request),
+    boolopt!("socket-stats", "dfl-", socket_stats),
     opt("transparent", "d-lb", true, |c, d, s, on| {
         s.max_args(c, 1, "")?;
         d.proxy.transparent = on;

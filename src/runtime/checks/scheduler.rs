@@ -501,6 +501,9 @@ impl Checker {
         match changed {
             Some(Health::Down) => {
                 self.state.up.store(false, Ordering::Release);
+                if let Some(be) = self.backend.upgrade() {
+                    crate::runtime::stats::counters::backend_health(&be);
+                }
                 rec.downs += 1;
                 rec.last_change = SystemTime::now();
                 rec.down_since = Some(Instant::now());
@@ -528,6 +531,7 @@ impl Checker {
                 let before = self.state.total.load(Ordering::Relaxed);
                 if let Some(be) = self.backend.upgrade() {
                     be.dequeue(self.idx);
+                    crate::runtime::stats::counters::backend_health(&be);
                 }
                 let mut c = self.counts();
                 c.requeued = self

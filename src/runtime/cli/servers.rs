@@ -298,6 +298,8 @@ pub fn set_weight(ctx: &mut Ctx, args: &[&str], out: &mut String) {
 fn set_admin(f: &Found, to: Admin) {
     let before = f.state.admin();
     f.state.admin.store(to as u8, Ordering::Release);
+    // A checked server entering maintenance is a DOWN transition (chkdown, downtime).
+    crate::runtime::stats::counters::admin_changed(f.state, before, to);
     if let Some(m) = f.meta {
         m.cmaint.store(false, Ordering::Relaxed);
         if to == Admin::Maint && f.state.checker.get().is_none() {

@@ -107,7 +107,7 @@ pub async fn serve<G: Send + 'static>(
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     if !acc.conn_rules_done && !tcp_connection_allowed(&rt, &fe, &conn) {
-        fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+        crate::runtime::stats::counters::conn_denied(&fe);
         return;
     }
     fe.log.on_accept(&fe.name, &conn);
@@ -348,7 +348,10 @@ impl Session {
                         self.cbuf.advance(n);
                         self.log.request_head(&h, self.fe.log.enabled());
                         self.log.bytes_in += n as u64;
-                        self.fe.counters.fe.add_bytes(n as u64, 0);
+                        crate::runtime::stats::counters::client_read(
+                            &self.fe.counters.fe,
+                            n as u64,
+                        );
                         return Ok(h);
                     }
                     Ok(None) => {}
@@ -397,7 +400,7 @@ impl Session {
                     }
                     if got_data {
                         tracing::info!(frontend = %self.fe.name, "client closed during request head");
-                        self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                        crate::runtime::stats::counters::req_error(&self.fe);
                     }
                     return Err(HeadEnd::Quiet);
                 }
@@ -433,7 +436,7 @@ impl Session {
     /// frontend's errorfile for it is empty; the connection closes after it.
     async fn send_mux_error(&mut self, code: u16) {
         let fe = self.fe.clone();
-        fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+        crate::runtime::stats::counters::req_error(&fe);
         fe.counters.status(code);
         let silent = fe.errors.configured(code).is_some_and(Reply::is_empty);
         self.log.fail_at(b'P', b'R');
@@ -441,7 +444,9 @@ impl Session {
         // HAProxy logs these answers with no byte sent.
         let sent = self.log.bytes_out;
         if !silent {
-            let _ = self.write_client(pages::default_reply(code).raw()).await;
+            let page = pages::default_reply(code).raw();
+            let _ = self.write_client(page).await;
+            crate::runtime::stats::counters::mux_error(&fe.counters.fe, page.len() as u64);
         }
         self.log.bytes_out = sent;
     }
@@ -639,6 +644,15 @@ impl Session {
             v => return self.local_answer(&fe, v, body, client_close).await,
         }
 
+        // The frontend's stats page answers after its rules and before any backend
+        // switching, as HAProxy checks `stats uri` (runtime/stats/page.rs).
+        if let Some(next) = self
+            .stats_page(&fe, &fe, &mut req, body, &vars, &mut info, client_close)
+            .await
+        {
+            return next;
+        }
+
         // Backend choice: reqsetbe, use_backend (first match), default_backend, the listen.
         let be_idx = match forced {
             Some(i) => Some(i),
@@ -680,9 +694,11 @@ impl Session {
             // A backend's `option httpclose` closes the server side only (see
             // `effective_mode`): the client side follows the frontend, as in HAProxy.
         }
-        if let Some(next) = self
-            .stats_page(&fe, &bpx, &mut req, body, &vars, &mut info, client_close)
-            .await
+        // A backend's own stats page, after its rules (the frontend's was tried before).
+        if bpx.idx != fe.idx
+            && let Some(next) = self
+                .stats_page(&fe, &bpx, &mut req, body, &vars, &mut info, client_close)
+                .await
         {
             return next;
         }
@@ -808,13 +824,13 @@ impl Session {
         }
     }
 
-    /// The stats page (`stats enable`) of the backend, else of the frontend, when the
-    /// request is for it (runtime/stats/page.rs).
+    /// The stats page (`stats enable`) of `px` when the request is for it
+    /// (runtime/stats/page.rs).
     #[allow(clippy::too_many_arguments)]
     async fn stats_page(
         &mut self,
         fe: &Arc<ProxyRt>,
-        bpx: &Arc<ProxyRt>,
+        px: &Arc<ProxyRt>,
         req: &mut RequestHead,
         body: BodyKind,
         vars: &Vars,
@@ -823,11 +839,12 @@ impl Session {
     ) -> Option<Next> {
         use crate::runtime::stats::page;
         let rt = self.rt.clone();
-        let (px, cfg) = [bpx, fe].into_iter().find_map(|p| {
-            page::config_for(&rt, p)
-                .filter(|c| c.matches(req))
-                .map(|c| (p, c))
-        })?;
+        let cfg = page::config_for(&rt, px).filter(|c| c.matches(req))?;
+        if Arc::ptr_eq(px, fe) {
+            // No backend was chosen: the stream's backend is the frontend, as in HAProxy.
+            info.backend = Some(fe.name.clone());
+            self.log.backend = Some(fe.clone());
+        }
         if req.method == "POST"
             && let Err(next) = self.buffer_body(px, req, body, info).await
         {
@@ -840,6 +857,8 @@ impl Session {
             vars,
             info,
         };
+        // Counted before the page is drawn, so that it shows itself (as HAProxy does).
+        page::intercepted(fe);
         let resp = page::respond(&rt, px, cfg, req, info.req_body.as_deref(), &ctx);
         let code = status_of(&resp);
         fe.counters.status(code);
@@ -903,7 +922,7 @@ impl Session {
                 BodyKind::Chunked => match dechunk(&self.cbuf, &self.rt.limits) {
                     Some((data, complete)) => (complete || full).then_some(data),
                     None => {
-                        self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                        crate::runtime::stats::counters::req_error(&self.fe);
                         return Err(self.reply_error(None, 400).await);
                     }
                 },
@@ -932,7 +951,7 @@ impl Session {
                 Some(Ok(n)) if n > 0 => {}
                 Some(_) => return Err(Next::Close),
                 None => {
-                    self.fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                    crate::runtime::stats::counters::req_error(&self.fe);
                     return Err(self.reply_error(None, 408).await);
                 }
             }
@@ -1104,8 +1123,9 @@ impl Session {
                     tracing::info!(backend = %bpx.name, "no server: {e:?}");
                     if e != PickError::NoServer {
                         bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
-                        be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     }
+                    // HAProxy's backend `econ` counts "no server available" too.
+                    be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     return self.unserved(bpx).await;
                 }
             };
@@ -1142,7 +1162,6 @@ impl Session {
                         crate::runtime::stats::counters::conn_failed(be, slot.idx);
                         return self.unserved(bpx).await;
                     }
-                    crate::runtime::stats::counters::conn_retry(be, slot.idx);
                     attempts += 1;
                     self.log.retries = attempts;
                     let direct = named.is_some() || info.cookie.target == Some(slot.idx);
@@ -1156,6 +1175,7 @@ impl Session {
                     } else {
                         (redispatch, pause)
                     };
+                    crate::runtime::stats::counters::conn_retry(be, slot.idx, redispatch);
                     if redispatch {
                         bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
                         self.log.redispatched = true;
@@ -1446,7 +1466,7 @@ impl Session {
                         body_sent = true;
                         self.body_left = BodyKind::None;
                         stat_req_body = n;
-                        self.fe.counters.fe.add_bytes(n, 0);
+                        crate::runtime::stats::counters::client_read(&self.fe.counters.fe, n);
                     }
                     Err(e) => return self.body_failure(bpx, e, true).await,
                 }
@@ -1474,7 +1494,7 @@ impl Session {
                     body_sent = true;
                     self.body_left = BodyKind::None;
                     stat_req_body = n;
-                    self.fe.counters.fe.add_bytes(n, 0);
+                    crate::runtime::stats::counters::client_read(&self.fe.counters.fe, n);
                 }
                 Err(CopyErr::DstFailed) => return Exchange::RetryReused,
                 Err(e) => return self.body_failure(bpx, e, true).await,
@@ -1652,6 +1672,9 @@ impl Session {
                 });
                 tracing::info!(backend = %bpx.name, "server response body failed");
                 bpx.counters.errors_resp.fetch_add(1, Ordering::Relaxed);
+                if matches!(e, CopyErr::SrcClosed) {
+                    crate::runtime::stats::counters::aborted(&slot.backend, slot.idx, true);
+                }
                 let sc = &slot.backend.servers[slot.idx].counters;
                 sc.failed_resp.fetch_add(1, Ordering::Relaxed);
                 return Exchange::Done {
@@ -1661,6 +1684,7 @@ impl Session {
             }
             Err(CopyErr::DstFailed) => {
                 self.log.fail(b'C');
+                crate::runtime::stats::counters::aborted(&slot.backend, slot.idx, false);
                 return Exchange::Done {
                     next: Next::Close,
                     reusable: false,
@@ -1760,7 +1784,7 @@ impl Session {
         self.log.fail_at(cause, b'D');
         match (e, request) {
             (CopyErr::SrcInvalid | CopyErr::SrcInvalidEarly, true) => {
-                fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                crate::runtime::stats::counters::req_error(&fe);
                 self.reply_error_close(Some(bpx), 400).await;
             }
             (CopyErr::SrcTimeout, true) if bpx.timeouts.server.is_some() => {
@@ -1770,7 +1794,7 @@ impl Session {
                 self.reply_error_close(Some(bpx), 504).await;
             }
             (CopyErr::SrcTimeout, true) => {
-                fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                crate::runtime::stats::counters::req_error(&fe);
                 self.reply_error_close(Some(bpx), 408).await;
             }
             (CopyErr::DstFailed, true) => {
@@ -1778,7 +1802,7 @@ impl Session {
                 self.reply_error_close(Some(bpx), 502).await;
             }
             _ => {
-                fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+                crate::runtime::stats::counters::req_error(&fe);
             }
         }
         Exchange::Done {

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::runtime::backend::Backend;
+use super::listener;
+use crate::runtime::backend::{Admin, Backend};
 use crate::runtime::proxy::ProxyRt;
 
 /// HAProxy 2.6 averages queue/connect/response/total times over this many samples
@@ -144,6 +145,16 @@ pub struct Counters {
     pub redispatches: AtomicU64,
     /// 1xx .. 5xx, other.
     pub hrsp: [AtomicU64; 6],
+    /// Connections and sessions refused by `tcp-request connection` / `session` rules.
+    pub denied_conn: AtomicU64,
+    pub denied_sess: AtomicU64,
+    /// A backend's transitions to DOWN (no server up), when the current DOWN period
+    /// started ([`now_ms`] + 1, 0: up) and the milliseconds of the periods that ended.
+    pub downs: AtomicU64,
+    pub down_since: AtomicU64,
+    pub downtime_ms: AtomicU64,
+    /// HTTP requests that reached a backend (its `stot` in HTTP mode).
+    pub streams: AtomicU64,
     pub cli_abrt: AtomicU64,
     pub srv_abrt: AtomicU64,
     /// Requests answered by the proxy itself (stats page, monitor, return, redirect).
@@ -342,10 +353,12 @@ pub fn backend_request(
     bpx: &ProxyRt,
     req: &crate::runtime::http::head::RequestHead,
 ) {
-    if let Some(b) = &bpx.backend
-        && !super::page::config_for(rt, bpx).is_some_and(|c| c.matches(req))
-    {
-        b.stat.on_request();
+    if let Some(b) = &bpx.backend {
+        // Each HTTP request is a stream of the backend (its `stot`), served or not.
+        b.stat.streams.fetch_add(1, Ordering::Relaxed);
+        if !super::page::config_for(rt, bpx).is_some_and(|c| c.matches(req)) {
+            b.stat.on_request();
+        }
     }
 }
 
@@ -353,6 +366,9 @@ pub fn backend_request(
 /// its own rules (a `listen`'s rules are its frontend's).
 pub fn denied(fe: &ProxyRt, px: &ProxyRt) {
     fe.counters.fe.denied_req.fetch_add(1, Ordering::Relaxed);
+    listener::with(|l| {
+        l.denied_req.fetch_add(1, Ordering::Relaxed);
+    });
     if px.idx != fe.idx
         && let Some(b) = &px.backend
     {
@@ -363,6 +379,9 @@ pub fn denied(fe: &ProxyRt, px: &ProxyRt) {
 /// A response denied by `px`'s `http-response` rules.
 pub fn denied_resp(fe: &ProxyRt, px: &ProxyRt, be: &Backend, idx: usize) {
     fe.counters.fe.denied_resp.fetch_add(1, Ordering::Relaxed);
+    listener::with(|l| {
+        l.denied_resp.fetch_add(1, Ordering::Relaxed);
+    });
     if px.idx != fe.idx || fe.backend.is_some() {
         be.stat.denied_resp.fetch_add(1, Ordering::Relaxed);
         if let Some(s) = server(be, idx) {
@@ -376,6 +395,7 @@ pub fn denied_resp(fe: &ProxyRt, px: &ProxyRt, be: &Backend, idx: usize) {
 pub fn client_write(fe: &Counters, bytes: &[u8]) {
     fe.bytes_out
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    listener::with(|l| l.add_bytes(0, bytes.len() as u64));
     if bytes.starts_with(b"HTTP/1.")
         && let Some(code) = bytes
             .get(9..12)
@@ -387,22 +407,159 @@ pub fn client_write(fe: &Counters, bytes: &[u8]) {
     }
 }
 
+/// A server of `be` changed state: the backend goes DOWN when none of its servers is up
+/// (HAProxy's backend `chkdown`, `downtime`, `lastchg`), and UP again with the first.
+pub fn backend_health(be: &Backend) {
+    let any_up = be
+        .servers
+        .iter()
+        .any(|s| s.up.load(Ordering::Relaxed) && s.admin() != Admin::Maint);
+    let c = &be.stat;
+    let now = now_ms();
+    let since = c.down_since.load(Ordering::Relaxed);
+    if !any_up && since == 0 {
+        if c.down_since
+            .compare_exchange(0, now + 1, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            c.downs.fetch_add(1, Ordering::Relaxed);
+            c.changed();
+        }
+    } else if any_up
+        && since != 0
+        && c.down_since
+            .compare_exchange(since, 0, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        c.downtime_ms
+            .fetch_add(now.saturating_sub(since - 1), Ordering::Relaxed);
+        c.changed();
+    }
+}
+
+/// A checked server's administrative state went from `before` to `after`: entering
+/// maintenance while up is a DOWN transition for its `chkdown` and `downtime`, as in
+/// HAProxy, and leaving it ends that period. (For the stats page and the stats socket.)
+pub fn admin_changed(s: &crate::runtime::backend::ServerState, before: Admin, after: Admin) {
+    if s.checker.get().is_none() || (before == Admin::Maint) == (after == Admin::Maint) {
+        return;
+    }
+    let c = &s.counters;
+    let now = now_ms();
+    if after == Admin::Maint {
+        if s.up.load(Ordering::Relaxed)
+            && c.down_since
+                .compare_exchange(0, now + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            c.downs.fetch_add(1, Ordering::Relaxed);
+        }
+    } else {
+        let since = c.down_since.swap(0, Ordering::Relaxed);
+        if since != 0 {
+            c.downtime_ms
+                .fetch_add(now.saturating_sub(since - 1), Ordering::Relaxed);
+        }
+    }
+}
+
+/// A backend's total DOWN time so far, the current period included, in seconds.
+pub fn backend_downtime(c: &Counters) -> u64 {
+    let since = c.down_since.load(Ordering::Relaxed);
+    let now = if since == 0 {
+        0
+    } else {
+        now_ms().saturating_sub(since - 1)
+    };
+    (c.downtime_ms.load(Ordering::Relaxed) + now) / 1000
+}
+
+/// A response transfer through server `idx` of `be` was cut: by the server (`srv_abrt`)
+/// or by the client (`cli_abrt`).
+pub fn aborted(be: &Backend, idx: usize, by_server: bool) {
+    for c in [Some(&be.stat), server(be, idx)].into_iter().flatten() {
+        let n = if by_server { &c.srv_abrt } else { &c.cli_abrt };
+        n.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// An error page HAProxy's HTTP/1 layer sent itself (`n` bytes): a request of the
+/// frontend, but no bytes out in its stats (nor the listener's).
+pub fn mux_error(fe: &Counters, n: u64) {
+    fe.on_request();
+    let _ = fe
+        .bytes_out
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            Some(v.saturating_sub(n))
+        });
+    listener::with(|l| {
+        let _ = l
+            .bytes_out
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
+    });
+}
+
+/// Request bytes read from a client.
+pub fn client_read(fe: &Counters, n: u64) {
+    fe.add_bytes(n, 0);
+    listener::with(|l| l.add_bytes(n, 0));
+}
+
+/// An invalid request from a client (`ereq`).
+pub fn req_error(fe: &ProxyRt) {
+    fe.counters.errors_req.fetch_add(1, Ordering::Relaxed);
+    listener::with(|l| {
+        l.failed_req.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// A connection refused by `tcp-request connection` rules (`dcon`).
+pub fn conn_denied(fe: &ProxyRt) {
+    fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+    fe.counters.fe.denied_conn.fetch_add(1, Ordering::Relaxed);
+    listener::with(|l| {
+        l.denied_conn.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// A connection refused by `tcp-request content` rules: a denied request for HAProxy.
+pub fn content_denied(fe: &ProxyRt) {
+    fe.counters.denied.fetch_add(1, Ordering::Relaxed);
+    fe.counters.fe.denied_req.fetch_add(1, Ordering::Relaxed);
+    listener::with(|l| {
+        l.denied_req.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
 fn server(be: &Backend, idx: usize) -> Option<&Counters> {
     be.servers.get(idx).map(|s| &s.counters)
 }
 
-/// The last connection attempt to a server failed: the request is given up.
+/// The last connection attempt to a server failed: the request is given up. (HAProxy
+/// counts every attempt in `connect`, failed ones included.)
 pub fn conn_failed(be: &Backend, idx: usize) {
     be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
+    be.stat.connect.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = server(be, idx) {
         s.failed_conns.fetch_add(1, Ordering::Relaxed);
+        s.connect.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// A connection attempt to a server failed and will be retried.
-pub fn conn_retry(be: &Backend, idx: usize) {
+/// A connection attempt to a server failed and will be retried: on another server
+/// (`redispatch`, the server's `wredis`) or on the same one (its `wretr`).
+pub fn conn_retry(be: &Backend, idx: usize, redispatch: bool) {
+    be.stat.connect.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = server(be, idx) {
-        s.retries.fetch_add(1, Ordering::Relaxed);
+        s.connect.fetch_add(1, Ordering::Relaxed);
+        let n = if redispatch {
+            &s.redispatches
+        } else {
+            &s.retries
+        };
+        n.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -434,6 +591,7 @@ pub fn timed(be: &Backend, idx: usize, q: u64, c: u64, r: Option<u64>, t: u64) {
 pub fn response(fe: &Counters, be: &Backend, idx: usize, status: u16, bin: u64, bout: u64) {
     fe.on_status(status);
     fe.bytes_out.fetch_add(bout, Ordering::Relaxed);
+    listener::with(|l| l.add_bytes(0, bout));
     be.stat.on_status(status);
     be.stat.add_bytes(bin, bout);
     if let Some(s) = server(be, idx) {
@@ -446,6 +604,7 @@ pub fn response(fe: &Counters, be: &Backend, idx: usize, status: u16, bin: u64, 
 /// A TCP-mode connection through a server ended after moving these bytes.
 pub fn tunnelled(fe: &Counters, be: &Backend, idx: usize, bin: u64, bout: u64) {
     fe.add_bytes(bin, bout);
+    listener::with(|l| l.add_bytes(bin, bout));
     be.stat.add_bytes(bin, bout);
     if let Some(s) = server(be, idx) {
         s.add_bytes(bin, bout);

@@ -48,7 +48,7 @@ table.tbl td,table.tbl th{border:1px solid #bbb;padding:1px 4px;text-align:right
 table.tbl td.ac,table.tbl th.pxname{text-align:left}\
 th.pxname{background:#b00040;color:#ffff40;font-weight:bold;font-size:13px}\
 tr.titre th{background:#20435c;color:#fff}\
-tr.frontend td{background:#e8e8d0}tr.backend td{background:#e8e8d0;font-weight:bold}\
+tr.frontend td,tr.socket td{background:#e8e8d0}tr.backend td{background:#e8e8d0;font-weight:bold}\
 tr.active_up td{background:#c0ffc0}tr.active_going_down td{background:#ffffa0}\
 tr.active_going_up td{background:#ffe0a0}tr.active_down td{background:#ff9090}\
 tr.active_no_check td{background:#e0e0e0}\
@@ -59,7 +59,7 @@ table.lgd{border-collapse:collapse}table.lgd td{padding:1px 6px;border:1px solid
 .info{display:flex;flex-wrap:wrap;gap:12px}.info div{min-width:260px}\
 ul.opts{margin:2px 0;padding-left:18px}\
 td.nm{position:sticky;left:0;z-index:1;text-align:left}\
-tr.frontend td.nm,tr.backend td.nm{background:#e8e8d0}";
+tr.frontend td.nm,tr.socket td.nm,tr.backend td.nm{background:#e8e8d0}";
 
 /// Legend entries: (row class, words).
 const LEGEND: &[(&str, &str)] = &[
@@ -365,7 +365,7 @@ fn proxy_table(o: &mut String, v: &PageView, rows: &[&StatRow]) {
         let (class, label) = match r.obj {
             ObjType::Frontend => ("frontend".to_string(), "Frontend".to_string()),
             ObjType::Backend => ("backend".to_string(), "Backend".to_string()),
-            ObjType::Listener => ("frontend".to_string(), r.svname()),
+            ObjType::Listener => ("socket".to_string(), r.svname()),
             ObjType::Server => (
                 server_class(&r.get("status").text(), r.get("bck").num() > 0).to_string(),
                 r.svname(),

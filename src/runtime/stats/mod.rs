@@ -9,6 +9,7 @@ pub mod csv;
 pub mod fields;
 pub mod html;
 pub mod json;
+pub mod listener;
 pub mod page;
 
 use std::sync::atomic::Ordering;
@@ -167,6 +168,8 @@ pub struct Info {
     pub description: Option<String>,
     pub proxies: Vec<ProxyInfo>,
     pub maxconn: u32,
+    /// The listeners of frontends with `option socket-stats`.
+    pub listeners: listener::Listeners,
 }
 
 #[derive(Debug, Default)]
@@ -181,7 +184,12 @@ pub struct ProxyInfo {
     pub servers: Vec<SrvInfo>,
     /// The stats page this proxy serves, if any.
     pub page: Option<page::PageCfg>,
+    /// `option socket-stats`: the `name`, `id` and `maxconn` of each `bind`.
+    pub socket_stats: Option<Vec<BindInfo>>,
 }
+
+/// A `bind`'s `name`, `id` and `maxconn` (0: none), for its listeners' rows.
+pub type BindInfo = (Option<String>, Option<u32>, u32);
 
 #[derive(Debug, Default)]
 pub struct SrvInfo {
@@ -276,6 +284,12 @@ impl Info {
                         .as_ref()
                         .filter(|s| s.enabled && p.mode == Mode::Http)
                         .map(|s| page::PageCfg::build(p, s, d)),
+                    socket_stats: (p.options.socket_stats && p.caps.frontend).then(|| {
+                        p.binds
+                            .iter()
+                            .map(|b| (b.name.clone(), b.id, b.maxconn.unwrap_or(0)))
+                            .collect()
+                    }),
                 }
             })
             .collect();
@@ -285,7 +299,25 @@ impl Info {
             description: cfg.global.description.clone(),
             proxies,
             maxconn,
+            listeners: Default::default(),
         }
+    }
+
+    /// The stats of a socket of `bind` number `bind` of proxy `proxy`, now bound as `addr`;
+    /// None unless the proxy has `option socket-stats`.
+    pub fn listener(
+        &self,
+        proxy: usize,
+        bind: usize,
+        addr: &str,
+    ) -> Option<std::sync::Arc<listener::ListenerStat>> {
+        let binds = self.proxies.get(proxy)?.socket_stats.as_ref()?;
+        let (name, _, maxconn) = binds.get(bind)?;
+        let forced: Vec<Option<u32>> = binds.iter().map(|b| b.1).collect();
+        Some(
+            self.listeners
+                .register(proxy, bind, &forced, name.as_deref(), addr, *maxconn),
+        )
     }
 
     /// Seconds since start.
@@ -319,6 +351,9 @@ pub fn collect(rt: &Runtime) -> Vec<StatRow> {
         };
         if px.caps.frontend {
             rows.push(frontend_row(rt, px, info));
+            for l in rt.stats.listeners.of(px.idx) {
+                rows.push(listener_row(rt, px, info, &l));
+            }
         }
         if let Some(be) = &px.backend {
             for (i, s) in be.servers.iter().enumerate() {
@@ -404,7 +439,9 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
     r.u32("smax", load(&f.sess_max).max(scur));
     let slim = rt.cli.fe_maxconn(px.idx).unwrap_or(info.maxconn);
     r.u32("slim", u64::from(slim));
-    r.u64("stot", load(&c.sessions));
+    // Connections refused by `tcp-request connection` rules never became sessions.
+    let refused = load(&f.denied_conn);
+    r.u64("stot", load(&c.sessions).saturating_sub(refused));
     r.u64("bin", load(&f.bytes_in));
     r.u64("bout", load(&f.bytes_out));
     r.u64("dreq", load(&f.denied_req));
@@ -438,8 +475,8 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
     if http {
         r.u64("intercepted", load(&f.intercepted));
     }
-    r.u64("dcon", 0);
-    r.u64("dses", 0);
+    r.u64("dcon", load(&f.denied_conn));
+    r.u64("dses", load(&f.denied_sess));
     r.u64("wrew", load(&f.wrew));
     if http {
         r.u64("cache_lookups", 0);
@@ -450,7 +487,7 @@ fn frontend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo) -> StatRow {
         [
             scur,
             scur,
-            load(&f.conn_tot),
+            load(&f.conn_tot).saturating_sub(refused),
             load(&f.req_tot),
             load(&f.bytes_in),
             load(&f.bytes_out),
@@ -493,6 +530,43 @@ fn agent_columns(r: &mut StatRow, a: &crate::runtime::checks::agent::Agent) {
     r.u32("agent_health", u64::from(a.rf.counter()));
 }
 
+/// A listener's row (`option socket-stats`): the counters HAProxy keeps per listener.
+fn listener_row(
+    rt: &Runtime,
+    px: &ProxyRt,
+    info: &ProxyInfo,
+    l: &listener::ListenerStat,
+) -> StatRow {
+    let mut r = StatRow::new(ObjType::Listener, px.idx);
+    common(&mut r, rt, px, info, &l.name, l.luid);
+    let c = &l.c;
+    let scur = load(&l.current);
+    r.u32("scur", scur);
+    r.u32("smax", load(&c.sess_max).max(scur));
+    r.u32("slim", u64::from(l.maxconn));
+    r.u64("stot", load(&l.total).saturating_sub(load(&c.denied_conn)));
+    r.u64("bin", load(&c.bytes_in));
+    r.u64("bout", load(&c.bytes_out));
+    r.u64("dreq", load(&c.denied_req));
+    r.u64("dresp", load(&c.denied_resp));
+    r.u64("ereq", load(&c.failed_req));
+    let status = if px.disabled {
+        "STOP"
+    } else if l.maxconn > 0 && scur >= u64::from(l.maxconn) {
+        "FULL"
+    } else {
+        "OPEN"
+    };
+    r.str("status", status);
+    r.str("addr", l.addr.clone());
+    r.u64("dcon", load(&c.denied_conn));
+    r.u64("dses", load(&c.denied_sess));
+    r.u64("wrew", load(&c.wrew));
+    r.u64("eint", 0);
+    modules(&mut r, false, [0; 6]);
+    r
+}
+
 /// The server's status text, as HAProxy words it.
 pub fn server_status(s: &ServerState) -> String {
     if s.admin() == Admin::Maint {
@@ -510,7 +584,15 @@ pub fn server_status(s: &ServerState) -> String {
     if !up && agent.is_some_and(|a| a.rf.health() == Health::Down) {
         return "DOWN (agent)".into();
     }
-    match s.checker.get() {
+    if up && s.nolb.load(Ordering::Relaxed) {
+        return "NOLB".into();
+    }
+    // Checks disabled from the stats page or socket: shown as a server without checks.
+    match s
+        .checker
+        .get()
+        .filter(|c| c.enabled.load(Ordering::Relaxed))
+    {
         None => {
             if up {
                 "no check".into()
@@ -582,7 +664,11 @@ fn server_row(
     r.u32("weight", u64::from(s.weight()));
     r.u32("act", u64::from(!s.backup));
     r.u32("bck", u64::from(s.backup));
-    let rec = s.checker.get().map(|c| c.snapshot());
+    let checker = s
+        .checker
+        .get()
+        .filter(|c| c.enabled.load(Ordering::Relaxed));
+    let rec = checker.map(|c| c.snapshot());
     let start_age = rt.stats.uptime();
     let mut lastchg = rec
         .as_ref()
@@ -594,11 +680,15 @@ fn server_row(
     }
     if let Some(rec) = &rec {
         r.u64("chkfail", rec.failed);
-        r.u64("chkdown", rec.downs);
+        // Maintenance is a DOWN period of a checked server too (HAProxy).
+        r.u64("chkdown", rec.downs + load(&c.downs));
     }
     r.u32("lastchg", lastchg);
     if let Some(rec) = &rec {
-        r.u32("downtime", rec.downtime_now().as_secs());
+        r.u32(
+            "downtime",
+            rec.downtime_now().as_secs() + counters::backend_downtime(c),
+        );
     }
     if let Some(q) = si.and_then(|x| x.maxqueue) {
         r.u32("qlimit", u64::from(q));
@@ -610,8 +700,9 @@ fn server_row(
     r.u64("lbtot", load(&c.lbtot));
     r.u32("rate", u64::from(c.sess_rate.read()));
     r.u32("rate_max", load(&c.sess_rate_max));
-    // Checks pause in maintenance and HAProxy then leaves their columns empty.
-    if let (Some(rec), Some(chk), false) = (&rec, s.checker.get(), s.admin() == Admin::Maint) {
+    // Checks pause in maintenance: HAProxy then leaves out the last check's columns.
+    let paused = s.admin() == Admin::Maint;
+    if let (Some(rec), Some(chk), false) = (&rec, checker, paused) {
         if let Some(o) = &rec.last {
             r.str("check_status", o.status.code());
             if let Some(code) = o.code {
@@ -690,7 +781,14 @@ fn backend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo, be: &Backend) -> St
     r.u32("scur", scur);
     r.u32("smax", load(&b.sess_max).max(scur));
     r.u32("slim", u64::from(be.fullconn()));
-    r.u64("stot", load(&be.total));
+    // HAProxy counts a backend's sessions per stream: each HTTP request routed to it
+    // (redispatches and retries are not new ones); in TCP mode, each connection.
+    let stot = if http {
+        load(&b.streams)
+    } else {
+        load(&be.total)
+    };
+    r.u64("stot", stot);
     r.u64("bin", load(&b.bytes_in));
     r.u64("bout", load(&b.bytes_out));
     r.u64("dreq", load(&b.denied_req));
@@ -717,10 +815,11 @@ fn backend_row(rt: &Runtime, px: &ProxyRt, info: &ProxyInfo, be: &Backend) -> St
     r.u32("weight", weight);
     r.u32("act", act);
     r.u32("bck", bck);
-    r.u64("chkdown", 0);
-    r.u32("lastchg", rt.stats.uptime());
+    r.u64("chkdown", load(&b.downs));
+    let lastchg = b.change_age().map_or(rt.stats.uptime(), |a| a.as_secs());
+    r.u32("lastchg", lastchg);
     if !be.servers.is_empty() {
-        r.u32("downtime", 0);
+        r.u32("downtime", counters::backend_downtime(b));
     }
     r.u64("lbtot", load(&b.lbtot));
     r.u32("rate", u64::from(b.sess_rate.read()));

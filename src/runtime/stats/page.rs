@@ -340,12 +340,19 @@ pub fn respond(
     ok("text/html", refresh, &page)
 }
 
-/// Counts a request the page answered: intercepted by the frontend, denied when refused,
+/// A request the page is about to answer: intercepted by the frontend.
+pub fn intercepted(fe: &ProxyRt) {
+    fe.counters.fe.intercepted.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts a request the page answered: denied when refused,
 /// and, as HAProxy counts its stats applet, a session of the page's backend.
 pub fn account(fe: &ProxyRt, px: &ProxyRt, req: &RequestHead, resp: &[u8]) {
-    fe.counters.fe.intercepted.fetch_add(1, Ordering::Relaxed);
     if resp.starts_with(b"HTTP/1.1 403") {
         fe.counters.fe.denied_req.fetch_add(1, Ordering::Relaxed);
+        super::listener::with(|l| {
+            l.denied_req.fetch_add(1, Ordering::Relaxed);
+        });
     }
     if let Some(b) = &px.backend {
         let mut head = Vec::new();
@@ -400,7 +407,7 @@ pub fn apply_admin(rt: &Runtime, body: &[u8]) -> &'static str {
             _ => {}
         }
     }
-    let (Some(action), Some(backend)) = (action, backend) else {
+    let Some(backend) = backend else {
         return "ERRP";
     };
     let px = match backend.strip_prefix('#') {
@@ -416,43 +423,60 @@ pub fn apply_admin(rt: &Runtime, body: &[u8]) -> &'static str {
     let Some(be) = px.and_then(|p| p.backend.as_ref()) else {
         return "ERRP";
     };
+    // HAProxy: nothing ticked, or no action chosen, is "nothing done".
+    let Some(action) = action.filter(|a| !a.is_empty()) else {
+        return "NONE";
+    };
     if servers.is_empty() {
         return "NONE";
     }
     let mut done = 0;
     let mut failed = 0;
     for name in &servers {
-        let Some(s) = be.servers.iter().find(|s| &s.name == name) else {
+        let Some(i) = be.servers.iter().position(|s| &s.name == name) else {
             failed += 1;
             continue;
         };
+        let s = &be.servers[i];
         let applied = match action.as_str() {
-            "ready" => set_admin(s, Admin::Ready),
-            "drain" => set_admin(s, Admin::Drain),
-            "maint" => set_admin(s, Admin::Maint),
-            "dhlth" | "ehlth" | "hrunn" | "hnolb" | "hdown" | "hmaint" => {
-                // Health actions: without a checker there is nothing to change.
-                match (action.as_str(), s.checker.get()) {
-                    (_, None) => false,
-                    ("hrunn", Some(_)) => {
-                        s.up.store(true, Ordering::Relaxed);
-                        true
-                    }
-                    ("hdown", Some(_)) => {
-                        s.up.store(false, Ordering::Relaxed);
-                        true
-                    }
-                    _ => true,
+            "ready" => set_admin(be, i, Admin::Ready),
+            "drain" => set_admin(be, i, Admin::Drain),
+            "maint" => set_admin(be, i, Admin::Maint),
+            // Checks on and off: only servers that have them.
+            "dhlth" | "ehlth" => match s.checker.get() {
+                Some(c) => {
+                    c.enabled.store(action == "ehlth", Ordering::Relaxed);
+                    true
                 }
+                None => false,
+            },
+            // Forced operational states, with or without checks (the checks then move
+            // the server on from there).
+            "hrunn" | "hnolb" | "hdown" => {
+                let up = action != "hdown";
+                if let Some(c) = s.checker.get() {
+                    if up {
+                        c.rf.mark_up();
+                    } else {
+                        c.rf.mark_down();
+                    }
+                }
+                s.up.store(up, Ordering::Relaxed);
+                s.nolb.store(action == "hnolb", Ordering::Relaxed);
+                true
             }
             "dagent" | "eagent" | "arunn" | "adown" => {
                 crate::runtime::checks::agent::page_action(s, action.as_str())
             }
-            "shutdown" => true,
+            "shutdown" => {
+                s.kill.send_modify(|g| *g = g.wrapping_add(1));
+                true
+            }
             _ => return "ERRP",
         };
         if applied {
             s.counters.changed();
+            super::counters::backend_health(be);
             done += 1;
         } else {
             failed += 1;
@@ -472,8 +496,17 @@ pub fn apply_admin(rt: &Runtime, body: &[u8]) -> &'static str {
     }
 }
 
-fn set_admin(s: &crate::runtime::backend::ServerState, a: Admin) -> bool {
-    s.admin.store(a as u8, Ordering::Relaxed);
+/// Sets server `i`'s administrative state; leaving maintenance lets queued requests in.
+fn set_admin(be: &std::sync::Arc<crate::runtime::backend::Backend>, i: usize, a: Admin) -> bool {
+    let Some(s) = be.servers.get(i) else {
+        return false;
+    };
+    let before = s.admin();
+    s.admin.store(a as u8, Ordering::Release);
+    super::counters::admin_changed(s, before, a);
+    if before == Admin::Maint && a != Admin::Maint {
+        be.dequeue(i);
+    }
     true
 }
 
