@@ -376,7 +376,16 @@ fn health_check_and_agent_both_count() {
     let h = start(Engine::Haproxy, &cfg);
     let r = start(Engine::Rproxy, &cfg);
     let sides = [&h, &r];
-    settle_same(&sides, "b/s1", &[("status", "UP")], "start");
+    settle_same(
+        &sides,
+        "b/s1",
+        &[
+            ("status", "UP"),
+            ("agent_status", "L7OK"),
+            ("check_status", "L4OK"),
+        ],
+        "start",
+    );
     // The server goes away: DOWN by its health check, whatever the agent says.
     drop(m1);
     settle_same(

@@ -88,14 +88,15 @@ pub fn set_server(ctx: &mut Ctx, args: &[&str], out: &mut String) {
             out.push('\n');
         }
         Some("agent-addr") => {
-            let Some(a) = agent else {
-                out.push_str(NOT_ENABLED_ADDR);
-                return;
-            };
+            // HAProxy checks the arguments before the agent.
             let Some(addr) = args.get(2) else {
                 out.push_str(
                     "set server <b>/<s> agent-addr requires an address and optionally a port.\n\n",
                 );
+                return;
+            };
+            let Some(a) = agent else {
+                out.push_str(NOT_ENABLED_ADDR);
                 return;
             };
             let Ok(ip) = addr.parse::<IpAddr>() else {
@@ -118,12 +119,12 @@ pub fn set_server(ctx: &mut Ctx, args: &[&str], out: &mut String) {
             out.push('\n');
         }
         Some("agent-port") => {
-            let Some(a) = agent else {
-                out.push_str(NOT_ENABLED_ADDR);
-                return;
-            };
             let Some(p) = args.get(2) else {
                 out.push_str("set server <b>/<s> agent-port requires a port.\n\n");
+                return;
+            };
+            let Some(a) = agent else {
+                out.push_str(NOT_ENABLED_ADDR);
                 return;
             };
             match p.parse::<u16>() {

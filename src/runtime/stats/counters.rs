@@ -237,6 +237,11 @@ impl Counters {
             &self.lbtot,
             &self.last_sess,
             &self.timed,
+            &self.streams,
+            &self.denied_conn,
+            &self.denied_sess,
+            &self.downs,
+            &self.downtime_ms,
         ] {
             zero(a);
         }
