@@ -575,8 +575,14 @@ fn maxidle_maxlife_dates_as_under_haproxy() {
     for (i, b) in bodies.iter().enumerate() {
         same(b.lines().next().unwrap_or_default(), &h[i], &r[i]);
     }
-    // A fresh cookie is kept as is; an idle one gets a new last date, its first kept.
-    assert_eq!(h[0][0].2, Vec::<String>::new());
+    // A fresh cookie is kept as is (or, when a second has passed since it was written,
+    // dated anew: both engines were compared above); an idle one gets a new last date,
+    // its first kept.
+    assert!(
+        h[0][0].2.is_empty() || h[0][0].2 == ["SRV=c3|@+0m|@+0m; path=/"],
+        "{:?}",
+        h[0][0].2
+    );
     assert_eq!(h[0][1].2, ["SRV=c3|@+0m|@-60m; path=/"]);
 }
 
