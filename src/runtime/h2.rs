@@ -30,6 +30,7 @@
 //! http-keep-alive` after one (each falling back to `timeout client`), and a soft stop
 //! closes it gracefully (GOAWAY, running streams end).
 
+use crate::runtime::sample::conv::{base64_std, sha1};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -482,37 +483,16 @@ impl hyper::body::Body for ReqBody {
 
 /// `sec-websocket-accept` for `key` (RFC 6455 4.2.2).
 fn accept_for(key: &str) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
-    ctx.update(key.as_bytes());
-    ctx.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    base64(ctx.finish().as_ref())
-}
-
-/// Standard base64 with padding.
-fn base64(b: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
-    for ch in b.chunks(3) {
-        let n = ch
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, x)| n | u32::from(*x) << (16 - 8 * i));
-        for i in 0..4 {
-            s.push(if i <= ch.len() {
-                A[((n >> (18 - 6 * i)) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    s
+    let mut text = key.as_bytes().to_vec();
+    text.extend_from_slice(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64_std(&sha1(&text))
 }
 
 /// A fresh `sec-websocket-key`: 16 random bytes in base64.
 fn new_ws_key() -> Option<String> {
     let mut k = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k).ok()?;
-    Some(base64(&k))
+    Some(base64_std(&k))
 }
 
 /// The HTTP/1.1 form of an HTTP/2 request, as HAProxy writes it for a server; a
@@ -708,7 +688,7 @@ mod tests {
             accept_for("dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
-        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64_std(b"ab"), "YWI=");
         let k = new_ws_key().expect("random");
         assert_eq!(k.len(), 24);
         assert_ne!(Some(k), new_ws_key());

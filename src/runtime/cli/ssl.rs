@@ -365,8 +365,8 @@ fn describe(name: &str, status: &str, chain: &[CertificateDer<'_>], out: &mut St
         // HAProxy stops describing at a key type it does not name (Ed25519...).
         if let Some(a) = &leaf.algo {
             let _ = writeln!(out, "{a}");
-            let fp = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf.der);
-            let _ = writeln!(out, "SHA1 FingerPrint: {}", hex(fp.as_ref()));
+            let fp = crate::runtime::sample::conv::sha1(leaf.der);
+            let _ = writeln!(out, "SHA1 FingerPrint: {}", hex(&fp));
             let _ = writeln!(out, "Subject: {}", leaf.subject);
             let _ = writeln!(out, "Issuer: {}", leaf.issuer);
             for c in chain[1..].iter().filter_map(|c| Cert::parse(c)) {

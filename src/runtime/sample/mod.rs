@@ -13,7 +13,7 @@
 //! when the context has one, else the request, as HAProxy follows the rule's direction.
 
 mod acl;
-mod conv;
+pub(crate) mod conv;
 mod fetch;
 mod http;
 pub mod logformat;
