@@ -12,7 +12,6 @@ mod tls_util;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -67,13 +66,9 @@ impl Agent {
     }
 }
 
+/// One command, newline added.
 fn ask(sock: &Path, cmd: &str) -> String {
-    let mut s = UnixStream::connect(sock).unwrap_or_else(|e| panic!("{}: {e}", sock.display()));
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    s.write_all(format!("{cmd}\n").as_bytes()).expect("write");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    common::stats_cli::ask(sock, &format!("{cmd}\n"))
 }
 
 /// `show stat` as rows of named columns, keyed by `backend/server`.

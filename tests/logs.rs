@@ -8,45 +8,12 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use common::sbs::{Side, fill, require_haproxy, side_by_side};
+use common::syslog::Syslog;
 use common::{MockServer, Proxy, TcpMock, free_port};
-
-/// A syslog receiver on a loopback UDP port.
-struct Syslog {
-    sock: UdpSocket,
-}
-
-impl Syslog {
-    fn new() -> Syslog {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("udp bind");
-        Syslog { sock }
-    }
-    fn addr(&self) -> String {
-        self.sock.local_addr().expect("addr").to_string()
-    }
-    /// The next datagram, waiting up to `t`.
-    fn next_within(&self, t: Duration) -> Option<String> {
-        self.sock.set_read_timeout(Some(t)).ok()?;
-        let mut b = vec![0u8; 65536];
-        let n = self.sock.recv(&mut b).ok()?;
-        Some(String::from_utf8_lossy(&b[..n]).into_owned())
-    }
-    fn next(&self) -> String {
-        self.next_within(Duration::from_secs(4))
-            .expect("a log line within 4 s")
-    }
-    /// Drops whatever is queued (waiting `t` for stragglers).
-    fn drain(&self, t: Duration) -> Vec<String> {
-        let mut v = Vec::new();
-        while let Some(l) = self.next_within(t) {
-            v.push(l);
-        }
-        v
-    }
-}
 
 /// The message of an RFC 3164 line: what follows `TAG[PID]: `.
 fn message(line: &str) -> &str {

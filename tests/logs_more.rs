@@ -8,39 +8,12 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use common::MockServer;
 use common::sbs::{fill, require_haproxy, side_by_side};
-
-/// A syslog receiver on a loopback UDP port.
-struct Syslog {
-    sock: UdpSocket,
-}
-
-impl Syslog {
-    fn new() -> Syslog {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("udp bind");
-        Syslog { sock }
-    }
-    fn addr(&self) -> String {
-        self.sock.local_addr().expect("addr").to_string()
-    }
-    fn next_within(&self, t: Duration) -> Option<String> {
-        self.sock.set_read_timeout(Some(t)).ok()?;
-        let mut b = vec![0u8; 65536];
-        let n = self.sock.recv(&mut b).ok()?;
-        Some(String::from_utf8_lossy(&b[..n]).into_owned())
-    }
-    fn next(&self) -> String {
-        self.next_within(Duration::from_secs(4))
-            .expect("a log line within 4 s")
-    }
-    fn drain(&self, t: Duration) {
-        while self.next_within(t).is_some() {}
-    }
-}
+use common::syslog::Syslog;
 
 /// The message of an RFC 3164 line (after `TAG[PID]: `) and its `<PRI>`.
 fn split(line: &str) -> (u32, String) {

@@ -20,26 +20,8 @@ use common::mock::MockServer;
 use common::ports::{free_port, local, refused_port};
 use common::proxy::{Engine, Proxy, eventually};
 use common::sbs::require_haproxy;
+use common::stats_cli::{ask, ask_tcp};
 use common::{have_program, require};
-
-/// One command line (or several, `\n`-separated) and the whole answer until the close.
-fn ask(sock: &Path, cmds: &str) -> String {
-    let mut s = UnixStream::connect(sock).unwrap_or_else(|e| panic!("{}: {e}", sock.display()));
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    s.write_all(cmds.as_bytes()).expect("write");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn ask_tcp(addr: std::net::SocketAddr, cmds: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    s.write_all(cmds.as_bytes()).expect("write");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 struct Setup {
     proxy: Proxy,

@@ -102,6 +102,8 @@ pub mod payload;
 pub mod ports;
 pub mod proxy;
 pub mod sbs;
+pub mod stats_cli;
+pub mod syslog;
 pub mod wire;
 
 #[allow(unused_imports)]

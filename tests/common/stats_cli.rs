@@ -1,0 +1,28 @@
+//! Clients of the stats socket (runtime API), shared by the tests that drive rproxy and
+//! haproxy through it: one command line (or several, `\n`-separated) and the whole
+//! answer until the server closes.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+/// Sends `cmds` on a unix stats socket and reads the answer to the close.
+pub fn ask(sock: &Path, cmds: &str) -> String {
+    let mut s = UnixStream::connect(sock).unwrap_or_else(|e| panic!("{}: {e}", sock.display()));
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    s.write_all(cmds.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`ask`] on a TCP stats socket (`ipv4@`).
+pub fn ask_tcp(addr: std::net::SocketAddr, cmds: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    s.write_all(cmds.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
