@@ -8,8 +8,9 @@
 //! --http1.1` and `openssl s_client`.
 
 mod common;
+mod tls_util;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -17,27 +18,7 @@ use common::mock::MockServer;
 use common::proxy::{Engine, Proxy, eventually, wait_listening};
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::{have_program, require};
-
-/// The certificates of one test, in a tempdir.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn p(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use tls_util::{Pki, make_ca, make_leaf};
 
 /// `ca.pem`; leaves signed by it, each for `NAME` and `*.NAME`: `dflt.pem` (chain and key
 /// in one file, `default.example`), `a.pem` + `a.pem.key` (`a.example`), `dir/b.pem`
@@ -45,78 +26,15 @@ fn openssl(dir: &Path, args: &[&str]) -> bool {
 fn make_pki() -> Pki {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    assert!(openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=test-ca",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    ));
+    make_ca(d, "ca", "test-ca");
     std::fs::create_dir(d.join("dir")).expect("mkdir");
     for (f, cn) in [
         ("dflt", "default.example"),
         ("a", "a.example"),
         ("b", "b.example"),
     ] {
-        assert!(openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-subj",
-                &format!("/CN={cn}"),
-                "-keyout",
-                &format!("{f}.key"),
-                "-out",
-                &format!("{f}.csr"),
-            ],
-        ));
-        std::fs::write(
-            d.join(format!("{f}.ext")),
-            format!("subjectAltName=DNS:{cn},DNS:*.{cn}\n"),
-        )
-        .expect("ext");
-        assert!(openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{f}.csr"),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{f}.ext"),
-                "-out",
-                &format!("{f}.crt"),
-            ],
-        ));
+        let ext = format!("subjectAltName=DNS:{cn},DNS:*.{cn}\n");
+        make_leaf(d, f, &format!("{f}.crt"), "ca", cn, &ext);
     }
     let read = |n: &str| std::fs::read(d.join(n)).expect("read");
     std::fs::write(
