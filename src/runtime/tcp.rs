@@ -103,7 +103,7 @@ pub async fn serve(
     // The slot kept for a retry on the same server.
     let mut kept = None;
     let (mut srv, slot) = loop {
-        let slot = match kept.take() {
+        let mut slot = match kept.take() {
             Some(s) => s,
             None => match be.assign(key, avoid, queue_t).await {
                 Ok(s) => s,
@@ -112,7 +112,10 @@ pub async fn serve(
                     be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     match e {
                         PickError::NoServer => log.fail_at(b'S', b'C'),
-                        PickError::QueueTimeout => log.fail_at(b's', b'Q'),
+                        PickError::QueueTimeout(mut q) => {
+                            log.left_queue(&mut q);
+                            log.fail_at(b's', b'Q')
+                        }
                         PickError::QueueFull => log.fail_at(b'S', b'Q'),
                     }
                     emit(&rt, &fe, &conn, &log);
@@ -121,6 +124,7 @@ pub async fn serve(
             },
         };
         log.server = Some(slot.idx);
+        log.left_queue(&mut slot.queue);
         log.assigned();
         let sni = be.server_sni(slot.idx, &ctx);
         match be
