@@ -487,7 +487,6 @@ pub const TCP_REQUEST_CONTENT: &[Unmodelled] = &[
     pending("send-spoe-group", "dflb"),
     pending("set-dst", "dflb"),
     pending("set-dst-port", "dflb"),
-    pending("set-log-level", "dflb"),
     pending("set-mark", "dflb"),
     pending("set-nice", "dflb"),
     pending("set-priority-class", "dflb"),

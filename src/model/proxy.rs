@@ -628,8 +628,13 @@ pub enum TcpAction {
     Accept,
     Reject,
     ExpectProxy,
-    SetVar { name: String, expr: Sample },
+    SetVar {
+        name: String,
+        expr: Sample,
+    },
     UseService(String),
+    /// `set-log-level <level>|silent` (`tcp-request content`).
+    SetLogLevel(String),
 }
 
 /// A 1.x `reqXXX`/`rspXXX` rule: a regex over whole header lines (or the request line).

@@ -38,7 +38,7 @@ pub async fn serve(
         pid: rt.pid,
         ..Default::default()
     };
-    let vars = Vars::default();
+    let mut vars = Vars::default();
     let ctx = EvalCtx {
         conn: &conn,
         req: None,
@@ -57,12 +57,14 @@ pub async fn serve(
     }
     fe.log.on_accept(&fe.name, &conn);
     if !fe.tcp_content.is_empty()
-        && !super::inspect::content(&fe, &mut acc.stream, &mut conn, &vars, &info).await
+        && !super::inspect::content(&fe, &mut acc.stream, &mut conn, &mut vars, &info).await
     {
+        log.take_level(&vars);
         log.fail(b'P');
         emit(&rt, &fe, &conn, &log);
         return;
     }
+    log.take_level(&vars);
     // Fetches over the payload see what inspection buffered (nothing without rules).
     conn.payload.get_or_insert_with(Vec::new);
     let ctx = EvalCtx {

@@ -585,10 +585,15 @@ impl Session {
                 &mut self.conn,
                 &req,
                 received,
-                &vars,
+                &mut vars,
                 &info,
             )
         {
+            self.log.take_level(&vars);
+            // HAProxy runs these rules before its HTTP analysis records the request: the
+            // line shows `<BADREQ>` and no request time.
+            self.log.request = None;
+            self.log.head = None;
             self.log.fail(b'P');
             return Next::Close;
         }
