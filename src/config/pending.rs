@@ -262,7 +262,7 @@ pub const OPTION: &[Unmodelled] = &[
 pub const TIMEOUT: &[Unmodelled] = &[];
 
 /// Unmodelled proxy `stats` sub-keywords (family `stats` of the catalogue).
-pub const STATS: &[Unmodelled] = &[pending("show-modules", "dflb")];
+pub const STATS: &[Unmodelled] = &[];
 
 /// Unmodelled `bind` line options (family `bind` of the catalogue).
 pub const BIND: &[Unmodelled] = &[
