@@ -64,10 +64,13 @@ td u{position:relative;text-decoration:underline dotted}td u div.tips{display:no
 td u:hover div.tips{display:block;position:absolute;z-index:2;right:0;background:#ffffe0;\
 border:1px solid #999;padding:2px;font-weight:normal}table.det th{text-align:left;background:none;color:#000}";
 
+/// A module's counters: CSV field name and description.
+type Counters = &'static [(&'static str, &'static str)];
+
 /// `stats show-modules`: the extra statistics modules, their counters (CSV fields after
 /// the `-` column) with a short description, and whether servers and listeners have them
 /// (else only frontends and backends do).
-const MODULES: &[(&str, bool, &[(&str, &str)])] = &[
+const MODULES: &[(&str, bool, Counters)] = &[
     (
         "ssl",
         true,
