@@ -232,12 +232,12 @@ fn tcplog_and_queue_timeout_side_by_side() {
     }
     let log = Syslog::new();
     let srv = MockServer::builder("s1")
-        .delay(Duration::from_millis(600))
+        .delay(Duration::from_millis(800))
         .start();
     let tcp_srv = MockServer::builder("s2")
         .delay(Duration::from_millis(200))
         .start();
-    // /a is served for 600 ms; /b waits for it and is served next; /c arrives while /b
+    // /a is served for 800 ms; /b waits for it and is served next; /c arrives while /b
     // waits and gives up (`timeout queue`) before /b is done, one request served since
     // it came: both engines log it at position 2, with a 503 and `sQ`.
     let t = fill(
@@ -260,7 +260,7 @@ frontend fet
     default_backend bet
 backend be
     mode http
-    timeout queue 900ms
+    timeout queue 1100ms
     server s1 {{{{SRV}}}} maxconn 1
 backend bet
     mode tcp
