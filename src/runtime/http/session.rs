@@ -585,10 +585,15 @@ impl Session {
                 &mut self.conn,
                 &req,
                 received,
-                &vars,
+                &mut vars,
                 &info,
             )
         {
+            self.log.take_level(&vars);
+            // HAProxy runs these rules before its HTTP analysis records the request: the
+            // line shows `<BADREQ>` and no request time.
+            self.log.request = None;
+            self.log.head = None;
             self.log.fail(b'P');
             return Next::Close;
         }
@@ -1112,12 +1117,15 @@ impl Session {
                     },
                 },
             };
-            let slot = match slot {
+            let mut slot = match slot {
                 Ok(s) => s,
                 Err(e) => {
                     match e {
                         PickError::NoServer => self.log.fail_at(b'S', b'C'),
-                        PickError::QueueTimeout => self.log.fail_at(b's', b'Q'),
+                        PickError::QueueTimeout(mut q) => {
+                            self.log.left_queue(&mut q);
+                            self.log.fail_at(b's', b'Q')
+                        }
                         PickError::QueueFull => self.log.fail_at(b'S', b'Q'),
                     }
                     tracing::info!(backend = %bpx.name, "no server: {e:?}");
@@ -1131,6 +1139,7 @@ impl Session {
             };
             info.server = Some(be.servers[slot.idx].name.clone());
             self.log.server = Some(slot.idx);
+            self.log.left_queue(&mut slot.queue);
             self.log.assigned();
             // `sni EXPR` of a TLS server, evaluated for this request.
             let sni = be.server_sni(
