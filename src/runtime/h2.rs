@@ -2,15 +2,16 @@
 //! agreed on `h2`, or any HTTP-mode connection opening with the HTTP/2 preface (prior
 //! knowledge, which HAProxy 2.6 accepts on HTTP/1 binds as well).
 //!
-//! The connection is served by hyper's HTTP/2 server. Each of its streams becomes one
+//! The connection is served by the h2 crate's server. Each of its streams becomes one
 //! HTTP/1.1 exchange over an in-memory pipe ([`Stream::Mem`]) with the ordinary HTTP/1
 //! session ([`crate::runtime::http::session::serve`]), which applies every rule, picks the
 //! server, forwards, and answers errors, exactly as for an HTTP/1 client; hyper's HTTP/1
 //! client speaks for the stream on the other end of the pipe. As HAProxy 2.6 converts an
 //! HTTP/2 request for an HTTP/1 server: origin-form target, `:authority` as the first
 //! header `host`, the `cookie` headers joined with "; ", lower-case names, a body with a
-//! `content-length` when the client gave one and chunked otherwise; the hop-by-hop
-//! headers of the answer are dropped.
+//! `content-length` when the client gave one and chunked otherwise; the answer loses
+//! `connection`, `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade` and
+//! `te` (the headers a `connection` line names stay, as with HAProxy).
 //!
 //! The SETTINGS frame carries `tune.h2.header-table-size`, `initial-window-size`,
 //! `max-concurrent-streams` and `max-frame-size` (see [`Settings`]) and, unless
@@ -19,10 +20,11 @@
 //! HTTP/1.1 WebSocket handshake (`GET`, `upgrade: websocket`, `connection: upgrade`, a
 //! random `sec-websocket-key` when the client sent none), and a `101` back becomes a
 //! `200` after which the stream and the session exchange bytes (a wrong
-//! `sec-websocket-accept` for rproxy's key becomes a 502). hyper's server cannot send
-//! interim (1xx) answers: a server's 103 or 100 is not relayed to an HTTP/2 client,
-//! which gets the final answer only (a client waiting for `100-continue` sends its body
-//! once it stops waiting).
+//! `sec-websocket-accept` for rproxy's key becomes a 502). Interim answers (100, 102,
+//! 103 with its fields) the session relays reach the client as HEADERS frames before
+//! the final answer, as HAProxy 2.6 relays them: hyper's HTTP/1 client hands each one
+//! over as it reads it, so a client waiting on `Expect: 100-continue` gets the server's
+//! `100` and sends its body then.
 //!
 //! The client connection holds the frontend's `maxconn` slot (its streams take none);
 //! at most `max-concurrent-streams` streams run at once; an idle connection (no stream running)
@@ -201,7 +203,7 @@ where
         .initial_connection_window_size(set.initial_window_size.max(1 << 20))
         .max_frame_size(set.max_frame_size)
         .max_header_list_size(u32::try_from(rt.limits.bufsize).unwrap_or(u32::MAX))
-        // Bounds on what a misbehaving client costs, as hyper's server had them.
+        // Bounds on what a misbehaving client costs (hyper's server defaults, kept).
         .max_local_error_reset_streams(Some(1024))
         .max_send_buffer_size(400 * 1024);
     if let Some(n) = set.max_concurrent_streams {
@@ -417,7 +419,7 @@ async fn answer(
                 let _ = respond.send_response(Response::from_parts(head, ()), true);
                 return;
             }
-            // A body of known size announces it (as hyper's server did).
+            // A body of known size announces it (as hyper's server did before).
             if let Some(n) = hyper::body::Body::size_hint(&body).exact()
                 && !head.headers.contains_key(header::CONTENT_LENGTH)
             {
@@ -828,30 +830,34 @@ fn error_answer(fe: &ProxyRt, status: u16) -> Response<ResBody> {
     to_http2(res)
 }
 
-/// The HTTP/2 form of the session's answer: its hop-by-hop headers dropped.
+/// The HTTP/2 form of the session's answer (final or interim): the hop-by-hop headers
+/// HTTP/2 forbids dropped. As HAProxy 2.6, the headers a `connection` line names stay.
 fn to_http2<B>(res: Response<B>) -> Response<B> {
     let (mut parts, body) = res.into_parts();
-    let named: Vec<String> = parts
-        .headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| !n.is_empty())
-        .collect();
-    for n in &named {
-        parts.headers.remove(n.as_str());
-    }
-    for n in [
+    const HOP: [&str; 6] = [
         "connection",
         "keep-alive",
         "proxy-connection",
         "transfer-encoding",
         "upgrade",
         "te",
-    ] {
-        parts.headers.remove(n);
+    ];
+    if HOP.iter().any(|n| parts.headers.contains_key(*n)) {
+        // Rebuilt rather than removed from: `HeaderMap::remove` moves the last header
+        // into the hole, and the client should see the server's order.
+        let mut h = HeaderMap::with_capacity(parts.headers.len());
+        let mut last: Option<HeaderName> = None;
+        for (name, v) in std::mem::take(&mut parts.headers) {
+            if let Some(n) = name {
+                last = Some(n);
+            }
+            if let Some(n) = &last
+                && !HOP.contains(&n.as_str())
+            {
+                h.append(n.clone(), v);
+            }
+        }
+        parts.headers = h;
     }
     parts.version = Version::HTTP_2;
     Response::from_parts(parts, body)
