@@ -1516,8 +1516,10 @@ impl Session {
             Some(x) => x,
             None => loop {
                 match read_response_head(srv, &mut self.sbuf, &self.rt.limits, srv_t).await {
-                    Ok((h, n)) if (100..200).contains(&h.status) && h.status != 101 => {
+                    Ok((mut h, n)) if (100..200).contains(&h.status) && h.status != 101 => {
                         self.sbuf.advance(n);
+                        // Its `connection` loses close/keep-alive, as a final answer's.
+                        strip_conn_tokens(&mut h.headers, false);
                         // Relayed once, as HAProxy does, also when the client sent its
                         // body without waiting for it.
                         if h.status == 100 && relayed_100 {
