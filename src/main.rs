@@ -293,15 +293,19 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
     let tokio_rt = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_park(runtime::log::flush_thread)
             .build()?
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .enable_all()
+            .on_thread_park(runtime::log::flush_thread)
             .build()?
     };
     let rt = std::sync::Arc::new(rt);
     let code = tokio_rt.block_on(rt.serve(bound));
+    // Log messages the loop still held (the last ones of a stop).
+    runtime::log::flush_and_stop();
     // Connections still open after a stop are dropped with the runtime.
     tokio_rt.shutdown_timeout(std::time::Duration::from_millis(100));
     Ok(ExitCode::from(code as u8))

@@ -39,7 +39,8 @@ pub enum Severity {
 
 #[derive(Debug)]
 enum Out {
-    Udp(UdpSocket),
+    /// Shared with the thread's batch of messages not yet sent (see [`flush_thread`]).
+    Udp(std::sync::Arc<UdpSocket>),
     Unix(UnixDatagram, PathBuf),
     Stdout,
     Stderr,
@@ -172,7 +173,7 @@ impl LogSink {
                         s.set_nonblocking(true).ok()?;
                         // Connected: the route is looked up once, not per message.
                         s.connect(a).ok()?;
-                        Out::Udp(s)
+                        Out::Udp(std::sync::Arc::new(s))
                     }
                     LogDest::Unix(p) => {
                         let s = UnixDatagram::unbound().ok()?;
@@ -261,6 +262,10 @@ impl LogSink {
                 line.truncate(t.max_len);
                 line.push(b'\n');
                 let sent = match &t.out {
+                    Out::Udp(s) if BATCHING.get() => {
+                        batch_push(s, &line, now);
+                        Ok(())
+                    }
                     Out::Udp(s) => s.send(&line).map(|_| ()),
                     Out::Unix(s, p) => s.send_to(&line, p).map(|_| ()),
                     Out::Stdout => std::io::stdout().write_all(&line),
@@ -285,6 +290,142 @@ thread_local! {
     /// The framing buffer of the sessions of a thread, reused from one message to the next.
     static FRAME_BUF: std::cell::RefCell<Vec<u8>> =
         std::cell::RefCell::new(Vec::with_capacity(1024));
+}
+
+// UDP messages are sent in batches by the event loop's threads: a loaded loop queues them
+// and sends up to BATCH_MAX at once with one `sendmmsg`, and a loop about to wait for events
+// sends what it holds first (`flush_thread`, the runtime's park hook), so a message waits
+// only while its thread has other work, and never more than BATCH_AGE_US. One system call
+// per message costs a loaded proxy more than the kernel's work on each datagram.
+
+/// Messages a thread holds before sending them.
+const BATCH_MAX: usize = 32;
+/// How old (µs) the oldest held message may get before the next one sends them all.
+const BATCH_AGE_US: i64 = 2_000;
+
+/// A thread's messages not sent yet: their bytes end to end, and per message its socket
+/// and its end in `data`.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    msgs: Vec<(std::sync::Arc<UdpSocket>, usize)>,
+    /// When the oldest was queued (µs since the epoch).
+    since_us: i64,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        self.send_all();
+    }
+}
+
+impl Batch {
+    fn send_all(&mut self) {
+        let mut start = 0;
+        let mut i = 0;
+        while i < self.msgs.len() {
+            // A run of messages to the same socket goes in one call.
+            let sock = self.msgs[i].0.clone();
+            let mut j = i;
+            let mut ends = Vec::new();
+            while j < self.msgs.len() && std::sync::Arc::ptr_eq(&self.msgs[j].0, &sock) {
+                ends.push(self.msgs[j].1);
+                j += 1;
+            }
+            send_run(&sock, &self.data, start, &ends);
+            start = ends.last().copied().unwrap_or(start);
+            i = j;
+        }
+        self.msgs.clear();
+        self.data.clear();
+    }
+}
+
+/// Sends the messages `data[start..ends[0]]`, `data[ends[0]..ends[1]]` ... on `sock`; a
+/// message the socket refuses (a full buffer) is dropped and counted, as a single send's.
+fn send_run(sock: &UdpSocket, data: &[u8], start: usize, ends: &[usize]) {
+    use std::os::fd::AsRawFd;
+    let mut slices: Vec<[std::io::IoSlice<'_>; 1]> = Vec::with_capacity(ends.len());
+    let mut from = start;
+    for &e in ends {
+        slices.push([std::io::IoSlice::new(data.get(from..e).unwrap_or_default())]);
+        from = e;
+    }
+    let mut done = 0;
+    while done < slices.len() {
+        let rest = &slices[done..];
+        let mut hdrs = nix::sys::socket::MultiHeaders::<()>::preallocate(rest.len(), None);
+        let addrs = vec![None; rest.len()];
+        match nix::sys::socket::sendmmsg(
+            sock.as_raw_fd(),
+            &mut hdrs,
+            rest,
+            &addrs,
+            [],
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(r) => {
+                let n = r.count();
+                if n == 0 {
+                    DROPPED.fetch_add(rest.len() as u64, Ordering::Relaxed);
+                    return;
+                }
+                done += n;
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            // The first message was refused (full buffer, no listener ...): it is dropped,
+            // and the others tried again.
+            Err(_) => {
+                DROPPED.fetch_add(1, Ordering::Relaxed);
+                done += 1;
+            }
+        }
+    }
+}
+
+thread_local! {
+    static BATCH: std::cell::RefCell<Batch> = std::cell::RefCell::new(Batch::default());
+    /// Set on an event loop's thread at its first park: only there is a flush sure to come.
+    static BATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn batch_push(sock: &std::sync::Arc<UdpSocket>, line: &[u8], now_us: i64) {
+    BATCH.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.msgs.is_empty() {
+            b.since_us = now_us;
+        }
+        b.data.extend_from_slice(line);
+        let end = b.data.len();
+        b.msgs.push((sock.clone(), end));
+        if b.msgs.len() >= BATCH_MAX || now_us - b.since_us > BATCH_AGE_US {
+            b.send_all();
+        }
+    });
+}
+
+/// Sends the messages this thread holds, and from now on lets it hold them: the event
+/// loop calls this each time it is about to wait (tokio's `on_thread_park`), and `main`
+/// once the loop has ended.
+pub fn flush_thread() {
+    BATCHING.set(true);
+    let _ = BATCH.try_with(|b| {
+        if let Ok(mut b) = b.try_borrow_mut()
+            && !b.msgs.is_empty()
+        {
+            b.send_all();
+        }
+    });
+}
+
+/// Sends what this thread holds and stops holding messages (end of the event loop).
+pub fn flush_and_stop() {
+    BATCHING.set(false);
+    let _ = BATCH.try_with(|b| {
+        if let Ok(mut b) = b.try_borrow_mut() {
+            b.send_all();
+        }
+    });
 }
 
 /// Messages a full socket buffer dropped.
@@ -340,19 +481,41 @@ fn frame(out: &mut Vec<u8>, format: LogFormatKind, h: &Header, msg: &[u8], sd: O
             }
             out.push(b' ');
         }
+        // The usual format, written without the formatting machinery (one per request).
         LogFormatKind::Rfc3164 | LogFormatKind::Local => {
-            let _ = write!(out, "<{pri}>");
+            out.push(b'<');
+            push_decimal(out, u64::from(pri));
+            out.push(b'>');
             push_syslog_time(out, local);
             out.push(b' ');
             if format == LogFormatKind::Rfc3164
                 && let Some(host) = h.host
             {
-                let _ = write!(out, "{host} ");
+                out.extend_from_slice(host.as_bytes());
+                out.push(b' ');
             }
-            let _ = write!(out, "{}[{}]: ", h.tag, h.pid);
+            out.extend_from_slice(h.tag.as_bytes());
+            out.push(b'[');
+            push_decimal(out, u64::from(h.pid));
+            out.extend_from_slice(b"]: ");
         }
     }
     out.extend_from_slice(msg);
+}
+
+/// Appends `v` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.uuuuuu+HH:MM` in local time.

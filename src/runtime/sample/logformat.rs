@@ -39,7 +39,8 @@ struct Opts {
 
 #[derive(Debug, Clone)]
 enum Node {
-    Lit(Vec<u8>),
+    /// Text as written, and with its runs of spaces made one (for log lines).
+    Lit(Vec<u8>, Vec<u8>),
     Sample(Box<CompiledSample>, Opts),
     Var(LogVar, Opts),
 }
@@ -95,7 +96,9 @@ impl CompiledLogFormat {
         let mut nodes = Vec::with_capacity(lf.0.len());
         for n in &lf.0 {
             nodes.push(match n {
-                LfNode::Literal(s) => Node::Lit(s.as_bytes().to_vec()),
+                LfNode::Literal(s) => {
+                    Node::Lit(s.as_bytes().to_vec(), collapse_spaces(s.as_bytes()))
+                }
                 LfNode::Sample { sample, options } => Node::Sample(
                     Box::new(CompiledSample::compile(sample)?),
                     opts(options, mandatory_default, http),
@@ -117,19 +120,19 @@ impl CompiledLogFormat {
         for n in &self.nodes {
             let before = out.len();
             match n {
-                Node::Lit(s) if self.log => {
-                    for &c in s {
-                        if c != b' ' {
-                            out.push(c);
-                            last_space = false;
-                        } else if !last_space {
-                            out.push(c);
-                            last_space = true;
-                        }
+                // A log line has no two spaces in a row, across nodes too.
+                Node::Lit(_, c) if self.log => {
+                    let text = match c.split_first() {
+                        Some((b' ', rest)) if last_space => rest,
+                        _ => c,
+                    };
+                    if let Some(&l) = text.last() {
+                        out.extend_from_slice(text);
+                        last_space = l == b' ';
                     }
                     continue;
                 }
-                Node::Lit(s) => out.extend_from_slice(s),
+                Node::Lit(s, _) => out.extend_from_slice(s),
                 Node::Sample(s, o) => {
                     let v = s.eval_smp(ctx);
                     let text = v.as_ref().map(|v| v.to_str());
@@ -249,7 +252,23 @@ fn encoded_node(out: &mut Vec<u8>, s: &[u8], o: &Opts) {
     }
 }
 
+/// `s` with each run of spaces made one space.
+fn collapse_spaces(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &c in s {
+        if c != b' ' || out.last() != Some(&b' ') {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn number(out: &mut Vec<u8>, v: i64) {
+    // Most numbers of a log line are one digit (timers, counters, retries).
+    if let Ok(d @ 0..=9) = u8::try_from(v) {
+        out.push(b'0' + d);
+        return;
+    }
     // Written in place: a log line has a dozen numbers.
     let mut buf = [0u8; 20];
     let mut i = buf.len();
