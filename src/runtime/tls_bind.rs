@@ -1291,14 +1291,16 @@ fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<Ckch, CertError> {
         .ok()
         .and_then(|mut it| it.next())
         .and_then(Result::ok);
-    let mut ck = CertifiedKey::from_der(certs, key, provider).map_err(|err| CertError::Key {
+    let ck = CertifiedKey::from_der(certs, key, provider).map_err(|err| CertError::Key {
         path: p.to_owned(),
         err,
     })?;
     let mut ckch = Ckch {
         path: p.display().to_string(),
-        ck: Arc::new(ck.clone()),
+        ck: Arc::new(ck),
         issuer: issuer_file,
+        plain: None,
+        ocsp_expire: None,
     };
     let ocsp_path = beside(".ocsp");
     if let Ok(der) = std::fs::read(&ocsp_path) {
@@ -1306,12 +1308,11 @@ fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<Ckch, CertError> {
             return Err(CertError::OcspId(ocsp_path));
         };
         let now = ocsp::now();
-        ocsp::check(&der, Some(&id), now).map_err(|err| CertError::Ocsp {
+        let checked = ocsp::check(&der, Some(&id), now).map_err(|err| CertError::Ocsp {
             path: ocsp_path,
             err,
         })?;
-        ck.ocsp = Some(der);
-        ckch.ck = Arc::new(ck);
+        ckch = ckch.with_ocsp(der, checked.expire);
     }
     Ok(ckch)
 }
@@ -1326,6 +1327,10 @@ pub struct Ckch {
     pub ck: Arc<CertifiedKey>,
     /// The issuer's certificate from `FILE.issuer`, when the chain does not hold it.
     pub issuer: Option<CertificateDer<'static>>,
+    /// The same without its OCSP response, served once the response is stale.
+    plain: Option<Arc<CertifiedKey>>,
+    /// When the OCSP response stops being stapled (HAProxy's `expire`).
+    ocsp_expire: Option<i64>,
 }
 
 impl Ckch {
@@ -1342,7 +1347,18 @@ impl Ckch {
             path: path.to_owned(),
             ck: Arc::new(ck),
             issuer: None,
+            plain: None,
+            ocsp_expire: None,
         })
+    }
+
+    /// What a handshake is served: the certificate with its OCSP response, unless the
+    /// response is stale (HAProxy then sends none).
+    fn served_key(&self) -> Arc<CertifiedKey> {
+        match (&self.plain, self.ocsp_expire) {
+            (Some(p), Some(e)) if e < ocsp::now() => p.clone(),
+            _ => self.ck.clone(),
+        }
     }
 
     /// The OCSP CertID of the leaf (`None`: its issuer is neither in the chain nor in
@@ -1359,14 +1375,18 @@ impl Ckch {
         ocsp::cert_id(leaf, issuer)
     }
 
-    /// The same certificate stapling `resp` from now on.
-    pub fn with_ocsp(&self, resp: Vec<u8>) -> Ckch {
-        let mut ck = (*self.ck).clone();
+    /// The same certificate stapling `resp` (until `expire`) from now on.
+    pub fn with_ocsp(&self, resp: Vec<u8>, expire: i64) -> Ckch {
+        let mut plain = (*self.ck).clone();
+        plain.ocsp = None;
+        let mut ck = plain.clone();
         ck.ocsp = Some(resp);
         Ckch {
             path: self.path.clone(),
             ck: Arc::new(ck),
             issuer: self.issuer.clone(),
+            plain: Some(Arc::new(plain)),
+            ocsp_expire: Some(expire),
         }
     }
 }
@@ -1635,7 +1655,8 @@ impl ResolvesServerCert for SniResolver {
                 "strict-sni: no certificate for this name, handshake refused"
             );
         }
-        i.and_then(|i| idx.served.get(i)).map(|c| c.ckch.ck.clone())
+        i.and_then(|i| idx.served.get(i))
+            .map(|c| c.ckch.served_key())
     }
 }
 

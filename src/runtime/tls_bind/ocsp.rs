@@ -366,9 +366,17 @@ pub enum OcspError {
     NoCert,
 }
 
-/// Checks a response as HAProxy does before it staples it; returns the CertID (DER) of
-/// its single response. `want`: the CertID it must have (at load time).
-pub fn check(der: &[u8], want: Option<&[u8]>, now: i64) -> Result<Vec<u8>, OcspError> {
+/// A response HAProxy accepts: the CertID (DER) of its single response, and when it
+/// stops being stapled (its nextUpdate less the skew HAProxy allows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub id: Vec<u8>,
+    pub expire: i64,
+}
+
+/// Checks a response as HAProxy does before it takes it. `want`: the CertID it must have
+/// (at load time).
+pub fn check(der: &[u8], want: Option<&[u8]>, now: i64) -> Result<Checked, OcspError> {
     let r = parse(der).ok_or(OcspError::Parse)?;
     if r.status != 0 {
         return Err(OcspError::Status);
@@ -392,7 +400,10 @@ pub fn check(der: &[u8], want: Option<&[u8]>, now: i64) -> Result<Vec<u8>, OcspE
     {
         return Err(OcspError::Mismatch);
     }
-    Ok(s.id.to_vec())
+    Ok(Checked {
+        id: s.id.to_vec(),
+        expire: next - SKEW_SECS,
+    })
 }
 
 /// Lowercase hex, as HAProxy prints CertID keys.

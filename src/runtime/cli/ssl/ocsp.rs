@@ -75,19 +75,19 @@ pub fn set(ctx: &mut Ctx, args: &[&str], out: &mut String) {
         out.push_str("'set ssl ocsp-response' received invalid base64 encoded response.\n\n");
         return;
     };
-    let id = match ocsp::check(&der, None, ocsp::now()) {
-        Ok(id) => id,
+    let checked = match ocsp::check(&der, None, ocsp::now()) {
+        Ok(c) => c,
         Err(e) => {
             out.push_str(&format!("{e}.\n\n"));
             return;
         }
     };
-    let Some(certs) = stapled(ctx).remove(&id) else {
+    let Some(certs) = stapled(ctx).remove(&checked.id) else {
         out.push_str(&format!("{}.\n\n", ocsp::OcspError::NoCert));
         return;
     };
     for c in certs {
-        let new = Arc::new(c.with_ocsp(der.clone()));
+        let new = Arc::new(c.with_ocsp(der.clone(), checked.expire));
         for b in ctx.rt.bind_tls.values() {
             b.replace_cert(&new);
         }
