@@ -248,10 +248,8 @@ fn add_inner(
     }
     {
         let mut l = lock(list);
-        if !dir {
-            l.linecount += 1;
-            entry.line = l.linecount;
-        }
+        l.linecount += 1;
+        entry.line = l.linecount;
         l.entries.push(entry);
     }
     msg.push_str("\nSuccess!\n\n");
