@@ -20,7 +20,9 @@ const NONCE_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02]
 const SKEW_SECS: i64 = 300;
 
 /// One DER element: (tag, contents, the whole element, rest).
-fn elem(d: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+type Elem<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+fn elem(d: &[u8]) -> Option<Elem<'_>> {
     let (tag, v, rest) = tlv(d)?;
     Some((tag, v, &d[..d.len() - rest.len()], rest))
 }
