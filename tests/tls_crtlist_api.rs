@@ -20,14 +20,15 @@ use common::proxy::{Engine, Proxy};
 use common::sbs::require_haproxy;
 use common::stats_cli::ask_eof;
 use common::{have_program, require};
-use tls_util::{cat, make_ca, make_leaf, served_leaf, stapled};
+use tls_util::{cat, hello, make_ca, make_leaf, stapled};
 
 /// One step of a script: a command sent on a socket of a level, or a handshake looked at.
 enum Step {
     /// (level, command text).
     Cmd(&'static str, String),
-    /// The leaf served on the bind of this rank for this SNI (its file's name, `-` when
-    /// the handshake fails).
+    /// What a client offering `h2,http/1.1` agrees on with the bind of this rank for this
+    /// SNI: the leaf (its file's name), the ALPN protocol, the version (`-` when the
+    /// handshake fails).
     Served(usize, &'static str),
     /// The OCSP response stapled on the bind of this rank for this SNI.
     Stapled(usize, &'static str),
@@ -58,12 +59,16 @@ fn run(engine: Engine, cfg: &str, script: &[Step], leaves: &Leaves) -> Vec<Strin
             Step::Cmd(level, c) => {
                 ask_eof(&socks.path().join(format!("{level}.sock")), c).replace(&cfg_path, "CFG")
             }
-            Step::Served(i, sni) => match served_leaf(ports[*i], sni) {
-                Some(der) => leaves
-                    .iter()
-                    .find(|(_, d)| *d == der)
-                    .map_or("?", |(n, _)| n.as_str())
-                    .to_owned(),
+            Step::Served(i, sni) => match hello(ports[*i], sni, &["h2", "http/1.1"]) {
+                Some(h) => format!(
+                    "{} {} {}",
+                    leaves
+                        .iter()
+                        .find(|(_, d)| *d == h.leaf)
+                        .map_or("?", |(n, _)| n.as_str()),
+                    h.alpn.as_deref().unwrap_or("-"),
+                    h.version
+                ),
                 None => "-".to_owned(),
             },
             Step::Stapled(i, sni) => stapled(ports[*i], sni),
@@ -299,14 +304,16 @@ fn crt_list_commands_match_haproxy() {
     let want = compare(&cfg, &script, &leaves(d, &["a", "b", "c"]));
     // Not vacuous: HAProxy's own answers say what was checked.
     assert!(want[19].ends_with("'..\nSuccess!\n\n"), "{}", want[19]);
-    assert_eq!(want[20], "c");
+    assert_eq!(want[7], "b http/1.1 TLSv1.2");
+    assert_eq!(want[20], "c - TLSv1.3");
+    assert_eq!(want[24], "c h2 TLSv1.3");
     assert!(
         want[46].contains("used as default certificate by the following frontends:\n\t- CFG:"),
         "{}",
         want[46]
     );
     assert_eq!(want[72], "-");
-    assert_eq!(want[74], "c");
+    assert_eq!(want[74], "c - TLSv1.3");
 }
 
 /// `openssl x509 -serial`: the certificate's serial in hex.

@@ -272,13 +272,23 @@ pub fn tls_connect(
     port: u16,
     sni: &str,
 ) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    tls_connect_alpn(port, sni, &[])
+}
+
+/// [`tls_connect`] offering the ALPN protocols `alpn`.
+pub fn tls_connect_alpn(
+    port: u16,
+    sni: &str,
+    alpn: &[&str],
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("versions")
         .dangerous()
         .with_custom_certificate_verifier(std::sync::Arc::new(AnyCert(provider)))
         .with_no_client_auth();
+    cfg.alpn_protocols = alpn.iter().map(|a| a.as_bytes().to_vec()).collect();
     let name = rustls::pki_types::ServerName::try_from(sni.to_owned()).expect("name");
     let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).expect("client");
     let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -287,12 +297,32 @@ pub fn tls_connect(
     rustls::StreamOwned::new(conn, tcp)
 }
 
-/// The leaf certificate (DER) served on `port` for `sni`, `None` when the handshake
-/// fails: in-process, much quicker than `openssl s_client`.
-pub fn served_leaf(port: u16, sni: &str) -> Option<Vec<u8>> {
-    let mut t = tls_connect(port, sni);
+/// What a handshake on `port` for `sni` offering `alpn` agrees on.
+pub struct Hello {
+    /// The leaf certificate (DER).
+    pub leaf: Vec<u8>,
+    pub alpn: Option<String>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+}
+
+/// The handshake on `port` for `sni` offering `alpn`, `None` when it fails: in-process,
+/// much quicker than `openssl s_client`.
+pub fn hello(port: u16, sni: &str, alpn: &[&str]) -> Option<Hello> {
+    let mut t = tls_connect_alpn(port, sni, alpn);
     while t.conn.is_handshaking() {
         t.conn.complete_io(&mut t.sock).ok()?;
     }
-    t.conn.peer_certificates().map(|c| c[0].to_vec())
+    Some(Hello {
+        leaf: t.conn.peer_certificates()?.first()?.to_vec(),
+        alpn: t
+            .conn
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned()),
+        version: match t.conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".into(),
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
+            v => format!("{v:?}"),
+        },
+    })
 }
