@@ -7,12 +7,16 @@
 //! As HAProxy 2.6: a `crt` is a PEM file holding the chain and, unless a `FILE.key` sits
 //! beside it, the private key; a directory loads each file in name order except the
 //! reserved extensions; the first certificate loaded is the default one; SNI picks a
-//! certificate by its SAN DNS names and subject CN (wildcards `*.example.com` too).
+//! certificate by its SAN DNS names and subject CN (wildcards `*.example.com` too). A
+//! `FILE.ocsp` beside a PEM is the OCSP response stapled with it (see `tls_bind/ocsp.rs`).
 //!
-//! The certificates a bind serves can be replaced at run time (`commit ssl cert` on the
-//! stats socket, see `cli/ssl.rs`): the SNI index each handshake consults sits behind a
-//! lock that is only written by a commit, so new handshakes get the new certificate while
-//! established connections keep theirs.
+//! The certificates a bind serves change at run time through the stats socket (see
+//! `cli/ssl.rs`): `commit ssl cert` replaces one, `add`/`del ssl crt-list` add or remove a
+//! crt-list line (crt-lists and `crt` directories are kept here, one object per file
+//! shared by the binds loading it), `set ssl ocsp-response` replaces a response. The SNI
+//! index each handshake consults (with each certificate's own configuration) sits behind
+//! a lock only written by those commands, so new handshakes see the change while
+//! established connections keep what they got.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -2029,6 +2033,45 @@ mod tests {
             let e = ok(bad).expect_err(bad);
             assert!(e.0.contains(want), "{bad}: {e:?}");
         }
+    }
+
+    #[test]
+    fn crt_list_lines_split_and_print_as_haproxy() {
+        let split = |l: &str| split_list_line(l).expect("a line");
+        let (c, w, f) = split("/c.pem [alpn h2 verify none] a.example !b.example");
+        assert_eq!(c, "/c.pem");
+        assert_eq!(
+            w,
+            Some(vec![
+                "alpn".into(),
+                "h2".into(),
+                "verify".into(),
+                "none".into()
+            ])
+        );
+        assert_eq!(f, vec!["a.example".to_string(), "!b.example".to_string()]);
+        assert_eq!(split("/c.pem []").1, Some(Vec::new()));
+        assert_eq!(split("/c.pem x").1, None);
+        // An unclosed `[`: empty settings, the rest as filters (HAProxy 2.6's reading).
+        let (_, w, f) = split("/c.pem [alpn h2");
+        assert_eq!(w, Some(Vec::new()));
+        assert_eq!(f, vec!["alpn".to_string(), "h2".to_string()]);
+        assert!(split_list_line("   ").is_none());
+        let f = Path::new("/l.txt");
+        let words = [
+            "ssl-min-ver",
+            "TLSv1.3",
+            "curves",
+            "P-256",
+            "alpn",
+            "h2,http/1.1",
+        ];
+        let s = parse_line_settings(&words, f, 1, Bases::default()).expect("parses");
+        assert_eq!(
+            s.dump(),
+            " [alpn h2,http/1.1\0 curves P-256 ssl-min-ver TLSv1.3]"
+        );
+        assert_eq!(LineSettings::default().dump(), " []");
     }
 
     #[test]
