@@ -300,6 +300,16 @@ fn crt_list_commands_match_haproxy() {
         cmd(format!("add ssl crt-list {list3} {c}\n")),
         Step::Served(2, "c.example"),
         cmd(format!("show ssl crt-list -n {list3}\n")),
+        // A name already served keeps its certificate; the first wildcard wins, and the
+        // next one takes over when its line goes.
+        pay(&format!("{c} a.example named.example")),
+        Step::Served(0, "a.example"),
+        Step::Served(0, "named.example"),
+        pay(&format!("{c} *.wild.example")),
+        pay(&format!("{b} *.wild.example")),
+        Step::Served(0, "x.wild.example"),
+        cmd(format!("del ssl crt-list {list} {c}:13\n")),
+        Step::Served(0, "x.wild.example"),
     ];
     let want = compare(&cfg, &script, &leaves(d, &["a", "b", "c"]));
     // Not vacuous: HAProxy's own answers say what was checked.
@@ -314,6 +324,10 @@ fn crt_list_commands_match_haproxy() {
     );
     assert_eq!(want[72], "-");
     assert_eq!(want[74], "c - TLSv1.3");
+    assert_eq!(want[77], "a - TLSv1.3");
+    assert_eq!(want[81], "c - TLSv1.3");
+    assert!(want[82].starts_with("Entry "), "{}", want[82]);
+    assert_eq!(want[83], "b - TLSv1.3");
 }
 
 /// `openssl x509 -serial`: the certificate's serial in hex.
