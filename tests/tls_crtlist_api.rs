@@ -310,6 +310,10 @@ fn crt_list_commands_match_haproxy() {
         Step::Served(0, "x.wild.example"),
         cmd(format!("del ssl crt-list {list} {c}:13\n")),
         Step::Served(0, "x.wild.example"),
+        // Settings no configuration can be made of: refused per bind.
+        pay(&format!("{c} [ciphers NOPE] z.example")),
+        pay(&format!("{c} [ciphersuites NOPE] z.example")),
+        cmd(format!("show ssl crt-list -n {list}\n")),
     ];
     let want = compare(&cfg, &script, &leaves(d, &["a", "b", "c"]));
     // Not vacuous: HAProxy's own answers say what was checked.
@@ -328,6 +332,12 @@ fn crt_list_commands_match_haproxy() {
     assert_eq!(want[81], "c - TLSv1.3");
     assert!(want[82].starts_with("Entry "), "{}", want[82]);
     assert_eq!(want[83], "b - TLSv1.3");
+    assert!(
+        want[84].contains("unable to set SSL cipher list to 'NOPE'"),
+        "{}",
+        want[84]
+    );
+    assert!(want[85].ends_with("Failed!\n\n"), "{}", want[85]);
 }
 
 /// `openssl x509 -serial`: the certificate's serial in hex.

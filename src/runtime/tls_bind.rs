@@ -63,6 +63,9 @@ pub struct BindTls {
     /// The crt-lists (and `crt` directories) this bind loaded, shared with the other
     /// binds that loaded the same file.
     lists: Vec<Arc<Mutex<CrtList>>>,
+    /// The frontend's name and the bind's address, as HAProxy names a bind in errors.
+    fe: String,
+    addr: String,
 }
 
 /// A crt-list file or a `crt` directory, as the runtime API edits it (HAProxy's
@@ -284,6 +287,8 @@ pub fn build_all(cfg: &Config, d: &mut Diags) -> BindTlsMap {
                     build(b, ssl, &cfg.global.ssl_default_bind, bases, &mut lists, d)
             {
                 t.id = b.id.unwrap_or(bi as u32 + 1);
+                t.fe.clone_from(&p.name);
+                t.addr = b.addr.to_string();
                 out.insert((pi, bi), Arc::new(t));
             }
         }
@@ -888,6 +893,8 @@ fn build(
         defaults: defaults.clone(),
         span: b.span,
         lists: my_lists,
+        fe: String::new(),
+        addr: String::new(),
     })
 }
 
@@ -1485,6 +1492,23 @@ impl BindTls {
     pub fn add_entry(&self, e: &CrtEntry, ckch: Arc<Ckch>) -> Result<(), AddError> {
         let variant = match &e.settings {
             Some(s) => {
+                // A cipher list naming nothing offered: HAProxy's words when OpenSSL
+                // refuses it.
+                for (list, tls13, what) in [
+                    (&s.ciphers, false, "SSL cipher list"),
+                    (&s.ciphersuites, true, "TLS 1.3 cipher suites"),
+                ] {
+                    if let Some(l) = list
+                        && map_ciphers(l, tls13).0.is_empty()
+                    {
+                        return Err(AddError(format!(
+                            "Proxy '{}': unable to set {what} to '{l}' for bind '{}' at [{}].",
+                            self.fe,
+                            self.addr,
+                            place(self.span)
+                        )));
+                    }
+                }
                 let mut own = self.ssl.clone();
                 s.apply(&mut own);
                 let mut d = Diags::default();
