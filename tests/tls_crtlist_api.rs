@@ -57,7 +57,12 @@ fn run(engine: Engine, cfg: &str, script: &[Step], leaves: &Leaves) -> Vec<Strin
         let t0 = std::time::Instant::now();
         let answer = match step {
             Step::Cmd(level, c) => {
-                ask_eof(&socks.path().join(format!("{level}.sock")), c).replace(&cfg_path, "CFG")
+                let mut a = ask_eof(&socks.path().join(format!("{level}.sock")), c)
+                    .replace(&cfg_path, "CFG");
+                for (i, p) in ports.iter().enumerate() {
+                    a = a.replace(&format!(":{p}'"), &format!(":{{P{i}}}'"));
+                }
+                a
             }
             Step::Served(i, sni) => match hello(ports[*i], sni, &["h2", "http/1.1"]) {
                 Some(h) => format!(

@@ -33,10 +33,11 @@ fn lock(l: &Mutex<CrtList>) -> std::sync::MutexGuard<'_, CrtList> {
     l.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The binds serving a crt-list, in a stable order (proxy, bind).
+/// The binds serving a crt-list, the last configured first (HAProxy's order: the one it
+/// names when a line fails).
 fn binds_of(ctx: &Ctx, l: &Arc<Mutex<CrtList>>) -> Vec<Arc<BindTls>> {
     let mut keys: Vec<_> = ctx.rt.bind_tls.keys().copied().collect();
-    keys.sort_unstable();
+    keys.sort_unstable_by(|a, b| b.cmp(a));
     keys.iter()
         .filter_map(|k| ctx.rt.bind_tls.get(k))
         .filter(|b| b.uses_list(l))
@@ -335,8 +336,10 @@ fn del_inner(ctx: &Ctx, list_name: &str, cert_arg: &str) -> Result<String, Strin
         (chosen.id, l.path.clone())
     };
     let binds = binds_of(ctx, list);
+    // In the order of the configuration (the order HAProxy loaded them in).
     let defaults: Vec<String> = binds
         .iter()
+        .rev()
         .filter(|b| b.default_entry() == Some(id))
         .map(|b| format!("\t- {}\n", tls_bind::place(b.span())))
         .collect();
