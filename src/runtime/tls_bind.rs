@@ -1468,7 +1468,7 @@ impl BindTls {
         out
     }
 
-    /// Whether the bind serves certificates for the crt-list line `entry`.
+    /// Whether the bind loaded the crt-list `list`.
     pub fn uses_list(&self, list: &Arc<Mutex<CrtList>>) -> bool {
         self.lists.iter().any(|l| Arc::ptr_eq(l, list))
     }

@@ -121,14 +121,13 @@ fn cli_settings(
         i += 1 + nargs;
     }
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
-    let bases_ca = base;
     parse_line_settings(
         &w,
         std::path::Path::new("CLI"),
         1,
         tls_bind::Bases {
             crt: None,
-            ca: bases_ca,
+            ca: base,
         },
     )
     .map_err(|(m, _)| m)
