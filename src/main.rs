@@ -176,6 +176,14 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
             p.maxconn.get_or_insert(n);
         }
     }
+    runtime::tls_bind::set_source_names(
+        loaded
+            .sources
+            .files
+            .iter()
+            .map(|f| f.name.clone())
+            .collect(),
+    );
     let (rt, diags) = runtime::Runtime::build(&model);
     if diags.has_errors() || (!cli.quiet && !diags.sorted().is_empty()) {
         process::intro();

@@ -7,37 +7,21 @@
 //! working; an abort changes nothing; SNI still picks the other certificates.
 
 mod common;
+mod tls_util;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::Duration;
 
 use common::ports::free_port;
 use common::proxy::{Engine, Proxy};
 use common::sbs::require_haproxy;
+use common::stats_cli::ask_eof;
 use common::{have_program, require};
+use tls_util::{cat, served_subject as served, tls_connect};
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let ok = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "openssl {args:?}");
-}
-
-fn cat(dir: &Path, out: &str, parts: &[&str]) {
-    let mut all = Vec::new();
-    for p in parts {
-        all.extend(std::fs::read(dir.join(p)).expect(p));
-    }
-    std::fs::write(dir.join(out), all).expect(out);
+    assert!(tls_util::openssl(dir, args), "openssl {args:?}");
 }
 
 /// A self-signed EC certificate `NAME.crt`/`NAME.key` for `subj` and `san`.
@@ -189,17 +173,10 @@ impl Setup {
         self.socks.path().join(format!("{level}.sock"))
     }
 
-    /// Sends `cmds` on the `level` socket and reads the whole answer until the close.
+    /// Sends `cmds` on the `level` socket and reads the whole answer until the close; the
+    /// input ends there, as socat ends it (a payload cut short is then dropped at once).
     fn ask(&self, level: &str, cmds: &str) -> String {
-        let p = self.sock(level);
-        let mut s = UnixStream::connect(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-        s.write_all(cmds.as_bytes()).expect("write");
-        // As socat does: the end of the input (a payload cut short is then dropped at once).
-        let _ = s.shutdown(std::net::Shutdown::Write);
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
+        ask_eof(&self.sock(level), cmds)
     }
 
     fn admin(&self, cmds: &str) -> String {
@@ -359,59 +336,7 @@ fn a_second_file_waits_for_the_ongoing_transaction() {
 
 // ---- Traffic ----
 
-/// Accepts any server certificate: the tests look at which one is served.
-#[derive(Debug)]
-struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, dss, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, dss, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-/// A TLS connection to `port` asking for `sni`.
-fn tls_connect(port: u16, sni: &str) -> Tls {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(sni.to_owned()).expect("name");
-    let conn = rustls::ClientConnection::new(Arc::new(cfg), name).expect("client");
-    let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    rustls::StreamOwned::new(conn, tcp)
-}
 
 /// One keep-alive request on `t`: the status line.
 fn get(t: &mut Tls) -> String {
@@ -428,19 +353,6 @@ fn get(t: &mut Tls) -> String {
     }
     let text = String::from_utf8_lossy(&got).into_owned();
     text.lines().next().unwrap_or_default().to_owned()
-}
-
-/// What `openssl s_client` is served on `port` for `sni`: `subject=...` of the leaf.
-fn served(port: u16, sni: &str) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl s_client -connect 127.0.0.1:{port} -servername {sni} </dev/null 2>/dev/null \
-             | openssl x509 -noout -subject -nameopt compat"
-        ))
-        .output()
-        .expect("s_client");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 #[test]

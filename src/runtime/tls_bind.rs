@@ -7,17 +7,21 @@
 //! As HAProxy 2.6: a `crt` is a PEM file holding the chain and, unless a `FILE.key` sits
 //! beside it, the private key; a directory loads each file in name order except the
 //! reserved extensions; the first certificate loaded is the default one; SNI picks a
-//! certificate by its SAN DNS names and subject CN (wildcards `*.example.com` too).
+//! certificate by its SAN DNS names and subject CN (wildcards `*.example.com` too). A
+//! `FILE.ocsp` beside a PEM is the OCSP response stapled with it (see `tls_bind/ocsp.rs`).
 //!
-//! The certificates a bind serves can be replaced at run time (`commit ssl cert` on the
-//! stats socket, see `cli/ssl.rs`): the SNI index each handshake consults sits behind a
-//! lock that is only written by a commit, so new handshakes get the new certificate while
-//! established connections keep theirs.
+//! The certificates a bind serves change at run time through the stats socket (see
+//! `cli/ssl.rs`): `commit ssl cert` replaces one, `add`/`del ssl crt-list` add or remove a
+//! crt-list line (crt-lists and `crt` directories are kept here, one object per file
+//! shared by the binds loading it), `set ssl ocsp-response` replaces a response. The SNI
+//! index each handshake consults (with each certificate's own configuration) sits behind
+//! a lock only written by those commands, so new handshakes see the change while
+//! established connections keep what they got.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -32,6 +36,8 @@ use crate::model::{Config, SslDefaults};
 use crate::runtime::listeners::Accepted;
 use crate::runtime::stream::Stream;
 
+pub mod ocsp;
+
 /// Handshakes that failed on any TLS listener since start (logged one by one under `-d`).
 pub static HANDSHAKE_FAILURES: AtomicU64 = AtomicU64::new(0);
 
@@ -43,13 +49,94 @@ pub type BindTlsMap = HashMap<(usize, usize), Arc<BindTls>>;
 pub struct BindTls {
     /// The bind line's settings.
     main: Variant,
-    /// The settings of crt-list lines that have their own, by certificate index.
-    per_cert: HashMap<usize, Arc<Variant>>,
-    /// Picks the certificate by SNI (shared by every configuration of the bind).
+    /// Picks the certificate by SNI (shared by every configuration of the bind); also
+    /// holds each certificate's own configuration (crt-list lines with settings).
     resolver: Arc<SniResolver>,
     /// The listener's id in its frontend (`id`, or its rank), which the log line of a
     /// failed handshake names as HAProxy does (`fe/1: SSL handshake failure`).
     id: u32,
+    /// What a crt-list line added at run time is configured from: the bind line's
+    /// settings, the globals, where the bind line is.
+    ssl: BindSsl,
+    defaults: SslDefaults,
+    span: crate::config::source::Span,
+    /// The crt-lists (and `crt` directories) this bind loaded, shared with the other
+    /// binds that loaded the same file.
+    lists: Vec<Arc<Mutex<CrtList>>>,
+    /// The frontend's name and the bind's address, as HAProxy names a bind in errors.
+    fe: String,
+    addr: String,
+}
+
+/// A crt-list file or a `crt` directory, as the runtime API edits it (HAProxy's
+/// "crtlist"): its lines in order. One object per file, shared by every bind using it.
+#[derive(Debug)]
+pub struct CrtList {
+    /// The path as configured, without trailing slashes.
+    pub path: String,
+    /// A `crt` directory (lines without settings nor filters, line number 0).
+    pub dir: bool,
+    pub entries: Vec<CrtEntry>,
+    /// The number of the last line (the file's line count; one more per line added).
+    pub linecount: usize,
+    /// `crt-base`, for relative certificate paths of lines added at run time.
+    pub crt_base: Option<PathBuf>,
+}
+
+/// One line of a crt-list.
+#[derive(Debug, Clone)]
+pub struct CrtEntry {
+    /// Links the certificates the binds serve for this line to it.
+    pub id: u64,
+    /// The certificate file (its path after `crt-base`).
+    pub cert: String,
+    pub line: usize,
+    /// The `[...]` settings (`Some` even when empty: HAProxy prints `[]`).
+    pub settings: Option<LineSettings>,
+    /// The SNI filters as written (`name`, `!name`).
+    pub filters: Vec<String>,
+}
+
+/// The names of the configuration files (by file id), for the `file:line` of a bind line
+/// that `del ssl crt-list` prints; set once at start.
+static SOURCE_NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Notes the configuration files' names (as given on the command line).
+pub fn set_source_names(names: Vec<String>) {
+    let _ = SOURCE_NAMES.set(names);
+}
+
+/// `file:line` of a configuration place, as HAProxy names a bind line.
+pub fn place(span: crate::config::source::Span) -> String {
+    let name = SOURCE_NAMES
+        .get()
+        .and_then(|n| n.get(span.file as usize))
+        .map_or("?", String::as_str);
+    format!("{name}:{}", span.line)
+}
+
+static NEXT_ENTRY: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_entry_id() -> u64 {
+    NEXT_ENTRY.fetch_add(1, Ordering::Relaxed)
+}
+
+impl CrtEntry {
+    /// The line as `show ssl crt-list` prints it (`-n`: with its number).
+    pub fn dump(&self, numbered: bool) -> String {
+        let mut s = self.cert.clone();
+        if numbered {
+            s.push_str(&format!(":{}", self.line));
+        }
+        if let Some(c) = &self.settings {
+            s.push_str(&c.dump());
+        }
+        for f in &self.filters {
+            s.push(' ');
+            s.push_str(f);
+        }
+        s
+    }
 }
 
 /// One rustls configuration of a listener.
@@ -77,6 +164,13 @@ pub enum CertError {
     Key { path: PathBuf, err: rustls::Error },
     #[error("unable to scan directory '{path}': {err}")]
     Dir { path: PathBuf, err: std::io::Error },
+    #[error(
+        "'{0}' is present and activates OCSP but it is impossible to compute the OCSP \
+         certificate ID (maybe the issuer could not be found)"
+    )]
+    OcspId(PathBuf),
+    #[error("'{path}': {err}")]
+    Ocsp { path: PathBuf, err: ocsp::OcspError },
 }
 
 impl CertError {
@@ -93,6 +187,12 @@ impl CertError {
                 "the private key does not belong to the certificate: pair each certificate with its own key"
             }
             CertError::Dir { .. } => "the directory must exist and be readable by rproxy",
+            CertError::OcspId(_) => {
+                "put the issuer's certificate in the PEM chain or in a FILE.issuer file beside it"
+            }
+            CertError::Ocsp { .. } => {
+                "FILE.ocsp must hold a current, successful DER OCSP response for this certificate"
+            }
         }
     }
 }
@@ -172,6 +272,7 @@ pub fn conn_facts(
 /// errors (the proxy does not start) or, for what is accepted but not applied, warnings.
 pub fn build_all(cfg: &Config, d: &mut Diags) -> BindTlsMap {
     let mut out = HashMap::new();
+    let mut lists = HashMap::new();
     let bases = Bases {
         crt: cfg.global.crt_base.as_deref(),
         ca: cfg.global.ca_base.as_deref(),
@@ -182,9 +283,12 @@ pub fn build_all(cfg: &Config, d: &mut Diags) -> BindTlsMap {
         }
         for (bi, b) in p.binds.iter().enumerate() {
             if let Some(ssl) = &b.ssl
-                && let Some(mut t) = build(b, ssl, &cfg.global.ssl_default_bind, bases, d)
+                && let Some(mut t) =
+                    build(b, ssl, &cfg.global.ssl_default_bind, bases, &mut lists, d)
             {
                 t.id = b.id.unwrap_or(bi as u32 + 1);
+                t.fe.clone_from(&p.name);
+                t.addr = b.addr.to_string();
                 out.insert((pi, bi), Arc::new(t));
             }
         }
@@ -246,9 +350,9 @@ pub fn say_server_tls(
 
 /// The global `crt-base` and `ca-base`, for the relative paths of crt-list files.
 #[derive(Debug, Clone, Copy, Default)]
-struct Bases<'a> {
-    crt: Option<&'a Path>,
-    ca: Option<&'a Path>,
+pub struct Bases<'a> {
+    pub crt: Option<&'a Path>,
+    pub ca: Option<&'a Path>,
 }
 
 /// The versions range: the bind's own settings over the `ssl-default-bind-options` ones.
@@ -604,20 +708,98 @@ fn server_config(
     })
 }
 
+/// The crt-lists (and `crt` directories) loaded so far, by path: binds naming the same
+/// file share one.
+type Lists = HashMap<String, Arc<Mutex<CrtList>>>;
+
+/// The registered crt-list of `path`, made from `lines` by the first bind that loads it
+/// (the others reuse its line ids: they read the same file in the same order).
+fn register(
+    lists: &mut Lists,
+    bases: Bases,
+    path: &str,
+    dir: bool,
+    linecount: usize,
+    lines: &[(String, usize, Option<LineSettings>, Vec<String>)],
+) -> (Arc<Mutex<CrtList>>, Vec<u64>) {
+    let path = strip_slashes(path).to_owned();
+    if let Some(l) = lists.get(&path) {
+        let ids: Vec<u64> = l
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        if ids.len() == lines.len() {
+            return (l.clone(), ids);
+        }
+    }
+    let entries: Vec<CrtEntry> = lines
+        .iter()
+        .map(|(cert, line, settings, filters)| CrtEntry {
+            id: next_entry_id(),
+            cert: cert.clone(),
+            line: *line,
+            settings: settings.clone(),
+            filters: filters.clone(),
+        })
+        .collect();
+    let ids = entries.iter().map(|e| e.id).collect();
+    let l = Arc::new(Mutex::new(CrtList {
+        path: path.clone(),
+        dir,
+        entries,
+        linecount,
+        crt_base: bases.crt.map(Path::to_owned),
+    }));
+    lists.insert(path, l.clone());
+    (l, ids)
+}
+
+/// A path without its trailing slashes (HAProxy's key for a crt-list or directory).
+pub fn strip_slashes(p: &str) -> &str {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() && !p.is_empty() {
+        "/"
+    } else {
+        t
+    }
+}
+
 fn build(
     b: &Bind,
     ssl: &BindSsl,
     defaults: &SslDefaults,
     bases: Bases,
+    lists: &mut Lists,
     d: &mut Diags,
 ) -> Option<BindTls> {
     // Keys are loaded with the default provider: cipher limits do not apply to them.
     let key_provider = rustls::crypto::ring::default_provider();
     // Certificates, in order: the first is the default.
-    let mut entries = Vec::new();
+    let mut served: Vec<Served> = Vec::new();
+    let mut my_lists = Vec::new();
     for p in &ssl.crts {
         match load_crt(p, &key_provider) {
-            Ok(list) => entries.extend(list.into_iter().map(|ck| (None, Vec::new(), ck))),
+            Ok(list) => {
+                // A directory is a crt-list of its own to the runtime API.
+                let ids = if p.is_dir() {
+                    let lines: Vec<_> = list
+                        .iter()
+                        .map(|c| (c.path.clone(), 0, None, Vec::new()))
+                        .collect();
+                    let (l, ids) =
+                        register(lists, bases, &p.display().to_string(), true, 0, &lines);
+                    my_lists.push(l);
+                    ids.into_iter().map(Some).collect()
+                } else {
+                    vec![None; list.len()]
+                };
+                for (ck, entry) in list.into_iter().zip(ids) {
+                    served.push(Served::plain(ck, entry));
+                }
+            }
             Err(e) => {
                 d.error_hint(b.span, e.to_string(), e.hint());
                 return None;
@@ -625,19 +807,41 @@ fn build(
         }
     }
     // crt-list files after the crt files (the model keeps no order between the two).
-    let mut lines: Vec<(Vec<usize>, LineSettings)> = Vec::new();
+    let mut pending: Vec<(usize, LineSettings)> = Vec::new();
     for p in &ssl.crt_lists {
         match load_crt_list(p, &key_provider, bases) {
-            Ok(list) => {
-                for (list_entries, settings) in list {
-                    let mut idx = Vec::new();
-                    for e in list_entries {
-                        idx.push(entries.len());
-                        entries.push(e);
+            Ok((list, linecount)) => {
+                let lines: Vec<_> = list
+                    .iter()
+                    .map(|l| {
+                        (
+                            l.ckch.path.clone(),
+                            l.line,
+                            l.settings.clone(),
+                            l.filters.clone(),
+                        )
+                    })
+                    .collect();
+                let (reg, ids) = register(
+                    lists,
+                    bases,
+                    &p.display().to_string(),
+                    false,
+                    linecount,
+                    &lines,
+                );
+                my_lists.push(reg);
+                for (l, id) in list.into_iter().zip(ids) {
+                    if let Some(s) = &l.settings {
+                        pending.push((served.len(), s.clone()));
                     }
-                    if let Some(s) = settings {
-                        lines.push((idx, s));
-                    }
+                    served.push(Served {
+                        ckch: Arc::new(l.ckch),
+                        names: l.names,
+                        negs: l.negs,
+                        variant: None,
+                        entry: Some(id),
+                    });
                 }
             }
             Err((msg, hint)) => {
@@ -646,7 +850,7 @@ fn build(
             }
         }
     }
-    if entries.is_empty() {
+    if served.is_empty() {
         d.error_hint(
             b.span,
             "no SSL certificate loaded for this bind line",
@@ -655,37 +859,42 @@ fn build(
         );
         return None;
     }
-    let resolver = Arc::new(SniResolver::new(ssl.strict_sni, entries));
+    let resolver = Arc::new(SniResolver::new(ssl.strict_sni));
     let main = server_config(b.span, ssl, defaults, &resolver, d)?;
     // Each crt-list line with settings: its own configuration over the bind line's,
     // chosen by the certificate the client's SNI picks (see `handshake`).
-    let mut per_cert = HashMap::new();
-    for (idx, s) in lines {
-        for (what, _) in &s.not_applied {
-            d.warn_hint(
-                b.span,
-                format!(
-                    "crt-list '{}' line {}: '{what}' is accepted but not applied by this \
-                     proxy (the bind line's setting is used)",
-                    s.file.display(),
-                    s.line
-                ),
-                "rustls offers no such per-certificate setting; remove it to silence this",
-            );
+    let mut warned = std::collections::HashSet::new();
+    for (i, s) in pending {
+        if warned.insert((s.file.clone(), s.line)) {
+            for (what, _) in &s.not_applied {
+                d.warn_hint(
+                    b.span,
+                    format!(
+                        "crt-list '{}' line {}: '{what}' is accepted but not applied by this \
+                         proxy (the bind line's setting is used)",
+                        s.file.display(),
+                        s.line
+                    ),
+                    "rustls offers no such per-certificate setting; remove it to silence this",
+                );
+            }
         }
         let mut own = ssl.clone();
         s.apply(&mut own);
         let v = server_config(b.span, &own, defaults, &resolver, d)?;
-        let v = Arc::new(v);
-        for i in idx {
-            per_cert.insert(i, v.clone());
-        }
+        served[i].variant = Some(Arc::new(v));
     }
+    resolver.set(served);
     Some(BindTls {
         main,
-        per_cert,
         resolver,
         id: 0,
+        ssl: ssl.clone(),
+        defaults: defaults.clone(),
+        span: b.span,
+        lists: my_lists,
+        fe: String::new(),
+        addr: String::new(),
     })
 }
 
@@ -763,13 +972,21 @@ fn load_roots(ca: &Path) -> Result<rustls::RootCertStore, String> {
     Ok(roots)
 }
 
-/// A certificate of a crt-list: the SNI names its line gives it (`None`: its own), the
-/// names excluded, the certificate.
-type ListEntry = (Option<Vec<String>>, Vec<String>, Ckch);
+/// A certificate of a crt-list as loaded: its line, the line's settings and filters.
+struct LoadedLine {
+    ckch: Ckch,
+    line: usize,
+    settings: Option<LineSettings>,
+    /// The filters as written.
+    filters: Vec<String>,
+    /// The SNI names the line gives (`None`: the certificate's own) and those it excludes.
+    names: Option<Vec<String>>,
+    negs: Vec<String>,
+}
 
 /// The `[...]` settings of one crt-list line (HAProxy 2.6's `sslbindconf`).
 #[derive(Debug, Clone, Default, PartialEq)]
-struct LineSettings {
+pub struct LineSettings {
     file: PathBuf,
     line: usize,
     alpn: Option<Vec<String>>,
@@ -784,6 +1001,50 @@ struct LineSettings {
 }
 
 impl LineSettings {
+    /// The settings as `show ssl crt-list` prints them: ` [kw arg ...]` in HAProxy's
+    /// order (after `alpn`, a NUL byte, as HAProxy 2.6 writes one there).
+    fn dump(&self) -> String {
+        let mut words: Vec<String> = Vec::new();
+        let na = |k: &str| self.not_applied.iter().find(|(w, _)| w == k);
+        let with_arg = |k: &str| na(k).map(|(w, a)| format!("{w} {}", a.as_deref().unwrap_or("")));
+        if let Some(n) = with_arg("npn") {
+            words.push(format!("{n}\0"));
+        }
+        if let Some(a) = &self.alpn {
+            words.push(format!("alpn {}\0", a.join(",")));
+        }
+        match self.verify {
+            Some(Verify::None) => words.push("verify none".into()),
+            Some(Verify::Optional) => words.push("verify optional".into()),
+            Some(Verify::Required) => words.push("verify required".into()),
+            None => {}
+        }
+        for k in ["no-ca-names", "allow-0rtt"] {
+            if na(k).is_some() {
+                words.push(k.into());
+            }
+        }
+        if let Some(c) = &self.ca_file {
+            words.push(format!("ca-file {}", c.display()));
+        }
+        words.extend(with_arg("crl-file"));
+        if let Some(c) = &self.ciphers {
+            words.push(format!("ciphers {c}"));
+        }
+        if let Some(c) = &self.ciphersuites {
+            words.push(format!("ciphersuites {c}"));
+        }
+        words.extend(with_arg("curves"));
+        words.extend(with_arg("ecdhe"));
+        if let Some(v) = self.min_ver {
+            words.push(format!("ssl-min-ver {}", version_text(v)));
+        }
+        if let Some(v) = self.max_ver {
+            words.push(format!("ssl-max-ver {}", version_text(v)));
+        }
+        format!(" [{}]", words.join(" "))
+    }
+
     /// The line's settings over a copy of its bind line's.
     fn apply(&self, ssl: &mut BindSsl) {
         if let Some(a) = &self.alpn {
@@ -809,8 +1070,19 @@ impl LineSettings {
     }
 }
 
+/// HAProxy's name of a protocol version in settings.
+fn version_text(v: TlsVersion) -> &'static str {
+    match v {
+        TlsVersion::Ssl3 => "SSLv3",
+        TlsVersion::Tls10 => "TLSv1.0",
+        TlsVersion::Tls11 => "TLSv1.1",
+        TlsVersion::Tls12 => "TLSv1.2",
+        TlsVersion::Tls13 => "TLSv1.3",
+    }
+}
+
 /// The keywords a crt-list line takes in HAProxy 2.6, with their number of arguments.
-const LINE_KEYWORDS: &[(&str, usize)] = &[
+pub const LINE_KEYWORDS: &[(&str, usize)] = &[
     ("allow-0rtt", 0),
     ("alpn", 1),
     ("ca-file", 1),
@@ -828,7 +1100,7 @@ const LINE_KEYWORDS: &[(&str, usize)] = &[
 ];
 
 /// Parses the words between `[` and `]` of a crt-list line. Errors: (message, hint).
-fn parse_line_settings(
+pub fn parse_line_settings(
     words: &[&str],
     file: &Path,
     line: usize,
@@ -911,17 +1183,46 @@ fn parse_line_settings(
     Ok(s)
 }
 
-/// One crt-list line's certificates and its own settings, if any.
-type ListLine = (Vec<ListEntry>, Option<LineSettings>);
+/// One crt-list line split as HAProxy splits it: the certificate, the words between `[`
+/// and `]` (`Some(empty)` for `[]`), the filters. An opening `[` without its `]` gives
+/// empty settings and the rest as filters, as HAProxy 2.6 takes it.
+pub fn split_list_line(line: &str) -> Option<SplitLine> {
+    let mut words = line.split_whitespace();
+    let file = words.next()?.to_owned();
+    let mut rest: Vec<String> = words.map(str::to_owned).collect();
+    let mut settings = None;
+    if rest.first().is_some_and(|w| w.starts_with('[')) {
+        match rest.iter().position(|w| w.ends_with(']')) {
+            Some(end) => {
+                let opts = rest[..=end].join(" ");
+                let inner = opts.strip_prefix('[').unwrap_or(&opts);
+                let inner = inner.strip_suffix(']').unwrap_or(inner);
+                settings = Some(inner.split_whitespace().map(str::to_owned).collect());
+                rest.drain(..=end);
+            }
+            None => {
+                settings = Some(Vec::new());
+                rest[0].remove(0);
+                if rest[0].is_empty() {
+                    rest.remove(0);
+                }
+            }
+        }
+    }
+    Some((file, settings, rest))
+}
 
-/// Loads a crt-list file: `<crtfile> [[<settings>]] [[!]<snifilter> ...]` per line.
-/// Certificate paths are taken under `crt-base` when relative, as HAProxy does.
-/// Errors: (message, hint).
+/// A crt-list line: certificate, settings words, filters.
+pub type SplitLine = (String, Option<Vec<String>>, Vec<String>);
+
+/// Loads a crt-list file: `<crtfile> [[<settings>]] [[!]<snifilter> ...]` per line, and
+/// its line count. Certificate paths are taken under `crt-base` when relative, as
+/// HAProxy does. Errors: (message, hint).
 fn load_crt_list(
     p: &Path,
     provider: &CryptoProvider,
     bases: Bases,
-) -> Result<Vec<ListLine>, (String, String)> {
+) -> Result<(Vec<LoadedLine>, usize), (String, String)> {
     let text = std::fs::read_to_string(p).map_err(|e| {
         (
             format!("unable to read crt-list '{}': {e}", p.display()),
@@ -929,49 +1230,54 @@ fn load_crt_list(
         )
     })?;
     let mut out = Vec::new();
+    let mut count = 0;
     for (n, line) in text.lines().enumerate() {
+        count = n + 1;
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let mut words = line.split_whitespace();
-        let Some(file) = words.next() else { continue };
-        let mut rest: Vec<&str> = words.collect();
-        let mut settings = None;
-        if rest.first().is_some_and(|w| w.starts_with('[')) {
-            let end = rest.iter().position(|w| w.ends_with(']')).ok_or_else(|| {
-                (
-                    format!("crt-list '{}' line {}: missing ']'", p.display(), n + 1),
-                    "settings are written '[name value ...]' after the certificate".to_string(),
-                )
-            })?;
-            let opts = rest[..=end].join(" ");
-            let opts = opts.trim_start_matches('[').trim_end_matches(']');
-            let words: Vec<&str> = opts.split_whitespace().collect();
-            if !words.is_empty() {
-                settings = Some(parse_line_settings(&words, p, n + 1, bases)?);
-            }
-            rest.drain(..=end);
+        let Some((file, words, rest)) = split_list_line(line) else {
+            continue;
+        };
+        if words.is_some() && !line.contains(']') {
+            return Err((
+                format!("crt-list '{}' line {}: missing ']'", p.display(), n + 1),
+                "settings are written '[name value ...]' after the certificate".to_string(),
+            ));
         }
-        let (negs, pos): (Vec<&str>, Vec<&str>) = rest.iter().partition(|w| w.starts_with('!'));
-        let crt = crate::config::build::based(bases.crt, file);
-        let mut entries = Vec::new();
+        let settings = match words {
+            Some(w) => {
+                let w: Vec<&str> = w.iter().map(String::as_str).collect();
+                Some(parse_line_settings(&w, p, n + 1, bases)?)
+            }
+            None => None,
+        };
+        let (negs, pos): (Vec<&String>, Vec<&String>) =
+            rest.iter().partition(|w| w.starts_with('!'));
+        let crt = crate::config::build::based(bases.crt, &file);
         for ck in load_crt(&crt, provider).map_err(|e| {
             (
                 format!("crt-list '{}' line {}: {e}", p.display(), n + 1),
                 e.hint().to_string(),
             )
         })? {
-            let names = (!pos.is_empty()).then(|| pos.iter().map(|s| s.to_string()).collect());
-            let negs = negs.iter().map(|s| s[1..].to_ascii_lowercase()).collect();
-            entries.push((names, negs, ck));
+            out.push(LoadedLine {
+                ckch: ck,
+                line: n + 1,
+                settings: settings.clone(),
+                filters: rest.clone(),
+                names: (!pos.is_empty()).then(|| pos.iter().map(|s| s.to_string()).collect()),
+                negs: negs.iter().map(|s| s[1..].to_ascii_lowercase()).collect(),
+            });
         }
-        out.push((entries, settings));
     }
-    Ok(out)
+    Ok((out, count))
 }
 
-/// One PEM file: chain and key, or chain with the key in `FILE.key`.
+/// One PEM file: chain and key, or chain with the key in `FILE.key`; its issuer from
+/// `FILE.issuer` when the chain does not hold it, and the OCSP response of `FILE.ocsp`
+/// (DER) to staple, checked as HAProxy checks it.
 fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<Ckch, CertError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(p)
         .and_then(|it| it.collect::<Result<_, _>>())
@@ -982,32 +1288,60 @@ fn load_pem(p: &Path, provider: &CryptoProvider) -> Result<Ckch, CertError> {
     if certs.is_empty() {
         return Err(CertError::NoCert(p.to_owned()));
     }
+    let beside = |ext: &str| {
+        let mut kp = p.as_os_str().to_owned();
+        kp.push(ext);
+        PathBuf::from(kp)
+    };
     let key = match PrivateKeyDer::from_pem_file(p) {
         Ok(k) => k,
-        Err(_) => {
-            let mut kp = p.as_os_str().to_owned();
-            kp.push(".key");
-            PrivateKeyDer::from_pem_file(Path::new(&kp))
-                .map_err(|_| CertError::NoKey(p.to_owned()))?
-        }
+        Err(_) => PrivateKeyDer::from_pem_file(beside(".key"))
+            .map_err(|_| CertError::NoKey(p.to_owned()))?,
     };
+    let issuer_file = CertificateDer::pem_file_iter(beside(".issuer"))
+        .ok()
+        .and_then(|mut it| it.next())
+        .and_then(Result::ok);
     let ck = CertifiedKey::from_der(certs, key, provider).map_err(|err| CertError::Key {
         path: p.to_owned(),
         err,
     })?;
-    Ok(Ckch {
+    let mut ckch = Ckch {
         path: p.display().to_string(),
         ck: Arc::new(ck),
-    })
+        issuer: issuer_file,
+        plain: None,
+        ocsp_expire: None,
+    };
+    let ocsp_path = beside(".ocsp");
+    if let Ok(der) = std::fs::read(&ocsp_path) {
+        let Some(id) = ckch.cert_id() else {
+            return Err(CertError::OcspId(ocsp_path));
+        };
+        let now = ocsp::now();
+        let checked = ocsp::check(&der, Some(&id), now).map_err(|err| CertError::Ocsp {
+            path: ocsp_path,
+            err,
+        })?;
+        ckch = ckch.with_ocsp(der, checked.expire);
+    }
+    Ok(ckch)
 }
 
 /// One certificate file as loaded (HAProxy's "ckch"): its chain and key, which
-/// `show ssl cert` describes and `commit ssl cert` replaces.
+/// `show ssl cert` describes and `commit ssl cert` replaces, and the OCSP response
+/// stapled with it (`ck.ocsp`).
 #[derive(Debug)]
 pub struct Ckch {
     /// The path as the configuration gives it (under `crt-base`, or `DIR/FILE`).
     pub path: String,
     pub ck: Arc<CertifiedKey>,
+    /// The issuer's certificate from `FILE.issuer`, when the chain does not hold it.
+    pub issuer: Option<CertificateDer<'static>>,
+    /// The same without its OCSP response, served once the response is stale.
+    plain: Option<Arc<CertifiedKey>>,
+    /// When the OCSP response stops being stapled (HAProxy's `expire`).
+    ocsp_expire: Option<i64>,
 }
 
 impl Ckch {
@@ -1023,31 +1357,214 @@ impl Ckch {
         Ok(Ckch {
             path: path.to_owned(),
             ck: Arc::new(ck),
+            issuer: None,
+            plain: None,
+            ocsp_expire: None,
         })
     }
+
+    /// What a handshake is served: the certificate with its OCSP response, unless the
+    /// response is stale (HAProxy then sends none).
+    fn served_key(&self) -> Arc<CertifiedKey> {
+        match (&self.plain, self.ocsp_expire) {
+            (Some(p), Some(e)) if e < ocsp::now() => p.clone(),
+            _ => self.ck.clone(),
+        }
+    }
+
+    /// The OCSP CertID of the leaf (`None`: its issuer is neither in the chain nor in
+    /// `FILE.issuer`).
+    pub fn cert_id(&self) -> Option<Vec<u8>> {
+        let leaf = self.ck.cert.first()?;
+        let issuer = self
+            .ck
+            .cert
+            .iter()
+            .skip(1)
+            .chain(self.issuer.iter())
+            .find(|c| ocsp::issued_by(leaf, c))?;
+        ocsp::cert_id(leaf, issuer)
+    }
+
+    /// The same certificate stapling `resp` (until `expire`) from now on.
+    pub fn with_ocsp(&self, resp: Vec<u8>, expire: i64) -> Ckch {
+        let mut plain = (*self.ck).clone();
+        plain.ocsp = None;
+        let mut ck = plain.clone();
+        ck.ocsp = Some(resp);
+        Ckch {
+            path: self.path.clone(),
+            ck: Arc::new(ck),
+            issuer: self.issuer.clone(),
+            plain: Some(Arc::new(plain)),
+            ocsp_expire: Some(expire),
+        }
+    }
 }
+
+/// One certificate a bind serves, with what its crt-list line says of it.
+#[derive(Debug, Clone)]
+struct Served {
+    ckch: Arc<Ckch>,
+    /// The SNI names its crt-list line gives it (`None`: its SAN DNS names and CN).
+    names: Option<Vec<String>>,
+    /// The names its line excludes (`!name`).
+    negs: Vec<String>,
+    /// Its line's own configuration (a crt-list line with settings).
+    variant: Option<Arc<Variant>>,
+    /// The crt-list line it comes from.
+    entry: Option<u64>,
+}
+
+impl Served {
+    fn plain(ck: Ckch, entry: Option<u64>) -> Served {
+        Served {
+            ckch: Arc::new(ck),
+            names: None,
+            negs: Vec::new(),
+            variant: None,
+            entry,
+        }
+    }
+}
+
+/// Why `add ssl crt-list` could not configure a line on a bind.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AddError(pub String);
 
 impl BindTls {
     /// The certificate files this bind serves now, in load order.
     pub fn cert_files(&self) -> Vec<Arc<Ckch>> {
-        self.resolver.current().certs.clone()
+        self.resolver
+            .current()
+            .served
+            .iter()
+            .map(|s| s.ckch.clone())
+            .collect()
+    }
+
+    /// The crt-lists (and directories) this bind loaded.
+    pub fn crt_lists(&self) -> &[Arc<Mutex<CrtList>>] {
+        &self.lists
+    }
+
+    /// The CA (and CRL) files the configuration loaded for this bind and its crt-lists:
+    /// the only ones a line added at run time may name, as in HAProxy 2.6.
+    pub fn known_ca_files(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self.ssl.ca_file.iter().cloned().collect();
+        for l in &self.lists {
+            let l = l.lock().unwrap_or_else(|p| p.into_inner());
+            for s in l.entries.iter().filter_map(|e| e.settings.as_ref()) {
+                out.extend(s.ca_file.iter().cloned());
+                out.extend(
+                    s.not_applied
+                        .iter()
+                        .filter(|(k, _)| k == "crl-file" || k == "ca-verify-file")
+                        .filter_map(|(_, a)| a.as_ref().map(PathBuf::from)),
+                );
+            }
+        }
+        out
+    }
+
+    /// Whether the bind loaded the crt-list `list`.
+    pub fn uses_list(&self, list: &Arc<Mutex<CrtList>>) -> bool {
+        self.lists.iter().any(|l| Arc::ptr_eq(l, list))
+    }
+
+    /// The crt-list line whose certificate is this bind's default one, unless
+    /// `strict-sni` (then there is no default to keep).
+    pub fn default_entry(&self) -> Option<u64> {
+        if self.resolver.strict {
+            return None;
+        }
+        self.resolver.current().served.first().and_then(|s| s.entry)
+    }
+
+    /// Where the bind line is.
+    pub fn span(&self) -> crate::config::source::Span {
+        self.span
+    }
+
+    /// Serves `ckch` for the new crt-list line `e` too (after the others: it is never the
+    /// default), with the line's settings over the bind line's.
+    pub fn add_entry(&self, e: &CrtEntry, ckch: Arc<Ckch>) -> Result<(), AddError> {
+        let variant = match &e.settings {
+            Some(s) => {
+                // A cipher list naming nothing offered: HAProxy's words when OpenSSL
+                // refuses it.
+                for (list, tls13, what) in [
+                    (&s.ciphers, false, "SSL cipher list"),
+                    (&s.ciphersuites, true, "TLS 1.3 cipher suites"),
+                ] {
+                    if let Some(l) = list
+                        && map_ciphers(l, tls13).0.is_empty()
+                    {
+                        return Err(AddError(format!(
+                            "Proxy '{}': unable to set {what} to '{l}' for bind '{}' at [{}].",
+                            self.fe,
+                            self.addr,
+                            place(self.span)
+                        )));
+                    }
+                }
+                let mut own = self.ssl.clone();
+                s.apply(&mut own);
+                let mut d = Diags::default();
+                match server_config(self.span, &own, &self.defaults, &self.resolver, &mut d) {
+                    Some(v) => Some(Arc::new(v)),
+                    None => {
+                        let msg = d
+                            .list
+                            .iter()
+                            .map(|x| x.message.clone())
+                            .collect::<Vec<_>>()
+                            .join("\n");
+                        return Err(AddError(msg));
+                    }
+                }
+            }
+            None => None,
+        };
+        let (pos, neg): (Vec<&String>, Vec<&String>) =
+            e.filters.iter().partition(|f| !f.starts_with('!'));
+        let s = Served {
+            ckch,
+            names: (!pos.is_empty()).then(|| pos.iter().map(|s| s.to_string()).collect()),
+            negs: neg.iter().map(|s| s[1..].to_ascii_lowercase()).collect(),
+            variant,
+            entry: Some(e.id),
+        };
+        let _w = self.resolver.edit.lock().unwrap_or_else(|p| p.into_inner());
+        let mut served = self.resolver.current().served.clone();
+        served.push(s);
+        self.resolver.set(served);
+        Ok(())
+    }
+
+    /// Stops serving the certificates of crt-list line `entry`.
+    pub fn remove_entry(&self, entry: u64) {
+        let _w = self.resolver.edit.lock().unwrap_or_else(|p| p.into_inner());
+        let mut served = self.resolver.current().served.clone();
+        served.retain(|s| s.entry != Some(entry));
+        self.resolver.set(served);
     }
 
     /// Serves `new` instead of every certificate this bind loaded from its path, with the
     /// SNI names of the new certificate (unless a crt-list line gives names); returns how
-    /// many were replaced. Handshakes under way keep what they picked. Callers serialize
-    /// their calls (`commit ssl cert` holds the transaction's lock).
+    /// many were replaced. Handshakes under way keep what they picked.
     pub fn replace_cert(&self, new: &Arc<Ckch>) -> usize {
         let r = &self.resolver;
-        let mut certs = r.current().certs.clone();
+        let _w = r.edit.lock().unwrap_or_else(|p| p.into_inner());
+        let mut served = r.current().served.clone();
         let mut n = 0;
-        for c in certs.iter_mut().filter(|c| c.path == new.path) {
-            *c = new.clone();
+        for c in served.iter_mut().filter(|c| c.ckch.path == new.path) {
+            c.ckch = new.clone();
             n += 1;
         }
         if n > 0 {
-            let idx = SniIndex::build(certs, &r.filters);
-            *r.index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(idx);
+            r.set(served);
         }
         n
     }
@@ -1058,61 +1575,60 @@ impl BindTls {
 #[derive(Debug, Default)]
 struct SniResolver {
     strict: bool,
-    /// By certificate, in load order: the names its crt-list line gives it (`None`: its
-    /// SAN DNS names and CN) and the names it excludes (`!name`).
-    filters: Vec<(Option<Vec<String>>, Vec<String>)>,
-    /// What handshakes consult; replaced whole by `commit ssl cert` (a read lock per
-    /// handshake, uncontended but for the instant of a commit).
+    /// What handshakes consult; replaced whole by the runtime API (a read lock per
+    /// handshake, uncontended but for the instant of a change).
     index: RwLock<Arc<SniIndex>>,
+    /// Serializes the changes (read, modify, replace).
+    edit: Mutex<()>,
 }
 
 /// The certificates of a bind and the names that pick them.
 #[derive(Debug, Default)]
 struct SniIndex {
-    certs: Vec<Arc<Ckch>>,
+    served: Vec<Served>,
     exact: HashMap<String, usize>,
     /// Keyed by what follows `*.`, in load order.
     wild: HashMap<String, Vec<usize>>,
     /// Names a crt-list line excludes from its certificate (`!name`).
     negs: Vec<Vec<String>>,
+    /// Whether some certificate has a configuration of its own.
+    any_variant: bool,
 }
 
 impl SniResolver {
-    fn new(strict: bool, entries: Vec<(Option<Vec<String>>, Vec<String>, Ckch)>) -> SniResolver {
-        let mut certs = Vec::new();
-        let mut filters = Vec::new();
-        for (names, negs, ck) in entries {
-            certs.push(Arc::new(ck));
-            filters.push((names, negs));
-        }
-        let index = SniIndex::build(certs, &filters);
+    fn new(strict: bool) -> SniResolver {
         SniResolver {
             strict,
-            filters,
-            index: RwLock::new(Arc::new(index)),
+            ..Default::default()
         }
+    }
+    fn set(&self, served: Vec<Served>) {
+        let idx = SniIndex::build(served);
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(idx);
     }
     fn current(&self) -> Arc<SniIndex> {
         self.index.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
-    fn pick(&self, sni: Option<&str>) -> Option<usize> {
-        let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
-        idx.pick(sni, self.strict)
+    /// The configuration of the certificate SNI picks, if it has its own.
+    fn variant(&self, sni: Option<&str>) -> Option<Arc<Variant>> {
+        let idx = self.current();
+        let i = idx.pick(sni, self.strict)?;
+        idx.served.get(i)?.variant.clone()
     }
 }
 
 impl SniIndex {
-    fn build(certs: Vec<Arc<Ckch>>, filters: &[(Option<Vec<String>>, Vec<String>)]) -> SniIndex {
+    fn build(served: Vec<Served>) -> SniIndex {
         let mut idx = SniIndex::default();
-        for (i, c) in certs.iter().enumerate() {
-            let (names, negs) = match filters.get(i) {
-                Some((Some(n), negs)) => (n.clone(), negs.clone()),
-                Some((None, negs)) => (leaf_names(c), negs.clone()),
-                None => (leaf_names(c), Vec::new()),
+        for (i, s) in served.iter().enumerate() {
+            let names = match &s.names {
+                Some(n) => n.clone(),
+                None => leaf_names(&s.ckch),
             };
-            idx.add_filtered(i, names, negs);
+            idx.add_filtered(i, names, s.negs.clone());
         }
-        idx.certs = certs;
+        idx.any_variant = served.iter().any(|s| s.variant.is_some());
+        idx.served = served;
         idx
     }
     fn add_filtered(&mut self, i: usize, names: Vec<String>, negs: Vec<String>) {
@@ -1167,7 +1683,8 @@ impl ResolvesServerCert for SniResolver {
                 "strict-sni: no certificate for this name, handshake refused"
             );
         }
-        i.and_then(|i| idx.certs.get(i)).map(|c| c.ck.clone())
+        i.and_then(|i| idx.served.get(i))
+            .map(|c| c.ckch.served_key())
     }
 }
 
@@ -1225,7 +1742,7 @@ pub async fn handshake(
         }
     };
     let hs = async move {
-        if tls.per_cert.is_empty() && tls.main.no_alpn.is_none() {
+        if !tls.resolver.current().any_variant && tls.main.no_alpn.is_none() {
             return tokio_rustls::TlsAcceptor::from(tls.main.cfg.clone())
                 .accept(tcp)
                 .await;
@@ -1235,12 +1752,8 @@ pub async fn handshake(
         let start =
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
         let hello = start.client_hello();
-        let v = tls
-            .resolver
-            .pick(hello.server_name())
-            .and_then(|i| tls.per_cert.get(&i))
-            .map(|v| &**v)
-            .unwrap_or(&tls.main);
+        let own = tls.resolver.variant(hello.server_name());
+        let v = own.as_deref().unwrap_or(&tls.main);
         let offers = hello
             .alpn()
             .map(|mut it| it.any(|p| v.cfg.alpn_protocols.iter().any(|a| a.as_slice() == p)));
@@ -1544,6 +2057,45 @@ mod tests {
             let e = ok(bad).expect_err(bad);
             assert!(e.0.contains(want), "{bad}: {e:?}");
         }
+    }
+
+    #[test]
+    fn crt_list_lines_split_and_print_as_haproxy() {
+        let split = |l: &str| split_list_line(l).expect("a line");
+        let (c, w, f) = split("/c.pem [alpn h2 verify none] a.example !b.example");
+        assert_eq!(c, "/c.pem");
+        assert_eq!(
+            w,
+            Some(vec![
+                "alpn".into(),
+                "h2".into(),
+                "verify".into(),
+                "none".into()
+            ])
+        );
+        assert_eq!(f, vec!["a.example".to_string(), "!b.example".to_string()]);
+        assert_eq!(split("/c.pem []").1, Some(Vec::new()));
+        assert_eq!(split("/c.pem x").1, None);
+        // An unclosed `[`: empty settings, the rest as filters (HAProxy 2.6's reading).
+        let (_, w, f) = split("/c.pem [alpn h2");
+        assert_eq!(w, Some(Vec::new()));
+        assert_eq!(f, vec!["alpn".to_string(), "h2".to_string()]);
+        assert!(split_list_line("   ").is_none());
+        let f = Path::new("/l.txt");
+        let words = [
+            "ssl-min-ver",
+            "TLSv1.3",
+            "curves",
+            "P-256",
+            "alpn",
+            "h2,http/1.1",
+        ];
+        let s = parse_line_settings(&words, f, 1, Bases::default()).expect("parses");
+        assert_eq!(
+            s.dump(),
+            " [alpn h2,http/1.1\0 curves P-256 ssl-min-ver TLSv1.3]"
+        );
+        assert_eq!(LineSettings::default().dump(), " []");
     }
 
     #[test]

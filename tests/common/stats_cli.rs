@@ -26,3 +26,15 @@ pub fn ask_tcp(addr: std::net::SocketAddr, cmds: &str) -> String {
     let _ = s.read_to_end(&mut out);
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// [`ask`], the input ended after `cmds` as socat ends it (a payload cut short is then
+/// dropped at once).
+pub fn ask_eof(sock: &Path, cmds: &str) -> String {
+    let mut s = UnixStream::connect(sock).unwrap_or_else(|e| panic!("{}: {e}", sock.display()));
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    s.write_all(cmds.as_bytes()).expect("write");
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -183,3 +183,146 @@ impl Drop for SServer {
         let _ = self.child.wait();
     }
 }
+
+/// Concatenates files of `d` into `d/out` (a PEM chain and its key, say).
+pub fn cat(d: &Path, out: &str, parts: &[&str]) {
+    let mut all = Vec::new();
+    for p in parts {
+        all.extend(std::fs::read(d.join(p)).expect(p));
+    }
+    std::fs::write(d.join(out), all).expect(out);
+}
+
+/// What `openssl s_client` is served on `port` for `sni`: `subject=/CN=...` of the leaf
+/// (empty when the handshake fails).
+pub fn served_subject(port: u16, sni: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect 127.0.0.1:{port} -servername {sni} </dev/null 2>/dev/null \
+             | openssl x509 -noout -subject -nameopt compat 2>/dev/null"
+        ))
+        .output()
+        .expect("s_client");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// What `openssl s_client -status` says of the OCSP response stapled on `port` for `sni`:
+/// `no response sent`, or the response's status lines (`OCSP Response Status: ...`,
+/// `Cert Status: ...`).
+pub fn stapled(port: u16, sni: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-servername", sni, "-status"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("s_client");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter(|l| {
+            l.contains("OCSP response: no response sent")
+                || l.contains("OCSP Response Status:")
+                || l.contains("Cert Status:")
+        })
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Accepts any server certificate: the tests look at which one is served.
+#[derive(Debug)]
+pub struct AnyCert(pub std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, dss, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, dss, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A TLS client connection to `127.0.0.1:port` asking for `sni`, any certificate
+/// accepted (the handshake happens on first use).
+pub fn tls_connect(
+    port: u16,
+    sni: &str,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    tls_connect_alpn(port, sni, &[])
+}
+
+/// [`tls_connect`] offering the ALPN protocols `alpn`.
+pub fn tls_connect_alpn(
+    port: u16,
+    sni: &str,
+    alpn: &[&str],
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(AnyCert(provider)))
+        .with_no_client_auth();
+    cfg.alpn_protocols = alpn.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let name = rustls::pki_types::ServerName::try_from(sni.to_owned()).expect("name");
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).expect("client");
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// What a handshake on `port` for `sni` offering `alpn` agrees on.
+pub struct Hello {
+    /// The leaf certificate (DER).
+    pub leaf: Vec<u8>,
+    pub alpn: Option<String>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+}
+
+/// The handshake on `port` for `sni` offering `alpn`, `None` when it fails: in-process,
+/// much quicker than `openssl s_client`.
+pub fn hello(port: u16, sni: &str, alpn: &[&str]) -> Option<Hello> {
+    let mut t = tls_connect_alpn(port, sni, alpn);
+    while t.conn.is_handshaking() {
+        t.conn.complete_io(&mut t.sock).ok()?;
+    }
+    Some(Hello {
+        leaf: t.conn.peer_certificates()?.first()?.to_vec(),
+        alpn: t
+            .conn
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned()),
+        version: match t.conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".into(),
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".into(),
+            v => format!("{v:?}"),
+        },
+    })
+}

@@ -5,6 +5,10 @@
 /// (syntax, description), in HAProxy's order; `help`, `prompt`, `quit` come last there.
 const COMMANDS: &[(&str, &str)] = &[
     (
+        "add ssl crt-list <list> <cert> [opts]*",
+        "add a line to a crt-list (or a payload line)",
+    ),
+    (
         "abort ssl cert <certfile>",
         "drop the certificate transaction",
     ),
@@ -19,6 +23,10 @@ const COMMANDS: &[(&str, &str)] = &[
     (
         "del ssl cert <certfile>",
         "delete a certificate file no bind uses",
+    ),
+    (
+        "del ssl crt-list <list> <cert[:line]>",
+        "delete a line from a crt-list",
     ),
     (
         "disable frontend <frontend>",
@@ -67,6 +75,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "prepare a new certificate for a file",
     ),
     (
+        "set ssl ocsp-response <resp|payload>",
+        "replace a certificate's OCSP response (base64 DER)",
+    ),
+    (
         "set timeout [cli] <delay>",
         "change this session's idle timeout",
     ),
@@ -92,6 +104,14 @@ const COMMANDS: &[(&str, &str)] = &[
     (
         "show ssl cert [<certfile>]",
         "list the certificate files, or describe one",
+    ),
+    (
+        "show ssl crt-list [-n] [<list>]",
+        "list the crt-lists, or the lines of one",
+    ),
+    (
+        "show ssl ocsp-response [id]",
+        "list the OCSP responses stapled, or print one",
     ),
     (
         "show stat [desc|json|no-maint|typed|up]*",

@@ -836,6 +836,11 @@ fn dispatch(ctx: &mut Ctx, cmd: &str, out: &mut String) {
         ["abort", "ssl", "cert", rest @ ..] => ssl::abort_cert(ctx, rest, out),
         ["new", "ssl", "cert", rest @ ..] => ssl::new_cert(ctx, rest, out),
         ["del", "ssl", "cert", rest @ ..] => ssl::del_cert(ctx, rest, out),
+        ["show", "ssl", "crt-list", rest @ ..] => ssl::crtlist::show(ctx, rest, out),
+        ["add", "ssl", "crt-list", rest @ ..] => ssl::crtlist::add(ctx, rest, out),
+        ["del", "ssl", "crt-list", rest @ ..] => ssl::crtlist::del(ctx, rest, out),
+        ["show", "ssl", "ocsp-response", rest @ ..] => ssl::ocsp::show(ctx, rest, out),
+        ["set", "ssl", "ocsp-response", rest @ ..] => ssl::ocsp::set(ctx, rest, out),
         ["show", "errors", rest @ ..] => {
             if need(ctx, Operator, out) {
                 admin::show_errors(ctx, rest, out)

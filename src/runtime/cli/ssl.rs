@@ -18,6 +18,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::{Ctx, DENIED};
+
+pub mod crtlist;
+pub mod ocsp;
 use crate::model::CliLevel;
 use crate::runtime::tls_bind::{Ckch, tlv};
 
@@ -37,8 +40,9 @@ fn txn() -> std::sync::MutexGuard<'static, Option<Txn>> {
     TXN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Certificate files made by `new ssl cert`, which no bind uses (this version has no
-/// `add ssl crt-list`): empty until a commit gives them a certificate.
+/// Certificate files no bind serves: made by `new ssl cert` (empty until a commit gives
+/// them a certificate, then servable through `add ssl crt-list`), or no longer served
+/// after `del ssl crt-list`.
 static SPARE: Mutex<BTreeMap<String, Option<Arc<Ckch>>>> = Mutex::new(BTreeMap::new());
 
 fn spare() -> std::sync::MutexGuard<'static, BTreeMap<String, Option<Arc<Ckch>>>> {
@@ -100,7 +104,7 @@ pub fn show_cert(ctx: &Ctx, args: &[&str], out: &mut String) {
         Some(p) => t
             .as_ref()
             .filter(|t| t.path == p)
-            .map(|t| (t.chain.clone(), "Unused")),
+            .map(|t| (t.chain.clone(), "Unused", None)),
         None => match files(ctx).get(*name) {
             Some(Store::Spare(None)) => {
                 let _ = write!(
@@ -109,13 +113,13 @@ pub fn show_cert(ctx: &Ctx, args: &[&str], out: &mut String) {
                 );
                 return;
             }
-            Some(Store::Used(c)) => Some((c.ck.cert.clone(), "Used")),
-            Some(Store::Spare(Some(c))) => Some((c.ck.cert.clone(), "Unused")),
+            Some(Store::Used(c)) => Some((c.ck.cert.clone(), "Used", ocsp_key(c))),
+            Some(Store::Spare(Some(c))) => Some((c.ck.cert.clone(), "Unused", ocsp_key(c))),
             None => None,
         },
     };
     match found {
-        Some((chain, status)) => describe(name, status, &chain, out),
+        Some((chain, status, key)) => describe(name, status, &chain, key.as_deref(), out),
         None => out.push_str(
             "Can't display the certificate: Not found or the certificate is a bundle!\n\n",
         ),
@@ -354,7 +358,13 @@ pub fn del_cert(ctx: &Ctx, args: &[&str], out: &mut String) {
 }
 
 /// The detail of one certificate file, in HAProxy's fields and order.
-fn describe(name: &str, status: &str, chain: &[CertificateDer<'_>], out: &mut String) {
+fn describe(
+    name: &str,
+    status: &str,
+    chain: &[CertificateDer<'_>],
+    ocsp_key: Option<&str>,
+    out: &mut String,
+) {
     let _ = writeln!(out, "Filename: {name}\nStatus: {status}");
     if let Some(leaf) = chain.first().and_then(|c| Cert::parse(c)) {
         let _ = writeln!(out, "Serial: {}", hex(leaf.serial));
@@ -375,8 +385,14 @@ fn describe(name: &str, status: &str, chain: &[CertificateDer<'_>], out: &mut St
             }
         }
     }
-    // OCSP responses are not loaded by this proxy.
-    out.push_str("OCSP Response Key: \n\n");
+    let _ = write!(out, "OCSP Response Key: {}\n\n", ocsp_key.unwrap_or(""));
+}
+
+/// The CertID key of the OCSP response a certificate staples, as HAProxy shows it.
+fn ocsp_key(c: &Ckch) -> Option<String> {
+    c.ck.ocsp.as_ref()?;
+    c.cert_id()
+        .map(|id| crate::runtime::tls_bind::ocsp::hex_lower(&id))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -511,8 +527,30 @@ fn dn(mut name: &[u8]) -> Option<String> {
     Some(out)
 }
 
+/// A distinguished name in OpenSSL's `-nameopt oneline` form: `C = FR, CN = name`.
+pub(crate) fn dn_oneline(mut name: &[u8]) -> String {
+    let mut parts = Vec::new();
+    while let Some((_, set, rest)) = tlv(name) {
+        name = rest;
+        let mut set = set;
+        while let Some((_, atv, r2)) = tlv(set) {
+            set = r2;
+            let Some((0x06, oid, val)) = tlv(atv) else {
+                continue;
+            };
+            let v = tlv(val).map(|(_, v, _)| String::from_utf8_lossy(v).into_owned());
+            let n = ATTRS
+                .iter()
+                .find(|(o, _)| *o == oid)
+                .map_or_else(|| oid_text(oid), |(_, n)| (*n).to_owned());
+            parts.push(format!("{n} = {}", v.unwrap_or_default()));
+        }
+    }
+    parts.join(", ")
+}
+
 /// An OID in dotted form (`1.2.3.4`).
-fn oid_text(oid: &[u8]) -> String {
+pub(crate) fn oid_text(oid: &[u8]) -> String {
     let mut parts: Vec<u64> = Vec::new();
     let mut cur = 0u64;
     for &b in oid {
