@@ -587,6 +587,75 @@ fn syslog_time(secs: i64) -> String {
 mod tests {
     use super::*;
 
+    fn udp_target(to: SocketAddr) -> LogTarget {
+        LogTarget {
+            dest: LogDest::Udp(to),
+            max_len: None,
+            format: LogFormatKind::Raw,
+            sample: None,
+            facility: 16,
+            level: None,
+            min_level: None,
+            span: Default::default(),
+        }
+    }
+
+    /// On a thread that batches, messages leave in groups of BATCH_MAX and at the flush,
+    /// all of them and in order; without a reader (ICMP refusals) they are counted as
+    /// dropped, and nothing loops.
+    #[test]
+    fn batched_messages_arrive_in_order_and_refusals_are_counted() {
+        std::thread::spawn(|| {
+            let rx = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .expect("timeout");
+            let sink = LogSink::new(&[udp_target(rx.local_addr().expect("addr"))], None);
+            flush_thread(); // as the event loop's first park: batching from now on
+            let n = BATCH_MAX * 2 + 5;
+            for i in 0..n {
+                sink.send(Severity::Info, &format!("m{i}"));
+            }
+            // The two full batches went out; the last five wait for the flush (or went with
+            // the age limit, on a slow machine).
+            let mut got = Vec::new();
+            let mut b = [0u8; 256];
+            rx.set_nonblocking(true).expect("nonblocking");
+            while let Ok(k) = rx.recv(&mut b) {
+                got.push(String::from_utf8_lossy(&b[..k]).into_owned());
+            }
+            assert!(
+                got.len() >= BATCH_MAX * 2,
+                "{} sent before the flush",
+                got.len()
+            );
+            flush_and_stop();
+            rx.set_nonblocking(false).expect("blocking");
+            while got.len() < n {
+                let k = rx.recv(&mut b).expect("a flushed message");
+                got.push(String::from_utf8_lossy(&b[..k]).into_owned());
+            }
+            let want: Vec<String> = (0..n).map(|i| format!("m{i}\n")).collect();
+            assert_eq!(got, want);
+
+            // Nobody listens: the kernel refuses messages once it knows; each is counted.
+            let gone = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            let to = gone.local_addr().expect("addr");
+            drop(gone);
+            let sink = LogSink::new(&[udp_target(to)], None);
+            let before = dropped_messages();
+            for round in 0..3 {
+                flush_thread();
+                for i in 0..BATCH_MAX {
+                    sink.send(Severity::Info, &format!("r{round}-{i}"));
+                }
+                flush_and_stop();
+            }
+            assert!(dropped_messages() > before, "refused messages are counted");
+        })
+        .join()
+        .expect("test thread");
+    }
+
     fn framed(format: LogFormatKind, host: Option<&str>, sd: Option<&[u8]>) -> String {
         // 2026-12-03 05:58:13.504002 UTC, as haproxy 2.6.12 framed it.
         let h = Header {
