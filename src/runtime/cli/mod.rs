@@ -12,6 +12,7 @@ pub mod admin;
 pub mod agent;
 pub mod help;
 pub mod info;
+pub mod nolb;
 pub mod ratelimit;
 pub mod servers;
 pub mod sess;
