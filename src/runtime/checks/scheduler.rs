@@ -562,7 +562,10 @@ impl Checker {
             }
             // Up and staying up: a conditional pass (`disable-on-404`) makes it NOLB, any
             // other pass makes a NOLB server UP again (also after `health stopping`).
-            None if passed && self.rf.health() == Health::Up && self.state.up.load(Ordering::Acquire) => {
+            None if passed
+                && self.rf.health() == Health::Up
+                && self.state.up.load(Ordering::Acquire) =>
+            {
                 let nolb = out.status == CheckStatus::L7OkC;
                 if self.state.nolb.swap(nolb, Ordering::AcqRel) != nolb {
                     rec.last_change = SystemTime::now();
@@ -805,8 +808,10 @@ impl Checker {
         }
         if nolb && c.active == 0 && c.backup == 0 {
             process::alert(&events::no_server(&self.backend_name, true));
-            self.sink
-                .send(Severity::Emerg, &events::no_server(&self.backend_name, false));
+            self.sink.send(
+                Severity::Emerg,
+                &events::no_server(&self.backend_name, false),
+            );
         }
     }
 

@@ -144,10 +144,14 @@ pub fn show_tasks(ctx: &mut Ctx, out: &mut String) {
         }
     }
     let cli = cli.saturating_sub(1);
-    let mut rows: Vec<(&str, u32)> = [("http_stream", http), ("tcp_stream", tcp), ("cli_stream", cli)]
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .collect();
+    let mut rows: Vec<(&str, u32)> = [
+        ("http_stream", http),
+        ("tcp_stream", tcp),
+        ("cli_stream", cli),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let total: u32 = rows.iter().map(|r| r.1).sum();
     out.push_str(&format!(

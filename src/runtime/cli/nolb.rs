@@ -14,9 +14,14 @@ use crate::runtime::checks::events::{self, Counts, Who};
 use crate::runtime::checks::health::Health;
 use crate::runtime::process;
 
-/// Puts the server in NOLB; a server in maintenance is left alone, as HAProxy does.
+/// Puts the server in NOLB; a server in maintenance stays there, as in HAProxy (which
+/// still moves an unchecked server's health counter to its top).
 pub fn set_stopping(f: &Found) {
     if f.state.admin() == crate::runtime::backend::Admin::Maint {
+        if let (None, Some(m)) = (f.state.checker.get(), f.meta) {
+            m.health_nocheck
+                .store(m.rise + m.fall - 1, Ordering::Relaxed);
+        }
         return;
     }
     if let Some(c) = f.state.checker.get() {
@@ -27,7 +32,8 @@ pub fn set_stopping(f: &Found) {
     let was_nolb = f.state.nolb.swap(true, Ordering::AcqRel);
     f.state.up.store(true, Ordering::Release);
     if let Some(m) = f.meta {
-        m.health_nocheck.store(m.rise + m.fall - 1, Ordering::Relaxed);
+        m.health_nocheck
+            .store(m.rise + m.fall - 1, Ordering::Relaxed);
     }
     if was_up && was_nolb {
         return;

@@ -79,7 +79,11 @@ impl RateLimits {
         [
             self.conn.load(Ordering::Relaxed),
             self.sess.load(Ordering::Relaxed),
-            if ssl { self.ssl.load(Ordering::Relaxed) } else { 0 },
+            if ssl {
+                self.ssl.load(Ordering::Relaxed)
+            } else {
+                0
+            },
         ]
         .into_iter()
         .filter(|l| *l > 0)
