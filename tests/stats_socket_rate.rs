@@ -324,19 +324,27 @@ fn disable_on_404_and_stopping_with_checks_as_haproxy() {
     }
     let ok = MockServer::start("ok");
     let gone = MockServer::builder("gone").status(404).start();
-    let be = format!(
-        "backend be\n\
+    let (page_h, page_r) = (free_port(), free_port());
+    let be = |page_port: u16| {
+        format!(
+            "backend be\n\
          \x20   server s1 {ok} check inter 200ms\n\
          \x20   server s2 {ok} check inter 200ms\n\
          backend b404\n\
          \x20   option httpchk GET /health\n\
          \x20   http-check disable-on-404\n\
-         \x20   server n1 {gone} check inter 200ms\n",
-        ok = ok.addr_str(),
-        gone = gone.addr_str()
-    );
-    let h = start(Engine::Haproxy, "", &be);
-    let r = start(Engine::Rproxy, "", &be);
+         \x20   server n1 {gone} check inter 200ms\n\
+         listen st\n\
+         \x20   bind 127.0.0.1:{page}\n\
+         \x20   stats enable\n\
+         \x20   stats uri /\n",
+            ok = ok.addr_str(),
+            gone = gone.addr_str(),
+            page = page_port,
+        )
+    };
+    let h = start(Engine::Haproxy, "", &be(page_h));
+    let r = start(Engine::Rproxy, "", &be(page_r));
     for s in [&h, &r] {
         assert!(
             eventually(Duration::from_secs(5), || statuses(s)
@@ -349,6 +357,13 @@ fn disable_on_404_and_stopping_with_checks_as_haproxy() {
     assert_eq!(servers_state(&r.sock()), servers_state(&h.sock()));
     assert_eq!(statuses(&r), statuses(&h));
     assert!(statuses(&r).contains(&"b404,BACKEND,DOWN,0,0,0,,".to_string()));
+    // The stats page paints the NOLB row in HAProxy's colour class.
+    for (port, name) in [(page_h, "haproxy"), (page_r, "rproxy")] {
+        let page = try_http_get(local(port), "/")
+            .expect("stats page")
+            .body_text();
+        assert!(page.contains("<tr class=\"active_nolb\""), "{name} page");
+    }
     // A checked server in NOLB comes back UP at its next passing check.
     for s in [&h, &r] {
         assert_eq!(s.admin("set server be/s1 health stopping\n"), "\n");
