@@ -10,6 +10,7 @@
 //! or more under both engines); both engines run at once so that each test stays short.
 
 mod common;
+mod tls_util;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use common::ports::{free_port, local};
 use common::proxy::{Engine, Proxy, eventually};
 use common::sbs::require_haproxy;
 use common::stats_cli::ask;
+use common::{have_program, require};
 
 struct Setup {
     proxy: Proxy,
@@ -203,6 +205,89 @@ fn removing_the_limit_at_run_time_lets_connections_in() {
     assert_eq!(ok, 10);
     // At 1/s these would take ~9 s.
     assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// `n` HTTPS GETs at once with curl; the time until all end and how many got a 200.
+fn tls_burst(port: u16, n: usize) -> (Duration, usize) {
+    let t0 = Instant::now();
+    let ok = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                sc.spawn(move || {
+                    std::process::Command::new("curl")
+                        .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", "-m", "9"])
+                        .arg(format!("https://127.0.0.1:{port}/"))
+                        .output()
+                        .is_ok_and(|o| o.stdout == b"200")
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().is_ok_and(|ok| ok))
+            .filter(|ok| *ok)
+            .count()
+    });
+    (t0.elapsed(), ok)
+}
+
+#[test]
+fn ssl_rate_limit_holds_tls_listeners_only() {
+    if !require_haproxy() || !require(have_program("curl"), "curl not installed") {
+        return;
+    }
+    let pki = tls_util::make_pki();
+    let m = MockServer::start("m");
+    let run = |engine: Engine| {
+        let (plain, tls) = (free_port(), free_port());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = format!(
+            "global\n\
+             \x20   stats socket {d}/admin.sock level admin\n\
+             \x20   maxsslrate 5\n\
+             defaults\n\
+             \x20   mode http\n\
+             \x20   timeout connect 1s\n\
+             \x20   timeout client 5s\n\
+             \x20   timeout server 5s\n\
+             frontend fe\n\
+             \x20   bind 127.0.0.1:{plain}\n\
+             \x20   bind 127.0.0.1:{tls} ssl crt {crt}\n\
+             \x20   default_backend be\n\
+             {be}",
+            d = dir.path().display(),
+            crt = pki.p("leafkey.pem"),
+            be = solo(&m),
+        );
+        let p = Proxy::start_engine(engine, &cfg);
+        // Plain connections are not held by the SSL limit.
+        let (t_plain, ok_plain) = burst(plain, 12);
+        let (t_tls, ok_tls) = tls_burst(tls, 20);
+        let info = ask(&dir.path().join("admin.sock"), "show info\n");
+        drop(p);
+        (t_plain, ok_plain, t_tls, ok_tls, info)
+    };
+    let (h, r) = std::thread::scope(|sc| {
+        let a = sc.spawn(|| run(Engine::Haproxy));
+        let b = sc.spawn(|| run(Engine::Rproxy));
+        (a.join().expect("haproxy"), b.join().expect("rproxy"))
+    });
+    for (name, (t_plain, ok_plain, t_tls, ok_tls, info)) in [("haproxy", &h), ("rproxy", &r)] {
+        assert_eq!(*ok_plain, 12, "{name}");
+        assert!(
+            *t_plain < Duration::from_millis(2000),
+            "{name}: plain {t_plain:?}"
+        );
+        assert_eq!(*ok_tls, 20, "{name}");
+        assert!(
+            *t_tls >= Duration::from_millis(2500),
+            "{name}: TLS {t_tls:?}"
+        );
+        assert!(info.contains("\nSslRateLimit: 5\n"), "{name}");
+    }
+    eprintln!(
+        "20 TLS connections at 5/s: haproxy {:?}, rproxy {:?}",
+        h.2, r.2
+    );
 }
 
 /// `show servers state` with the seconds-since-change column blanked.
