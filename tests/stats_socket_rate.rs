@@ -283,6 +283,14 @@ fn ssl_rate_limit_holds_tls_listeners_only() {
             "{name}: TLS {t_tls:?}"
         );
         assert!(info.contains("\nSslRateLimit: 5\n"), "{name}");
+        let max_ssl = info
+            .lines()
+            .find_map(|l| l.strip_prefix("MaxSslRate: "))
+            .and_then(|v| v.parse::<u32>().ok());
+        assert!(
+            max_ssl.is_some_and(|m| (4..=8).contains(&m)),
+            "{name}: {info}"
+        );
     }
     eprintln!(
         "20 TLS connections at 5/s: haproxy {:?}, rproxy {:?}",

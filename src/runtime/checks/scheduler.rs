@@ -608,7 +608,7 @@ impl Checker {
         let mut v = ServerView {
             state: ServerView::state_word(
                 &self.rf.now(),
-                admin == Admin::Drain,
+                admin == Admin::Drain || self.state.nolb.load(Ordering::Relaxed),
                 admin == Admin::Maint,
             ),
             running: self.rf.health() == Health::Up && admin != Admin::Maint,

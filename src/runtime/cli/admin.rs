@@ -221,6 +221,7 @@ pub fn set_maxconn_global(ctx: &mut Ctx, args: &[&str], out: &mut String) {
 /// `clear counters [all]`: maxima, or every counter, of every proxy and server.
 pub fn clear_counters(ctx: &mut Ctx, all: bool) {
     let zero = |a: &std::sync::atomic::AtomicU64| a.store(0, Ordering::Relaxed);
+    ctx.rt.cli.rate.clear_max();
     for px in &ctx.rt.proxies {
         let c = &px.counters;
         c.fe.clear(all);

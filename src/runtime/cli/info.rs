@@ -119,6 +119,7 @@ pub fn fields(rt: &Runtime) -> Vec<Field> {
         .unwrap_or(0);
     let stopping = u64::from(*rt.stopping.borrow());
     let rate = rt.cli.rate.limits();
+    let ssl_rates = rt.cli.rate.ssl_rates();
     let f = |pos, name, tags, val| Field {
         pos,
         name,
@@ -174,9 +175,9 @@ pub fn fields(rt: &Runtime) -> Vec<Field> {
         f(29, "SessRate", "MRP", U32(t.sess_rate)),
         f(30, "SessRateLimit", "CLP", U32(u64::from(rate.1))),
         f(31, "MaxSessRate", "MRP", U32(t.sess_rate_max)),
-        f(32, "SslRate", "MRP", U32(0)),
+        f(32, "SslRate", "MRP", U32(u64::from(ssl_rates.0))),
         f(33, "SslRateLimit", "CLP", U32(u64::from(rate.2))),
-        f(34, "MaxSslRate", "MMP", U32(0)),
+        f(34, "MaxSslRate", "MMP", U32(u64::from(ssl_rates.1))),
         f(35, "SslFrontendKeyRate", "MGP", U32(0)),
         f(36, "SslFrontendMaxKeyRate", "MMP", U32(0)),
         f(37, "SslFrontendSessionReuse_pct", "MGP", U32(0)),

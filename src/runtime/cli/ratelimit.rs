@@ -29,6 +29,8 @@ pub struct RateLimits {
     conn_rate: FreqCtr,
     sess_rate: FreqCtr,
     ssl_rate: FreqCtr,
+    /// The highest TLS session rate seen (`MaxSslRate`).
+    ssl_max: AtomicU32,
 }
 
 /// Which limit a `set rate-limit` names.
@@ -61,6 +63,16 @@ impl RateLimits {
             self.ssl.load(Ordering::Relaxed),
             self.comp_bps.load(Ordering::Relaxed),
         )
+    }
+
+    /// `SslRate` and `MaxSslRate`: TLS sessions accepted per second, now and at most.
+    pub fn ssl_rates(&self) -> (u32, u32) {
+        (self.ssl_rate.read(), self.ssl_max.load(Ordering::Relaxed))
+    }
+
+    /// `clear counters`: the maximum goes back to 0, as HAProxy's global maxima do.
+    pub fn clear_max(&self) {
+        self.ssl_max.store(0, Ordering::Relaxed);
     }
 
     /// Whether one more connection may be accepted now (`ssl`: on a `bind ... ssl`).
@@ -108,7 +120,8 @@ impl RateLimits {
         self.conn_rate.inc();
         self.sess_rate.inc();
         if ssl {
-            self.ssl_rate.inc();
+            let r = self.ssl_rate.inc();
+            self.ssl_max.fetch_max(r, Ordering::Relaxed);
         }
     }
 
