@@ -93,6 +93,11 @@ pub struct Global {
     pub crt_base: Option<PathBuf>,
     /// `setenv`/`presetenv`/`resetenv`/`unsetenv`, in order, applied at start.
     pub env_ops: Vec<EnvOp>,
+    /// `maxconnrate`, `maxsessrate`, `maxsslrate`: the most connections, sessions and TLS
+    /// sessions accepted per second by the whole process (None or 0: no limit).
+    pub maxconnrate: Option<u32>,
+    pub maxsessrate: Option<u32>,
+    pub maxsslrate: Option<u32>,
 }
 
 /// `tune.h2.*` as written (`None`: HAProxy's default).

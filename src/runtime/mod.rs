@@ -360,7 +360,12 @@ async fn accept_loop(
             }
         } else {
             tokio::select! {
-                r = listener.accept() => r,
+                // `maxconnrate`/`maxsessrate`/`maxsslrate`: beyond them the socket is not
+                // read for a while (clients wait in the backlog).
+                r = async {
+                    rt.cli.rate.admit(tls.is_some()).await;
+                    listener.accept().await
+                } => r,
                 _ = stop.changed() => {
                     draining = Some(tokio::time::Instant::now() + Duration::from_millis(20));
                     continue;
@@ -384,6 +389,8 @@ async fn accept_loop(
                 continue;
             }
         };
+        rt.cli.rate.on_accept(tls.is_some());
+        cli::activity::on_accept();
         px.counters.sessions.fetch_add(1, Ordering::Relaxed);
         let cur = px.counters.current.fetch_add(1, Ordering::Relaxed) + 1;
         px.counters.fe.on_accept(cur);

@@ -627,7 +627,7 @@ fn server_state(s: &ServerState) -> &'static str {
         Admin::Maint => "MAINT",
         Admin::Drain => "DRAIN",
         Admin::Ready if !s.up.load(Ordering::Relaxed) => "DOWN",
-        Admin::Ready if s.weight() == 0 => "NOLB",
+        Admin::Ready if s.weight() == 0 || s.nolb.load(Ordering::Relaxed) => "NOLB",
         Admin::Ready => "UP",
     }
 }

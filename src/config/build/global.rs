@@ -34,6 +34,18 @@ pub const KEYWORDS: &[GlobalKw] = &[
         s.uint(c, 1, "a number of connections")
             .map(|v| g.maxconn = Some(v))
     }),
+    kw("maxconnrate", |c, g, s| {
+        s.uint(c, 1, "a number of connections per second")
+            .map(|v| g.maxconnrate = Some(v))
+    }),
+    kw("maxsessrate", |c, g, s| {
+        s.uint(c, 1, "a number of sessions per second")
+            .map(|v| g.maxsessrate = Some(v))
+    }),
+    kw("maxsslrate", |c, g, s| {
+        s.uint(c, 1, "a number of SSL sessions per second")
+            .map(|v| g.maxsslrate = Some(v))
+    }),
     kw("user", user),
     kw("group", group),
     kw("uid", |c, g, s| {

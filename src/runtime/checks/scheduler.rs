@@ -500,6 +500,7 @@ impl Checker {
         };
         match changed {
             Some(Health::Down) => {
+                self.state.nolb.store(false, Ordering::Relaxed);
                 self.state.up.store(false, Ordering::Release);
                 if let Some(be) = self.backend.upgrade() {
                     crate::runtime::stats::counters::backend_health(&be);
@@ -526,6 +527,9 @@ impl Checker {
                 }
                 rec.last_change = SystemTime::now();
                 self.start_ramp();
+                // `disable-on-404`: a 404 brings the server up as NOLB (stopping).
+                let nolb = out.status == CheckStatus::L7OkC;
+                self.state.nolb.store(nolb, Ordering::Relaxed);
                 self.state.up.store(true, Ordering::Release);
                 // As HAProxy, requests waiting for any server may go to this one now.
                 let before = self.state.total.load(Ordering::Relaxed);
@@ -540,9 +544,33 @@ impl Checker {
                     .load(Ordering::Relaxed)
                     .saturating_sub(before) as u32;
                 let line = events::change_line(who, Health::Up, why, &c);
+                let line = if nolb {
+                    line.replacen(" is UP", " is stopping", 1)
+                } else {
+                    line
+                };
                 process::warning(&line);
                 self.sink.send(Severity::Notice, &line);
+                if nolb && c.active == 0 && c.backup == 0 {
+                    process::alert(&events::no_server(&self.backend_name, true));
+                    self.sink.send(
+                        Severity::Emerg,
+                        &events::no_server(&self.backend_name, false),
+                    );
+                }
                 super::agent::on_marked_up(&self.state, self.backend.upgrade().as_deref());
+            }
+            // Up and staying up: a conditional pass (`disable-on-404`) makes it NOLB, any
+            // other pass makes a NOLB server UP again (also after `health stopping`).
+            None if passed
+                && self.rf.health() == Health::Up
+                && self.state.up.load(Ordering::Acquire) =>
+            {
+                let nolb = out.status == CheckStatus::L7OkC;
+                if self.state.nolb.swap(nolb, Ordering::AcqRel) != nolb {
+                    rec.last_change = SystemTime::now();
+                    self.nolb_changed(nolb, why, "");
+                }
             }
             None => {}
         }
@@ -580,7 +608,7 @@ impl Checker {
         let mut v = ServerView {
             state: ServerView::state_word(
                 &self.rf.now(),
-                admin == Admin::Drain,
+                admin == Admin::Drain || self.state.nolb.load(Ordering::Relaxed),
                 admin == Admin::Maint,
             ),
             running: self.rf.health() == Health::Up && admin != Admin::Maint,
@@ -738,6 +766,55 @@ impl Checker {
         *lock(&self.cli_addr) = Some(a);
     }
 
+    /// `set server ... health stopping`: HAProxy's NOLB state (up, but no new
+    /// load-balanced traffic; persistence still applies), the counter at its top. The
+    /// next passing check makes the server UP again, as in HAProxy.
+    pub fn force_stopping(self: &Arc<Self>) {
+        let mut rec = lock(&self.record);
+        let st = self.rf.mark_up();
+        let was = self.state.up.load(Ordering::Acquire) && self.state.nolb.load(Ordering::Acquire);
+        if was {
+            return;
+        }
+        rec.last_change = SystemTime::now();
+        if st.changed.is_some()
+            && let Some(t) = rec.down_since.take()
+        {
+            rec.downtime += t.elapsed();
+        }
+        self.state.nolb.store(true, Ordering::Release);
+        self.state.up.store(true, Ordering::Release);
+        drop(rec);
+        self.nolb_changed(true, None, ", changed from CLI");
+    }
+
+    /// Logs a server's move into NOLB (`stopping`) or out of it (UP), as HAProxy words it;
+    /// `tail` follows the state word (`, changed from CLI`).
+    fn nolb_changed(self: &Arc<Self>, nolb: bool, why: Option<(&Outcome, bool)>, tail: &str) {
+        let c = self.counts();
+        let word = if nolb { "stopping" } else { "UP" };
+        let line = events::change_line(self.who(), Health::Up, why, &c).replacen(
+            " is UP",
+            &format!(" is {word}{tail}"),
+            1,
+        );
+        process::warning(&line);
+        self.sink.send(Severity::Notice, &line);
+        if let Some(be) = self.backend.upgrade() {
+            if !nolb {
+                be.dequeue(self.idx);
+            }
+            crate::runtime::stats::counters::backend_health(&be);
+        }
+        if nolb && c.active == 0 && c.backup == 0 {
+            process::alert(&events::no_server(&self.backend_name, true));
+            self.sink.send(
+                Severity::Emerg,
+                &events::no_server(&self.backend_name, false),
+            );
+        }
+    }
+
     /// `set server ... health up|down`: the counter jumps to its end and the state
     /// follows at once, logged as HAProxy logs a change "from CLI".
     pub fn force_health(self: &Arc<Self>, up: bool) {
@@ -747,6 +824,13 @@ impl Checker {
         } else {
             self.rf.mark_down()
         };
+        let was_nolb = self.state.nolb.swap(false, Ordering::AcqRel);
+        if up && was_nolb && st.changed.is_none() {
+            rec.last_change = SystemTime::now();
+            drop(rec);
+            self.nolb_changed(false, None, ", changed from CLI");
+            return;
+        }
         let Some(to) = st.changed else { return };
         rec.last_change = SystemTime::now();
         match to {

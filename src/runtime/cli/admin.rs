@@ -1,5 +1,5 @@
 //! Process and frontend commands of the stats socket, with HAProxy 2.6's answers:
-//! `disable|enable|shutdown frontend`, `set maxconn frontend|global`, `set rate-limit`,
+//! `disable|enable|shutdown frontend`, `set maxconn frontend|global`,
 //! `clear counters [all]`, `show errors`, `show env`, `shutdown session`. Frontend states
 //! live in [`super::ProxyMeta::fe_ctl`], which the accept loops watch ([`hold`]).
 
@@ -218,34 +218,10 @@ pub fn set_maxconn_global(ctx: &mut Ctx, args: &[&str], out: &mut String) {
     out.push('\n');
 }
 
-/// `set rate-limit connections|sessions|ssl-sessions|http-compression global N`:
-/// HAProxy's answers; the limits are not enforced by this version (a warning says so).
-pub fn set_rate_limit(args: &[&str], out: &mut String) {
-    match args {
-        [
-            "connections" | "sessions" | "ssl-sessions" | "http-compression",
-            "global",
-            rest @ ..,
-        ] => {
-            if rest.is_empty() {
-                out.push_str("Expects an integer value.\n\n");
-                return;
-            }
-            crate::runtime::process::warning(&format!(
-                "set rate-limit {}: accepted, but rate limits are not enforced by rproxy.",
-                args.join(" ")
-            ));
-            out.push('\n');
-        }
-        _ => out.push_str(
-            "'set rate-limit' only supports :\n   - 'connections global' to set the per-process maximum connection rate\n   - 'sessions global' to set the per-process maximum session rate\n   - 'ssl-sessions global' to set the per-process maximum SSL session rate\n   - 'http-compression global' to set the per-process maximum compression speed in kB/s\n\n",
-        ),
-    }
-}
-
 /// `clear counters [all]`: maxima, or every counter, of every proxy and server.
 pub fn clear_counters(ctx: &mut Ctx, all: bool) {
     let zero = |a: &std::sync::atomic::AtomicU64| a.store(0, Ordering::Relaxed);
+    ctx.rt.cli.rate.clear_max();
     for px in &ctx.rt.proxies {
         let c = &px.counters;
         c.fe.clear(all);

@@ -60,7 +60,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("set maxconn server <bk>/<srv>", "change a server's maxconn"),
     (
         "set rate-limit <setting> <value>",
-        "accepted; rate limits are not enforced",
+        "change a global accept rate limit",
     ),
     (
         "set server <bk>/<srv> [opts]",
@@ -85,6 +85,10 @@ const COMMANDS: &[(&str, &str)] = &[
     (
         "set weight <bk>/<srv>  (DEPRECATED)",
         "change a server's weight (use 'set server' instead)",
+    ),
+    (
+        "show activity",
+        "per-thread activity counters (mostly placeholders)",
     ),
     ("show backend", "list the backends"),
     ("show env [var]", "the process's environment variables"),
@@ -117,6 +121,7 @@ const COMMANDS: &[(&str, &str)] = &[
         "show stat [desc|json|no-maint|typed|up]*",
         "counters of each proxy and server",
     ),
+    ("show tasks", "the sessions alive now, by kind"),
     (
         "shutdown frontend <frontend>",
         "close a frontend's sockets for good",

@@ -118,6 +118,8 @@ pub fn fields(rt: &Runtime) -> Vec<Field> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let stopping = u64::from(*rt.stopping.borrow());
+    let rate = rt.cli.rate.limits();
+    let ssl_rates = rt.cli.rate.ssl_rates();
     let f = |pos, name, tags, val| Field {
         pos,
         name,
@@ -168,14 +170,14 @@ pub fn fields(rt: &Runtime) -> Vec<Field> {
         f(24, "PipesUsed", "MGP", U32(0)),
         f(25, "PipesFree", "MGP", U32(0)),
         f(26, "ConnRate", "MRP", U32(t.conn_rate)),
-        f(27, "ConnRateLimit", "CLP", U32(0)),
+        f(27, "ConnRateLimit", "CLP", U32(u64::from(rate.0))),
         f(28, "MaxConnRate", "MMP", U32(t.conn_rate_max)),
         f(29, "SessRate", "MRP", U32(t.sess_rate)),
-        f(30, "SessRateLimit", "CLP", U32(0)),
+        f(30, "SessRateLimit", "CLP", U32(u64::from(rate.1))),
         f(31, "MaxSessRate", "MRP", U32(t.sess_rate_max)),
-        f(32, "SslRate", "MRP", U32(0)),
-        f(33, "SslRateLimit", "CLP", U32(0)),
-        f(34, "MaxSslRate", "MMP", U32(0)),
+        f(32, "SslRate", "MRP", U32(u64::from(ssl_rates.0))),
+        f(33, "SslRateLimit", "CLP", U32(u64::from(rate.2))),
+        f(34, "MaxSslRate", "MMP", U32(u64::from(ssl_rates.1))),
         f(35, "SslFrontendKeyRate", "MGP", U32(0)),
         f(36, "SslFrontendMaxKeyRate", "MMP", U32(0)),
         f(37, "SslFrontendSessionReuse_pct", "MGP", U32(0)),
@@ -185,7 +187,7 @@ pub fn fields(rt: &Runtime) -> Vec<Field> {
         f(41, "SslCacheMisses", "MCP", U32(0)),
         f(42, "CompressBpsIn", "MRP", U32(0)),
         f(43, "CompressBpsOut", "MRP", U32(0)),
-        f(44, "CompressBpsRateLim", "CLP", U32(0)),
+        f(44, "CompressBpsRateLim", "CLP", U32(u64::from(rate.3))),
         f(47, "Tasks", "MGP", U32(cur + sessions + t.listeners)),
         f(48, "Run_queue", "MGP", U32(0)),
         f(49, "Idle_pct", "MaP", U32(100)),

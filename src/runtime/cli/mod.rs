@@ -7,10 +7,13 @@
 //!
 //! Every answer ends with an empty line, byte for byte as HAProxy's do.
 
+pub mod activity;
 pub mod admin;
 pub mod agent;
 pub mod help;
 pub mod info;
+pub mod nolb;
+pub mod ratelimit;
 pub mod servers;
 pub mod sess;
 pub mod ssl;
@@ -146,6 +149,8 @@ pub struct Cli {
     pub cli_total: AtomicU64,
     /// Listening sockets: the enabled frontends' `bind`s and the stats sockets.
     pub listeners: u64,
+    /// `maxconnrate`/`maxsessrate`/`maxsslrate` and `set rate-limit`.
+    pub rate: ratelimit::RateLimits,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -271,6 +276,7 @@ impl Cli {
                 .map(|p| p.binds.len())
                 .sum::<usize>()
                 + cfg.global.stats_sockets.len()) as u64,
+            rate: ratelimit::RateLimits::new(&cfg.global),
         }
     }
 
@@ -534,6 +540,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     rt.cli.cli_active.fetch_add(1, Ordering::Relaxed);
     rt.cli.cli_total.fetch_add(1, Ordering::Relaxed);
+    activity::on_accept();
     let id = rt.cli.begin_session(SessInfo {
         proto,
         src,
@@ -821,6 +828,8 @@ fn dispatch(ctx: &mut Ctx, cmd: &str, out: &mut String) {
             out.push('\n');
         }
         ["show", "info", rest @ ..] => info::show_info(ctx, rest, out),
+        ["show", "activity", ..] => activity::show_activity(ctx, out),
+        ["show", "tasks", ..] => activity::show_tasks(ctx, out),
         ["show", "stat", rest @ ..] => stat::show_stat(ctx, rest, out),
         ["show", "servers", "state", rest @ ..] => servers::show_state(ctx, rest, out),
         ["show", "backend", ..] => servers::show_backend(ctx, out),
@@ -885,7 +894,7 @@ fn dispatch(ctx: &mut Ctx, cmd: &str, out: &mut String) {
         }
         ["set", "rate-limit", rest @ ..] => {
             if need(ctx, Admin, out) {
-                admin::set_rate_limit(rest, out)
+                ratelimit::set_rate_limit(ctx, rest, out)
             }
         }
         ["shutdown", "session", rest @ ..] => {

@@ -150,7 +150,12 @@ fn state_row(
     let checker = s.checker.get();
     let rec = checker.map(|c| c.snapshot());
     let up = s.up.load(Ordering::Relaxed);
-    let op_state = if admin == Admin::Maint || !up { 0 } else { 2 };
+    let op_state = match (admin == Admin::Maint || !up, s.nolb.load(Ordering::Relaxed)) {
+        (true, _) => 0,
+        // NOLB: HAProxy's SRV_ST_STOPPING.
+        (false, true) => 3,
+        (false, false) => 2,
+    };
     let admin_state = match admin {
         Admin::Ready => 0,
         Admin::Drain => 8,
@@ -608,8 +613,8 @@ fn set_health(f: &Found, arg: Option<&str>, out: &mut String) {
     let up = match arg {
         Some("up") => true,
         Some("down") => false,
-        // HAProxy's NOLB state has no equivalent here: accepted, no effect.
         Some("stopping") => {
+            super::nolb::set_stopping(f);
             out.push('\n');
             return;
         }
@@ -621,7 +626,9 @@ fn set_health(f: &Found, arg: Option<&str>, out: &mut String) {
     match f.state.checker.get() {
         Some(c) => c.force_health(up),
         None => {
-            let was = f.state.up.swap(up, Ordering::AcqRel);
+            // Leaving NOLB counts as a change of state.
+            let was = f.state.up.swap(up, Ordering::AcqRel)
+                && !f.state.nolb.swap(false, Ordering::AcqRel);
             if let Some(m) = f.meta {
                 m.health_nocheck
                     .store(if up { m.rise + m.fall - 1 } else { 0 }, Ordering::Relaxed);

@@ -418,7 +418,12 @@ pub fn backend_health(be: &Backend) {
     let any_up = be
         .servers
         .iter()
-        .any(|s| s.up.load(Ordering::Relaxed) && s.admin() != Admin::Maint);
+        // A NOLB (stopping) server takes no traffic: HAProxy counts the backend down.
+        .any(|s| {
+            s.up.load(Ordering::Relaxed)
+                && s.admin() != Admin::Maint
+                && !s.nolb.load(Ordering::Relaxed)
+        });
     let c = &be.stat;
     let now = now_ms();
     let since = c.down_since.load(Ordering::Relaxed);

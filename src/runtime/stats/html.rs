@@ -55,6 +55,7 @@ tr.active_no_check td{background:#e0e0e0}\
 tr.backup_up td{background:#c0d0ff}tr.backup_going_down td{background:#d0e0ff}\
 tr.backup_going_up td{background:#ffd0a0}tr.backup_down td{background:#ff9090}\
 tr.maintain td{background:#c07820}tr.draining td{background:#20a0ff}\
+tr.active_nolb td{background:#20a0ff}tr.backup_nolb td{background:#90b0e0}\
 table.lgd{border-collapse:collapse}table.lgd td{padding:1px 6px;border:1px solid #ccc}\
 .info{display:flex;flex-wrap:wrap;gap:12px}.info div{min-width:260px}\
 ul.opts{margin:2px 0;padding-left:18px}\
@@ -166,6 +167,9 @@ pub fn server_class(status: &str, backup: bool) -> &'static str {
         "maintain"
     } else if status.starts_with("DRAIN") {
         "draining"
+    } else if status.starts_with("NOLB") {
+        // `health stopping` / `disable-on-404`: HAProxy's own colours for it.
+        if b { "backup_nolb" } else { "active_nolb" }
     } else if status == "no check" {
         "active_no_check"
     } else if status.starts_with("UP ") {
