@@ -584,22 +584,33 @@ impl Backend {
             .count()
     }
 
-    /// Whether the algorithm is of HAProxy's round-robin kind (`roundrobin`, `static-rr`,
-    /// `random`), where a connection retry may go to any other server at once.
+    /// Whether the algorithm is not a hash (HAProxy 2.6.12 observed: `roundrobin`,
+    /// `static-rr`, `leastconn`, `first`, `random`): a failed connection retries at once on
+    /// another server when several are active, since no particular server is wanted.
     pub fn round_robin_kind(&self) -> bool {
-        use crate::model::Balance as B;
-        matches!(self.balance, B::RoundRobin | B::StaticRr | B::Random { .. })
+        self.kind != LbKind::Hash
     }
 
     /// Takes a slot on server `idx`, whatever its limit (the caller checked it).
     fn reserve(self: &Arc<Self>, idx: usize) -> Slot {
+        self.reserve_after(idx, None)
+    }
+
+    /// [`Backend::reserve`] for a request whose previous attempt went to `prev`: as in
+    /// HAProxy, the balancing counts a server (`lbtot`) only when it changed.
+    fn reserve_after(self: &Arc<Self>, idx: usize, prev: Option<usize>) -> Slot {
         let s = &self.servers[idx];
         let scur = s.cur.fetch_add(1, Ordering::AcqRel) + 1;
         s.total.fetch_add(1, Ordering::Relaxed);
         let bcur = self.cur.fetch_add(1, Ordering::AcqRel) + 1;
         self.total.fetch_add(1, Ordering::Relaxed);
-        s.counters.on_assigned(u64::from(scur));
-        self.stat.on_assigned(u64::from(bcur));
+        if prev == Some(idx) {
+            s.counters.on_session(u64::from(scur));
+            self.stat.on_session(u64::from(bcur));
+        } else {
+            s.counters.on_assigned(u64::from(scur));
+            self.stat.on_assigned(u64::from(bcur));
+        }
         self.algo.taken(&self.servers, idx);
         Slot {
             backend: self.clone(),
@@ -664,7 +675,7 @@ impl Backend {
             }
             return Ok(Decision::Wait(QueueAt::Server(idx)));
         }
-        Ok(Decision::Now(self.reserve(idx)))
+        Ok(Decision::Now(self.reserve_after(idx, avoid)))
     }
 
     /// Assigns a server by the balancing algorithm (steering away from `avoid` if possible),

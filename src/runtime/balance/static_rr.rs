@@ -26,6 +26,18 @@ impl Default for StaticRr {
 
 impl Algorithm for StaticRr {
     fn pick(&self, ctx: &PickCtx) -> Option<usize> {
+        self.pick_with(ctx, None)
+    }
+
+    /// The map walked past the avoided server's slots, as HAProxy does (the map itself
+    /// is not rebuilt without it).
+    fn pick_avoiding(&self, ctx: &PickCtx, avoid: usize) -> Option<usize> {
+        self.pick_with(ctx, Some(avoid))
+    }
+}
+
+impl StaticRr {
+    fn pick_with(&self, ctx: &PickCtx, avoid: Option<usize>) -> Option<usize> {
         let eligible = clean_eligible(ctx);
         let ctx = PickCtx {
             servers: ctx.servers,
@@ -34,7 +46,7 @@ impl Algorithm for StaticRr {
         };
         let mut map = lock(&self.map);
         map.refresh(&ctx);
-        map.next_rr(ctx.servers)
+        map.next_rr_avoiding(ctx.servers, avoid)
     }
 }
 

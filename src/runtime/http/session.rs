@@ -181,19 +181,37 @@ pub fn redispatch_now(be: &ProxyRt, attempt: u32) -> bool {
     every > 0 && attempt % every == 0
 }
 
-/// Whether `option redispatch` is on (an interval of 0 turns it off).
+/// Whether `option redispatch` is on. An interval of 0 only turns off the redispatch at an
+/// interval: HAProxy 2.6.12 still redispatches a down server's retries and those of a
+/// backend that is not balanced by a hash (observed).
 pub fn redispatch_enabled(be: &ProxyRt) -> bool {
-    be.options.redispatch.is_some_and(|n| n != 0)
+    be.options.redispatch.is_some()
+}
+
+/// A redispatched retry away from server `prev` was assigned server `new` (`None`: none):
+/// as HAProxy, a redispatch is counted (`wredis` of `prev` and of the backend) only when
+/// the server changed, else a retry (`wretr`). Returns whether it changed.
+pub fn count_reassignment(bpx: &ProxyRt, be: &Backend, prev: usize, new: Option<usize>) -> bool {
+    let changed = new != Some(prev);
+    crate::runtime::stats::counters::reassigned(be, prev, changed);
+    let n = if changed {
+        &bpx.counters.redispatches
+    } else {
+        &bpx.counters.retries
+    };
+    n.fetch_add(1, Ordering::Relaxed);
+    changed
 }
 
 /// After failed connection attempt number `attempt` to server `idx`: whether the retry is
 /// redispatched (assigned again, away from `idx`) rather than made on the same server, and
 /// the pause before it, as HAProxy 2.6 decides (`stream_choose_redispatch`,
 /// `back_handle_st_cer`). With `option redispatch`, a retry is redispatched when the server
-/// is down, at the configured interval, or every time with a round-robin kind of algorithm
-/// over several active servers (unless the server was named by `use-server`). The pause,
-/// min(1 s, `timeout connect`), follows a refused (not a timed-out) attempt, except when
-/// the retry goes at once to another server of a round-robin kind of algorithm.
+/// is down, at the configured interval, or every time with an algorithm that is not a hash
+/// over several active servers (unless the server was named by `use-server` or a cookie).
+/// The pause, min(1 s, `timeout connect`), follows a refused (not a timed-out) attempt
+/// retried on the same server; a redispatched retry goes at once (observed with 2.6.12,
+/// even when a map-based hash brings it back to the same server).
 pub fn retry_plan(
     bpx: &ProxyRt,
     be: &Backend,
@@ -208,7 +226,7 @@ pub fn retry_plan(
             || redispatch_now(bpx, attempt)
             || (!direct && spread));
     let timed_out = err.kind() == std::io::ErrorKind::TimedOut;
-    let pause = (!(timed_out || redispatch && spread)).then(|| {
+    let pause = (!(timed_out || redispatch)).then(|| {
         bpx.timeouts
             .connect
             .unwrap_or(Duration::from_secs(1))
@@ -1095,6 +1113,8 @@ impl Session {
             || replay_body.is_some();
         // The slot kept for a retry on the same server (HAProxy keeps its place there).
         let mut kept: Option<Slot> = None;
+        // The server a redispatched retry comes from, counted once the next one is known.
+        let mut redispatched_from: Option<usize> = None;
         loop {
             let slot = match kept.take() {
                 Some(s) => Ok(s),
@@ -1112,6 +1132,11 @@ impl Session {
                     },
                 },
             };
+            if let Some(prev) = redispatched_from.take()
+                && count_reassignment(bpx, be, prev, slot.as_ref().ok().map(|s| s.idx))
+            {
+                self.log.redispatched = true;
+            }
             let slot = match slot {
                 Ok(s) => s,
                 Err(e) => {
@@ -1177,8 +1202,7 @@ impl Session {
                     };
                     crate::runtime::stats::counters::conn_retry(be, slot.idx, redispatch);
                     if redispatch {
-                        bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
-                        self.log.redispatched = true;
+                        redispatched_from = Some(slot.idx);
                         avoid = Some(slot.idx);
                         drop(slot);
                     } else {

@@ -1,0 +1,262 @@
+//! Connection retries and redispatch side by side with HAProxy 2.6.12: a backend of three
+//! servers whose middle one (`s2`) refuses connections (a closed port on 127.0.0.1), under
+//! `roundrobin`, `static-rr`, `leastconn`, `first` and a map-based `uri` hash, with
+//! `retries` and `option redispatch [interval]` in their variants, with and without health
+//! checks, in HTTP and TCP mode. Requests are sent one after the other; each test compares,
+//! per backend, which live server answered each request (the mocks name themselves) and the
+//! stats CSV columns `stot`, `lbtot`, `wretr`, `wredis`, `econ` and `connect` of every
+//! server and of the backend.
+//!
+//! HAProxy facts pinned here (observed with 2.6.12 on loopback):
+//! * With `option redispatch` (any interval, 0 included) and a backend not balanced by a
+//!   hash over several active servers, every retry is redispatched at once: the balancing
+//!   runs again "avoiding" the failed server, which loses its turn (round robin moves past
+//!   it rather than forgetting it), and no pause is made.
+//! * Otherwise a retry stays on the same server after a pause of min(1 s, `timeout
+//!   connect`), except at the `redispatch` interval (-1: the last retry), where it is
+//!   redispatched at once.
+//! * A redispatch is counted (`wredis` of the failed server and of the backend) only when
+//!   the balancing chose another server; when it chose the same one again (a map-based
+//!   hash does), it counts as a retry (`wretr`), as does every retry on the same server.
+//!   `lbtot` counts a server chosen by the balancing, not one chosen again; a server's
+//!   `stot` counts every connection attempt; `econ` only the attempt given up.
+
+mod balance_util;
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use balance_util::*;
+use common::*;
+
+/// The columns compared for every server and backend row.
+const FIELDS: &[&str] = &["stot", "lbtot", "wretr", "wredis", "econ", "connect"];
+
+/// A CSV row by column name.
+type Row = HashMap<String, String>;
+
+fn parse_csv(text: &str) -> Vec<Row> {
+    let mut lines = text.lines();
+    let names: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("# ")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            names
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// What one engine did for one backend: where each request went, then
+/// `svname field=value ...` for each row of the backend.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    answers: Vec<String>,
+    counters: Vec<String>,
+}
+
+fn counters_of(rows: &[Row], backend: &str) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r.get("pxname").is_some_and(|p| p == backend))
+        .map(|r| {
+            let mut s = r.get("svname").cloned().unwrap_or_default();
+            for f in FIELDS {
+                s.push_str(&format!(" {f}={}", r.get(*f).map_or("?", String::as_str)));
+            }
+            s
+        })
+        .collect()
+}
+
+/// The three servers: `s1`, a refused `s2`, `s3`, each line ending with `params`.
+fn servers(m: &[MockServer], dead: u16, params: &str) -> String {
+    format!(
+        "  server s1 {} {params}\n  server s2 127.0.0.1:{dead} {params}\n  server s3 {} {params}\n",
+        m[0].addr_str(),
+        m[1].addr_str()
+    )
+}
+
+/// Mocks named `s1` and `s3` (the live servers).
+fn live() -> Vec<MockServer> {
+    vec![MockServer::start("s1"), MockServer::start("s3")]
+}
+
+/// Runs each backend body behind its own frontend under both engines; sends `paths` to
+/// each one in turn (after `ready` returned true for the engine's stats, if given), then
+/// compares answers and counters per backend.
+fn compare(bodies: &[String], paths: &[String], ready: Option<&dyn Fn(&[Row]) -> bool>) {
+    let mut tpl = many_backends(bodies);
+    // Short pauses between attempts on the same server: min(1 s, timeout connect).
+    tpl = tpl.replace("timeout connect 2s", "timeout connect 100ms");
+    let st = bodies.len();
+    tpl.push_str(&format!(
+        "listen stats\n  mode http\n  bind 127.0.0.1:{{{{P{st}}}}}\n  stats enable\n  stats uri /st\n"
+    ));
+    let (h, r) = side_by_side(&tpl, |side| {
+        let csv = || parse_csv(&http_get(side.addr(st), "/st;csv").body_text());
+        if let Some(ready) = ready {
+            assert!(
+                eventually(Duration::from_secs(5), || ready(&csv())),
+                "{}: not ready",
+                side.name()
+            );
+        }
+        let answers: Vec<Vec<String>> = (0..bodies.len())
+            .map(|i| walk(side, i, paths, &[]))
+            .collect();
+        let rows = csv();
+        answers
+            .into_iter()
+            .enumerate()
+            .map(|(i, answers)| Seen {
+                answers,
+                counters: counters_of(&rows, &format!("b{i}")),
+            })
+            .collect::<Vec<_>>()
+    });
+    for (i, b) in bodies.iter().enumerate() {
+        let label: Vec<&str> = b
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("server"))
+            .collect();
+        same(&label.join(", "), &h[i], &r[i]);
+    }
+}
+
+/// The retry settings every algorithm is run with.
+fn retry_variants() -> Vec<&'static str> {
+    vec![
+        "  retries 2\n  option redispatch\n",
+        "  retries 3\n  option redispatch 1\n",
+        "  retries 3\n  option redispatch -1\n",
+        "  retries 3\n  option redispatch 2\n",
+        "  retries 2\n  option redispatch 0\n",
+        "  retries 2\n",
+    ]
+}
+
+fn bodies_for(algos: &[&str], servers: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    for a in algos {
+        for r in retry_variants() {
+            v.push(format!("  balance {a}\n{r}{servers}"));
+        }
+    }
+    v
+}
+
+#[test]
+fn roundrobin_after_redispatch_matches_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = live();
+    let dead = refused_port();
+    let mut bodies = bodies_for(&["roundrobin"], &servers(&m, dead, ""));
+    // Weights: the failed server's lost turn shows in the interleaving.
+    bodies.push(format!(
+        "  retries 2\n  option redispatch\n  server s1 {} weight 3\n  server s2 127.0.0.1:{dead} weight 2\n  server s3 {} weight 1\n",
+        m[0].addr_str(),
+        m[1].addr_str()
+    ));
+    // TCP mode takes the same path.
+    bodies.push(format!(
+        "  mode tcp\n  retries 2\n  option redispatch\n{}",
+        servers(&m, dead, "")
+    ));
+    compare(&bodies, &paths(8), None);
+}
+
+#[test]
+fn static_rr_after_redispatch_matches_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = live();
+    let dead = refused_port();
+    let mut bodies = bodies_for(&["static-rr"], &servers(&m, dead, ""));
+    bodies.push(format!(
+        "  balance static-rr\n  retries 2\n  option redispatch\n  server s1 {} weight 3\n  server s2 127.0.0.1:{dead} weight 2\n  server s3 {} weight 1\n",
+        m[0].addr_str(),
+        m[1].addr_str()
+    ));
+    compare(&bodies, &paths(8), None);
+}
+
+#[test]
+fn leastconn_and_first_after_redispatch_match_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = live();
+    let dead = refused_port();
+    let mut bodies = bodies_for(&["leastconn"], &servers(&m, dead, ""));
+    // `first` reaches the refused server only when it comes first (lowest id).
+    let first = format!(
+        "  server s1 {} id 2\n  server s2 127.0.0.1:{dead} id 1\n  server s3 {} id 3\n",
+        m[0].addr_str(),
+        m[1].addr_str()
+    );
+    bodies.extend(bodies_for(&["first"], &first));
+    compare(&bodies, &paths(5), None);
+}
+
+#[test]
+fn hash_retries_and_redispatch_counters_match_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = live();
+    let dead = refused_port();
+    // A map-based hash sends a redispatched retry back to the same server: counted as a
+    // retry. Consistent hashing moves it to the next server on the ring.
+    let mut bodies = bodies_for(&["uri"], &servers(&m, dead, ""));
+    bodies.truncate(3);
+    bodies.push(format!(
+        "  balance uri\n  hash-type consistent\n  retries 2\n  option redispatch\n{}",
+        servers(&m, dead, "")
+    ));
+    // Three keys, one of which lands on the refused server (same hash in both engines).
+    let keys: Vec<String> = ["/a", "/b", "/c"].iter().map(|s| s.to_string()).collect();
+    compare(&bodies, &keys, None);
+}
+
+#[test]
+fn redispatch_with_health_checks_matches_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = live();
+    let dead = refused_port();
+    let chk = "check inter 100ms fall 1 rise 1";
+    let mut bodies = Vec::new();
+    for a in ["roundrobin", "static-rr", "leastconn"] {
+        for r in ["  retries 2\n  option redispatch\n", "  retries 2\n"] {
+            bodies.push(format!("  balance {a}\n{r}{}", servers(&m, dead, chk)));
+        }
+    }
+    let n = bodies.len();
+    // Once the refused server is seen down, nothing goes to it any more.
+    let down = move |rows: &[Row]| {
+        (0..n).all(|i| {
+            rows.iter().any(|r| {
+                r.get("pxname").is_some_and(|p| *p == format!("b{i}"))
+                    && r.get("svname").is_some_and(|s| s == "s2")
+                    && r.get("status").is_some_and(|s| s == "DOWN")
+            })
+        })
+    };
+    compare(&bodies, &paths(6), Some(&down));
+}
