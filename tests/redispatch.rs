@@ -97,6 +97,15 @@ fn live() -> Vec<MockServer> {
 /// compares answers and counters per backend.
 fn compare(bodies: &[String], paths: &[String], ready: Option<&dyn Fn(&[Row]) -> bool>) {
     let mut tpl = many_backends(bodies);
+    // A TCP backend needs a TCP frontend.
+    for (i, b) in bodies.iter().enumerate() {
+        if b.contains("mode tcp") {
+            tpl = tpl.replace(
+                &format!("frontend f{i}\n"),
+                &format!("frontend f{i}\n  mode tcp\n"),
+            );
+        }
+    }
     // Short pauses between attempts on the same server: min(1 s, timeout connect).
     tpl = tpl.replace("timeout connect 2s", "timeout connect 100ms");
     let st = bodies.len();
@@ -113,7 +122,7 @@ fn compare(bodies: &[String], paths: &[String], ready: Option<&dyn Fn(&[Row]) ->
             );
         }
         let answers: Vec<Vec<String>> = (0..bodies.len())
-            .map(|i| walk(side, i, paths, &[]))
+            .map(|i| walk_closing(side, i, paths))
             .collect();
         let rows = csv();
         answers
@@ -133,6 +142,26 @@ fn compare(bodies: &[String], paths: &[String], ready: Option<&dyn Fn(&[Row]) ->
             .collect();
         same(&label.join(", "), &h[i], &r[i]);
     }
+}
+
+/// [`walk`] closing each client connection before waiting for the proxy to end the
+/// stream (in TCP mode, haproxy waits for the client's side to close too).
+fn walk_closing(side: &Side, i: usize, paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| {
+            let h = [("Host", SBS_HOST), ("Connection", "close")];
+            let mut c = side.conn(i);
+            let r = c
+                .request("GET", p, &h, b"")
+                .unwrap_or_else(|e| panic!("{}: GET {p}: {e}", side.name()));
+            assert!(c.wait_closed(), "{}: GET {p}: not closed", side.name());
+            let me = c.local_addr();
+            drop(c);
+            settle(stats_sock(side).as_deref(), me);
+            who(&r)
+        })
+        .collect()
 }
 
 /// The retry settings every algorithm is run with.

@@ -603,7 +603,10 @@ impl Backend {
         let scur = s.cur.fetch_add(1, Ordering::AcqRel) + 1;
         s.total.fetch_add(1, Ordering::Relaxed);
         let bcur = self.cur.fetch_add(1, Ordering::AcqRel) + 1;
-        self.total.fetch_add(1, Ordering::Relaxed);
+        // The backend counts streams: a retry or redispatch is not a new one.
+        if prev.is_none() {
+            self.total.fetch_add(1, Ordering::Relaxed);
+        }
         if prev == Some(idx) {
             s.counters.on_session(u64::from(scur));
             self.stat.on_session(u64::from(bcur));
