@@ -2,7 +2,7 @@
 //! servers whose middle one (`s2`) refuses connections (a closed port on 127.0.0.1), under
 //! `roundrobin`, `static-rr`, `leastconn`, `first` and a map-based `uri` hash, with
 //! `retries` and `option redispatch [interval]` in their variants, with and without health
-//! checks, in HTTP and TCP mode. Requests are sent one after the other; each test compares,
+//! checks, in HTTP and TCP mode, and with `retry-on`. Requests are sent one after the other; each test compares,
 //! per backend, which live server answered each request (the mocks name themselves) and the
 //! stats CSV columns `stot`, `lbtot`, `wretr`, `wredis`, `econ` and `connect` of every
 //! server and of the backend.
@@ -20,6 +20,9 @@
 //!   hash does), it counts as a retry (`wretr`), as does every retry on the same server.
 //!   `lbtot` counts a server chosen by the balancing, not one chosen again; a server's
 //!   `stot` counts every connection attempt; `econ` only the attempt given up.
+//! * A `retry-on` retry (here an empty response) counts once in `wretr` of the server and
+//!   the backend, then like a connection retry: once more in `wretr` when it stays on the
+//!   server, else as a redispatch (or retry) once the next server is known.
 
 mod balance_util;
 mod common;
@@ -288,4 +291,59 @@ fn redispatch_with_health_checks_matches_haproxy() {
         })
     };
     compare(&bodies, &paths(6), Some(&down));
+}
+
+/// A server that reads each request head and closes without answering (an empty
+/// response, which `retry-on empty-response` retries); returns its port.
+fn closing_server() -> u16 {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn retry_on_counters_match_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = live();
+    let bad = closing_server();
+    // The failing server first, so that `first` and hashes reach it too.
+    let servers = format!(
+        "  server s2 127.0.0.1:{bad}\n  server s1 {}\n  server s3 {}\n",
+        m[0].addr_str(),
+        m[1].addr_str()
+    );
+    let mut bodies = Vec::new();
+    for a in ["roundrobin", "leastconn", "first"] {
+        for r in ["  option redispatch\n", "  option redispatch 0\n", ""] {
+            bodies.push(format!(
+                "  balance {a}\n  retries 2\n  retry-on empty-response conn-failure\n{r}{servers}"
+            ));
+        }
+    }
+    bodies.push(format!(
+        "  balance uri\n  retries 3\n  retry-on empty-response conn-failure\n  option redispatch\n{servers}"
+    ));
+    let keys: Vec<String> = ["/a", "/b", "/c", "/d"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    compare(&bodies, &keys, None);
 }

@@ -1283,7 +1283,7 @@ impl Session {
                 }
                 Exchange::RetryReused if l7.is_some_and(|r| r.empty_response) => {
                     self.restore_body(replay_body.as_deref(), cbuf_before, body);
-                    self.l7_retry(
+                    redispatched_from = self.l7_retry(
                         bpx,
                         be,
                         slot,
@@ -1297,7 +1297,7 @@ impl Session {
                 }
                 Exchange::Retry(why) => {
                     self.restore_body(replay_body.as_deref(), cbuf_before, body);
-                    self.l7_retry(
+                    redispatched_from = self.l7_retry(
                         bpx,
                         be,
                         slot,
@@ -1322,7 +1322,11 @@ impl Session {
     /// response byte reached the client: counted against `retries`. With `option
     /// redispatch` it goes at once to another server (HAProxy 2.6 redispatches every such
     /// retry, not only at the `redispatch` interval as for connection failures), else to
-    /// the same server; never with a pause, since this server did accept.
+    /// the same server; never with a pause, since this server did accept. As HAProxy
+    /// 2.6.12 (observed), every such retry counts in the server's and the backend's
+    /// `wretr`, and then as a connection retry does: once more in `wretr` when it stays on
+    /// the server, else as a redispatch once the next server is known (the server it comes
+    /// from is returned for that).
     #[allow(clippy::too_many_arguments)]
     fn l7_retry(
         &self,
@@ -1334,17 +1338,28 @@ impl Session {
         attempts: &mut u32,
         avoid: &mut Option<usize>,
         kept: &mut Option<Slot>,
-    ) {
+    ) -> Option<usize> {
         tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "retrying the request (retry-on): {why}");
         *attempts += 1;
+        bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+        if let Some(s) = be.servers.get(slot.idx) {
+            s.counters.retries.fetch_add(1, Ordering::Relaxed);
+        }
         // As for connection failures, a `force-persist` request stays on its server.
         if redispatch_enabled(bpx) && !info.cookie.force {
-            bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
             *avoid = Some(slot.idx);
+            let from = slot.idx;
             drop(slot);
+            Some(from)
         } else {
             bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+            if let Some(s) = be.servers.get(slot.idx) {
+                s.counters.retries.fetch_add(1, Ordering::Relaxed);
+                // Another attempt on the server: HAProxy's `stot` counts each.
+                s.total.fetch_add(1, Ordering::Relaxed);
+            }
             *kept = Some(slot);
+            None
         }
     }
 
