@@ -1,11 +1,11 @@
 //! Connection retries and redispatch side by side with HAProxy 2.6.12: a backend of three
-//! servers whose middle one (`s2`) refuses connections (a closed port on 127.0.0.1), under
-//! `roundrobin`, `static-rr`, `leastconn`, `first` and a map-based `uri` hash, with
-//! `retries` and `option redispatch [interval]` in their variants, with and without health
-//! checks, in HTTP and TCP mode, and with `retry-on`. Requests are sent one after the other; each test compares,
-//! per backend, which live server answered each request (the mocks name themselves) and the
-//! stats CSV columns `stot`, `lbtot`, `wretr`, `wredis`, `econ` and `connect` of every
-//! server and of the backend.
+//! servers one of which (`s2`) refuses connections (a closed port on 127.0.0.1), under
+//! `roundrobin`, `static-rr`, `leastconn`, `first` and `uri` hashes, with `retries` and
+//! `option redispatch [interval]` in their variants, with and without health checks, in
+//! HTTP and TCP mode, and with `retry-on`. Requests are sent one after the other; each test
+//! compares, per backend, which live server answered each request (the mocks name
+//! themselves) and the stats CSV columns `stot`, `lbtot`, `wretr`, `wredis`, `econ` and
+//! `connect` of every server and of the backend.
 //!
 //! HAProxy facts pinned here (observed with 2.6.12 on loopback):
 //! * With `option redispatch` (any interval, 0 included) and a backend not balanced by a
