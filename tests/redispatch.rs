@@ -39,6 +39,9 @@ const FIELDS: &[&str] = &["stot", "lbtot", "wretr", "wredis", "econ", "connect"]
 /// A CSV row by column name.
 type Row = HashMap<String, String>;
 
+/// Whether an engine's stats say the test may start.
+type Ready = dyn Fn(&[Row]) -> bool;
+
 fn parse_csv(text: &str) -> Vec<Row> {
     let mut lines = text.lines();
     let names: Vec<String> = lines
@@ -98,7 +101,7 @@ fn live() -> Vec<MockServer> {
 /// Runs each backend body behind its own frontend under both engines; sends `paths` to
 /// each one in turn (after `ready` returned true for the engine's stats, if given), then
 /// compares answers and counters per backend.
-fn compare(bodies: &[String], paths: &[String], ready: Option<&dyn Fn(&[Row]) -> bool>) {
+fn compare(bodies: &[String], paths: &[String], ready: Option<&Ready>) {
     let mut tpl = many_backends(bodies);
     // A TCP backend needs a TCP frontend.
     for (i, b) in bodies.iter().enumerate() {
