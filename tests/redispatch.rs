@@ -350,3 +350,41 @@ fn retry_on_counters_match_haproxy() {
         .collect();
     compare(&bodies, &keys, None);
 }
+
+#[test]
+fn single_active_server_retries_match_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = live();
+    let dead = refused_port();
+    // The refused server is the only active one: a redispatch finds it again (the backups
+    // wait for it to be down), counted as a retry, and pauses as a retry does.
+    let servers = format!(
+        "  server s2 127.0.0.1:{dead}\n  server s1 {} backup\n  server s3 {} backup\n",
+        m[0].addr_str(),
+        m[1].addr_str()
+    );
+    let mut bodies = Vec::new();
+    for a in ["roundrobin", "leastconn"] {
+        for r in [
+            "  retries 3\n  option redispatch\n",
+            "  retries 2\n  option redispatch 1\n",
+        ] {
+            bodies.push(format!("  balance {a}\n{r}{servers}"));
+        }
+    }
+    compare(&bodies, &paths(2), None);
+    // Every retry paused min(1 s, timeout connect): at least 3 x 100 ms (a lower bound
+    // only; the machine may be slower, never faster).
+    let tpl = one_backend(&bodies[0]).replace("timeout connect 2s", "timeout connect 100ms");
+    let (h, r) = side_by_side(&tpl, |side| {
+        let t0 = std::time::Instant::now();
+        let status = side.get("/").status;
+        (status, t0.elapsed())
+    });
+    for (who, (status, took)) in [("haproxy", h), ("rproxy", r)] {
+        assert_eq!(status, 503, "{who}");
+        assert!(took >= Duration::from_millis(300), "{who}: {took:?}");
+    }
+}

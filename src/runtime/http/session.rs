@@ -209,9 +209,10 @@ pub fn count_reassignment(bpx: &ProxyRt, be: &Backend, prev: usize, new: Option<
 /// `back_handle_st_cer`). With `option redispatch`, a retry is redispatched when the server
 /// is down, at the configured interval, or every time with an algorithm that is not a hash
 /// over several active servers (unless the server was named by `use-server` or a cookie).
-/// The pause, min(1 s, `timeout connect`), follows a refused (not a timed-out) attempt
-/// retried on the same server; a redispatched retry goes at once (observed with 2.6.12,
-/// even when a map-based hash brings it back to the same server).
+/// The pause, min(1 s, `timeout connect`), follows a refused (not a timed-out) attempt,
+/// except when the retry is redispatched over several active servers (observed with
+/// 2.6.12: then it goes at once, even when a map-based hash brings it back to the same
+/// server; with one active server, a redispatched retry pauses too).
 pub fn retry_plan(
     bpx: &ProxyRt,
     be: &Backend,
@@ -226,7 +227,7 @@ pub fn retry_plan(
             || redispatch_now(bpx, attempt)
             || (!direct && spread));
     let timed_out = err.kind() == std::io::ErrorKind::TimedOut;
-    let pause = (!(timed_out || redispatch)).then(|| {
+    let pause = (!(timed_out || redispatch && be.active_servers() > 1)).then(|| {
         bpx.timeouts
             .connect
             .unwrap_or(Duration::from_secs(1))
