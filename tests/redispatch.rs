@@ -374,7 +374,7 @@ fn single_active_server_retries_match_haproxy() {
             bodies.push(format!("  balance {a}\n{r}{servers}"));
         }
     }
-    compare(&bodies, &paths(2), None);
+    compare(&bodies, &paths(1), None);
     // Every retry paused min(1 s, timeout connect): at least 3 x 100 ms (a lower bound
     // only; the machine may be slower, never faster).
     let tpl = one_backend(&bodies[0]).replace("timeout connect 2s", "timeout connect 100ms");
