@@ -57,6 +57,40 @@ mod tests {
 
     /// Sequences observed with HAProxy 2.6.12 on loopback (`balance static-rr`, servers of
     /// the given weights, 24 sequential requests from a fresh start).
+    /// Observed with HAProxy 2.6.12 on loopback (`balance static-rr`, `retries 2`, `option
+    /// redispatch`, 24 sequential requests): `s2` refuses connections, so each request
+    /// that lands on it is redispatched avoiding it; the avoided server loses its turn.
+    #[test]
+    fn haproxy_redispatch_sequences() {
+        let cases: &[(&[u32], &str)] = &[
+            (
+                &[1, 1, 1, 1],
+                "s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4",
+            ),
+            (
+                &[3, 2, 1, 1],
+                "s1 s1 s1 s3 s4 s1 s1 s1 s3 s4 s1 s1 s1 s3 s4 s1 s1 s1 s3 s4 s1 s1 s1 s3",
+            ),
+            (
+                &[1, 4, 2, 3],
+                "s1 s4 s3 s4 s3 s4 s1 s4 s3 s4 s3 s4 s1 s4 s3 s4 s3 s4 s1 s4 s3 s4 s3 s4",
+            ),
+            (
+                &[5, 1, 3, 2],
+                "s1 s1 s3 s1 s4 s1 s3 s1 s3 s4 s1 s1 s3 s1 s4 s1 s3 s1 s3 s4 s1 s1 s3 s1",
+            ),
+        ];
+        for (weights, want) in cases {
+            let s = servers(weights);
+            let algo = StaticRr::new();
+            assert_eq!(
+                names_redispatching(&algo, &s, 1, 24),
+                seq(want),
+                "weights {weights:?}"
+            );
+        }
+    }
+
     #[test]
     fn haproxy_sequences() {
         let cases: &[(&[u32], &str)] = &[
