@@ -263,8 +263,18 @@ fn hash_retries_and_redispatch_counters_match_haproxy() {
         "  balance uri\n  hash-type consistent\n  retries 2\n  option redispatch\n{}",
         servers(&m, dead, "")
     ));
+    // Without the key, a hash falls back to round robin, which avoids the failed server.
+    for h in ["", "  hash-type consistent\n"] {
+        bodies.push(format!(
+            "  balance hdr(x-key)\n{h}  retries 2\n  option redispatch 1\n{}",
+            servers(&m, dead, "")
+        ));
+    }
     // Three keys, one of which lands on the refused server (same hash in both engines).
-    let keys: Vec<String> = ["/a", "/b", "/c"].iter().map(|s| s.to_string()).collect();
+    let keys: Vec<String> = ["/a", "/b", "/c", "/d", "/e"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     compare(&bodies, &keys, None);
 }
 
