@@ -102,6 +102,16 @@ fn live() -> Vec<MockServer> {
 /// each one in turn (after `ready` returned true for the engine's stats, if given), then
 /// compares answers and counters per backend.
 fn compare(bodies: &[String], paths: &[String], ready: Option<&Ready>) {
+    compare_with(bodies, paths, &[], ready)
+}
+
+/// [`compare`] sending `headers` with each request.
+fn compare_with(
+    bodies: &[String],
+    paths: &[String],
+    headers: &[(&str, &str)],
+    ready: Option<&Ready>,
+) {
     let mut tpl = many_backends(bodies);
     // A TCP backend needs a TCP frontend.
     for (i, b) in bodies.iter().enumerate() {
@@ -128,7 +138,7 @@ fn compare(bodies: &[String], paths: &[String], ready: Option<&Ready>) {
             );
         }
         let answers: Vec<Vec<String>> = (0..bodies.len())
-            .map(|i| walk_closing(side, i, paths))
+            .map(|i| walk_closing(side, i, paths, headers))
             .collect();
         let rows = csv();
         answers
@@ -152,11 +162,12 @@ fn compare(bodies: &[String], paths: &[String], ready: Option<&Ready>) {
 
 /// [`walk`] closing each client connection before waiting for the proxy to end the
 /// stream (in TCP mode, haproxy waits for the client's side to close too).
-fn walk_closing(side: &Side, i: usize, paths: &[String]) -> Vec<String> {
+fn walk_closing(side: &Side, i: usize, paths: &[String], headers: &[(&str, &str)]) -> Vec<String> {
     paths
         .iter()
         .map(|p| {
-            let h = [("Host", SBS_HOST), ("Connection", "close")];
+            let mut h = vec![("Host", SBS_HOST), ("Connection", "close")];
+            h.extend_from_slice(headers);
             let mut c = side.conn(i);
             let r = c
                 .request("GET", p, &h, b"")
@@ -397,4 +408,33 @@ fn single_active_server_retries_match_haproxy() {
         assert_eq!(status, 503, "{who}");
         assert!(took >= Duration::from_millis(300), "{who}: {took:?}");
     }
+}
+
+#[test]
+fn cookie_and_use_server_retries_match_haproxy() {
+    if !require_haproxy() {
+        return;
+    }
+    let m = live();
+    let dead = refused_port();
+    let cookies = format!(
+        "  server s1 {} cookie s1\n  server s2 127.0.0.1:{dead} cookie s2\n  server s3 {} cookie s3\n",
+        m[0].addr_str(),
+        m[1].addr_str()
+    );
+    // A server named by a cookie or `use-server` is not chosen by the balancing (no
+    // `lbtot`), and its retries stay on it until the redispatch interval.
+    let mut bodies = Vec::new();
+    for r in [
+        "  retries 2\n  option redispatch\n",
+        "  retries 3\n  option redispatch 1\n",
+        "  retries 1\n  option redispatch 0\n",
+    ] {
+        bodies.push(format!("  cookie SRV insert\n{r}{cookies}"));
+        bodies.push(format!(
+            "{r}  use-server s2 if {{ path /r0 }}\n  use-server s1 if {{ path /r1 }}\n{}",
+            servers(&m, dead, "")
+        ));
+    }
+    compare_with(&bodies, &paths(3), &[("Cookie", "SRV=s2")], None);
 }

@@ -593,12 +593,13 @@ impl Backend {
 
     /// Takes a slot on server `idx`, whatever its limit (the caller checked it).
     fn reserve(self: &Arc<Self>, idx: usize) -> Slot {
-        self.reserve_after(idx, None)
+        self.reserve_after(idx, None, true)
     }
 
     /// [`Backend::reserve`] for a request whose previous attempt went to `prev`: as in
-    /// HAProxy, the balancing counts a server (`lbtot`) only when it changed.
-    fn reserve_after(self: &Arc<Self>, idx: usize, prev: Option<usize>) -> Slot {
+    /// HAProxy, a server counts in `lbtot` only when the balancing (`balanced`, not a
+    /// cookie or `use-server`) chose it, and not when it chose it again.
+    fn reserve_after(self: &Arc<Self>, idx: usize, prev: Option<usize>, balanced: bool) -> Slot {
         let s = &self.servers[idx];
         let scur = s.cur.fetch_add(1, Ordering::AcqRel) + 1;
         s.total.fetch_add(1, Ordering::Relaxed);
@@ -607,7 +608,7 @@ impl Backend {
         if prev.is_none() {
             self.total.fetch_add(1, Ordering::Relaxed);
         }
-        if prev == Some(idx) {
+        if prev == Some(idx) || !balanced {
             s.counters.on_session(u64::from(scur));
             self.stat.on_session(u64::from(bcur));
         } else {
@@ -678,7 +679,11 @@ impl Backend {
             }
             return Ok(Decision::Wait(QueueAt::Server(idx)));
         }
-        Ok(Decision::Now(self.reserve_after(idx, avoid)))
+        Ok(Decision::Now(self.reserve_after(
+            idx,
+            avoid,
+            named.is_none(),
+        )))
     }
 
     /// Assigns a server by the balancing algorithm (steering away from `avoid` if possible),
