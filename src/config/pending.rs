@@ -262,7 +262,7 @@ pub const OPTION: &[Unmodelled] = &[
 pub const TIMEOUT: &[Unmodelled] = &[];
 
 /// Unmodelled proxy `stats` sub-keywords (family `stats` of the catalogue).
-pub const STATS: &[Unmodelled] = &[pending("show-modules", "dflb")];
+pub const STATS: &[Unmodelled] = &[];
 
 /// Unmodelled `bind` line options (family `bind` of the catalogue).
 pub const BIND: &[Unmodelled] = &[
@@ -487,7 +487,6 @@ pub const TCP_REQUEST_CONTENT: &[Unmodelled] = &[
     pending("send-spoe-group", "dflb"),
     pending("set-dst", "dflb"),
     pending("set-dst-port", "dflb"),
-    pending("set-log-level", "dflb"),
     pending("set-mark", "dflb"),
     pending("set-nice", "dflb"),
     pending("set-priority-class", "dflb"),

@@ -628,8 +628,13 @@ pub enum TcpAction {
     Accept,
     Reject,
     ExpectProxy,
-    SetVar { name: String, expr: Sample },
+    SetVar {
+        name: String,
+        expr: Sample,
+    },
     UseService(String),
+    /// `set-log-level <level>|silent` (`tcp-request content`).
+    SetLogLevel(String),
 }
 
 /// A 1.x `reqXXX`/`rspXXX` rule: a regex over whole header lines (or the request line).
@@ -690,6 +695,8 @@ pub struct StatsCfg {
     pub refresh: Option<Duration>,
     pub hide_version: bool,
     pub show_legends: bool,
+    /// `stats show-modules`: the page adds the extra modules' columns (ssl, h2, h1).
+    pub show_modules: bool,
     pub show_node: Option<String>,
     pub show_desc: Option<String>,
     pub scopes: Vec<String>,

@@ -288,8 +288,8 @@ const MAX_IDLE_PER_SERVER: usize = 256;
 pub enum PickError {
     /// No usable server at all (503, termination `SC`/`-` with no server).
     NoServer,
-    /// Waited in the queue until `timeout queue` (503, `sQ`).
-    QueueTimeout,
+    /// Waited in the queue until `timeout queue` (503, `sQ`), at that queue position.
+    QueueTimeout(QueuePos),
     /// The chosen server's own queue is at its `maxqueue` (503).
     QueueFull,
 }
@@ -309,16 +309,47 @@ enum LbKind {
     Hash,
 }
 
+/// Where a request left its queue, for the logs' `%sq` (server queue) and `%bq` (backend
+/// queue): as HAProxy counts it, one more than the requests that queue served between its
+/// arrival and its leaving (served or timed out); 0 for a queue it never waited in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueuePos {
+    pub srv: u32,
+    pub backend: u32,
+}
+
+impl QueuePos {
+    fn at(at: QueueAt, pos: u64) -> QueuePos {
+        let pos = u32::try_from(pos).unwrap_or(u32::MAX);
+        match at {
+            QueueAt::Backend => QueuePos {
+                srv: 0,
+                backend: pos,
+            },
+            QueueAt::Server(_) => QueuePos {
+                srv: pos,
+                backend: 0,
+            },
+        }
+    }
+}
+
 /// A request waiting for a slot, in a server's queue or in the backend's.
 struct Pending {
     /// Arrival order across all the backend's queues (the older is served first).
     seq: u64,
+    /// Its queue's served count when it arrived (for [`QueuePos`]).
+    served0: u64,
     tx: oneshot::Sender<Slot>,
 }
 
 #[derive(Default)]
 struct Queues {
     next_seq: u64,
+    /// Requests each queue handed a slot to so far (backend's, then per server), the
+    /// reference of the logged queue positions.
+    backend_served: u64,
+    servers_served: Vec<u64>,
     /// The backend's queue: requests any server of the current tier may take.
     backend: VecDeque<Pending>,
     /// Each server's own queue, by server index.
@@ -374,6 +405,8 @@ impl std::fmt::Debug for Backend {
 pub struct Slot {
     pub backend: Arc<Backend>,
     pub idx: usize,
+    /// Where the request waited for it (zeros when it did not queue).
+    pub queue: QueuePos,
 }
 
 impl Drop for Slot {
@@ -395,21 +428,35 @@ struct Waiting {
     rx: oneshot::Receiver<Slot>,
 }
 
-impl Drop for Waiting {
-    fn drop(&mut self) {
+impl Waiting {
+    /// Takes the request out of its queue if it is still there, with the position it
+    /// leaves at.
+    fn leave(&mut self) -> Option<QueuePos> {
         let mut q = lock(&self.backend.queues);
-        let list = match self.at {
-            QueueAt::Backend => Some(&mut q.backend),
-            QueueAt::Server(i) => q.servers.get_mut(i),
+        let q = &mut *q;
+        let (list, served) = match self.at {
+            QueueAt::Backend => (Some(&mut q.backend), q.backend_served),
+            QueueAt::Server(i) => (
+                q.servers.get_mut(i),
+                q.servers_served.get(i).copied().unwrap_or(0),
+            ),
         };
-        if let Some(list) = list
-            && let Some(pos) = list.iter().position(|p| p.seq == self.seq)
-        {
-            list.remove(pos);
-            self.backend.count_dequeued(self.at);
-        }
+        let list = list?;
+        let pos = list.iter().position(|p| p.seq == self.seq)?;
+        let p = list.remove(pos)?;
+        self.backend.count_dequeued(self.at);
+        Some(QueuePos::at(
+            self.at,
+            served.saturating_sub(p.served0).saturating_add(1),
+        ))
         // A slot already handed over (if any) drops with `rx`, after the lock is released,
         // and passes on to the next waiting request.
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.leave();
     }
 }
 
@@ -478,6 +525,7 @@ impl Backend {
         };
         let queues = Queues {
             servers: (0..servers.len()).map(|_| VecDeque::new()).collect(),
+            servers_served: vec![0; servers.len()],
             ..Queues::default()
         };
         Backend {
@@ -619,6 +667,7 @@ impl Backend {
         Slot {
             backend: self.clone(),
             idx,
+            queue: QueuePos::default(),
         }
     }
 
@@ -744,14 +793,15 @@ impl Backend {
             let (tx, rx) = oneshot::channel();
             let seq = q.next_seq;
             q.next_seq += 1;
-            let list = match at {
-                QueueAt::Backend => &mut q.backend,
+            let q = &mut *q;
+            let (list, served0) = match at {
+                QueueAt::Backend => (&mut q.backend, q.backend_served),
                 QueueAt::Server(i) => match q.servers.get_mut(i) {
-                    Some(l) => l,
+                    Some(l) => (l, q.servers_served.get(i).copied().unwrap_or(0)),
                     None => return Err(PickError::NoServer),
                 },
             };
-            list.push_back(Pending { seq, tx });
+            list.push_back(Pending { seq, served0, tx });
             let depth = self.queued.fetch_add(1, Ordering::AcqRel) + 1;
             self.stat.on_queue(u64::from(depth));
             if let QueueAt::Server(i) = at {
@@ -774,10 +824,13 @@ impl Backend {
             Some(Ok(slot)) => Ok(slot),
             // Never dropped unsent while queued; treated as no server.
             Some(Err(_)) => Err(PickError::NoServer),
-            None => match waiting.rx.try_recv() {
+            None => match waiting.leave() {
+                Some(pos) => Err(PickError::QueueTimeout(pos)),
                 // Handed a slot just as the wait ended: take it.
-                Ok(slot) => Ok(slot),
-                Err(_) => Err(PickError::QueueTimeout),
+                None => waiting
+                    .rx
+                    .try_recv()
+                    .map_err(|_| PickError::QueueTimeout(QueuePos::default())),
             },
         }
     }
@@ -834,7 +887,14 @@ impl Backend {
             };
             let Some(p) = p else { return };
             self.count_dequeued(at);
-            let slot = self.reserve(idx);
+            let served = match at {
+                QueueAt::Backend => &mut q.backend_served,
+                QueueAt::Server(_) => &mut q.servers_served[idx],
+            };
+            let pos = served.saturating_sub(p.served0).saturating_add(1);
+            *served += 1;
+            let mut slot = self.reserve(idx);
+            slot.queue = QueuePos::at(at, pos);
             if let Err(slot) = p.tx.send(slot) {
                 // The waiter left between the check and now: the slot is released once the
                 // lock is, which runs this again for the next request.

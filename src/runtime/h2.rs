@@ -2,15 +2,16 @@
 //! agreed on `h2`, or any HTTP-mode connection opening with the HTTP/2 preface (prior
 //! knowledge, which HAProxy 2.6 accepts on HTTP/1 binds as well).
 //!
-//! The connection is served by hyper's HTTP/2 server. Each of its streams becomes one
+//! The connection is served by the h2 crate's server. Each of its streams becomes one
 //! HTTP/1.1 exchange over an in-memory pipe ([`Stream::Mem`]) with the ordinary HTTP/1
 //! session ([`crate::runtime::http::session::serve`]), which applies every rule, picks the
 //! server, forwards, and answers errors, exactly as for an HTTP/1 client; hyper's HTTP/1
 //! client speaks for the stream on the other end of the pipe. As HAProxy 2.6 converts an
 //! HTTP/2 request for an HTTP/1 server: origin-form target, `:authority` as the first
 //! header `host`, the `cookie` headers joined with "; ", lower-case names, a body with a
-//! `content-length` when the client gave one and chunked otherwise; the hop-by-hop
-//! headers of the answer are dropped.
+//! `content-length` when the client gave one and chunked otherwise; the answer loses
+//! `connection`, `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade` and
+//! `te` (the headers a `connection` line names stay, as with HAProxy).
 //!
 //! The SETTINGS frame carries `tune.h2.header-table-size`, `initial-window-size`,
 //! `max-concurrent-streams` and `max-frame-size` (see [`Settings`]) and, unless
@@ -19,10 +20,11 @@
 //! HTTP/1.1 WebSocket handshake (`GET`, `upgrade: websocket`, `connection: upgrade`, a
 //! random `sec-websocket-key` when the client sent none), and a `101` back becomes a
 //! `200` after which the stream and the session exchange bytes (a wrong
-//! `sec-websocket-accept` for rproxy's key becomes a 502). hyper's server cannot send
-//! interim (1xx) answers: a server's 103 or 100 is not relayed to an HTTP/2 client,
-//! which gets the final answer only (a client waiting for `100-continue` sends its body
-//! once it stops waiting).
+//! `sec-websocket-accept` for rproxy's key becomes a 502). Interim answers (100, 102,
+//! 103 with its fields) the session relays reach the client as HEADERS frames before
+//! the final answer, as HAProxy 2.6 relays them: hyper's HTTP/1 client hands each one
+//! over as it reads it, so a client waiting on `Expect: 100-continue` gets the server's
+//! `100` and sends its body then.
 //!
 //! The client connection holds the frontend's `maxconn` slot (its streams take none);
 //! at most `max-concurrent-streams` streams run at once; an idle connection (no stream running)
@@ -37,7 +39,7 @@ use std::time::Duration;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use crate::runtime::listeners::Accepted;
@@ -194,65 +196,88 @@ where
     // Streams running, for the idle timeout.
     let (active, mut active_rx) = watch::channel(0usize);
     let active = Arc::new(active);
-    let svc = {
-        let (rt, fe, facts, active) = (rt.clone(), fe.clone(), facts.clone(), active.clone());
-        hyper::service::service_fn(move |req| {
-            let running = Running::new(active.clone());
-            let fut = stream(rt.clone(), fe.clone(), facts.clone(), active.clone(), req);
-            async move {
-                // The stream runs until its answer's body is through.
-                fut.await.map(|res| {
-                    res.map(|inner| Counted {
-                        inner,
-                        _running: running,
-                    })
-                })
-            }
-        })
-    };
-    let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    let mut b = h2::server::Builder::new();
     let set = rt.h2;
-    b.timer(TokioTimer::new())
-        .max_concurrent_streams(set.max_concurrent_streams)
-        .initial_stream_window_size(set.initial_window_size)
-        // The connection's window stays hyper's (HAProxy's grows as it reads).
+    b.initial_window_size(set.initial_window_size)
+        // The connection's window stays at least 1 MiB (HAProxy's grows as it reads).
         .initial_connection_window_size(set.initial_window_size.max(1 << 20))
         .max_frame_size(set.max_frame_size)
-        .header_table_size(set.header_table_size)
         .max_header_list_size(u32::try_from(rt.limits.bufsize).unwrap_or(u32::MAX))
-        // HAProxy adds no Date header of its own.
-        .auto_date_header(false);
+        // Bounds on what a misbehaving client costs (hyper's server defaults, kept).
+        .max_local_error_reset_streams(Some(1024))
+        .max_send_buffer_size(400 * 1024);
+    if let Some(n) = set.max_concurrent_streams {
+        b.max_concurrent_streams(n);
+    }
+    if let Some(n) = set.header_table_size {
+        b.header_table_size(n);
+    }
     if set.connect_protocol {
         b.enable_connect_protocol();
     }
-    let conn = b.serve_connection(TokioIo::new(io), svc);
-    let mut conn = std::pin::pin!(conn);
     let t = fe.timeouts;
     let first_idle = t.http_request.or(t.client);
     let later_idle = t.http_keep_alive.or(t.http_request).or(t.client);
     let mut stop = rt.stopping.subscribe();
     let mut closing = false;
-    loop {
+    // The handshake ends with the client's preface; a client that never sends it is
+    // dropped after two idle periods, as one idle after its GOAWAY.
+    let mut hs = std::pin::pin!(b.handshake::<_, bytes::Bytes>(io));
+    let mut conn = loop {
         let idle = idle_expiry(&mut active_rx, first_idle, later_idle);
         tokio::select! {
-            r = conn.as_mut() => {
-                if let Err(e) = r {
-                    tracing::debug!(frontend = %fe.name, src = ?facts.src, "HTTP/2 connection: {e}");
+            r = hs.as_mut() => match r {
+                Ok(c) => break c,
+                Err(e) => {
+                    tracing::debug!(frontend = %fe.name, src = ?facts.src, "HTTP/2 handshake: {e}");
+                    return;
                 }
-                return;
-            }
+            },
             _ = idle => {
-                // GOAWAY first; a connection still idle one period later (a client that
-                // never sent its preface, which hyper waits for) is dropped.
                 if closing {
                     return;
                 }
                 closing = true;
-                conn.as_mut().graceful_shutdown();
+            }
+            _ = stop.wait_for(|s| *s), if !closing => closing = true,
+        }
+    };
+    if closing {
+        conn.graceful_shutdown();
+    }
+    loop {
+        let idle = idle_expiry(&mut active_rx, first_idle, later_idle);
+        tokio::select! {
+            // Accepting also drives the connection: the streams' frames go out from here.
+            r = conn.accept() => match r {
+                Some(Ok((req, respond))) => {
+                    let running = Running::new(active.clone());
+                    tokio::spawn(answer(
+                        rt.clone(),
+                        fe.clone(),
+                        facts.clone(),
+                        req,
+                        respond,
+                        running,
+                    ));
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(frontend = %fe.name, src = ?facts.src, "HTTP/2 connection: {e}");
+                    return;
+                }
+                None => return,
+            },
+            _ = idle => {
+                // GOAWAY first; a connection still idle one period later is dropped.
+                if closing {
+                    return;
+                }
+                closing = true;
+                conn.graceful_shutdown();
             }
             _ = stop.wait_for(|s| *s), if !closing => {
                 closing = true;
-                conn.as_mut().graceful_shutdown();
+                conn.graceful_shutdown();
             }
         }
     }
@@ -304,13 +329,6 @@ impl Drop for Running {
     }
 }
 
-/// An answer's body, counted as a running stream until it ends (a long download is not
-/// idle).
-struct Counted {
-    inner: ResBody,
-    _running: Running,
-}
-
 /// An answer's body: the server's (through the session), or one rproxy makes.
 enum ResBody {
     Stream(Incoming),
@@ -348,22 +366,177 @@ impl hyper::body::Body for ResBody {
     }
 }
 
-impl hyper::body::Body for Counted {
-    type Data = bytes::Bytes;
-    type Error = hyper::Error;
+/// What a stream answers: a response (its body to follow), or a WebSocket tunnel
+/// (RFC 8441) between the client's stream and the server's upgraded connection.
+enum Answer {
+    Plain(Response<ResBody>),
+    Tunnel {
+        head: Response<()>,
+        client: h2::RecvStream,
+        server: hyper::upgrade::Upgraded,
+    },
+}
 
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+/// One stream from the client: its exchange through an HTTP/1 session, the interim
+/// (1xx) answers relayed as they come, then the final answer and its body. A client
+/// reset, or the connection gone, ends the exchange (the session sees its client close).
+async fn answer(
+    rt: Arc<Runtime>,
+    fe: Arc<ProxyRt>,
+    facts: Arc<ConnInfo>,
+    req: Request<h2::RecvStream>,
+    mut respond: h2::server::SendResponse<bytes::Bytes>,
+    _running: Running,
+) {
+    let (info_tx, mut info_rx) = tokio::sync::mpsc::unbounded_channel();
+    let exchange = stream(rt, fe, facts, req, info_tx);
+    let mut exchange = std::pin::pin!(exchange);
+    let res = loop {
+        tokio::select! {
+            r = exchange.as_mut() => break r,
+            Some(info) = info_rx.recv() => {
+                let _ = respond.send_informational(info);
+            }
+            _ = std::future::poll_fn(|cx| respond.poll_reset(cx)) => return,
+        }
+    };
+    // The interim answers parsed before the final one, in their order.
+    while let Ok(info) = info_rx.try_recv() {
+        let _ = respond.send_informational(info);
     }
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+    let res = match res {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!("HTTP/2 stream: {e}");
+            respond.send_reset(h2::Reason::INTERNAL_ERROR);
+            return;
+        }
+    };
+    match res {
+        Answer::Plain(res) => {
+            let (mut head, body) = res.into_parts();
+            if hyper::body::Body::is_end_stream(&body) {
+                let _ = respond.send_response(Response::from_parts(head, ()), true);
+                return;
+            }
+            // A body of known size announces it (as hyper's server did before).
+            if let Some(n) = hyper::body::Body::size_hint(&body).exact()
+                && !head.headers.contains_key(header::CONTENT_LENGTH)
+            {
+                head.headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+            }
+            let Ok(tx) = respond.send_response(Response::from_parts(head, ()), false) else {
+                return;
+            };
+            pipe_body(body, tx).await;
+        }
+        Answer::Tunnel {
+            mut head,
+            client,
+            server,
+        } => {
+            head.headers_mut().remove(header::CONTENT_LENGTH);
+            let Ok(tx) = respond.send_response(head, false) else {
+                return;
+            };
+            tunnel(client, tx, server).await;
+        }
     }
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
+}
+
+/// Sends `data` on `tx` once the client's window has room (h2 queues what exceeds it,
+/// up to its send buffer); `false` when the stream is gone.
+async fn send_data(tx: &mut h2::SendStream<bytes::Bytes>, data: bytes::Bytes, eos: bool) -> bool {
+    if !data.is_empty() {
+        tx.reserve_capacity(data.len());
+        while tx.capacity() == 0 {
+            match std::future::poll_fn(|cx| tx.poll_capacity(cx)).await {
+                Some(Ok(_)) => {}
+                _ => return false,
+            }
+        }
     }
+    tx.send_data(data, eos).is_ok()
+}
+
+/// The answer's body to the client, its trailers too; a client reset stops it (and
+/// drops the HTTP/1 side).
+async fn pipe_body(mut body: ResBody, mut tx: h2::SendStream<bytes::Bytes>) {
+    use hyper::body::Body;
+    loop {
+        let frame = tokio::select! {
+            f = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)) => f,
+            _ = std::future::poll_fn(|cx| tx.poll_reset(cx)) => return,
+        };
+        match frame {
+            None => {
+                let _ = tx.send_data(bytes::Bytes::new(), true);
+                return;
+            }
+            Some(Err(e)) => {
+                tracing::debug!("HTTP/2 stream, answer's body: {e}");
+                tx.send_reset(h2::Reason::INTERNAL_ERROR);
+                return;
+            }
+            Some(Ok(f)) => match f.into_data() {
+                Ok(d) => {
+                    let eos = body.is_end_stream();
+                    if !send_data(&mut tx, d, eos).await || eos {
+                        return;
+                    }
+                }
+                Err(f) => {
+                    if let Ok(t) = f.into_trailers() {
+                        let _ = tx.send_trailers(t);
+                        return;
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// A WebSocket stream's bytes both ways until both sides are done; the session on the
+/// other end applies the tunnel's timeouts.
+async fn tunnel(
+    mut client: h2::RecvStream,
+    mut tx: h2::SendStream<bytes::Bytes>,
+    server: hyper::upgrade::Upgraded,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut rd, mut wr) = tokio::io::split(TokioIo::new(server));
+    let up = async {
+        while let Some(Ok(d)) = client.data().await {
+            let _ = client.flow_control().release_capacity(d.len());
+            if wr.write_all(&d).await.is_err() {
+                return;
+            }
+        }
+        let _ = wr.shutdown().await;
+    };
+    let down = async {
+        let mut buf = vec![0u8; 16384];
+        loop {
+            let r = tokio::select! {
+                r = rd.read(&mut buf) => r,
+                // A client reset ends the tunnel, whatever the server does.
+                _ = std::future::poll_fn(|cx| tx.poll_reset(cx)) => return,
+            };
+            match r {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send_data(bytes::Bytes::new(), true);
+                    return;
+                }
+                Ok(n) => {
+                    if !send_data(&mut tx, bytes::Bytes::copy_from_slice(&buf[..n]), false).await {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    tokio::join!(up, down);
 }
 
 /// Aborts the HTTP/1 side of a stream the client gave up on before its answer (reset,
@@ -378,23 +551,34 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// One stream: its request through an HTTP/1 session, its answer back. A WebSocket
-/// stream (RFC 8441) the server accepts becomes a tunnel between the stream and the
-/// session, counted in `active` while it lasts.
+/// One stream: its request through an HTTP/1 session, its answer back, each interim
+/// (1xx) answer the session relays sent to `info` as it comes. A WebSocket stream
+/// (RFC 8441) the server accepts becomes a tunnel between the stream and the session.
 async fn stream(
     rt: Arc<Runtime>,
     fe: Arc<ProxyRt>,
     facts: Arc<ConnInfo>,
-    active: Arc<watch::Sender<usize>>,
-    mut req: Request<Incoming>,
-) -> Result<Response<ResBody>, StreamError> {
+    req: Request<h2::RecvStream>,
+    info: tokio::sync::mpsc::UnboundedSender<Response<()>>,
+) -> Result<Answer, StreamError> {
     let websocket = req.method() == http::Method::CONNECT
         && req
             .extensions()
-            .get::<hyper::ext::Protocol>()
+            .get::<h2::ext::Protocol>()
             .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"));
-    let client_side = websocket.then(|| hyper::upgrade::on(&mut req));
-    let (req, ws_key) = to_http1(req, websocket)?;
+    let (parts, recv) = req.into_parts();
+    let (body, client_side) = if websocket {
+        (ReqBody::Empty, Some(recv))
+    } else {
+        (ReqBody::Stream(StreamBody::new(&parts.headers, recv)), None)
+    };
+    let (mut req, ws_key) = to_http1(Request::from_parts(parts, body), websocket)?;
+    hyper::ext::on_informational(&mut req, move |res| {
+        let mut head = Response::new(());
+        *head.status_mut() = res.status();
+        *head.headers_mut() = res.headers().clone();
+        let _ = info.send(to_http2(head));
+    });
     let bufsize = rt.limits.bufsize.max(4096);
     let max_headers = rt.limits.max_headers;
     let (ours, theirs) = tokio::io::duplex(bufsize);
@@ -419,63 +603,103 @@ async fn stream(
     })));
     let mut res = tx.send_request(req).await?;
     side.0 = None;
-    if let Some(client_side) = client_side
+    if let Some(client) = client_side
         && res.status() == http::StatusCode::SWITCHING_PROTOCOLS
     {
         // As HAProxy, the key it made up must be answered right (RFC 6455 4.1).
         if let Some(key) = ws_key {
             let accept = res.headers().get(header::SEC_WEBSOCKET_ACCEPT);
             if accept.map(HeaderValue::as_bytes) != Some(accept_for(&key).as_bytes()) {
-                return Ok(error_answer(&fe, 502));
+                return Ok(Answer::Plain(error_answer(&fe, 502)));
             }
         }
-        let server_side = hyper::upgrade::on(&mut res);
-        let running = Running::new(active);
-        tokio::spawn(async move {
-            let _running = running;
-            if let (Ok(c), Ok(s)) = (client_side.await, server_side.await) {
-                let (mut c, mut s) = (TokioIo::new(c), TokioIo::new(s));
-                // The session on the other end applies the tunnel's timeouts.
-                let _ = tokio::io::copy_bidirectional(&mut c, &mut s).await;
-            }
-        });
-        let mut res = to_http2(res);
+        let server = hyper::upgrade::on(&mut res).await?;
+        let (parts, _) = to_http2(res).into_parts();
+        let mut head = Response::from_parts(parts, ());
         // RFC 8441 5: the stream is accepted with a 2xx, not 101.
-        *res.status_mut() = http::StatusCode::OK;
-        return Ok(res);
+        *head.status_mut() = http::StatusCode::OK;
+        return Ok(Answer::Tunnel {
+            head,
+            client,
+            server,
+        });
     }
-    Ok(to_http2(res))
+    Ok(Answer::Plain(to_http2(res).map(ResBody::Stream)))
+}
+
+/// The client's request body, its flow-control window given back as the HTTP/1 side
+/// takes it.
+struct StreamBody {
+    recv: h2::RecvStream,
+    data_done: bool,
+    /// From `content-length`: the HTTP/1 side then sends a sized body, else chunks.
+    length: Option<u64>,
+}
+
+impl StreamBody {
+    fn new(headers: &HeaderMap, recv: h2::RecvStream) -> StreamBody {
+        let length = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        StreamBody {
+            recv,
+            data_done: false,
+            length,
+        }
+    }
 }
 
 /// A request body for the HTTP/1 side: the stream's, or none for a WebSocket handshake
 /// (its stream carries the tunnel's bytes, after the answer).
 enum ReqBody {
-    Stream(Incoming),
+    Stream(StreamBody),
     Empty,
 }
 
 impl hyper::body::Body for ReqBody {
     type Data = bytes::Bytes;
-    type Error = hyper::Error;
+    type Error = h2::Error;
 
     fn poll_frame(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        match self.get_mut() {
-            ReqBody::Stream(b) => std::pin::Pin::new(b).poll_frame(cx),
-            ReqBody::Empty => std::task::Poll::Ready(None),
+        use std::task::Poll;
+        let b = match self.get_mut() {
+            ReqBody::Stream(b) => b,
+            ReqBody::Empty => return Poll::Ready(None),
+        };
+        if !b.data_done {
+            match b.recv.poll_data(cx) {
+                Poll::Ready(Some(Ok(d))) => {
+                    let _ = b.recv.flow_control().release_capacity(d.len());
+                    return Poll::Ready(Some(Ok(hyper::body::Frame::data(d))));
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => b.data_done = true,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        match b.recv.poll_trailers(cx) {
+            Poll::Ready(Ok(Some(t))) => Poll::Ready(Some(Ok(hyper::body::Frame::trailers(t)))),
+            Poll::Ready(Ok(None)) => Poll::Ready(None),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
         }
     }
     fn is_end_stream(&self) -> bool {
         match self {
-            ReqBody::Stream(b) => b.is_end_stream(),
+            ReqBody::Stream(b) => b.recv.is_end_stream(),
             ReqBody::Empty => true,
         }
     }
     fn size_hint(&self) -> hyper::body::SizeHint {
         match self {
-            ReqBody::Stream(b) => b.size_hint(),
+            ReqBody::Stream(b) => b.length.map_or_else(
+                hyper::body::SizeHint::default,
+                hyper::body::SizeHint::with_exact,
+            ),
             ReqBody::Empty => hyper::body::SizeHint::with_exact(0),
         }
     }
@@ -500,7 +724,7 @@ fn new_ws_key() -> Option<String> {
 /// `upgrade: websocket`, `connection: upgrade`, and a `sec-websocket-key` when the
 /// client gave none, returned to check the answer with).
 fn to_http1(
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     websocket: bool,
 ) -> Result<(Request<ReqBody>, Option<String>), StreamError> {
     let (mut parts, body) = req.into_parts();
@@ -564,7 +788,7 @@ fn to_http1(
     }
     if !websocket {
         parts.headers = h;
-        return Ok((Request::from_parts(parts, ReqBody::Stream(body)), None));
+        return Ok((Request::from_parts(parts, body), None));
     }
     parts.method = http::Method::GET;
     h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
@@ -606,42 +830,37 @@ fn error_answer(fe: &ProxyRt, status: u16) -> Response<ResBody> {
     to_http2(res)
 }
 
-/// The HTTP/2 form of the session's answer: its hop-by-hop headers dropped.
-fn to_http2<B>(res: Response<B>) -> Response<ResBody>
-where
-    ResBody: From<B>,
-{
+/// The HTTP/2 form of the session's answer (final or interim): the hop-by-hop headers
+/// HTTP/2 forbids dropped. As HAProxy 2.6, the headers a `connection` line names stay.
+fn to_http2<B>(res: Response<B>) -> Response<B> {
     let (mut parts, body) = res.into_parts();
-    let named: Vec<String> = parts
-        .headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| !n.is_empty())
-        .collect();
-    for n in &named {
-        parts.headers.remove(n.as_str());
-    }
-    for n in [
+    const HOP: [&str; 6] = [
         "connection",
         "keep-alive",
         "proxy-connection",
         "transfer-encoding",
         "upgrade",
         "te",
-    ] {
-        parts.headers.remove(n);
+    ];
+    if HOP.iter().any(|n| parts.headers.contains_key(*n)) {
+        // Rebuilt rather than removed from: `HeaderMap::remove` moves the last header
+        // into the hole, and the client should see the server's order.
+        let mut h = HeaderMap::with_capacity(parts.headers.len());
+        let mut last: Option<HeaderName> = None;
+        for (name, v) in std::mem::take(&mut parts.headers) {
+            if let Some(n) = name {
+                last = Some(n);
+            }
+            if let Some(n) = &last
+                && !HOP.contains(&n.as_str())
+            {
+                h.append(n.clone(), v);
+            }
+        }
+        parts.headers = h;
     }
     parts.version = Version::HTTP_2;
-    Response::from_parts(parts, ResBody::from(body))
-}
-
-impl From<Incoming> for ResBody {
-    fn from(b: Incoming) -> Self {
-        ResBody::Stream(b)
-    }
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]

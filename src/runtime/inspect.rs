@@ -114,7 +114,7 @@ pub async fn content(
     fe: &ProxyRt,
     cli: &mut Stream,
     conn: &mut ConnInfo,
-    vars: &Vars,
+    vars: &mut Vars,
     info: &TxnInfo,
 ) -> bool {
     let mut buf = conn.payload.take().unwrap_or_default();
@@ -129,10 +129,12 @@ pub async fn content(
             || buf.len() >= INSPECT_MAX
             || deadline.is_none_or(|d| tokio::time::Instant::now() >= d);
         conn.payload = Some(buf);
-        let verdict = decide(fe, conn, vars, info, last);
+        let mut level = None;
+        let verdict = decide(fe, conn, vars, info, last, &mut level);
         buf = conn.payload.take().unwrap_or_default();
         if let Some(v) = verdict {
             conn.payload = Some(buf);
+            set_level(vars, level);
             if !v {
                 crate::runtime::stats::counters::content_denied(fe);
             }
@@ -167,7 +169,7 @@ pub fn http_content(
     conn: &mut ConnInfo,
     req: &super::http::head::RequestHead,
     body_received: usize,
-    vars: &Vars,
+    vars: &mut Vars,
     info: &TxnInfo,
 ) -> bool {
     conn.http_req_len = Some(htx_len(req) + body_received);
@@ -179,8 +181,13 @@ pub fn http_content(
         info,
     };
     let mut go_on = true;
+    let mut level = None;
     for r in &fe.tcp_content {
         if r.cond.as_ref().is_none_or(|c| c.eval(&ctx)) {
+            if r.log_level.is_some() {
+                level = r.log_level;
+                continue;
+            }
             if !r.accept {
                 crate::runtime::stats::counters::content_denied(fe);
             }
@@ -189,7 +196,18 @@ pub fn http_content(
         }
     }
     conn.http_req_len = None;
+    set_level(vars, level);
     go_on
+}
+
+/// Leaves a `set-log-level` for the transaction's log (see `TxnLog::take_level`).
+fn set_level(vars: &mut Vars, level: Option<i8>) {
+    if let Some(l) = level {
+        vars.set(
+            crate::runtime::txnlog::LOG_LEVEL_VAR,
+            crate::runtime::sample::Value::Int(i64::from(l)),
+        );
+    }
 }
 
 /// The size of a request head as HAProxy 2.6 stores it (HTX): a 20-byte start-line
@@ -207,8 +225,16 @@ pub fn htx_len(req: &super::http::head::RequestHead) -> usize {
 }
 
 /// One pass over the rules: `Some(accept)` when one decides (or none matches and no more
-/// data can help), None when a rule waits for more bytes.
-fn decide(fe: &ProxyRt, conn: &ConnInfo, vars: &Vars, info: &TxnInfo, last: bool) -> Option<bool> {
+/// data can help), None when a rule waits for more bytes. `level`: the last
+/// `set-log-level` the pass went through.
+fn decide(
+    fe: &ProxyRt,
+    conn: &ConnInfo,
+    vars: &Vars,
+    info: &TxnInfo,
+    last: bool,
+    level: &mut Option<i8>,
+) -> Option<bool> {
     let ctx = EvalCtx {
         conn,
         req: None,
@@ -226,7 +252,9 @@ fn decide(fe: &ProxyRt, conn: &ConnInfo, vars: &Vars, info: &TxnInfo, last: bool
             // waits for the whole record as `{ req.ssl_hello_type 1 }` does.
             Some(c) => c.eval_partial(&ctx)?,
         };
-        if hit {
+        if hit && r.log_level.is_some() {
+            *level = r.log_level;
+        } else if hit {
             return Some(r.accept);
         }
     }

@@ -26,6 +26,9 @@ pub enum BackendChoice {
 pub struct TcpRuleRt {
     pub accept: bool,
     pub cond: Option<CompiledCond>,
+    /// `set-log-level`: not a verdict; the severity (0-7, -1 for `silent`) given to the
+    /// transaction's log line, and evaluation goes on.
+    pub log_level: Option<i8>,
 }
 
 /// `tcp-request connection` rules as seen for `expect-proxy layer4`: `Some(accept)` for
@@ -265,6 +268,7 @@ fn build_one(
             Some(TcpRuleRt {
                 accept,
                 cond: compile_cond(&r.cond, &acls, r.span, d),
+                log_level: None,
             })
         })
         .collect();
@@ -296,9 +300,19 @@ fn build_one(
         .tcp_request_content
         .iter()
         .filter_map(|r| {
+            let mut log_level = None;
             let accept = match &r.action {
                 TcpAction::Accept => true,
                 TcpAction::Reject => false,
+                TcpAction::SetLogLevel(l) => {
+                    log_level = Some(
+                        crate::model::LEVELS
+                            .iter()
+                            .position(|x| x == l)
+                            .map_or(-1, |i| i as i8),
+                    );
+                    true
+                }
                 other => {
                     d.warn(
                         r.span,
@@ -312,6 +326,7 @@ fn build_one(
             Some(TcpRuleRt {
                 accept,
                 cond: compile_cond(&r.cond, &acls, r.span, d),
+                log_level,
             })
         })
         .collect();

@@ -97,6 +97,16 @@ impl Stream {
             Stream::Tls(_) | Stream::Mem(_) => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
+    /// Writes without waiting, to a plain socket (`WouldBlock` for the other kinds: their
+    /// async write path does the work).
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Fresh(s) => s.as_ref().ok_or_else(gone)?.write(buf),
+            Stream::Tcp(s) => s.try_write(buf),
+            Stream::Unix(s) => s.try_write(buf),
+            _ => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
     /// [`Stream::try_read`], where a short read also forgets the socket's read readiness.
     ///
     /// A stream socket's read returns less than asked only when its queue is empty, so the
@@ -166,6 +176,36 @@ impl Stream {
                 ahead.truncate(n);
                 r
             }
+        }
+    }
+    /// Polls a plain stream for read readiness (see [`Stream::readable`]) without the
+    /// future `readable` builds: a tunnel waiting on two sockets at every event so skips
+    /// adding itself to, and removing itself from, each socket's list of waiters. Other
+    /// kinds report ready: their read that follows does the waiting.
+    pub fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Stream::Fresh(s) = self {
+            let mut probe = [0u8; 1];
+            match s.as_ref().ok_or_else(gone)?.peek(&mut probe) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.register()?,
+                _ => return Poll::Ready(Ok(())),
+            }
+        }
+        match self {
+            Stream::Tcp(s) => s.poll_read_ready(cx),
+            Stream::Unix(s) => s.poll_read_ready(cx),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+    /// Whether a registered plain socket is known readable, read without a lock and
+    /// without registering a waker (None for the other kinds: poll them). A tunnel uses it
+    /// for the side whose waker is still registered from its last wait: readiness and the
+    /// wake-up are set together, so "not ready" means the waker is still in place.
+    pub fn read_ready_now(&self) -> Option<bool> {
+        use tokio::io::Interest;
+        match self {
+            Stream::Tcp(s) => Some(s.try_io(Interest::READABLE, || Ok(())).is_ok()),
+            Stream::Unix(s) => Some(s.try_io(Interest::READABLE, || Ok(())).is_ok()),
+            _ => None,
         }
     }
     /// The TCP socket under a plain TCP stream, registered with the event loop now if it was

@@ -38,7 +38,7 @@ pub async fn serve(
         pid: rt.pid,
         ..Default::default()
     };
-    let vars = Vars::default();
+    let mut vars = Vars::default();
     let ctx = EvalCtx {
         conn: &conn,
         req: None,
@@ -57,12 +57,14 @@ pub async fn serve(
     }
     fe.log.on_accept(&fe.name, &conn);
     if !fe.tcp_content.is_empty()
-        && !super::inspect::content(&fe, &mut acc.stream, &mut conn, &vars, &info).await
+        && !super::inspect::content(&fe, &mut acc.stream, &mut conn, &mut vars, &info).await
     {
+        log.take_level(&vars);
         log.fail(b'P');
         emit(&rt, &fe, &conn, &log);
         return;
     }
+    log.take_level(&vars);
     // Fetches over the payload see what inspection buffered (nothing without rules).
     conn.payload.get_or_insert_with(Vec::new);
     let ctx = EvalCtx {
@@ -105,7 +107,7 @@ pub async fn serve(
     // The server a redispatched retry comes from, counted once the next one is known.
     let mut redispatched_from = None;
     let (mut srv, slot) = loop {
-        let slot = match kept.take() {
+        let mut slot = match kept.take() {
             Some(s) => s,
             None => match be.assign(key, avoid, queue_t).await {
                 Ok(s) => {
@@ -123,7 +125,10 @@ pub async fn serve(
                     be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     match e {
                         PickError::NoServer => log.fail_at(b'S', b'C'),
-                        PickError::QueueTimeout => log.fail_at(b's', b'Q'),
+                        PickError::QueueTimeout(mut q) => {
+                            log.left_queue(&mut q);
+                            log.fail_at(b's', b'Q')
+                        }
                         PickError::QueueFull => log.fail_at(b'S', b'Q'),
                     }
                     emit(&rt, &fe, &conn, &log);
@@ -132,6 +137,7 @@ pub async fn serve(
             },
         };
         log.server = Some(slot.idx);
+        log.left_queue(&mut slot.queue);
         log.assigned();
         let sni = be.server_sni(slot.idx, &ctx);
         match be

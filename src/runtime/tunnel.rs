@@ -6,6 +6,7 @@
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use nix::fcntl::{OFlag, SpliceFFlags, splice};
@@ -204,9 +205,10 @@ pub async fn run_with(
     }
 }
 
-/// [`run`] between two plain sockets: it waits for readiness without a buffer and takes
-/// one only to move what has arrived, so an idle tunnel holds no buffer (HAProxy also
-/// releases its buffers when they are empty); a busy one reuses the same buffer.
+/// [`run`] between two plain sockets: it waits for readiness without a buffer and moves
+/// what has arrived through the thread's scratch buffer, so an idle tunnel holds no buffer
+/// (HAProxy also releases its buffers when they are empty); only a write that cannot
+/// finish at once keeps one.
 async fn run_plain(
     cli: &mut Stream,
     srv: &mut Stream,
@@ -215,32 +217,80 @@ async fn run_plain(
 ) -> (TunnelEnd, TunnelStats) {
     let mut cli_open = true;
     let mut srv_open = true;
-    let mut buf: Vec<u8> = Vec::new();
+    // The side read last: the other one is polled first next time (it is where the answer
+    // is awaited, and two sides always ready so take turns).
+    let mut last_from_cli = false;
+    // Per side (client, server): its waker is registered and no wake-up has taken it yet.
+    let mut waits = [false, false];
     // One timer for the whole tunnel, re-armed only when it fires early: activity just
     // moves `last`, so a busy tunnel does not add and remove a timer entry per event.
     let mut last = tokio::time::Instant::now();
     let far = Duration::from_secs(86_400 * 365);
-    let mut timer = Box::pin(tokio::time::sleep_until(
-        last + idle_timeout(&t, cli_open, srv_open).unwrap_or(far),
-    ));
+    let mut idle = idle_timeout(&t, cli_open, srv_open);
+    let mut timer = Box::pin(tokio::time::sleep_until(last + idle.unwrap_or(far)));
+    // Whether the timer was polled since it was last set: once it has this task's waker it
+    // wakes the task when it fires, and checking `is_elapsed` is enough until a reset.
+    let mut timer_polled = false;
     loop {
         if !cli_open && !srv_open {
             return (TunnelEnd::Closed, st);
         }
-        let idle = idle_timeout(&t, cli_open, srv_open);
-        let ev = tokio::select! {
-            r = cli.readable(), if cli_open => Some((true, r)),
-            r = srv.readable(), if srv_open => Some((false, r)),
-            () = timer.as_mut(), if idle.is_some() => None,
-        };
+        // Polled by hand rather than through `select!` over `readable()`: no waiter is
+        // linked into (and unlinked from) each socket per event.
+        let ev = std::future::poll_fn(|cx| {
+            let order = if last_from_cli {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for from_cli in order {
+                let (open, s, waiting) = if from_cli {
+                    (cli_open, &mut *cli, &mut waits[0])
+                } else {
+                    (srv_open, &mut *srv, &mut waits[1])
+                };
+                if !open {
+                    continue;
+                }
+                // A side still waiting since the last wait only needs a look (no lock, no
+                // new waker): this saves a registration per event on the side not read.
+                if *waiting {
+                    match s.read_ready_now() {
+                        Some(true) => return Poll::Ready(Some((from_cli, Ok(())))),
+                        Some(false) => continue,
+                        None => {}
+                    }
+                }
+                match s.poll_read_ready(cx) {
+                    Poll::Ready(r) => return Poll::Ready(Some((from_cli, r))),
+                    Poll::Pending => *waiting = true,
+                }
+            }
+            if idle.is_some() {
+                if !timer_polled {
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                    timer_polled = true;
+                } else if timer.is_elapsed() {
+                    return Poll::Ready(None);
+                }
+            }
+            Poll::Pending
+        })
+        .await;
         let Some((from_cli, ready)) = ev else {
             let deadline = last + idle.unwrap_or(far);
             if tokio::time::Instant::now() >= deadline {
                 return (timeout_end(&t, cli_open, srv_open), st);
             }
             timer.as_mut().reset(deadline);
+            timer_polled = false;
             continue;
         };
+        last_from_cli = from_cli;
+        // The wake-up that made this side ready took its waker: it must register again.
+        waits[usize::from(!from_cli)] = false;
         let before = idle;
         last = tokio::time::Instant::now();
         let (src, dst) = if from_cli {
@@ -251,43 +301,68 @@ async fn run_plain(
         if ready.is_err() {
             return (err_end(from_cli), st);
         }
-        if buf.is_empty() {
-            buf = pool_take();
-        }
-        match src.try_read_drain(&mut buf) {
-            Ok(0) => {
+        // Read into the thread's scratch buffer and write it on at once: most events end
+        // there, with no buffer taken from the pool. What the destination cannot take now
+        // leaves with the scratch buffer itself (the thread gets another one).
+        let moved = SCRATCH.with(|sc| {
+            let mut sc = sc.borrow_mut();
+            if sc.len() != TUNNEL_BUF {
+                *sc = pool_take();
+            }
+            match src.try_read_drain(&mut sc) {
+                Ok(0) => Moved::Closed,
+                Ok(n) => match dst.try_write(&sc[..n]) {
+                    Ok(k) if k == n => Moved::Done(n),
+                    Ok(k) => Moved::Partial(std::mem::replace(&mut *sc, pool_take()), k, n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        Moved::Partial(std::mem::replace(&mut *sc, pool_take()), 0, n)
+                    }
+                    Err(_) => Moved::DstErr,
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Moved::Nothing,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Moved::Nothing,
+                Err(_) => Moved::SrcErr,
+            }
+        });
+        let n = match moved {
+            Moved::Closed => {
                 if from_cli {
                     cli_open = false;
                 } else {
                     srv_open = false;
                 }
                 let _ = dst.shutdown().await;
+                0
             }
-            Ok(n) => {
-                if dst.write_all(&buf[..n]).await.is_err() {
+            Moved::Done(n) => n,
+            Moved::Partial(rest, k, n) => {
+                let r = dst.write_all(&rest[k..n]).await;
+                pool_give(rest);
+                if r.is_err() {
                     return (err_end(!from_cli), st);
                 }
-                if from_cli {
-                    st.to_server += n as u64;
-                } else {
-                    st.to_client += n as u64;
-                }
-                // A short read drained the socket: let the buffer go while waiting.
-                if n < buf.len() {
-                    pool_give(std::mem::take(&mut buf));
-                }
+                n
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                pool_give(std::mem::take(&mut buf));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return (err_end(from_cli), st),
+            Moved::Nothing => 0,
+            Moved::DstErr => return (err_end(!from_cli), st),
+            Moved::SrcErr => return (err_end(from_cli), st),
+        };
+        if from_cli {
+            st.to_server += n as u64;
+        } else {
+            st.to_client += n as u64;
         }
-        let now_idle = idle_timeout(&t, cli_open, srv_open);
+        let now_idle = if n == 0 {
+            idle_timeout(&t, cli_open, srv_open)
+        } else {
+            before
+        };
         if now_idle != before {
             // A side closed: the other side's (fin) timeout counts from now, and may be
             // shorter than what the timer waits for.
+            idle = now_idle;
             timer.as_mut().reset(last + now_idle.unwrap_or(far));
+            timer_polled = false;
         }
     }
 }
@@ -524,6 +599,25 @@ fn pipe_give(pipe: Pipe) {
     });
 }
 
+/// What one event of [`run_plain`] moved.
+enum Moved {
+    /// The source sent its FIN.
+    Closed,
+    /// This many bytes, all written.
+    Done(usize),
+    /// `n` bytes read, of which the destination took `k`: the buffer holds the rest.
+    Partial(Vec<u8>, usize, usize),
+    /// Nothing (a spurious wake-up).
+    Nothing,
+    SrcErr,
+    DstErr,
+}
+
+thread_local! {
+    /// [`run_plain`]'s read buffer: one per thread, as the tunnels of a thread take turns.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 const TUNNEL_BUF: usize = 16384;
 /// Buffers kept per thread for tunnels: a tunnel holds one only while moving bytes, so a
 /// few serve every tunnel of the thread, and none is zeroed again.
@@ -598,6 +692,87 @@ fn min_opt(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both ways at once, with a client that reads slowly so that writes to it block and
+    /// a read's bytes must wait in a buffer of their own: every byte arrives, in order, and
+    /// the half-closes end the tunnel as `Closed`.
+    #[test]
+    fn plain_tunnel_moves_everything_under_backpressure() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::{TcpListener, TcpStream};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let pair = || async {
+                let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                let a = TcpStream::connect(l.local_addr().expect("addr"))
+                    .await
+                    .expect("connect");
+                let (b, _) = l.accept().await.expect("accept");
+                (a, b)
+            };
+            // user <-> (cli ... tunnel ... srv) <-> origin
+            let (user, cli) = pair().await;
+            let (srv, origin) = pair().await;
+            let pattern = |len: usize, seed: u8| -> Vec<u8> {
+                (0..len)
+                    .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+                    .collect()
+            };
+            let up = pattern(3 << 20, 7);
+            let down = pattern(5 << 20, 11);
+            let tunnel = tokio::spawn(async move {
+                let mut c = Stream::Tcp(cli);
+                let mut s = Stream::Tcp(srv);
+                let t = TunnelTimeouts {
+                    client: Some(Duration::from_secs(20)),
+                    server: Some(Duration::from_secs(20)),
+                    ..Default::default()
+                };
+                run_plain(&mut c, &mut s, t, TunnelStats::default()).await
+            });
+            let (mut ur, mut uw) = user.into_split();
+            let (mut or, mut ow) = origin.into_split();
+            let (up2, down2) = (up.clone(), down.clone());
+            let w1 = tokio::spawn(async move {
+                uw.write_all(&up2).await.expect("user write");
+                uw.shutdown().await.expect("user fin");
+            });
+            let w2 = tokio::spawn(async move {
+                ow.write_all(&down2).await.expect("origin write");
+                ow.shutdown().await.expect("origin fin");
+            });
+            let r1 = tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut b = vec![0u8; 4096];
+                loop {
+                    let n = ur.read(&mut b).await.expect("user read");
+                    if n == 0 {
+                        break got;
+                    }
+                    got.extend_from_slice(&b[..n]);
+                    // A slow reader: the tunnel's writes to the client fill its window.
+                    if got.len() % (256 << 10) < 4096 {
+                        tokio::task::yield_now().await;
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
+            });
+            let mut got_up = Vec::new();
+            or.read_to_end(&mut got_up).await.expect("origin read");
+            let got_down = r1.await.expect("reader");
+            w1.await.expect("w1");
+            w2.await.expect("w2");
+            let (end, st) = tunnel.await.expect("tunnel");
+            assert_eq!(end, TunnelEnd::Closed);
+            assert_eq!(st.to_server, up.len() as u64);
+            assert_eq!(st.to_client, down.len() as u64);
+            assert!(got_up == up, "client to server bytes differ");
+            assert!(got_down == down, "server to client bytes differ");
+        });
+    }
 
     #[test]
     fn fin_timeouts_apply_to_the_side_still_awaited() {

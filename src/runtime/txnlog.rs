@@ -16,6 +16,7 @@ use std::time::Instant;
 use crate::config::logformat::parse_log_format_merging_spaces;
 use crate::model::proxy::{LogStyle, Mode, Proxy};
 use crate::model::{Global, expr::LogFormat};
+use crate::runtime::backend::QueuePos;
 use crate::runtime::http::head::RequestHead;
 use crate::runtime::log::{LogSink, Severity};
 use crate::runtime::persist::Captures;
@@ -119,6 +120,9 @@ pub struct TxnLog {
     pub server: Option<usize>,
     pub retries: u32,
     pub redispatched: bool,
+    /// Positions in the server's and the backend's queues (`%sq`, `%bq`), added up over
+    /// the request's waits as HAProxy does.
+    pub queue: QueuePos,
     /// The request line as received, for `%r` and `%H*` (headers left out).
     pub request: Option<RequestHead>,
     pub captures: Captures,
@@ -160,6 +164,7 @@ impl TxnLog {
             server: None,
             retries: 0,
             redispatched: false,
+            queue: QueuePos::default(),
             request: None,
             captures: Captures::default(),
             cookie: *b"--",
@@ -221,6 +226,14 @@ impl TxnLog {
     pub fn assigned(&mut self) {
         self.queued.get_or_insert_with(Instant::now);
         self.stage = b'C';
+    }
+
+    /// The request left a queue at `pos` (served or timed out); taken out of `pos` so that
+    /// a slot kept for a retry is not counted twice.
+    pub fn left_queue(&mut self, pos: &mut QueuePos) {
+        let pos = std::mem::take(pos);
+        self.queue.srv = self.queue.srv.saturating_add(pos.srv);
+        self.queue.backend = self.queue.backend.saturating_add(pos.backend);
     }
 
     /// The server connection is established (or an idle one taken).
@@ -287,7 +300,11 @@ impl TxnLog {
             th: 0,
             ti,
             treq: Self::ms(self.first, self.head),
-            tw: Self::ms(self.head, self.queued),
+            // A wait ended by `timeout queue` still logs its length, as HAProxy does.
+            tw: match (self.queued, self.cause, self.stage) {
+                (None, b's', b'Q') => Self::ms(self.head, Some(end)),
+                _ => Self::ms(self.head, self.queued),
+            },
             tc: Self::ms(self.queued, self.connected),
             tr: Self::ms(self.connected, self.response),
             ta: Self::ms(Some(first), Some(end)),
@@ -297,6 +314,8 @@ impl TxnLog {
             flags,
             retries: self.retries,
             redispatched: self.redispatched,
+            srv_queue: u64::from(self.queue.srv),
+            be_queue: u64::from(self.queue.backend),
             has_request: self.request.is_some(),
             srv_addr: self.srv_conn.and_then(|c| c.1),
             be_src: self.srv_conn.and_then(|c| c.0),
@@ -664,7 +683,8 @@ impl LogCfg {
         }
         let mut server = None;
         if let Some(be) = txn.backend.as_ref().and_then(|b| b.backend.as_ref()) {
-            facts.beconn = u64::from(be.cur.load(Ordering::Relaxed));
+            // HAProxy's `beconn` counts the backend's other streams, waiting ones included.
+            facts.beconn = u64::from(be.cur.load(Ordering::Relaxed)) + u64::from(be.queued());
             if let Some(s) = txn.server.and_then(|i| be.servers.get(i)) {
                 facts.srvconn = u64::from(s.cur.load(Ordering::Relaxed));
                 server = Some(s.name.clone());

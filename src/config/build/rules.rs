@@ -654,7 +654,13 @@ fn http_rule(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt, response: bool) -> R {
 }
 
 pub const TCP_CONNECTION_ACTIONS: &[&str] = &["accept", "reject", "expect-proxy", "set-var"];
-pub const TCP_CONTENT_ACTIONS: &[&str] = &["accept", "reject", "set-var", "use-service"];
+pub const TCP_CONTENT_ACTIONS: &[&str] = &[
+    "accept",
+    "reject",
+    "set-var",
+    "use-service",
+    "set-log-level",
+];
 
 fn tcp_request(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
     let w = s.need(ctx, 1, "connection, content, session or inspect-delay")?;
@@ -738,6 +744,18 @@ fn tcp_request(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
             let e = sample_at(ctx, s, 3, "an expression")?;
             next = 4;
             TcpAction::SetVar { name, expr: e }
+        }
+        "set-log-level" => {
+            let l = s.need(ctx, 3, "a level")?;
+            if l.text != "silent" && !LEVELS.contains(&l.text.as_str()) {
+                return Err(ctx.err_hint(
+                    l.span,
+                    format!("unknown log level '{}'", l.text),
+                    format!("levels: silent {}", LEVELS.join(" ")),
+                ));
+            }
+            next = 4;
+            TcpAction::SetLogLevel(l.text.clone())
         }
         _ => {
             // As HAProxy 2.6: its one service, the Prometheus exporter, answers HTTP

@@ -22,6 +22,7 @@ pub const SUBKEYWORDS: &[(&str, &str)] = &[
     ("refresh", "dflb"),
     ("hide-version", "dflb"),
     ("show-legends", "dflb"),
+    ("show-modules", "dflb"),
     ("show-node", "dflb"),
     ("show-desc", "dflb"),
     ("scope", "dflb"),
@@ -85,6 +86,7 @@ fn stats(ctx: &mut Ctx, d: &mut ProxyDraft, s: &Stmt) -> R {
         "refresh" => st.refresh = Some(value_time(ctx, s, 2)?),
         "hide-version" => st.hide_version = true,
         "show-legends" => st.show_legends = true,
+        "show-modules" => st.show_modules = true,
         "show-node" => st.show_node = Some(s.arg_str(2).unwrap_or("").to_string()),
         "show-desc" => st.show_desc = Some(s.joined(2)),
         "scope" => st

@@ -604,10 +604,15 @@ impl Session {
                 &mut self.conn,
                 &req,
                 received,
-                &vars,
+                &mut vars,
                 &info,
             )
         {
+            self.log.take_level(&vars);
+            // HAProxy runs these rules before its HTTP analysis records the request: the
+            // line shows `<BADREQ>` and no request time.
+            self.log.request = None;
+            self.log.head = None;
             self.log.fail(b'P');
             return Next::Close;
         }
@@ -1138,12 +1143,15 @@ impl Session {
             {
                 self.log.redispatched = true;
             }
-            let slot = match slot {
+            let mut slot = match slot {
                 Ok(s) => s,
                 Err(e) => {
                     match e {
                         PickError::NoServer => self.log.fail_at(b'S', b'C'),
-                        PickError::QueueTimeout => self.log.fail_at(b's', b'Q'),
+                        PickError::QueueTimeout(mut q) => {
+                            self.log.left_queue(&mut q);
+                            self.log.fail_at(b's', b'Q')
+                        }
                         PickError::QueueFull => self.log.fail_at(b'S', b'Q'),
                     }
                     tracing::info!(backend = %bpx.name, "no server: {e:?}");
@@ -1157,6 +1165,7 @@ impl Session {
             };
             info.server = Some(be.servers[slot.idx].name.clone());
             self.log.server = Some(slot.idx);
+            self.log.left_queue(&mut slot.queue);
             self.log.assigned();
             // `sni EXPR` of a TLS server, evaluated for this request.
             let sni = be.server_sni(
@@ -1547,8 +1556,10 @@ impl Session {
             Some(x) => x,
             None => loop {
                 match read_response_head(srv, &mut self.sbuf, &self.rt.limits, srv_t).await {
-                    Ok((h, n)) if (100..200).contains(&h.status) && h.status != 101 => {
+                    Ok((mut h, n)) if (100..200).contains(&h.status) && h.status != 101 => {
                         self.sbuf.advance(n);
+                        // Its `connection` loses close/keep-alive, as a final answer's.
+                        strip_conn_tokens(&mut h.headers, false);
                         // Relayed once, as HAProxy does, also when the client sent its
                         // body without waiting for it.
                         if h.status == 100 && relayed_100 {

@@ -59,7 +59,88 @@ table.lgd{border-collapse:collapse}table.lgd td{padding:1px 6px;border:1px solid
 .info{display:flex;flex-wrap:wrap;gap:12px}.info div{min-width:260px}\
 ul.opts{margin:2px 0;padding-left:18px}\
 td.nm{position:sticky;left:0;z-index:1;text-align:left}\
-tr.frontend td.nm,tr.socket td.nm,tr.backend td.nm{background:#e8e8d0}";
+tr.frontend td.nm,tr.socket td.nm,tr.backend td.nm{background:#e8e8d0}\
+td u{position:relative;text-decoration:underline dotted}td u div.tips{display:none}\
+td u:hover div.tips{display:block;position:absolute;z-index:2;right:0;background:#ffffe0;\
+border:1px solid #999;padding:2px;font-weight:normal}table.det th{text-align:left;background:none;color:#000}";
+
+/// A module's counters: CSV field name and description.
+type Counters = &'static [(&'static str, &'static str)];
+
+/// `stats show-modules`: the extra statistics modules, their counters (CSV fields after
+/// the `-` column) with a short description, and whether servers and listeners have them
+/// (else only frontends and backends do).
+const MODULES: &[(&str, bool, Counters)] = &[
+    (
+        "ssl",
+        true,
+        &[
+            ("ssl_sess", "SSL sessions established"),
+            ("ssl_reused_sess", "SSL sessions resumed"),
+            ("ssl_failed_handshake", "SSL handshakes failed"),
+        ],
+    ),
+    (
+        "h2",
+        false,
+        &[
+            ("h2_headers_rcvd", "HEADERS frames received"),
+            ("h2_data_rcvd", "DATA frames received"),
+            ("h2_settings_rcvd", "SETTINGS frames received"),
+            ("h2_rst_stream_rcvd", "RST_STREAM frames received"),
+            ("h2_goaway_rcvd", "GOAWAY frames received"),
+            (
+                "h2_detected_conn_protocol_errors",
+                "connection protocol errors",
+            ),
+            ("h2_detected_strm_protocol_errors", "stream protocol errors"),
+            ("h2_rst_stream_resp", "RST_STREAM sent on errors"),
+            ("h2_goaway_resp", "GOAWAY sent on errors"),
+            ("h2_open_connections", "connections open now"),
+            ("h2_backend_open_streams", "streams open now"),
+            ("h2_total_connections", "connections in all"),
+            ("h2_backend_total_streams", "streams in all"),
+        ],
+    ),
+    (
+        "h1",
+        false,
+        &[
+            ("h1_open_connections", "connections open now"),
+            ("h1_open_streams", "streams open now"),
+            ("h1_total_connections", "connections in all"),
+            ("h1_total_streams", "streams in all"),
+            ("h1_bytes_in", "bytes received"),
+            ("h1_bytes_out", "bytes sent"),
+            ("h1_spliced_bytes_in", "bytes received by splicing"),
+            ("h1_spliced_bytes_out", "bytes sent by splicing"),
+        ],
+    ),
+];
+
+/// A row's extra module cells: each module's name, its counters in a tooltip; an empty
+/// cell where the module does not apply to that kind of row.
+fn module_cells(o: &mut String, r: &StatRow) {
+    let whole = matches!(r.obj, ObjType::Frontend | ObjType::Backend);
+    for (name, everywhere, counters) in MODULES {
+        if !whole && !everywhere {
+            o.push_str("<td></td>");
+            continue;
+        }
+        let _ = write!(
+            o,
+            "<td data-m=\"{name}\"><u>{name}<div class=tips><table class=det>"
+        );
+        for (f, desc) in *counters {
+            let _ = write!(
+                o,
+                "<tr><th>{desc}</th><td data-f=\"{f}\">{}</td></tr>",
+                r.get(f).num()
+            );
+        }
+        o.push_str("</table></div></u></td>");
+    }
+}
 
 /// Legend entries: (row class, words).
 const LEGEND: &[(&str, &str)] = &[
@@ -347,19 +428,29 @@ fn proxy_table(o: &mut String, v: &PageView, rows: &[&StatRow]) {
         o,
         "<div class=\"wrap\"><table class=\"tbl\" id=\"px-{}\"><tr class=\"titre\"><th class=\"pxname\" colspan=\"{}\"><a name=\"{0}\"></a>{0}{}</th></tr>",
         esc(&name),
-        COLS.len() + 1 + usize::from(admin),
+        COLS.len() + 1 + usize::from(admin) + if v.cfg.show_modules { 3 } else { 0 },
         desc.map(|d| format!(" <small>({})</small>", esc(&d)))
             .unwrap_or_default()
     );
     let _ = write!(
         o,
-        "<tr class=\"titre\">{}<th></th><th colspan=\"3\">Queue</th><th colspan=\"3\">Session rate</th><th colspan=\"6\">Sessions</th><th colspan=\"2\">Bytes</th><th colspan=\"2\">Denied</th><th colspan=\"3\">Errors</th><th colspan=\"2\">Warnings</th><th colspan=\"9\">Server</th></tr>",
-        if admin { "<th></th>" } else { "" }
+        "<tr class=\"titre\">{}<th></th><th colspan=\"3\">Queue</th><th colspan=\"3\">Session rate</th><th colspan=\"6\">Sessions</th><th colspan=\"2\">Bytes</th><th colspan=\"2\">Denied</th><th colspan=\"3\">Errors</th><th colspan=\"2\">Warnings</th><th colspan=\"9\">Server</th>{}</tr>",
+        if admin { "<th></th>" } else { "" },
+        if v.cfg.show_modules {
+            "<th colspan=\"3\">Extra modules</th>"
+        } else {
+            ""
+        }
     );
     let _ = write!(
         o,
-        "<tr class=\"titre\">{}<th></th><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Total</th><th>LbTot</th><th>Last</th><th>In</th><th>Out</th><th>Req</th><th>Resp</th><th>Req</th><th>Conn</th><th>Resp</th><th>Retr</th><th>Redis</th><th>Status</th><th>LastChk</th><th>Wght</th><th>Act</th><th>Bck</th><th>Chk</th><th>Dwn</th><th>Dwntme</th><th>Thrtle</th></tr>",
-        if admin { "<th></th>" } else { "" }
+        "<tr class=\"titre\">{}<th></th><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Total</th><th>LbTot</th><th>Last</th><th>In</th><th>Out</th><th>Req</th><th>Resp</th><th>Req</th><th>Conn</th><th>Resp</th><th>Retr</th><th>Redis</th><th>Status</th><th>LastChk</th><th>Wght</th><th>Act</th><th>Bck</th><th>Chk</th><th>Dwn</th><th>Dwntme</th><th>Thrtle</th>{}</tr>",
+        if admin { "<th></th>" } else { "" },
+        if v.cfg.show_modules {
+            "<th>ssl</th><th>h2</th><th>h1</th>"
+        } else {
+            ""
+        }
     );
     for r in rows {
         let (class, label) = match r.obj {
@@ -386,6 +477,9 @@ fn proxy_table(o: &mut String, v: &PageView, rows: &[&StatRow]) {
         let _ = write!(o, "<td class=\"ac nm\">{}</td>", esc(&label));
         for f in COLS {
             o.push_str(&cell(r, f));
+        }
+        if v.cfg.show_modules {
+            module_cells(o, r);
         }
         o.push_str("</tr>");
     }

@@ -36,6 +36,8 @@ pub struct PageCfg {
     pub refresh: Option<u64>,
     pub hide_version: bool,
     pub show_legends: bool,
+    /// `stats show-modules`.
+    pub show_modules: bool,
     /// `show-node`: the name to show (the global node name when given none).
     pub show_node: Option<String>,
     pub show_desc: Option<String>,
@@ -72,6 +74,7 @@ impl PageCfg {
             refresh: s.refresh.map(|r| r.as_secs()),
             hide_version: s.hide_version,
             show_legends: s.show_legends,
+            show_modules: s.show_modules,
             show_node: s.show_node.clone(),
             show_desc: s.show_desc.clone(),
             scopes: s
