@@ -527,6 +527,7 @@ mod tests {
             refresh: None,
             hide_version: false,
             show_legends: false,
+            show_modules: false,
             show_node: None,
             show_desc: None,
             scopes: Vec::new(),
