@@ -33,10 +33,11 @@
 //!   Without `fullconn`, it is 10 % of the summed `maxconn` of the frontends that use the
 //!   backend, rounded up.
 //! * A connection refused by a server is retried `retries` times on that same server (not
-//!   re-balanced), then 503. With `option redispatch`, round robin over several servers
-//!   sends every retry to another server and the client gets 200; a map-based hash sends
-//!   the redispatched retry to the same server again (503), consistent hashing to the next
-//!   server on the ring (200); `leastconn` and `first` redispatch the last retry.
+//!   re-balanced), then 503. With `option redispatch`, every algorithm but the hashes
+//!   (round robin, `leastconn`, `first`) over several servers sends every retry to another
+//!   server and the client gets 200; a map-based hash sends the redispatched retry to the
+//!   same server again (503), consistent hashing to the next server on the ring (200).
+//!   (`tests/redispatch.rs` compares the order and the counters.)
 
 mod balance_util;
 mod common;
@@ -493,7 +494,7 @@ fn retries_and_redispatch_match_haproxy() {
         format!(
             "  balance uri\n  hash-type consistent\n  retries 1\n  option redispatch\n{servers}"
         ),
-        // leastconn and first redispatch on the last retry only.
+        // leastconn and first redispatch every retry too.
         format!("  balance leastconn\n  retries 2\n  option redispatch\n{servers}"),
         format!("  balance first\n  retries 1\n  option redispatch\n{servers}"),
         // Only the refused server.

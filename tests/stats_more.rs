@@ -318,8 +318,8 @@ fn counters_under_failures_match_haproxy() {
         }
     }
     // The dead server: every failed attempt counted as a retry or a redispatch, and as a
-    // connection attempt, as HAProxy does (which server roundrobin picks after a
-    // redispatch differs, so the totals are compared with the server's own picks).
+    // connection attempt, as HAProxy does (tests/redispatch.rs compares these counters
+    // between the engines).
     for rows in [&a, &b] {
         let d = find(rows, "rd", "dead");
         let n = |k: &str| d[k].parse::<u64>().unwrap_or(0);

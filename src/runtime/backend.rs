@@ -632,22 +632,37 @@ impl Backend {
             .count()
     }
 
-    /// Whether the algorithm is of HAProxy's round-robin kind (`roundrobin`, `static-rr`,
-    /// `random`), where a connection retry may go to any other server at once.
+    /// Whether the algorithm is not a hash (HAProxy 2.6.12 observed: `roundrobin`,
+    /// `static-rr`, `leastconn`, `first`, `random`): a failed connection retries at once on
+    /// another server when several are active, since no particular server is wanted.
     pub fn round_robin_kind(&self) -> bool {
-        use crate::model::Balance as B;
-        matches!(self.balance, B::RoundRobin | B::StaticRr | B::Random { .. })
+        self.kind != LbKind::Hash
     }
 
     /// Takes a slot on server `idx`, whatever its limit (the caller checked it).
     fn reserve(self: &Arc<Self>, idx: usize) -> Slot {
+        self.reserve_after(idx, None, true)
+    }
+
+    /// [`Backend::reserve`] for a request whose previous attempt went to `prev`: as in
+    /// HAProxy, a server counts in `lbtot` only when the balancing (`balanced`, not a
+    /// cookie or `use-server`) chose it, and not when it chose it again.
+    fn reserve_after(self: &Arc<Self>, idx: usize, prev: Option<usize>, balanced: bool) -> Slot {
         let s = &self.servers[idx];
         let scur = s.cur.fetch_add(1, Ordering::AcqRel) + 1;
         s.total.fetch_add(1, Ordering::Relaxed);
         let bcur = self.cur.fetch_add(1, Ordering::AcqRel) + 1;
-        self.total.fetch_add(1, Ordering::Relaxed);
-        s.counters.on_assigned(u64::from(scur));
-        self.stat.on_assigned(u64::from(bcur));
+        // The backend counts streams: a retry or redispatch is not a new one.
+        if prev.is_none() {
+            self.total.fetch_add(1, Ordering::Relaxed);
+        }
+        if prev == Some(idx) || !balanced {
+            s.counters.on_session(u64::from(scur));
+            self.stat.on_session(u64::from(bcur));
+        } else {
+            s.counters.on_assigned(u64::from(scur));
+            self.stat.on_assigned(u64::from(bcur));
+        }
         self.algo.taken(&self.servers, idx);
         Slot {
             backend: self.clone(),
@@ -713,7 +728,11 @@ impl Backend {
             }
             return Ok(Decision::Wait(QueueAt::Server(idx)));
         }
-        Ok(Decision::Now(self.reserve(idx)))
+        Ok(Decision::Now(self.reserve_after(
+            idx,
+            avoid,
+            named.is_none(),
+        )))
     }
 
     /// Assigns a server by the balancing algorithm (steering away from `avoid` if possible),

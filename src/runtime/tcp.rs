@@ -104,12 +104,23 @@ pub async fn serve(
     let mut attempts = 0u32;
     // The slot kept for a retry on the same server.
     let mut kept = None;
+    // The server a redispatched retry comes from, counted once the next one is known.
+    let mut redispatched_from = None;
     let (mut srv, slot) = loop {
         let mut slot = match kept.take() {
             Some(s) => s,
             None => match be.assign(key, avoid, queue_t).await {
-                Ok(s) => s,
+                Ok(s) => {
+                    if let Some(prev) = redispatched_from.take() {
+                        log.redispatched |=
+                            super::http::session::count_reassignment(&bpx, &be, prev, Some(s.idx));
+                    }
+                    s
+                }
                 Err(e) => {
+                    if let Some(prev) = redispatched_from.take() {
+                        super::http::session::count_reassignment(&bpx, &be, prev, None);
+                    }
                     bpx.counters.errors_conn.fetch_add(1, Ordering::Relaxed);
                     be.stat.failed_conns.fetch_add(1, Ordering::Relaxed);
                     match e {
@@ -154,8 +165,7 @@ pub async fn serve(
                     super::http::session::retry_plan(&bpx, &be, slot.idx, attempts, false, &e);
                 crate::runtime::stats::counters::conn_retry(&be, slot.idx, redispatch);
                 if redispatch {
-                    bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
-                    log.redispatched = true;
+                    redispatched_from = Some(slot.idx);
                     avoid = Some(slot.idx);
                     drop(slot);
                 } else {

@@ -50,6 +50,18 @@ impl Default for MapHash {
 
 impl Algorithm for MapHash {
     fn pick(&self, ctx: &PickCtx) -> Option<usize> {
+        self.pick_with(ctx, None)
+    }
+
+    /// HAProxy's map lookup takes no server to avoid: a key keeps its server. Without a
+    /// key, the round-robin walk passes over the avoided server as `static-rr` does.
+    fn pick_avoiding(&self, ctx: &PickCtx, avoid: usize) -> Option<usize> {
+        self.pick_with(ctx, Some(avoid))
+    }
+}
+
+impl MapHash {
+    fn pick_with(&self, ctx: &PickCtx, avoid: Option<usize>) -> Option<usize> {
         let eligible = clean_eligible(ctx);
         let ctx = PickCtx {
             servers: ctx.servers,
@@ -60,16 +72,8 @@ impl Algorithm for MapHash {
         map.refresh(&ctx);
         match ctx.key {
             Some(k) => map.by_hash(k),
-            None => map.next_rr(ctx.servers),
+            None => map.next_rr_avoiding(ctx.servers, avoid),
         }
-    }
-
-    /// HAProxy's map lookup takes no server to avoid: a key keeps its server.
-    fn pick_avoiding(&self, ctx: &PickCtx, avoid: usize) -> Option<usize> {
-        if ctx.key.is_some() {
-            return self.pick(ctx);
-        }
-        default_pick_avoiding(self, ctx, avoid)
     }
 }
 

@@ -72,6 +72,17 @@ impl ServerMap {
 
     /// HAProxy's `map_get_server_rr`: the next slot whose server has a free connection slot.
     pub fn next_rr(&mut self, servers: &[Arc<ServerState>]) -> Option<usize> {
+        self.next_rr_avoiding(servers, None)
+    }
+
+    /// [`ServerMap::next_rr`] steering away from server `avoid`, as HAProxy's lookup with a
+    /// "server to avoid": its slot is passed over (the cursor moves past it) and the next
+    /// server with room is taken; `avoid` only when no other server has room.
+    pub fn next_rr_avoiding(
+        &mut self,
+        servers: &[Arc<ServerState>],
+        avoid: Option<usize>,
+    ) -> Option<usize> {
         let n = self.slots.len();
         if n == 0 {
             return None;
@@ -81,20 +92,27 @@ impl ServerMap {
         }
         let start = self.rr_idx;
         let mut idx = start;
+        // The last server seen with room, and the slot after it.
+        let mut found = None;
         loop {
             let srv = self.slots[idx];
             idx += 1;
             if servers.get(srv).is_some_and(|s| has_room(s)) {
-                self.rr_idx = idx;
-                return Some(srv);
+                found = Some((srv, idx));
+                if avoid != Some(srv) {
+                    break;
+                }
             }
             if idx == n {
                 idx = 0;
             }
             if idx == start {
-                return None;
+                break;
             }
         }
+        let (srv, next) = found?;
+        self.rr_idx = next;
+        Some(srv)
     }
 }
 

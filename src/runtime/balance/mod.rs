@@ -21,7 +21,8 @@
 //! came back, and with a saturated server; leastconn with requests held open; `first` with
 //! `maxconn`; the server chosen for sets of URIs, URL parameters, headers, host names and
 //! client addresses under map-based and consistent hashing, and the fallback order without a
-//! key. A server is full when it has a `maxconn` and requests wait in its own queue or it is
+//! key; roundrobin and static-rr orders when a refused server is avoided by each
+//! redispatched retry (it loses its turn). A server is full when it has a `maxconn` and requests wait in its own queue or it is
 //! at its effective limit (`minconn`/`fullconn`), which the backend computes
 //! ([`crate::runtime::backend`] also keeps the queues and steers a redispatched request
 //! away from the previous server). What is not modelled: HAProxy's `hash-balance-factor`,
@@ -213,6 +214,36 @@ pub(crate) mod testutil {
                     key: None,
                 };
                 algo.pick(&ctx)
+                    .map_or_else(|| "-".to_string(), |i| servers[i].name.clone())
+            })
+            .collect()
+    }
+
+    /// `n` requests where server `dead` refuses connections and every retry is
+    /// redispatched: a pick that lands on it is followed by a pick avoiding it; the names
+    /// of the servers that answered.
+    pub fn names_redispatching(
+        algo: &dyn Algorithm,
+        servers: &[Arc<ServerState>],
+        dead: usize,
+        n: usize,
+    ) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let eligible = usable(servers);
+                let ctx = PickCtx {
+                    servers,
+                    eligible: &eligible,
+                    key: None,
+                };
+                algo.pick(&ctx)
+                    .and_then(|i| {
+                        if i == dead {
+                            algo.pick_avoiding(&ctx, dead)
+                        } else {
+                            Some(i)
+                        }
+                    })
                     .map_or_else(|| "-".to_string(), |i| servers[i].name.clone())
             })
             .collect()

@@ -36,6 +36,19 @@ impl RoundRobin {
 
 impl Algorithm for RoundRobin {
     fn pick(&self, ctx: &PickCtx) -> Option<usize> {
+        self.pick_with(ctx, None)
+    }
+
+    /// HAProxy's lookup with a "server to avoid": the avoided server is taken out in its
+    /// turn like any other (so it loses that turn) and the next one is chosen; it is
+    /// chosen only when nothing else can take the request.
+    fn pick_avoiding(&self, ctx: &PickCtx, avoid: usize) -> Option<usize> {
+        self.pick_with(ctx, Some(avoid))
+    }
+}
+
+impl RoundRobin {
+    fn pick_with(&self, ctx: &PickCtx, avoid: Option<usize>) -> Option<usize> {
         let eligible = clean_eligible(ctx);
         let first = *eligible.first()?;
         let backup = ctx.servers[first].backup;
@@ -56,7 +69,7 @@ impl Algorithm for RoundRobin {
             }
         };
         fwrr.sync(ctx, &usable);
-        fwrr.next(ctx, usize::from(backup))
+        fwrr.next(ctx, usize::from(backup), avoid)
     }
 }
 
@@ -427,11 +440,14 @@ impl Fwrr {
 
     // ---- the pick ---------------------------------------------------------------------
 
-    /// HAProxy's `fwrr_get_next_server` for group `g`.
-    fn next(&mut self, ctx: &PickCtx, g: usize) -> Option<usize> {
+    /// HAProxy's `fwrr_get_next_server` for group `g`, steering away from `avoid`.
+    fn next(&mut self, ctx: &PickCtx, g: usize, avoid: Option<usize>) -> Option<usize> {
         let mut switched = false;
         let mut full: Vec<usize> = Vec::new();
         let mut chosen = None;
+        // The server to avoid, once it came up with room: put aside like a saturated one,
+        // and taken only if no other server can be.
+        let mut avoided = None;
         // Each server is taken out at most once per pick, so this ends; the bound guards
         // against any inconsistency.
         for _ in 0..=self.srv.len() * 2 + 2 {
@@ -457,17 +473,23 @@ impl Fwrr {
             self.dequeue(i);
             self.groups[g].curr_pos = self.groups[g].curr_pos.wrapping_add(1);
             if ctx.servers.get(i).is_some_and(|s| has_room(s)) {
-                chosen = Some(i);
-                break;
+                if avoid != Some(i) || avoided.is_some() {
+                    chosen = Some(i);
+                    break;
+                }
+                avoided = Some(i);
             }
-            // Saturated: put back once the pick is done.
+            // Saturated or avoided: put back once the pick is done.
             full.push(i);
         }
+        // Nothing else could be taken: the avoided server after all.
+        let chosen = chosen.or(avoided);
         if let Some(i) = chosen {
             self.queue_srv(i);
         }
-        // Requeue the saturated servers, last taken first, as HAProxy's chain.
-        for &i in full.iter().rev() {
+        // Requeue the saturated (and avoided) servers, last taken first, as HAProxy's chain;
+        // an avoided server chosen after all is already back.
+        for &i in full.iter().rev().filter(|&&i| Some(i) != chosen) {
             if switched {
                 let init = self.groups[g].init;
                 self.queue_by_weight(i, init);
@@ -486,6 +508,40 @@ mod tests {
 
     /// Sequences observed with HAProxy 2.6.12 on loopback (`balance roundrobin`, servers of
     /// the given weights, 24 sequential requests from a fresh start).
+    /// Observed with HAProxy 2.6.12 on loopback (`balance roundrobin`, `retries 2`, `option
+    /// redispatch`, 24 sequential requests): `s2` refuses connections, so each request
+    /// that lands on it is redispatched avoiding it; the avoided server loses its turn.
+    #[test]
+    fn haproxy_redispatch_sequences() {
+        let cases: &[(&[u32], &str)] = &[
+            (
+                &[1, 1, 1, 1],
+                "s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4",
+            ),
+            (
+                &[3, 2, 1, 1],
+                "s1 s1 s3 s1 s4 s1 s1 s3 s1 s4 s1 s1 s3 s1 s4 s1 s1 s3 s1 s4 s1 s1 s3 s1",
+            ),
+            (
+                &[1, 4, 2, 3],
+                "s4 s3 s4 s1 s4 s3 s4 s3 s4 s1 s4 s3 s4 s3 s4 s1 s4 s3 s4 s3 s4 s1 s4 s3",
+            ),
+            (
+                &[5, 1, 3, 2],
+                "s1 s3 s1 s4 s1 s3 s1 s3 s4 s1 s1 s3 s1 s4 s1 s3 s1 s3 s4 s1 s1 s3 s1 s4",
+            ),
+        ];
+        for (weights, want) in cases {
+            let s = servers(weights);
+            let algo = RoundRobin::new(s.len());
+            assert_eq!(
+                names_redispatching(&algo, &s, 1, 24),
+                seq(want),
+                "weights {weights:?}"
+            );
+        }
+    }
+
     #[test]
     fn haproxy_sequences() {
         let cases: &[(&[u32], &str)] = &[

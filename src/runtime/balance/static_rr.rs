@@ -26,6 +26,18 @@ impl Default for StaticRr {
 
 impl Algorithm for StaticRr {
     fn pick(&self, ctx: &PickCtx) -> Option<usize> {
+        self.pick_with(ctx, None)
+    }
+
+    /// The map walked past the avoided server's slots, as HAProxy does (the map itself
+    /// is not rebuilt without it).
+    fn pick_avoiding(&self, ctx: &PickCtx, avoid: usize) -> Option<usize> {
+        self.pick_with(ctx, Some(avoid))
+    }
+}
+
+impl StaticRr {
+    fn pick_with(&self, ctx: &PickCtx, avoid: Option<usize>) -> Option<usize> {
         let eligible = clean_eligible(ctx);
         let ctx = PickCtx {
             servers: ctx.servers,
@@ -34,7 +46,7 @@ impl Algorithm for StaticRr {
         };
         let mut map = lock(&self.map);
         map.refresh(&ctx);
-        map.next_rr(ctx.servers)
+        map.next_rr_avoiding(ctx.servers, avoid)
     }
 }
 
@@ -45,6 +57,40 @@ mod tests {
 
     /// Sequences observed with HAProxy 2.6.12 on loopback (`balance static-rr`, servers of
     /// the given weights, 24 sequential requests from a fresh start).
+    /// Observed with HAProxy 2.6.12 on loopback (`balance static-rr`, `retries 2`, `option
+    /// redispatch`, 24 sequential requests): `s2` refuses connections, so each request
+    /// that lands on it is redispatched avoiding it; the avoided server loses its turn.
+    #[test]
+    fn haproxy_redispatch_sequences() {
+        let cases: &[(&[u32], &str)] = &[
+            (
+                &[1, 1, 1, 1],
+                "s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4 s1 s3 s4",
+            ),
+            (
+                &[3, 2, 1, 1],
+                "s1 s1 s1 s3 s4 s1 s1 s1 s3 s4 s1 s1 s1 s3 s4 s1 s1 s1 s3 s4 s1 s1 s1 s3",
+            ),
+            (
+                &[1, 4, 2, 3],
+                "s1 s4 s3 s4 s3 s4 s1 s4 s3 s4 s3 s4 s1 s4 s3 s4 s3 s4 s1 s4 s3 s4 s3 s4",
+            ),
+            (
+                &[5, 1, 3, 2],
+                "s1 s1 s3 s1 s4 s1 s3 s1 s3 s4 s1 s1 s3 s1 s4 s1 s3 s1 s3 s4 s1 s1 s3 s1",
+            ),
+        ];
+        for (weights, want) in cases {
+            let s = servers(weights);
+            let algo = StaticRr::new();
+            assert_eq!(
+                names_redispatching(&algo, &s, 1, 24),
+                seq(want),
+                "weights {weights:?}"
+            );
+        }
+    }
+
     #[test]
     fn haproxy_sequences() {
         let cases: &[(&[u32], &str)] = &[

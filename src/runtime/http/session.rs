@@ -181,19 +181,38 @@ pub fn redispatch_now(be: &ProxyRt, attempt: u32) -> bool {
     every > 0 && attempt % every == 0
 }
 
-/// Whether `option redispatch` is on (an interval of 0 turns it off).
+/// Whether `option redispatch` is on. An interval of 0 only turns off the redispatch at an
+/// interval: HAProxy 2.6.12 still redispatches a down server's retries and those of a
+/// backend that is not balanced by a hash (observed).
 pub fn redispatch_enabled(be: &ProxyRt) -> bool {
-    be.options.redispatch.is_some_and(|n| n != 0)
+    be.options.redispatch.is_some()
+}
+
+/// A redispatched retry away from server `prev` was assigned server `new` (`None`: none):
+/// as HAProxy, a redispatch is counted (`wredis` of `prev` and of the backend) only when
+/// the server changed, else a retry (`wretr`). Returns whether it changed.
+pub fn count_reassignment(bpx: &ProxyRt, be: &Backend, prev: usize, new: Option<usize>) -> bool {
+    let changed = new != Some(prev);
+    crate::runtime::stats::counters::reassigned(be, prev, changed);
+    let n = if changed {
+        &bpx.counters.redispatches
+    } else {
+        &bpx.counters.retries
+    };
+    n.fetch_add(1, Ordering::Relaxed);
+    changed
 }
 
 /// After failed connection attempt number `attempt` to server `idx`: whether the retry is
 /// redispatched (assigned again, away from `idx`) rather than made on the same server, and
 /// the pause before it, as HAProxy 2.6 decides (`stream_choose_redispatch`,
 /// `back_handle_st_cer`). With `option redispatch`, a retry is redispatched when the server
-/// is down, at the configured interval, or every time with a round-robin kind of algorithm
-/// over several active servers (unless the server was named by `use-server`). The pause,
-/// min(1 s, `timeout connect`), follows a refused (not a timed-out) attempt, except when
-/// the retry goes at once to another server of a round-robin kind of algorithm.
+/// is down, at the configured interval, or every time with an algorithm that is not a hash
+/// over several active servers (unless the server was named by `use-server` or a cookie).
+/// The pause, min(1 s, `timeout connect`), follows a refused (not a timed-out) attempt,
+/// except when the retry is redispatched over several active servers (observed with
+/// 2.6.12: then it goes at once, even when a map-based hash brings it back to the same
+/// server; with one active server, a redispatched retry pauses too).
 pub fn retry_plan(
     bpx: &ProxyRt,
     be: &Backend,
@@ -208,7 +227,7 @@ pub fn retry_plan(
             || redispatch_now(bpx, attempt)
             || (!direct && spread));
     let timed_out = err.kind() == std::io::ErrorKind::TimedOut;
-    let pause = (!(timed_out || redispatch && spread)).then(|| {
+    let pause = (!(timed_out || redispatch && be.active_servers() > 1)).then(|| {
         bpx.timeouts
             .connect
             .unwrap_or(Duration::from_secs(1))
@@ -1100,6 +1119,8 @@ impl Session {
             || replay_body.is_some();
         // The slot kept for a retry on the same server (HAProxy keeps its place there).
         let mut kept: Option<Slot> = None;
+        // The server a redispatched retry comes from, counted once the next one is known.
+        let mut redispatched_from: Option<usize> = None;
         loop {
             let slot = match kept.take() {
                 Some(s) => Ok(s),
@@ -1117,6 +1138,11 @@ impl Session {
                     },
                 },
             };
+            if let Some(prev) = redispatched_from.take()
+                && count_reassignment(bpx, be, prev, slot.as_ref().ok().map(|s| s.idx))
+            {
+                self.log.redispatched = true;
+            }
             let mut slot = match slot {
                 Ok(s) => s,
                 Err(e) => {
@@ -1186,8 +1212,7 @@ impl Session {
                     };
                     crate::runtime::stats::counters::conn_retry(be, slot.idx, redispatch);
                     if redispatch {
-                        bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
-                        self.log.redispatched = true;
+                        redispatched_from = Some(slot.idx);
                         avoid = Some(slot.idx);
                         drop(slot);
                     } else {
@@ -1268,7 +1293,7 @@ impl Session {
                 }
                 Exchange::RetryReused if l7.is_some_and(|r| r.empty_response) => {
                     self.restore_body(replay_body.as_deref(), cbuf_before, body);
-                    self.l7_retry(
+                    redispatched_from = self.l7_retry(
                         bpx,
                         be,
                         slot,
@@ -1282,7 +1307,7 @@ impl Session {
                 }
                 Exchange::Retry(why) => {
                     self.restore_body(replay_body.as_deref(), cbuf_before, body);
-                    self.l7_retry(
+                    redispatched_from = self.l7_retry(
                         bpx,
                         be,
                         slot,
@@ -1307,7 +1332,11 @@ impl Session {
     /// response byte reached the client: counted against `retries`. With `option
     /// redispatch` it goes at once to another server (HAProxy 2.6 redispatches every such
     /// retry, not only at the `redispatch` interval as for connection failures), else to
-    /// the same server; never with a pause, since this server did accept.
+    /// the same server; never with a pause, since this server did accept. As HAProxy
+    /// 2.6.12 (observed), every such retry counts in the server's and the backend's
+    /// `wretr`, and then as a connection retry does: once more in `wretr` when it stays on
+    /// the server, else as a redispatch once the next server is known (the server it comes
+    /// from is returned for that).
     #[allow(clippy::too_many_arguments)]
     fn l7_retry(
         &self,
@@ -1319,17 +1348,28 @@ impl Session {
         attempts: &mut u32,
         avoid: &mut Option<usize>,
         kept: &mut Option<Slot>,
-    ) {
+    ) -> Option<usize> {
         tracing::info!(backend = %bpx.name, server = %be.servers[slot.idx].name, "retrying the request (retry-on): {why}");
         *attempts += 1;
+        bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+        if let Some(s) = be.servers.get(slot.idx) {
+            s.counters.retries.fetch_add(1, Ordering::Relaxed);
+        }
         // As for connection failures, a `force-persist` request stays on its server.
         if redispatch_enabled(bpx) && !info.cookie.force {
-            bpx.counters.redispatches.fetch_add(1, Ordering::Relaxed);
             *avoid = Some(slot.idx);
+            let from = slot.idx;
             drop(slot);
+            Some(from)
         } else {
             bpx.counters.retries.fetch_add(1, Ordering::Relaxed);
+            if let Some(s) = be.servers.get(slot.idx) {
+                s.counters.retries.fetch_add(1, Ordering::Relaxed);
+                // Another attempt on the server: HAProxy's `stot` counts each.
+                s.total.fetch_add(1, Ordering::Relaxed);
+            }
             *kept = Some(slot);
+            None
         }
     }
 

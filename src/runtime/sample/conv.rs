@@ -850,6 +850,7 @@ fn base64_encode(input: &[u8], alphabet: &[u8; 64], pad: bool) -> Vec<u8> {
 }
 
 /// Decodes base64 (`url`: the URL alphabet without padding); `None` on invalid input.
+/// Also the stats page's Basic auth decoder, strict as HAProxy's there.
 pub(crate) fn base64_decode(input: &[u8], url: bool) -> Option<Vec<u8>> {
     let value = |c: u8| -> Option<u32> {
         Some(match c {

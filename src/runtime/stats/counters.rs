@@ -558,17 +558,25 @@ pub fn conn_failed(be: &Backend, idx: usize) {
     }
 }
 
-/// A connection attempt to a server failed and will be retried: on another server
-/// (`redispatch`, the server's `wredis`) or on the same one (its `wretr`).
+/// A connection attempt to a server failed and will be retried: on the same server (its
+/// `wretr`, and a new session attempt in its `stot`, as HAProxy counts every attempt), or
+/// redispatched, counted by [`reassigned`] once the next server is known.
 pub fn conn_retry(be: &Backend, idx: usize, redispatch: bool) {
     be.stat.connect.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = server(be, idx) {
         s.connect.fetch_add(1, Ordering::Relaxed);
-        let n = if redispatch {
-            &s.redispatches
-        } else {
-            &s.retries
-        };
+    }
+    if !redispatch && let Some(st) = be.servers.get(idx) {
+        st.counters.retries.fetch_add(1, Ordering::Relaxed);
+        st.total.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A redispatched retry away from server `prev` went to another server (`changed`: the
+/// server's `wredis`) or, the balancing having chosen it again, to the same (its `wretr`).
+pub fn reassigned(be: &Backend, prev: usize, changed: bool) {
+    if let Some(s) = server(be, prev) {
+        let n = if changed { &s.redispatches } else { &s.retries };
         n.fetch_add(1, Ordering::Relaxed);
     }
 }
