@@ -8,6 +8,8 @@
 #   QUICK=1           smoke test: 3-second runs
 #   CONNECTIONS=50    wrk connections (-c); wrk always uses one thread (-t1)
 #   BENCH_PIN=1       pin the proxy to CPU 0 and wrk to CPU 1 with taskset (0: no pinning)
+#   BENCH_PIN_ORIGIN=0   1: pin the origins to CPU 1 too (with BENCH_PIN=1), the same place
+#                     in every row, "direct" included
 #   RPROXY=path       rproxy binary (default: target/release/rproxy under the repo root)
 #   TARGETS="haproxy nginx rproxy direct"   which rows to run, in this order
 #                     (BENCH_MODE=tcp: "haproxy rproxy direct"); "haproxy-splice" and
@@ -364,6 +366,12 @@ for id in 1 2; do
         nginx -p "$WORK" -c "$WORK/origin$id.conf" -e "$WORK/origin$id-error.log" -g 'daemon off;' \
         || die "origin $id (nginx) did not start"
     ORIGIN_PIDS+=("$SERVER_PID")
+    # BENCH_PIN_ORIGIN=1: the origins share wrk's CPU in every row, so that "direct" and the
+    # proxied rows place the origin alike (unpinned, it gets a CPU of its own only when no
+    # proxy runs, which measures the kernel's placement rather than the proxy).
+    if [[ ${BENCH_PIN_ORIGIN:-0} == 1 && $BENCH_PIN == 1 ]]; then
+        set_affinity 1 "$SERVER_PID"
+    fi
 done
 python3 "$HELPER" check "$ORIGIN1_PORT" 1 >/dev/null || die "origin 1 answers wrongly"
 # The "-log" targets' syslog sink: bound, never read.
@@ -410,7 +418,7 @@ cat >"$WORK/meta.json" <<EOF
   "path": $(json_str "$BENCH_PATH"),
   "loadavg_at_start": $(json_str "$(cut -d' ' -f1-3 /proc/loadavg)"),
   "wrk_threads": 1,
-  "pinned": $([[ "$BENCH_PIN" == 1 ]] && echo '"proxy (for direct: the origin) on CPU 0, wrk on CPU 1, origins unpinned"' || echo null),
+  "pinned": $([[ "$BENCH_PIN" == 1 ]] && { [[ ${BENCH_PIN_ORIGIN:-0} == 1 ]] && echo '"proxy on CPU 0, wrk and the origins on CPU 1 (direct too)"' || echo '"proxy (for direct: the origin) on CPU 0, wrk on CPU 1, origins unpinned"'; } || echo null),
   "versions": {
     "wrk": $(json_str "$(first_line wrk -v)"),
     "nginx": $(json_str "$(first_line nginx -v)"),
@@ -521,8 +529,9 @@ run_target() {
         port=$ORIGIN1_PORT
         [[ $SCHEME == https ]] && port=$ORIGIN_TLS_PORT
         pid=${ORIGIN_PIDS[0]}
-        # the measured server takes the proxy's place, CPU 0, for this row only
-        [[ "$BENCH_PIN" == 1 ]] && set_affinity 0 "$pid"
+        # the measured server takes the proxy's place, CPU 0, for this row only (with
+        # BENCH_PIN_ORIGIN=1 it stays beside wrk, where it is in the proxied rows)
+        [[ "$BENCH_PIN" == 1 && ${BENCH_PIN_ORIGIN:-0} != 1 ]] && set_affinity 0 "$pid"
         ;;
     haproxy | haproxy-splice | haproxy-log)
         if ! command -v haproxy >/dev/null 2>&1; then
@@ -604,7 +613,7 @@ run_target() {
     if [[ "$target" != direct ]]; then
         kill -0 "$pid" 2>/dev/null || log "  $target exited during the benchmark"
         stop_pid "$pid"
-    elif [[ "$BENCH_PIN" == 1 ]]; then
+    elif [[ "$BENCH_PIN" == 1 && ${BENCH_PIN_ORIGIN:-0} != 1 ]]; then
         set_affinity "0-$(($(nproc) - 1))" "$pid"
     fi
 }
