@@ -182,15 +182,13 @@ impl Stream {
     /// future `readable` builds: a tunnel waiting on two sockets at every event so skips
     /// adding itself to, and removing itself from, each socket's list of waiters. Other
     /// kinds report ready: their read that follows does the waiting.
+    ///
+    /// A fresh socket reports ready without a look: the read that follows finds out, and
+    /// its caller registers the socket once that read comes up short or empty
+    /// ([`Stream::register_if_fresh`]), as HAProxy reads a new connection speculatively.
     pub fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Stream::Fresh(s) = self {
-            let mut probe = [0u8; 1];
-            match s.as_ref().ok_or_else(gone)?.peek(&mut probe) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.register()?,
-                _ => return Poll::Ready(Ok(())),
-            }
-        }
         match self {
+            Stream::Fresh(_) => Poll::Ready(Ok(())),
             Stream::Tcp(s) => s.poll_read_ready(cx),
             Stream::Unix(s) => s.poll_read_ready(cx),
             _ => Poll::Ready(Ok(())),
@@ -207,6 +205,15 @@ impl Stream {
             Stream::Unix(s) => Some(s.try_io(Interest::READABLE, || Ok(())).is_ok()),
             _ => None,
         }
+    }
+    /// Registers a fresh socket with the event loop (nothing for the other kinds): for
+    /// callers that read it speculatively, once a read says it is drained.
+    pub fn register_if_fresh(&mut self) -> io::Result<()> {
+        self.register()
+    }
+    /// Whether the socket is not registered with the event loop yet.
+    pub fn is_fresh(&self) -> bool {
+        matches!(self, Stream::Fresh(_))
     }
     /// The TCP socket under a plain TCP stream, registered with the event loop now if it was
     /// fresh, for callers that drive readiness themselves (splicing); None for other kinds.

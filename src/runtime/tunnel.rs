@@ -324,14 +324,28 @@ async fn run_plain(
                 Err(_) => Moved::SrcErr,
             }
         });
+        // A fresh (unregistered) socket was read speculatively: once a read finds it
+        // drained, it joins the event loop, to be woken when more comes.
+        if src.is_fresh()
+            && matches!(moved, Moved::Nothing | Moved::Done(_) | Moved::Partial(..))
+            && src.register_if_fresh().is_err()
+        {
+            return (err_end(from_cli), st);
+        }
         let n = match moved {
             Moved::Closed => {
-                if from_cli {
+                let other_open = if from_cli {
                     cli_open = false;
+                    srv_open
                 } else {
                     srv_open = false;
+                    cli_open
+                };
+                // Both sides have closed: the sockets are closed next, which sends the FIN
+                // a shutdown would (HAProxy does not shut a side it is about to close).
+                if other_open {
+                    let _ = dst.shutdown().await;
                 }
-                let _ = dst.shutdown().await;
                 0
             }
             Moved::Done(n) => n,
@@ -771,6 +785,51 @@ mod tests {
             assert_eq!(st.to_client, down.len() as u64);
             assert!(got_up == up, "client to server bytes differ");
             assert!(got_down == down, "server to client bytes differ");
+        });
+    }
+
+    /// A client socket not registered yet (as accepted) is read speculatively: with nothing
+    /// there at first, the tunnel registers it and is woken when the bytes come, without
+    /// spinning; an exchange then a close from each side ends it as `Closed`.
+    #[test]
+    fn fresh_client_socket_is_registered_when_drained() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let mut user = tokio::net::TcpStream::connect(l.local_addr().expect("addr"))
+                .await
+                .expect("connect");
+            let (cli, _) = l.accept().expect("accept");
+            cli.set_nonblocking(true).expect("nonblocking");
+            let tl = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let srv = tokio::net::TcpStream::connect(tl.local_addr().expect("addr"))
+                .await
+                .expect("connect");
+            let (mut origin, _) = tl.accept().await.expect("accept");
+            let tunnel = tokio::spawn(async move {
+                let mut c = Stream::Fresh(Some(cli));
+                let mut s = Stream::Tcp(srv);
+                run_plain(&mut c, &mut s, TunnelTimeouts::default(), TunnelStats::default())
+                    .await
+            });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            user.write_all(b"ping").await.expect("write");
+            let mut b = [0u8; 4];
+            origin.read_exact(&mut b).await.expect("origin read");
+            assert_eq!(&b, b"ping");
+            origin.write_all(b"pong").await.expect("write");
+            origin.shutdown().await.expect("fin");
+            let mut got = Vec::new();
+            user.read_to_end(&mut got).await.expect("user read");
+            assert_eq!(got, b"pong");
+            user.shutdown().await.expect("fin");
+            let (end, st) = tunnel.await.expect("tunnel");
+            assert_eq!(end, TunnelEnd::Closed);
+            assert_eq!((st.to_server, st.to_client), (4, 4));
         });
     }
 
