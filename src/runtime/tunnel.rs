@@ -805,7 +805,9 @@ mod tests {
                 .expect("connect");
             let (cli, _) = l.accept().expect("accept");
             cli.set_nonblocking(true).expect("nonblocking");
-            let tl = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let tl = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
             let srv = tokio::net::TcpStream::connect(tl.local_addr().expect("addr"))
                 .await
                 .expect("connect");
@@ -813,8 +815,13 @@ mod tests {
             let tunnel = tokio::spawn(async move {
                 let mut c = Stream::Fresh(Some(cli));
                 let mut s = Stream::Tcp(srv);
-                run_plain(&mut c, &mut s, TunnelTimeouts::default(), TunnelStats::default())
-                    .await
+                run_plain(
+                    &mut c,
+                    &mut s,
+                    TunnelTimeouts::default(),
+                    TunnelStats::default(),
+                )
+                .await
             });
             tokio::time::sleep(Duration::from_millis(50)).await;
             user.write_all(b"ping").await.expect("write");
