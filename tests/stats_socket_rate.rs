@@ -447,6 +447,11 @@ fn disable_on_404_and_stopping_with_checks_as_haproxy() {
             statuses(s)
         );
     }
+    // Every server's first check done on both sides (the engines start them at their own
+    // moments): then the states compare.
+    eventually(Duration::from_secs(5), || {
+        servers_state(&r.sock()) == servers_state(&h.sock()) && statuses(&r) == statuses(&h)
+    });
     assert_eq!(servers_state(&r.sock()), servers_state(&h.sock()));
     assert_eq!(statuses(&r), statuses(&h));
     assert!(statuses(&r).contains(&"b404,BACKEND,DOWN,0,0,0,,".to_string()));
