@@ -719,7 +719,12 @@ fn haproxy_check_results(sock: &std::path::Path) -> Option<HashMap<String, [Stri
         if f.len() <= st.max(code).max(info) || f[1] == "BACKEND" || f[1] == "FRONTEND" {
             continue;
         }
-        let status = f[st].trim_start_matches("* ").to_string();
+        // `* ` marks a check in progress, whose code HAProxy may show as 0 meanwhile: a
+        // later snapshot tells the settled verdict.
+        if f[st].starts_with("* ") {
+            return None;
+        }
+        let status = f[st].to_string();
         if status.is_empty() || status == "INI" {
             return None;
         }
