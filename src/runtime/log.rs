@@ -294,13 +294,13 @@ thread_local! {
 
 // UDP messages are sent in batches by the event loop's threads: a loaded loop queues them
 // and sends up to BATCH_MAX at once with one `sendmmsg`, and a loop about to wait for events
-// sends what it holds first (`flush_thread`, the runtime's park hook), so a message waits
-// only while its thread has other work, and never more than BATCH_AGE_US. One system call
-// per message costs a loaded proxy more than the kernel's work on each datagram.
+// sends what it holds first (`flush_thread`, the runtime's park hook). One system call
+// per message costs a loaded proxy more than the kernel's work on each datagram. A line so
+// waits until its loop next waits, or until a later line finds it BATCH_AGE_US old.
 
 /// Messages a thread holds before sending them.
 const BATCH_MAX: usize = 32;
-/// How old (µs) the oldest held message may get before the next one sends them all.
+/// How old (µs) the oldest held message may be when a later one sends them all.
 const BATCH_AGE_US: i64 = 2_000;
 
 /// A thread's messages not sent yet: their bytes end to end, and per message its socket
@@ -322,32 +322,36 @@ impl Drop for Batch {
 impl Batch {
     fn send_all(&mut self) {
         let mut start = 0;
-        let mut i = 0;
-        while i < self.msgs.len() {
+        let mut rest = &self.msgs[..];
+        while let Some((sock, _)) = rest.first() {
             // A run of messages to the same socket goes in one call.
-            let sock = self.msgs[i].0.clone();
-            let mut j = i;
-            let mut ends = Vec::new();
-            while j < self.msgs.len() && std::sync::Arc::ptr_eq(&self.msgs[j].0, &sock) {
-                ends.push(self.msgs[j].1);
-                j += 1;
-            }
-            send_run(&sock, &self.data, start, &ends);
-            start = ends.last().copied().unwrap_or(start);
-            i = j;
+            let run = rest
+                .iter()
+                .position(|(s, _)| !std::sync::Arc::ptr_eq(s, sock))
+                .unwrap_or(rest.len());
+            let (now, later) = rest.split_at(run);
+            send_run(sock, &self.data, start, now);
+            start = now.last().map_or(start, |m| m.1);
+            rest = later;
         }
         self.msgs.clear();
         self.data.clear();
     }
 }
 
-/// Sends the messages `data[start..ends[0]]`, `data[ends[0]..ends[1]]` ... on `sock`; a
-/// message the socket refuses (a full buffer) is dropped and counted, as a single send's.
-fn send_run(sock: &UdpSocket, data: &[u8], start: usize, ends: &[usize]) {
+/// Sends the messages of `run` on `sock`: each ends where its entry says in `data`, the
+/// first starting at `start`. A message the socket refuses (a full buffer) is dropped and
+/// counted, as a single send's.
+fn send_run(
+    sock: &UdpSocket,
+    data: &[u8],
+    start: usize,
+    run: &[(std::sync::Arc<UdpSocket>, usize)],
+) {
     use std::os::fd::AsRawFd;
-    let mut slices: Vec<[std::io::IoSlice<'_>; 1]> = Vec::with_capacity(ends.len());
+    let mut slices: Vec<[std::io::IoSlice<'_>; 1]> = Vec::with_capacity(run.len());
     let mut from = start;
-    for &e in ends {
+    for &(_, e) in run {
         slices.push([std::io::IoSlice::new(data.get(from..e).unwrap_or_default())]);
         from = e;
     }
@@ -405,22 +409,19 @@ fn batch_push(sock: &std::sync::Arc<UdpSocket>, line: &[u8], now_us: i64) {
 }
 
 /// Sends the messages this thread holds, and from now on lets it hold them: the event
-/// loop calls this each time it is about to wait (tokio's `on_thread_park`), and `main`
-/// once the loop has ended.
+/// loop calls this each time it is about to wait (tokio's `on_thread_park`).
 pub fn flush_thread() {
     BATCHING.set(true);
-    let _ = BATCH.try_with(|b| {
-        if let Ok(mut b) = b.try_borrow_mut()
-            && !b.msgs.is_empty()
-        {
-            b.send_all();
-        }
-    });
+    send_held();
 }
 
 /// Sends what this thread holds and stops holding messages (end of the event loop).
 pub fn flush_and_stop() {
     BATCHING.set(false);
+    send_held();
+}
+
+fn send_held() {
     let _ = BATCH.try_with(|b| {
         if let Ok(mut b) = b.try_borrow_mut() {
             b.send_all();

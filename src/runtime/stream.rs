@@ -77,8 +77,9 @@ fn gone() -> io::Error {
 }
 
 impl Stream {
-    /// Registers a fresh socket with the event loop (a no-op for the other kinds).
-    fn register(&mut self) -> io::Result<()> {
+    /// Registers a fresh socket with the event loop (a no-op for the other kinds): also for
+    /// callers that read it speculatively, once a read says it is drained.
+    pub fn register(&mut self) -> io::Result<()> {
         if let Stream::Fresh(s) = self {
             let std = s.take().ok_or_else(gone)?;
             *self = Stream::Tcp(TcpStream::from_std(std)?);
@@ -185,7 +186,7 @@ impl Stream {
     ///
     /// A fresh socket reports ready without a look: the read that follows finds out, and
     /// its caller registers the socket once that read comes up short or empty
-    /// ([`Stream::register_if_fresh`]), as HAProxy reads a new connection speculatively.
+    /// ([`Stream::register`]), as HAProxy reads a new connection speculatively.
     pub fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Stream::Fresh(_) => Poll::Ready(Ok(())),
@@ -205,11 +206,6 @@ impl Stream {
             Stream::Unix(s) => Some(s.try_io(Interest::READABLE, || Ok(())).is_ok()),
             _ => None,
         }
-    }
-    /// Registers a fresh socket with the event loop (nothing for the other kinds): for
-    /// callers that read it speculatively, once a read says it is drained.
-    pub fn register_if_fresh(&mut self) -> io::Result<()> {
-        self.register()
     }
     /// Whether the socket is not registered with the event loop yet.
     pub fn is_fresh(&self) -> bool {

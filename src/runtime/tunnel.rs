@@ -328,7 +328,7 @@ async fn run_plain(
         // drained, it joins the event loop, to be woken when more comes.
         if src.is_fresh()
             && matches!(moved, Moved::Nothing | Moved::Done(_) | Moved::Partial(..))
-            && src.register_if_fresh().is_err()
+            && src.register().is_err()
         {
             return (err_end(from_cli), st);
         }

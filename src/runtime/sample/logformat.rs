@@ -39,8 +39,8 @@ struct Opts {
 
 #[derive(Debug, Clone)]
 enum Node {
-    /// Text as written, and with its runs of spaces made one (for log lines).
-    Lit(Vec<u8>, Vec<u8>),
+    /// Text as written; in a log line, with its runs of spaces made one.
+    Lit(Vec<u8>),
     Sample(Box<CompiledSample>, Opts),
     Var(LogVar, Opts),
 }
@@ -96,9 +96,8 @@ impl CompiledLogFormat {
         let mut nodes = Vec::with_capacity(lf.0.len());
         for n in &lf.0 {
             nodes.push(match n {
-                LfNode::Literal(s) => {
-                    Node::Lit(s.as_bytes().to_vec(), collapse_spaces(s.as_bytes()))
-                }
+                LfNode::Literal(s) if mandatory_default => Node::Lit(collapse_spaces(s.as_bytes())),
+                LfNode::Literal(s) => Node::Lit(s.as_bytes().to_vec()),
                 LfNode::Sample { sample, options } => Node::Sample(
                     Box::new(CompiledSample::compile(sample)?),
                     opts(options, mandatory_default, http),
@@ -121,7 +120,7 @@ impl CompiledLogFormat {
             let before = out.len();
             match n {
                 // A log line has no two spaces in a row, across nodes too.
-                Node::Lit(_, c) if self.log => {
+                Node::Lit(c) if self.log => {
                     let text = match c.split_first() {
                         Some((b' ', rest)) if last_space => rest,
                         _ => c,
@@ -132,7 +131,7 @@ impl CompiledLogFormat {
                     }
                     continue;
                 }
-                Node::Lit(s, _) => out.extend_from_slice(s),
+                Node::Lit(s) => out.extend_from_slice(s),
                 Node::Sample(s, o) => {
                     let v = s.eval_smp(ctx);
                     let text = v.as_ref().map(|v| v.to_str());
