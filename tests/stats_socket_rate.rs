@@ -535,20 +535,30 @@ fn show_activity_and_tasks_have_haproxy_layout() {
             assert_eq!(try_http_get(local(r.port), "/").expect("GET").status, 200);
         }
         let act = r.admin("show activity\n");
-        let accepted = act
-            .lines()
-            .find_map(|l| l.strip_prefix("accepted: "))
-            .unwrap_or("");
-        let nums: Vec<u64> = accepted
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
+        let nums = activity_field(&act, "accepted");
         assert!(nums.first().is_some_and(|t| *t >= 4), "{act}");
         if threads > 1 {
             assert_eq!(nums.len(), 1 + threads);
             assert_eq!(nums[0], nums[1..].iter().sum::<u64>(), "{act}");
         }
+        // `loops` counts the event loops' waits: an idle process waited, and waits again
+        // between two commands.
+        let loops = activity_field(&act, "loops");
+        assert!(loops.first().is_some_and(|t| *t > 0), "{act}");
+        assert_eq!(loops.len(), nums.len(), "{act}");
+        let again = activity_field(&r.admin("show activity\n"), "loops");
+        assert!(again.first() > loops.first(), "{loops:?} then {again:?}");
     }
+}
+
+/// The total then per-thread values of one `show activity` line.
+fn activity_field(act: &str, name: &str) -> Vec<u64> {
+    act.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
 }
 
 #[test]
