@@ -30,6 +30,8 @@ fn pri_msg(line: &str) -> String {
         (r"\[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d(\.\d{3})?\]", "[DATE]"),
         (r" -?\d+/-?\d+/-?\d+/-?\d+/-?\d+ (\d{3}) \d+ ", " T $1 B "),
         (r" -?\d+/-?\d+/-?\d+ \d+ ", " T B "),
+        // A request refused before any server: only its total time, racy by a millisecond.
+        (r" -1/-1/-1/-1/\d+ ", " -1/-1/-1/-1/T "),
         // The connection counts race with the release of the previous (silent)
         // connection, on haproxy as on rproxy; the levels are what is compared.
         (r" (\S\S|\S{4}) \d+/\d+/\d+/\d+/\d+ ", " $1 CONNS "),
