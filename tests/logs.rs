@@ -11,46 +11,29 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::lognorm::{self, Sub, assert_same_lines, message};
 use common::sbs::{Side, fill, require_haproxy, side_by_side};
 use common::syslog::Syslog;
-use common::{MockServer, Proxy, TcpMock, free_port};
+use common::{MockServer, Proxy, TcpMock, free_port, header_if, send_raw_timeout};
 
-/// The message of an RFC 3164 line: what follows `TAG[PID]: `.
-fn message(line: &str) -> &str {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    match line.find("]: ") {
-        Some(i) => &line[i + 3..],
-        None => line,
-    }
-}
+/// What differs between two runs of the same exchange: client ports, dates, timers (kept:
+/// -1 or not), byte counts and connection counts.
+const SUBS: &[Sub] = &[
+    lognorm::PORT,
+    lognorm::DATE,
+    // httplog / tcplog timers
+    (
+        r" (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+) (\d{3}) \d+ ",
+        " T$1/T$2/T$3/T$4/T$5 $6 B ",
+    ),
+    (r" (-?\d+)/(-?\d+)/(-?\d+) \d+ ", " T$1/T$2/T$3 B "),
+    // actconn/feconn: a previous connection may still be closing in either engine.
+    (r" \d+/\d+/(\d+)/(\d+)/(\+?\d+) ", " A/F/$1/$2/$3 "),
+];
 
-/// Replaces what differs between two runs of the same exchange: client ports, dates,
-/// timers (kept: -1 or not), byte counts and the pid.
+/// [`SUBS`], then timer values: -1 stays, any other number becomes N.
 fn normalise(msg: &str) -> String {
-    let mut s = msg.to_string();
-    let subs: &[(&str, &str)] = &[
-        // ip:port of the client
-        (r"(\d+\.\d+\.\d+\.\d+):\d+", "$1:PORT"),
-        (
-            r"\[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d(\.\d{3})?( [+-]\d{4})?\]",
-            "[DATE]",
-        ),
-        // httplog / tcplog timers
-        (
-            r" (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+) (\d{3}) \d+ ",
-            " T$1/T$2/T$3/T$4/T$5 $6 B ",
-        ),
-        (r" (-?\d+)/(-?\d+)/(-?\d+) \d+ ", " T$1/T$2/T$3 B "),
-        // actconn/feconn: a previous connection may still be closing in either engine.
-        (r" \d+/\d+/(\d+)/(\d+)/(\+?\d+) ", " A/F/$1/$2/$3 "),
-    ];
-    for (re, rep) in subs {
-        s = regex::Regex::new(re)
-            .expect("regex")
-            .replace_all(&s, *rep)
-            .into_owned();
-    }
-    // Timer values: -1 stays, any other number becomes N.
+    let s = lognorm::apply(msg, SUBS);
     let re = regex::Regex::new(r"T(-1|\d+)").expect("regex");
     re.replace_all(&s, |c: &regex::Captures| {
         if &c[1] == "-1" { "-1" } else { "N" }.to_string()
@@ -60,12 +43,7 @@ fn normalise(msg: &str) -> String {
 
 /// Sends raw bytes on a new connection and reads until the proxy closes (or 3 s).
 fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
-    let mut c = TcpStream::connect(addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    let _ = c.write_all(bytes);
-    let mut out = Vec::new();
-    let _ = c.read_to_end(&mut out);
-    out
+    send_raw_timeout(addr, bytes, Duration::from_secs(3))
 }
 
 const HTTP_TEMPLATE: &str = "
@@ -117,11 +95,7 @@ fn http_cases(side: &Side, log: &Syslog) -> Vec<String> {
         ("/refused", ""),
         ("/slow", "delay=1500"),
     ] {
-        let h: Vec<(&str, &str)> = if mock.is_empty() {
-            vec![]
-        } else {
-            vec![("x-mock", mock)]
-        };
+        let h = header_if("x-mock", mock);
         let r = side.request("GET", path, &h, b"").expect("request");
         assert!(r.status >= 200, "{}: {path}", side.name());
         push(&mut out, path);
@@ -287,7 +261,7 @@ backend refused
         assert!(message(&l).contains(" 5 -- "), "{}: {l}", side.name());
         out.push(message(&l).to_string());
         raw(side.addr(1), b"x");
-        out.push(message(&log.next()).to_string());
+        out.push(log.next_message());
         log.drain(Duration::from_millis(100));
         out
     });
@@ -487,9 +461,9 @@ backend bt
         drop(TcpStream::connect(side.addr(0)).expect("connect"));
         raw(side.addr(0), b"");
         side.get("/after");
-        let mut v = vec![message(&log.next()).to_string()];
+        let mut v = vec![log.next_message()];
         side.request_to(1, "GET", "/", &[], b"").expect("request");
-        v.push(message(&log.next()).to_string());
+        v.push(log.next_message());
         // A TCP connection that sends nothing.
         drop(TcpStream::connect(side.addr(2)).expect("connect"));
         v.extend(
@@ -499,8 +473,7 @@ backend bt
         );
         v
     });
-    let norm = |v: &[String]| v.iter().map(|s| normalise(s)).collect::<Vec<_>>();
-    assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
+    assert_same_lines(&h, &r, normalise);
     assert!(r[1].starts_with("Connect from 127.0.0.1:"), "{r:?}");
 }
 
@@ -542,19 +515,14 @@ backend be
     let (h, r) = side_by_side(&t, |side| {
         let mut v = Vec::new();
         for cookie in ["", "SRV=b", "SRV=zz"] {
-            let h: Vec<(&str, &str)> = if cookie.is_empty() {
-                vec![]
-            } else {
-                vec![("Cookie", cookie)]
-            };
-            side.request("GET", "/", &h, b"").expect("request");
-            v.push(message(&log.next()).to_string());
+            side.request("GET", "/", &header_if("Cookie", cookie), b"")
+                .expect("request");
+            v.push(log.next_message());
         }
         log.drain(Duration::from_millis(100));
         v
     });
-    let norm = |v: &[String]| v.iter().map(|s| normalise(s)).collect::<Vec<_>>();
-    assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
+    assert_same_lines(&h, &r, normalise);
     assert!(r[1].contains(" --VN "), "{r:?}");
 }
 
@@ -690,14 +658,13 @@ backend be
         let mut v = Vec::new();
         for p in ["/one", "/two"] {
             c.get(p).expect("request");
-            v.push(message(&log.next()).to_string());
+            v.push(log.next_message());
         }
         drop(c);
         log.drain(Duration::from_millis(100));
         v
     });
-    let norm = |v: &[String]| v.iter().map(|s| normalise(s)).collect::<Vec<_>>();
-    assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
+    assert_same_lines(&h, &r, normalise);
 }
 
 /// A failed TLS handshake is logged at the connection level as HAProxy 2.6 logs it:
@@ -710,31 +677,7 @@ fn ssl_handshake_failure_side_by_side() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let pem = dir.path().join("c.pem");
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=x", "-keyout"])
-        .arg(dir.path().join("k"))
-        .arg("-out")
-        .arg(dir.path().join("c"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "openssl req failed");
-    let both = [
-        std::fs::read(dir.path().join("c")).expect("cert"),
-        std::fs::read(dir.path().join("k")).expect("key"),
-    ]
-    .concat();
-    std::fs::write(&pem, both).expect("pem");
+    let pem = common::make_ec_pem(dir.path()).expect("openssl req failed");
     let log = Syslog::new();
     let t = fill(
         "

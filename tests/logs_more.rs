@@ -11,57 +11,38 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::MockServer;
+use common::lognorm;
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::syslog::Syslog;
+use common::{MockServer, header_if, send_raw_timeout};
 
 /// The message of an RFC 3164 line (after `TAG[PID]: `) and its `<PRI>`.
 fn split(line: &str) -> (u32, String) {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    let pri = line
-        .strip_prefix('<')
-        .and_then(|l| l.split('>').next())
+    let pri = lognorm::pri(line)
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
-    let msg = match line.find("]: ") {
-        Some(i) => &line[i + 3..],
-        None => line,
-    };
-    (pri, msg.to_string())
+    (pri, lognorm::message(line).to_string())
 }
 
 /// Replaces what differs between two runs: ports, dates, timers (-1 kept), byte counts,
 /// hexadecimal ports and times in unique ids.
 fn normalise(msg: &str) -> String {
-    let mut s = msg.to_string();
-    let subs: &[(&str, &str)] = &[
-        (r"(\d+\.\d+\.\d+\.\d+):\d+", "$1:PORT"),
-        (
-            r"\[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d(\.\d{3})?( [+-]\d{4})?\]",
-            "[DATE]",
-        ),
-        (
-            r" (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+) (\d{3}) \d+ ",
-            " T/T/T/T/T $6 B ",
-        ),
-        (r" \d+/\d+/(\d+)/(\d+)/(\+?\d+) ", " A/F/$1/$2/$3 "),
-    ];
-    for (re, rep) in subs {
-        s = regex::Regex::new(re)
-            .expect("regex")
-            .replace_all(&s, *rep)
-            .into_owned();
-    }
-    s
+    lognorm::apply(
+        msg,
+        &[
+            lognorm::PORT,
+            lognorm::DATE,
+            (
+                r" (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+) (\d{3}) \d+ ",
+                " T/T/T/T/T $6 B ",
+            ),
+            (r" \d+/\d+/(\d+)/(\d+)/(\+?\d+) ", " A/F/$1/$2/$3 "),
+        ],
+    )
 }
 
 fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
-    let mut c = TcpStream::connect(addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    let _ = c.write_all(bytes);
-    let mut out = Vec::new();
-    let _ = c.read_to_end(&mut out);
-    out
+    send_raw_timeout(addr, bytes, Duration::from_secs(3))
 }
 
 #[test]
@@ -206,12 +187,8 @@ backend be
             ("/debug", ""),
             ("/missing", "status=404"),
         ] {
-            let hd: Vec<(&str, &str)> = if mock.is_empty() {
-                vec![]
-            } else {
-                vec![("x-mock", mock)]
-            };
-            side.request("GET", path, &hd, b"").expect("request");
+            side.request("GET", path, &header_if("x-mock", mock), b"")
+                .expect("request");
             if path != "/silent" {
                 let (pri, msg) = split(&log.next());
                 v.push(format!("{pri} {}", normalise(&msg)));
@@ -325,25 +302,7 @@ fn error_log_format_side_by_side() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let ok = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=x", "-keyout"])
-        .arg(dir.path().join("k"))
-        .arg("-out")
-        .arg(dir.path().join("c"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "openssl req failed");
-    let pem = dir.path().join("c.pem");
-    let both = [
-        std::fs::read(dir.path().join("c")).expect("cert"),
-        std::fs::read(dir.path().join("k")).expect("key"),
-    ]
-    .concat();
-    std::fs::write(&pem, both).expect("pem");
+    let pem = common::make_ec_pem(dir.path()).expect("openssl req failed");
     let log = Syslog::new();
     let t = fill(
         "
