@@ -216,6 +216,36 @@ fn template(m1: u16, m2: u16, a1: u16, a2: u16) -> String {
         .replace("{A2}", &a2.to_string())
 }
 
+/// The mock servers, agents and proxies (haproxy, rproxy) of a test on [`TEMPLATE`].
+struct Pair {
+    m1: MockServer,
+    m2: MockServer,
+    a1: Agent,
+    a2: Agent,
+    h: Side,
+    r: Side,
+}
+
+/// Two mock servers, two agents answering `up`, and haproxy then rproxy started on
+/// [`TEMPLATE`] changed by `edit`.
+fn start_pair(edit: impl Fn(String) -> String) -> Pair {
+    let m1 = MockServer::start("m1");
+    let m2 = MockServer::start("m2");
+    let a1 = Agent::start("up");
+    let a2 = Agent::start("up");
+    let cfg = edit(template(m1.port(), m2.port(), a1.port, a2.port));
+    let h = start(Engine::Haproxy, &cfg);
+    let r = start(Engine::Rproxy, &cfg);
+    Pair {
+        m1,
+        m2,
+        a1,
+        a2,
+        h,
+        r,
+    }
+}
+
 /// Waits until both proxies show `want` (column, value) pairs on `server` with no agent
 /// check in progress, then requires the compared columns to be the same.
 fn settle_same(sides: &[&Side], server: &str, want: &[(&str, &str)], step: &str) {
@@ -253,13 +283,14 @@ fn agent_answers_move_state_and_weight_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let m1 = MockServer::start("m1");
-    let m2 = MockServer::start("m2");
-    let a1 = Agent::start("up");
-    let a2 = Agent::start("up");
-    let cfg = template(m1.port(), m2.port(), a1.port, a2.port);
-    let h = start(Engine::Haproxy, &cfg);
-    let r = start(Engine::Rproxy, &cfg);
+    let Pair {
+        m1: _m1,
+        m2: _m2,
+        a1,
+        a2,
+        h,
+        r,
+    } = start_pair(|cfg| cfg);
     let sides = [&h, &r];
     settle_same(
         &sides,
@@ -360,16 +391,19 @@ fn health_check_and_agent_both_count() {
     if !require_haproxy() {
         return;
     }
-    let m1 = MockServer::start("m1");
-    let m2 = MockServer::start("m2");
-    let a1 = Agent::start("up");
-    let a2 = Agent::start("up");
-    let m1_port = m1.port();
     // Quick health checks here: the test waits for the server to go and come back.
-    let cfg = template(m1_port, m2.port(), a1.port, a2.port)
-        .replace("check inter 1000", "check inter 200");
-    let h = start(Engine::Haproxy, &cfg);
-    let r = start(Engine::Rproxy, &cfg);
+    let Pair {
+        m1,
+        m2: _m2,
+        a1,
+        a2: _a2,
+        h,
+        r,
+    } = start_pair(|cfg| {
+        cfg
+        .replace("check inter 1000", "check inter 200")
+    });
+    let m1_port = m1.port();
     let sides = [&h, &r];
     settle_same(
         &sides,
@@ -420,14 +454,17 @@ fn stats_socket_agent_commands_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let m1 = MockServer::start("m1");
-    let m2 = MockServer::start("m2");
-    let a1 = Agent::start("up");
-    let a2 = Agent::start("up");
-    let cfg = template(m1.port(), m2.port(), a1.port, a2.port)
-        .replace("frontend f", "  server s3 127.0.0.1:1 weight 1\nfrontend f");
-    let h = start(Engine::Haproxy, &cfg);
-    let r = start(Engine::Rproxy, &cfg);
+    let Pair {
+        m1: _m1,
+        m2: _m2,
+        a1: _a1,
+        a2,
+        h,
+        r,
+    } = start_pair(|cfg| {
+        cfg
+        .replace("frontend f", "  server s3 127.0.0.1:1 weight 1\nfrontend f")
+    });
     let sides = [&h, &r];
     settle_same(&sides, "b/s2", &[("agent_status", "L7OK")], "start");
     // Answers, byte for byte.
@@ -678,15 +715,18 @@ fn stats_page_agent_actions_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let m1 = MockServer::start("m1");
-    let m2 = MockServer::start("m2");
-    let a1 = Agent::start("up");
-    let a2 = Agent::start("up");
-    let cfg = template(m1.port(), m2.port(), a1.port, a2.port)
+    let Pair {
+        m1: _m1,
+        m2: _m2,
+        a1: _a1,
+        a2,
+        h,
+        r,
+    } = start_pair(|cfg| {
+        cfg
         + "listen stats\n  mode http\n  bind 127.0.0.1:{ST}\n  stats enable\n  stats uri /st\n  \
-           stats admin if TRUE\n";
-    let h = start(Engine::Haproxy, &cfg);
-    let r = start(Engine::Rproxy, &cfg);
+           stats admin if TRUE\n"
+    });
     let sides = [&h, &r];
     settle_same(&sides, "b/s2", &[("agent_status", "L7OK")], "start");
     // The agent now leaves the health alone, so what the page forces stays.
@@ -789,14 +829,17 @@ fn agent_results_are_logged_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let m1 = MockServer::start("m1");
-    let m2 = MockServer::start("m2");
-    let a1 = Agent::start("up");
-    let a2 = Agent::start("up");
-    let cfg = template(m1.port(), m2.port(), a1.port, a2.port)
-        .replace("defaults\n", "defaults\n  option log-health-checks\n");
-    let h = start(Engine::Haproxy, &cfg);
-    let r = start(Engine::Rproxy, &cfg);
+    let Pair {
+        m1: _m1,
+        m2: _m2,
+        a1,
+        a2: _a2,
+        h,
+        r,
+    } = start_pair(|cfg| {
+        cfg
+        .replace("defaults\n", "defaults\n  option log-health-checks\n")
+    });
     let sides = [&h, &r];
     // Health check and agent each run first at a random point of their interval: wait for
     // both results.
