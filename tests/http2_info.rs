@@ -15,12 +15,13 @@ mod common;
 mod tls_util;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::sbs::{Side, fill, require_haproxy, side_by_side};
+use common::mock::ScriptedServer;
 use common::{have_program, require};
 
 const TPL: &str = "\
@@ -41,35 +42,22 @@ backend buffered
   server s1 {{SRV}}
 ";
 
-/// A server whose answers depend on the path: `/hints` a 103 with a `Link` then the
-/// final answer; `/multi` 102, 103, 103 then the final answer; `/hop` a 103 carrying
-/// hop-by-hop headers; anything else reads the body its `content-length` announces and
-/// answers `got N`, after a `100 Continue` when the request has `Expect: 100-continue`
-/// (a client that waits for it sends its body only then). Keeps each request head.
-struct Backend {
-    addr: String,
-    heads: Arc<Mutex<Vec<String>>>,
-}
+/// A server ([`serve`]) whose answers depend on the path: `/hints` a 103 with a `Link`
+/// then the final answer; `/multi` 102, 103, 103 then the final answer; `/hop` a 103
+/// carrying hop-by-hop headers; anything else reads the body its `content-length`
+/// announces and answers `got N`, after a `100 Continue` when the request has `Expect:
+/// 100-continue` (a client that waits for it sends its body only then). Keeps each
+/// request head.
+struct Backend(ScriptedServer);
 
 impl Backend {
     fn start() -> Backend {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = l.local_addr().expect("addr").to_string();
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let h = heads.clone();
-        std::thread::spawn(move || {
-            for c in l.incoming() {
-                let Ok(c) = c else { return };
-                let h = h.clone();
-                std::thread::spawn(move || serve(c, h));
-            }
-        });
-        Backend { addr, heads }
+        Backend(ScriptedServer::start(serve))
     }
 
     /// The request heads received since the last call, the proxy's port masked.
     fn take(&self, side: &Side) -> Vec<String> {
-        let heads = std::mem::take(&mut *self.heads.lock().expect("lock"));
+        let heads = self.0.take();
         let ports = [side.port(0).to_string(), side.port(1).to_string()];
         heads
             .iter()
@@ -197,7 +185,7 @@ fn setup() -> Option<(Backend, tls_util::Pki, String)> {
     }
     let be = Backend::start();
     let pki = tls_util::make_pki();
-    let cfg = fill(TPL, &[("SRV", &be.addr), ("CRT", &pki.p("leafkey.pem"))]);
+    let cfg = fill(TPL, &[("SRV", &be.0.addr), ("CRT", &pki.p("leafkey.pem"))]);
     Some((be, pki, cfg))
 }
 
