@@ -302,17 +302,7 @@ fn ssl_rate_limit_holds_tls_listeners_only() {
 
 /// `show servers state` with the seconds-since-change column blanked.
 fn servers_state(sock: &Path) -> String {
-    ask(sock, "show servers state\n")
-        .lines()
-        .map(|l| {
-            let mut w: Vec<&str> = l.split(' ').collect();
-            if w.len() > 13 && !l.starts_with('#') {
-                w[9] = "T";
-            }
-            w.join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    common::stats_cli::servers_state(sock, 13)
 }
 
 /// `pxname,svname,status,weight,act,bck,check_status,check_code` of each row.

@@ -38,3 +38,19 @@ pub fn ask_eof(sock: &Path, cmds: &str) -> String {
     let _ = s.read_to_end(&mut out);
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// `show servers state` on `sock`, the seconds-since-change column (the tenth) blanked
+/// as `T` on every line that is not a comment and has more than `min_fields` fields.
+pub fn servers_state(sock: &Path, min_fields: usize) -> String {
+    ask(sock, "show servers state\n")
+        .lines()
+        .map(|l| {
+            let mut w: Vec<&str> = l.split(' ').collect();
+            if w.len() > min_fields && !l.starts_with('#') {
+                w[9] = "T";
+            }
+            w.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
