@@ -304,29 +304,6 @@ fn echo_server() -> u16 {
     port
 }
 
-/// Idles `idle` on a fresh connection, then sends a line: whether it came back (false
-/// when the proxy closed the connection meanwhile).
-fn echo_after_idle(port: u16, idle: Duration) -> bool {
-    let mut c = TcpStream::connect(local(port)).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    c.write_all(b"one\n").expect("write");
-    let mut b = [0u8; 16];
-    if c.read(&mut b).unwrap_or(0) != 4 {
-        return false;
-    }
-    // Waiting on the socket itself: a close by the proxy ends the wait early (nothing
-    // else may arrive).
-    c.set_read_timeout(Some(idle)).ok();
-    if c.read(&mut b).is_ok() {
-        return false;
-    }
-    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    if c.write_all(b"two\n").is_err() {
-        return false;
-    }
-    matches!(c.read(&mut b), Ok(4))
-}
-
 /// `timeout tunnel` replaces the client and server timeouts of a TCP connection: a
 /// connection idle longer than `timeout client` survives under a long tunnel timeout,
 /// and one idle longer than a short tunnel timeout is closed although `timeout client`
@@ -344,15 +321,7 @@ fn timeout_tunnel_governs_idle_tcp_connections_as_in_haproxy() {
              127.0.0.1:{fe}\n  server s 127.0.0.1:{srv}\n"
         )
     };
-    let mut got = Vec::new();
-    for engine in [Engine::Haproxy, Engine::Rproxy] {
-        let (f1, f2) = (free_port(), free_port());
-        let _long = Proxy::start_engine(engine, &cfg(f1, "200ms", "10s"));
-        let _short = Proxy::start_engine(engine, &cfg(f2, "10s", "300ms"));
-        let long = echo_after_idle(f1, Duration::from_millis(1000));
-        let short = echo_after_idle(f2, Duration::from_millis(1500));
-        got.push((engine.name(), long, short));
-    }
+    let got = common::tunnel::tunnel_idle_runs(cfg);
     assert_eq!((got[0].1, got[0].2), (true, false), "haproxy: {got:?}");
     assert_eq!(
         (got[1].1, got[1].2),

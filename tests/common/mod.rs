@@ -129,6 +129,7 @@ pub mod proxy;
 pub mod sbs;
 pub mod stats_cli;
 pub mod syslog;
+pub mod tunnel;
 pub mod wire;
 
 #[allow(unused_imports)]
