@@ -1,13 +1,63 @@
-//! Idle TCP tunnels through a proxy, for the `timeout tunnel` tests of plain and spliced
-//! `mode tcp` (tests/tcp_real.rs, tests/splice.rs): whether a connection to an echo
-//! server survives a pause, under each engine.
+//! Plain TCP servers and clients for the `mode tcp` tests, plain and spliced
+//! (tests/tcp_real.rs, tests/splice.rs): an echo server, a server that answers after the
+//! client's FIN, a half-closing client, and whether an idle tunnel to the echo server
+//! survives a pause under each engine.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
 
 use super::ports::{free_port, local};
 use super::proxy::{Engine, Proxy};
+
+/// An echo server reading up to `buf` bytes at a time, until the client closes; its port.
+pub fn echo_server(buf: usize) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut b = vec![0u8; buf];
+                while let Ok(n) = c.read(&mut b) {
+                    if n == 0 || c.write_all(&b[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A server that reads until the client's FIN, then answers `got N bytes` and closes: a
+/// proxy that closes on the first FIN loses the answer. Its port.
+pub fn half_close_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut got = Vec::new();
+                if c.read_to_end(&mut got).is_ok() {
+                    let _ = c.write_all(format!("got {} bytes\n", got.len()).as_bytes());
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Sends `data` to `port`, shuts down the write side, reads the answer to the end.
+pub fn send_then_fin(port: u16, data: &[u8]) -> String {
+    let mut c = TcpStream::connect(local(port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    c.write_all(data).expect("write");
+    c.shutdown(Shutdown::Write).expect("shutdown");
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
 
 /// Idles `idle` on a fresh connection to `port` after one echoed line, then sends
 /// another: whether it came back (false when the proxy closed the connection meanwhile).
