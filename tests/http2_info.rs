@@ -69,15 +69,9 @@ impl Backend {
 fn serve(mut c: TcpStream, heads: Arc<Mutex<Vec<String>>>) {
     let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
     loop {
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match c.read(&mut b) {
-                Ok(1) => head.push(b[0]),
-                _ => return,
-            }
-        }
-        let text = String::from_utf8_lossy(&head).into_owned();
+        let Some(text) = ScriptedServer::read_head(&mut c) else {
+            return;
+        };
         heads.lock().expect("lock").push(text.clone());
         let header = |n: &str| {
             text.lines().find_map(|l| {

@@ -815,6 +815,20 @@ impl ScriptedServer {
         });
         ScriptedServer { addr, kept }
     }
+    /// Reads one HTTP/1 request head from `c` a byte at a time (nothing past it is
+    /// consumed: a body stays to be read); None at EOF or on an error first.
+    pub fn read_head(c: &mut TcpStream) -> Option<String> {
+        use std::io::Read;
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match c.read(&mut b) {
+                Ok(1) => head.push(b[0]),
+                _ => return None,
+            }
+        }
+        Some(String::from_utf8_lossy(&head).into_owned())
+    }
     /// What `serve` kept since the last call.
     pub fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.kept.lock().expect("lock"))
