@@ -20,8 +20,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::sbs::{Side, fill, require_haproxy, side_by_side};
 use common::mock::ScriptedServer;
+use common::sbs::{Side, fill, require_haproxy, side_by_side};
 use common::{have_program, require};
 
 const TPL: &str = "\
@@ -170,6 +170,26 @@ fn curl(side: &Side, ca: &str, via: Via, paths: &[&str], extra: &[&str]) -> Vec<
     seen
 }
 
+/// [`curl`] once per client kind in `vias`, each to `path` alone.
+fn curl_each(side: &Side, ca: &str, vias: &[Via], path: &str, extra: &[&str]) -> Vec<Vec<String>> {
+    vias.iter()
+        .map(|&via| curl(side, ca, via, &[path], extra))
+        .collect()
+}
+
+/// curl's arguments to send `body` with `Expect: 100-continue`, waiting far longer than
+/// its `--max-time` for the 100.
+fn expect_args(body: &str) -> [&str; 6] {
+    [
+        "--expect100-timeout",
+        "60",
+        "-H",
+        "Expect: 100-continue",
+        "--data-binary",
+        body,
+    ]
+}
+
 fn setup() -> Option<(Backend, tls_util::Pki, String)> {
     if !require(have_program("curl"), "curl not installed")
         || !require(have_program("openssl"), "openssl not installed")
@@ -192,10 +212,7 @@ fn early_hints_relayed_side_by_side() {
     };
     let ca = pki.p("ca.pem");
     let (h, r) = side_by_side(&cfg, |side| {
-        let out: Vec<Vec<String>> = [Via::H2c, Via::H2Tls, Via::H1]
-            .into_iter()
-            .map(|via| curl(side, &ca, via, &["/hints"], &[]))
-            .collect();
+        let out = curl_each(side, &ca, &[Via::H2c, Via::H2Tls, Via::H1], "/hints", &[]);
         (out, be.take(side))
     });
     assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
@@ -221,10 +238,7 @@ fn several_interim_answers_side_by_side() {
     };
     let ca = pki.p("ca.pem");
     let (h, r) = side_by_side(&cfg, |side| {
-        let out: Vec<Vec<String>> = [Via::H2c, Via::H2Tls, Via::H1]
-            .into_iter()
-            .map(|via| curl(side, &ca, via, &["/multi"], &[]))
-            .collect();
+        let out = curl_each(side, &ca, &[Via::H2c, Via::H2Tls, Via::H1], "/multi", &[]);
         (out, be.take(side).len())
     });
     assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
@@ -383,19 +397,15 @@ fn continue_relayed_and_body_delivered_side_by_side() {
     };
     let ca = pki.p("ca.pem");
     let body = "x".repeat(3000);
-    let args = [
-        "--expect100-timeout",
-        "60",
-        "-H",
-        "Expect: 100-continue",
-        "--data-binary",
-        &body,
-    ];
+    let args = expect_args(&body);
     let (h, r) = side_by_side(&cfg, |side| {
-        let out: Vec<Vec<String>> = [Via::H2c, Via::H2Tls, Via::H1]
-            .into_iter()
-            .map(|via| curl(side, &ca, via, &["/expect"], &args))
-            .collect();
+        let out = curl_each(
+            side,
+            &ca,
+            &[Via::H2c, Via::H2Tls, Via::H1],
+            "/expect",
+            &args,
+        );
         (out, be.take(side))
     });
     assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
@@ -436,19 +446,9 @@ fn buffered_request_gets_the_proxy_s_continue_side_by_side() {
     };
     let ca = pki.p("ca.pem");
     let body = "y".repeat(500);
-    let args = [
-        "--expect100-timeout",
-        "60",
-        "-H",
-        "Expect: 100-continue",
-        "--data-binary",
-        &body,
-    ];
+    let args = expect_args(&body);
     let (h, r) = side_by_side(&cfg, |side| {
-        let out: Vec<Vec<String>> = [Via::H2c, Via::H1]
-            .into_iter()
-            .map(|via| curl(side, &ca, via, &["/buf"], &args))
-            .collect();
+        let out = curl_each(side, &ca, &[Via::H2c, Via::H1], "/buf", &args);
         (out, be.take(side))
     });
     assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
@@ -480,10 +480,7 @@ fn interim_hop_by_hop_headers_side_by_side() {
     };
     let ca = pki.p("ca.pem");
     let (h, r) = side_by_side(&cfg, |side| {
-        let out: Vec<Vec<String>> = [Via::H2c, Via::H1]
-            .into_iter()
-            .map(|via| curl(side, &ca, via, &["/hop"], &[]))
-            .collect();
+        let out = curl_each(side, &ca, &[Via::H2c, Via::H1], "/hop", &[]);
         be.take(side);
         out
     });
