@@ -46,6 +46,25 @@ fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
     send_raw_timeout(addr, bytes, Duration::from_secs(3))
 }
 
+/// The start most configurations here share: the syslog target, `mode http` with
+/// `option httplog` and short timeouts (a macro, so that `concat!` keeps each
+/// configuration one literal).
+macro_rules! httplog_head {
+    () => {
+        "
+global
+    log {{LOG}} local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 1s
+    timeout client 2s
+    timeout server 2s
+"
+    };
+}
+
 const HTTP_TEMPLATE: &str = "
 global
     log {{LOG}} local0
@@ -155,23 +174,16 @@ fn httplog_fields() {
     let log = Syslog::new();
     let srv = MockServer::start("s1");
     let cfg = fill(
-        "
-global
-    log {{LOG}} local0
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
+        concat!(
+            httplog_head!(),
+            "frontend fe
     bind 127.0.0.1:{{PORT}}
     capture request header Host len 5
     default_backend be
 backend be
     server s1 {{SRV}}
-",
+"
+        ),
         &[
             ("LOG", &log.addr()),
             ("SRV", &srv.addr_str()),
@@ -487,17 +499,9 @@ fn cookie_letters_side_by_side() {
     let s1 = MockServer::start("s1");
     let s2 = MockServer::start("s2");
     let t = fill(
-        "
-global
-    log {{LOG}} local0
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
+        concat!(
+            httplog_head!(),
+            "frontend fe
     bind 127.0.0.1:{{P0}}
     default_backend be
 backend be
@@ -505,7 +509,8 @@ backend be
     cookie SRV insert indirect nocache
     server s1 {{S1}} cookie a
     server s2 {{S2}} cookie b
-",
+"
+        ),
         &[
             ("LOG", &log.addr()),
             ("S1", &s1.addr_str()),
@@ -533,17 +538,9 @@ fn no_log_and_stdout() {
     let srv = MockServer::start("s1");
     let (p0, p1) = (free_port(), free_port());
     let cfg = fill(
-        "
-global
-    log {{LOG}} local0
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend silent
+        concat!(
+            httplog_head!(),
+            "frontend silent
     bind 127.0.0.1:{{P0}}
     no log
     default_backend be
@@ -557,7 +554,8 @@ frontend loud
     default_backend be
 backend be
     server s1 {{SRV}}
-",
+"
+        ),
         &[
             ("LOG", &log.addr()),
             ("SRV", &srv.addr_str()),
@@ -635,22 +633,15 @@ fn keep_alive_side_by_side() {
     let log = Syslog::new();
     let srv = MockServer::start("s1");
     let t = fill(
-        "
-global
-    log {{LOG}} local0
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
+        concat!(
+            httplog_head!(),
+            "frontend fe
     bind 127.0.0.1:{{P0}}
     default_backend be
 backend be
     server s1 {{SRV}}
-",
+"
+        ),
         &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let (h, r) = side_by_side(&t, |side| {
@@ -680,21 +671,14 @@ fn ssl_handshake_failure_side_by_side() {
     let pem = common::make_ec_pem(dir.path()).expect("openssl req failed");
     let log = Syslog::new();
     let t = fill(
-        "
-global
-    log {{LOG}} local0
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
+        concat!(
+            httplog_head!(),
+            "frontend fe
     bind 127.0.0.1:{{P0}} ssl crt {{PEM}}
     default_backend be
 backend be
-",
+"
+        ),
         &[("LOG", &log.addr()), ("PEM", &pem.display().to_string())],
     );
     let (h, r) = side_by_side(&t, |side| {

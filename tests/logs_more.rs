@@ -18,9 +18,7 @@ use common::{MockServer, header_if, send_raw_timeout};
 
 /// The message of an RFC 3164 line (after `TAG[PID]: `) and its `<PRI>`.
 fn split(line: &str) -> (u32, String) {
-    let pri = lognorm::pri(line)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+    let pri = lognorm::pri(line).and_then(|p| p.parse().ok()).unwrap_or(0);
     (pri, lognorm::message(line).to_string())
 }
 
@@ -45,14 +43,11 @@ fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
     send_raw_timeout(addr, bytes, Duration::from_secs(3))
 }
 
-#[test]
-fn httpslog_side_by_side() {
-    if !require_haproxy() {
-        return;
-    }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+/// The start most configurations here share: `mode http`, the syslog target, short
+/// timeouts and frontend `fe` on `{{P0}}` (a macro, so that `concat!` keeps each
+/// configuration one literal).
+macro_rules! fe_head {
+    () => {
         "
 defaults
     mode http
@@ -62,13 +57,28 @@ defaults
     timeout server 2s
 frontend fe
     bind 127.0.0.1:{{P0}}
-    log-format \"overridden %ci\"
+"
+    };
+}
+
+#[test]
+fn httpslog_side_by_side() {
+    if !require_haproxy() {
+        return;
+    }
+    let log = Syslog::new();
+    let srv = MockServer::start("s1");
+    let t = fill(
+        concat!(
+            fe_head!(),
+            "    log-format \"overridden %ci\"
     option httpslog
     capture request header Host len 20
     default_backend be
 backend be
     server s1 {{SRV}}
-",
+"
+        ),
         &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let (h, r) = side_by_side(&t, |side| {
@@ -95,16 +105,9 @@ fn unique_id_side_by_side() {
     let log = Syslog::new();
     let srv = MockServer::start("s1");
     let t = fill(
-        "
-defaults
-    mode http
-    log {{LOG}} local0
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
-    bind 127.0.0.1:{{P0}}
-    unique-id-format %{+X}o\\ %ci_%fi_%HM
+        concat!(
+            fe_head!(),
+            "    unique-id-format %{+X}o\\ %ci_%fi_%HM
     unique-id-header X-Unique-ID
     log-format \"id=%ID %ST\"
     default_backend be
@@ -119,7 +122,8 @@ frontend fe3
     default_backend be
 backend be
     server s1 {{SRV}}
-",
+"
+        ),
         &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let (h, r) = side_by_side(&t, |side| {
@@ -211,20 +215,14 @@ fn server_addresses_side_by_side() {
     let log = Syslog::new();
     let srv = MockServer::start("s1");
     let t = fill(
-        "
-defaults
-    mode http
-    log {{LOG}} local0
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
-    bind 127.0.0.1:{{P0}}
-    log-format \"%bi:%bp %si:%sp %sq/%bq %{+X}bi\"
+        concat!(
+            fe_head!(),
+            "    log-format \"%bi:%bp %si:%sp %sq/%bq %{+X}bi\"
     default_backend be
 backend be
     server s1 {{SRV}}
-",
+"
+        ),
         &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let srv_port = srv.addr_str().rsplit(':').next().unwrap_or("").to_string();
@@ -256,21 +254,15 @@ fn logasap_side_by_side() {
     let log = Syslog::new();
     let srv = MockServer::start("s1");
     let t = fill(
-        "
-defaults
-    mode http
-    log {{LOG}} local0
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
-    bind 127.0.0.1:{{P0}}
-    option logasap
+        concat!(
+            fe_head!(),
+            "    option logasap
     log-format \"%ST %B %Ta %Tt %U\"
     default_backend be
 backend be
     server s1 {{SRV}}
-",
+"
+        ),
         &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let re = regex::Regex::new(r"\d+").expect("regex");
