@@ -399,10 +399,7 @@ fn health_check_and_agent_both_count() {
         a2: _a2,
         h,
         r,
-    } = start_pair(|cfg| {
-        cfg
-        .replace("check inter 1000", "check inter 200")
-    });
+    } = start_pair(|cfg| cfg.replace("check inter 1000", "check inter 200"));
     let m1_port = m1.port();
     let sides = [&h, &r];
     settle_same(
@@ -461,10 +458,7 @@ fn stats_socket_agent_commands_like_haproxy() {
         a2,
         h,
         r,
-    } = start_pair(|cfg| {
-        cfg
-        .replace("frontend f", "  server s3 127.0.0.1:1 weight 1\nfrontend f")
-    });
+    } = start_pair(|cfg| cfg.replace("frontend f", "  server s3 127.0.0.1:1 weight 1\nfrontend f"));
     let sides = [&h, &r];
     settle_same(&sides, "b/s2", &[("agent_status", "L7OK")], "start");
     // Answers, byte for byte.
@@ -723,8 +717,7 @@ fn stats_page_agent_actions_like_haproxy() {
         h,
         r,
     } = start_pair(|cfg| {
-        cfg
-        + "listen stats\n  mode http\n  bind 127.0.0.1:{ST}\n  stats enable\n  stats uri /st\n  \
+        cfg + "listen stats\n  mode http\n  bind 127.0.0.1:{ST}\n  stats enable\n  stats uri /st\n  \
            stats admin if TRUE\n"
     });
     let sides = [&h, &r];
@@ -836,10 +829,7 @@ fn agent_results_are_logged_like_haproxy() {
         a2: _a2,
         h,
         r,
-    } = start_pair(|cfg| {
-        cfg
-        .replace("defaults\n", "defaults\n  option log-health-checks\n")
-    });
+    } = start_pair(|cfg| cfg.replace("defaults\n", "defaults\n  option log-health-checks\n"));
     let sides = [&h, &r];
     // Health check and agent each run first at a random point of their interval: wait for
     // both results.

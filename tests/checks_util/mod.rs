@@ -260,6 +260,9 @@ pub fn haproxy_verdicts(
         "haproxy did not check every server:\n{}",
         h.stderr_text()
     );
-    let v = verdicts().into_iter().map(Option::unwrap_or_default).collect();
+    let v = verdicts()
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
     (h, v)
 }

@@ -110,7 +110,11 @@ pub fn make_ec_pem(dir: &Path) -> Option<PathBuf> {
     if !ok {
         return None;
     }
-    let both = [std::fs::read(dir.join("c")).ok()?, std::fs::read(dir.join("k")).ok()?].concat();
+    let both = [
+        std::fs::read(dir.join("c")).ok()?,
+        std::fs::read(dir.join("k")).ok()?,
+    ]
+    .concat();
     let pem = dir.join("c.pem");
     std::fs::write(&pem, both).ok()?;
     Some(pem)

@@ -86,7 +86,9 @@ pub fn echo_after_idle(port: u16, idle: Duration) -> bool {
 /// ("200ms", "10s") and as ("10s", "300ms"), and whether a connection idle 1 s through
 /// the first and one idle 1.5 s through the second still echo. Returns
 /// `(engine, long, short)` for each engine, haproxy first.
-pub fn tunnel_idle_runs(cfg: impl Fn(u16, &str, &str) -> String) -> Vec<(&'static str, bool, bool)> {
+pub fn tunnel_idle_runs(
+    cfg: impl Fn(u16, &str, &str) -> String,
+) -> Vec<(&'static str, bool, bool)> {
     let mut got = Vec::new();
     for engine in [Engine::Haproxy, Engine::Rproxy] {
         let (f1, f2) = (free_port(), free_port());
