@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::lognorm::{self, Sub, assert_same_lines, message};
+use common::lognorm::{self, Sub, assert_same_lines, message, with_log_and_server};
 use common::sbs::{Side, fill, require_haproxy, side_by_side};
 use common::syslog::Syslog;
 use common::{MockServer, Proxy, TcpMock, free_port, header_if, send_raw_timeout};
@@ -290,9 +290,7 @@ fn clf_and_log_format_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+    let (log, _srv, t) = with_log_and_server(
         "
 global
     log {{LOG}} local0
@@ -315,8 +313,7 @@ frontend custom
     default_backend be
 backend be
     server s1 {{SRV}}
-",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
+"
     );
     let (h, r) = side_by_side(&t, |side| {
         let mut out = Vec::new();
@@ -434,9 +431,7 @@ fn dontlognull_and_connect_line_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+    let (log, _srv, t) = with_log_and_server(
         "
 global
     log {{LOG}} local0
@@ -466,7 +461,6 @@ backend bt
     mode tcp
     server s1 {{SRV}}
 ",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let (h, r) = side_by_side(&t, |side| {
         // Empty connections: closed at once, and left to time out; then a request.
@@ -590,9 +584,7 @@ fn log_format_sd_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+    let (log, _srv, t) = with_log_and_server(
         "
 global
     log {{LOG}} format rfc5424 local0
@@ -610,7 +602,6 @@ frontend fe
 backend be
     server s1 {{SRV}}
 ",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let (h, r) = side_by_side(&t, |side| {
         side.get("/");
@@ -630,20 +621,15 @@ fn keep_alive_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
-        concat!(
-            httplog_head!(),
-            "frontend fe
+    let (log, _srv, t) = with_log_and_server(concat!(
+        httplog_head!(),
+        "frontend fe
     bind 127.0.0.1:{{P0}}
     default_backend be
 backend be
     server s1 {{SRV}}
 "
-        ),
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
-    );
+    ));
     let (h, r) = side_by_side(&t, |side| {
         let mut c = side.conn(0);
         let mut v = Vec::new();

@@ -9,10 +9,10 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::lognorm::{self, Sub};
+use common::TcpMock;
+use common::lognorm::{self, Sub, with_log_and_server};
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::syslog::Syslog;
-use common::{MockServer, TcpMock};
 
 /// `<PRI> message` of an RFC 3164 line, with ports, dates, timers and byte counts
 /// normalised.
@@ -107,9 +107,7 @@ fn http_mode_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+    let (log, _srv, t) = with_log_and_server(
         "
 defaults
     mode http
@@ -129,7 +127,6 @@ frontend fe
 backend be
     server s1 {{SRV}}
 ",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));

@@ -11,10 +11,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::lognorm;
+use common::lognorm::{self, with_log_and_server};
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::syslog::Syslog;
-use common::{MockServer, header_if, send_raw_timeout};
+use common::{header_if, send_raw_timeout};
 
 /// The message of an RFC 3164 line (after `TAG[PID]: `) and its `<PRI>`.
 fn split(line: &str) -> (u32, String) {
@@ -66,21 +66,16 @@ fn httpslog_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
-        concat!(
-            fe_head!(),
-            "    log-format \"overridden %ci\"
+    let (log, _srv, t) = with_log_and_server(concat!(
+        fe_head!(),
+        "    log-format \"overridden %ci\"
     option httpslog
     capture request header Host len 20
     default_backend be
 backend be
     server s1 {{SRV}}
 "
-        ),
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
-    );
+    ));
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));
         let mut v = Vec::new();
@@ -102,12 +97,9 @@ fn unique_id_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
-        concat!(
-            fe_head!(),
-            "    unique-id-format %{+X}o\\ %ci_%fi_%HM
+    let (log, srv, t) = with_log_and_server(concat!(
+        fe_head!(),
+        "    unique-id-format %{+X}o\\ %ci_%fi_%HM
     unique-id-header X-Unique-ID
     log-format \"id=%ID %ST\"
     default_backend be
@@ -123,9 +115,7 @@ frontend fe3
 backend be
     server s1 {{SRV}}
 "
-        ),
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
-    );
+    ));
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));
         let res = side.get("/u");
@@ -158,9 +148,7 @@ fn set_log_level_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+    let (log, _srv, t) = with_log_and_server(
         "
 defaults
     mode http
@@ -179,7 +167,6 @@ backend be
     http-request set-log-level debug if { path /debug }
     server s1 {{SRV}}
 ",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));
@@ -212,19 +199,14 @@ fn server_addresses_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
-        concat!(
-            fe_head!(),
-            "    log-format \"%bi:%bp %si:%sp %sq/%bq %{+X}bi\"
+    let (log, srv, t) = with_log_and_server(concat!(
+        fe_head!(),
+        "    log-format \"%bi:%bp %si:%sp %sq/%bq %{+X}bi\"
     default_backend be
 backend be
     server s1 {{SRV}}
 "
-        ),
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
-    );
+    ));
     let srv_port = srv.addr_str().rsplit(':').next().unwrap_or("").to_string();
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));
@@ -251,20 +233,15 @@ fn logasap_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
-        concat!(
-            fe_head!(),
-            "    option logasap
+    let (log, _srv, t) = with_log_and_server(concat!(
+        fe_head!(),
+        "    option logasap
     log-format \"%ST %B %Ta %Tt %U\"
     default_backend be
 backend be
     server s1 {{SRV}}
 "
-        ),
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
-    );
+    ));
     let re = regex::Regex::new(r"\d+").expect("regex");
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));

@@ -4,6 +4,8 @@
 //! counts). Each test file picks its own list of substitutions — the shared ones are the
 //! constants here, file-specific ones stay in the file — and applies it with [`apply`].
 
+use super::mock::MockServer;
+use super::sbs::fill;
 use super::syslog::Syslog;
 
 /// One substitution: a regex and its replacement (`$1`-style groups allowed).
@@ -67,4 +69,13 @@ pub fn assert_same_lines(h: &[String], r: &[String], norm: impl Fn(&str) -> Stri
     let nh: Vec<String> = h.iter().map(|s| norm(s)).collect();
     let nr: Vec<String> = r.iter().map(|s| norm(s)).collect();
     assert_eq!(nr, nh, "\nhaproxy: {h:?}\nrproxy:  {r:?}");
+}
+
+/// The usual start of a log test: a syslog receiver, a mock server `s1`, and `template`
+/// with `{{LOG}}` (the receiver) and `{{SRV}}` (the server) filled in.
+pub fn with_log_and_server(template: &str) -> (Syslog, MockServer, String) {
+    let log = Syslog::new();
+    let srv = MockServer::start("s1");
+    let t = fill(template, &[("LOG", &log.addr()), ("SRV", &srv.addr_str())]);
+    (log, srv, t)
 }
