@@ -216,19 +216,11 @@ fn template(m1: u16, m2: u16, a1: u16, a2: u16) -> String {
         .replace("{A2}", &a2.to_string())
 }
 
-/// The mock servers, agents and proxies (haproxy, rproxy) of a test on [`TEMPLATE`].
-struct Pair {
-    m1: MockServer,
-    m2: MockServer,
-    a1: Agent,
-    a2: Agent,
-    h: Side,
-    r: Side,
-}
-
 /// Two mock servers, two agents answering `up`, and haproxy then rproxy started on
-/// [`TEMPLATE`] changed by `edit`.
-fn start_pair(edit: impl Fn(String) -> String) -> Pair {
+/// [`TEMPLATE`] changed by `edit`: `(m1, m2, a1, a2, haproxy, rproxy)`.
+fn start_pair(
+    edit: impl Fn(String) -> String,
+) -> (MockServer, MockServer, Agent, Agent, Side, Side) {
     let m1 = MockServer::start("m1");
     let m2 = MockServer::start("m2");
     let a1 = Agent::start("up");
@@ -236,14 +228,7 @@ fn start_pair(edit: impl Fn(String) -> String) -> Pair {
     let cfg = edit(template(m1.port(), m2.port(), a1.port, a2.port));
     let h = start(Engine::Haproxy, &cfg);
     let r = start(Engine::Rproxy, &cfg);
-    Pair {
-        m1,
-        m2,
-        a1,
-        a2,
-        h,
-        r,
-    }
+    (m1, m2, a1, a2, h, r)
 }
 
 /// Waits until both proxies show `want` (column, value) pairs on `server` with no agent
@@ -283,14 +268,7 @@ fn agent_answers_move_state_and_weight_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let Pair {
-        m1: _m1,
-        m2: _m2,
-        a1,
-        a2,
-        h,
-        r,
-    } = start_pair(|cfg| cfg);
+    let (_m1, _m2, a1, a2, h, r) = start_pair(|cfg| cfg);
     let sides = [&h, &r];
     settle_same(
         &sides,
@@ -392,14 +370,8 @@ fn health_check_and_agent_both_count() {
         return;
     }
     // Quick health checks here: the test waits for the server to go and come back.
-    let Pair {
-        m1,
-        m2: _m2,
-        a1,
-        a2: _a2,
-        h,
-        r,
-    } = start_pair(|cfg| cfg.replace("check inter 1000", "check inter 200"));
+    let (m1, _m2, a1, _a2, h, r) =
+        start_pair(|cfg| cfg.replace("check inter 1000", "check inter 200"));
     let m1_port = m1.port();
     let sides = [&h, &r];
     settle_same(
@@ -451,14 +423,8 @@ fn stats_socket_agent_commands_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let Pair {
-        m1: _m1,
-        m2: _m2,
-        a1: _a1,
-        a2,
-        h,
-        r,
-    } = start_pair(|cfg| cfg.replace("frontend f", "  server s3 127.0.0.1:1 weight 1\nfrontend f"));
+    let (_m1, _m2, _a1, a2, h, r) =
+        start_pair(|cfg| cfg.replace("frontend f", "  server s3 127.0.0.1:1 weight 1\nfrontend f"));
     let sides = [&h, &r];
     settle_same(&sides, "b/s2", &[("agent_status", "L7OK")], "start");
     // Answers, byte for byte.
@@ -709,14 +675,7 @@ fn stats_page_agent_actions_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let Pair {
-        m1: _m1,
-        m2: _m2,
-        a1: _a1,
-        a2,
-        h,
-        r,
-    } = start_pair(|cfg| {
+    let (_m1, _m2, _a1, a2, h, r) = start_pair(|cfg| {
         cfg + "listen stats\n  mode http\n  bind 127.0.0.1:{ST}\n  stats enable\n  stats uri /st\n  \
            stats admin if TRUE\n"
     });
@@ -822,14 +781,8 @@ fn agent_results_are_logged_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let Pair {
-        m1: _m1,
-        m2: _m2,
-        a1,
-        a2: _a2,
-        h,
-        r,
-    } = start_pair(|cfg| cfg.replace("defaults\n", "defaults\n  option log-health-checks\n"));
+    let (_m1, _m2, a1, _a2, h, r) =
+        start_pair(|cfg| cfg.replace("defaults\n", "defaults\n  option log-health-checks\n"));
     let sides = [&h, &r];
     // Health check and agent each run first at a random point of their interval: wait for
     // both results.
