@@ -20,7 +20,7 @@ use common::mock::MockServer;
 use common::ports::{free_port, local, refused_port};
 use common::proxy::{Engine, Proxy, eventually};
 use common::sbs::require_haproxy;
-use common::stats_cli::{ask, ask_tcp};
+use common::stats_cli::{ask, ask_tcp, start_with_sockets};
 use common::{have_program, require};
 
 struct Setup {
@@ -69,20 +69,14 @@ fn start(engine: Engine, m1: &MockServer, m2: &MockServer, dead: u16) -> Setup {
         a1 = m1.addr_str(),
         a2 = m2.addr_str(),
     );
-    let proxy = Proxy::start_engine(engine, &cfg);
-    let s = Setup {
+    let socks = [dir.path().join("admin.sock"), dir.path().join("op.sock")];
+    let proxy = start_with_sockets(engine, &cfg, &socks);
+    Setup {
         proxy,
         dir,
         port,
         user_port,
-    };
-    assert!(
-        eventually(Duration::from_secs(5), || s.admin().exists()
-            && s.operator().exists()),
-        "{}",
-        s.proxy.stderr_text()
-    );
-    s
+    }
 }
 
 /// `show servers state` with the seconds-since-change column blanked.

@@ -4,8 +4,10 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use super::proxy::{Engine, Proxy, eventually};
 
 /// Sends `cmds` on a unix stats socket and reads the answer to the close.
 pub fn ask(sock: &Path, cmds: &str) -> String {
@@ -53,4 +55,16 @@ pub fn servers_state(sock: &Path, min_fields: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Starts `engine` on `cfg` and waits (5 s) until every stats socket in `socks` exists;
+/// panics with the proxy's stderr when one does not.
+pub fn start_with_sockets(engine: Engine, cfg: &str, socks: &[PathBuf]) -> Proxy {
+    let proxy = Proxy::start_engine(engine, cfg);
+    assert!(
+        eventually(Duration::from_secs(5), || socks.iter().all(|s| s.exists())),
+        "{}",
+        proxy.stderr_text()
+    );
+    proxy
 }
