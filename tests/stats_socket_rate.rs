@@ -20,7 +20,7 @@ use common::mock::MockServer;
 use common::ports::{free_port, local};
 use common::proxy::{Engine, Proxy, eventually};
 use common::sbs::require_haproxy;
-use common::stats_cli::ask;
+use common::stats_cli::{ask, start_with_sockets};
 use common::{have_program, require};
 
 struct Setup {
@@ -62,14 +62,8 @@ fn start(engine: Engine, global: &str, backends: &str) -> Setup {
          {backends}",
         d = dir.path().display(),
     );
-    let proxy = Proxy::start_engine(engine, &cfg);
-    let s = Setup { proxy, dir, port };
-    assert!(
-        eventually(Duration::from_secs(5), || s.sock().exists()),
-        "{}",
-        s.proxy.stderr_text()
-    );
-    s
+    let proxy = start_with_sockets(engine, &cfg, &[dir.path().join("admin.sock")]);
+    Setup { proxy, dir, port }
 }
 
 /// One backend, one server on `m`.
@@ -302,17 +296,7 @@ fn ssl_rate_limit_holds_tls_listeners_only() {
 
 /// `show servers state` with the seconds-since-change column blanked.
 fn servers_state(sock: &Path) -> String {
-    ask(sock, "show servers state\n")
-        .lines()
-        .map(|l| {
-            let mut w: Vec<&str> = l.split(' ').collect();
-            if w.len() > 13 && !l.starts_with('#') {
-                w[9] = "T";
-            }
-            w.join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    common::stats_cli::servers_state(sock, 13)
 }
 
 /// Asserts that `show servers state` and the statuses agree between haproxy (`h`) and
