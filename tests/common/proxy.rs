@@ -74,6 +74,23 @@ pub fn listening(addr: SocketAddr) -> bool {
     false
 }
 
+/// `ss ARGS` (iproute2, netlink) as text; empty when it cannot run.
+fn ss_output(args: &[&str]) -> String {
+    std::process::Command::new("ss")
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Whether `ss` lists a TCP listener on `addr`'s port (any address that serves it).
+fn ss_listening(addr: SocketAddr) -> bool {
+    let filter = format!("sport = :{}", addr.port());
+    !ss_output(&["-Hltn", &filter]).trim().is_empty()
+}
+
 /// Whether a /proc/net/tcp* local address (hex, as the kernel prints it) serves `addr`.
 fn listen_ip_matches(ip_hex: &str, addr: SocketAddr) -> bool {
     let bytes: Vec<u8> = (0..ip_hex.len() / 2)
@@ -225,7 +242,11 @@ impl Proxy {
                 exited = Some(st);
                 return true;
             }
-            pending.retain(|a| !listening(*a));
+            // After a second, ask the kernel through netlink too: under heavy socket churn
+            // (many test processes at once) a /proc/net/tcp walk was seen to miss one
+            // listener of a running proxy for seconds.
+            let late = t0.elapsed() > Duration::from_secs(1);
+            pending.retain(|a| !listening(*a) && !(late && ss_listening(*a)));
             pending.is_empty()
         });
         if let Some(st) = exited {
@@ -238,11 +259,12 @@ impl Proxy {
         }
         if !up {
             let err = format!(
-                "{} (pid {}, still running) not listening on {pending:?} after {:?}\nconfig:\n{cfg}\nstderr:\n{}",
+                "{} (pid {}, still running) not listening on {pending:?} after {:?}\nconfig:\n{cfg}\nstderr:\n{}\nss -ltnp:\n{}",
                 engine.name(),
                 p.pid(),
                 t0.elapsed(),
-                p.stderr_text()
+                p.stderr_text(),
+                ss_output(&["-Hltnp"]),
             );
             return Err(err);
         }
