@@ -246,7 +246,7 @@ impl Proxy {
             // (many test processes at once) a /proc/net/tcp walk was seen to miss one
             // listener of a running proxy for seconds.
             let late = t0.elapsed() > Duration::from_secs(1);
-            pending.retain(|a| !listening(*a) && !(late && ss_listening(*a)));
+            pending.retain(|a| !(listening(*a) || (late && ss_listening(*a))));
             pending.is_empty()
         });
         if let Some(st) = exited {
