@@ -1543,14 +1543,7 @@ impl BindTls {
     /// `path` (a CA or CRL file just committed); returns how many of its certificates
     /// (HAProxy's instances) use the file. Handshakes under way keep what they had.
     pub fn reload_verify(&self, kind: crate::runtime::tls_store::Kind, path: &str) -> usize {
-        use crate::runtime::tls_store::Kind;
-        let uses = |ssl: &BindSsl| {
-            let f = match kind {
-                Kind::Ca => &ssl.ca_file,
-                Kind::Crl => &ssl.crl_file,
-            };
-            f.as_ref().is_some_and(|p| p.display().to_string() == path)
-        };
+        let uses = |ssl: &BindSsl| uses_file(ssl, kind, path);
         let r = &self.resolver;
         let _w = r.edit.lock().unwrap_or_else(|p| p.into_inner());
         let mut served = r.current().served.clone();
@@ -1586,6 +1579,22 @@ impl BindTls {
         n
     }
 
+    /// How many of this bind's certificates verify client certificates against `path`.
+    pub fn count_verify(&self, kind: crate::runtime::tls_store::Kind, path: &str) -> usize {
+        self.resolver
+            .current()
+            .served
+            .iter()
+            .filter(|s| {
+                let mut own = self.ssl.clone();
+                if let Some(st) = &s.settings {
+                    st.apply(&mut own);
+                }
+                uses_file(&own, kind, path)
+            })
+            .count()
+    }
+
     /// Stops serving the certificates of crt-list line `entry`.
     pub fn remove_entry(&self, entry: u64) {
         let _w = self.resolver.edit.lock().unwrap_or_else(|p| p.into_inner());
@@ -1611,6 +1620,19 @@ impl BindTls {
         }
         n
     }
+}
+
+/// Whether settings verify client certificates against the CA or CRL file `path`.
+fn uses_file(ssl: &BindSsl, kind: crate::runtime::tls_store::Kind, path: &str) -> bool {
+    use crate::runtime::tls_store::Kind;
+    if matches!(ssl.verify, None | Some(Verify::None)) {
+        return false;
+    }
+    let f = match kind {
+        Kind::Ca => &ssl.ca_file,
+        Kind::Crl => &ssl.crl_file,
+    };
+    f.as_ref().is_some_and(|p| p.display().to_string() == path)
 }
 
 /// Picks the certificate by SNI: exact names first, then wildcards, else the default
