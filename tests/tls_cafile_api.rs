@@ -174,6 +174,7 @@ impl Setup {
              \x20   bind 127.0.0.1:{p2}\n\
              \x20   default_backend be\n\
              backend be\n\
+             \x20   retries 0\n\
              \x20   server s1 127.0.0.1:{p3} ssl verify required ca-file {f}/ca.pem crl-file {f}/crl1-none.pem crt {f}/c1b.pem\n\
              frontend origin\n\
              \x20   bind 127.0.0.1:{p3} ssl crt {f}/srv.pem\n\
