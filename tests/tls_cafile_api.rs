@@ -161,6 +161,8 @@ impl Setup {
         let cfg = format!(
             "global\n\
              \x20   stats socket {s}/admin.sock level admin\n\
+             \x20   stats socket {s}/op.sock level operator\n\
+             \x20   stats socket {s}/user.sock level user\n\
              defaults\n\
              \x20   mode http\n\
              \x20   timeout connect 1s\n\
@@ -193,7 +195,11 @@ impl Setup {
     }
 
     fn admin(&self, cmds: &str) -> String {
-        ask_eof(&self.socks.path().join("admin.sock"), cmds)
+        self.ask("admin", cmds)
+    }
+
+    fn ask(&self, level: &str, cmds: &str) -> String {
+        ask_eof(&self.socks.path().join(format!("{level}.sock")), cmds)
     }
 }
 
@@ -297,10 +303,26 @@ fn answers_match_haproxy_byte_for_byte() {
         "del ssl crl-file\n".into(),
         "show ssl ca-file\n".into(),
         "show ssl crl-file\n".into(),
+        // Levels (the answers below operator are HAProxy's odd ones).
+        format!("@op show ssl ca-file {ca}\n"),
+        "@op new ssl ca-file zz.pem\n".into(),
+        format!("@op commit ssl crl-file {crl}\n"),
+        "@user show ssl ca-file\n".into(),
+        format!("@user show ssl crl-file {crl}\n"),
+        "@user del ssl crl-file zz.pem\n".into(),
     ];
     let run = |engine: Engine| -> Vec<String> {
         let s = Setup::start(engine, d);
-        script.iter().map(|cmd| s.admin(cmd)).collect()
+        script
+            .iter()
+            .map(|cmd| match cmd.strip_prefix('@') {
+                Some(rest) => {
+                    let (level, cmd) = rest.split_once(' ').unwrap_or((rest, ""));
+                    s.ask(level, cmd)
+                }
+                None => s.admin(cmd),
+            })
+            .collect()
     };
     let want = run(Engine::Haproxy);
     let got = run(Engine::Rproxy);

@@ -77,6 +77,11 @@ fn users(ctx: &Ctx, kind: Kind, path: &str) -> usize {
 
 /// `show ssl ca-file [<file>[:<index>]]` and `show ssl crl-file ...`.
 pub fn show(ctx: &Ctx, kind: Kind, args: &[&str], out: &mut String) {
+    // HAProxy's odd answer below the operator level, as for `show ssl cert`.
+    if !ctx.allowed(CliLevel::Operator) {
+        out.push_str("Can't allocate memory!\n\n");
+        return;
+    }
     let w = words(kind);
     let Some(arg) = args.first() else {
         if let Some(t) = &*txn(kind) {
