@@ -13,7 +13,9 @@
 //! The certificates a bind serves change at run time through the stats socket (see
 //! `cli/ssl.rs`): `commit ssl cert` replaces one, `add`/`del ssl crt-list` add or remove a
 //! crt-list line (crt-lists and `crt` directories are kept here, one object per file
-//! shared by the binds loading it), `set ssl ocsp-response` replaces a response. The SNI
+//! shared by the binds loading it), `set ssl ocsp-response` replaces a response, and
+//! `commit ssl ca-file|crl-file` rebuilds the configurations verifying client
+//! certificates against the file (`crl-file`: PEM CRLs, kept in `tls_store.rs`). The SNI
 //! index each handshake consults (with each certificate's own configuration) sits behind
 //! a lock only written by those commands, so new handshakes see the change while
 //! established connections keep what they got.

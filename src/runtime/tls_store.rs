@@ -271,7 +271,8 @@ pub fn client_verifier(
     );
     let no_crl = crls.as_ref().is_some_and(Vec::is_empty);
     if let Some(crls) = crls {
-        b = b.with_crls(crls);
+        // OpenSSL refuses a certificate whose CRL is past its next update.
+        b = b.with_crls(crls).enforce_revocation_expiration();
     }
     if optional {
         b = b.allow_unauthenticated();
@@ -303,7 +304,7 @@ pub fn server_verifier(
         provider.clone(),
     );
     if let Some(crls) = crls(crl)? {
-        b = b.with_crls(crls);
+        b = b.with_crls(crls).enforce_revocation_expiration();
     }
     b.build().map_err(|e| e.to_string())
 }
