@@ -92,18 +92,12 @@ pub fn generation() -> u64 {
 
 /// Every file of a tree, in path order.
 pub fn list(kind: Kind) -> Vec<(String, Option<Arc<Content>>)> {
-    if kind == Kind::Ca {
-        system_ca();
-    }
     let t = tree(kind).read().unwrap_or_else(|p| p.into_inner());
     t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// One file (`Some(None)`: an empty one made by `new`).
 pub fn get(kind: Kind, path: &str) -> Option<Option<Arc<Content>>> {
-    if kind == Kind::Ca {
-        system_ca();
-    }
     tree(kind)
         .read()
         .unwrap_or_else(|p| p.into_inner())
@@ -190,9 +184,10 @@ pub fn server_users(kind: Kind, path: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// HAProxy's `@system-ca` entry (the system's trusted CAs, which its HTTP client loads):
-/// every certificate of the files in OpenSSL's default directory, once.
-fn system_ca() {
+/// Adds HAProxy's `@system-ca` entry (the system's trusted CAs, which its HTTP client
+/// loads): every certificate of the files in OpenSSL's default directory, once. Read
+/// when the runtime API first asks, not at start (nothing else uses it).
+pub fn system_ca() {
     static DONE: std::sync::Once = std::sync::Once::new();
     DONE.call_once(|| {
         let dir = std::env::var_os("SSL_CERT_DIR")

@@ -64,6 +64,13 @@ fn words(kind: Kind) -> Words {
     }
 }
 
+/// The CA tree holds HAProxy's `@system-ca` too, read when a command first needs it.
+fn loaded(kind: Kind) {
+    if kind == Kind::Ca {
+        store::system_ca();
+    }
+}
+
 /// How many certificates of the binds (and servers with a client certificate) verify
 /// against the file: HAProxy's instances linked to it, "Used" when any.
 fn users(ctx: &Ctx, kind: Kind, path: &str) -> usize {
@@ -83,6 +90,7 @@ pub fn show(ctx: &Ctx, kind: Kind, args: &[&str], out: &mut String) {
         return;
     }
     let w = words(kind);
+    loaded(kind);
     let Some(arg) = args.first() else {
         if let Some(t) = &*txn(kind) {
             out.push_str("# transaction\n*");
@@ -321,6 +329,7 @@ pub fn new(ctx: &Ctx, kind: Kind, args: &[&str], out: &mut String) {
         return;
     }
     let w = words(kind);
+    loaded(kind);
     let Some(path) = args.first() else {
         let _ = write!(out, "'new ssl {}' expects a filename\n\n", w.cmd);
         return;
@@ -346,6 +355,7 @@ pub fn set(ctx: &mut Ctx, kind: Kind, args: &[&str], out: &mut String) {
         return;
     }
     let w = words(kind);
+    loaded(kind);
     let (Some(path), Some(payload)) = (args.first(), ctx.payload.take()) else {
         let _ = write!(
             out,
@@ -462,6 +472,7 @@ pub fn del(ctx: &Ctx, kind: Kind, args: &[&str], out: &mut String) {
         return;
     }
     let w = words(kind);
+    loaded(kind);
     let Some(path) = args.first() else {
         let _ = write!(out, "'del ssl {}' expects a {} name\n\n", w.cmd, w.file);
         return;
