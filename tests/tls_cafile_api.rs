@@ -137,6 +137,17 @@ fn make_files() -> tempfile::TempDir {
     tls_util::cat(d, "crl.pem", &["crl1-none.pem"]);
     tls_util::cat(d, "crl-both.pem", &["crl1-c1.pem", "crl2-none.pem"]);
     tls_util::cat(d, "ca-both.pem", &["ca2.pem", "ca1.pem"]);
+    tls_util::cat(d, "srv2.pem", &["srv.pem"]);
+    // A crt-list whose lines verify with the same files, one of them without the CRLs.
+    std::fs::write(
+        d.join("list.txt"),
+        format!(
+            "{0}/srv.pem [verify required ca-file {0}/ca.pem crl-file {0}/crl.pem] localhost\n\
+             {0}/srv2.pem [verify optional ca-file {0}/ca.pem] other\n",
+            d.display()
+        ),
+    )
+    .expect("crt-list");
     dir
 }
 
@@ -145,18 +156,24 @@ fn text(d: &Path, name: &str) -> String {
 }
 
 /// One engine: a bind requiring client certificates and one taking them optionally,
-/// both verifying against `ca.pem` and `crl.pem`; a server line with a client
-/// certificate verifying its origin (the third bind) against `ca.pem` too.
+/// both verifying against `ca.pem` and `crl.pem`, and one whose crt-list lines do; a
+/// server line with a client certificate verifying its origin against `ca.pem` too.
 struct Setup {
     _proxy: Proxy,
     socks: tempfile::TempDir,
-    ports: [u16; 4],
+    ports: [u16; 5],
 }
 
 impl Setup {
     fn start(engine: Engine, files: &Path) -> Setup {
         let socks = tempfile::tempdir().expect("tempdir");
-        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let ports = [
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        ];
         let (s, f) = (socks.path().display(), files.display());
         let cfg = format!(
             "global\n\
@@ -171,6 +188,7 @@ impl Setup {
              frontend fe\n\
              \x20   bind 127.0.0.1:{p0} ssl crt {f}/srv.pem ca-file {f}/ca.pem verify required crl-file {f}/crl.pem\n\
              \x20   bind 127.0.0.1:{p1} ssl crt {f}/srv.pem ca-file {f}/ca.pem verify optional crl-file {f}/crl.pem\n\
+             \x20   bind 127.0.0.1:{p4} ssl crt-list {f}/list.txt\n\
              \x20   http-request return status 200 content-type text/plain string ok\n\
              frontend plain\n\
              \x20   bind 127.0.0.1:{p2}\n\
@@ -185,6 +203,7 @@ impl Setup {
             p1 = ports[1],
             p2 = ports[2],
             p3 = ports[3],
+            p4 = ports[4],
         );
         let proxy = Proxy::start_engine(engine, &cfg);
         Setup {
@@ -250,7 +269,8 @@ fn answers_match_haproxy_byte_for_byte() {
         "abort ssl ca-file\n".into(),
         "abort ssl crl-file\n".into(),
         // A CA transaction: created, updated, listed, described, refused elsewhere,
-        // committed (two binds and the server with a client certificate: three dots).
+        // committed (two binds, two crt-list lines and the server with a client
+        // certificate: five dots).
         set("ca-file", &ca, &t("ca2.pem")),
         set("ca-file", &ca, &t("ca-both.pem")),
         "show ssl ca-file\n".into(),
@@ -343,7 +363,7 @@ fn answers_match_haproxy_byte_for_byte() {
         "{revoked}"
     );
     assert!(
-        got[36].starts_with(&format!("Committing {ca}...\nSuccess!")),
+        got[36].starts_with(&format!("Committing {ca}.....\nSuccess!")),
         "{}",
         got[36]
     );
@@ -417,7 +437,12 @@ fn commits_apply_to_new_handshakes_as_haproxy() {
         let s = Setup::start(engine, d);
         let mut seen = Vec::new();
         let probe = |what: &str, seen: &mut Vec<String>| {
-            for (bind, port) in [("required", s.ports[0]), ("optional", s.ports[1])] {
+            for (bind, port) in [
+                ("required", s.ports[0]),
+                ("optional", s.ports[1]),
+                // The crt-list line picked by the client's SNI, `localhost`.
+                ("list", s.ports[4]),
+            ] {
                 for c in ["c1", "c1b", "c2", "none"] {
                     let pem = d.join(format!("{c}.pem"));
                     let pem = (c != "none").then_some(pem.as_path());
@@ -477,6 +502,8 @@ fn commits_apply_to_new_handshakes_as_haproxy() {
         "c1 revoked: required c1: false",
         "c1 revoked: optional c1: false",
         "c1 revoked: required c1b: true",
+        "c1 revoked: list c1: false",
+        "c1 revoked: list c1b: true",
         "kept after: true",
         "ca2: required c2: true",
         "ca2: required c1b: false",
