@@ -294,6 +294,25 @@ fn answers_match_haproxy_byte_for_byte() {
         format!("abort ssl crl-file {crl}\n"),
         format!("abort ssl crl-file {crl1}\n"),
         format!("abort ssl crl-file {crl1}\n"),
+        // OpenSSL's store order (all but the last certificate sorted by subject).
+        set(
+            "ca-file",
+            &ca,
+            &[
+                t("c2.crt"),
+                t("ca2.pem"),
+                t("c1b.crt"),
+                t("ca1.pem"),
+                t("c1.crt"),
+            ]
+            .concat(),
+        ),
+        format!("show ssl ca-file *{ca}\n"),
+        format!("show ssl ca-file *{ca}:4\n"),
+        format!("abort ssl ca-file {ca}\n"),
+        // The system's CAs, which HAProxy's HTTP client loads (a long answer, cut by
+        // HAProxy's buffer).
+        "show ssl ca-file @system-ca\n".into(),
         // Files made at run time.
         "new ssl ca-file\n".into(),
         "new ssl crl-file\n".into(),

@@ -185,7 +185,7 @@ pub fn server_users(kind: Kind, path: &str) -> usize {
 }
 
 /// Adds HAProxy's `@system-ca` entry (the system's trusted CAs, which its HTTP client
-/// loads): every certificate of the files in OpenSSL's default directory, once. Read
+/// loads) from OpenSSL's default directory, each certificate once. Read
 /// when the runtime API first asks, not at start (nothing else uses it).
 pub fn system_ca() {
     static DONE: std::sync::Once = std::sync::Once::new();
@@ -198,16 +198,21 @@ pub fn system_ca() {
         };
         let mut certs: Vec<CertificateDer<'static>> = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        // As HAProxy 2.6 reads it: the `.pem` and `.crt` files in name order, the first
+        // certificate of each (the order shows in `show ssl ca-file @system-ca`).
         let mut files: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
-        for f in files.iter().filter(|f| f.is_file()) {
+        for f in files
+            .iter()
+            .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "pem" || x == "crt"))
+        {
             let Ok(bytes) = std::fs::read(f) else {
                 continue;
             };
-            for c in CertificateDer::pem_slice_iter(&bytes).flatten() {
-                if seen.insert(c.as_ref().to_vec()) {
-                    certs.push(c);
-                }
+            if let Some(Ok(c)) = CertificateDer::pem_slice_iter(&bytes).next()
+                && seen.insert(c.as_ref().to_vec())
+            {
+                certs.push(c);
             }
         }
         if certs.is_empty() {

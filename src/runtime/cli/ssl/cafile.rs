@@ -134,18 +134,26 @@ pub fn show(ctx: &Ctx, kind: Kind, args: &[&str], out: &mut String) {
         Kind::Ca => {
             // HAProxy prints nothing of a file without the certificate asked for.
             let certs = content.as_ref().map(|c| &c.certs[..]).unwrap_or_default();
-            let chosen: Vec<(usize, &[u8])> = certs
-                .iter()
+            let chosen: Vec<(usize, &[u8])> = store_order(certs)
+                .into_iter()
                 .enumerate()
                 .filter(|(i, _)| index.is_none_or(|x| x == i + 1))
                 .map(|(i, c)| (i + 1, c.as_ref()))
                 .collect();
-            if !chosen.is_empty() {
-                let _ = write!(out, "Filename: {name}\nStatus: {status}\n");
-                for (i, der) in chosen {
-                    let _ = write!(out, " \nCertificate #{i}:\n");
-                    cert_detail(der, out);
+            // HAProxy hands each certificate to its output buffer in turn; one that does
+            // not fit waits for the buffer to be sent, and the handler starts again with
+            // the file's name and status.
+            let header = format!("Filename: {name}\nStatus: {status}\n");
+            let mut room = 0;
+            for (i, der) in chosen {
+                let mut block = format!(" \nCertificate #{i}:\n");
+                cert_detail(der, &mut block);
+                if block.len() > room {
+                    out.push_str(&header);
+                    room = CLI_BUFFER.saturating_sub(header.len());
                 }
+                room = room.saturating_sub(block.len());
+                out.push_str(&block);
             }
         }
         Kind::Crl => {
@@ -166,6 +174,9 @@ pub fn show(ctx: &Ctx, kind: Kind, args: &[&str], out: &mut String) {
     out.push('\n');
 }
 
+/// HAProxy's buffer size (`tune.bufsize`), which cuts a long `show ssl ca-file`.
+const CLI_BUFFER: usize = 16384;
+
 fn not_found(w: &Words, out: &mut String) {
     let _ = write!(out, "Can't display the {} : Not found!\n\n", w.file);
 }
@@ -181,6 +192,128 @@ fn list_line(kind: Kind, path: &str, c: Option<&Arc<Content>>, out: &mut String)
             let _ = writeln!(out, "{path}");
         }
     }
+}
+
+/// The certificates in the order OpenSSL's store lists them: each addition looks for a
+/// duplicate, which sorts what the store held by subject, then appends; so all but the
+/// last one end up sorted by their canonical subject.
+fn store_order<'a>(certs: &'a [rustls::pki_types::CertificateDer<'static>]) -> Vec<&'a [u8]> {
+    let mut v: Vec<&[u8]> = certs.iter().map(|c| c.as_ref()).collect();
+    if v.len() > 2 {
+        let last = v.len() - 1;
+        v[..last].sort_by_cached_key(|c| {
+            let k = subject(c).map(canon).unwrap_or_default();
+            (k.len(), k)
+        });
+    }
+    v
+}
+
+/// The contents of a certificate's subject name.
+fn subject(der: &[u8]) -> Option<&[u8]> {
+    let (0x30, c, _) = tlv(der)? else {
+        return None;
+    };
+    let (0x30, mut tbs, _) = tlv(c)? else {
+        return None;
+    };
+    let mut fields = Vec::new();
+    while let Some((tag, v, rest)) = tlv(tbs) {
+        fields.push((tag, v));
+        tbs = rest;
+    }
+    // [0] version (optional), serial, signature, issuer, validity, subject.
+    let skip = usize::from(fields.first()?.0 == 0xa0);
+    fields.get(skip + 4).filter(|f| f.0 == 0x30).map(|f| f.1)
+}
+
+/// DER of one element.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// OpenSSL's canonical encoding of a name (what it compares subjects by): each text
+/// value as lowercased UTF-8 with its spaces trimmed and collapsed.
+fn canon(mut name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some((_, mut set, rest)) = tlv(name) {
+        name = rest;
+        let mut entries = Vec::new();
+        while let Some((_, atv, r2)) = tlv(set) {
+            set = r2;
+            let Some((0x06, oid, val)) = tlv(atv) else {
+                continue;
+            };
+            let Some((tag, v, _)) = tlv(val) else {
+                continue;
+            };
+            let mut seq = der(0x06, oid);
+            match text_value(tag, v) {
+                Some(t) => seq.extend(der(0x0c, canon_text(&t).as_bytes())),
+                None => seq.extend(der(tag, v)),
+            }
+            entries.extend(der(0x30, &seq));
+        }
+        out.extend(der(0x31, &entries));
+    }
+    out
+}
+
+/// The text of a string value of the kinds OpenSSL canonicalises.
+fn text_value(tag: u8, v: &[u8]) -> Option<String> {
+    Some(match tag {
+        0x0c | 0x13 | 0x16 | 0x1a => String::from_utf8_lossy(v).into_owned(),
+        // T61String, taken as Latin-1 as OpenSSL does.
+        0x14 => v.iter().map(|b| char::from(*b)).collect(),
+        0x1e => char::decode_utf16(
+            v.chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])),
+        )
+        .map(|c| c.unwrap_or('\u{fffd}'))
+        .collect(),
+        0x1c => v
+            .chunks(4)
+            .map(|c| {
+                let mut b = [0u8; 4];
+                b[..c.len()].copy_from_slice(c);
+                char::from_u32(u32::from_be_bytes(b)).unwrap_or('\u{fffd}')
+            })
+            .collect(),
+        _ => return None,
+    })
+}
+
+fn canon_text(t: &str) -> String {
+    let space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r');
+    let mut out = String::new();
+    let mut gap = false;
+    for c in t.trim_matches(space).chars() {
+        if space(c) {
+            gap = true;
+            continue;
+        }
+        if gap {
+            out.push(' ');
+            gap = false;
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// One certificate of a CA file, as `show ssl cert` describes a leaf.
@@ -508,6 +641,13 @@ pub fn del(ctx: &Ctx, kind: Kind, args: &[&str], out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_text_is_trimmed_collapsed_and_lowercased() {
+        assert_eq!(canon_text("  Foo \t Bar  Baz "), "foo bar baz");
+        assert_eq!(canon_text("ÉTÉ X"), "ÉtÉ x");
+        assert_eq!(der(0x04, &[0; 200])[..3], [0x04, 0x81, 200]);
+    }
 
     #[test]
     fn crl_parser_survives_garbage() {
