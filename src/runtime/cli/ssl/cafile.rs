@@ -138,7 +138,7 @@ pub fn show(ctx: &Ctx, kind: Kind, args: &[&str], out: &mut String) {
                 .into_iter()
                 .enumerate()
                 .filter(|(i, _)| index.is_none_or(|x| x == i + 1))
-                .map(|(i, c)| (i + 1, c.as_ref()))
+                .map(|(i, c)| (i + 1, c))
                 .collect();
             // HAProxy hands each certificate to its output buffer in turn; one that does
             // not fit waits for the buffer to be sent, and the handler starts again with
