@@ -845,42 +845,12 @@ fn dispatch(ctx: &mut Ctx, cmd: &str, out: &mut String) {
         ["abort", "ssl", "cert", rest @ ..] => ssl::abort_cert(ctx, rest, out),
         ["new", "ssl", "cert", rest @ ..] => ssl::new_cert(ctx, rest, out),
         ["del", "ssl", "cert", rest @ ..] => ssl::del_cert(ctx, rest, out),
-        ["show", "ssl", "ca-file", rest @ ..] => {
-            ssl::cafile::show(ctx, crate::runtime::tls_store::Kind::Ca, rest, out)
-        }
-        ["new", "ssl", "ca-file", rest @ ..] => {
-            ssl::cafile::new(ctx, crate::runtime::tls_store::Kind::Ca, rest, out)
-        }
-        ["set", "ssl", "ca-file", rest @ ..] => {
-            ssl::cafile::set(ctx, crate::runtime::tls_store::Kind::Ca, rest, out)
-        }
-        ["commit", "ssl", "ca-file", rest @ ..] => {
-            ssl::cafile::commit(ctx, crate::runtime::tls_store::Kind::Ca, rest, out)
-        }
-        ["abort", "ssl", "ca-file", rest @ ..] => {
-            ssl::cafile::abort(ctx, crate::runtime::tls_store::Kind::Ca, rest, out)
-        }
-        ["del", "ssl", "ca-file", rest @ ..] => {
-            ssl::cafile::del(ctx, crate::runtime::tls_store::Kind::Ca, rest, out)
-        }
-        ["show", "ssl", "crl-file", rest @ ..] => {
-            ssl::cafile::show(ctx, crate::runtime::tls_store::Kind::Crl, rest, out)
-        }
-        ["new", "ssl", "crl-file", rest @ ..] => {
-            ssl::cafile::new(ctx, crate::runtime::tls_store::Kind::Crl, rest, out)
-        }
-        ["set", "ssl", "crl-file", rest @ ..] => {
-            ssl::cafile::set(ctx, crate::runtime::tls_store::Kind::Crl, rest, out)
-        }
-        ["commit", "ssl", "crl-file", rest @ ..] => {
-            ssl::cafile::commit(ctx, crate::runtime::tls_store::Kind::Crl, rest, out)
-        }
-        ["abort", "ssl", "crl-file", rest @ ..] => {
-            ssl::cafile::abort(ctx, crate::runtime::tls_store::Kind::Crl, rest, out)
-        }
-        ["del", "ssl", "crl-file", rest @ ..] => {
-            ssl::cafile::del(ctx, crate::runtime::tls_store::Kind::Crl, rest, out)
-        }
+        [
+            verb @ ("show" | "new" | "set" | "commit" | "abort" | "del"),
+            "ssl",
+            file @ ("ca-file" | "crl-file"),
+            rest @ ..,
+        ] => ssl::cafile::run(ctx, verb, file, rest, out),
         ["show", "ssl", "crt-list", rest @ ..] => ssl::crtlist::show(ctx, rest, out),
         ["add", "ssl", "crt-list", rest @ ..] => ssl::crtlist::add(ctx, rest, out),
         ["del", "ssl", "crt-list", rest @ ..] => ssl::crtlist::del(ctx, rest, out),

@@ -36,6 +36,23 @@ fn txn(kind: Kind) -> std::sync::MutexGuard<'static, Option<Txn>> {
     .unwrap_or_else(|p| p.into_inner())
 }
 
+/// `VERB ssl ca-file|crl-file ARGS...`.
+pub fn run(ctx: &mut Ctx, verb: &str, file: &str, args: &[&str], out: &mut String) {
+    let kind = if file == "ca-file" {
+        Kind::Ca
+    } else {
+        Kind::Crl
+    };
+    match verb {
+        "show" => show(ctx, kind, args, out),
+        "new" => new(ctx, kind, args, out),
+        "set" => set(ctx, kind, args, out),
+        "commit" => commit(ctx, kind, args, out),
+        "abort" => abort(ctx, kind, args, out),
+        _ => del(ctx, kind, args, out),
+    }
+}
+
 /// HAProxy's words for each kind.
 struct Words {
     cmd: &'static str,
