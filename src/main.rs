@@ -298,16 +298,21 @@ fn run_proxy(cli: &Cli, loaded: config::Loaded, color: bool) -> anyhow::Result<E
         .max(1);
     // One thread: a current-thread runtime, with no cross-thread wake-ups or work-stealing
     // bookkeeping per task (HAProxy's `nbthread 1` is likewise a single event loop).
+    // Before an event loop waits: send the log lines it held, count the loop.
+    fn on_park() {
+        runtime::log::flush_thread();
+        runtime::cli::activity::on_park();
+    }
     let tokio_rt = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .on_thread_park(runtime::log::flush_thread)
+            .on_thread_park(on_park)
             .build()?
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .enable_all()
-            .on_thread_park(runtime::log::flush_thread)
+            .on_thread_park(on_park)
             .build()?
     };
     let rt = std::sync::Arc::new(rt);

@@ -216,6 +216,21 @@ fn template(m1: u16, m2: u16, a1: u16, a2: u16) -> String {
         .replace("{A2}", &a2.to_string())
 }
 
+/// Two mock servers, two agents answering `up`, and haproxy then rproxy started on
+/// [`TEMPLATE`] changed by `edit`: `(m1, m2, a1, a2, haproxy, rproxy)`.
+fn start_pair(
+    edit: impl Fn(String) -> String,
+) -> (MockServer, MockServer, Agent, Agent, Side, Side) {
+    let m1 = MockServer::start("m1");
+    let m2 = MockServer::start("m2");
+    let a1 = Agent::start("up");
+    let a2 = Agent::start("up");
+    let cfg = edit(template(m1.port(), m2.port(), a1.port, a2.port));
+    let h = start(Engine::Haproxy, &cfg);
+    let r = start(Engine::Rproxy, &cfg);
+    (m1, m2, a1, a2, h, r)
+}
+
 /// Waits until both proxies show `want` (column, value) pairs on `server` with no agent
 /// check in progress, then requires the compared columns to be the same.
 fn settle_same(sides: &[&Side], server: &str, want: &[(&str, &str)], step: &str) {
@@ -253,13 +268,7 @@ fn agent_answers_move_state_and_weight_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let m1 = MockServer::start("m1");
-    let m2 = MockServer::start("m2");
-    let a1 = Agent::start("up");
-    let a2 = Agent::start("up");
-    let cfg = template(m1.port(), m2.port(), a1.port, a2.port);
-    let h = start(Engine::Haproxy, &cfg);
-    let r = start(Engine::Rproxy, &cfg);
+    let (_m1, _m2, a1, a2, h, r) = start_pair(|cfg| cfg);
     let sides = [&h, &r];
     settle_same(
         &sides,
@@ -360,16 +369,10 @@ fn health_check_and_agent_both_count() {
     if !require_haproxy() {
         return;
     }
-    let m1 = MockServer::start("m1");
-    let m2 = MockServer::start("m2");
-    let a1 = Agent::start("up");
-    let a2 = Agent::start("up");
-    let m1_port = m1.port();
     // Quick health checks here: the test waits for the server to go and come back.
-    let cfg = template(m1_port, m2.port(), a1.port, a2.port)
-        .replace("check inter 1000", "check inter 200");
-    let h = start(Engine::Haproxy, &cfg);
-    let r = start(Engine::Rproxy, &cfg);
+    let (m1, _m2, a1, _a2, h, r) =
+        start_pair(|cfg| cfg.replace("check inter 1000", "check inter 200"));
+    let m1_port = m1.port();
     let sides = [&h, &r];
     settle_same(
         &sides,
@@ -420,14 +423,8 @@ fn stats_socket_agent_commands_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let m1 = MockServer::start("m1");
-    let m2 = MockServer::start("m2");
-    let a1 = Agent::start("up");
-    let a2 = Agent::start("up");
-    let cfg = template(m1.port(), m2.port(), a1.port, a2.port)
-        .replace("frontend f", "  server s3 127.0.0.1:1 weight 1\nfrontend f");
-    let h = start(Engine::Haproxy, &cfg);
-    let r = start(Engine::Rproxy, &cfg);
+    let (_m1, _m2, _a1, a2, h, r) =
+        start_pair(|cfg| cfg.replace("frontend f", "  server s3 127.0.0.1:1 weight 1\nfrontend f"));
     let sides = [&h, &r];
     settle_same(&sides, "b/s2", &[("agent_status", "L7OK")], "start");
     // Answers, byte for byte.
@@ -678,15 +675,10 @@ fn stats_page_agent_actions_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let m1 = MockServer::start("m1");
-    let m2 = MockServer::start("m2");
-    let a1 = Agent::start("up");
-    let a2 = Agent::start("up");
-    let cfg = template(m1.port(), m2.port(), a1.port, a2.port)
-        + "listen stats\n  mode http\n  bind 127.0.0.1:{ST}\n  stats enable\n  stats uri /st\n  \
-           stats admin if TRUE\n";
-    let h = start(Engine::Haproxy, &cfg);
-    let r = start(Engine::Rproxy, &cfg);
+    let (_m1, _m2, _a1, a2, h, r) = start_pair(|cfg| {
+        cfg + "listen stats\n  mode http\n  bind 127.0.0.1:{ST}\n  stats enable\n  stats uri /st\n  \
+           stats admin if TRUE\n"
+    });
     let sides = [&h, &r];
     settle_same(&sides, "b/s2", &[("agent_status", "L7OK")], "start");
     // The agent now leaves the health alone, so what the page forces stays.
@@ -789,14 +781,8 @@ fn agent_results_are_logged_like_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let m1 = MockServer::start("m1");
-    let m2 = MockServer::start("m2");
-    let a1 = Agent::start("up");
-    let a2 = Agent::start("up");
-    let cfg = template(m1.port(), m2.port(), a1.port, a2.port)
-        .replace("defaults\n", "defaults\n  option log-health-checks\n");
-    let h = start(Engine::Haproxy, &cfg);
-    let r = start(Engine::Rproxy, &cfg);
+    let (_m1, _m2, a1, _a2, h, r) =
+        start_pair(|cfg| cfg.replace("defaults\n", "defaults\n  option log-health-checks\n"));
     let sides = [&h, &r];
     // Health check and agent each run first at a random point of their interval: wait for
     // both results.

@@ -7,9 +7,12 @@
 mod checks_util;
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use checks_util::{ScriptServer, Step, check, haproxy_verdict, render, run_probe, send};
+use checks_util::{
+    ScriptServer, Step, check, haproxy_verdict, haproxy_verdicts, render, run_probe, send,
+};
 
 const SMTPCHK: &str = "  option smtpchk";
 
@@ -555,23 +558,27 @@ const TC_LONG: &str = "  option tcp-check
   tcp-check send z
   tcp-check expect string done";
 
+/// The first `n` moves of a server that passes every step of [`TC_LONG`] (10: all).
+fn tc_long_steps(n: usize) -> Vec<Step> {
+    let mut v = vec![
+        Step::Line,
+        send(b"+PONG\r\n"),
+        Step::Bytes(3),
+        send(&unhex("abcd")),
+        Step::Bytes(1),
+        send(b"+OK\r\n"),
+        Step::Bytes(1),
+        send(&unhex("abcd")),
+        Step::Bytes(1),
+        send(b"done"),
+    ];
+    v.truncate(n);
+    v
+}
+
 #[test]
 fn tcp_check_all_match_kinds_in_sequence() {
-    let (o, got) = check(
-        TC_LONG,
-        vec![
-            Step::Line,
-            send(b"+PONG\r\n"),
-            Step::Bytes(3),
-            send(&unhex("abcd")),
-            Step::Bytes(1),
-            send(b"+OK\r\n"),
-            Step::Bytes(1),
-            send(&unhex("abcd")),
-            Step::Bytes(1),
-            send(b"done"),
-        ],
-    );
+    let (o, got) = check(TC_LONG, tc_long_steps(10));
     assert_eq!(
         render(&o),
         r#"reason: Layer7 check passed, code: 0, info: "(tcp-check)""#
@@ -582,17 +589,7 @@ fn tcp_check_all_match_kinds_in_sequence() {
 #[test]
 fn tcp_check_failure_texts_per_match_kind() {
     let upto = |n: usize, last: Step| -> Vec<Step> {
-        let mut v = vec![
-            Step::Line,
-            send(b"+PONG\r\n"),
-            Step::Bytes(3),
-            send(&unhex("abcd")),
-            Step::Bytes(1),
-            send(b"+OK\r\n"),
-            Step::Bytes(1),
-            send(&unhex("abcd")),
-        ];
-        v.truncate(n);
+        let mut v = tc_long_steps(n);
         v.push(Step::Bytes(if n == 2 { 3 } else { 1 }));
         v.push(send(b"\0\0"));
         v.push(last);
@@ -870,34 +867,11 @@ fn sbs_cases(second: &ScriptServer) -> Vec<Case> {
             skip: Some(11..15),
             ..case("ssl garbage", SSL, vec![Step::Bytes(126), send(b"HELLO ")])
         },
-        case(
-            "tcp-check",
-            TC_LONG,
-            vec![
-                Step::Line,
-                send(b"+PONG\r\n"),
-                Step::Bytes(3),
-                send(&unhex("abcd")),
-                Step::Bytes(1),
-                send(b"+OK\r\n"),
-                Step::Bytes(1),
-                send(&unhex("abcd")),
-                Step::Bytes(1),
-                send(b"done"),
-            ],
-        ),
+        case("tcp-check", TC_LONG, tc_long_steps(10)),
         case(
             "tcp-check regex fails",
             TC_LONG,
-            vec![
-                Step::Line,
-                send(b"+PONG\r\n"),
-                Step::Bytes(3),
-                send(&unhex("abcd")),
-                Step::Bytes(1),
-                send(b"-NO\r\n"),
-                Step::Close,
-            ],
+            [tc_long_steps(5), vec![send(b"-NO\r\n"), Step::Close]].concat(),
         ),
         case(
             "tcp-check mismatch",
@@ -1010,38 +984,13 @@ fn side_by_side_bytes_and_verdicts_with_haproxy() {
         .iter()
         .map(|c| ScriptServer::start(c.steps.clone()))
         .collect();
-    let port = common::free_port();
-    let mut cfg = format!(
-        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n  timeout check 1s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b0\n"
-    );
-    for (i, (c, s)) in cases.iter().zip(&servers).enumerate() {
-        cfg.push_str(&format!(
-            "backend b{i}\n{}\n  server s 127.0.0.1:{} check inter 200\n",
-            c.lines,
-            s.port()
-        ));
-    }
-    let h = common::Proxy::start_haproxy(&cfg);
-    let verdicts = || -> Vec<Option<String>> {
-        let err = h.stderr_text();
-        (0..cases.len())
-            .map(|i| {
-                let me = format!("b{i}/s");
-                err.lines()
-                    .filter_map(haproxy_verdict)
-                    .find(|(s, _)| *s == me)
-                    .map(|(_, v)| v)
-            })
-            .collect()
-    };
-    assert!(
-        common::eventually(Duration::from_secs(5), || verdicts()
-            .iter()
-            .all(Option::is_some)),
-        "not every server was checked:\n{}",
-        h.stderr_text()
-    );
-    let theirs = verdicts();
+    let backends: Vec<(&str, SocketAddr)> = cases
+        .iter()
+        .zip(&servers)
+        .map(|(c, s)| (c.lines.as_str(), s.addr()))
+        .collect();
+    // haproxy keeps running until the end, as the servers' records are read below.
+    let (_h, theirs) = haproxy_verdicts(&backends, "1s");
     // Our probes, all at once (most of their time is waiting).
     let ours: Vec<_> = std::thread::scope(|sc| {
         let hs: Vec<_> = cases
@@ -1052,7 +1001,7 @@ fn side_by_side_bytes_and_verdicts_with_haproxy() {
     });
     let mut diffs = Vec::new();
     for (i, (c, (o, mine_bytes))) in cases.iter().zip(ours).enumerate() {
-        let hv = theirs[i].clone().unwrap_or_default();
+        let hv = theirs[i].clone();
         if render(&o) != hv {
             diffs.push(format!(
                 "{}: verdict\n  haproxy: {hv}\n  rproxy:  {}",

@@ -12,40 +12,14 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use checks_util::{ScriptServer, Step, haproxy_verdict, probe_for, render, run_probe, send};
+use checks_util::{ScriptServer, Step, probe_for, render, run_probe, send};
 use real_servers::{Daemon, start_mariadb, start_smtpd};
 
 /// haproxy checking `addr` with each backend's `lines`; the first verdict it logs for
 /// each, in order (as `reason: ...[, code: ...][, info: "..."]`).
 fn haproxy_verdicts(addr: SocketAddr, kinds: &[&str]) -> Vec<String> {
-    let port = common::free_port();
-    let mut cfg = format!(
-        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n  timeout check 2s\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b0\n"
-    );
-    for (i, k) in kinds.iter().enumerate() {
-        cfg.push_str(&format!(
-            "backend b{i}\n{k}\n  server s {addr} check inter 200\n"
-        ));
-    }
-    let h = common::Proxy::start_haproxy(&cfg);
-    let get = || -> Vec<Option<String>> {
-        let err = h.stderr_text();
-        (0..kinds.len())
-            .map(|i| {
-                let me = format!("b{i}/s");
-                err.lines()
-                    .filter_map(haproxy_verdict)
-                    .find(|(s, _)| *s == me)
-                    .map(|(_, v)| v)
-            })
-            .collect()
-    };
-    assert!(
-        common::eventually(Duration::from_secs(5), || get().iter().all(Option::is_some)),
-        "haproxy did not check every server:\n{}",
-        h.stderr_text()
-    );
-    get().into_iter().map(Option::unwrap_or_default).collect()
+    let backends: Vec<(&str, SocketAddr)> = kinds.iter().map(|k| (*k, addr)).collect();
+    checks_util::haproxy_verdicts(&backends, "2s").1
 }
 
 fn mine(lines: &str, addr: SocketAddr) -> String {

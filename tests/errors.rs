@@ -103,6 +103,20 @@ fn get(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: sbs.test\r\n\r\n").into_bytes()
 }
 
+/// The status line of each head ("" for none).
+fn status_lines(heads: &[Option<String>]) -> Vec<&str> {
+    heads
+        .iter()
+        .map(|x| {
+            x.as_deref()
+                .unwrap_or("")
+                .split("\r\n")
+                .next()
+                .unwrap_or("")
+        })
+        .collect()
+}
+
 /// The body of rproxy's built-in page for `code` (errors/CODE.http).
 fn builtin_body(code: u16) -> Vec<u8> {
     let raw =
@@ -529,16 +543,7 @@ backend be_none
             .collect::<Vec<_>>()
     });
     assert_eq!(h, r);
-    let lines: Vec<&str> = h
-        .iter()
-        .map(|x| {
-            x.as_deref()
-                .unwrap_or("")
-                .split("\r\n")
-                .next()
-                .unwrap_or("")
-        })
-        .collect();
+    let lines = status_lines(&h);
     assert_eq!(
         lines,
         [
@@ -680,16 +685,7 @@ http-errors late
         out
     });
     assert_eq!(h, r);
-    let lines: Vec<&str> = h
-        .iter()
-        .map(|x| {
-            x.as_deref()
-                .unwrap_or("")
-                .split("\r\n")
-                .next()
-                .unwrap_or("")
-        })
-        .collect();
+    let lines = status_lines(&h);
     assert_eq!(
         lines,
         [

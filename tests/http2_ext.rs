@@ -10,11 +10,12 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::mock::ScriptedServer;
 use common::proxy::Engine;
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::{have_program, require};
@@ -165,46 +166,16 @@ fn tune_h2_ranges_like_haproxy() {
     }
 }
 
-/// A server for the tests: answers a WebSocket handshake with 101 and then echoes bytes,
-/// `/hints` with a 103 before its 200, `/expect` with 100 (when asked) before reading
-/// the body; anything else with a 200. Keeps each request head it got.
-struct Backend {
-    addr: String,
-    heads: Arc<Mutex<Vec<String>>>,
-}
-
-impl Backend {
-    fn start() -> Backend {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = l.local_addr().expect("addr").to_string();
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let h = heads.clone();
-        std::thread::spawn(move || {
-            for c in l.incoming() {
-                let Ok(c) = c else { return };
-                let h = h.clone();
-                std::thread::spawn(move || serve_backend(c, h));
-            }
-        });
-        Backend { addr, heads }
-    }
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.heads.lock().expect("lock"))
-    }
-}
-
+/// The tests' server (run by a [`ScriptedServer`]): answers a WebSocket handshake with 101
+/// and then echoes bytes, `/hints` with a 103 before its 200, `/expect` with 100 (when
+/// asked) before reading the body; anything else with a 200. Keeps each request head it
+/// got.
 fn serve_backend(mut c: TcpStream, heads: Arc<Mutex<Vec<String>>>) {
     let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
     loop {
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match c.read(&mut b) {
-                Ok(1) => head.push(b[0]),
-                _ => return,
-            }
-        }
-        let text = String::from_utf8_lossy(&head).into_owned();
+        let Some(text) = ScriptedServer::read_head(&mut c) else {
+            return;
+        };
         heads.lock().expect("lock").push(text.clone());
         let lower = text.to_ascii_lowercase();
         // Names compared in lower case, values as sent (the key is case-sensitive).
@@ -432,7 +403,7 @@ fn websocket_over_h2_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let be = Backend::start();
+    let be = ScriptedServer::start(serve_backend);
     let cfg = config("", &be.addr);
     let (h, r) = side_by_side(&cfg, |side| {
         be.take();
@@ -477,7 +448,7 @@ fn interim_answers_side_by_side() {
     if !require(have_program("curl"), "curl not installed") || !require_haproxy() {
         return;
     }
-    let be = Backend::start();
+    let be = ScriptedServer::start(serve_backend);
     let cfg = config("", &be.addr);
     let body = "x".repeat(2000);
     let (h, r) = side_by_side(&cfg, |side| {
@@ -566,7 +537,7 @@ fn idle_websocket_stream_lives_under_timeout_tunnel_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let be = Backend::start();
+    let be = ScriptedServer::start(serve_backend);
     let cfg = config("", &be.addr).replace(
         "timeout client 5s",
         "timeout client 400ms\n  timeout tunnel 5s",
@@ -587,7 +558,7 @@ fn websocket_without_announcement_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let be = Backend::start();
+    let be = ScriptedServer::start(serve_backend);
     let cfg = config("  h2-workaround-bogus-websocket-clients", &be.addr);
     let (h, r) = side_by_side(&cfg, |side| {
         let out = runtime().block_on(websocket_pause(side.port(0), Duration::ZERO));

@@ -15,11 +15,12 @@ mod common;
 mod tls_util;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::mock::ScriptedServer;
 use common::sbs::{Side, fill, require_haproxy, side_by_side};
 use common::{have_program, require};
 
@@ -41,35 +42,22 @@ backend buffered
   server s1 {{SRV}}
 ";
 
-/// A server whose answers depend on the path: `/hints` a 103 with a `Link` then the
-/// final answer; `/multi` 102, 103, 103 then the final answer; `/hop` a 103 carrying
-/// hop-by-hop headers; anything else reads the body its `content-length` announces and
-/// answers `got N`, after a `100 Continue` when the request has `Expect: 100-continue`
-/// (a client that waits for it sends its body only then). Keeps each request head.
-struct Backend {
-    addr: String,
-    heads: Arc<Mutex<Vec<String>>>,
-}
+/// A server ([`serve`]) whose answers depend on the path: `/hints` a 103 with a `Link`
+/// then the final answer; `/multi` 102, 103, 103 then the final answer; `/hop` a 103
+/// carrying hop-by-hop headers; anything else reads the body its `content-length`
+/// announces and answers `got N`, after a `100 Continue` when the request has `Expect:
+/// 100-continue` (a client that waits for it sends its body only then). Keeps each
+/// request head.
+struct Backend(ScriptedServer);
 
 impl Backend {
     fn start() -> Backend {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = l.local_addr().expect("addr").to_string();
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let h = heads.clone();
-        std::thread::spawn(move || {
-            for c in l.incoming() {
-                let Ok(c) = c else { return };
-                let h = h.clone();
-                std::thread::spawn(move || serve(c, h));
-            }
-        });
-        Backend { addr, heads }
+        Backend(ScriptedServer::start(serve))
     }
 
     /// The request heads received since the last call, the proxy's port masked.
     fn take(&self, side: &Side) -> Vec<String> {
-        let heads = std::mem::take(&mut *self.heads.lock().expect("lock"));
+        let heads = self.0.take();
         let ports = [side.port(0).to_string(), side.port(1).to_string()];
         heads
             .iter()
@@ -81,15 +69,9 @@ impl Backend {
 fn serve(mut c: TcpStream, heads: Arc<Mutex<Vec<String>>>) {
     let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
     loop {
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match c.read(&mut b) {
-                Ok(1) => head.push(b[0]),
-                _ => return,
-            }
-        }
-        let text = String::from_utf8_lossy(&head).into_owned();
+        let Some(text) = ScriptedServer::read_head(&mut c) else {
+            return;
+        };
         heads.lock().expect("lock").push(text.clone());
         let header = |n: &str| {
             text.lines().find_map(|l| {
@@ -188,6 +170,26 @@ fn curl(side: &Side, ca: &str, via: Via, paths: &[&str], extra: &[&str]) -> Vec<
     seen
 }
 
+/// [`curl`] once per client kind in `vias`, each to `path` alone.
+fn curl_each(side: &Side, ca: &str, vias: &[Via], path: &str, extra: &[&str]) -> Vec<Vec<String>> {
+    vias.iter()
+        .map(|&via| curl(side, ca, via, &[path], extra))
+        .collect()
+}
+
+/// curl's arguments to send `body` with `Expect: 100-continue`, waiting far longer than
+/// its `--max-time` for the 100.
+fn expect_args(body: &str) -> [&str; 6] {
+    [
+        "--expect100-timeout",
+        "60",
+        "-H",
+        "Expect: 100-continue",
+        "--data-binary",
+        body,
+    ]
+}
+
 fn setup() -> Option<(Backend, tls_util::Pki, String)> {
     if !require(have_program("curl"), "curl not installed")
         || !require(have_program("openssl"), "openssl not installed")
@@ -197,7 +199,7 @@ fn setup() -> Option<(Backend, tls_util::Pki, String)> {
     }
     let be = Backend::start();
     let pki = tls_util::make_pki();
-    let cfg = fill(TPL, &[("SRV", &be.addr), ("CRT", &pki.p("leafkey.pem"))]);
+    let cfg = fill(TPL, &[("SRV", &be.0.addr), ("CRT", &pki.p("leafkey.pem"))]);
     Some((be, pki, cfg))
 }
 
@@ -210,10 +212,7 @@ fn early_hints_relayed_side_by_side() {
     };
     let ca = pki.p("ca.pem");
     let (h, r) = side_by_side(&cfg, |side| {
-        let out: Vec<Vec<String>> = [Via::H2c, Via::H2Tls, Via::H1]
-            .into_iter()
-            .map(|via| curl(side, &ca, via, &["/hints"], &[]))
-            .collect();
+        let out = curl_each(side, &ca, &[Via::H2c, Via::H2Tls, Via::H1], "/hints", &[]);
         (out, be.take(side))
     });
     assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
@@ -239,10 +238,7 @@ fn several_interim_answers_side_by_side() {
     };
     let ca = pki.p("ca.pem");
     let (h, r) = side_by_side(&cfg, |side| {
-        let out: Vec<Vec<String>> = [Via::H2c, Via::H2Tls, Via::H1]
-            .into_iter()
-            .map(|via| curl(side, &ca, via, &["/multi"], &[]))
-            .collect();
+        let out = curl_each(side, &ca, &[Via::H2c, Via::H2Tls, Via::H1], "/multi", &[]);
         (out, be.take(side).len())
     });
     assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
@@ -401,19 +397,15 @@ fn continue_relayed_and_body_delivered_side_by_side() {
     };
     let ca = pki.p("ca.pem");
     let body = "x".repeat(3000);
-    let args = [
-        "--expect100-timeout",
-        "60",
-        "-H",
-        "Expect: 100-continue",
-        "--data-binary",
-        &body,
-    ];
+    let args = expect_args(&body);
     let (h, r) = side_by_side(&cfg, |side| {
-        let out: Vec<Vec<String>> = [Via::H2c, Via::H2Tls, Via::H1]
-            .into_iter()
-            .map(|via| curl(side, &ca, via, &["/expect"], &args))
-            .collect();
+        let out = curl_each(
+            side,
+            &ca,
+            &[Via::H2c, Via::H2Tls, Via::H1],
+            "/expect",
+            &args,
+        );
         (out, be.take(side))
     });
     assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
@@ -454,19 +446,9 @@ fn buffered_request_gets_the_proxy_s_continue_side_by_side() {
     };
     let ca = pki.p("ca.pem");
     let body = "y".repeat(500);
-    let args = [
-        "--expect100-timeout",
-        "60",
-        "-H",
-        "Expect: 100-continue",
-        "--data-binary",
-        &body,
-    ];
+    let args = expect_args(&body);
     let (h, r) = side_by_side(&cfg, |side| {
-        let out: Vec<Vec<String>> = [Via::H2c, Via::H1]
-            .into_iter()
-            .map(|via| curl(side, &ca, via, &["/buf"], &args))
-            .collect();
+        let out = curl_each(side, &ca, &[Via::H2c, Via::H1], "/buf", &args);
         (out, be.take(side))
     });
     assert_eq!(h, r, "haproxy (left) and rproxy (right) differ");
@@ -498,10 +480,7 @@ fn interim_hop_by_hop_headers_side_by_side() {
     };
     let ca = pki.p("ca.pem");
     let (h, r) = side_by_side(&cfg, |side| {
-        let out: Vec<Vec<String>> = [Via::H2c, Via::H1]
-            .into_iter()
-            .map(|via| curl(side, &ca, via, &["/hop"], &[]))
-            .collect();
+        let out = curl_each(side, &ca, &[Via::H2c, Via::H1], "/hop", &[]);
         be.take(side);
         out
     });

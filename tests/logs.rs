@@ -11,46 +11,29 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::lognorm::{self, Sub, assert_same_lines, message, with_log_and_server};
 use common::sbs::{Side, fill, require_haproxy, side_by_side};
 use common::syslog::Syslog;
-use common::{MockServer, Proxy, TcpMock, free_port};
+use common::{MockServer, Proxy, TcpMock, free_port, header_if, send_raw_timeout};
 
-/// The message of an RFC 3164 line: what follows `TAG[PID]: `.
-fn message(line: &str) -> &str {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    match line.find("]: ") {
-        Some(i) => &line[i + 3..],
-        None => line,
-    }
-}
+/// What differs between two runs of the same exchange: client ports, dates, timers (kept:
+/// -1 or not), byte counts and connection counts.
+const SUBS: &[Sub] = &[
+    lognorm::PORT,
+    lognorm::DATE,
+    // httplog / tcplog timers
+    (
+        r" (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+) (\d{3}) \d+ ",
+        " T$1/T$2/T$3/T$4/T$5 $6 B ",
+    ),
+    (r" (-?\d+)/(-?\d+)/(-?\d+) \d+ ", " T$1/T$2/T$3 B "),
+    // actconn/feconn: a previous connection may still be closing in either engine.
+    (r" \d+/\d+/(\d+)/(\d+)/(\+?\d+) ", " A/F/$1/$2/$3 "),
+];
 
-/// Replaces what differs between two runs of the same exchange: client ports, dates,
-/// timers (kept: -1 or not), byte counts and the pid.
+/// [`SUBS`], then timer values: -1 stays, any other number becomes N.
 fn normalise(msg: &str) -> String {
-    let mut s = msg.to_string();
-    let subs: &[(&str, &str)] = &[
-        // ip:port of the client
-        (r"(\d+\.\d+\.\d+\.\d+):\d+", "$1:PORT"),
-        (
-            r"\[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d(\.\d{3})?( [+-]\d{4})?\]",
-            "[DATE]",
-        ),
-        // httplog / tcplog timers
-        (
-            r" (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+) (\d{3}) \d+ ",
-            " T$1/T$2/T$3/T$4/T$5 $6 B ",
-        ),
-        (r" (-?\d+)/(-?\d+)/(-?\d+) \d+ ", " T$1/T$2/T$3 B "),
-        // actconn/feconn: a previous connection may still be closing in either engine.
-        (r" \d+/\d+/(\d+)/(\d+)/(\+?\d+) ", " A/F/$1/$2/$3 "),
-    ];
-    for (re, rep) in subs {
-        s = regex::Regex::new(re)
-            .expect("regex")
-            .replace_all(&s, *rep)
-            .into_owned();
-    }
-    // Timer values: -1 stays, any other number becomes N.
+    let s = lognorm::apply(msg, SUBS);
     let re = regex::Regex::new(r"T(-1|\d+)").expect("regex");
     re.replace_all(&s, |c: &regex::Captures| {
         if &c[1] == "-1" { "-1" } else { "N" }.to_string()
@@ -60,12 +43,26 @@ fn normalise(msg: &str) -> String {
 
 /// Sends raw bytes on a new connection and reads until the proxy closes (or 3 s).
 fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
-    let mut c = TcpStream::connect(addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    let _ = c.write_all(bytes);
-    let mut out = Vec::new();
-    let _ = c.read_to_end(&mut out);
-    out
+    send_raw_timeout(addr, bytes, Duration::from_secs(3))
+}
+
+/// The start most configurations here share: the syslog target, `mode http` with
+/// `option httplog` and short timeouts (a macro, so that `concat!` keeps each
+/// configuration one literal).
+macro_rules! httplog_head {
+    () => {
+        "
+global
+    log {{LOG}} local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 1s
+    timeout client 2s
+    timeout server 2s
+"
+    };
 }
 
 const HTTP_TEMPLATE: &str = "
@@ -117,11 +114,7 @@ fn http_cases(side: &Side, log: &Syslog) -> Vec<String> {
         ("/refused", ""),
         ("/slow", "delay=1500"),
     ] {
-        let h: Vec<(&str, &str)> = if mock.is_empty() {
-            vec![]
-        } else {
-            vec![("x-mock", mock)]
-        };
+        let h = header_if("x-mock", mock);
         let r = side.request("GET", path, &h, b"").expect("request");
         assert!(r.status >= 200, "{}: {path}", side.name());
         push(&mut out, path);
@@ -181,23 +174,16 @@ fn httplog_fields() {
     let log = Syslog::new();
     let srv = MockServer::start("s1");
     let cfg = fill(
-        "
-global
-    log {{LOG}} local0
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
+        concat!(
+            httplog_head!(),
+            "frontend fe
     bind 127.0.0.1:{{PORT}}
     capture request header Host len 5
     default_backend be
 backend be
     server s1 {{SRV}}
-",
+"
+        ),
         &[
             ("LOG", &log.addr()),
             ("SRV", &srv.addr_str()),
@@ -287,7 +273,7 @@ backend refused
         assert!(message(&l).contains(" 5 -- "), "{}: {l}", side.name());
         out.push(message(&l).to_string());
         raw(side.addr(1), b"x");
-        out.push(message(&log.next()).to_string());
+        out.push(log.next_message());
         log.drain(Duration::from_millis(100));
         out
     });
@@ -304,9 +290,7 @@ fn clf_and_log_format_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+    let (log, _srv, t) = with_log_and_server(
         "
 global
     log {{LOG}} local0
@@ -329,8 +313,7 @@ frontend custom
     default_backend be
 backend be
     server s1 {{SRV}}
-",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
+"
     );
     let (h, r) = side_by_side(&t, |side| {
         let mut out = Vec::new();
@@ -448,9 +431,7 @@ fn dontlognull_and_connect_line_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+    let (log, _srv, t) = with_log_and_server(
         "
 global
     log {{LOG}} local0
@@ -480,16 +461,15 @@ backend bt
     mode tcp
     server s1 {{SRV}}
 ",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let (h, r) = side_by_side(&t, |side| {
         // Empty connections: closed at once, and left to time out; then a request.
         drop(TcpStream::connect(side.addr(0)).expect("connect"));
         raw(side.addr(0), b"");
         side.get("/after");
-        let mut v = vec![message(&log.next()).to_string()];
+        let mut v = vec![log.next_message()];
         side.request_to(1, "GET", "/", &[], b"").expect("request");
-        v.push(message(&log.next()).to_string());
+        v.push(log.next_message());
         // A TCP connection that sends nothing.
         drop(TcpStream::connect(side.addr(2)).expect("connect"));
         v.extend(
@@ -499,8 +479,7 @@ backend bt
         );
         v
     });
-    let norm = |v: &[String]| v.iter().map(|s| normalise(s)).collect::<Vec<_>>();
-    assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
+    assert_same_lines(&h, &r, normalise);
     assert!(r[1].starts_with("Connect from 127.0.0.1:"), "{r:?}");
 }
 
@@ -514,17 +493,9 @@ fn cookie_letters_side_by_side() {
     let s1 = MockServer::start("s1");
     let s2 = MockServer::start("s2");
     let t = fill(
-        "
-global
-    log {{LOG}} local0
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
+        concat!(
+            httplog_head!(),
+            "frontend fe
     bind 127.0.0.1:{{P0}}
     default_backend be
 backend be
@@ -532,7 +503,8 @@ backend be
     cookie SRV insert indirect nocache
     server s1 {{S1}} cookie a
     server s2 {{S2}} cookie b
-",
+"
+        ),
         &[
             ("LOG", &log.addr()),
             ("S1", &s1.addr_str()),
@@ -542,19 +514,14 @@ backend be
     let (h, r) = side_by_side(&t, |side| {
         let mut v = Vec::new();
         for cookie in ["", "SRV=b", "SRV=zz"] {
-            let h: Vec<(&str, &str)> = if cookie.is_empty() {
-                vec![]
-            } else {
-                vec![("Cookie", cookie)]
-            };
-            side.request("GET", "/", &h, b"").expect("request");
-            v.push(message(&log.next()).to_string());
+            side.request("GET", "/", &header_if("Cookie", cookie), b"")
+                .expect("request");
+            v.push(log.next_message());
         }
         log.drain(Duration::from_millis(100));
         v
     });
-    let norm = |v: &[String]| v.iter().map(|s| normalise(s)).collect::<Vec<_>>();
-    assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
+    assert_same_lines(&h, &r, normalise);
     assert!(r[1].contains(" --VN "), "{r:?}");
 }
 
@@ -565,17 +532,9 @@ fn no_log_and_stdout() {
     let srv = MockServer::start("s1");
     let (p0, p1) = (free_port(), free_port());
     let cfg = fill(
-        "
-global
-    log {{LOG}} local0
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend silent
+        concat!(
+            httplog_head!(),
+            "frontend silent
     bind 127.0.0.1:{{P0}}
     no log
     default_backend be
@@ -589,7 +548,8 @@ frontend loud
     default_backend be
 backend be
     server s1 {{SRV}}
-",
+"
+        ),
         &[
             ("LOG", &log.addr()),
             ("SRV", &srv.addr_str()),
@@ -624,9 +584,7 @@ fn log_format_sd_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+    let (log, _srv, t) = with_log_and_server(
         "
 global
     log {{LOG}} format rfc5424 local0
@@ -644,7 +602,6 @@ frontend fe
 backend be
     server s1 {{SRV}}
 ",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let (h, r) = side_by_side(&t, |side| {
         side.get("/");
@@ -664,40 +621,27 @@ fn keep_alive_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
-        "
-global
-    log {{LOG}} local0
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
+    let (log, _srv, t) = with_log_and_server(concat!(
+        httplog_head!(),
+        "frontend fe
     bind 127.0.0.1:{{P0}}
     default_backend be
 backend be
     server s1 {{SRV}}
-",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
-    );
+"
+    ));
     let (h, r) = side_by_side(&t, |side| {
         let mut c = side.conn(0);
         let mut v = Vec::new();
         for p in ["/one", "/two"] {
             c.get(p).expect("request");
-            v.push(message(&log.next()).to_string());
+            v.push(log.next_message());
         }
         drop(c);
         log.drain(Duration::from_millis(100));
         v
     });
-    let norm = |v: &[String]| v.iter().map(|s| normalise(s)).collect::<Vec<_>>();
-    assert_eq!(norm(&r), norm(&h), "\nhaproxy: {h:?}\nrproxy:  {r:?}");
+    assert_same_lines(&h, &r, normalise);
 }
 
 /// A failed TLS handshake is logged at the connection level as HAProxy 2.6 logs it:
@@ -710,48 +654,17 @@ fn ssl_handshake_failure_side_by_side() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let pem = dir.path().join("c.pem");
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=x", "-keyout"])
-        .arg(dir.path().join("k"))
-        .arg("-out")
-        .arg(dir.path().join("c"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "openssl req failed");
-    let both = [
-        std::fs::read(dir.path().join("c")).expect("cert"),
-        std::fs::read(dir.path().join("k")).expect("key"),
-    ]
-    .concat();
-    std::fs::write(&pem, both).expect("pem");
+    let pem = common::make_ec_pem(dir.path()).expect("openssl req failed");
     let log = Syslog::new();
     let t = fill(
-        "
-global
-    log {{LOG}} local0
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
+        concat!(
+            httplog_head!(),
+            "frontend fe
     bind 127.0.0.1:{{P0}} ssl crt {{PEM}}
     default_backend be
 backend be
-",
+"
+        ),
         &[("LOG", &log.addr()), ("PEM", &pem.display().to_string())],
     );
     let (h, r) = side_by_side(&t, |side| {

@@ -11,67 +11,43 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::MockServer;
+use common::lognorm::{self, with_log_and_server};
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::syslog::Syslog;
+use common::{header_if, send_raw_timeout};
 
 /// The message of an RFC 3164 line (after `TAG[PID]: `) and its `<PRI>`.
 fn split(line: &str) -> (u32, String) {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    let pri = line
-        .strip_prefix('<')
-        .and_then(|l| l.split('>').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    let msg = match line.find("]: ") {
-        Some(i) => &line[i + 3..],
-        None => line,
-    };
-    (pri, msg.to_string())
+    let pri = lognorm::pri(line).and_then(|p| p.parse().ok()).unwrap_or(0);
+    (pri, lognorm::message(line).to_string())
 }
 
 /// Replaces what differs between two runs: ports, dates, timers (-1 kept), byte counts,
 /// hexadecimal ports and times in unique ids.
 fn normalise(msg: &str) -> String {
-    let mut s = msg.to_string();
-    let subs: &[(&str, &str)] = &[
-        (r"(\d+\.\d+\.\d+\.\d+):\d+", "$1:PORT"),
-        (
-            r"\[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d(\.\d{3})?( [+-]\d{4})?\]",
-            "[DATE]",
-        ),
-        (
-            r" (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+) (\d{3}) \d+ ",
-            " T/T/T/T/T $6 B ",
-        ),
-        (r" \d+/\d+/(\d+)/(\d+)/(\+?\d+) ", " A/F/$1/$2/$3 "),
-    ];
-    for (re, rep) in subs {
-        s = regex::Regex::new(re)
-            .expect("regex")
-            .replace_all(&s, *rep)
-            .into_owned();
-    }
-    s
+    lognorm::apply(
+        msg,
+        &[
+            lognorm::PORT,
+            lognorm::DATE,
+            (
+                r" (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+) (\d{3}) \d+ ",
+                " T/T/T/T/T $6 B ",
+            ),
+            (r" \d+/\d+/(\d+)/(\d+)/(\+?\d+) ", " A/F/$1/$2/$3 "),
+        ],
+    )
 }
 
 fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> Vec<u8> {
-    let mut c = TcpStream::connect(addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    let _ = c.write_all(bytes);
-    let mut out = Vec::new();
-    let _ = c.read_to_end(&mut out);
-    out
+    send_raw_timeout(addr, bytes, Duration::from_secs(3))
 }
 
-#[test]
-fn httpslog_side_by_side() {
-    if !require_haproxy() {
-        return;
-    }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+/// The start most configurations here share: `mode http`, the syslog target, short
+/// timeouts and frontend `fe` on `{{P0}}` (a macro, so that `concat!` keeps each
+/// configuration one literal).
+macro_rules! fe_head {
+    () => {
         "
 defaults
     mode http
@@ -81,15 +57,25 @@ defaults
     timeout server 2s
 frontend fe
     bind 127.0.0.1:{{P0}}
-    log-format \"overridden %ci\"
+"
+    };
+}
+
+#[test]
+fn httpslog_side_by_side() {
+    if !require_haproxy() {
+        return;
+    }
+    let (log, _srv, t) = with_log_and_server(concat!(
+        fe_head!(),
+        "    log-format \"overridden %ci\"
     option httpslog
     capture request header Host len 20
     default_backend be
 backend be
     server s1 {{SRV}}
-",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
-    );
+"
+    ));
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));
         let mut v = Vec::new();
@@ -111,19 +97,9 @@ fn unique_id_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
-        "
-defaults
-    mode http
-    log {{LOG}} local0
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
-    bind 127.0.0.1:{{P0}}
-    unique-id-format %{+X}o\\ %ci_%fi_%HM
+    let (log, srv, t) = with_log_and_server(concat!(
+        fe_head!(),
+        "    unique-id-format %{+X}o\\ %ci_%fi_%HM
     unique-id-header X-Unique-ID
     log-format \"id=%ID %ST\"
     default_backend be
@@ -138,9 +114,8 @@ frontend fe3
     default_backend be
 backend be
     server s1 {{SRV}}
-",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
-    );
+"
+    ));
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));
         let res = side.get("/u");
@@ -173,9 +148,7 @@ fn set_log_level_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
+    let (log, _srv, t) = with_log_and_server(
         "
 defaults
     mode http
@@ -194,7 +167,6 @@ backend be
     http-request set-log-level debug if { path /debug }
     server s1 {{SRV}}
 ",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
     );
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));
@@ -206,12 +178,8 @@ backend be
             ("/debug", ""),
             ("/missing", "status=404"),
         ] {
-            let hd: Vec<(&str, &str)> = if mock.is_empty() {
-                vec![]
-            } else {
-                vec![("x-mock", mock)]
-            };
-            side.request("GET", path, &hd, b"").expect("request");
+            side.request("GET", path, &header_if("x-mock", mock), b"")
+                .expect("request");
             if path != "/silent" {
                 let (pri, msg) = split(&log.next());
                 v.push(format!("{pri} {}", normalise(&msg)));
@@ -231,25 +199,14 @@ fn server_addresses_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
-        "
-defaults
-    mode http
-    log {{LOG}} local0
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
-    bind 127.0.0.1:{{P0}}
-    log-format \"%bi:%bp %si:%sp %sq/%bq %{+X}bi\"
+    let (log, srv, t) = with_log_and_server(concat!(
+        fe_head!(),
+        "    log-format \"%bi:%bp %si:%sp %sq/%bq %{+X}bi\"
     default_backend be
 backend be
     server s1 {{SRV}}
-",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
-    );
+"
+    ));
     let srv_port = srv.addr_str().rsplit(':').next().unwrap_or("").to_string();
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));
@@ -276,26 +233,15 @@ fn logasap_side_by_side() {
     if !require_haproxy() {
         return;
     }
-    let log = Syslog::new();
-    let srv = MockServer::start("s1");
-    let t = fill(
-        "
-defaults
-    mode http
-    log {{LOG}} local0
-    timeout connect 1s
-    timeout client 2s
-    timeout server 2s
-frontend fe
-    bind 127.0.0.1:{{P0}}
-    option logasap
+    let (log, _srv, t) = with_log_and_server(concat!(
+        fe_head!(),
+        "    option logasap
     log-format \"%ST %B %Ta %Tt %U\"
     default_backend be
 backend be
     server s1 {{SRV}}
-",
-        &[("LOG", &log.addr()), ("SRV", &srv.addr_str())],
-    );
+"
+    ));
     let re = regex::Regex::new(r"\d+").expect("regex");
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(100));
@@ -325,25 +271,7 @@ fn error_log_format_side_by_side() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let ok = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=x", "-keyout"])
-        .arg(dir.path().join("k"))
-        .arg("-out")
-        .arg(dir.path().join("c"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "openssl req failed");
-    let pem = dir.path().join("c.pem");
-    let both = [
-        std::fs::read(dir.path().join("c")).expect("cert"),
-        std::fs::read(dir.path().join("k")).expect("key"),
-    ]
-    .concat();
-    std::fs::write(&pem, both).expect("pem");
+    let pem = common::make_ec_pem(dir.path()).expect("openssl req failed");
     let log = Syslog::new();
     let t = fill(
         "

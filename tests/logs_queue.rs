@@ -9,41 +9,28 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::lognorm;
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::syslog::Syslog;
 use common::{Conn, MockServer, eventually, http_get};
-
-/// The message of an RFC 3164 line (after `TAG[PID]: `).
-fn message(line: &str) -> String {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    match line.find("]: ") {
-        Some(i) => line[i + 3..].to_string(),
-        None => line.to_string(),
-    }
-}
 
 /// Replaces what differs between runs or engines: ports, dates, timers, byte counts and
 /// the server's concurrent connections (racy in haproxy: it depends on whether the next
 /// request already connected when the line is written).
 fn normalise(msg: &str) -> String {
-    let subs: &[(&str, &str)] = &[
-        (r"(\d+\.\d+\.\d+\.\d+):\d+", "$1:PORT"),
-        (r"\[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d(\.\d{3})?\]", "[DATE]"),
-        (
-            r" -?\d+/-?\d+/-?\d+/-?\d+/-?\d+ (\d{3}) \d+ ",
-            " T/T/T/T/T $1 B ",
-        ),
-        (r" -?\d+/-?\d+/-?\d+ \d+ ", " T/T/T B "),
-        (r" (\d+)/(\d+)/(\d+)/\d+/(\d+) ", " $1/$2/$3/S/$4 "),
-    ];
-    let mut s = msg.to_string();
-    for (re, rep) in subs {
-        s = regex::Regex::new(re)
-            .expect("regex")
-            .replace_all(&s, *rep)
-            .into_owned();
-    }
-    s
+    lognorm::apply(
+        msg,
+        &[
+            lognorm::PORT,
+            lognorm::DATE_NO_ZONE,
+            (
+                r" -?\d+/-?\d+/-?\d+/-?\d+/-?\d+ (\d{3}) \d+ ",
+                " T/T/T/T/T $1 B ",
+            ),
+            (r" -?\d+/-?\d+/-?\d+ \d+ ", " T/T/T B "),
+            (r" (\d+)/(\d+)/(\d+)/\d+/(\d+) ", " $1/$2/$3/S/$4 "),
+        ],
+    )
 }
 
 /// The most requests waiting in any queue of backend `be` (its row or its servers'), from
@@ -96,7 +83,7 @@ fn queue_up(
 
 /// The next `n` log lines, normalised and sorted by request (they come in serving order).
 fn lines(log: &Syslog, n: usize) -> Vec<String> {
-    let mut v: Vec<String> = (0..n).map(|_| normalise(&message(&log.next()))).collect();
+    let mut v: Vec<String> = log.messages(n).iter().map(|m| normalise(m)).collect();
     v.sort_by_key(|l| l.find("\"GET ").map(|i| l[i..].to_string()));
     v
 }
@@ -209,7 +196,7 @@ backend be
         let paths = [uri.as_str(); 4];
         let st = queue_up(side.addr(0), side.addr(1), &s1, "be", &paths);
         assert_eq!(st, [200; 4], "{}", side.name());
-        let mut v: Vec<String> = (0..4).map(|_| message(&log.next())).collect();
+        let mut v = log.messages(4);
         v.iter_mut().for_each(|l| *l = l.replace(&uri, "/U"));
         v
     });

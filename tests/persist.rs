@@ -522,6 +522,23 @@ fn relative_dates(v: &str, now: i64) -> String {
 
 /// `maxidle`/`maxlife`: which cookies are still honoured, and the dates written back
 /// (kept first date, refreshed last date), as under haproxy.
+/// The cookies sent, dated from now: built anew for each engine, since the second one
+/// runs seconds after the first.
+fn dated_cookies() -> Vec<String> {
+    vec![
+        format!("SRV=c3|{}|{}", date(0), date(0)),
+        format!("SRV=c3|{}|{}", date(-100), date(-3600)),
+        format!("SRV=c3|{}|{}", date(-3600), date(-3600)),
+        format!("SRV=c3|{}|{}", date(-100), date(-10000)),
+        format!("SRV=c3|{}", date(-100)),
+        format!("SRV=c3|{}", date(0)),
+        format!("SRV=c3|{}", date(100_000)),
+        format!("SRV=c3||{}", date(-100)),
+        "SRV=c3".to_string(),
+        "SRV=c3|bad".to_string(),
+    ]
+}
+
 #[test]
 fn maxidle_maxlife_dates_as_under_haproxy() {
     if !require_haproxy() {
@@ -539,20 +556,9 @@ fn maxidle_maxlife_dates_as_under_haproxy() {
     .map(|c| format!("  {c}\n{srv}"))
     .collect();
     let tpl = template(&bodies);
-    let cookies = vec![
-        format!("SRV=c3|{}|{}", date(0), date(0)),
-        format!("SRV=c3|{}|{}", date(-100), date(-3600)),
-        format!("SRV=c3|{}|{}", date(-3600), date(-3600)),
-        format!("SRV=c3|{}|{}", date(-100), date(-10000)),
-        format!("SRV=c3|{}", date(-100)),
-        format!("SRV=c3|{}", date(0)),
-        format!("SRV=c3|{}", date(100_000)),
-        format!("SRV=c3||{}", date(-100)),
-        "SRV=c3".to_string(),
-        "SRV=c3|bad".to_string(),
-    ];
     let (h, r) = side_by_side(&tpl, |side| {
         let now = now_secs();
+        let cookies = dated_cookies();
         (0..bodies.len())
             .map(|i| {
                 cookies
@@ -561,12 +567,23 @@ fn maxidle_maxlife_dates_as_under_haproxy() {
                         let resp = side
                             .request_to(i, "GET", "/", &[("Cookie", c)], b"")
                             .unwrap_or_else(|e| panic!("{}: {e}", side.name()));
-                        let set: Vec<String> = resp
+                        let mut set: Vec<String> = resp
                             .header_all("set-cookie")
                             .into_iter()
                             .map(|v| relative_dates(v, now))
                             .collect();
-                        (relative_dates(c, now), who(&resp), set)
+                        let sent = relative_dates(c, now);
+                        // A cookie dated now is rewritten with the same dates when the
+                        // engine's 4-second date tick passed since it was made: both
+                        // outcomes are one.
+                        if set == [format!("{sent}; path=/")]
+                            && sent.contains('@')
+                            && !sent.contains("@-")
+                            && !sent.contains("@+1")
+                        {
+                            set.clear();
+                        }
+                        (sent, who(&resp), set)
                     })
                     .collect::<Vec<_>>()
             })
@@ -575,14 +592,8 @@ fn maxidle_maxlife_dates_as_under_haproxy() {
     for (i, b) in bodies.iter().enumerate() {
         same(b.lines().next().unwrap_or_default(), &h[i], &r[i]);
     }
-    // A fresh cookie is kept as is (or, when a second has passed since it was written,
-    // dated anew: both engines were compared above); an idle one gets a new last date,
-    // its first kept.
-    assert!(
-        h[0][0].2.is_empty() || h[0][0].2 == ["SRV=c3|@+0m|@+0m; path=/"],
-        "{:?}",
-        h[0][0].2
-    );
+    // A fresh cookie is kept as is; an idle one gets a new last date, its first kept.
+    assert!(h[0][0].2.is_empty(), "{:?}", h[0][0].2);
     assert_eq!(h[0][1].2, ["SRV=c3|@+0m|@-60m; path=/"]);
 }
 

@@ -5,49 +5,13 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use common::proxy::{Engine, Proxy};
 use common::sbs::require_haproxy;
+use common::tunnel::{echo_server, half_close_server, send_then_fin, tunnel_idle_runs};
 use common::{free_port, local};
-
-/// An echo server with a large buffer, until the client closes.
-fn echo_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for mut c in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut b = vec![0u8; 65536];
-                while let Ok(n) = c.read(&mut b) {
-                    if n == 0 || c.write_all(&b[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
-/// Reads until the client's FIN, then answers with the count and closes.
-fn half_close_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for mut c in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut got = Vec::new();
-                if c.read_to_end(&mut got).is_ok() {
-                    let _ = c.write_all(format!("got {} bytes\n", got.len()).as_bytes());
-                }
-            });
-        }
-    });
-    port
-}
 
 /// Bytes that differ from one offset to the next (a shifted or dropped chunk shows).
 fn pattern(len: usize) -> Vec<u8> {
@@ -77,17 +41,6 @@ fn echo_intact(port: u16, data: &[u8]) -> bool {
     let mut back = Vec::with_capacity(data.len());
     let _ = c.read_to_end(&mut back);
     writer.join().unwrap_or(false) && back == data
-}
-
-/// Sends `data`, shuts down the write side, reads the answer to the end.
-fn send_then_fin(port: u16, data: &[u8]) -> String {
-    let mut c = TcpStream::connect(local(port)).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    c.write_all(data).expect("write");
-    c.shutdown(Shutdown::Write).expect("shutdown");
-    let mut out = Vec::new();
-    let _ = c.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 const OPTION_SETS: [&str; 4] = [
@@ -123,7 +76,7 @@ fn spliced_tunnels_carry_bytes_and_half_close_as_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let (echo, hc) = (echo_server(), half_close_server());
+    let (echo, hc) = (echo_server(65536), half_close_server());
     let data = pattern(2 << 20);
     let small = vec![b'x'; 1_000_000];
     let mut results = Vec::new();
@@ -166,7 +119,7 @@ fn pipes(pid: u32) -> usize {
 /// direction carries bulk data, and never under `nosplice`.
 #[test]
 fn pipes_only_where_splicing_is_asked_for() {
-    let (echo, hc) = (echo_server(), half_close_server());
+    let (echo, hc) = (echo_server(65536), half_close_server());
     let big = pattern(1 << 20);
     let (cfg, ports) = config("", echo, hc);
     let p = Proxy::start(&cfg);
@@ -196,7 +149,7 @@ fn pipes_only_where_splicing_is_asked_for() {
 /// one below it.
 #[test]
 fn tune_pipesize_keeps_spliced_bytes_intact() {
-    let (echo, hc) = (echo_server(), half_close_server());
+    let (echo, hc) = (echo_server(65536), half_close_server());
     let data = pattern(2 << 20);
     for size in ["1048576", "8192"] {
         let (cfg, ports) = config(&format!("  tune.pipesize {size}\n"), echo, hc);
@@ -209,27 +162,6 @@ fn tune_pipesize_keeps_spliced_bytes_intact() {
     }
 }
 
-/// Idles `idle` on a fresh connection after one echoed line, then sends another: whether
-/// it came back (false when the proxy closed the connection meanwhile).
-fn echo_after_idle(port: u16, idle: Duration) -> bool {
-    let mut c = TcpStream::connect(local(port)).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    c.write_all(b"one\n").expect("write");
-    let mut b = [0u8; 16];
-    if c.read(&mut b).unwrap_or(0) != 4 {
-        return false;
-    }
-    c.set_read_timeout(Some(idle)).ok();
-    if c.read(&mut b).is_ok() {
-        return false;
-    }
-    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    if c.write_all(b"two\n").is_err() {
-        return false;
-    }
-    matches!(c.read(&mut b), Ok(4))
-}
-
 /// With both directions spliced, `timeout tunnel` still replaces the client and server
 /// timeouts: a long one keeps an idle connection, a short one closes it — as in haproxy.
 #[test]
@@ -237,7 +169,7 @@ fn timeout_tunnel_applies_to_spliced_connections_as_in_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let srv = echo_server();
+    let srv = echo_server(65536);
     let cfg = |fe: u16, client: &str, tunnel: &str| {
         format!(
             "defaults\n  mode tcp\n  option splice-request\n  option splice-response\n  \
@@ -246,15 +178,7 @@ fn timeout_tunnel_applies_to_spliced_connections_as_in_haproxy() {
              127.0.0.1:{srv}\n"
         )
     };
-    let mut got = Vec::new();
-    for engine in [Engine::Haproxy, Engine::Rproxy] {
-        let (f1, f2) = (free_port(), free_port());
-        let _long = Proxy::start_engine(engine, &cfg(f1, "200ms", "10s"));
-        let _short = Proxy::start_engine(engine, &cfg(f2, "10s", "300ms"));
-        let long = echo_after_idle(f1, Duration::from_millis(1000));
-        let short = echo_after_idle(f2, Duration::from_millis(1500));
-        got.push((engine.name(), long, short));
-    }
+    let got = tunnel_idle_runs(cfg);
     assert_eq!((got[0].1, got[0].2), (true, false), "haproxy: {got:?}");
     assert_eq!(
         (got[1].1, got[1].2),

@@ -20,7 +20,7 @@ use common::mock::MockServer;
 use common::ports::{free_port, local, refused_port};
 use common::proxy::{Engine, Proxy, eventually};
 use common::sbs::require_haproxy;
-use common::stats_cli::{ask, ask_tcp};
+use common::stats_cli::{ask, ask_tcp, start_with_sockets};
 use common::{have_program, require};
 
 struct Setup {
@@ -69,35 +69,19 @@ fn start(engine: Engine, m1: &MockServer, m2: &MockServer, dead: u16) -> Setup {
         a1 = m1.addr_str(),
         a2 = m2.addr_str(),
     );
-    let proxy = Proxy::start_engine(engine, &cfg);
-    let s = Setup {
+    let socks = [dir.path().join("admin.sock"), dir.path().join("op.sock")];
+    let proxy = start_with_sockets(engine, &cfg, &socks);
+    Setup {
         proxy,
         dir,
         port,
         user_port,
-    };
-    assert!(
-        eventually(Duration::from_secs(5), || s.admin().exists()
-            && s.operator().exists()),
-        "{}",
-        s.proxy.stderr_text()
-    );
-    s
+    }
 }
 
 /// `show servers state` with the seconds-since-change column blanked.
 fn servers_state(sock: &Path) -> String {
-    ask(sock, "show servers state\n")
-        .lines()
-        .map(|l| {
-            let mut w: Vec<&str> = l.split(' ').collect();
-            if w.len() > 10 && !l.starts_with('#') {
-                w[9] = "T";
-            }
-            w.join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    common::stats_cli::servers_state(sock, 10)
 }
 
 /// Commands whose answers must be the same bytes as HAProxy's.
@@ -532,23 +516,12 @@ s.close()
     assert!(rows.contains(&"3 3 be s3 MAINT"), "{rows:?}");
 }
 
-/// Debian's prometheus-haproxy-exporter reads `show stat` from the socket.
-#[test]
-fn prometheus_haproxy_exporter_scrapes_the_socket() {
-    if !require(
-        have_program("prometheus-haproxy-exporter"),
-        "prometheus-haproxy-exporter not installed",
-    ) {
-        return;
-    }
-    let (m1, m2) = (MockServer::start("s1"), MockServer::start("s2"));
-    let r = start(Engine::Rproxy, &m1, &m2, refused_port());
-    for _ in 0..3 {
-        assert_eq!(try_http_get(local(r.port), "/").expect("GET").status, 200);
-    }
+/// Runs `prometheus-haproxy-exporter` scraping `uri` and returns its first `/metrics`
+/// page (within 5 s; panics when none comes).
+fn exporter_metrics(uri: &str) -> String {
     let listen = free_port();
     let mut exporter = Command::new("prometheus-haproxy-exporter")
-        .arg(format!("--haproxy.scrape-uri=unix:{}", r.admin().display()))
+        .arg(format!("--haproxy.scrape-uri={uri}"))
         .arg(format!("--web.listen-address=127.0.0.1:{listen}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -567,6 +540,24 @@ fn prometheus_haproxy_exporter_scrapes_the_socket() {
     let _ = exporter.kill();
     let _ = exporter.wait();
     assert!(ok, "the exporter did not answer");
+    body
+}
+
+/// Debian's prometheus-haproxy-exporter reads `show stat` from the socket.
+#[test]
+fn prometheus_haproxy_exporter_scrapes_the_socket() {
+    if !require(
+        have_program("prometheus-haproxy-exporter"),
+        "prometheus-haproxy-exporter not installed",
+    ) {
+        return;
+    }
+    let (m1, m2) = (MockServer::start("s1"), MockServer::start("s2"));
+    let r = start(Engine::Rproxy, &m1, &m2, refused_port());
+    for _ in 0..3 {
+        assert_eq!(try_http_get(local(r.port), "/").expect("GET").status, 200);
+    }
+    let body = exporter_metrics(&format!("unix:{}", r.admin().display()));
     assert!(body.contains("\nhaproxy_up 1\n"), "{body}");
     assert!(
         body.contains("haproxy_backend_sessions_total{backend=\"be\"} 3\n"),
@@ -597,29 +588,7 @@ fn prometheus_haproxy_exporter_scrapes_the_csv_page() {
     for _ in 0..2 {
         assert_eq!(try_http_get(local(port), "/").expect("GET").status, 200);
     }
-    let listen = free_port();
-    let mut exporter = Command::new("prometheus-haproxy-exporter")
-        .arg(format!(
-            "--haproxy.scrape-uri=http://127.0.0.1:{stats_port}/stats;csv"
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{listen}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("exporter");
-    let mut body = String::new();
-    let ok = eventually(Duration::from_secs(5), || {
-        match try_http_get(local(listen), "/metrics") {
-            Ok(resp) => {
-                body = resp.body_text();
-                true
-            }
-            Err(_) => false,
-        }
-    });
-    let _ = exporter.kill();
-    let _ = exporter.wait();
-    assert!(ok, "the exporter did not answer");
+    let body = exporter_metrics(&format!("http://127.0.0.1:{stats_port}/stats;csv"));
     assert!(body.contains("\nhaproxy_up 1\n"), "{body}");
     assert!(
         body.contains("haproxy_server_bytes_out_total{backend=\"be\",server=\"s1\"}"),

@@ -17,7 +17,7 @@ use common::mock::MockServer;
 use common::ports::{free_port, local, refused_port};
 use common::proxy::{Engine, Proxy, accepts, eventually};
 use common::sbs::require_haproxy;
-use common::stats_cli::{ask, ask_tcp};
+use common::stats_cli::{ask, ask_tcp, start_with_sockets};
 
 struct Setup {
     proxy: Proxy,
@@ -71,20 +71,14 @@ fn start(engine: Engine, m1: &MockServer, m2: &MockServer, dead: u16) -> Setup {
         a1 = m1.addr_str(),
         a2 = m2.addr_str(),
     );
-    let proxy = Proxy::start_engine(engine, &cfg);
+    let socks = ["admin", "op", "num", "str"].map(|n| dir.path().join(format!("{n}.sock")));
+    let proxy = start_with_sockets(engine, &cfg, &socks);
     let s = Setup {
         proxy,
         dir,
         port,
         user_port,
     };
-    assert!(
-        eventually(Duration::from_secs(5), || ["admin", "op", "num", "str"]
-            .iter()
-            .all(|n| s.sock(n).exists())),
-        "{}",
-        s.proxy.stderr_text()
-    );
     // s2's first check has passed (its columns settle).
     assert!(
         eventually(Duration::from_secs(5), || servers_state(&s.sock("admin"))

@@ -20,7 +20,7 @@ use common::mock::MockServer;
 use common::ports::{free_port, local};
 use common::proxy::{Engine, Proxy, eventually};
 use common::sbs::require_haproxy;
-use common::stats_cli::ask;
+use common::stats_cli::{ask, start_with_sockets};
 use common::{have_program, require};
 
 struct Setup {
@@ -62,14 +62,8 @@ fn start(engine: Engine, global: &str, backends: &str) -> Setup {
          {backends}",
         d = dir.path().display(),
     );
-    let proxy = Proxy::start_engine(engine, &cfg);
-    let s = Setup { proxy, dir, port };
-    assert!(
-        eventually(Duration::from_secs(5), || s.sock().exists()),
-        "{}",
-        s.proxy.stderr_text()
-    );
-    s
+    let proxy = start_with_sockets(engine, &cfg, &[dir.path().join("admin.sock")]);
+    Setup { proxy, dir, port }
 }
 
 /// One backend, one server on `m`.
@@ -302,17 +296,19 @@ fn ssl_rate_limit_holds_tls_listeners_only() {
 
 /// `show servers state` with the seconds-since-change column blanked.
 fn servers_state(sock: &Path) -> String {
-    ask(sock, "show servers state\n")
-        .lines()
-        .map(|l| {
-            let mut w: Vec<&str> = l.split(' ').collect();
-            if w.len() > 13 && !l.starts_with('#') {
-                w[9] = "T";
-            }
-            w.join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    common::stats_cli::servers_state(sock, 13)
+}
+
+/// Asserts that `show servers state` and the statuses agree between haproxy (`h`) and
+/// rproxy (`r`) at one moment within 5 s: a check in flight on either side (its result
+/// and state columns say so) must not be compared with a settled one.
+fn assert_states_agree(h: &Setup, r: &Setup) {
+    let agree =
+        || servers_state(&r.sock()) == servers_state(&h.sock()) && statuses(r) == statuses(h);
+    if !eventually(Duration::from_secs(5), agree) {
+        assert_eq!(servers_state(&r.sock()), servers_state(&h.sock()));
+        assert_eq!(statuses(r), statuses(h));
+    }
 }
 
 /// `pxname,svname,status,weight,act,bck,check_status,check_code` of each row.
@@ -381,8 +377,7 @@ fn health_stopping_is_nolb_as_haproxy() {
     for s in [&h, &r] {
         assert_eq!(s.admin("set server be/s1 health stopping\n"), "\n");
     }
-    assert_eq!(servers_state(&r.sock()), servers_state(&h.sock()));
-    assert_eq!(statuses(&r), statuses(&h));
+    assert_states_agree(&h, &r);
     assert!(
         statuses(&r).contains(&"be,s1,NOLB,1,1,0,,".to_string()),
         "{:?}",
@@ -400,16 +395,14 @@ fn health_stopping_is_nolb_as_haproxy() {
         assert_eq!(s.admin("set server be/s1 health stopping\n"), "\n");
         assert_eq!(s.admin("set server be/s1 health up\n"), "\n");
     }
-    assert_eq!(servers_state(&r.sock()), servers_state(&h.sock()));
-    assert_eq!(statuses(&r), statuses(&h));
+    assert_states_agree(&h, &r);
     // Maintenance wins: stopping is ignored there, as HAProxy does.
     for s in [&h, &r] {
         s.admin("set server be/s2 state maint\n");
         assert_eq!(s.admin("set server be/s2 health stopping\n"), "\n");
         s.admin("set server be/s2 state ready\n");
     }
-    assert_eq!(servers_state(&r.sock()), servers_state(&h.sock()));
-    assert_eq!(statuses(&r), statuses(&h));
+    assert_states_agree(&h, &r);
 }
 
 #[test]
@@ -451,11 +444,7 @@ fn disable_on_404_and_stopping_with_checks_as_haproxy() {
     }
     // Every server's first check done on both sides (the engines start them at their own
     // moments): then the states compare.
-    eventually(Duration::from_secs(5), || {
-        servers_state(&r.sock()) == servers_state(&h.sock()) && statuses(&r) == statuses(&h)
-    });
-    assert_eq!(servers_state(&r.sock()), servers_state(&h.sock()));
-    assert_eq!(statuses(&r), statuses(&h));
+    assert_states_agree(&h, &r);
     assert!(statuses(&r).contains(&"b404,BACKEND,DOWN,0,0,0,,".to_string()));
     // The stats page paints the NOLB row in HAProxy's colour class.
     for (port, name) in [(page_h, "haproxy"), (page_r, "rproxy")] {
@@ -535,20 +524,30 @@ fn show_activity_and_tasks_have_haproxy_layout() {
             assert_eq!(try_http_get(local(r.port), "/").expect("GET").status, 200);
         }
         let act = r.admin("show activity\n");
-        let accepted = act
-            .lines()
-            .find_map(|l| l.strip_prefix("accepted: "))
-            .unwrap_or("");
-        let nums: Vec<u64> = accepted
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
+        let nums = activity_field(&act, "accepted");
         assert!(nums.first().is_some_and(|t| *t >= 4), "{act}");
         if threads > 1 {
             assert_eq!(nums.len(), 1 + threads);
             assert_eq!(nums[0], nums[1..].iter().sum::<u64>(), "{act}");
         }
+        // `loops` counts the event loops' waits: an idle process waited, and waits again
+        // between two commands.
+        let loops = activity_field(&act, "loops");
+        assert!(loops.first().is_some_and(|t| *t > 0), "{act}");
+        assert_eq!(loops.len(), nums.len(), "{act}");
+        let again = activity_field(&r.admin("show activity\n"), "loops");
+        assert!(again.first() > loops.first(), "{loops:?} then {again:?}");
     }
+}
+
+/// The total then per-thread values of one `show activity` line.
+fn activity_field(act: &str, name: &str) -> Vec<u64> {
+    act.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
 }
 
 #[test]

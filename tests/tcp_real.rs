@@ -6,15 +6,14 @@
 mod common;
 mod real_servers;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::proxy::{Engine, Proxy};
 use common::sbs::require_haproxy;
-use common::{free_port, have_program, local, require};
+use common::tunnel::{echo_server, half_close_server, send_then_fin, tunnel_idle_runs};
+use common::{free_port, have_program, require};
 use real_servers::{Daemon, PY, have_aiosmtpd, start_mariadb};
 
 /// A `mode tcp` proxy on `fe` in front of `servers` (`server` lines' text after the name).
@@ -236,36 +235,6 @@ fn mysql_leastconn_spreads_held_connections() {
     }
 }
 
-/// An in-test server that reads until the client's FIN, then answers with what it got
-/// and closes: a proxy that closes on the first FIN loses the answer.
-fn half_close_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for mut c in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut got = Vec::new();
-                if c.read_to_end(&mut got).is_ok() {
-                    let _ = c.write_all(format!("got {} bytes\n", got.len()).as_bytes());
-                }
-            });
-        }
-    });
-    port
-}
-
-/// Sends `data`, shuts down the write side, reads the answer to the end.
-fn send_then_fin(port: u16, data: &[u8]) -> String {
-    let mut c = TcpStream::connect(local(port)).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    c.write_all(data).expect("write");
-    c.shutdown(Shutdown::Write).expect("shutdown");
-    let mut out = Vec::new();
-    let _ = c.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Half-close: the client's FIN reaches the server, whose answer still reaches the
 /// client — as through haproxy.
 #[test]
@@ -285,48 +254,6 @@ fn half_close_is_respected_as_by_haproxy() {
     assert_eq!(answers[1], answers[0], "rproxy");
 }
 
-/// An echo server (one line at a time, until the client closes).
-fn echo_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for mut c in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut b = [0u8; 1024];
-                while let Ok(n) = c.read(&mut b) {
-                    if n == 0 || c.write_all(&b[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
-/// Idles `idle` on a fresh connection, then sends a line: whether it came back (false
-/// when the proxy closed the connection meanwhile).
-fn echo_after_idle(port: u16, idle: Duration) -> bool {
-    let mut c = TcpStream::connect(local(port)).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    c.write_all(b"one\n").expect("write");
-    let mut b = [0u8; 16];
-    if c.read(&mut b).unwrap_or(0) != 4 {
-        return false;
-    }
-    // Waiting on the socket itself: a close by the proxy ends the wait early (nothing
-    // else may arrive).
-    c.set_read_timeout(Some(idle)).ok();
-    if c.read(&mut b).is_ok() {
-        return false;
-    }
-    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    if c.write_all(b"two\n").is_err() {
-        return false;
-    }
-    matches!(c.read(&mut b), Ok(4))
-}
-
 /// `timeout tunnel` replaces the client and server timeouts of a TCP connection: a
 /// connection idle longer than `timeout client` survives under a long tunnel timeout,
 /// and one idle longer than a short tunnel timeout is closed although `timeout client`
@@ -336,7 +263,7 @@ fn timeout_tunnel_governs_idle_tcp_connections_as_in_haproxy() {
     if !require_haproxy() {
         return;
     }
-    let srv = echo_server();
+    let srv = echo_server(1024);
     let cfg = |fe: u16, client: &str, tunnel: &str| {
         format!(
             "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client {client}\n  \
@@ -344,15 +271,7 @@ fn timeout_tunnel_governs_idle_tcp_connections_as_in_haproxy() {
              127.0.0.1:{fe}\n  server s 127.0.0.1:{srv}\n"
         )
     };
-    let mut got = Vec::new();
-    for engine in [Engine::Haproxy, Engine::Rproxy] {
-        let (f1, f2) = (free_port(), free_port());
-        let _long = Proxy::start_engine(engine, &cfg(f1, "200ms", "10s"));
-        let _short = Proxy::start_engine(engine, &cfg(f2, "10s", "300ms"));
-        let long = echo_after_idle(f1, Duration::from_millis(1000));
-        let short = echo_after_idle(f2, Duration::from_millis(1500));
-        got.push((engine.name(), long, short));
-    }
+    let got = tunnel_idle_runs(cfg);
     assert_eq!((got[0].1, got[0].2), (true, false), "haproxy: {got:?}");
     assert_eq!(
         (got[1].1, got[1].2),

@@ -947,20 +947,32 @@ listen other_fin
     server s1 {{SRV}}
 ";
 
+/// A [`fin_server`] and [`FIN_TEMPLATE`] for it, `timeout WHICH-fin` on `{{P1}}` and the
+/// other side's on `{{P2}}`.
+fn fin_setup(fin_first: bool, which: &str) -> (FinServer, String) {
+    let srv = fin_server(fin_first);
+    let other = if which == "server" {
+        "client"
+    } else {
+        "server"
+    };
+    let cfg = fill(
+        FIN_TEMPLATE,
+        &[
+            ("SRV", &srv.addr.to_string()),
+            ("WHICH", which),
+            ("OTHER", other),
+        ],
+    );
+    (srv, cfg)
+}
+
 #[test]
 fn client_half_close_then_server_silent_ends_after_server_fin() {
     if !require_haproxy() {
         return;
     }
-    let srv = fin_server(false);
-    let cfg = fill(
-        FIN_TEMPLATE,
-        &[
-            ("SRV", &srv.addr.to_string()),
-            ("WHICH", "server"),
-            ("OTHER", "client"),
-        ],
-    );
+    let (srv, cfg) = fin_setup(false, "server");
     let (h, r) = side_by_side(&cfg, |side| {
         // Each client half-closes once its proxy has the server connection (a byte went
         // through: before that, HAProxy may drop a client that closes at once); is its
@@ -992,15 +1004,7 @@ fn server_half_close_then_client_silent_ends_after_client_fin() {
     if !require_haproxy() {
         return;
     }
-    let srv = fin_server(true);
-    let cfg = fill(
-        FIN_TEMPLATE,
-        &[
-            ("SRV", &srv.addr.to_string()),
-            ("WHICH", "client"),
-            ("OTHER", "server"),
-        ],
-    );
+    let (srv, cfg) = fin_setup(true, "client");
     let (h, r) = side_by_side(&cfg, |side| {
         srv.closed_after.lock().unwrap().clear();
         let mut out = Vec::new();

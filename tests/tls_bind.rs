@@ -18,7 +18,7 @@ use common::mock::MockServer;
 use common::proxy::{Engine, Proxy, eventually, wait_listening};
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::{have_program, require};
-use tls_util::{Pki, make_ca, make_leaf};
+use tls_util::{Pki, make_ca, make_leaf, s_client_session};
 
 /// `ca.pem`; leaves signed by it, each for `NAME` and `*.NAME`: `dflt.pem` (chain and key
 /// in one file, `default.example`), `a.pem` + `a.pem.key` (`a.example`), `dir/b.pem`
@@ -69,30 +69,9 @@ fn s_client(port: u16, sni: Option<&str>, extra: &[&str]) -> String {
         .stderr(Stdio::null())
         .output()
         .expect("s_client runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let subject = text
-        .lines()
-        .find_map(|l| l.strip_prefix("subject="))
-        .map(|s| s.trim().to_string());
-    let (proto, cipher) = text
-        .lines()
-        .find_map(|l| {
-            let rest = l.strip_prefix("New, ")?;
-            let (p, c) = rest.split_once(", Cipher is ")?;
-            Some((p.to_string(), c.trim().to_string()))
-        })
-        .unwrap_or_default();
-    let alpn = text
-        .lines()
-        .find(|l| l.contains("ALPN"))
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    match subject {
-        Some(s) if proto != "(NONE)" && !proto.is_empty() => {
-            format!("{s} | {proto} {cipher} | {alpn}")
-        }
-        _ => "refused".to_string(),
+    match s_client_session(&String::from_utf8_lossy(&out.stdout)) {
+        Some((s, proto, cipher, alpn)) => format!("{s} | {proto} {cipher} | {alpn}"),
+        None => "refused".to_string(),
     }
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 use common::proxy::{Engine, Proxy, eventually};
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::{have_program, require};
-use tls_util::{Pki, make_ca, make_leaf};
+use tls_util::{Pki, make_ca, make_leaf, s_client_session};
 
 /// Makes a leaf `NAME.pem` (chain and key) for `NAME.example`, plus `NAME.crt` and
 /// `NAME.key`, signed by `ca`.
@@ -83,30 +83,12 @@ fn s_client(port: u16, sni: &str, extra: &[&str]) -> String {
         .output()
         .expect("s_client runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    let subject = text
-        .lines()
-        .find_map(|l| l.strip_prefix("subject="))
-        .map(|s| s.trim().to_string());
-    let (proto, cipher) = text
-        .lines()
-        .find_map(|l| {
-            let rest = l.strip_prefix("New, ")?;
-            let (p, c) = rest.split_once(", Cipher is ")?;
-            Some((p.to_string(), c.trim().to_string()))
-        })
-        .unwrap_or_default();
-    let alpn = text
-        .lines()
-        .find(|l| l.contains("ALPN"))
-        .unwrap_or("")
-        .trim()
-        .to_string();
     let asked = text.contains("Acceptable client certificate CA names");
-    match subject {
-        Some(s) if proto != "(NONE)" && !proto.is_empty() => {
+    match s_client_session(&text) {
+        Some((s, proto, cipher, alpn)) => {
             format!("{s} | {proto} {cipher} | {alpn} | client cert asked: {asked}")
         }
-        _ => "refused".to_string(),
+        None => "refused".to_string(),
     }
 }
 

@@ -639,14 +639,10 @@ impl Backend {
         self.kind != LbKind::Hash
     }
 
-    /// Takes a slot on server `idx`, whatever its limit (the caller checked it).
-    fn reserve(self: &Arc<Self>, idx: usize) -> Slot {
-        self.reserve_after(idx, None, true)
-    }
-
-    /// [`Backend::reserve`] for a request whose previous attempt went to `prev`: as in
-    /// HAProxy, a server counts in `lbtot` only when the balancing (`balanced`, not a
-    /// cookie or `use-server`) chose it, and not when it chose it again.
+    /// Takes a slot on server `idx`, whatever its limit (the caller checked it), for a
+    /// request whose previous attempt went to `prev`: as in HAProxy, a server counts in
+    /// `lbtot` only when the balancing (`balanced`, not a cookie or `use-server`) chose it,
+    /// and not when it chose it again.
     fn reserve_after(self: &Arc<Self>, idx: usize, prev: Option<usize>, balanced: bool) -> Slot {
         let s = &self.servers[idx];
         let scur = s.cur.fetch_add(1, Ordering::AcqRel) + 1;
@@ -725,6 +721,12 @@ impl Backend {
         if s.full() {
             if s.maxqueue > 0 && s.queued() >= s.maxqueue {
                 return Err(PickError::QueueFull);
+            }
+            // HAProxy counts the balancing's choice when it is made, even though the
+            // request now waits (and may time out) in that server's queue.
+            if named.is_none() && avoid != Some(idx) {
+                s.counters.lbtot.fetch_add(1, Ordering::Relaxed);
+                self.stat.lbtot.fetch_add(1, Ordering::Relaxed);
             }
             return Ok(Decision::Wait(QueueAt::Server(idx)));
         }
@@ -893,7 +895,10 @@ impl Backend {
             };
             let pos = served.saturating_sub(p.served0).saturating_add(1);
             *served += 1;
-            let mut slot = self.reserve(idx);
+            // Not a balancing choice (HAProxy 2.6 observed): a request from a server's
+            // queue was counted when it was put there, or was named by a cookie or
+            // `use-server`; one from the backend's queue is handed whichever server freed.
+            let mut slot = self.reserve_after(idx, None, false);
             slot.queue = QueuePos::at(at, pos);
             if let Err(slot) = p.tx.send(slot) {
                 // The waiter left between the check and now: the slot is released once the

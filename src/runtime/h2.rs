@@ -551,6 +551,10 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The interim (1xx) answers relayed on one stream at the most; later ones are dropped
+/// (an HTTP/1.1 client gets them all, at the pace it reads them).
+const MAX_INTERIM: u32 = 100;
+
 /// One stream: its request through an HTTP/1 session, its answer back, each interim
 /// (1xx) answer the session relays sent to `info` as it comes. A WebSocket stream
 /// (RFC 8441) the server accepts becomes a tunnel between the stream and the session.
@@ -573,7 +577,17 @@ async fn stream(
         (ReqBody::Stream(StreamBody::new(&parts.headers, recv)), None)
     };
     let (mut req, ws_key) = to_http1(Request::from_parts(parts, body), websocket)?;
+    // The frames are queued for the client without flow control: a server that never
+    // stops sending 1xx must not grow that queue without bound.
+    let relayed = std::sync::atomic::AtomicU32::new(0);
     hyper::ext::on_informational(&mut req, move |res| {
+        let n = relayed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n >= MAX_INTERIM {
+            if n == MAX_INTERIM {
+                tracing::debug!("HTTP/2 stream: interim answers beyond {MAX_INTERIM} dropped");
+            }
+            return;
+        }
         let mut head = Response::new(());
         *head.status_mut() = res.status();
         *head.headers_mut() = res.headers().clone();

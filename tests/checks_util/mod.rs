@@ -222,3 +222,47 @@ pub fn haproxy_verdict(line: &str) -> Option<(String, String)> {
     let e = rest.find(", check duration")?;
     Some((srv.to_string(), rest[r..e].to_string()))
 }
+
+/// haproxy checking one server per backend `b0`, `b1`, ... (each `(check lines, server
+/// address)`, `check inter 200`) with `option log-health-checks` and `timeout check
+/// TCHECK`, logging to stderr. Waits up to 5 s until it logged a verdict for every
+/// server; returns haproxy, still running, and the first verdict of each, in order.
+pub fn haproxy_verdicts(
+    backends: &[(&str, SocketAddr)],
+    timeout_check: &str,
+) -> (super::common::Proxy, Vec<String>) {
+    let port = super::common::free_port();
+    let mut cfg = format!(
+        "global\n  log stderr format raw local0\ndefaults\n  mode tcp\n  log global\n  option log-health-checks\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n  timeout check {timeout_check}\nfrontend f\n  bind 127.0.0.1:{port}\n  default_backend b0\n"
+    );
+    for (i, (lines, addr)) in backends.iter().enumerate() {
+        cfg.push_str(&format!(
+            "backend b{i}\n{lines}\n  server s {addr} check inter 200\n"
+        ));
+    }
+    let h = super::common::Proxy::start_haproxy(&cfg);
+    let verdicts = || -> Vec<Option<String>> {
+        let err = h.stderr_text();
+        (0..backends.len())
+            .map(|i| {
+                let me = format!("b{i}/s");
+                err.lines()
+                    .filter_map(haproxy_verdict)
+                    .find(|(s, _)| *s == me)
+                    .map(|(_, v)| v)
+            })
+            .collect()
+    };
+    assert!(
+        super::common::eventually(Duration::from_secs(5), || verdicts()
+            .iter()
+            .all(Option::is_some)),
+        "haproxy did not check every server:\n{}",
+        h.stderr_text()
+    );
+    let v = verdicts()
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    (h, v)
+}

@@ -354,3 +354,13 @@ pub fn send_raw_timeout(addr: impl ToSocketAddrs, bytes: &[u8], timeout: Duratio
     let _ = c.send(bytes);
     c.read_for(timeout)
 }
+
+/// `[(name, value)]`, or no header at all when `value` is empty: for tables of requests
+/// where some rows send the header and others do not.
+pub fn header_if<'a>(name: &'a str, value: &'a str) -> Vec<(&'a str, &'a str)> {
+    if value.is_empty() {
+        vec![]
+    } else {
+        vec![(name, value)]
+    }
+}

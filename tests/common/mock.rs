@@ -1,5 +1,6 @@
 //! In-process mock backends: `MockServer` (HTTP/1.1, describes what it received) and
-//! `TcpMock` (raw TCP echo). Plain std threads, one per connection.
+//! `TcpMock` (raw TCP echo), and `ScriptedServer` (a protocol the test writes). Plain std
+//! threads, one per connection.
 //!
 //! Every answer of a `MockServer` carries `x-server: NAME` and `x-conn-id: N` (N counts
 //! the server's accepted connections from 1) and, unless told otherwise, a text body
@@ -787,4 +788,49 @@ fn serve_echo(mut stream: TcpStream, _id: usize, _peer: SocketAddr, sh: Arc<TcpS
         }
     }
     let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// A loopback server whose protocol the test writes: `serve` runs on a thread of its own
+/// for each connection, and keeps what it wants the test to see (request heads, say) in
+/// the shared list, which [`ScriptedServer::take`] empties. The listener lives as long as
+/// the test process.
+pub struct ScriptedServer {
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+    kept: Arc<Mutex<Vec<String>>>,
+}
+
+impl ScriptedServer {
+    pub fn start(serve: fn(TcpStream, Arc<Mutex<Vec<String>>>)) -> ScriptedServer {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr").to_string();
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let k = kept.clone();
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(c) = c else { return };
+                let k = k.clone();
+                std::thread::spawn(move || serve(c, k));
+            }
+        });
+        ScriptedServer { addr, kept }
+    }
+    /// Reads one HTTP/1 request head from `c` a byte at a time (nothing past it is
+    /// consumed: a body stays to be read); None at EOF or on an error first.
+    pub fn read_head(c: &mut TcpStream) -> Option<String> {
+        use std::io::Read;
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match c.read(&mut b) {
+                Ok(1) => head.push(b[0]),
+                _ => return None,
+            }
+        }
+        Some(String::from_utf8_lossy(&head).into_owned())
+    }
+    /// What `serve` kept since the last call.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.kept.lock().expect("lock"))
+    }
 }

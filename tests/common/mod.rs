@@ -92,11 +92,40 @@ pub fn make_pem(dir: &Path, name: &str) -> Option<PathBuf> {
     Some(out)
 }
 
+/// A self-signed EC P-256 certificate (`/CN=x`, two days) and its key, made with openssl in
+/// `dir` as `c` and `k` and joined (certificate first) in `dir/c.pem`, which is returned;
+/// None when openssl fails.
+pub fn make_ec_pem(dir: &Path) -> Option<PathBuf> {
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=x", "-keyout"])
+        .arg(dir.join("k"))
+        .arg("-out")
+        .arg(dir.join("c"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return None;
+    }
+    let both = [
+        std::fs::read(dir.join("c")).ok()?,
+        std::fs::read(dir.join("k")).ok()?,
+    ]
+    .concat();
+    let pem = dir.join("c.pem");
+    std::fs::write(&pem, both).ok()?;
+    Some(pem)
+}
+
 // ---------------------------------------------------------------------------------------
 // Runtime-test harness: ports, mock backends, raw clients, proxy processes, side by side.
 // Everything is re-exported here so that `use common::*;` brings it in.
 
 pub mod client;
+pub mod lognorm;
 pub mod mock;
 pub mod payload;
 pub mod ports;
@@ -104,11 +133,12 @@ pub mod proxy;
 pub mod sbs;
 pub mod stats_cli;
 pub mod syslog;
+pub mod tunnel;
 pub mod wire;
 
 #[allow(unused_imports)]
 pub use client::{
-    Conn, Response, TIMEOUT, build_request, http_get, http_request, parse_response,
+    Conn, Response, TIMEOUT, build_request, header_if, http_get, http_request, parse_response,
     parse_responses, send_raw, send_raw_timeout, try_http_get,
 };
 #[allow(unused_imports)]

@@ -32,6 +32,34 @@ pub fn openssl(dir: &Path, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// What `openssl s_client` printed (its stdout) about the session: the server
+/// certificate's subject, the protocol, the cipher and the line about ALPN (trimmed,
+/// empty when none); None when the handshake failed (no subject, or no protocol).
+pub fn s_client_session(text: &str) -> Option<(String, String, String, String)> {
+    let subject = text
+        .lines()
+        .find_map(|l| l.strip_prefix("subject="))
+        .map(|s| s.trim().to_string());
+    let (proto, cipher) = text
+        .lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix("New, ")?;
+            let (p, c) = rest.split_once(", Cipher is ")?;
+            Some((p.to_string(), c.trim().to_string()))
+        })
+        .unwrap_or_default();
+    let alpn = text
+        .lines()
+        .find(|l| l.contains("ALPN"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    match subject {
+        Some(s) if proto != "(NONE)" && !proto.is_empty() => Some((s, proto, cipher, alpn)),
+        _ => None,
+    }
+}
+
 /// A self-signed CA in `DIR/NAME.pem` with its key in `NAME.key` (EC P-256: quick to make).
 pub fn make_ca(d: &Path, name: &str, cn: &str) {
     assert!(openssl(

@@ -5,10 +5,12 @@
 //! The figures are rproxy's own where it has them; HAProxy's event-loop internals have no
 //! counterpart in a tokio runtime and are printed as 0 (placeholders, see [`FIELDS`]):
 //! - real: `thread_id` (the thread serving the command, numbered in the order threads
-//!   first accepted a connection), `date_now`, `accepted` (connections accepted on
-//!   frontends and stats sockets, per accepting thread);
-//! - placeholders (always 0): `ctxsw`, `tasksw`, `empty_rq`, `long_rq`, `loops`,
-//!   `wake_tasks`, `wake_signal`, `poll_io`, `poll_exp`, `poll_drop_fd`, `poll_skip_fd`,
+//!   first went idle or accepted a connection), `date_now`, `loops` (times each event
+//!   loop went to wait for events: tokio's park, where HAProxy's loop calls its poller;
+//!   a busy tokio worker polls without parking, so this counts fewer than HAProxy's),
+//!   `accepted` (connections accepted on frontends and stats sockets, per accepting
+//!   thread);
+//! - placeholders (always 0): `ctxsw`, `tasksw`, `empty_rq`, `long_rq`, `wake_tasks`, `wake_signal`, `poll_io`, `poll_exp`, `poll_drop_fd`, `poll_skip_fd`,
 //!   `conn_dead`, `stream_calls`, `pool_fail`, `buf_wait`, `cpust_ms_tot`, `cpust_ms_1s`,
 //!   `cpust_ms_15s`, `avg_loop_us`, `accq_pushed`, `accq_full`, `accq_ring`, `fd_takeover`.
 //!
@@ -31,6 +33,7 @@ const SLOTS: usize = 64;
 struct Slot(AtomicU64);
 
 static ACCEPTED: [Slot; SLOTS] = [const { Slot(AtomicU64::new(0)) }; SLOTS];
+static LOOPS: [Slot; SLOTS] = [const { Slot(AtomicU64::new(0)) }; SLOTS];
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
@@ -54,8 +57,14 @@ pub fn on_accept() {
     ACCEPTED[slot()].0.fetch_add(1, Ordering::Relaxed);
 }
 
+/// This thread's event loop goes to wait for events (tokio's `on_thread_park`).
+pub fn on_park() {
+    LOOPS[slot()].0.fetch_add(1, Ordering::Relaxed);
+}
+
 /// The field names of `show activity`, in HAProxy 2.6's order, after `thread_id` and
-/// `date_now`. Only `accepted` has a figure here; the rest are placeholders (0).
+/// `date_now`. Only `loops` and `accepted` have figures here; the rest are placeholders
+/// (0).
 const FIELDS: &[&str] = &[
     "ctxsw",
     "tasksw",
@@ -99,9 +108,9 @@ fn line(out: &mut String, name: &str, per_thread: &[u64]) {
 }
 
 /// Folds the slots onto `n` thread columns.
-fn accepted_per_thread(n: usize) -> Vec<u64> {
+fn per_thread(slots: &[Slot], n: usize) -> Vec<u64> {
     let mut v = vec![0u64; n];
-    for (i, a) in ACCEPTED.iter().enumerate() {
+    for (i, a) in slots.iter().enumerate() {
         v[i % n] += a.0.load(Ordering::Relaxed);
     }
     v
@@ -120,9 +129,15 @@ pub fn show_activity(ctx: &mut Ctx, out: &mut String) {
         now.subsec_micros()
     ));
     let zeros = vec![0u64; n];
-    let accepted = accepted_per_thread(n);
+    let accepted = per_thread(&ACCEPTED, n);
+    let loops = per_thread(&LOOPS, n);
     for f in FIELDS {
-        line(out, f, if *f == "accepted" { &accepted } else { &zeros });
+        let v = match *f {
+            "accepted" => &accepted,
+            "loops" => &loops,
+            _ => &zeros,
+        };
+        line(out, f, v);
     }
     out.push('\n');
 }
