@@ -176,6 +176,8 @@ pub struct BindSsl {
     pub crts: Vec<PathBuf>,
     pub crt_lists: Vec<PathBuf>,
     pub ca_file: Option<PathBuf>,
+    /// `crl-file`: the CRLs client certificates are checked against.
+    pub crl_file: Option<PathBuf>,
     pub verify: Option<Verify>,
     pub alpn: Vec<String>,
     pub strict_sni: bool,

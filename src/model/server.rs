@@ -131,6 +131,8 @@ pub struct ServerSsl {
     pub enabled: bool,
     pub verify: Option<Verify>,
     pub ca_file: Option<PathBuf>,
+    /// `crl-file`: the CRLs the server's certificate is checked against.
+    pub crl_file: Option<PathBuf>,
     pub crt: Option<PathBuf>,
     /// `sni EXPR` kept as the sample expression text's typed form.
     pub sni: Option<super::expr::Sample>,

@@ -27,6 +27,7 @@ pub mod stream;
 pub mod tcp;
 pub mod tls_bind;
 pub mod tls_client;
+pub mod tls_store;
 pub mod tunnel;
 pub mod txnlog;
 

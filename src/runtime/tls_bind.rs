@@ -13,7 +13,9 @@
 //! The certificates a bind serves change at run time through the stats socket (see
 //! `cli/ssl.rs`): `commit ssl cert` replaces one, `add`/`del ssl crt-list` add or remove a
 //! crt-list line (crt-lists and `crt` directories are kept here, one object per file
-//! shared by the binds loading it), `set ssl ocsp-response` replaces a response. The SNI
+//! shared by the binds loading it), `set ssl ocsp-response` replaces a response, and
+//! `commit ssl ca-file|crl-file` rebuilds the configurations verifying client
+//! certificates against the file (`crl-file`: PEM CRLs, kept in `tls_store.rs`). The SNI
 //! index each handshake consults (with each certificate's own configuration) sits behind
 //! a lock only written by those commands, so new handshakes see the change while
 //! established connections keep what they got.
@@ -47,8 +49,8 @@ pub type BindTlsMap = HashMap<(usize, usize), Arc<BindTls>>;
 /// One listener's TLS settings.
 #[derive(Debug)]
 pub struct BindTls {
-    /// The bind line's settings.
-    main: Variant,
+    /// The bind line's settings (rebuilt when a CA or CRL file it uses is committed).
+    main: RwLock<Arc<Variant>>,
     /// Picks the certificate by SNI (shared by every configuration of the bind); also
     /// holds each certificate's own configuration (crt-list lines with settings).
     resolver: Arc<SniResolver>,
@@ -841,6 +843,7 @@ fn build(
                         negs: l.negs,
                         variant: None,
                         entry: Some(id),
+                        settings: l.settings.clone(),
                     });
                 }
             }
@@ -886,7 +889,7 @@ fn build(
     }
     resolver.set(served);
     Some(BindTls {
-        main,
+        main: RwLock::new(Arc::new(main)),
         resolver,
         id: 0,
         ssl: ssl.clone(),
@@ -939,37 +942,16 @@ fn client_verifier(
         Some(Verify::Optional) => true,
         Some(Verify::Required) => false,
     };
-    let (Some(roots), Some(ca)) = (roots, &ssl.ca_file) else {
+    let (Some(_), Some(ca)) = (roots, &ssl.ca_file) else {
         return Err("'verify' is enabled but no CA file is given ('ca-file')".into());
     };
-    let b = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    );
-    let b = if optional {
-        b.allow_unauthenticated()
-    } else {
-        b
-    };
-    b.build()
-        .map(|v| Some(v as Arc<dyn rustls::server::danger::ClientCertVerifier>))
-        .map_err(|e| format!("ca-file '{}': {e}", ca.display()))
+    crate::runtime::tls_store::client_verifier(ca, ssl.crl_file.as_deref(), optional, provider)
+        .map(Some)
 }
 
-/// The CA certificates of a `ca-file`.
+/// The CA certificates of a `ca-file` (as stored: a commit may have replaced them).
 fn load_roots(ca: &Path) -> Result<rustls::RootCertStore, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = crate::runtime::tls_client::ca_file_certs(ca)
-        .map_err(|e| format!("unable to load ca-file '{}': {e}", ca.display()))?;
-    for c in certs {
-        roots
-            .add(c)
-            .map_err(|e| format!("ca-file '{}': {e}", ca.display()))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("ca-file '{}' holds no certificate", ca.display()));
-    }
-    Ok(roots)
+    crate::runtime::tls_store::roots(ca)
 }
 
 /// A certificate of a crt-list as loaded: its line, the line's settings and filters.
@@ -996,6 +978,7 @@ pub struct LineSettings {
     max_ver: Option<TlsVersion>,
     verify: Option<Verify>,
     ca_file: Option<PathBuf>,
+    crl_file: Option<PathBuf>,
     /// Accepted as HAProxy does but not applied: (keyword, argument).
     not_applied: Vec<(String, Option<String>)>,
 }
@@ -1027,7 +1010,9 @@ impl LineSettings {
         if let Some(c) = &self.ca_file {
             words.push(format!("ca-file {}", c.display()));
         }
-        words.extend(with_arg("crl-file"));
+        if let Some(c) = &self.crl_file {
+            words.push(format!("crl-file {}", c.display()));
+        }
         if let Some(c) = &self.ciphers {
             words.push(format!("ciphers {c}"));
         }
@@ -1066,6 +1051,9 @@ impl LineSettings {
         }
         if let Some(c) = &self.ca_file {
             ssl.ca_file = Some(c.clone());
+        }
+        if let Some(c) = &self.crl_file {
+            ssl.crl_file = Some(c.clone());
         }
     }
 }
@@ -1166,15 +1154,19 @@ pub fn parse_line_settings(
                     }
                 })
             }
-            "ca-file" => {
+            "ca-file" | "crl-file" => {
                 let p = crate::config::build::based(bases.ca, a);
                 if let Err(e) = std::fs::metadata(&p) {
                     return Err((
-                        format!("{at}: unable to load ca-file '{}': {e}", p.display()),
-                        "the ca-file must exist and be readable by rproxy".into(),
+                        format!("{at}: unable to load {kw} '{}': {e}", p.display()),
+                        format!("the {kw} must exist and be readable by rproxy"),
                     ));
                 }
-                s.ca_file = Some(p);
+                if kw == "ca-file" {
+                    s.ca_file = Some(p);
+                } else {
+                    s.crl_file = Some(p);
+                }
             }
             _ => s.not_applied.push((kw.to_owned(), arg.map(str::to_owned))),
         }
@@ -1414,6 +1406,8 @@ struct Served {
     variant: Option<Arc<Variant>>,
     /// The crt-list line it comes from.
     entry: Option<u64>,
+    /// Its crt-list line's settings, which `variant` was built from.
+    settings: Option<LineSettings>,
 }
 
 impl Served {
@@ -1424,6 +1418,7 @@ impl Served {
             negs: Vec::new(),
             variant: None,
             entry,
+            settings: None,
         }
     }
 }
@@ -1453,14 +1448,16 @@ impl BindTls {
     /// the only ones a line added at run time may name, as in HAProxy 2.6.
     pub fn known_ca_files(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = self.ssl.ca_file.iter().cloned().collect();
+        out.extend(self.ssl.crl_file.iter().cloned());
         for l in &self.lists {
             let l = l.lock().unwrap_or_else(|p| p.into_inner());
             for s in l.entries.iter().filter_map(|e| e.settings.as_ref()) {
                 out.extend(s.ca_file.iter().cloned());
+                out.extend(s.crl_file.iter().cloned());
                 out.extend(
                     s.not_applied
                         .iter()
-                        .filter(|(k, _)| k == "crl-file" || k == "ca-verify-file")
+                        .filter(|(k, _)| k == "ca-verify-file")
                         .filter_map(|(_, a)| a.as_ref().map(PathBuf::from)),
                 );
             }
@@ -1535,12 +1532,69 @@ impl BindTls {
             negs: neg.iter().map(|s| s[1..].to_ascii_lowercase()).collect(),
             variant,
             entry: Some(e.id),
+            settings: e.settings.clone(),
         };
         let _w = self.resolver.edit.lock().unwrap_or_else(|p| p.into_inner());
         let mut served = self.resolver.current().served.clone();
         served.push(s);
         self.resolver.set(served);
         Ok(())
+    }
+
+    /// Rebuilds this bind's configurations that verify client certificates against
+    /// `path` (a CA or CRL file just committed); returns how many of its certificates
+    /// (HAProxy's instances) use the file. Handshakes under way keep what they had.
+    pub fn reload_verify(&self, kind: crate::runtime::tls_store::Kind, path: &str) -> usize {
+        let uses = |ssl: &BindSsl| uses_file(ssl, kind, path);
+        let r = &self.resolver;
+        let _w = r.edit.lock().unwrap_or_else(|p| p.into_inner());
+        let mut served = r.current().served.clone();
+        let mut d = Diags::default();
+        let mut n = 0;
+        for s in served.iter_mut() {
+            let mut own = self.ssl.clone();
+            if let Some(st) = &s.settings {
+                st.apply(&mut own);
+            }
+            if !uses(&own) {
+                continue;
+            }
+            n += 1;
+            if s.variant.is_some()
+                && let Some(v) = server_config(self.span, &own, &self.defaults, r, &mut d)
+            {
+                s.variant = Some(Arc::new(v));
+            }
+        }
+        if uses(&self.ssl)
+            && let Some(v) = server_config(self.span, &self.ssl, &self.defaults, r, &mut d)
+        {
+            *self.main.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(v);
+        }
+        if n > 0 {
+            r.set(served);
+        }
+        for x in &d.list {
+            // The previous configuration stays where the new content is unusable.
+            tracing::warn!(file = path, "{}", x.message);
+        }
+        n
+    }
+
+    /// How many of this bind's certificates verify client certificates against `path`.
+    pub fn count_verify(&self, kind: crate::runtime::tls_store::Kind, path: &str) -> usize {
+        self.resolver
+            .current()
+            .served
+            .iter()
+            .filter(|s| {
+                let mut own = self.ssl.clone();
+                if let Some(st) = &s.settings {
+                    st.apply(&mut own);
+                }
+                uses_file(&own, kind, path)
+            })
+            .count()
     }
 
     /// Stops serving the certificates of crt-list line `entry`.
@@ -1568,6 +1622,19 @@ impl BindTls {
         }
         n
     }
+}
+
+/// Whether settings verify client certificates against the CA or CRL file `path`.
+fn uses_file(ssl: &BindSsl, kind: crate::runtime::tls_store::Kind, path: &str) -> bool {
+    use crate::runtime::tls_store::Kind;
+    if matches!(ssl.verify, None | Some(Verify::None)) {
+        return false;
+    }
+    let f = match kind {
+        Kind::Ca => &ssl.ca_file,
+        Kind::Crl => &ssl.crl_file,
+    };
+    f.as_ref().is_some_and(|p| p.display().to_string() == path)
 }
 
 /// Picks the certificate by SNI: exact names first, then wildcards, else the default
@@ -1741,9 +1808,10 @@ pub async fn handshake(
             });
         }
     };
+    let main = tls.main.read().unwrap_or_else(|p| p.into_inner()).clone();
     let hs = async move {
-        if !tls.resolver.current().any_variant && tls.main.no_alpn.is_none() {
-            return tokio_rustls::TlsAcceptor::from(tls.main.cfg.clone())
+        if !tls.resolver.current().any_variant && main.no_alpn.is_none() {
+            return tokio_rustls::TlsAcceptor::from(main.cfg.clone())
                 .accept(tcp)
                 .await;
         }
@@ -1753,7 +1821,7 @@ pub async fn handshake(
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
         let hello = start.client_hello();
         let own = tls.resolver.variant(hello.server_name());
-        let v = own.as_deref().unwrap_or(&tls.main);
+        let v = own.as_deref().unwrap_or(&main);
         let offers = hello
             .alpn()
             .map(|mut it| it.any(|p| v.cfg.alpn_protocols.iter().any(|a| a.as_slice() == p)));

@@ -36,6 +36,8 @@ pub enum TlsSetupError {
     Rustls(#[from] rustls::Error),
     #[error("{0}")]
     Verifier(#[from] rustls::client::VerifierBuilderError),
+    #[error("{0}")]
+    Crl(String),
 }
 
 /// The client TLS settings of a server line (for its traffic or its checks).
@@ -44,6 +46,8 @@ pub struct TlsSettings {
     /// `verify`, after the default (`required`) is applied.
     pub verify: bool,
     pub ca_file: Option<PathBuf>,
+    /// `crl-file`: CRLs the server's certificate is checked against.
+    pub crl_file: Option<PathBuf>,
     /// `crt`: a client certificate and its key, in one PEM file.
     pub crt: Option<PathBuf>,
     /// A constant SNI to send (`check-sni` for checks).
@@ -66,6 +70,7 @@ impl TlsSettings {
             // HAProxy's default for servers is `verify required`.
             verify: s.verify.or(default_verify) != Some(Verify::None),
             ca_file: s.ca_file.clone(),
+            crl_file: s.crl_file.clone(),
             crt: s.crt.clone(),
             sni: s.check_sni.clone(),
             alpn: Vec::new(),
@@ -97,26 +102,19 @@ pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, TlsSetupError> {
     let mode = if !s.verify {
         Mode::AcceptAny
     } else {
-        let mut roots = RootCertStore::empty();
-        if let Some(ca) = &s.ca_file {
-            for c in ca_file_certs(ca)? {
-                // A certificate webpki cannot take as an anchor is skipped, as a CA file
-                // with one odd entry still verifies with the others.
-                let _ = roots.add(c);
+        match &s.ca_file {
+            Some(ca) => {
+                let v = stored_verifier(ca, s.crl_file.as_deref(), &provider)?;
+                Mode::WebPki(Box::new(Stored {
+                    ca: ca.clone(),
+                    crl: s.crl_file.clone(),
+                    provider: provider.clone(),
+                    cur: std::sync::RwLock::new((crate::runtime::tls_store::generation(), v)),
+                }))
             }
-            // A ca-file with no usable certificate is refused, as HAProxy refuses it.
-            if roots.is_empty() {
-                return Err(TlsSetupError::NoCert(ca.clone()));
-            }
-        }
-        if roots.is_empty() {
             // Nothing to verify against: every handshake fails (HAProxy refuses such a
             // configuration; the caller warns).
-            Mode::RejectAll
-        } else {
-            let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()?;
-            Mode::WebPki(v)
+            None => Mode::RejectAll,
         }
     };
     let verifier = Arc::new(Verifier {
@@ -148,6 +146,39 @@ pub fn client_config(s: &TlsSettings) -> Result<ClientConfig, TlsSetupError> {
     config.enable_sni = true;
     config.alpn_protocols = s.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     Ok(config)
+}
+
+/// The verifier of a server's certificate from the stored CA and CRL files (the
+/// configured ones, or what the runtime API committed since).
+fn stored_verifier(
+    ca: &Path,
+    crl: Option<&Path>,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>, TlsSetupError> {
+    use crate::runtime::tls_store::{self as store, Kind};
+    let key = ca.display().to_string();
+    let content = match store::get(Kind::Ca, &key) {
+        Some(Some(c)) => c,
+        _ => store::insert_loaded(
+            Kind::Ca,
+            &key,
+            store::Content {
+                certs: ca_file_certs(ca)?,
+                crls: Vec::new(),
+            },
+        ),
+    };
+    let mut roots = RootCertStore::empty();
+    for c in &content.certs {
+        // A certificate webpki cannot take as an anchor is skipped, as a CA file with one
+        // odd entry still verifies with the others.
+        let _ = roots.add(c.clone());
+    }
+    // A ca-file with no usable certificate is refused, as HAProxy refuses it.
+    if roots.is_empty() {
+        return Err(TlsSetupError::NoCert(ca.to_path_buf()));
+    }
+    store::server_verifier(roots, crl, provider).map_err(TlsSetupError::Crl)
 }
 
 /// The certificates of a `ca-file`: one PEM file, or (as HAProxy 2.6 takes it) a
@@ -207,7 +238,38 @@ enum Mode {
     AcceptAny,
     /// `verify required` with nothing to verify against.
     RejectAll,
-    WebPki(Arc<WebPkiServerVerifier>),
+    WebPki(Box<Stored>),
+}
+
+/// A verifier built from the stored CA and CRL files, rebuilt at the first handshake
+/// after a commit changed them.
+#[derive(Debug)]
+struct Stored {
+    ca: PathBuf,
+    crl: Option<PathBuf>,
+    provider: Arc<CryptoProvider>,
+    /// (the store's generation it was built at, the verifier).
+    cur: std::sync::RwLock<(u64, Arc<WebPkiServerVerifier>)>,
+}
+
+impl Stored {
+    fn current(&self) -> Arc<WebPkiServerVerifier> {
+        let g = crate::runtime::tls_store::generation();
+        {
+            let c = self.cur.read().unwrap_or_else(|p| p.into_inner());
+            if c.0 == g {
+                return c.1.clone();
+            }
+        }
+        let mut c = self.cur.write().unwrap_or_else(|p| p.into_inner());
+        c.0 = g;
+        match stored_verifier(&self.ca, self.crl.as_deref(), &self.provider) {
+            Ok(v) => c.1 = v,
+            // The previous one stays where the new content is unusable.
+            Err(e) => tracing::warn!(ca = %self.ca.display(), "server verifier kept: {e}"),
+        }
+        c.1.clone()
+    }
 }
 
 /// Checks the chain (unless `verify none`) and the name only when one is expected.
@@ -235,7 +297,7 @@ impl ServerCertVerifier for Verifier {
                     CertificateError::UnknownIssuer,
                 ));
             }
-            Mode::WebPki(v) => v,
+            Mode::WebPki(s) => s.current(),
         };
         // The SNI sent, else `verifyhost`.
         if let ServerName::DnsName(_) = server_name {
@@ -318,6 +380,12 @@ impl ServerTls {
         };
         let mut errs = Vec::new();
         let mut settings = TlsSettings::from_server(Some(ssl), default_verify);
+        if settings.verify && ssl.crt.is_some() {
+            crate::runtime::tls_store::note_server_user(
+                ssl.ca_file.as_deref(),
+                ssl.crl_file.as_deref(),
+            );
+        }
         // `check-sni` is for checks only; the traffic's SNI comes from `sni`.
         settings.sni = None;
         settings.alpn = ssl.alpn.clone();

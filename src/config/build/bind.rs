@@ -19,6 +19,7 @@ pub const OPTIONS: &[(&str, usize)] = &[
     ("crt", 1),
     ("crt-list", 1),
     ("ca-file", 1),
+    ("crl-file", 1),
     ("verify", 1),
     ("alpn", 1),
     ("strict-sni", 0),
@@ -174,6 +175,7 @@ pub fn bind_addresses(ctx: &mut Ctx, d: &mut ProxyDraft, addr: &Word, opts: &[Wo
                         super::Base::Ca,
                     )?)
                 }
+                "crl-file" => ssl.crl_file = Some(crl_file(ctx, a()?)?),
                 "verify" => ssl.verify = Some(verify(ctx, a()?)?),
                 "alpn" => ssl.alpn = a()?.text.split(',').map(String::from).collect(),
                 "strict-sni" => ssl.strict_sni = true,
@@ -270,4 +272,20 @@ pub fn bind_addresses(ctx: &mut Ctx, d: &mut ProxyDraft, addr: &Word, opts: &[Wo
 
 fn is_bind_option(s: &str) -> bool {
     OPTIONS.iter().any(|(n, _)| *n == s) || pending::find(pending::BIND, s).is_some()
+}
+
+/// A `crl-file` (under `ca-base` when relative): readable, and holding PEM CRLs (or
+/// certificates, which HAProxy's store takes too) when files are checked.
+pub(super) fn crl_file(ctx: &mut Ctx, w: &Word) -> R<std::path::PathBuf> {
+    let p = super::readable_based(ctx, w, "crl-file", super::Base::Ca)?;
+    if ctx.opts.check_files
+        && let Err(e) = crate::runtime::tls_store::load_file(&p)
+    {
+        return Err(ctx.err_hint(
+            w.span,
+            format!("unable to load crl-file '{}': {e}", p.display()),
+            "a crl-file holds PEM certificate revocation lists ('-----BEGIN X509 CRL-----')",
+        ));
+    }
+    Ok(p)
 }

@@ -61,6 +61,7 @@ pub const OPTIONS: &[(&str, usize)] = &[
     ("sni", 1),
     ("check-sni", 1),
     ("ca-file", 1),
+    ("crl-file", 1),
     ("crt", 1),
     ("alpn", 1),
     ("ssl-min-ver", 1),
@@ -311,6 +312,7 @@ fn apply_options(
                     super::Base::Ca,
                 )?)
             }
+            "crl-file" => ssl(p).crl_file = Some(super::bind::crl_file(ctx, arg()?)?),
             "crt" => {
                 ssl(p).crt = Some(super::readable_based(
                     ctx,

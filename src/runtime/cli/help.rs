@@ -8,21 +8,39 @@ const COMMANDS: &[(&str, &str)] = &[
         "add ssl crt-list <list> <cert> [opts]*",
         "add a line to a crt-list (or a payload line)",
     ),
+    ("abort ssl ca-file <cafile>", "drop the CA file transaction"),
     (
         "abort ssl cert <certfile>",
         "drop the certificate transaction",
+    ),
+    (
+        "abort ssl crl-file <crlfile>",
+        "drop the CRL file transaction",
     ),
     (
         "clear counters [all]",
         "reset the maxima (or every counter) of the statistics",
     ),
     (
+        "commit ssl ca-file <cafile>",
+        "verify client certificates with the transaction's CAs",
+    ),
+    (
         "commit ssl cert <certfile>",
         "serve the certificate of the transaction",
     ),
     (
+        "commit ssl crl-file <crlfile>",
+        "check client certificates against the transaction's CRLs",
+    ),
+    ("del ssl ca-file <cafile>", "delete a CA file nothing uses"),
+    (
         "del ssl cert <certfile>",
         "delete a certificate file no bind uses",
+    ),
+    (
+        "del ssl crl-file <crlfile>",
+        "delete a CRL file nothing uses",
     ),
     (
         "del ssl crt-list <list> <cert[:line]>",
@@ -50,7 +68,9 @@ const COMMANDS: &[(&str, &str)] = &[
         "get weight <bk>/<srv>",
         "print a server's weight now and as configured",
     ),
+    ("new ssl ca-file <cafile>", "make an empty CA file"),
     ("new ssl cert <certfile>", "make an empty certificate file"),
+    ("new ssl crlfile <crlfile>", "make an empty CRL file"),
     ("operator", "lower this session's level to operator"),
     (
         "set maxconn frontend <frontend> <value>",
@@ -71,8 +91,16 @@ const COMMANDS: &[(&str, &str)] = &[
         "prefix messages with their severity",
     ),
     (
+        "set ssl ca-file <cafile> <payload>",
+        "prepare new CA certificates for a file",
+    ),
+    (
         "set ssl cert <certfile> <payload>",
         "prepare a new certificate for a file",
+    ),
+    (
+        "set ssl crl-file <crlfile> <payload>",
+        "prepare new CRLs for a file",
     ),
     (
         "set ssl ocsp-response <resp|payload>",
@@ -106,8 +134,16 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     ("show sess [id]", "list the sessions being served"),
     (
+        "show ssl ca-file [<cafile>[:<index>]]",
+        "list the CA files, or describe one's certificates",
+    ),
+    (
         "show ssl cert [<certfile>]",
         "list the certificate files, or describe one",
+    ),
+    (
+        "show ssl crl-file [<crlfile[:<index>>]]",
+        "list the CRL files, or describe one's lists",
     ),
     (
         "show ssl crt-list [-n] [<list>]",

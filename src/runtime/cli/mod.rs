@@ -845,6 +845,12 @@ fn dispatch(ctx: &mut Ctx, cmd: &str, out: &mut String) {
         ["abort", "ssl", "cert", rest @ ..] => ssl::abort_cert(ctx, rest, out),
         ["new", "ssl", "cert", rest @ ..] => ssl::new_cert(ctx, rest, out),
         ["del", "ssl", "cert", rest @ ..] => ssl::del_cert(ctx, rest, out),
+        [
+            verb @ ("show" | "new" | "set" | "commit" | "abort" | "del"),
+            "ssl",
+            file @ ("ca-file" | "crl-file"),
+            rest @ ..,
+        ] => ssl::cafile::run(ctx, verb, file, rest, out),
         ["show", "ssl", "crt-list", rest @ ..] => ssl::crtlist::show(ctx, rest, out),
         ["add", "ssl", "crt-list", rest @ ..] => ssl::crtlist::add(ctx, rest, out),
         ["del", "ssl", "crt-list", rest @ ..] => ssl::crtlist::del(ctx, rest, out),

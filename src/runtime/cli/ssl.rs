@@ -19,6 +19,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::{Ctx, DENIED};
 
+pub mod cafile;
 pub mod crtlist;
 pub mod ocsp;
 use crate::model::CliLevel;
