@@ -260,6 +260,12 @@ fn answers_match_haproxy_byte_for_byte() {
         set("ca-file", &ca, "garbage"),
         set("crl-file", "nope.pem", &t("crl1-c1.pem")),
         set("crl-file", &crl, "garbage"),
+        // Valid PEM around bytes that are no CRL.
+        set(
+            "crl-file",
+            &crl,
+            "-----BEGIN X509 CRL-----\nbm90IGEgY3JsIGF0IGFsbA==\n-----END X509 CRL-----",
+        ),
         "set ssl crl-file\n".into(),
         format!("commit ssl ca-file {ca}\n"),
         format!("commit ssl crl-file {crl}\n"),
@@ -376,15 +382,15 @@ fn answers_match_haproxy_byte_for_byte() {
         got[6]
     );
     assert!(got[6].contains("No Revoked Certificates."), "{}", got[6]);
-    let revoked = &got[42];
+    let revoked = &got[43];
     assert!(
         revoked.contains("    Serial Number: 1001\n        Revocation Date: "),
         "{revoked}"
     );
     assert!(
-        got[36].starts_with(&format!("Committing {ca}.....\nSuccess!")),
+        got[37].starts_with(&format!("Committing {ca}.....\nSuccess!")),
         "{}",
-        got[36]
+        got[37]
     );
 }
 

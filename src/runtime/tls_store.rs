@@ -34,6 +34,8 @@ pub enum LoadError {
     Pem(#[from] rustls::pki_types::pem::Error),
     #[error("no certificate or CRL found")]
     Empty,
+    #[error("invalid CRL: {0}")]
+    Crl(webpki::Error),
 }
 
 /// The certificates and CRLs of PEM text (a duplicate certificate counts once, as an
@@ -48,6 +50,10 @@ pub fn parse(bytes: &[u8]) -> Result<Content, LoadError> {
     }
     let crls =
         CertificateRevocationListDer::pem_slice_iter(bytes).collect::<Result<Vec<_>, _>>()?;
+    // The verifiers take only what webpki parses (RFC 5280 v2 CRLs with a next update).
+    for c in &crls {
+        webpki::BorrowedCertRevocationList::from_der(c.as_ref()).map_err(LoadError::Crl)?;
+    }
     if certs.is_empty() && crls.is_empty() {
         return Err(LoadError::Empty);
     }
