@@ -257,6 +257,21 @@ fn settle_same(sides: &[&Side], server: &str, want: &[(&str, &str)], step: &str)
         );
         rows.push(got.unwrap_or_default());
     }
+    // Both showed it; their columns must agree at one moment. HAProxy clears `last_agt`
+    // as a check starts, so a snapshot may catch it empty between two settled ones (a
+    // loaded run saw it): compare again until they agree or the time is up.
+    let settled = |s: &Side| {
+        stat(&s.sock).get(server).and_then(|r| {
+            (!r["agent_status"].starts_with("* ") && !r["check_status"].starts_with("* "))
+                .then(|| cols(r))
+        })
+    };
+    eventually(Duration::from_secs(3), || {
+        if let (Some(a), Some(b)) = (settled(sides[0]), settled(sides[1])) {
+            rows = vec![a, b];
+        }
+        rows[0] == rows[1]
+    });
     assert_eq!(
         rows[0], rows[1],
         "{step}: {server} differs (haproxy, rproxy)"
