@@ -1908,6 +1908,49 @@ pub(crate) fn tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, &d[..len], &d[len..]))
 }
 
+/// A DER element made of `tag` and `content`.
+pub(crate) fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// One field of a certificate's TBSCertificate: (tag, contents, the whole element).
+pub(crate) type TbsField<'a> = (u8, &'a [u8], &'a [u8]);
+
+/// The fields of a certificate's TBSCertificate after its optional `[0]` version: serial,
+/// signature, issuer, validity, subject, public key, then the optional ones (`[3]`
+/// extensions).
+pub(crate) fn tbs_fields(cert: &[u8]) -> Option<Vec<TbsField<'_>>> {
+    let (0x30, c, _) = tlv(cert)? else {
+        return None;
+    };
+    let (0x30, mut tbs, _) = tlv(c)? else {
+        return None;
+    };
+    let mut fields = Vec::new();
+    while let Some((tag, v, rest)) = tlv(tbs) {
+        fields.push((tag, v, &tbs[..tbs.len() - rest.len()]));
+        tbs = rest;
+    }
+    if fields.first().is_some_and(|f| f.0 == 0xa0) {
+        fields.remove(0);
+    }
+    Some(fields)
+}
+
 /// The SAN DNS names and subject CNs of a certificate.
 fn cert_names(cert: &[u8]) -> Vec<String> {
     cert_names_inner(cert).unwrap_or_default()
@@ -1916,16 +1959,8 @@ fn cert_names(cert: &[u8]) -> Vec<String> {
 fn cert_names_inner(cert: &[u8]) -> Option<Vec<String>> {
     const CN: &[u8] = &[0x55, 0x04, 0x03];
     const SAN: &[u8] = &[0x55, 0x1d, 0x11];
-    let (_, c, _) = tlv(cert)?;
-    let (_, mut tbs, _) = tlv(c)?;
-    // [0] version (optional), serial, signature, issuer, validity, subject.
-    let mut fields = Vec::new();
-    while let Some((tag, v, rest)) = tlv(tbs) {
-        fields.push((tag, v));
-        tbs = rest;
-    }
-    let skip = usize::from(fields.first()?.0 == 0xa0);
-    let (_, mut subject) = *fields.get(skip + 4)?;
+    let fields = tbs_fields(cert)?;
+    let (_, mut subject, _) = *fields.get(4)?;
     let mut names = Vec::new();
     while let Some((_, set, rest)) = tlv(subject) {
         subject = rest;
@@ -1940,7 +1975,7 @@ fn cert_names_inner(cert: &[u8]) -> Option<Vec<String>> {
             }
         }
     }
-    if let Some((_, exts)) = fields.iter().find(|(t, _)| *t == 0xa3)
+    if let Some((_, exts, _)) = fields.iter().find(|(t, _, _)| *t == 0xa3)
         && let Some((_, mut exts, _)) = tlv(exts)
     {
         while let Some((_, ext, rest)) = tlv(exts) {

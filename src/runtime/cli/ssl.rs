@@ -23,7 +23,7 @@ pub mod cafile;
 pub mod crtlist;
 pub mod ocsp;
 use crate::model::CliLevel;
-use crate::runtime::tls_bind::{Ckch, tlv};
+use crate::runtime::tls_bind::{Ckch, tbs_fields, tlv};
 
 /// A replacement certificate being prepared for one file (HAProxy keeps one per process).
 #[derive(Debug)]
@@ -422,20 +422,9 @@ struct Cert<'a> {
 
 impl<'a> Cert<'a> {
     fn parse(der: &'a [u8]) -> Option<Cert<'a>> {
-        let (0x30, c, _) = tlv(der)? else {
-            return None;
-        };
-        let (0x30, mut tbs, _) = tlv(c)? else {
-            return None;
-        };
-        let mut fields = Vec::new();
-        while let Some((tag, v, rest)) = tlv(tbs) {
-            fields.push((tag, v));
-            tbs = rest;
-        }
-        // [0] version (optional), serial, signature, issuer, validity, subject, key.
-        let skip = usize::from(fields.first()?.0 == 0xa0);
-        let f = |i: usize, tag: u8| fields.get(skip + i).filter(|f| f.0 == tag).map(|f| f.1);
+        // Serial, signature, issuer, validity, subject, key.
+        let fields = tbs_fields(der)?;
+        let f = |i: usize, tag: u8| fields.get(i).filter(|f| f.0 == tag).map(|f| f.1);
         let mut serial = f(0, 0x02)?;
         while serial.len() > 1 && serial[0] == 0 {
             serial = &serial[1..];
@@ -450,8 +439,8 @@ impl<'a> Cert<'a> {
         let algo = key_algo(f(5, 0x30)?);
         let san = fields
             .iter()
-            .find(|(t, _)| *t == 0xa3)
-            .and_then(|(_, e)| san(e))
+            .find(|(t, _, _)| *t == 0xa3)
+            .and_then(|(_, e, _)| san(e))
             .unwrap_or_default();
         Some(Cert {
             der,

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::tlv;
+use super::{der, tbs_fields, tlv};
 
 /// `AlgorithmIdentifier { sha1, NULL }`, as OpenSSL writes it in the CertIDs it makes.
 const SHA1_ALG: &[u8] = &[
@@ -27,25 +27,6 @@ fn elem(d: &[u8]) -> Option<Elem<'_>> {
     Some((tag, v, &d[..d.len() - rest.len()], rest))
 }
 
-/// A DER element made of `tag` and `content`.
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
 /// What a CertID needs of a certificate: its serial (INTEGER contents), its issuer and
 /// subject names (whole DER elements), its public key (BIT STRING without the
 /// unused-bits byte).
@@ -57,19 +38,8 @@ struct CertParts<'a> {
 }
 
 fn cert_parts(cert: &[u8]) -> Option<CertParts<'_>> {
-    let (0x30, c, _) = tlv(cert)? else {
-        return None;
-    };
-    let (0x30, mut tbs, _) = tlv(c)? else {
-        return None;
-    };
-    let mut fields = Vec::new();
-    while let Some((tag, v, whole, rest)) = elem(tbs) {
-        fields.push((tag, v, whole));
-        tbs = rest;
-    }
-    let skip = usize::from(fields.first()?.0 == 0xa0);
-    let f = |i: usize, tag: u8| fields.get(skip + i).filter(|f| f.0 == tag).copied();
+    let fields = tbs_fields(cert)?;
+    let f = |i: usize, tag: u8| fields.get(i).filter(|f| f.0 == tag).copied();
     let serial = f(0, 0x02)?.1;
     let issuer = f(2, 0x30)?.2;
     let subject = f(4, 0x30)?.2;

@@ -14,7 +14,7 @@ use rustls::pki_types::CertificateRevocationListDer;
 use super::{Cert, dn, hex, oid_text, time};
 use crate::model::CliLevel;
 use crate::runtime::cli::{Ctx, DENIED};
-use crate::runtime::tls_bind::tlv;
+use crate::runtime::tls_bind::{der, tbs_fields, tlv};
 use crate::runtime::tls_store::{self as store, Content, Kind};
 
 /// A new content being prepared for one file.
@@ -228,40 +228,8 @@ fn store_order<'a>(certs: &'a [rustls::pki_types::CertificateDer<'static>]) -> V
 
 /// The contents of a certificate's subject name.
 fn subject(der: &[u8]) -> Option<&[u8]> {
-    let (0x30, c, _) = tlv(der)? else {
-        return None;
-    };
-    let (0x30, mut tbs, _) = tlv(c)? else {
-        return None;
-    };
-    let mut fields = Vec::new();
-    while let Some((tag, v, rest)) = tlv(tbs) {
-        fields.push((tag, v));
-        tbs = rest;
-    }
-    // [0] version (optional), serial, signature, issuer, validity, subject.
-    let skip = usize::from(fields.first()?.0 == 0xa0);
-    fields.get(skip + 4).filter(|f| f.0 == 0x30).map(|f| f.1)
-}
-
-/// DER of one element.
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n
-            .to_be_bytes()
-            .iter()
-            .copied()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
+    // Serial, signature, issuer, validity, subject.
+    tbs_fields(der)?.get(4).filter(|f| f.0 == 0x30).map(|f| f.1)
 }
 
 /// OpenSSL's canonical encoding of a name (what it compares subjects by): each text
