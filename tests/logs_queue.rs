@@ -6,13 +6,13 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::lognorm;
+use common::queue::queue_up;
 use common::sbs::{fill, require_haproxy, side_by_side};
 use common::syslog::Syslog;
-use common::{Conn, MockServer, eventually, http_get};
+use common::{MockServer, http_get};
 
 /// Replaces what differs between runs or engines: ports, dates, timers, byte counts and
 /// the server's concurrent connections (racy in haproxy: it depends on whether the next
@@ -31,54 +31,6 @@ fn normalise(msg: &str) -> String {
             (r" (\d+)/(\d+)/(\d+)/\d+/(\d+) ", " $1/$2/$3/S/$4 "),
         ],
     )
-}
-
-/// The most requests waiting in any queue of backend `be` (its row or its servers'), from
-/// the stats CSV on `stats`.
-fn waiting(stats: SocketAddr, be: &str) -> usize {
-    let Ok(r) = common::try_http_get(stats, "/stats;csv") else {
-        return 0;
-    };
-    r.body_text()
-        .lines()
-        .filter(|l| l.starts_with(&format!("{be},")))
-        .filter_map(|l| l.split(',').nth(2)?.parse().ok())
-        .max()
-        .unwrap_or(0)
-}
-
-/// Sends `paths` to `addr` one at a time from threads, each once the previous one is
-/// served (the first) or waiting in `be`'s queues; returns their statuses in order.
-fn queue_up(
-    addr: SocketAddr,
-    stats: SocketAddr,
-    mock: &MockServer,
-    be: &str,
-    paths: &[&str],
-) -> Vec<u16> {
-    let base = mock.requests();
-    std::thread::scope(|sc| {
-        let mut handles = Vec::new();
-        for (i, p) in paths.iter().enumerate() {
-            let path = p.to_string();
-            handles.push(sc.spawn(move || {
-                Conn::try_open(addr)
-                    .and_then(|mut c| {
-                        c.set_timeout(Duration::from_secs(8));
-                        c.request("GET", &path, &[("Host", "q"), ("Connection", "close")], b"")
-                    })
-                    .map(|r| r.status)
-                    .unwrap_or(0)
-            }));
-            let ok = if i == 0 {
-                eventually(Duration::from_secs(3), || mock.requests() > base)
-            } else {
-                eventually(Duration::from_secs(3), || waiting(stats, be) >= i)
-            };
-            assert!(ok, "request {i} ({p:?}) never got served or queued");
-        }
-        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
-    })
 }
 
 /// The next `n` log lines, normalised and sorted by request (they come in serving order).
@@ -133,6 +85,7 @@ backend be
             &srv,
             "be",
             &["/a", "/b", "/c", "/d"],
+            &[],
         );
         assert_eq!(st, [200; 4], "{}", side.name());
         lines(&log, 4)
@@ -194,7 +147,7 @@ backend be
             .expect("a URI hashed to s1");
         log.drain(Duration::from_millis(50));
         let paths = [uri.as_str(); 4];
-        let st = queue_up(side.addr(0), side.addr(1), &s1, "be", &paths);
+        let st = queue_up(side.addr(0), side.addr(1), &s1, "be", &paths, &[]);
         assert_eq!(st, [200; 4], "{}", side.name());
         let mut v = log.messages(4);
         v.iter_mut().for_each(|l| *l = l.replace(&uri, "/U"));
@@ -262,11 +215,25 @@ backend bet
     );
     let (h, r) = side_by_side(&t, |side| {
         log.drain(Duration::from_millis(50));
-        let st = queue_up(side.addr(0), side.addr(1), &srv, "be", &["/a", "/b", "/c"]);
+        let st = queue_up(
+            side.addr(0),
+            side.addr(1),
+            &srv,
+            "be",
+            &["/a", "/b", "/c"],
+            &[],
+        );
         assert_eq!(st, [200, 200, 503], "{}", side.name());
         let mut v = lines(&log, 3);
         // TCP: the same requests, carried as bytes (logged at the connection's end).
-        let st = queue_up(side.addr(2), side.addr(1), &tcp_srv, "bet", &["/a", "/b"]);
+        let st = queue_up(
+            side.addr(2),
+            side.addr(1),
+            &tcp_srv,
+            "bet",
+            &["/a", "/b"],
+            &[],
+        );
         assert_eq!(st, [200, 200], "{}", side.name());
         let mut t = lines(&log, 2);
         // Both have the same text once normalised: tell them apart by order of arrival.

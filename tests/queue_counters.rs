@@ -9,8 +9,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::queue::queue_up;
 use common::sbs::{fill, require_haproxy, side_by_side};
-use common::{Conn, MockServer, eventually, http_get, try_http_get};
+use common::{MockServer, http_get, try_http_get};
 
 /// Stats CSV rows of backend `be` as `svname qcur stot lbtot` (header names looked up).
 fn counters(stats: SocketAddr, be: &str) -> Vec<String> {
@@ -37,55 +38,6 @@ fn counters(stats: SocketAddr, be: &str) -> Vec<String> {
             format!("{} stot={} lbtot={}", g(sv), g(st), g(lb))
         })
         .collect()
-}
-
-/// The most requests waiting in any queue of backend `be` (CSV `qcur`).
-fn waiting(stats: SocketAddr, be: &str) -> usize {
-    let Ok(r) = try_http_get(stats, "/stats;csv") else {
-        return 0;
-    };
-    r.body_text()
-        .lines()
-        .filter(|l| l.starts_with(&format!("{be},")))
-        .filter_map(|l| l.split(',').nth(2)?.parse().ok())
-        .max()
-        .unwrap_or(0)
-}
-
-/// Sends `n` requests for `path` (with `headers`) one at a time from threads, each once the
-/// previous one is served (the first) or waiting; returns their statuses.
-fn queue_up(
-    addr: SocketAddr,
-    stats: SocketAddr,
-    mock: &MockServer,
-    path: &str,
-    headers: &[(&str, &str)],
-    n: usize,
-) -> Vec<u16> {
-    let base = mock.requests();
-    std::thread::scope(|sc| {
-        let mut handles = Vec::new();
-        for i in 0..n {
-            let mut hd = vec![("Host", "q"), ("Connection", "close")];
-            hd.extend_from_slice(headers);
-            handles.push(sc.spawn(move || {
-                Conn::try_open(addr)
-                    .and_then(|mut c| {
-                        c.set_timeout(Duration::from_secs(8));
-                        c.request("GET", path, &hd, b"")
-                    })
-                    .map(|r| r.status)
-                    .unwrap_or(0)
-            }));
-            let ok = if i == 0 {
-                eventually(Duration::from_secs(3), || mock.requests() > base)
-            } else {
-                eventually(Duration::from_secs(3), || waiting(stats, "be") >= i)
-            };
-            assert!(ok, "request {i} never got served or queued");
-        }
-        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
-    })
 }
 
 const STATS: &str = "
@@ -127,7 +79,7 @@ fn backend_queue_does_not_count_lbtot() {
         .start();
     let t = template("    server s1 {{S1}} maxconn 1", &[("S1", &s1.addr_str())]);
     let (h, r) = side_by_side(&t, |side| {
-        let st = queue_up(side.addr(0), side.addr(1), &s1, "/a", &[], 4);
+        let st = queue_up(side.addr(0), side.addr(1), &s1, "be", &["/a"; 4], &[]);
         assert_eq!(st, [200; 4], "{}", side.name());
         counters(side.addr(1), "be")
     });
@@ -154,9 +106,9 @@ fn cookie_named_queue_does_not_count_lbtot() {
             side.addr(0),
             side.addr(1),
             &s1,
-            "/a",
+            "be",
+            &["/a"; 4],
             &[("Cookie", "SRV=s1")],
-            4,
         );
         assert_eq!(st, [200; 4], "{}", side.name());
         counters(side.addr(1), "be")
@@ -191,7 +143,14 @@ fn server_queue_counts_lbtot_when_chosen() {
                 http_get(side.addr(0), u).status == 200 && s1.requests() > before
             })
             .expect("a URI hashed to s1");
-        let mut st = queue_up(side.addr(0), side.addr(1), &s1, &uri, &[], 4);
+        let mut st = queue_up(
+            side.addr(0),
+            side.addr(1),
+            &s1,
+            "be",
+            &[uri.as_str(); 4],
+            &[],
+        );
         st.sort();
         (st, counters(side.addr(1), "be"))
     });

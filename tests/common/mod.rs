@@ -130,6 +130,7 @@ pub mod mock;
 pub mod payload;
 pub mod ports;
 pub mod proxy;
+pub mod queue;
 pub mod sbs;
 pub mod stats_cli;
 pub mod syslog;
