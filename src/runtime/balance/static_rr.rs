@@ -55,8 +55,6 @@ mod tests {
     use super::*;
     use crate::runtime::balance::testutil::*;
 
-    /// Sequences observed with HAProxy 2.6.12 on loopback (`balance static-rr`, servers of
-    /// the given weights, 24 sequential requests from a fresh start).
     /// Observed with HAProxy 2.6.12 on loopback (`balance static-rr`, `retries 2`, `option
     /// redispatch`, 24 sequential requests): `s2` refuses connections, so each request
     /// that lands on it is redispatched avoiding it; the avoided server loses its turn.

@@ -285,18 +285,28 @@ pub fn abort_cert(ctx: &Ctx, args: &[&str], out: &mut String) {
         return;
     };
     let mut t = txn();
-    match &*t {
+    abort_txn(&mut t, |cur| &cur.path, path, out);
+}
+
+/// Ends the transaction in `slot` if it is about `path`, with HAProxy's answers (the same
+/// for certificates, CA files and CRL files).
+pub(super) fn abort_txn<T>(
+    slot: &mut Option<T>,
+    path_of: impl Fn(&T) -> &str,
+    path: &str,
+    out: &mut String,
+) {
+    match slot.as_ref().map(path_of) {
         None => out.push_str("No ongoing transaction!\n\n"),
-        Some(cur) if cur.path != *path => {
+        Some(cur) if cur != path => {
             let _ = write!(
                 out,
-                "The ongoing transaction is about '{}' but you are trying to abort a \
-                 transaction for '{path}'\n\n",
-                cur.path
+                "The ongoing transaction is about '{cur}' but you are trying to abort a \
+                 transaction for '{path}'\n\n"
             );
         }
         Some(_) => {
-            *t = None;
+            *slot = None;
             let _ = write!(out, "Transaction aborted for certificate '{path}'!\n\n");
         }
     }

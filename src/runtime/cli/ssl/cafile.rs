@@ -566,21 +566,7 @@ pub fn abort(ctx: &Ctx, kind: Kind, args: &[&str], out: &mut String) {
         return;
     };
     let mut t = txn(kind);
-    match &*t {
-        None => out.push_str("No ongoing transaction!\n\n"),
-        Some(cur) if cur.path != *path => {
-            let _ = write!(
-                out,
-                "The ongoing transaction is about '{}' but you are trying to abort a \
-                 transaction for '{path}'\n\n",
-                cur.path
-            );
-        }
-        Some(_) => {
-            *t = None;
-            let _ = write!(out, "Transaction aborted for certificate '{path}'!\n\n");
-        }
-    }
+    super::abort_txn(&mut t, |cur| &cur.path, path, out);
 }
 
 /// `del ssl ca-file <file>` / `del ssl crl-file <file>`: forgets a file nothing uses.
